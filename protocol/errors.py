@@ -1,0 +1,66 @@
+"""Errors raised by the record format.
+
+Every malformed or hostile input raises a subclass of :class:`ProtocolError`
+and nothing else. Each class carries the HTTP status and the stable machine
+``code`` that the node reports in its problem+json answers::
+
+    ProtocolError                       400 invalid-record
+    ├── MalformedError                  400 malformed        bytes that do not decode
+    ├── NonCanonicalError               400 non-canonical    decodes, but not in canonical form
+    ├── LimitError                      413 too-large        over a configured size or count limit
+    ├── UnknownAudienceError            400 unknown-audience
+    ├── WrongNetworkError               400 wrong-network    signed for another network id
+    ├── BodyMismatchError               400 body-mismatch    body bytes do not match the envelope
+    ├── SignatureError                  400 bad-signature
+    ├── BodySchemaError                 422 invalid-body     body fails its kind's schema
+    └── KeyFormatError                  400 bad-key          a key's text form is wrong
+"""
+
+
+class ProtocolError(Exception):
+    """Base of every error the record format raises."""
+
+    status = 400
+    code = "invalid-record"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class MalformedError(ProtocolError):
+    code = "malformed"
+
+
+class NonCanonicalError(ProtocolError):
+    code = "non-canonical"
+
+
+class LimitError(ProtocolError):
+    status = 413
+    code = "too-large"
+
+
+class UnknownAudienceError(ProtocolError):
+    code = "unknown-audience"
+
+
+class WrongNetworkError(ProtocolError):
+    code = "wrong-network"
+
+
+class BodyMismatchError(ProtocolError):
+    code = "body-mismatch"
+
+
+class SignatureError(ProtocolError):
+    code = "bad-signature"
+
+
+class BodySchemaError(ProtocolError):
+    status = 422
+    code = "invalid-body"
+
+
+class KeyFormatError(ProtocolError):
+    code = "bad-key"

@@ -1,0 +1,80 @@
+"""Field types shared by the record kinds: dates, places, sources, ids."""
+
+import datetime
+import re
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+from protocol.countries import COUNTRY_CODES
+
+GEOHASH_ALPHABET = "0123456789bcdefghjkmnpqrstuvwxyz"
+MAX_AREA_PRECISION = 6
+
+
+class StrictModel(BaseModel):
+    """Signed data: frozen, strict and closed, so nothing is dropped or coerced."""
+
+    model_config = ConfigDict(frozen=True, strict=True, extra="forbid")
+
+
+def _country(value: str) -> str:
+    if value not in COUNTRY_CODES:
+        raise ValueError(f"{value[:8]!r} is not an ISO 3166-1 alpha-2 country code")
+    return value
+
+
+def _geohash(value: str) -> str:
+    if not 1 <= len(value) <= MAX_AREA_PRECISION:
+        raise ValueError(
+            f"area must be a geohash of 1 to {MAX_AREA_PRECISION} characters "
+            f"(a cell of about 1.2 km x 0.6 km at most), not {len(value)}"
+        )
+    if any(ch not in GEOHASH_ALPHABET for ch in value):
+        raise ValueError("area must use the geohash alphabet 0-9 b-h j k m n p-z")
+    return value
+
+
+def _http_url(value: str) -> str:
+    if not re.fullmatch(r"https?://[^\s/$.?#][^\s]*", value):
+        raise ValueError("must be an http:// or https:// URL")
+    return value
+
+
+def _iso_date(value: str) -> str:
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        raise ValueError("must be a date in the form YYYY-MM-DD")
+    try:
+        datetime.date.fromisoformat(value)
+    except ValueError as exc:
+        raise ValueError(f"{value} is not a calendar date") from exc
+    return value
+
+
+Text = Annotated[str, StringConstraints(max_length=200)]
+LongText = Annotated[str, StringConstraints(max_length=20_000)]
+CountryCode = Annotated[str, AfterValidator(_country)]
+Geohash = Annotated[str, AfterValidator(_geohash)]
+HttpUrl = Annotated[str, StringConstraints(max_length=2048), AfterValidator(_http_url)]
+IsoDate = Annotated[str, AfterValidator(_iso_date)]
+Sha256Hex = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+RecordIdHex = Sha256Hex
+KeyText = Annotated[str, StringConstraints(pattern=r"^ed25519:[A-Za-z0-9_-]{43}$")]
+Tag = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+
+
+class PartialDate(StrictModel):
+    """A date known to a day, a month or a year; ``date`` is the first day it covers."""
+
+    date: IsoDate
+    precision: Literal["day", "month", "year"]
+
+
+class Source(StrictModel):
+    url: HttpUrl
+    archived_url: HttpUrl | None = None
+    sha256: Sha256Hex | None = None
+
+
+Sources = Annotated[list[Source], Field(max_length=50)]
+Tags = Annotated[list[Tag], Field(max_length=32)]
