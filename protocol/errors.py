@@ -13,6 +13,7 @@ and nothing else. Each class carries the HTTP status and the stable machine
     ├── BodyMismatchError               400 body-mismatch    body bytes do not match the envelope
     ├── SignatureError                  400 bad-signature
     ├── BodySchemaError                 422 invalid-body     body fails its kind's schema
+    ├── SeqGapError                     409 seq-gap          a feed's seqs must be contiguous
     └── KeyFormatError                  400 bad-key          a key's text form is wrong
 """
 
@@ -60,6 +61,11 @@ class SignatureError(ProtocolError):
 class BodySchemaError(ProtocolError):
     status = 422
     code = "invalid-body"
+
+
+class SeqGapError(ProtocolError):
+    status = 409
+    code = "seq-gap"
 
 
 class KeyFormatError(ProtocolError):

@@ -24,7 +24,7 @@ from protocol.errors import (
 )
 from protocol.fields import StrictModel
 from protocol.keys import SIGNATURE_BYTES, NodeKey, verify_signature
-from protocol.kinds import decode_body, is_known_kind
+from protocol.kinds import decode_body, encode_body, is_known_kind
 from protocol.limits import Limits
 
 
@@ -85,6 +85,37 @@ def sign_record(
     )
     envelope_bytes = envelope.encode()
     return SignedRecord(envelope_bytes, key.sign(envelope_bytes), body)
+
+
+def seal_record(
+    key: NodeKey,
+    *,
+    network_id: str,
+    audience: str,
+    seq: int,
+    created_ms: int,
+    kind: str,
+    content: StrictModel,
+) -> VerifiedRecord:
+    """Sign this node's own record for an already validated body."""
+    body = encode_body(content)
+    signed = sign_record(
+        key,
+        network_id=network_id,
+        audience=audience,
+        seq=seq,
+        created_ms=created_ms,
+        kind=kind,
+        body=body,
+    )
+    return VerifiedRecord(
+        id=signed.id,
+        envelope=decode_envelope(signed.envelope_bytes),
+        envelope_bytes=signed.envelope_bytes,
+        signature=signed.signature,
+        body=body,
+        content=content,
+    )
 
 
 def verify_record(record: SignedRecord, *, network_id: str, limits: Limits) -> VerifiedRecord:

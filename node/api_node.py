@@ -1,0 +1,39 @@
+"""Routes about the node itself: identity, health and the OpenAPI document."""
+
+from aiohttp import web
+
+from node import __version__
+from node.openapi import openapi_document
+from node.state import CONFIG, NODE_KEY, STORE
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/api/v1/node")
+async def node_info(request: web.Request) -> web.Response:
+    config = request.app[CONFIG]
+    return web.json_response(
+        {
+            "key": request.app[NODE_KEY].text,
+            "network_id": config.network.id,
+            "stewards": config.network.stewards or [request.app[NODE_KEY].text],
+            "software": "banscan",
+            "version": __version__,
+        }
+    )
+
+
+@routes.get("/healthz")
+async def healthz(request: web.Request) -> web.Response:
+    try:
+        version = await request.app[STORE].db.schema_version()
+    except Exception as exc:  # any failure to read means the database is not healthy
+        return web.json_response(
+            {"status": "failing", "database": f"unavailable: {type(exc).__name__}"}, status=503
+        )
+    return web.json_response({"status": "ok", "database": "ok", "schema_version": version})
+
+
+@routes.get("/api/v1/openapi.json")
+async def openapi(request: web.Request) -> web.Response:
+    return web.json_response(openapi_document(__version__))

@@ -1,0 +1,49 @@
+"""The node's aiohttp application: state set up and torn down in ``cleanup_ctx``."""
+
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+from aiohttp import web
+
+from node import api_node, api_records
+from node.config import Config
+from node.logs import request_log_middleware
+from node.problems import problem_middleware
+from node.state import CONFIG, NODE_KEY, STORE, VERIFIER
+from protocol.keys import NodeKey
+from storage.ingest import Verifier
+from storage.store import Store, wall_clock_ms
+
+# Room for the request line and headers beyond the largest accepted batch.
+_BODY_SLACK = 64 * 1024
+
+
+def create_app(
+    config: Config,
+    key: NodeKey,
+    database: Path,
+    *,
+    clock: Callable[[], int] = wall_clock_ms,
+) -> web.Application:
+    app = web.Application(
+        middlewares=[request_log_middleware, problem_middleware],
+        client_max_size=config.limits.max_batch_bytes + _BODY_SLACK,
+    )
+    app[CONFIG] = config
+    app[NODE_KEY] = key
+
+    async def store_ctx(app: web.Application) -> AsyncIterator[None]:
+        app[STORE] = await Store.open(database, synchronous=config.storage.synchronous, clock=clock)
+        app[VERIFIER] = Verifier(
+            config.network.id, config.limits.limits(), config.node.verify_threads
+        )
+        try:
+            yield
+        finally:
+            app[VERIFIER].close()
+            await app[STORE].close()
+
+    app.cleanup_ctx.append(store_ctx)
+    app.add_routes(api_records.routes)
+    app.add_routes(api_node.routes)
+    return app

@@ -1,0 +1,136 @@
+"""Signed-record bundles on disk: export from a store, import into one, verify offline."""
+
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO, TextIO
+
+from protocol.bundle import BadEntry, BundleReader, encode_header, encode_trailer
+from protocol.errors import ProtocolError
+from protocol.limits import Limits
+from protocol.records import SignedRecord, verify_record
+from storage.ingest import Verifier, ingest_batch
+from storage.records import Outcome, RecordFilter
+from storage.store import Store, wall_clock_ms
+
+CHUNK = 1 << 16
+
+
+class Progress:
+    """A one-line progress counter on a terminal; silent otherwise."""
+
+    def __init__(self, label: str, total_bytes: int | None, out: TextIO = sys.stderr) -> None:
+        self._label = label
+        self._total = total_bytes
+        self._out = out
+        self._live = out.isatty()
+        self._last = 0.0
+
+    def update(self, count: int, done_bytes: int | None = None, *, final: bool = False) -> None:
+        now = time.monotonic()
+        if not self._live or (not final and now - self._last < 0.25):
+            return
+        self._last = now
+        share = ""
+        if self._total and done_bytes is not None:
+            share = f" ({100 * done_bytes // self._total}%)"
+        end = "\n" if final else ""
+        self._out.write(f"\r{self._label}: {count:,} records{share}{end}")
+        self._out.flush()
+
+
+async def export_bundle(store: Store, network_id: str, out: BinaryIO, where: RecordFilter) -> int:
+    progress = Progress("exported", None)
+    out.write(encode_header(network_id, wall_clock_ms()))
+    count = 0
+    async for record in store.records.iterate(where):
+        out.write(record.signed().encode())
+        count += 1
+        progress.update(count)
+    out.write(encode_trailer(count))
+    progress.update(count, final=True)
+    return count
+
+
+@dataclass
+class BundleReport:
+    """What reading or importing a bundle found; ``bad`` holds (id or position, reason)."""
+
+    network_id: str | None = None
+    checked: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)
+    bad: list[tuple[str, str]] = field(default_factory=list)
+    fatal: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.bad and self.fatal is None
+
+
+def read_bundle(path: Path, limits: Limits, report: BundleReport) -> Iterator[SignedRecord]:
+    """Records of the bundle at ``path``; structural damage lands in ``report``."""
+    reader = BundleReader(limits)
+    size = path.stat().st_size
+    progress = Progress("read", size)
+    done = 0
+    try:
+        with path.open("rb") as handle:
+            while chunk := handle.read(CHUNK):
+                done += len(chunk)
+                for item in reader.feed(chunk):
+                    if report.network_id is None and reader.header is not None:
+                        report.network_id = reader.header.network_id
+                    if isinstance(item, BadEntry):
+                        report.bad.append(
+                            (f"#{item.index}", f"{item.error.code}: {item.error.detail}")
+                        )
+                        continue
+                    yield item
+                    progress.update(reader.count, done)
+        reader.finish()
+    except ProtocolError as exc:
+        report.fatal = exc.detail
+    if reader.header is not None:
+        report.network_id = reader.header.network_id
+    progress.update(reader.count, done, final=True)
+
+
+def verify_bundle(path: Path, limits: Limits, network_id: str | None) -> BundleReport:
+    """Check every record of a bundle offline: form, body hash, signature and schema."""
+    report = BundleReport()
+    for record in read_bundle(path, limits, report):
+        report.checked += 1
+        assert report.network_id is not None
+        expected = network_id or report.network_id
+        try:
+            verify_record(record, network_id=expected, limits=limits)
+        except ProtocolError as exc:
+            report.bad.append((record.id.hex(), f"{exc.code}: {exc.detail}"))
+    if network_id is not None and report.network_id not in (None, network_id):
+        report.fatal = f"bundle is for network {report.network_id!r}, not {network_id!r}"
+    return report
+
+
+async def import_bundle(store: Store, verifier: Verifier, path: Path) -> BundleReport:
+    """Verify and store a bundle, batch by batch; bad records are reported and skipped."""
+    report = BundleReport()
+    batch: list[SignedRecord] = []
+
+    async def flush() -> None:
+        results = await ingest_batch(verifier, store.records, batch, atomic=False)
+        for result in results:
+            report.outcomes[result.outcome.value] = report.outcomes.get(result.outcome.value, 0) + 1
+            if result.outcome is Outcome.REJECTED:
+                report.bad.append((result.id.hex(), f"{result.code}: {result.detail}"))
+        report.checked += len(batch)
+        batch.clear()
+
+    for record in read_bundle(path, verifier.limits, report):
+        batch.append(record)
+        if len(batch) >= verifier.limits.max_batch_records:
+            await flush()
+    if batch:
+        await flush()
+    return report

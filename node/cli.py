@@ -1,0 +1,379 @@
+"""The ``banscan`` command line.
+
+Exit status: 0 on success, 1 when a check found bad records, 2 when the
+command could not run (bad arguments, configuration or data directory).
+"""
+
+import argparse
+import asyncio
+import json
+import sys
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Coroutine, Sequence
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from node import __version__
+from node.bundles import BundleReport, export_bundle, import_bundle, verify_bundle
+from node.config import DEFAULT_NETWORK, ConfigError
+from node.datadir import DataDir, DataDirError, default_data_dir
+from node.publishing import publish
+from node.serve import serve
+from protocol.envelope import AUDIENCES, NETWORK_ID_PATTERN
+from protocol.errors import ProtocolError
+from protocol.keys import key_text, parse_key_text
+from protocol.kinds import KNOWN_KINDS
+from protocol.limits import DEFAULT_LIMITS
+from storage import StorageError
+from storage.ingest import Verifier
+from storage.records import RecordFilter
+from storage.store import Store
+from storage.tokens import Role
+
+
+class CommandError(Exception):
+    """A command cannot run; the message says why and what to do."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "handler"):
+        parser.print_help()
+        return 2
+    handler: Callable[[argparse.Namespace], int] = args.handler
+    try:
+        return handler(args)
+    except (CommandError, ConfigError, DataDirError, StorageError, ProtocolError) as exc:
+        detail = getattr(exc, "detail", None) or str(exc)
+        print(f"banscan: error: {detail}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="banscan",
+        description="A node of the Ban the Scan network: signed, federated records of police "
+        "facial recognition.",
+    )
+    parser.add_argument("--version", action="version", version=f"banscan {__version__}")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    def command(
+        name: str,
+        help_text: str,
+        handler: Callable[[argparse.Namespace], int],
+        parent: Any = commands,
+    ) -> argparse.ArgumentParser:
+        sub: argparse.ArgumentParser = parent.add_parser(
+            name, help=help_text, description=help_text
+        )
+        sub.set_defaults(handler=handler)
+        return sub
+
+    def data_dir_option(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument(
+            "--data-dir",
+            type=Path,
+            default=None,
+            metavar="DIR",
+            help="the node's data directory (default: $BANSCAN_DATA_DIR or ~/.local/share/banscan)",
+        )
+
+    init = command("init", "Create a node key and a configuration in a data directory.", cmd_init)
+    data_dir_option(init)
+    init.add_argument(
+        "--network",
+        default=DEFAULT_NETWORK,
+        metavar="ID",
+        help=f"network id bound into every signature (default: {DEFAULT_NETWORK})",
+    )
+    init.add_argument(
+        "--steward",
+        action="append",
+        default=[],
+        metavar="KEY",
+        help="a steward's key (ed25519:...); repeat for several. With none, this "
+        "node is its own steward",
+    )
+
+    run = command("run", "Serve the node until SIGTERM or SIGINT.", cmd_run)
+    data_dir_option(run)
+    run.add_argument("--host", help="address to listen on (default: [node] host)")
+    run.add_argument(
+        "--port", type=int, help="port to listen on; 0 picks a free one (default: [node] port)"
+    )
+
+    status = command("status", "Show the node's identity, records, feeds and forks.", cmd_status)
+    data_dir_option(status)
+    status.add_argument("--json", action="store_true", help="print JSON")
+
+    token = command("token", "Manage API bearer tokens.", lambda _: _usage(token))
+    token_commands = token.add_subparsers(title="token commands", metavar="COMMAND")
+    create = command(
+        "create",
+        "Create a token and print it (only the token) on stdout.",
+        cmd_token_create,
+        token_commands,
+    )
+    data_dir_option(create)
+    create.add_argument("--role", required=True, choices=[r.value for r in Role])
+    create.add_argument("--label", default="", help="a note on who or what holds the token")
+
+    pub = command(
+        "publish", "Sign a JSON body as this node's next record; print its id.", cmd_publish
+    )
+    data_dir_option(pub)
+    pub.add_argument("--kind", required=True, choices=KNOWN_KINDS)
+    pub.add_argument("--audience", required=True, choices=AUDIENCES)
+    pub.add_argument("file", metavar="FILE", help="JSON body, or - for standard input")
+
+    exp = command("export", "Write the node's records to a signed-record bundle.", cmd_export)
+    data_dir_option(exp)
+    exp.add_argument("--out", required=True, metavar="FILE", help="bundle file, or - for stdout")
+    exp.add_argument("--kind", action="append", default=[], help="only this kind (repeatable)")
+    exp.add_argument(
+        "--audience",
+        action="append",
+        default=[],
+        choices=AUDIENCES,
+        help="only this audience (repeatable)",
+    )
+
+    imp = command("import", "Verify a signed-record bundle and store its records.", cmd_import)
+    data_dir_option(imp)
+    imp.add_argument("file", metavar="FILE", type=Path)
+
+    ver = command("verify", "Check a signed-record bundle offline, with no node.", cmd_verify)
+    ver.add_argument("file", metavar="FILE", type=Path)
+    ver.add_argument(
+        "--network", metavar="ID", help="require this network id (default: the bundle's own)"
+    )
+    return parser
+
+
+def _usage(parser: argparse.ArgumentParser) -> int:
+    parser.print_help()
+    return 2
+
+
+def _data_dir(args: argparse.Namespace) -> DataDir:
+    return DataDir(args.data_dir if args.data_dir is not None else default_data_dir())
+
+
+def _run_async(coro: Coroutine[Any, Any, int]) -> int:
+    return asyncio.run(coro)
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    if not NETWORK_ID_PATTERN.fullmatch(args.network):
+        raise CommandError("--network must match [a-z0-9][a-z0-9._-]{0,62}")
+    for steward in args.steward:
+        parse_key_text(steward)
+    data_dir = _data_dir(args)
+    key = data_dir.init(args.network, args.steward)
+    print(f"created node in {data_dir.path} on network {args.network}")
+    print(key.text)
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    data_dir = _data_dir(args)
+    if args.data_dir is None and not data_dir.is_initialised():
+        key = data_dir.init(DEFAULT_NETWORK, [])
+        print(f"banscan: created a new node in {data_dir.path} (key {key.text})", flush=True)
+    data_dir.load_config()
+    data_dir.load_key()
+    if args.port is not None and not 0 <= args.port <= 65535:
+        raise CommandError("--port must be from 0 to 65535")
+    asyncio.run(serve(data_dir, args.host, args.port))
+    return 0
+
+
+def cmd_token_create(args: argparse.Namespace) -> int:
+    async def create() -> int:
+        store = await _open_store(_data_dir(args))
+        try:
+            print(await store.tokens.create(Role(args.role), args.label))
+        finally:
+            await store.close()
+        return 0
+
+    return _run_async(create())
+
+
+def cmd_publish(args: argparse.Namespace) -> int:
+    data_dir = _data_dir(args)
+    config = data_dir.load_config()
+    key = data_dir.load_key()
+    text = sys.stdin.read() if args.file == "-" else _read_text(Path(args.file))
+    try:
+        body = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CommandError(f"{args.file}: not valid JSON: {exc}") from exc
+
+    async def run() -> int:
+        store = await _open_store(data_dir)
+        try:
+            record = await publish(
+                store.records,
+                key,
+                network_id=config.network.id,
+                limits=config.limits.limits(),
+                kind=args.kind,
+                audience=args.audience,
+                body=body,
+                clock=store.clock,
+            )
+        finally:
+            await store.close()
+        print(record.id.hex())
+        return 0
+
+    return _run_async(run())
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    data_dir = _data_dir(args)
+    config = data_dir.load_config()
+    data_dir.load_key()
+    where = RecordFilter(kinds=tuple(args.kind), audiences=tuple(args.audience))
+
+    async def run(out: BinaryIO) -> int:
+        store = await _open_store(data_dir)
+        try:
+            return await export_bundle(store, config.network.id, out, where)
+        finally:
+            await store.close()
+
+    if args.out == "-":
+        count = asyncio.run(run(sys.stdout.buffer))
+    else:
+        # Written aside and renamed, so an interrupted export never looks complete.
+        partial = Path(args.out + ".partial")
+        with partial.open("wb") as out:
+            count = asyncio.run(run(out))
+        partial.replace(args.out)
+    print(f"exported {count} records to {args.out}", file=sys.stderr)
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    data_dir = _data_dir(args)
+    config = data_dir.load_config()
+    data_dir.load_key()
+    if not args.file.is_file():
+        raise CommandError(f"{args.file}: no such file")
+
+    async def run() -> BundleReport:
+        store = await _open_store(data_dir)
+        verifier = Verifier(config.network.id, config.limits.limits(), config.node.verify_threads)
+        try:
+            return await import_bundle(store, verifier, args.file)
+        finally:
+            verifier.close()
+            await store.close()
+
+    report = asyncio.run(run())
+    counts = ", ".join(f"{n} {outcome}" for outcome, n in sorted(report.outcomes.items()))
+    print(f"imported {args.file}: {counts or 'no records'}")
+    return _print_problems(report)
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    if not args.file.is_file():
+        raise CommandError(f"{args.file}: no such file")
+    report = verify_bundle(args.file, DEFAULT_LIMITS, args.network)
+    good = report.checked - sum(1 for ref, _ in report.bad if not ref.startswith("#"))
+    print(
+        f"{args.file}: {report.checked} records checked, {good} good, {len(report.bad)} bad "
+        f"(network {report.network_id or 'unknown'})"
+    )
+    return _print_problems(report)
+
+
+def _print_problems(report: BundleReport) -> int:
+    for ref, reason in report.bad:
+        print(f"bad record {ref}: {reason}")
+    if report.fatal is not None:
+        print(f"bundle unreadable: {report.fatal}")
+    return 0 if report.ok else 1
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    data_dir = _data_dir(args)
+    config = data_dir.load_config()
+    key = data_dir.load_key()
+
+    async def gather() -> dict[str, Any]:
+        store = await _open_store(data_dir)
+        try:
+            counts = await store.records.counts()
+            feeds = await store.records.feeds()
+            flagged = await store.records.flagged_origins()
+        finally:
+            await store.close()
+        return {
+            "key": key.text,
+            "network_id": config.network.id,
+            "data_dir": str(data_dir.path),
+            "server": _probe(
+                data_dir.running_url() or f"http://{config.node.host}:{config.node.port}"
+            ),
+            "records": [{"kind": k, "audience": a, "count": n} for k, a, n in counts],
+            "feeds": [{"origin": key_text(o), "audience": a, "max_seq": s} for o, a, s in feeds],
+            "flagged_origins": [key_text(o) for o in flagged],
+        }
+
+    status = asyncio.run(gather())
+    if args.json:
+        print(json.dumps(status, indent=2))
+        return 0
+    total = sum(item["count"] for item in status["records"])
+    print(f"node      {status['key']}")
+    print(f"network   {status['network_id']}")
+    print(f"data dir  {status['data_dir']}")
+    print(f"server    {status['server']}")
+    print(f"records   {total}")
+    for item in status["records"]:
+        print(f"          {item['count']:>8}  {item['kind']:<12} {item['audience']}")
+    print(f"feeds     {len(status['feeds'])}")
+    flagged_list = status["flagged_origins"]
+    print(
+        f"forks     {len(flagged_list)} flagged origin(s)"
+        + "".join(f"\n          {origin}" for origin in flagged_list)
+    )
+    return 0
+
+
+def _probe(base_url: str) -> str:
+    if not base_url.startswith(("http://", "https://")):
+        return f"unknown ({base_url!r} is not an http URL)"
+    try:
+        # The scheme is checked just above: only http(s) reaches urlopen.
+        with urllib.request.urlopen(f"{base_url}/healthz", timeout=2) as response:  # noqa: S310
+            return f"running at {base_url} (health {response.status})"
+    except urllib.error.HTTPError as exc:
+        return f"running at {base_url} but unhealthy (health {exc.code})"
+    except (urllib.error.URLError, OSError, ValueError):
+        return f"not reachable at {base_url}"
+
+
+async def _open_store(data_dir: DataDir) -> Store:
+    config = data_dir.load_config()
+    data_dir.load_key()
+    return await Store.open(data_dir.database, synchronous=config.storage.synchronous)
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CommandError(f"{path}: {exc}") from exc
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,174 @@
+"""Node configuration: one TOML file in the data directory, overridable from the environment.
+
+Every key ``[section] key`` can be overridden by ``BANSCAN_SECTION_KEY``
+(for example ``BANSCAN_NODE_PORT=9000``); list values are comma-separated.
+The whole tree is validated once at start-up, and an error names the key.
+"""
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from protocol.envelope import NETWORK_ID_PATTERN
+from protocol.fields import KeyText
+from protocol.limits import Limits
+
+CONFIG_FILE = "banscan.toml"
+KEY_FILE = "node.key"
+DATABASE_FILE = "banscan.db"
+URL_FILE = "node.url"
+ENV_PREFIX = "BANSCAN_"
+# Environment variables that are not config keys.
+ENV_NOT_KEYS = frozenset({"BANSCAN_DATA_DIR"})
+DEFAULT_NETWORK = "banthescan"
+DEFAULT_PORT = 8470
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message names the key and the problem."""
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class NodeSection(Section):
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=0, le=65535)] = DEFAULT_PORT
+    verify_threads: Annotated[int, Field(ge=0, le=64)] = 0
+
+
+class NetworkSection(Section):
+    id: Annotated[str, Field(pattern=f"^{NETWORK_ID_PATTERN.pattern}$")] = DEFAULT_NETWORK
+    stewards: list[KeyText] = []
+
+
+class LimitsSection(Section):
+    max_envelope_bytes: Annotated[int, Field(ge=128, le=4096)] = 512
+    max_body_bytes: Annotated[int, Field(ge=1024, le=1 << 20)] = 64 * 1024
+    max_batch_records: Annotated[int, Field(ge=1, le=10_000)] = 500
+    max_batch_bytes: Annotated[int, Field(ge=1 << 16, le=64 << 20)] = 4 << 20
+
+    def limits(self) -> Limits:
+        return Limits(
+            max_envelope_bytes=self.max_envelope_bytes,
+            max_body_bytes=self.max_body_bytes,
+            max_batch_records=self.max_batch_records,
+            max_batch_bytes=self.max_batch_bytes,
+        )
+
+
+class StorageSection(Section):
+    synchronous: Literal["normal", "full"] = "full"
+
+
+class LogSection(Section):
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["auto", "json", "console"] = "auto"
+
+
+class Config(Section):
+    node: NodeSection = NodeSection()
+    network: NetworkSection = NetworkSection()
+    limits: LimitsSection = LimitsSection()
+    storage: StorageSection = StorageSection()
+    log: LogSection = LogSection()
+
+
+def env_name(section: str, key: str) -> str:
+    return f"{ENV_PREFIX}{section}_{key}".upper()
+
+
+def config_keys() -> list[tuple[str, str]]:
+    """Every (section, key) pair the configuration knows."""
+    keys: list[tuple[str, str]] = []
+    for section, field in Config.model_fields.items():
+        assert field.annotation is not None
+        keys.extend((section, key) for key in field.annotation.model_fields)
+    return keys
+
+
+def load_config(data_dir: Path, environ: Mapping[str, str] | None = None) -> Config:
+    """Read ``banscan.toml`` from ``data_dir`` (if present) and apply ``BANSCAN_*`` overrides."""
+    environ = os.environ if environ is None else environ
+    path = data_dir / CONFIG_FILE
+    raw: dict[str, Any] = {}
+    if path.exists():
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    origin = {
+        f"{s}.{k}": str(path) for s, keys in raw.items() if isinstance(keys, dict) for k in keys
+    }
+    known = {env_name(s, k): (s, k) for s, k in config_keys()}
+    for name, value in environ.items():
+        if not name.startswith(ENV_PREFIX) or name in ENV_NOT_KEYS:
+            continue
+        if name not in known:
+            raise ConfigError(f"{name}: not a banscan setting (see docs/configuration.md)")
+        section, key = known[name]
+        raw.setdefault(section, {})[key] = _env_value(section, key, value)
+        origin[f"{section}.{key}"] = name
+    try:
+        return Config.model_validate(raw)
+    except ValidationError as exc:
+        error = exc.errors(include_url=False, include_input=False)[0]
+        where = ".".join(str(p) for p in error["loc"])
+        source = origin.get(".".join(str(p) for p in error["loc"][:2]), str(path))
+        raise ConfigError(f"{where} (from {source}): {error['msg']}") from exc
+
+
+def _env_value(section: str, key: str, value: str) -> Any:
+    section_model = Config.model_fields[section].annotation
+    assert section_model is not None
+    annotation = section_model.model_fields[key].annotation
+    if getattr(annotation, "__origin__", None) is list:
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
+def config_template(network_id: str, stewards: list[str]) -> str:
+    """The documented ``banscan.toml`` that ``banscan init`` writes."""
+    steward_list = ", ".join(f'"{key}"' for key in stewards)
+    return f"""\
+# banscan node configuration. Every key can be overridden by an environment
+# variable BANSCAN_<SECTION>_<KEY>, e.g. BANSCAN_NODE_PORT=9000.
+# Reference: docs/configuration.md
+
+[node]
+# Address and port the HTTP server listens on. Port 0 picks a free port.
+host = "127.0.0.1"
+port = {DEFAULT_PORT}
+# Threads that verify signatures on ingest; 0 means one per core (at most 4).
+verify_threads = 0
+
+[network]
+# The network id is bound into every signature: records and requests from one
+# network are never valid in another.
+id = "{network_id}"
+# Keys of the network's stewards (roots of trust). With none, this node is its
+# own steward.
+stewards = [{steward_list}]
+
+[limits]
+# Checked before any expensive work.
+max_envelope_bytes = 512
+max_body_bytes = 65536
+max_batch_records = 500
+max_batch_bytes = 4194304
+
+[storage]
+# "full" syncs every commit to disk (safe against power loss); "normal" is
+# faster and safe against crashes of the process.
+synchronous = "full"
+
+[log]
+level = "info"
+# "auto": pretty on a terminal, JSON lines otherwise.
+format = "auto"
+"""

@@ -1,0 +1,13 @@
+"""Typed application state shared by the node's routes."""
+
+from aiohttp import web
+
+from node.config import Config
+from protocol.keys import NodeKey
+from storage.ingest import Verifier
+from storage.store import Store
+
+CONFIG = web.AppKey("config", Config)
+STORE = web.AppKey("store", Store)
+NODE_KEY = web.AppKey("node_key", NodeKey)
+VERIFIER = web.AppKey("verifier", Verifier)

@@ -1,0 +1,369 @@
+"""Records, bodies, feeds and fork evidence.
+
+Ingest takes a batch of already verified records and stores it in one
+transaction. Each feed ``(origin, audience)`` holds a contiguous run of seqs
+from 1, so for every record exactly one of these holds:
+
+- its seq is the feed's next one: it is **accepted**;
+- the slot is taken by the same envelope: a **duplicate**, a no-op;
+- the slot is taken by another envelope: a **fork**; both are kept as
+  evidence, the first goes on being served, and the origin is flagged;
+- its seq is beyond the next one: **rejected** as a seq gap.
+
+A batch is atomic when asked: one rejected record rolls back the whole batch.
+"""
+
+import enum
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import aiosqlite
+
+from protocol.envelope import Envelope, decode_envelope
+from protocol.errors import ProtocolError, SeqGapError
+from protocol.kinds import Deployment, Incident
+from protocol.records import SignedRecord, VerifiedRecord
+from storage.database import Database
+
+
+class Outcome(enum.StrEnum):
+    ACCEPTED = "accepted"
+    DUPLICATE = "duplicate"
+    FORK = "fork"
+    REJECTED = "rejected"
+
+
+BATCH_REJECTED = "batch-rejected"
+FORK_DETAIL = (
+    "this feed slot is already held by another envelope; both are kept as evidence "
+    "and the origin is flagged"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    """What became of one record. A rejected record with no error was sound, but its
+    batch was rolled back because of another record."""
+
+    id: bytes
+    outcome: Outcome
+    error: ProtocolError | None = None
+
+    @property
+    def code(self) -> str | None:
+        if self.error is not None:
+            return self.error.code
+        return {Outcome.REJECTED: BATCH_REJECTED, Outcome.FORK: "fork"}.get(self.outcome)
+
+    @property
+    def detail(self) -> str | None:
+        if self.error is not None:
+            return self.error.detail
+        if self.outcome is Outcome.REJECTED:
+            return "not stored: another record in the batch was rejected"
+        return FORK_DETAIL if self.outcome is Outcome.FORK else None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRecord:
+    rid: int
+    envelope: Envelope
+    envelope_bytes: bytes
+    signature: bytes
+    body: bytes | None
+    erased: bool
+
+    @property
+    def id(self) -> bytes:
+        return SignedRecord(self.envelope_bytes, self.signature, self.body).id
+
+    def signed(self) -> SignedRecord:
+        return SignedRecord(self.envelope_bytes, self.signature, self.body)
+
+
+@dataclass(frozen=True, slots=True)
+class RecordFilter:
+    kinds: Sequence[str] = ()
+    origin: bytes | None = None
+    audiences: Sequence[str] = ()
+    since_ms: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Fork:
+    origin: bytes
+    audience: str
+    seq: int
+    first_id: bytes
+    second_id: bytes
+    detected_ms: int
+
+
+_SELECT_RECORDS = (
+    "SELECT r.rid, r.envelope, r.signature, b.body, r.erased_ms "
+    "FROM records r LEFT JOIN bodies b ON b.rid = r.rid"
+)
+
+
+class RecordStore:
+    """Reads and writes records. All writes are batched into single transactions."""
+
+    def __init__(self, db: Database, clock: Callable[[], int]) -> None:
+        self._db = db
+        self._clock = clock
+
+    async def ingest(
+        self, records: Sequence[VerifiedRecord], *, atomic: bool = True
+    ) -> list[IngestResult]:
+        """Store a batch of verified records in one transaction; a result per record.
+
+        With ``atomic``, a batch holding a rejected record is rolled back whole,
+        and every other record's result says it was not stored.
+        """
+        try:
+            async with self._db.transaction() as conn:
+                results = await self._ingest(conn, records)
+                if atomic and any(r.outcome is Outcome.REJECTED for r in results):
+                    raise _Rollback(results)
+        except _Rollback as rollback:
+            return [
+                r if r.outcome is Outcome.REJECTED else IngestResult(r.id, Outcome.REJECTED)
+                for r in rollback.results
+            ]
+        return results
+
+    async def append(
+        self, origin: bytes, audience: str, build: Callable[[int], VerifiedRecord]
+    ) -> VerifiedRecord:
+        """Add this node's own next record to a feed; ``build`` signs it for the given seq."""
+        async with self._db.transaction() as conn:
+            async with conn.execute(
+                "SELECT max_seq FROM feeds WHERE origin = ? AND audience = ?", (origin, audience)
+            ) as cursor:
+                row = await cursor.fetchone()
+            record = build((row[0] if row else 0) + 1)
+            results = await self._ingest(conn, [record])
+            if results[0].outcome is not Outcome.ACCEPTED:
+                raise RuntimeError(f"own record not accepted: {results[0]}")
+        return record
+
+    async def get(self, record_id: bytes) -> StoredRecord | None:
+        rows = await self._select("WHERE r.id = ?", (record_id,))
+        return rows[0] if rows else None
+
+    async def page(
+        self, where: RecordFilter, *, after_rid: int = 0, limit: int = 100
+    ) -> list[StoredRecord]:
+        clauses: list[str] = ["r.rid > ?"]
+        params: list[Any] = [after_rid]
+        if where.kinds:
+            clauses.append(f"r.kind IN ({','.join('?' * len(where.kinds))})")
+            params.extend(where.kinds)
+        if where.audiences:
+            clauses.append(f"r.audience IN ({','.join('?' * len(where.audiences))})")
+            params.extend(where.audiences)
+        if where.origin is not None:
+            clauses.append("r.origin = ?")
+            params.append(where.origin)
+        if where.since_ms is not None:
+            clauses.append("r.created_ms >= ?")
+            params.append(where.since_ms)
+        return await self._select(
+            f"WHERE {' AND '.join(clauses)} ORDER BY r.rid LIMIT ?", (*params, limit)
+        )
+
+    async def iterate(self, where: RecordFilter, *, page: int = 500) -> AsyncIterator[StoredRecord]:
+        """Every matching record in arrival order, a page at a time (constant memory)."""
+        after = 0
+        while True:
+            rows = await self.page(where, after_rid=after, limit=page)
+            for row in rows:
+                yield row
+            if len(rows) < page:
+                return
+            after = rows[-1].rid
+
+    async def counts(self) -> list[tuple[str, str, int]]:
+        """(kind, audience, count) for every kind and audience held."""
+        async with self._db.reader.execute(
+            "SELECT kind, audience, COUNT(*) FROM records GROUP BY kind, audience ORDER BY 1, 2"
+        ) as cursor:
+            return [(row[0], row[1], row[2]) async for row in cursor]
+
+    async def feeds(self) -> list[tuple[bytes, str, int]]:
+        async with self._db.reader.execute(
+            "SELECT origin, audience, max_seq FROM feeds ORDER BY origin, audience"
+        ) as cursor:
+            return [(row[0], row[1], row[2]) async for row in cursor]
+
+    async def forks(self) -> list[Fork]:
+        async with self._db.reader.execute(
+            "SELECT origin, audience, seq, first_id, id, detected_ms FROM forks "
+            "ORDER BY detected_ms, id"
+        ) as cursor:
+            return [Fork(*row) async for row in cursor]
+
+    async def flagged_origins(self) -> list[bytes]:
+        async with self._db.reader.execute(
+            "SELECT DISTINCT origin FROM forks ORDER BY origin"
+        ) as cursor:
+            return [row[0] async for row in cursor]
+
+    async def _select(self, tail: str, params: Sequence[Any]) -> list[StoredRecord]:
+        # tail is assembled from fixed SQL fragments; values are bound parameters.
+        sql = f"{_SELECT_RECORDS} {tail}"
+        async with self._db.reader.execute(
+            sql,
+            params,
+        ) as cursor:
+            return [
+                StoredRecord(
+                    rid=rid,
+                    envelope=decode_envelope(envelope),
+                    envelope_bytes=envelope,
+                    signature=signature,
+                    body=body,
+                    erased=erased_ms is not None,
+                )
+                async for rid, envelope, signature, body, erased_ms in cursor
+            ]
+
+    async def _ingest(
+        self, conn: aiosqlite.Connection, records: Sequence[VerifiedRecord]
+    ) -> list[IngestResult]:
+        now = self._clock()
+        results: dict[int, IngestResult] = {}
+        next_seq: dict[tuple[bytes, str], int] = {}
+        new_rows: list[tuple[Any, ...]] = []
+        new_bodies: list[tuple[int, bytes]] = []
+        new_forks: list[tuple[Any, ...]] = []
+        seen: dict[bytes, int] = {}
+        async with conn.execute("SELECT COALESCE(MAX(rid), 0) FROM records") as cursor:
+            row = await cursor.fetchone()
+        rid = row[0] if row else 0
+
+        # Apply in feed order, so a batch may list a feed's records in any order.
+        order = sorted(
+            range(len(records)),
+            key=lambda i: (
+                records[i].envelope.origin,
+                records[i].envelope.audience,
+                records[i].envelope.seq,
+            ),
+        )
+        for index in order:
+            record = records[index]
+            env = record.envelope
+            feed = (env.origin, env.audience)
+            if feed not in next_seq:
+                next_seq[feed] = await _max_seq(conn, feed) + 1
+            if record.id in seen:
+                results[index] = IngestResult(record.id, Outcome.DUPLICATE)
+            elif env.seq == next_seq[feed]:
+                rid += 1
+                new_rows.append(
+                    (
+                        rid,
+                        record.id,
+                        env.origin,
+                        env.audience,
+                        env.seq,
+                        env.created_ms,
+                        env.kind,
+                        record.envelope_bytes,
+                        record.signature,
+                        now,
+                        *_index_columns(record),
+                    )
+                )
+                if record.body is not None:
+                    new_bodies.append((rid, record.body))
+                next_seq[feed] += 1
+                seen[record.id] = index
+                results[index] = IngestResult(record.id, Outcome.ACCEPTED)
+            elif env.seq < next_seq[feed]:
+                first = await _id_at(conn, env, new_rows)
+                if first == record.id:
+                    results[index] = IngestResult(record.id, Outcome.DUPLICATE)
+                else:
+                    new_forks.append(
+                        (
+                            record.id,
+                            env.origin,
+                            env.audience,
+                            env.seq,
+                            record.envelope_bytes,
+                            record.signature,
+                            first,
+                            now,
+                        )
+                    )
+                    results[index] = IngestResult(record.id, Outcome.FORK)
+            else:
+                gap = SeqGapError(
+                    f"seq {env.seq} leaves a gap: the feed's next seq is {next_seq[feed]}"
+                )
+                results[index] = IngestResult(record.id, Outcome.REJECTED, gap)
+
+        if new_rows:
+            await conn.executemany(
+                "INSERT INTO records (rid, id, origin, audience, seq, created_ms, kind, envelope,"
+                " signature, received_ms, country, city, category, occurred_on)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                new_rows,
+            )
+            await conn.executemany("INSERT INTO bodies (rid, body) VALUES (?, ?)", new_bodies)
+            await conn.executemany(
+                "INSERT INTO feeds (origin, audience, max_seq) VALUES (?, ?, ?) "
+                "ON CONFLICT (origin, audience) DO UPDATE SET max_seq = excluded.max_seq",
+                [(origin, audience, seq - 1) for (origin, audience), seq in next_seq.items()],
+            )
+        if new_forks:
+            await conn.executemany(
+                "INSERT OR IGNORE INTO forks (id, origin, audience, seq, envelope, signature,"
+                " first_id, detected_ms) VALUES (?,?,?,?,?,?,?,?)",
+                new_forks,
+            )
+        return [results[i] for i in range(len(records))]
+
+
+class _Rollback(Exception):
+    def __init__(self, results: list[IngestResult]) -> None:
+        super().__init__("batch rolled back")
+        self.results = results
+
+
+async def _max_seq(conn: aiosqlite.Connection, feed: tuple[bytes, str]) -> int:
+    async with conn.execute(
+        "SELECT max_seq FROM feeds WHERE origin = ? AND audience = ?", feed
+    ) as cursor:
+        row = await cursor.fetchone()
+    return int(row[0]) if row else 0
+
+
+async def _id_at(
+    conn: aiosqlite.Connection, env: Envelope, pending: Sequence[tuple[Any, ...]]
+) -> bytes:
+    """The id of the record already holding ``env``'s feed slot (stored or in this batch)."""
+    for new in pending:
+        if new[2] == env.origin and new[3] == env.audience and new[4] == env.seq:
+            return bytes(new[1])
+    async with conn.execute(
+        "SELECT id FROM records WHERE origin = ? AND audience = ? AND seq = ?",
+        (env.origin, env.audience, env.seq),
+    ) as cursor:
+        row = await cursor.fetchone()
+    assert row is not None, "feed max_seq covers a slot with no record"
+    return bytes(row[0])
+
+
+def _index_columns(record: VerifiedRecord) -> tuple[str | None, ...]:
+    """country, city, category, occurred_on: the fields queries filter and group on."""
+    content = record.content
+    if isinstance(content, Incident):
+        return (content.country, content.city, content.category, content.occurred_on.date)
+    if isinstance(content, Deployment):
+        observed = content.observed_on.date if content.observed_on else None
+        return (content.country, content.city, None, observed)
+    return (None, None, None, None)

@@ -1,0 +1,84 @@
+"""Real node processes for tests: started through the CLI, stopped with a signal."""
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+SERVING = re.compile(r"banscan: serving (http://\S+)")
+
+
+def banscan(*args: str, input_text: str | None = None, env: dict[str, str] | None = None,
+            timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """Run the ``banscan`` CLI in a child process and capture its output."""
+    return subprocess.run(
+        [sys.executable, "-m", "node.cli", *args],
+        input=input_text,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+        check=False,
+    )
+
+
+class NodeProcess:
+    """``banscan run --port 0`` in a child process; ``url`` is known once it serves."""
+
+    def __init__(self, data_dir: Path, env: dict[str, str] | None = None) -> None:
+        self.data_dir = data_dir
+        self.url = ""
+        self.stderr_lines: list[str] = []
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "node.cli", "run", "--data-dir", str(data_dir),
+             "--host", "127.0.0.1", "--port", "0"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, **(env or {})},
+        )
+        self._url_ready = threading.Event()
+        threading.Thread(target=self._read_stdout, daemon=True).start()
+        threading.Thread(target=self._read_stderr, daemon=True).start()
+
+    def _read_stdout(self) -> None:
+        assert self._proc.stdout is not None
+        for line in self._proc.stdout:
+            match = SERVING.search(line)
+            if match:
+                self.url = match.group(1)
+                self._url_ready.set()
+
+    def _read_stderr(self) -> None:
+        assert self._proc.stderr is not None
+        for line in self._proc.stderr:
+            self.stderr_lines.append(line)
+
+    def wait_serving(self, timeout: float = 30) -> str:
+        deadline = time.monotonic() + timeout
+        while not self._url_ready.wait(0.05):
+            if self._proc.poll() is not None:
+                raise RuntimeError(f"node exited with {self._proc.returncode}: "
+                                   f"{''.join(self.stderr_lines)[-2000:]}")
+            if time.monotonic() > deadline:
+                raise TimeoutError("node did not start serving in time")
+        return self.url
+
+    @property
+    def pid(self) -> int:
+        return self._proc.pid
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
+        if self._proc.poll() is None:
+            self._proc.send_signal(sig)
+        return self._proc.wait(timeout)
+
+    def kill(self) -> None:
+        """kill -9: no chance to clean up."""
+        if self._proc.poll() is None:
+            self._proc.kill()
+        self._proc.wait(30)
