@@ -13,7 +13,7 @@ from node.state import CONFIG, NODE_KEY, STORE, VERIFIER
 from node.views import record_view
 from protocol.envelope import AUDIENCES, KIND_PATTERN
 from protocol.errors import KeyFormatError
-from protocol.keys import b64url_decode, b64url_encode, parse_key_text
+from protocol.keys import b64url_decode, b64url_encode, key_text, parse_key_text
 from protocol.records import decode_batch
 from storage.ingest import ingest_batch
 from storage.records import IngestResult, Outcome, RecordFilter, StoredRecord
@@ -23,6 +23,7 @@ routes = web.RouteTableDef()
 MAX_PAGE = 500
 DEFAULT_PAGE = 100
 LIST_PARAMETERS = frozenset({"kind", "origin", "audience", "since", "limit", "cursor"})
+_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
 
 
 def stored_view(record: StoredRecord) -> dict[str, Any]:
@@ -157,7 +158,7 @@ async def list_forks(request: web.Request) -> web.Response:
         {
             "forks": [
                 {
-                    "origin": b64url_encode(f.origin),
+                    "origin": key_text(f.origin),
                     "audience": f.audience,
                     "seq": f.seq,
                     "first_id": f.first_id.hex(),
@@ -185,6 +186,8 @@ async def _json_object(request: web.Request) -> dict[str, Any]:
         payload = json.loads(await request.read())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise BadRequest(f"the request body is not valid JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise BadRequest("the request body is nested too deeply") from exc
     if not isinstance(payload, dict):
         raise BadRequest("the request body must be a JSON object")
     return payload
@@ -194,7 +197,8 @@ def _int_param(query: Any, name: str, default: int, low: int, high: int) -> int:
     if name not in query:
         return default
     text = query[name]
-    if not text.isdigit() or not low <= int(text) <= high:
+    # isdigit() alone admits digits int() refuses ("²") and strings too long to convert.
+    if not (text.isascii() and text.isdigit()) or len(text) > 18 or not low <= int(text) <= high:
         raise BadParameter(name, f"must be an integer from {low} to {high}")
     return int(text)
 
@@ -206,7 +210,7 @@ def _cursor(text: str | None) -> int:
         value = b64url_decode(text).decode("ascii")
     except (ValueError, UnicodeDecodeError):
         value = ""
-    if not value.isdigit():
+    if not value.isdigit() or len(value) > 18:
         raise BadParameter("cursor", "not a cursor this node issued")
     return int(value)
 
@@ -215,7 +219,7 @@ def _since(text: str | None) -> int | None:
     """``since``: milliseconds since the epoch, or an RFC 3339 timestamp with a zone."""
     if text is None:
         return None
-    if text.isdigit():
+    if text.isascii() and text.isdigit():
         if len(text) > 18:
             raise BadParameter("since", "milliseconds since the epoch is too large")
         return int(text)
@@ -225,4 +229,5 @@ def _since(text: str | None) -> int | None:
         raise BadParameter("since", "must be milliseconds or an RFC 3339 timestamp") from exc
     if moment.tzinfo is None:
         raise BadParameter("since", "an RFC 3339 timestamp needs a zone, e.g. Z or +00:00")
-    return int(moment.timestamp() * 1000)
+    # Exact integer arithmetic: timestamp() * 1000 is off by one for some milliseconds.
+    return (moment - _EPOCH) // datetime.timedelta(milliseconds=1)

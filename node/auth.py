@@ -26,7 +26,8 @@ async def token_info(request: web.Request) -> TokenInfo | None:
     if header is None:
         return None
     scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    # Tokens are ASCII; anything else (even undecodable header bytes) is malformed.
+    if scheme.lower() != "bearer" or not token.strip() or not token.isascii():
         raise Unauthorized("the Authorization header must be 'Bearer <token>'")
     info = await request.app[STORE].tokens.lookup(token.strip())
     if info is None:
@@ -40,7 +41,9 @@ async def require_role(request: web.Request, allowed: frozenset[Role]) -> TokenI
         raise Unauthorized("this route needs a bearer token")
     if info.role not in allowed:
         needed = " or ".join(sorted(r.value for r in allowed))
-        raise Forbidden(f"a {info.role.value} token may not do this; it needs {needed}")
+        raise Forbidden(
+            f"this route needs {needed}; the token given has the {info.role.value} role"
+        )
     return info
 
 

@@ -101,15 +101,15 @@ def verify_bundle(path: Path, limits: Limits, network_id: str | None) -> BundleR
     """Check every record of a bundle offline: form, body hash, signature and schema."""
     report = BundleReport()
     for record in read_bundle(path, limits, report):
-        report.checked += 1
         assert report.network_id is not None
-        expected = network_id or report.network_id
+        if network_id is not None and report.network_id != network_id:
+            report.fatal = f"the bundle is for network {report.network_id!r}, not {network_id!r}"
+            break
+        report.checked += 1
         try:
-            verify_record(record, network_id=expected, limits=limits)
+            verify_record(record, network_id=report.network_id, limits=limits)
         except ProtocolError as exc:
             report.bad.append((record.id.hex(), f"{exc.code}: {exc.detail}"))
-    if network_id is not None and report.network_id not in (None, network_id):
-        report.fatal = f"bundle is for network {report.network_id!r}, not {network_id!r}"
     return report
 
 

@@ -7,6 +7,7 @@ command could not run (bad arguments, configuration or data directory).
 import argparse
 import asyncio
 import json
+import os
 import sys
 import urllib.error
 import urllib.request
@@ -16,15 +17,14 @@ from typing import Any, BinaryIO
 
 from node import __version__
 from node.bundles import BundleReport, export_bundle, import_bundle, verify_bundle
-from node.config import DEFAULT_NETWORK, ConfigError
+from node.config import DEFAULT_NETWORK, LIMITS_CEILING, ConfigError
 from node.datadir import DataDir, DataDirError, default_data_dir
 from node.publishing import publish
 from node.serve import serve
 from protocol.envelope import AUDIENCES, NETWORK_ID_PATTERN
-from protocol.errors import ProtocolError
+from protocol.errors import KeyFormatError, ProtocolError
 from protocol.keys import key_text, parse_key_text
 from protocol.kinds import KNOWN_KINDS
-from protocol.limits import DEFAULT_LIMITS
 from storage import StorageError
 from storage.ingest import Verifier
 from storage.records import RecordFilter
@@ -37,6 +37,8 @@ class CommandError(Exception):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Everything the node writes (database, WAL, bundles, keys) is for its owner only.
+    os.umask(0o077)
     parser = build_parser()
     args = parser.parse_args(argv)
     if not hasattr(args, "handler"):
@@ -80,7 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
             type=Path,
             default=None,
             metavar="DIR",
-            help="the node's data directory (default: $BANSCAN_DATA_DIR or ~/.local/share/banscan)",
+            help="the node's data directory (default: $BANSCAN_DATA_DIR, else "
+            "$XDG_DATA_HOME/banscan, else ~/.local/share/banscan)",
         )
 
     init = command("init", "Create a node key and a configuration in a data directory.", cmd_init)
@@ -172,7 +175,10 @@ def cmd_init(args: argparse.Namespace) -> int:
     if not NETWORK_ID_PATTERN.fullmatch(args.network):
         raise CommandError("--network must match [a-z0-9][a-z0-9._-]{0,62}")
     for steward in args.steward:
-        parse_key_text(steward)
+        try:
+            parse_key_text(steward)
+        except KeyFormatError as exc:
+            raise CommandError(f"--steward {steward[:60]!r}: {exc.detail}") from exc
     data_dir = _data_dir(args)
     key = data_dir.init(args.network, args.steward)
     print(f"created node in {data_dir.path} on network {args.network}")
@@ -254,10 +260,23 @@ def cmd_export(args: argparse.Namespace) -> int:
     else:
         # Written aside and renamed, so an interrupted export never looks complete.
         partial = Path(args.out + ".partial")
-        with partial.open("wb") as out:
-            count = asyncio.run(run(out))
-        partial.replace(args.out)
+        try:
+            with partial.open("wb") as out:
+                count = asyncio.run(run(out))
+            partial.replace(args.out)
+        except OSError as exc:
+            partial.unlink(missing_ok=True)
+            raise CommandError(f"cannot write {args.out}: {exc.strerror or exc}") from exc
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
     print(f"exported {count} records to {args.out}", file=sys.stderr)
+    if set(args.audience or AUDIENCES) - {"public"}:
+        print(
+            "note: the bundle may hold network and coordinators records; share it only with "
+            "members (use --audience public for a public bundle)",
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -286,7 +305,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 def cmd_verify(args: argparse.Namespace) -> int:
     if not args.file.is_file():
         raise CommandError(f"{args.file}: no such file")
-    report = verify_bundle(args.file, DEFAULT_LIMITS, args.network)
+    report = verify_bundle(args.file, LIMITS_CEILING, args.network)
     good = report.checked - sum(1 for ref, _ in report.bad if not ref.startswith("#"))
     print(
         f"{args.file}: {report.checked} records checked, {good} good, {len(report.bad)} bad "
@@ -299,7 +318,7 @@ def _print_problems(report: BundleReport) -> int:
     for ref, reason in report.bad:
         print(f"bad record {ref}: {reason}")
     if report.fatal is not None:
-        print(f"bundle unreadable: {report.fatal}")
+        print(f"bundle failed: {report.fatal}")
     return 0 if report.ok else 1
 
 

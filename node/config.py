@@ -47,11 +47,21 @@ class NetworkSection(Section):
     stewards: list[KeyText] = []
 
 
+# The largest limits any node may configure. ``banscan verify`` checks bundles
+# against these, so a bundle from a node with raised limits still verifies.
+LIMITS_CEILING = Limits(
+    max_envelope_bytes=4096,
+    max_body_bytes=1 << 20,
+    max_batch_records=10_000,
+    max_batch_bytes=64 << 20,
+)
+
+
 class LimitsSection(Section):
-    max_envelope_bytes: Annotated[int, Field(ge=128, le=4096)] = 512
-    max_body_bytes: Annotated[int, Field(ge=1024, le=1 << 20)] = 64 * 1024
-    max_batch_records: Annotated[int, Field(ge=1, le=10_000)] = 500
-    max_batch_bytes: Annotated[int, Field(ge=1 << 16, le=64 << 20)] = 4 << 20
+    max_envelope_bytes: Annotated[int, Field(ge=128, le=LIMITS_CEILING.max_envelope_bytes)] = 512
+    max_body_bytes: Annotated[int, Field(ge=1024, le=LIMITS_CEILING.max_body_bytes)] = 64 * 1024
+    max_batch_records: Annotated[int, Field(ge=1, le=LIMITS_CEILING.max_batch_records)] = 500
+    max_batch_bytes: Annotated[int, Field(ge=1 << 16, le=LIMITS_CEILING.max_batch_bytes)] = 4 << 20
 
     def limits(self) -> Limits:
         return Limits(

@@ -56,6 +56,8 @@ class DataDir:
         if self.is_initialised():
             raise DataDirError(f"{self.path} already holds a node key; refusing to replace it")
         self.path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # Also tighten a directory that already existed: it will hold the key and database.
+        self.path.chmod(0o700)
         key = NodeKey.generate()
         fd = os.open(self.key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as handle:

@@ -88,7 +88,18 @@ def _schemas() -> dict[str, Any]:
                     "title": {"type": "string"},
                     "status": {"type": "integer"},
                     "detail": {"type": "string"},
-                    "parameter": {"type": "string"},
+                    "parameter": {
+                        "type": "string",
+                        "description": "The query parameter that was wrong (bad-parameter).",
+                    },
+                    **{
+                        outcome: {
+                            "type": "integer",
+                            "description": "In a rejected import, the count of records with "
+                            "this outcome (every record of a rejected batch is rejected).",
+                        }
+                        for outcome in ("accepted", "duplicate", "fork", "rejected")
+                    },
                     "results": {"type": "array", "items": _ref("IngestResult")},
                 },
             },
@@ -136,7 +147,8 @@ def _schemas() -> dict[str, Any]:
                     "results": {"type": "array", "items": _ref("IngestResult")},
                 },
             },
-            "NodeInfo": {
+            # Not "NodeInfo": that name is the body schema of the "node" kind.
+            "NodeIdentity": {
                 "type": "object",
                 "required": ["key", "network_id", "stewards", "software", "version"],
                 "properties": {
@@ -216,7 +228,7 @@ def openapi_document(version: str) -> dict[str, Any]:
                 "get": {
                     "operationId": "getNode",
                     "summary": "The node's key, network and software version",
-                    "responses": {"200": _json("Node identity", _ref("NodeInfo"))},
+                    "responses": {"200": _json("Node identity", _ref("NodeIdentity"))},
                 }
             },
             "/api/v1/records": {

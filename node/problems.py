@@ -130,7 +130,7 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
         return response
     except StorageError as exc:
         log.error("storage error", code=exc.code)
-        return problem_response(503, exc.code, "the node's storage is not available")
+        return problem_response(exc.status, exc.code, "the node's storage is not available")
     except Exception:
         log.exception("unhandled error")
         return problem_response(500, "internal-error", "the node failed to handle this request")

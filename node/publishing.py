@@ -33,7 +33,7 @@ async def publish(
             f"kind {str(kind)[:40]!r} is not one this node can publish: {', '.join(KNOWN_KINDS)}"
         )
     if not isinstance(body, dict):
-        raise BodySchemaError(f"a {kind} body must be a JSON object")
+        raise BodySchemaError(f"the body of a {kind} record must be a JSON object")
     content = validate_body(kind, body)
     limits.check_body(len(encode_body(content)))
     return await records.append(

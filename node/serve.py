@@ -2,6 +2,9 @@
 
 On a signal the server stops accepting connections, lets requests in flight
 finish (their transactions commit or roll back whole), then closes the store.
+It waits for those requests itself before the runner's cleanup: once that
+begins, aiohttp stops reading from open connections, so a request whose body
+was still arriving would stall until the grace period ran out and be dropped.
 """
 
 import asyncio
@@ -13,16 +16,52 @@ from aiohttp import web
 from node.app import create_app
 from node.datadir import DataDir
 from node.logs import configure_logging
+from node.problems import Handler
 
 SHUTDOWN_GRACE_S = 30.0
 log = structlog.get_logger("banscan.node")
+
+
+class RequestsInFlight:
+    """Counts the requests being handled, so shutdown can wait for them."""
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    @web.middleware
+    async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        self._count += 1
+        self._idle.clear()
+        try:
+            return await handler(request)
+        finally:
+            self._count -= 1
+            if self._count == 0:
+                self._idle.set()
+
+    @property
+    def count(self) -> int:
+        return self._count
+
+    async def idle(self) -> None:
+        await self._idle.wait()
 
 
 async def serve(data_dir: DataDir, host: str | None, port: int | None) -> None:
     config = data_dir.load_config()
     key = data_dir.load_key()
     configure_logging(config.log.level, config.log.format)
+    # Handlers go in before anything is announced, so a signal sent as soon as
+    # the URL is printed still shuts down gracefully.
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
     app = create_app(config, key, data_dir.database)
+    in_flight = RequestsInFlight()
+    app.middlewares.insert(0, in_flight.middleware)
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_GRACE_S)
     await runner.setup()
     try:
@@ -32,16 +71,22 @@ async def serve(data_dir: DataDir, host: str | None, port: int | None) -> None:
         await site.start()
         bound_host, bound_port = runner.addresses[0][:2]
         url = f"http://{_url_host(bound_host)}:{bound_port}"
+        # Written before the line below, so whoever reads that line finds the file.
+        data_dir.url_file.write_text(url + "\n", encoding="utf-8")
         # Scripts and tests read this line to learn the port when asked for port 0.
         print(f"banscan: serving {url} (node {key.text}, data in {data_dir.path})", flush=True)
-        data_dir.url_file.write_text(url + "\n", encoding="utf-8")
         log.info("serving", url=url, network=config.network.id)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
         await stop.wait()
         log.info("shutting down")
+        await site.stop()
+        # A request already parsed starts its handler a loop turn or two later.
+        for _ in range(3):
+            await asyncio.sleep(0)
+        try:
+            async with asyncio.timeout(SHUTDOWN_GRACE_S):
+                await in_flight.idle()
+        except TimeoutError:
+            log.warning("requests still in flight after the grace period", count=in_flight.count)
     finally:
         data_dir.url_file.unlink(missing_ok=True)
         await runner.cleanup()

@@ -66,23 +66,27 @@ class BundleReader:
             max_map_len=8,
             max_ext_len=0,
         )
+        # The unpacker's buffer is bounded, so a caller's chunk is fed in slices
+        # of at most one entry: chunks of any size then read the same.
+        self._slice = record_bytes
         self.header: BundleHeader | None = None
         self.count = 0
         self._ended = False
 
     def feed(self, chunk: bytes) -> Iterator[SignedRecord | BadEntry]:
-        try:
-            self._unpacker.feed(chunk)
-        except Exception as exc:  # msgpack raises many unrelated types on bad input
-            raise MalformedError("bundle entry is larger than the limits allow") from exc
-        while True:
+        for start in range(0, len(chunk), self._slice):
             try:
-                value = self._unpacker.unpack()
-            except msgpack.OutOfData:
-                return
+                self._unpacker.feed(chunk[start : start + self._slice])
             except Exception as exc:  # msgpack raises many unrelated types on bad input
-                raise MalformedError(f"bundle is corrupt after {self.count} records") from exc
-            yield from self._take(value)
+                raise MalformedError("bundle entry is larger than the limits allow") from exc
+            while True:
+                try:
+                    value = self._unpacker.unpack()
+                except msgpack.OutOfData:
+                    break
+                except Exception as exc:  # msgpack raises many unrelated types on bad input
+                    raise MalformedError(f"bundle is corrupt after {self.count} records") from exc
+                yield from self._take(value)
 
     def finish(self) -> None:
         """Raise unless the bundle ended with a trailer that matches its count."""
@@ -96,9 +100,10 @@ class BundleReader:
             self.header = _parse_header(value)
             return
         if isinstance(value, dict):
-            if value.get("end") != self.count or len(value) != 1:
+            end = value.get("end")
+            if type(end) is not int or end != self.count or len(value) != 1:
                 raise MalformedError(
-                    f"bundle trailer says {value.get('end')!r} records, but it holds {self.count}"
+                    f"bundle trailer says {end!r} records, but it holds {self.count}"
                 )
             self._ended = True
             return

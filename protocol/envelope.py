@@ -89,25 +89,30 @@ def decode_envelope(data: bytes) -> Envelope:
     version, network_id, origin, audience, seq, created_ms, kind, body_sha256, body_len = value
     if version != PROTOCOL_VERSION:
         raise MalformedError(f"envelope version must be {PROTOCOL_VERSION!r}")
-    for name, item, expected in (
-        ("network_id", network_id, str),
-        ("origin", origin, bytes),
-        ("audience", audience, str),
-        ("seq", seq, int),
-        ("created_ms", created_ms, int),
-        ("kind", kind, str),
-        ("body_sha256", body_sha256, bytes),
-        ("body_len", body_len, int),
-    ):
-        if type(item) is not expected:
-            raise MalformedError(f"envelope field {name} must be {expected.__name__}")
     envelope = Envelope(network_id, origin, audience, seq, created_ms, kind, body_sha256, body_len)
     if envelope.encode() != data:
         raise NonCanonicalError("envelope bytes are not in canonical msgpack form")
     return envelope
 
 
+_FIELD_TYPES: Final = (
+    ("network_id", str),
+    ("origin", bytes),
+    ("audience", str),
+    ("seq", int),
+    ("created_ms", int),
+    ("kind", str),
+    ("body_sha256", bytes),
+    ("body_len", int),
+)
+
+
 def _check_fields(env: Envelope) -> None:
+    # Exact types, also when a node builds its own envelope: a bool or float
+    # would otherwise be signed into bytes that no receiver accepts.
+    for name, expected in _FIELD_TYPES:
+        if type(getattr(env, name)) is not expected:
+            raise MalformedError(f"envelope field {name} must be {expected.__name__}")
     if not NETWORK_ID_PATTERN.fullmatch(env.network_id):
         raise MalformedError("network_id must match [a-z0-9][a-z0-9._-]{0,62}")
     if len(env.origin) != 32:

@@ -4,9 +4,18 @@ import datetime
 import re
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 from protocol.countries import COUNTRY_CODES
+from protocol.errors import KeyFormatError
+from protocol.keys import parse_key_text
 
 GEOHASH_ALPHABET = "0123456789bcdefghjkmnpqrstuvwxyz"
 MAX_AREA_PRECISION = 6
@@ -41,6 +50,16 @@ def _http_url(value: str) -> str:
     return value
 
 
+def _key_text(value: str) -> str:
+    # One key, one text form: a non-canonical last character would be a second
+    # spelling of the same key, and key texts are compared as strings.
+    try:
+        parse_key_text(value)
+    except KeyFormatError as exc:
+        raise ValueError(exc.detail) from exc
+    return value
+
+
 def _iso_date(value: str) -> str:
     if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
         raise ValueError("must be a date in the form YYYY-MM-DD")
@@ -59,7 +78,11 @@ HttpUrl = Annotated[str, StringConstraints(max_length=2048), AfterValidator(_htt
 IsoDate = Annotated[str, AfterValidator(_iso_date)]
 Sha256Hex = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 RecordIdHex = Sha256Hex
-KeyText = Annotated[str, StringConstraints(pattern=r"^ed25519:[A-Za-z0-9_-]{43}$")]
+KeyText = Annotated[
+    str,
+    StringConstraints(pattern=r"^ed25519:[A-Za-z0-9_-]{43}$"),
+    AfterValidator(_key_text),
+]
 Tag = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 
 
@@ -68,6 +91,15 @@ class PartialDate(StrictModel):
 
     date: IsoDate
     precision: Literal["day", "month", "year"]
+
+    @model_validator(mode="after")
+    def _first_day_of_period(self) -> "PartialDate":
+        # One spelling per period, so equal periods compare and group as equal.
+        if self.precision == "month" and not self.date.endswith("-01"):
+            raise ValueError("a date of month precision must be the first of the month")
+        if self.precision == "year" and not self.date.endswith("-01-01"):
+            raise ValueError("a date of year precision must be January 1")
+        return self
 
 
 class Source(StrictModel):

@@ -164,10 +164,31 @@ def is_known_kind(kind: str) -> bool:
     return kind in KIND_MODELS
 
 
+class _DuplicateKeyError(ValueError):
+    pass
+
+
+def _unique_keys(pairs: list[tuple[Any, Any]]) -> dict[Any, Any]:
+    # A repeated key would let two readers see different values under one signature.
+    value = dict(pairs)
+    if len(value) != len(pairs):
+        raise _DuplicateKeyError
+    return value
+
+
 def decode_body_map(body: bytes) -> dict[str, Any]:
-    """The msgpack map a body holds (no schema applied)."""
+    """The msgpack map a body holds (no schema applied). No map in it may repeat a key."""
     try:
-        value = msgpack.unpackb(body, raw=False, strict_map_key=True, use_list=True, max_ext_len=0)
+        value = msgpack.unpackb(
+            body,
+            raw=False,
+            strict_map_key=True,
+            use_list=True,
+            max_ext_len=0,
+            object_pairs_hook=_unique_keys,
+        )
+    except _DuplicateKeyError as exc:
+        raise MalformedError("body has a map with a repeated key") from exc
     except Exception as exc:  # msgpack raises many unrelated types on bad input
         raise MalformedError("body is not valid msgpack") from exc
     if not isinstance(value, dict):

@@ -165,7 +165,14 @@ def record_from_wire(value: Any) -> SignedRecord:
 
 def decode_record(data: bytes, limits: Limits) -> SignedRecord:
     """One record from its msgpack bytes."""
-    return record_from_wire(_unpack_one(data, limits))
+    return _within_limits(record_from_wire(_unpack_one(data, limits)), limits)
+
+
+def _within_limits(record: SignedRecord, limits: Limits) -> SignedRecord:
+    limits.check_envelope(len(record.envelope_bytes))
+    if record.body is not None:
+        limits.check_body(len(record.body))
+    return record
 
 
 def decode_batch(data: bytes, limits: Limits) -> list[SignedRecord]:
@@ -185,7 +192,7 @@ def decode_batch(data: bytes, limits: Limits) -> list[SignedRecord]:
         except Exception as exc:  # msgpack raises many unrelated types on bad input
             raise MalformedError(f"record {index} of the batch is not valid msgpack") from exc
         try:
-            records.append(record_from_wire(value))
+            records.append(_within_limits(record_from_wire(value), limits))
         except ProtocolError as exc:
             raise type(exc)(f"record {index} of the batch: {exc.detail}") from exc
     if unpacker.tell() != len(data):
@@ -203,8 +210,10 @@ def _unpacker(limits: Limits, buffer_size: int) -> msgpack.Unpacker:
         use_list=True,
         strict_map_key=True,
         max_buffer_size=max(buffer_size, 1),
-        max_bin_len=max(limits.max_body_bytes, limits.max_envelope_bytes),
-        max_str_len=limits.max_body_bytes,
+        # Bounded by the buffer (itself bounded by the batch limit), so that an
+        # oversized envelope or body is reported as too large, not as malformed.
+        max_bin_len=max(buffer_size, 1),
+        max_str_len=max(buffer_size, 1),
         max_array_len=max(limits.max_batch_records, 3),
         max_map_len=64,
         max_ext_len=0,

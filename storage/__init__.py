@@ -5,13 +5,13 @@ transaction; reads go through their own connection. Knows nothing of HTTP.
 
 Errors::
 
-    StorageError                    500 storage-error
-    └── SchemaVersionError          500 schema-too-new   database written by a newer banscan
+    StorageError                    503 storage-error
+    └── SchemaVersionError          503 schema-too-new   database written by a newer banscan
 """
 
 
 class StorageError(Exception):
-    status = 500
+    status = 503
     code = "storage-error"
 
     def __init__(self, detail: str) -> None:

@@ -58,8 +58,10 @@ def signed(
     created_ms: int = 1_760_000_000_000,
 ) -> SignedRecord:
     """A record signed by ``key``; ``body`` defaults to a valid incident."""
-    raw = body if isinstance(body, bytes) else msgpack.packb(
-        incident_body() if body is None else body, use_bin_type=True
+    raw = (
+        body
+        if isinstance(body, bytes)
+        else msgpack.packb(incident_body() if body is None else body, use_bin_type=True)
     )
     return sign_record(
         key,

@@ -12,8 +12,12 @@ from pathlib import Path
 SERVING = re.compile(r"banscan: serving (http://\S+)")
 
 
-def banscan(*args: str, input_text: str | None = None, env: dict[str, str] | None = None,
-            timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def banscan(
+    *args: str,
+    input_text: str | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = 60,
+) -> subprocess.CompletedProcess[str]:
     """Run the ``banscan`` CLI in a child process and capture its output."""
     return subprocess.run(
         [sys.executable, "-m", "node.cli", *args],
@@ -34,8 +38,18 @@ class NodeProcess:
         self.url = ""
         self.stderr_lines: list[str] = []
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "node.cli", "run", "--data-dir", str(data_dir),
-             "--host", "127.0.0.1", "--port", "0"],
+            [
+                sys.executable,
+                "-m",
+                "node.cli",
+                "run",
+                "--data-dir",
+                str(data_dir),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+            ],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -62,8 +76,10 @@ class NodeProcess:
         deadline = time.monotonic() + timeout
         while not self._url_ready.wait(0.05):
             if self._proc.poll() is not None:
-                raise RuntimeError(f"node exited with {self._proc.returncode}: "
-                                   f"{''.join(self.stderr_lines)[-2000:]}")
+                raise RuntimeError(
+                    f"node exited with {self._proc.returncode}: "
+                    f"{''.join(self.stderr_lines)[-2000:]}"
+                )
             if time.monotonic() > deadline:
                 raise TimeoutError("node did not start serving in time")
         return self.url

@@ -1,6 +1,6 @@
+from storage.tokens import Role
 from tests.conftest import NodeClient, bearer
 from tests.factories import incident_body
-from storage.tokens import Role
 
 
 async def test_publish_then_fetch(client: NodeClient, tokens: dict[Role, str]) -> None:

@@ -1,0 +1,569 @@
+"""Ingest benchmark: signed records through ``POST /api/v1/records/import`` on a real node.
+
+Run from the repository root::
+
+    python -m bench.ingest                      # 100,000 records, batches of 500
+    python -m bench.ingest --records 10000      # a quick run
+
+It generates signed ``incident`` records of about 1 KiB from 50 origins (on
+all cores; timed separately), measures raw Ed25519 verification on this
+machine, then for each client count starts a fresh node (``banscan init``,
+``banscan token create --role publisher``, ``banscan run --port 0`` on
+127.0.0.1 in a temporary data directory), posts every batch as
+``application/msgpack`` and checks that each answer is 200 with the whole
+batch accepted. It prints records per second and the node's peak RSS
+(``VmHWM``) next to the targets in issue 2.
+
+It reports and does not assert: the exit status is 0 even when a target is
+missed, 1 only when the benchmark itself could not run (a node failed to
+start, or a batch was not accepted), 2 for bad arguments.
+"""
+
+import argparse
+import contextlib
+import datetime
+import hashlib
+import http.client
+import json
+import os
+import platform
+import random
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import msgpack
+import nacl.bindings
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from protocol.envelope import decode_envelope
+from protocol.limits import DEFAULT_LIMITS
+from protocol.records import SignedRecord, encode_batch, sign_record, verify_record
+from tests.factories import seeded_key
+from tests.nodeproc import NodeProcess, banscan
+
+NETWORK = "banthescan"
+IMPORT_PATH = "/api/v1/records/import"
+TARGET_RATE = 5_000
+AIM_RATE = 10_000
+MAX_RSS_MIB = 200
+ORIGINS = 50
+AUDIENCE_WEIGHTS = {"public": 0.7, "network": 0.2, "coordinators": 0.1}
+# Envelope, signature and framing take about 194 bytes, so a record is about 1 KiB on the wire.
+BODY_BYTES = 830
+VERIFY_ROUNDS = 20_000
+CREATED_MS = 1_735_689_600_000  # 2025-01-01T00:00:00Z
+
+# (country, region, city, geohash prefix of the city's 20 km cell)
+PLACES = (
+    ("US", "NY", "New York", "dr5r"),
+    ("US", "CA", "Los Angeles", "9q5c"),
+    ("GB", "ENG", "London", "gcpv"),
+    ("DE", "BE", "Berlin", "u33d"),
+    ("FR", "IDF", "Paris", "u09t"),
+    ("IN", "DL", "Delhi", "ttng"),
+    ("BR", "SP", "São Paulo", "6gyc"),
+    ("AR", "C", "Buenos Aires", "69y7"),
+    ("ZA", "GT", "Johannesburg", "ke7h"),
+    ("AU", "NSW", "Sydney", "r3gx"),
+    ("CA", "ON", "Toronto", "dpz8"),
+    ("MX", "CMX", "Ciudad de México", "9g3w"),
+    ("NL", "NH", "Amsterdam", "u173"),
+    ("KE", "30", "Nairobi", "kzf0"),
+    ("JP", "13", "Tokyo", "xn77"),
+    ("RU", "MOW", "Moscow", "ucfv"),
+    ("HK", "HK", "Hong Kong", "wecn"),
+)
+CATEGORIES = (
+    "misidentification",
+    "wrongful_arrest",
+    "protest_surveillance",
+    "home_visit_or_raid",
+    "harassment",
+    "stop_and_search",
+    "immigration_enforcement",
+    "school_or_workplace",
+    "data_sharing",
+    "other",
+)
+TECHNOLOGIES = ("live_frt", "retrospective_frt", "mobile_app", "drone", "other")
+AGENCIES = ("City Police", "Metropolitan Police", "Transit Police", "Border Agency", "Sheriff")
+TAGS = ("vans", "protest", "school", "stadium", "transit", "vendor", "foia", "court", "minor")
+SENTENCES = (
+    "Witnesses saw a camera van parked at the corner before the march began.",
+    "Officers stopped several people after an alert from the live system.",
+    "The person was released after their identity was confirmed by hand.",
+    "A records request later confirmed that the agency used a vendor watch list.",
+    "Local reporters documented the deployment and archived the footage.",
+    "The chapter corroborated the account with two independent witnesses.",
+    "No notice of the deployment was given to the public beforehand.",
+    "Images from the event were searched against a mugshot database afterwards.",
+)
+GEOHASH = "0123456789bcdefghjkmnpqrstuvwxyz"
+
+
+# --- generating records ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FeedJob:
+    origin: int
+    audience: str
+    count: int
+    seed: int
+
+
+Wire = tuple[bytes, bytes, bytes]  # envelope, signature, body
+
+
+def origin_label(origin: int) -> str:
+    return f"banscan-bench-origin-{origin}"
+
+
+def incident_body(rng: random.Random, origin: int, size: int) -> bytes:
+    """A valid incident body of about ``size`` bytes: realistic fields, padded summary."""
+    country, region, city, cell = PLACES[origin % len(PLACES)]
+    day = datetime.date(2019, 1, 1) + datetime.timedelta(days=rng.randrange(2_400))
+    precision = rng.choices(("day", "month", "year"), (0.8, 0.15, 0.05))[0]
+    if precision == "month":
+        day = day.replace(day=1)
+    elif precision == "year":
+        day = day.replace(month=1, day=1)
+    body: dict[str, Any] = {
+        "occurred_on": {"date": day.isoformat(), "precision": precision},
+        "country": country,
+        "region": region,
+        "city": city,
+        "area": cell + "".join(rng.choice(GEOHASH) for _ in range(2)),
+        "category": rng.choice(CATEGORIES),
+        "technology": {"type": rng.choice(TECHNOLOGIES)},
+        "agency": {"name": rng.choice(AGENCIES)},
+        "summary": "",
+        "sources": [
+            {
+                "url": f"https://news.example.org/{origin}/{rng.getrandbits(40):x}",
+                "sha256": hashlib.sha256(rng.randbytes(8)).hexdigest(),
+            }
+            for _ in range(rng.randrange(3))
+        ],
+        "verification": {
+            "status": rng.choice(("unverified", "corroborated", "verified")),
+            "confirmations": rng.randrange(5),
+        },
+        "tags": rng.sample(TAGS, rng.randrange(4)),
+    }
+    room = max(0, size - len(msgpack.packb(body, use_bin_type=True)) - 2)
+    summary = ""
+    while len(summary) < room:
+        summary += rng.choice(SENTENCES) + " "
+    body["summary"] = summary[:room].rstrip() or "Unreported."
+    return msgpack.packb(body, use_bin_type=True)
+
+
+def sign_feed(job: FeedJob) -> list[Wire]:
+    """Seqs 1..count of one (origin, audience) feed. Runs in a worker process."""
+    key = seeded_key(origin_label(job.origin))
+    rng = random.Random(job.seed)
+    records = []
+    for seq in range(1, job.count + 1):
+        size = rng.randrange(BODY_BYTES - 150, BODY_BYTES + 150)
+        record = sign_record(
+            key,
+            network_id=NETWORK,
+            audience=job.audience,
+            seq=seq,
+            created_ms=CREATED_MS + seq * 60_000 + job.origin,
+            kind="incident",
+            body=incident_body(rng, job.origin, size),
+        )
+        assert record.body is not None
+        records.append((record.envelope_bytes, record.signature, record.body))
+    return records
+
+
+@dataclass(frozen=True, slots=True)
+class Corpus:
+    records: list[SignedRecord]  # in sending order; each feed's seqs ascend
+    origins: list[int]  # the origin index of each record
+    feeds: int
+    seconds: float
+    workers: int
+
+    @property
+    def mean_bytes(self) -> float:
+        return sum(
+            len(r.envelope_bytes) + len(r.signature) + len(r.body or b"") + 8 for r in self.records
+        ) / max(1, len(self.records))
+
+
+def generate(count: int, seed: int) -> Corpus:
+    """``count`` records over 50 origins (a few busy chapters, many quiet ones), interleaved."""
+    started = time.perf_counter()
+    rng = random.Random(seed)
+    feeds = [(o, a) for o in range(ORIGINS) for a in AUDIENCE_WEIGHTS]
+    weights = [AUDIENCE_WEIGHTS[a] / (o + 1) ** 0.8 for o, a in feeds]
+    order = rng.choices(range(len(feeds)), weights, k=count)
+    counts = [0] * len(feeds)
+    for index in order:
+        counts[index] += 1
+    jobs = [
+        FeedJob(origin, audience, counts[i], seed * 1_000 + i)
+        for i, (origin, audience) in enumerate(feeds)
+        if counts[i]
+    ]
+    workers = os.cpu_count() or 1
+    with ProcessPoolExecutor(workers) as pool:
+        signed = dict(
+            zip(((j.origin, j.audience) for j in jobs), pool.map(sign_feed, jobs), strict=True)
+        )
+    cursors = dict.fromkeys(signed, 0)
+    records, origins = [], []
+    for index in order:
+        feed = feeds[index]
+        envelope, signature, body = signed[feed][cursors[feed]]
+        cursors[feed] += 1
+        records.append(SignedRecord(envelope, signature, body))
+        origins.append(feed[0])
+    return Corpus(records, origins, len(jobs), time.perf_counter() - started, workers)
+
+
+def streams(corpus: Corpus, clients: int) -> list[list[SignedRecord]]:
+    """Split the records between clients by origin, so no feed's seqs race between clients."""
+    per_origin: dict[int, int] = {}
+    for origin in corpus.origins:
+        per_origin[origin] = per_origin.get(origin, 0) + 1
+    loads = [0] * clients
+    owner: dict[int, int] = {}
+    for origin, n in sorted(per_origin.items(), key=lambda item: -item[1]):
+        client = loads.index(min(loads))
+        owner[origin] = client
+        loads[client] += n
+    out: list[list[SignedRecord]] = [[] for _ in range(clients)]
+    for record, origin in zip(corpus.records, corpus.origins, strict=True):
+        out[owner[origin]].append(record)
+    return out
+
+
+# --- raw verification rates --------------------------------------------------------------
+
+
+def rate(count: int, run: Callable[[], None]) -> float:
+    started = time.perf_counter()
+    run()
+    return count / (time.perf_counter() - started)
+
+
+def verify_rates(records: Sequence[SignedRecord], rounds: int) -> list[tuple[str, float]]:
+    sample = [records[i % len(records)] for i in range(rounds)]
+    origins = [decode_envelope(r.envelope_bytes).origin for r in sample]
+    triples = [(o, r.envelope_bytes, r.signature) for o, r in zip(origins, sample, strict=True)]
+    keys = {o: Ed25519PublicKey.from_public_bytes(o) for o in set(origins)}
+
+    def cryptography_verify() -> None:
+        for origin, message, signature in triples:
+            keys[origin].verify(signature, message)
+
+    def nacl_verify(part: Sequence[tuple[bytes, bytes, bytes]]) -> None:
+        for origin, message, signature in part:
+            nacl.bindings.crypto_sign_open(signature + message, origin)
+
+    def full_verify(part: Sequence[SignedRecord]) -> None:
+        for record in part:
+            verify_record(record, network_id=NETWORK, limits=DEFAULT_LIMITS)
+
+    def threads(work: Callable[[Sequence[Any]], None], items: Sequence[Any]) -> None:
+        half = len(items) // 2
+        with ThreadPoolExecutor(2) as pool:
+            list(pool.map(work, (items[:half], items[half:])))
+
+    return [
+        ("cryptography Ed25519 verify, 1 thread", rate(rounds, cryptography_verify)),
+        ("PyNaCl Ed25519 verify, 1 thread", rate(rounds, lambda: nacl_verify(triples))),
+        ("PyNaCl Ed25519 verify, 2 threads", rate(rounds, lambda: threads(nacl_verify, triples))),
+        ("verify_record (full check), 1 thread", rate(rounds, lambda: full_verify(sample))),
+        (
+            "verify_record (full check), 2 threads",
+            rate(rounds, lambda: threads(full_verify, sample)),
+        ),
+    ]
+
+
+# --- ingesting through a node ------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Client:
+    batches: list[tuple[bytes, int]]
+    accepted: int = 0
+    latencies: list[float] = field(default_factory=list)
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IngestRun:
+    clients: int
+    records: int
+    accepted: int
+    seconds: float
+    idle_rss_kib: int
+    peak_rss_kib: int
+    node_cpu_s: float
+    db_bytes: int
+    latencies: list[float]
+    errors: list[str]
+
+    @property
+    def rate(self) -> float:
+        return self.accepted / self.seconds if self.seconds else 0.0
+
+
+def proc_status(pid: int) -> dict[str, int]:
+    """The ``kB`` fields of /proc/<pid>/status (VmRSS, VmHWM, ...), in KiB."""
+    values = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        name, _, value = line.partition(":")
+        parts = value.split()
+        if len(parts) == 2 and parts[1] == "kB":
+            values[name] = int(parts[0])
+    return values
+
+
+def proc_cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def post_all(host: str, port: int, token: str, client: Client, start: threading.Barrier) -> None:
+    headers = {"Content-Type": "application/msgpack", "Authorization": f"Bearer {token}"}
+    conn = http.client.HTTPConnection(host, port, timeout=300)
+    try:
+        conn.connect()
+        start.wait()
+        for payload, count in client.batches:
+            began = time.perf_counter()
+            conn.request("POST", IMPORT_PATH, body=payload, headers=headers)
+            response = conn.getresponse()
+            answer = response.read()
+            client.latencies.append(time.perf_counter() - began)
+            if response.status != 200:
+                client.error = f"HTTP {response.status}: {answer[:400]!r}"
+                return
+            accepted = json.loads(answer).get("accepted")
+            if accepted != count:
+                client.error = f"{accepted} of {count} accepted: {answer[:400]!r}"
+                return
+            client.accepted += count
+    except (OSError, http.client.HTTPException, ValueError, threading.BrokenBarrierError) as exc:
+        client.error = f"{type(exc).__name__}: {exc}"
+        start.abort()
+    finally:
+        conn.close()
+
+
+def checked(result: subprocess.CompletedProcess[str], what: str) -> str:
+    if result.returncode != 0:
+        raise RuntimeError(f"{what} failed ({result.returncode}): {result.stderr[-2000:]}")
+    return result.stdout
+
+
+def ingest(corpus: Corpus, batch_size: int, clients: int) -> IngestRun:
+    """Start a fresh node, post every batch from ``clients`` threads, stop the node."""
+    per_client = [
+        Client(
+            [
+                (encode_batch(stream[i : i + batch_size]), len(stream[i : i + batch_size]))
+                for i in range(0, len(stream), batch_size)
+            ]
+        )
+        for stream in streams(corpus, clients)
+    ]
+    with tempfile.TemporaryDirectory(prefix="banscan-bench-") as tmp:
+        data_dir = Path(tmp) / "node"
+        checked(banscan("init", "--data-dir", str(data_dir), "--network", NETWORK), "banscan init")
+        token = checked(
+            banscan(
+                "token",
+                "create",
+                "--data-dir",
+                str(data_dir),
+                "--role",
+                "publisher",
+                "--label",
+                "bench",
+            ),
+            "banscan token create",
+        ).strip()
+        node = NodeProcess(data_dir)
+        try:
+            url = urllib.parse.urlsplit(node.wait_serving())
+            if url.hostname != "127.0.0.1" or url.port is None:
+                raise RuntimeError(f"the node serves {url.geturl()}, not on 127.0.0.1")
+            idle_rss = proc_status(node.pid)["VmRSS"]
+            cpu_before = proc_cpu_seconds(node.pid)
+            start = threading.Barrier(clients + 1)
+            threads = [
+                threading.Thread(
+                    target=post_all, args=(url.hostname, url.port, token, client, start)
+                )
+                for client in per_client
+            ]
+            for thread in threads:
+                thread.start()
+            with contextlib.suppress(threading.BrokenBarrierError):
+                start.wait()  # broken when a client could not connect; it reports why
+            began = time.perf_counter()
+            for thread in threads:
+                thread.join()
+            seconds = time.perf_counter() - began
+            node_cpu = proc_cpu_seconds(node.pid) - cpu_before
+            peak_rss = proc_status(node.pid)["VmHWM"]
+        finally:
+            try:
+                status = node.stop(signal.SIGTERM, timeout=60)
+            except subprocess.TimeoutExpired:
+                node.kill()
+                status = -9
+        errors = [f"client {i}: {c.error}" for i, c in enumerate(per_client) if c.error]
+        if status != 0:
+            errors.append(f"node exited with {status}: {''.join(node.stderr_lines)[-2000:]}")
+        db_bytes = sum(p.stat().st_size for p in data_dir.glob("banscan.db*"))
+    return IngestRun(
+        clients=clients,
+        records=len(corpus.records),
+        accepted=sum(c.accepted for c in per_client),
+        seconds=seconds,
+        idle_rss_kib=idle_rss,
+        peak_rss_kib=peak_rss,
+        node_cpu_s=node_cpu,
+        db_bytes=db_bytes,
+        latencies=[t for c in per_client for t in c.latencies],
+        errors=errors,
+    )
+
+
+# --- report ------------------------------------------------------------------------------
+
+
+def row(measure: str, value: str, target: str = "", verdict: str = "") -> str:
+    return f"  {measure:<40} {value:>15}  {target:<22} {verdict}"
+
+
+def rate_verdict(value: float) -> str:
+    if value >= AIM_RATE:
+        return "ok, meets the aim"
+    return "ok" if value >= TARGET_RATE else "BELOW TARGET"
+
+
+def report_run(run: IngestRun) -> list[str]:
+    label = "1 client" if run.clients == 1 else f"{run.clients} concurrent clients"
+    mib = run.peak_rss_kib / 1024
+    latencies = sorted(run.latencies) or [0.0]
+    p95 = latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))]
+    lines = [
+        row(
+            f"ingest, {label}",
+            f"{run.rate:,.0f} rec/s",
+            f">= {TARGET_RATE:,} (aim {AIM_RATE:,})",
+            rate_verdict(run.rate),
+        ),
+        row(
+            "  node peak RSS (VmHWM)",
+            f"{mib:,.1f} MiB",
+            f"<= {MAX_RSS_MIB} MB",
+            "ok" if mib <= MAX_RSS_MIB else "ABOVE TARGET",
+        ),
+        row("  records accepted", f"{run.accepted:,}/{run.records:,}", "all", ""),
+        row("  wall time", f"{run.seconds:,.1f} s"),
+        row(
+            "  node CPU (user+sys)",
+            f"{run.node_cpu_s:,.1f} s",
+            f"= {run.node_cpu_s / run.seconds:.2f} cores" if run.seconds else "",
+        ),
+        row(
+            "  batch latency p50 / p95",
+            f"{statistics.median(latencies) * 1000:,.0f} / {p95 * 1000:,.0f} ms",
+        ),
+        row("  node RSS when idle", f"{run.idle_rss_kib / 1024:,.1f} MiB"),
+        row("  database + WAL on disk", f"{run.db_bytes / 2**20:,.1f} MiB"),
+    ]
+    lines.extend(f"  ERROR {error}" for error in run.errors)
+    return lines
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.ingest", description=__doc__.split("\n\n")[0] if __doc__ else None
+    )
+    parser.add_argument("--records", type=int, default=100_000, help="records (100000)")
+    parser.add_argument("--batch", type=int, default=500, help="records per batch (500)")
+    parser.add_argument(
+        "--clients",
+        type=int,
+        nargs="+",
+        default=[1, 2],
+        metavar="N",
+        help="concurrent clients per run; one fresh node per value (default: 1 2)",
+    )
+    parser.add_argument("--seed", type=int, default=1, help="seed for the generated records")
+    args = parser.parse_args(argv)
+    if args.records < 1 or not 1 <= args.batch <= DEFAULT_LIMITS.max_batch_records:
+        parser.error(f"--records must be >= 1 and --batch 1..{DEFAULT_LIMITS.max_batch_records}")
+    if any(not 1 <= n <= ORIGINS for n in args.clients):
+        parser.error(f"--clients must be from 1 to {ORIGINS}")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    print(
+        f"banscan ingest benchmark, {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC: "
+        f"{os.cpu_count()} CPUs, Python {platform.python_version()}, {platform.platform()}",
+        flush=True,
+    )
+    corpus = generate(args.records, args.seed)
+    print(
+        f"generated {len(corpus.records):,} signed incident records "
+        f"({corpus.mean_bytes:,.0f} bytes each on average) over {ORIGINS} origins and "
+        f"{corpus.feeds} feeds in {corpus.seconds:.1f} s on {corpus.workers} processes",
+        flush=True,
+    )
+    verification = verify_rates(corpus.records, VERIFY_ROUNDS)
+    runs = []
+    for clients in args.clients:
+        print(f"ingesting with {clients} client(s), batches of {args.batch} ...", flush=True)
+        try:
+            runs.append(ingest(corpus, args.batch, clients))
+        except (RuntimeError, TimeoutError, OSError) as exc:
+            print(f"ERROR: {exc}", file=sys.stderr)
+            return 1
+
+    lines = [
+        "",
+        row("measure", "result", "target", "verdict"),
+        "  " + "-" * 96,
+        row(
+            "generate and sign (not timed in ingest)",
+            f"{corpus.seconds:,.1f} s",
+            f"{corpus.workers} processes",
+        ),
+    ]
+    for run in runs:
+        lines.extend(report_run(run))
+    lines.extend(row(name, f"{value:,.0f} /s") for name, value in verification)
+    print("\n".join(lines))
+    return 1 if any(run.errors for run in runs) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

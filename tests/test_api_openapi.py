@@ -1,0 +1,244 @@
+"""The OpenAPI 3.1 document: valid, complete, and true to what the node really answers."""
+
+from collections.abc import Iterator
+from typing import Any
+
+import msgpack
+import pytest
+from aiohttp import ClientResponse, web
+from openapi_schema_validator import OAS31Validator
+from openapi_spec_validator import validate
+
+from node import __version__
+from node.openapi import openapi_document
+from storage.tokens import Role
+from tests.conftest import NodeClient, bearer
+from tests.factories import feed, incident_body, seeded_key, signed
+from tests.test_api_import import MSGPACK, import_batch
+from tests.test_api_records import KIND_BODIES
+
+METHODS = ("get", "put", "post", "delete", "patch", "options", "head", "trace")
+
+
+@pytest.fixture
+async def document(client: NodeClient) -> dict[str, Any]:
+    response = await client.get("/api/v1/openapi.json")
+    assert response.status == 200
+    assert response.content_type == "application/json"
+    served: dict[str, Any] = await response.json()
+    return served
+
+
+def validator(document: dict[str, Any], schema: dict[str, Any]) -> OAS31Validator:
+    """A validator for ``schema`` whose ``#/components/...`` refs resolve in ``document``."""
+    return OAS31Validator({**schema, "components": document["components"]})
+
+
+def component(document: dict[str, Any], name: str) -> OAS31Validator:
+    return validator(document, {"$ref": f"#/components/schemas/{name}"})
+
+
+def test_served_document_is_valid_openapi_3_1(document: dict[str, Any]) -> None:
+    validate(document)
+
+    assert document["openapi"].startswith("3.1")
+    assert document["info"]["version"] == __version__
+    assert document == openapi_document(__version__)
+
+
+def test_every_route_is_documented_and_every_documented_route_exists(
+    app: web.Application, document: dict[str, Any]
+) -> None:
+    served = {
+        (route.method.lower(), route.resource.canonical)
+        for route in app.router.routes()
+        if route.resource is not None and route.method != "HEAD"
+    }
+    documented = {
+        (method, path)
+        for path, operations in document["paths"].items()
+        for method in operations
+        if method in METHODS
+    }
+
+    assert served == documented
+
+
+def test_operations_have_ids_and_refs_resolve(document: dict[str, Any]) -> None:
+    ids = [
+        operation["operationId"]
+        for operations in document["paths"].values()
+        for method, operation in operations.items()
+        if method in METHODS
+    ]
+    assert len(ids) == len(set(ids))
+    refs = set(_refs(document))
+    assert refs
+    assert refs <= {f"#/components/schemas/{name}" for name in document["components"]["schemas"]}
+
+
+def _refs(value: Any) -> Iterator[str]:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key == "$ref":
+                yield item
+            else:
+                yield from _refs(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _refs(item)
+
+
+def test_new_record_schema_matches_what_the_node_accepts(document: dict[str, Any]) -> None:
+    new_record = component(document, "NewRecord")
+    for kind, body in KIND_BODIES.items():
+        assert new_record.is_valid({"kind": kind, "audience": "public", "body": body})
+    assert not new_record.is_valid({"kind": "incident", "audience": "public"})
+    assert not new_record.is_valid({"kind": "incident", "audience": "public", "body": {}, "seq": 3})
+    assert not new_record.is_valid({"kind": "incident", "audience": "friends", "body": {}})
+
+
+def test_kind_body_schemas_are_not_shadowed_by_api_schemas(document: dict[str, Any]) -> None:
+    """Each kind's body validates against the schema Record.body points to for it."""
+    record_body = document["components"]["schemas"]["Record"]["properties"]["body"]
+    for body in KIND_BODIES.values():
+        matches = [
+            option["$ref"]
+            for option in record_body["oneOf"]
+            if "$ref" in option and validator(document, option).is_valid(body)
+        ]
+        assert len(matches) == 1, (body, matches)
+
+
+class Conformance:
+    """Checks real responses against the document and remembers which answers were seen."""
+
+    def __init__(self, document: dict[str, Any]) -> None:
+        self.document = document
+        self.seen: set[tuple[str, str, str]] = set()
+
+    async def check(self, method: str, path: str, response: ClientResponse) -> Any:
+        status = str(response.status)
+        operation = self.document["paths"][path][method]
+        assert status in operation["responses"], f"{method} {path} answered undocumented {status}"
+        content = operation["responses"][status]["content"]
+        assert response.content_type in content, (method, path, status, response.content_type)
+        body = await response.json(content_type=None)
+        schema = content[response.content_type]["schema"]
+        errors = [e.message for e in validator(self.document, schema).iter_errors(body)]
+        assert not errors, f"{method} {path} {status}: {errors}"
+        self.seen.add((method, path, status))
+        return body
+
+
+async def test_real_responses_match_their_documented_schemas(
+    client: NodeClient, tokens: dict[Role, str], document: dict[str, Any]
+) -> None:
+    conformance = Conformance(document)
+    check = conformance.check
+    admin, analyst = bearer(tokens[Role.ADMIN]), bearer(tokens[Role.ANALYST])
+    records, one = "/api/v1/records", "/api/v1/records/{id}"
+    importing = "/api/v1/records/import"
+
+    await check("get", "/healthz", await client.get("/healthz"))
+    await check("get", "/api/v1/openapi.json", await client.get("/api/v1/openapi.json"))
+    await check("get", "/api/v1/node", await client.get("/api/v1/node"))
+
+    created = []
+    for kind, body in KIND_BODIES.items():
+        payload = {"kind": kind, "audience": "public", "body": body}
+        created.append(
+            await check("post", records, await client.post(records, json=payload, headers=admin))
+        )
+    bad_publishes: list[tuple[dict[str, str], Any, str | None]] = [
+        (admin, {"kind": "incident"}, None),
+        ({}, {"kind": "incident", "audience": "public", "body": incident_body()}, None),
+        (analyst, {"kind": "incident", "audience": "public", "body": incident_body()}, None),
+        (admin, {"kind": "incident", "audience": "public", "body": {}}, None),
+        (admin, {"kind": "incident", "audience": "public", "body": {}}, "text/plain"),
+        (
+            admin,
+            {
+                "kind": "incident",
+                "audience": "public",
+                "body": incident_body(
+                    sources=[{"url": "https://example.org/" + "a" * 2000}] * 50,
+                    summary="s" * 20_000,
+                ),
+            },
+            None,
+        ),
+    ]
+    for headers, payload, content_type in bad_publishes:
+        if content_type is None:
+            response = await client.post(records, json=payload, headers=headers)
+        else:
+            response = await client.post(
+                records, data=b"{}", headers={**headers, "Content-Type": content_type}
+            )
+        await check("post", records, response)
+
+    key = seeded_key("other chapter")
+    good = [*feed(key, 3), signed(key, 1, kind="petition", audience="network", body=b"\x80")]
+    await check("post", importing, await import_batch(client, tokens[Role.PUBLISHER], good))
+    fork = [signed(key, 1, created_ms=5)]
+    await check("post", importing, await import_batch(client, tokens[Role.PUBLISHER], fork))
+    for batch in (
+        b"\xc1",
+        [signed(key, 9)],
+        feed(seeded_key("many"), 501),
+        [signed(seeded_key("bad body"), 1, body=incident_body(country="XX"))],
+    ):
+        await check("post", importing, await import_batch(client, tokens[Role.PUBLISHER], batch))
+    await check("post", importing, await import_batch(client, tokens[Role.ANALYST], b"\x90"))
+    await check(
+        "post",
+        importing,
+        await client.post(importing, data=b"\x90", headers={"Content-Type": MSGPACK}),
+    )
+    await check(
+        "post",
+        importing,
+        await import_batch(client, tokens[Role.ADMIN], b"\x90", content_type="application/json"),
+    )
+
+    page = await check("get", records, await client.get(records, headers=admin))
+    assert {r["kind"] for r in page["records"]} == {*KIND_BODIES, "petition"}
+    assert next(r for r in page["records"] if r["kind"] == "petition")["body"] is None
+    await check("get", records, await client.get(records, params={"limit": "0"}))
+    await check("get", records, await client.get(records, headers=bearer("bst_unknown")))
+
+    first = created[0]["id"]
+    await check("get", one, await client.get(f"{records}/{first}"))
+    await check("get", one, await client.get(f"{records}/NOT-AN-ID"))
+    await check("get", one, await client.get(f"{records}/{'0' * 64}"))
+    await check("get", one, await client.get(f"{records}/{first}", headers=bearer("bst_unknown")))
+
+    forks = await check("get", "/api/v1/forks", await client.get("/api/v1/forks", headers=admin))
+    assert len(forks["forks"]) == 1
+    await check("get", "/api/v1/forks", await client.get("/api/v1/forks"))
+    await check("get", "/api/v1/forks", await client.get("/api/v1/forks", headers=analyst))
+
+    documented = {
+        (method, path, status)
+        for path, operations in document["paths"].items()
+        for method, operation in operations.items()
+        if method in METHODS
+        for status in operation["responses"]
+    }
+    # A failing database cannot be arranged from outside without breaking the node.
+    assert documented - conformance.seen == {("get", "/healthz", "503")}
+
+
+async def test_problem_responses_are_problem_schema(
+    client: NodeClient, document: dict[str, Any]
+) -> None:
+    problem = component(document, "Problem")
+    for response in [
+        await client.get("/nowhere"),
+        await client.delete("/api/v1/records"),
+        await client.post("/api/v1/records/import", data=msgpack.packb([])),
+    ]:
+        body = await response.json(content_type="application/problem+json")
+        assert problem.is_valid(body), body
+        assert body["type"].startswith("urn:banscan:problem:")
