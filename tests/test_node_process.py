@@ -33,7 +33,8 @@ def release(node: NodeProcess) -> None:
     """Make sure the process is gone, then close its pipes once its readers are done.
 
     ``NodeProcess`` leaves its pipes open, which pytest reports as a
-    ResourceWarning (an error under ``filterwarnings = error``).
+    ResourceWarning (an error under ``filterwarnings = error``). A stopgap until
+    ``tests/nodeproc.py`` closes them itself; other test modules share it.
     """
     node.kill()  # a no-op when it already exited
     for thread in threading.enumerate():
@@ -236,7 +237,9 @@ def test_a_signal_never_loses_an_acknowledged_import(node_dir: Path, sig: signal
     assert not (node_dir / URL_FILE).exists()
     stored = count_by_origin(node_dir, key.public_key)
     assert answered in (200, None)
-    assert stored == BATCH_RECORDS if answered == 200 else stored in (0, BATCH_RECORDS)
+    assert stored in (0, BATCH_RECORDS)
+    if answered == 200:
+        assert stored == BATCH_RECORDS
 
 
 def test_run_rejects_a_port_out_of_range(node_dir: Path) -> None:

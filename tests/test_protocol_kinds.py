@@ -246,6 +246,26 @@ def test_partial_dates(date: str, precision: str) -> None:
     assert content.occurred_on.precision == precision
 
 
+@pytest.mark.parametrize(
+    ("date", "precision", "message"),
+    [
+        ("2025-03-14", "month", "first of the month"),
+        ("2025-03-02", "month", "first of the month"),
+        ("2025-03-01", "year", "January 1"),
+        ("2025-02-01", "year", "January 1"),
+    ],
+)
+def test_partial_date_names_the_first_day_of_its_period(
+    date: str, precision: str, message: str
+) -> None:
+    rejects(
+        "incident",
+        incident_body(occurred_on={"date": date, "precision": precision}),
+        "occurred_on",
+        message,
+    )
+
+
 def test_partial_date_precision_is_a_closed_list() -> None:
     rejects(
         "incident",

@@ -7,6 +7,7 @@ changed, so the later checks (canonical form, hashes, signatures, schemas) run.
 """
 
 import contextlib
+import datetime
 import hashlib
 from typing import Any
 
@@ -106,13 +107,19 @@ envelopes = st.builds(
     body_len=st.integers(min_value=0, max_value=MAX_UINT63),
 )
 short_text = st.text(st.characters(codec="utf-8"), max_size=200)
+
+
+def partial_date(day: datetime.date, precision: str) -> dict[str, str]:
+    """A partial date: its date is the first day of the period it names."""
+    if precision != "day":
+        day = day.replace(day=1) if precision == "month" else day.replace(month=1, day=1)
+    return {"date": day.isoformat(), "precision": precision}
+
+
 incidents = st.fixed_dictionaries(
     {
-        "occurred_on": st.fixed_dictionaries(
-            {
-                "date": st.dates().map(lambda d: d.isoformat()),
-                "precision": st.sampled_from(["day", "month", "year"]),
-            }
+        "occurred_on": st.builds(
+            partial_date, st.dates(), st.sampled_from(["day", "month", "year"])
         ),
         "country": st.sampled_from(sorted(COUNTRY_CODES)),
         "category": st.sampled_from(["harassment", "data_sharing", "other"]),

@@ -412,11 +412,25 @@ def test_batch_names_the_bad_record() -> None:
         decode_batch(data, DEFAULT_LIMITS)
 
 
-def test_batch_refuses_an_oversize_item() -> None:
-    data = msgpack.packb([[bytes(70_000), bytes(64), None]], use_bin_type=True)
-    # Today the unpacker's bin cap answers "malformed"; "too-large" would name it better.
-    with pytest.raises((LimitError, MalformedError)):
+@pytest.mark.parametrize(
+    ("wire", "what"),
+    [
+        ([bytes(513), bytes(64), None], "envelope is 513 bytes"),
+        ([bytes(100), bytes(64), bytes(65_537)], "body is 65537 bytes"),
+    ],
+)
+def test_batch_names_an_oversize_envelope_or_body_too_large(
+    wire: list[bytes | None], what: str
+) -> None:
+    data = msgpack.packb([signed(KEY, 1).to_wire(), wire], use_bin_type=True)
+    with pytest.raises(LimitError, match=f"record 1 of the batch: {what}"):
         decode_batch(data, DEFAULT_LIMITS)
+
+
+def test_decode_record_names_an_oversize_envelope_too_large() -> None:
+    data = msgpack.packb([bytes(600), bytes(64), None], use_bin_type=True)
+    with pytest.raises(LimitError, match="envelope is 600 bytes"):
+        decode_record(data, DEFAULT_LIMITS)
 
 
 # Bundles

@@ -308,6 +308,16 @@ def _invalid_records(keys: dict[str, NodeKey]) -> list[dict[str, Any]]:
             "summary": "An officer photographed a leafleter with a phone app.",
         },
     )
+    mid_month, mid_month_body = with_body(
+        "incident",
+        {
+            "occurred_on": {"date": "2025-03-14", "precision": "month"},
+            "country": "GB",
+            "category": "harassment",
+            "technology": {"type": "mobile_app"},
+            "summary": "An officer photographed a leafleter with a phone app.",
+        },
+    )
     not_iso, not_iso_body = with_body(
         "node", {"urls": ["https://banscan.example.org"], "name": "London", "country": "UK"}
     )
@@ -447,6 +457,13 @@ def _invalid_records(keys: dict[str, NodeKey]) -> list[dict[str, Any]]:
             "an incident whose geohash area has 7 characters",
             long_area,
             record_body=long_area_body,
+        ),
+        entry(
+            "incident-month-not-first-day",
+            "invalid-body",
+            "a partial date of month precision whose date is not the first of the month",
+            mid_month,
+            record_body=mid_month_body,
         ),
         entry(
             "node-country-not-iso",
