@@ -7,6 +7,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 SERVING = re.compile(r"banscan: serving (http://\S+)")
@@ -56,8 +58,12 @@ class NodeProcess:
             env={**os.environ, **(env or {})},
         )
         self._url_ready = threading.Event()
-        threading.Thread(target=self._read_stdout, daemon=True).start()
-        threading.Thread(target=self._read_stderr, daemon=True).start()
+        self._readers = [
+            threading.Thread(target=self._read_stdout, daemon=True),
+            threading.Thread(target=self._read_stderr, daemon=True),
+        ]
+        for reader in self._readers:
+            reader.start()
 
     def _read_stdout(self) -> None:
         assert self._proc.stdout is not None
@@ -98,3 +104,23 @@ class NodeProcess:
         if self._proc.poll() is None:
             self._proc.kill()
         self._proc.wait(30)
+
+    def close(self) -> None:
+        """Make sure the process is gone, then close its pipes once the readers are done."""
+        self.kill()  # a no-op when it already exited
+        for reader in self._readers:
+            reader.join(30)
+        for pipe in (self._proc.stdout, self._proc.stderr):
+            if pipe is not None:
+                pipe.close()
+
+
+@contextmanager
+def running_node(data_dir: Path, env: dict[str, str] | None = None) -> Iterator[NodeProcess]:
+    """A serving node process; killed on the way out unless the test stopped it."""
+    node = NodeProcess(data_dir, env)
+    try:
+        node.wait_serving()
+        yield node
+    finally:
+        node.close()

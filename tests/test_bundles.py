@@ -18,8 +18,7 @@ from protocol.bundle import BundleReader, encode_header, encode_trailer
 from protocol.limits import DEFAULT_LIMITS
 from protocol.records import SignedRecord
 from tests.factories import deployment_body, incident_body, seeded_key, signed
-from tests.nodeproc import banscan
-from tests.test_node_process import running_node
+from tests.nodeproc import banscan, running_node
 
 ORIGIN_A = seeded_key("bundle origin a")
 ORIGIN_B = seeded_key("bundle origin b")

@@ -19,8 +19,7 @@ from node.cli import build_parser, main
 from node.config import CONFIG_FILE, DATABASE_FILE, KEY_FILE, Config, load_config
 from node.datadir import DataDir
 from tests.factories import deployment_body, incident_body, seeded_key
-from tests.nodeproc import banscan
-from tests.test_node_process import running_node
+from tests.nodeproc import banscan, running_node
 
 KEY_TEXT = re.compile(r"ed25519:[A-Za-z0-9_-]{43}")
 RECORD_ID = re.compile(r"[0-9a-f]{64}")

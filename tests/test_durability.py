@@ -26,7 +26,6 @@ from node.datadir import DataDir
 from protocol.records import encode_batch
 from tests.factories import incident_body, seeded_key, signed
 from tests.nodeproc import NodeProcess, banscan
-from tests.test_node_process import release
 
 pytestmark = pytest.mark.slow
 
@@ -178,7 +177,7 @@ def restart(data_dir: Path) -> NodeProcess:
         with urllib.request.urlopen(f"{url}/healthz", timeout=30) as response:
             assert json.load(response)["status"] == "ok"
     except BaseException:
-        release(node)
+        node.close()
         raise
     return node
 
@@ -199,14 +198,14 @@ def test_kill_9_during_imports_loses_nothing_acknowledged(tmp_path: Path) -> Non
         ]:
             batches = make_batches(name)
             acknowledged = crash_during_imports(node, token.stdout.strip(), batches, trigger)
-            release(node)
+            node.close()
             rounds.append((batches, acknowledged))
             node = restart(data_dir)
             for earlier_batches, earlier_acknowledged in rounds:
                 check_batches(node.url, earlier_batches, earlier_acknowledged)
         assert node.stop() == 0
     finally:
-        release(node)
+        node.close()
 
     db = sqlite3.connect(data_dir / DATABASE_FILE)
     try:

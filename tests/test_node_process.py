@@ -13,8 +13,6 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -24,37 +22,9 @@ from node.config import DATABASE_FILE, KEY_FILE, URL_FILE
 from node.datadir import DataDir
 from protocol.records import encode_batch
 from tests.factories import deployment_body, feed, incident_body, seeded_key
-from tests.nodeproc import SERVING, NodeProcess, banscan
+from tests.nodeproc import SERVING, banscan, running_node
 
 BATCH_RECORDS = 500
-
-
-def release(node: NodeProcess) -> None:
-    """Make sure the process is gone, then close its pipes once its readers are done.
-
-    ``NodeProcess`` leaves its pipes open, which pytest reports as a
-    ResourceWarning (an error under ``filterwarnings = error``). A stopgap until
-    ``tests/nodeproc.py`` closes them itself; other test modules share it.
-    """
-    node.kill()  # a no-op when it already exited
-    for thread in threading.enumerate():
-        target = getattr(thread, "_target", None)  # deleted once the thread has run
-        if getattr(target, "__self__", None) is node:
-            thread.join(30)
-    for pipe in (node._proc.stdout, node._proc.stderr):
-        if pipe is not None:
-            pipe.close()
-
-
-@contextmanager
-def running_node(data_dir: Path, env: dict[str, str] | None = None) -> Iterator[NodeProcess]:
-    """A serving node process; killed on the way out unless the test stopped it."""
-    node = NodeProcess(data_dir, env)
-    try:
-        node.wait_serving()
-        yield node
-    finally:
-        release(node)
 
 
 def http_json(
@@ -179,7 +149,8 @@ def wait_until_not_listening(url: str, timeout: float = 30) -> None:
         try:
             with socket.create_connection(address(url), timeout=5):
                 pass
-        except ConnectionRefusedError:
+        # Reset: the connection was queued when the listening socket closed.
+        except (ConnectionRefusedError, ConnectionResetError):
             return
     raise TimeoutError(f"{url} still accepts connections")
 
