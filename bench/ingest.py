@@ -432,8 +432,8 @@ def ingest(corpus: Corpus, batch_size: int, clients: int) -> IngestRun:
             try:
                 status = node.stop(signal.SIGTERM, timeout=60)
             except subprocess.TimeoutExpired:
-                node.kill()
                 status = -9
+            node.close()  # kills it if it is still there, and closes its pipes
         errors = [f"client {i}: {c.error}" for i, c in enumerate(per_client) if c.error]
         if status != 0:
             errors.append(f"node exited with {status}: {''.join(node.stderr_lines)[-2000:]}")
@@ -529,6 +529,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(
         f"banscan ingest benchmark, {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC: "
         f"{os.cpu_count()} CPUs, Python {platform.python_version()}, {platform.platform()}",
+        flush=True,
+    )
+    overrides = sorted(f"{k}={v}" for k, v in os.environ.items() if k.startswith("BANSCAN_"))
+    print(
+        "node settings: banscan init defaults"
+        + (f", overridden by {' '.join(overrides)}" if overrides else "")
+        + f"; load average {os.getloadavg()[0]:.2f} before the run",
         flush=True,
     )
     corpus = generate(args.records, args.seed)

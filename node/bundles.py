@@ -2,6 +2,7 @@
 
 import sys
 import time
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,17 +42,20 @@ class Progress:
         self._out.flush()
 
 
-async def export_bundle(store: Store, network_id: str, out: BinaryIO, where: RecordFilter) -> int:
+async def export_bundle(
+    store: Store, network_id: str, out: BinaryIO, where: RecordFilter
+) -> Counter[str]:
+    """Write a bundle of the matching records; returns how many of each audience it holds."""
     progress = Progress("exported", None)
     out.write(encode_header(network_id, wall_clock_ms()))
-    count = 0
+    audiences: Counter[str] = Counter()
     async for record in store.records.iterate(where):
         out.write(record.signed().encode())
-        count += 1
-        progress.update(count)
-    out.write(encode_trailer(count))
-    progress.update(count, final=True)
-    return count
+        audiences[record.envelope.audience] += 1
+        progress.update(audiences.total())
+    out.write(encode_trailer(audiences.total()))
+    progress.update(audiences.total(), final=True)
+    return audiences
 
 
 @dataclass

@@ -11,6 +11,7 @@ import os
 import sys
 import urllib.error
 import urllib.request
+from collections import Counter
 from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -248,7 +249,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     data_dir.load_key()
     where = RecordFilter(kinds=tuple(args.kind), audiences=tuple(args.audience))
 
-    async def run(out: BinaryIO) -> int:
+    async def run(out: BinaryIO) -> Counter[str]:
         store = await _open_store(data_dir)
         try:
             return await export_bundle(store, config.network.id, out, where)
@@ -256,13 +257,13 @@ def cmd_export(args: argparse.Namespace) -> int:
             await store.close()
 
     if args.out == "-":
-        count = asyncio.run(run(sys.stdout.buffer))
+        audiences = asyncio.run(run(sys.stdout.buffer))
     else:
         # Written aside and renamed, so an interrupted export never looks complete.
         partial = Path(args.out + ".partial")
         try:
             with partial.open("wb") as out:
-                count = asyncio.run(run(out))
+                audiences = asyncio.run(run(out))
             partial.replace(args.out)
         except OSError as exc:
             partial.unlink(missing_ok=True)
@@ -270,11 +271,12 @@ def cmd_export(args: argparse.Namespace) -> int:
         except BaseException:
             partial.unlink(missing_ok=True)
             raise
-    print(f"exported {count} records to {args.out}", file=sys.stderr)
-    if set(args.audience or AUDIENCES) - {"public"}:
+    print(f"exported {audiences.total()} records to {args.out}", file=sys.stderr)
+    private = audiences.total() - audiences["public"]
+    if private:
         print(
-            "note: the bundle may hold network and coordinators records; share it only with "
-            "members (use --audience public for a public bundle)",
+            f"note: {private} of them are network or coordinators records; share the bundle "
+            "only with members (--audience public exports public records only)",
             file=sys.stderr,
         )
     return 0
