@@ -8,6 +8,7 @@ was still arriving would stall until the grace period ran out and be dropped.
 """
 
 import asyncio
+import gc
 import signal
 
 import structlog
@@ -64,6 +65,8 @@ async def serve(data_dir: DataDir, host: str | None, port: int | None) -> None:
     app.middlewares.insert(0, in_flight.middleware)
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_GRACE_S)
     await runner.setup()
+    # Everything loaded so far lives as long as the node: keep it out of the cyclic GC.
+    gc.freeze()
     try:
         site = web.TCPSite(
             runner, host or config.node.host, config.node.port if port is None else port

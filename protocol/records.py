@@ -118,8 +118,8 @@ def seal_record(
     )
 
 
-def verify_record(record: SignedRecord, *, network_id: str, limits: Limits) -> VerifiedRecord:
-    """Check a received record completely, or raise the :class:`ProtocolError` that says why."""
+def precheck_record(record: SignedRecord, *, network_id: str, limits: Limits) -> Envelope:
+    """The checks before the signature: sizes, canonical envelope, network, body hash."""
     limits.check_envelope(len(record.envelope_bytes))
     if record.body is not None:
         limits.check_body(len(record.body))
@@ -134,8 +134,20 @@ def verify_record(record: SignedRecord, *, network_id: str, limits: Limits) -> V
         or hashlib.sha256(record.body).digest() != envelope.body_sha256
     ):
         raise BodyMismatchError("body does not match the envelope's body_sha256 and body_len")
+    return envelope
+
+
+def check_signature(record: SignedRecord, envelope: Envelope) -> None:
     if not verify_signature(envelope.origin, record.envelope_bytes, record.signature):
-        raise SignatureError("signature does not verify against the origin key")
+        raise invalid_signature()
+
+
+def invalid_signature() -> SignatureError:
+    return SignatureError("signature does not verify against the origin key")
+
+
+def finish_record(record: SignedRecord, envelope: Envelope) -> VerifiedRecord:
+    """The checks after the signature: the body's schema."""
     content = None
     if record.body is not None and is_known_kind(envelope.kind):
         content = decode_body(envelope.kind, record.body)
@@ -147,6 +159,13 @@ def verify_record(record: SignedRecord, *, network_id: str, limits: Limits) -> V
         body=record.body,
         content=content,
     )
+
+
+def verify_record(record: SignedRecord, *, network_id: str, limits: Limits) -> VerifiedRecord:
+    """Check a received record completely, or raise the :class:`ProtocolError` that says why."""
+    envelope = precheck_record(record, network_id=network_id, limits=limits)
+    check_signature(record, envelope)
+    return finish_record(record, envelope)
 
 
 def record_from_wire(value: Any) -> SignedRecord:

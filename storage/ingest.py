@@ -1,8 +1,11 @@
-"""The ingest pipeline: verify a batch on worker threads, then store it in one transaction.
+"""The ingest pipeline: verify a batch, then store it in one transaction.
 
 Signature checks dominate the cost of ingest. libsodium releases the GIL
-while it verifies, so chunks of a batch are checked on a small thread pool
-and the event loop stays free for other requests.
+while it verifies, so the signatures of a batch are checked in chunks on a
+small thread pool. The other checks (sizes, canonical envelope, body hash,
+schema) are Python that holds the GIL; they run on the calling thread, because
+running them on the pool threads too makes the threads pass the GIL back and
+forth and is slower than one thread (``bench/ingest.py``, ``bench/README.md``).
 """
 
 import asyncio
@@ -10,9 +13,17 @@ import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
+from protocol.envelope import Envelope
 from protocol.errors import ProtocolError
+from protocol.keys import verify_signature
 from protocol.limits import Limits
-from protocol.records import SignedRecord, VerifiedRecord, verify_record
+from protocol.records import (
+    SignedRecord,
+    VerifiedRecord,
+    finish_record,
+    invalid_signature,
+    precheck_record,
+)
 from storage.records import IngestResult, Outcome, RecordStore
 
 
@@ -28,27 +39,57 @@ class Verifier:
     def close(self) -> None:
         self._pool.shutdown(wait=True)
 
-    def check(self, record: SignedRecord) -> VerifiedRecord | ProtocolError:
-        try:
-            return verify_record(record, network_id=self.network_id, limits=self.limits)
-        except ProtocolError as exc:
-            return exc
-
-    def _check_chunk(self, chunk: Sequence[SignedRecord]) -> list[VerifiedRecord | ProtocolError]:
-        return [self.check(record) for record in chunk]
-
     async def check_all(
         self, records: Sequence[SignedRecord]
     ) -> list[VerifiedRecord | ProtocolError]:
-        if len(records) < 2 * self.threads:
-            return self._check_chunk(records)
+        """Python checks on the calling thread; only signatures go to the pool.
+
+        libsodium releases the GIL, so the pool threads verify in parallel
+        as long as they run little Python; mixing the schema checks into the
+        pool threads makes them fight over the GIL and is slower than one thread.
+        """
+        checked: list[Envelope | VerifiedRecord | ProtocolError] = []
+        for record in records:
+            try:
+                checked.append(
+                    precheck_record(record, network_id=self.network_id, limits=self.limits)
+                )
+            except ProtocolError as exc:
+                checked.append(exc)
+        todo = [
+            (env.origin, record.envelope_bytes, record.signature)
+            for record, env in zip(records, checked, strict=True)
+            if isinstance(env, Envelope)
+        ]
+        good = iter(await self._signatures(todo))
+        for index, (record, env) in enumerate(zip(records, checked, strict=True)):
+            if not isinstance(env, Envelope):
+                continue
+            if not next(good):
+                checked[index] = invalid_signature()
+                continue
+            try:
+                checked[index] = finish_record(record, env)
+            except ProtocolError as exc:
+                checked[index] = exc
+        return [c for c in checked if not isinstance(c, Envelope)]
+
+    async def _signatures(self, todo: Sequence[tuple[bytes, bytes, bytes]]) -> list[bool]:
+        if len(todo) < 2 * self.threads:
+            return _verify_signatures(todo)
         loop = asyncio.get_running_loop()
-        size = -(-len(records) // self.threads)
-        chunks = [records[i : i + size] for i in range(0, len(records), size)]
+        size = -(-len(todo) // self.threads)
         done = await asyncio.gather(
-            *(loop.run_in_executor(self._pool, self._check_chunk, chunk) for chunk in chunks)
+            *(
+                loop.run_in_executor(self._pool, _verify_signatures, todo[i : i + size])
+                for i in range(0, len(todo), size)
+            )
         )
-        return [item for part in done for item in part]
+        return [ok for part in done for ok in part]
+
+
+def _verify_signatures(todo: Sequence[tuple[bytes, bytes, bytes]]) -> list[bool]:
+    return [verify_signature(origin, message, sig) for origin, message, sig in todo]
 
 
 async def ingest_batch(

@@ -239,9 +239,9 @@ class RecordStore:
         new_bodies: list[tuple[int, bytes]] = []
         new_forks: list[tuple[Any, ...]] = []
         seen: dict[bytes, int] = {}
-        async with conn.execute("SELECT COALESCE(MAX(rid), 0) FROM records") as cursor:
-            row = await cursor.fetchone()
-        rid = row[0] if row else 0
+        rows = await conn.execute_fetchall("SELECT COALESCE(MAX(rid), 0) FROM records")
+        rid = next(iter(rows))[0]
+        held = await _max_seqs(conn, {(r.envelope.origin, r.envelope.audience) for r in records})
 
         # Apply in feed order, so a batch may list a feed's records in any order.
         order = sorted(
@@ -257,7 +257,7 @@ class RecordStore:
             env = record.envelope
             feed = (env.origin, env.audience)
             if feed not in next_seq:
-                next_seq[feed] = await _max_seq(conn, feed) + 1
+                next_seq[feed] = held.get(feed, 0) + 1
             if record.id in seen:
                 results[index] = IngestResult(record.id, Outcome.DUPLICATE)
             elif env.seq == next_seq[feed]:
@@ -334,12 +334,21 @@ class _Rollback(Exception):
         self.results = results
 
 
-async def _max_seq(conn: aiosqlite.Connection, feed: tuple[bytes, str]) -> int:
-    async with conn.execute(
-        "SELECT max_seq FROM feeds WHERE origin = ? AND audience = ?", feed
-    ) as cursor:
-        row = await cursor.fetchone()
-    return int(row[0]) if row else 0
+async def _max_seqs(
+    conn: aiosqlite.Connection, feeds: set[tuple[bytes, str]]
+) -> dict[tuple[bytes, str], int]:
+    """The stored max_seq of each feed in ``feeds`` that exists, in one query per 500 origins."""
+    origins = sorted({origin for origin, _ in feeds})
+    held: dict[tuple[bytes, str], int] = {}
+    for start in range(0, len(origins), 500):
+        part = origins[start : start + 500]
+        marks = ",".join("?" * len(part))  # placeholders only; the values are bound
+        rows = await conn.execute_fetchall(
+            f"SELECT origin, audience, max_seq FROM feeds WHERE origin IN ({marks})",  # noqa: S608
+            part,
+        )
+        held.update(((origin, audience), int(seq)) for origin, audience, seq in rows)
+    return held
 
 
 async def _id_at(
