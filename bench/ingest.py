@@ -40,13 +40,14 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import msgpack
 import nacl.bindings
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from protocol.envelope import decode_envelope
+from protocol.kinds import IncidentCategory, TechnologyType
 from protocol.limits import DEFAULT_LIMITS
 from protocol.records import SignedRecord, encode_batch, sign_record, verify_record
 from tests.factories import seeded_key
@@ -84,19 +85,8 @@ PLACES = (
     ("RU", "MOW", "Moscow", "ucfv"),
     ("HK", "HK", "Hong Kong", "wecn"),
 )
-CATEGORIES = (
-    "misidentification",
-    "wrongful_arrest",
-    "protest_surveillance",
-    "home_visit_or_raid",
-    "harassment",
-    "stop_and_search",
-    "immigration_enforcement",
-    "school_or_workplace",
-    "data_sharing",
-    "other",
-)
-TECHNOLOGIES = ("live_frt", "retrospective_frt", "mobile_app", "drone", "other")
+CATEGORIES = get_args(IncidentCategory)
+TECHNOLOGIES = get_args(TechnologyType)
 AGENCIES = ("City Police", "Metropolitan Police", "Transit Police", "Border Agency", "Sheriff")
 TAGS = ("vans", "protest", "school", "stadium", "transit", "vendor", "foia", "court", "minor")
 SENTENCES = (
