@@ -6,7 +6,7 @@ from pathlib import Path
 from aiohttp import web
 
 from node import api_node, api_records
-from node.config import Config
+from node.config import Config, steward_keys
 from node.logs import request_log_middleware
 from node.problems import problem_middleware
 from node.state import CONFIG, NODE_KEY, STORE, VERIFIER
@@ -33,7 +33,12 @@ def create_app(
     app[NODE_KEY] = key
 
     async def store_ctx(app: web.Application) -> AsyncIterator[None]:
-        app[STORE] = await Store.open(database, synchronous=config.storage.synchronous, clock=clock)
+        app[STORE] = await Store.open(
+            database,
+            synchronous=config.storage.synchronous,
+            clock=clock,
+            stewards=steward_keys(config, key.public_key),
+        )
         app[VERIFIER] = Verifier(
             config.network.id, config.limits.limits(), config.node.verify_threads
         )

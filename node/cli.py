@@ -18,7 +18,7 @@ from typing import Any, BinaryIO
 
 from node import __version__
 from node.bundles import BundleReport, export_bundle, import_bundle, verify_bundle
-from node.config import DEFAULT_NETWORK, LIMITS_CEILING, ConfigError
+from node.config import DEFAULT_NETWORK, LIMITS_CEILING, ConfigError, steward_keys
 from node.datadir import DataDir, DataDirError, default_data_dir
 from node.publishing import publish
 from node.serve import serve
@@ -385,8 +385,12 @@ def _probe(base_url: str) -> str:
 
 async def _open_store(data_dir: DataDir) -> Store:
     config = data_dir.load_config()
-    data_dir.load_key()
-    return await Store.open(data_dir.database, synchronous=config.storage.synchronous)
+    key = data_dir.load_key()
+    return await Store.open(
+        data_dir.database,
+        synchronous=config.storage.synchronous,
+        stewards=steward_keys(config, key.public_key),
+    )
 
 
 def _read_text(path: Path) -> str:

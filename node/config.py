@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from protocol.envelope import NETWORK_ID_PATTERN
 from protocol.fields import KeyText
+from protocol.keys import parse_key_text
 from protocol.limits import Limits
 
 CONFIG_FILE = "banscan.toml"
@@ -87,6 +88,13 @@ class Config(Section):
     limits: LimitsSection = LimitsSection()
     storage: StorageSection = StorageSection()
     log: LogSection = LogSection()
+
+
+def steward_keys(config: Config, own_key: bytes) -> frozenset[bytes]:
+    """The network's stewards; a node with none configured is its own steward."""
+    if not config.network.stewards:
+        return frozenset({own_key})
+    return frozenset(parse_key_text(text) for text in config.network.stewards)
 
 
 def env_name(section: str, key: str) -> str:

@@ -10,7 +10,7 @@ from typing import Literal
 import aiosqlite
 
 from storage import SchemaVersionError
-from storage.migrations import MIGRATIONS
+from storage.migrations import BACKFILLS, MIGRATIONS
 
 Synchronous = Literal["normal", "full"]
 
@@ -88,6 +88,8 @@ async def _migrate(conn: aiosqlite.Connection) -> None:
         try:
             for statement in _statements(script):
                 await conn.execute(statement)
+            if (backfill := BACKFILLS.get(version)) is not None:
+                await backfill(conn)
             await conn.execute(f"PRAGMA user_version = {version}")
         except BaseException:
             await conn.rollback()

@@ -1,9 +1,19 @@
 """Schema migrations, applied in order at start-up; ``PRAGMA user_version`` counts them.
 
+A migration is SQL, optionally followed by a backfill that fills new columns
+of existing rows, in the same transaction.
+
 Fields that queries filter or group on are columns filled at insert time, so
 no query decodes bodies. Bodies live in their own table so a retraction or a
 legal purge deletes them while the signed envelope stays verifiable.
 """
+
+from collections.abc import Awaitable, Callable
+
+import aiosqlite
+
+from protocol.kinds import decode_body, is_known_kind
+from storage.columns import QUERY_COLUMNS, query_columns, summary_text
 
 MIGRATIONS: tuple[str, ...] = (
     # 1: records, bodies, feeds, fork evidence, API tokens
@@ -67,4 +77,49 @@ MIGRATIONS: tuple[str, ...] = (
         created_ms INTEGER NOT NULL
     ) WITHOUT ROWID;
     """,
+    # 2: query columns for incidents and deployments, supersede and retraction
+    # state, and full-text search over incident summaries. Existing rows are
+    # filled by storage.database's backfill for this version.
+    """
+    ALTER TABLE records ADD COLUMN region TEXT;
+    ALTER TABLE records ADD COLUMN technology TEXT;
+    ALTER TABLE records ADD COLUMN agency TEXT;
+    ALTER TABLE records ADD COLUMN status TEXT;          -- incident verification, deployment status
+    ALTER TABLE records ADD COLUMN area TEXT;            -- incident geohash cell
+    ALTER TABLE records ADD COLUMN lat_e7 INTEGER;       -- deployment point
+    ALTER TABLE records ADD COLUMN lon_e7 INTEGER;
+    ALTER TABLE records ADD COLUMN supersedes BLOB;      -- id of the version this one replaces
+    ALTER TABLE records ADD COLUMN retracts BLOB;        -- a retraction's target id
+    ALTER TABLE records ADD COLUMN superseded_by BLOB;   -- set when a later version arrives
+    ALTER TABLE records ADD COLUMN retracted_by BLOB;    -- set when an effective retraction arrives
+    CREATE INDEX records_supersedes ON records (supersedes) WHERE supersedes IS NOT NULL;
+    CREATE INDEX records_retracts ON records (retracts) WHERE retracts IS NOT NULL;
+    CREATE INDEX records_area ON records (area) WHERE area IS NOT NULL;
+    CREATE INDEX records_point ON records (lat_e7, lon_e7) WHERE lat_e7 IS NOT NULL;
+    CREATE INDEX records_agency ON records (agency COLLATE NOCASE) WHERE agency IS NOT NULL;
+    CREATE VIRTUAL TABLE summaries USING fts5 (summary);  -- rowid is the record's rid
+    """,
 )
+
+
+async def _backfill_query_columns(conn: aiosqlite.Connection) -> None:
+    """Version 2: fill the query columns and the summary index from stored bodies."""
+    rows = await conn.execute_fetchall(
+        "SELECT r.rid, r.kind, b.body FROM records r JOIN bodies b ON b.rid = r.rid"
+    )
+    updates, summaries = [], []
+    for rid, kind, body in rows:
+        if not is_known_kind(kind):
+            continue
+        content = decode_body(kind, body)
+        updates.append((*query_columns(content), rid))
+        if (text := summary_text(content)) is not None:
+            summaries.append((rid, text))
+    assignments = ", ".join(f"{column} = ?" for column in QUERY_COLUMNS)
+    await conn.executemany(f"UPDATE records SET {assignments} WHERE rid = ?", updates)  # noqa: S608
+    await conn.executemany("INSERT INTO summaries (rowid, summary) VALUES (?, ?)", summaries)
+
+
+BACKFILLS: dict[int, Callable[[aiosqlite.Connection], Awaitable[None]]] = {
+    2: _backfill_query_columns,
+}

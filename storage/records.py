@@ -22,9 +22,10 @@ import aiosqlite
 
 from protocol.envelope import Envelope, decode_envelope
 from protocol.errors import ProtocolError, SeqGapError
-from protocol.kinds import Deployment, Incident
 from protocol.records import SignedRecord, VerifiedRecord
+from storage.columns import QUERY_COLUMNS, query_columns, summary_text
 from storage.database import Database
+from storage.versions import apply_versions
 
 
 class Outcome(enum.StrEnum):
@@ -100,6 +101,25 @@ class Fork:
     detected_ms: int
 
 
+# Column names come from a constant; every value is a bound parameter.
+_COLUMNS = ", ".join(
+    (
+        "rid",
+        "id",
+        "origin",
+        "audience",
+        "seq",
+        "created_ms",
+        "kind",
+        "envelope",
+        "signature",
+        "received_ms",
+        *QUERY_COLUMNS,
+    )
+)
+_INSERT_RECORD = (
+    f"INSERT INTO records ({_COLUMNS}) VALUES ({', '.join('?' * (10 + len(QUERY_COLUMNS)))})"  # noqa: S608
+)
 _SELECT_RECORDS = (
     "SELECT r.rid, r.envelope, r.signature, b.body, r.erased_ms "
     "FROM records r LEFT JOIN bodies b ON b.rid = r.rid"
@@ -109,9 +129,13 @@ _SELECT_RECORDS = (
 class RecordStore:
     """Reads and writes records. All writes are batched into single transactions."""
 
-    def __init__(self, db: Database, clock: Callable[[], int]) -> None:
+    def __init__(
+        self, db: Database, clock: Callable[[], int], stewards: frozenset[bytes] = frozenset()
+    ) -> None:
         self._db = db
         self._clock = clock
+        # Keys whose retractions apply to any origin's records.
+        self._stewards = stewards
 
     async def ingest(
         self, records: Sequence[VerifiedRecord], *, atomic: bool = True
@@ -238,6 +262,7 @@ class RecordStore:
         new_rows: list[tuple[Any, ...]] = []
         new_bodies: list[tuple[int, bytes]] = []
         new_forks: list[tuple[Any, ...]] = []
+        new_summaries: list[tuple[int, str]] = []
         seen: dict[bytes, int] = {}
         rows = await conn.execute_fetchall("SELECT COALESCE(MAX(rid), 0) FROM records")
         rid = next(iter(rows))[0]
@@ -274,11 +299,13 @@ class RecordStore:
                         record.envelope_bytes,
                         record.signature,
                         now,
-                        *_index_columns(record),
+                        *query_columns(record.content),
                     )
                 )
                 if record.body is not None:
                     new_bodies.append((rid, record.body))
+                if (text := summary_text(record.content)) is not None:
+                    new_summaries.append((rid, text))
                 next_seq[feed] += 1
                 seen[record.id] = index
                 results[index] = IngestResult(record.id, Outcome.ACCEPTED)
@@ -307,13 +334,11 @@ class RecordStore:
                 results[index] = IngestResult(record.id, Outcome.REJECTED, gap)
 
         if new_rows:
-            await conn.executemany(
-                "INSERT INTO records (rid, id, origin, audience, seq, created_ms, kind, envelope,"
-                " signature, received_ms, country, city, category, occurred_on)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                new_rows,
-            )
+            await conn.executemany(_INSERT_RECORD, new_rows)
             await conn.executemany("INSERT INTO bodies (rid, body) VALUES (?, ?)", new_bodies)
+            await conn.executemany(
+                "INSERT INTO summaries (rowid, summary) VALUES (?, ?)", new_summaries
+            )
             await conn.executemany(
                 "INSERT INTO feeds (origin, audience, max_seq) VALUES (?, ?, ?) "
                 "ON CONFLICT (origin, audience) DO UPDATE SET max_seq = excluded.max_seq",
@@ -325,6 +350,8 @@ class RecordStore:
                 " first_id, detected_ms) VALUES (?,?,?,?,?,?,?,?)",
                 new_forks,
             )
+        if new_rows:
+            await apply_versions(conn, new_rows[0][0], rid, self._stewards, now)
         return [results[i] for i in range(len(records))]
 
 
@@ -365,14 +392,3 @@ async def _id_at(
         row = await cursor.fetchone()
     assert row is not None, "feed max_seq covers a slot with no record"
     return bytes(row[0])
-
-
-def _index_columns(record: VerifiedRecord) -> tuple[str | None, ...]:
-    """country, city, category, occurred_on: the fields queries filter and group on."""
-    content = record.content
-    if isinstance(content, Incident):
-        return (content.country, content.city, content.category, content.occurred_on.date)
-    if isinstance(content, Deployment):
-        observed = content.observed_on.date if content.observed_on else None
-        return (content.country, content.city, None, observed)
-    return (None, None, None, None)

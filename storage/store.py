@@ -14,10 +14,12 @@ def wall_clock_ms() -> int:
 
 
 class Store:
-    def __init__(self, db: Database, clock: Callable[[], int]) -> None:
+    def __init__(
+        self, db: Database, clock: Callable[[], int], stewards: frozenset[bytes] = frozenset()
+    ) -> None:
         self.db = db
         self.clock = clock
-        self.records = RecordStore(db, clock)
+        self.records = RecordStore(db, clock, stewards)
         self.tokens = TokenStore(db, clock)
 
     @classmethod
@@ -27,8 +29,11 @@ class Store:
         *,
         synchronous: Synchronous = "full",
         clock: Callable[[], int] = wall_clock_ms,
+        stewards: frozenset[bytes] = frozenset(),
     ) -> "Store":
-        return cls(await Database.open(path, synchronous=synchronous), clock)
+        """Open the database at ``path``; ``stewards`` are the keys whose retractions
+        apply to every origin's records."""
+        return cls(await Database.open(path, synchronous=synchronous), clock, stewards)
 
     async def close(self) -> None:
         await self.db.close()

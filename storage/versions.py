@@ -1,0 +1,59 @@
+"""Which records are current: later versions hide earlier ones, retractions withdraw records.
+
+An ``incident`` or ``deployment`` whose ``supersedes`` names an earlier
+record of the same origin hides that record from queries and exports. A
+``retraction`` withdraws its target when it comes from the target's own
+origin or from a steward: the target's body is deleted (the signed envelope
+stays as a tombstone) and it leaves queries and exports for good; a body that
+arrives for it later is never stored again.
+
+Either record of a pair may arrive first (they can travel in different
+feeds), so after each batch both directions are checked for the new rows.
+"""
+
+import aiosqlite
+
+
+async def apply_versions(
+    conn: aiosqlite.Connection, first_rid: int, last_rid: int, stewards: frozenset[bytes], now: int
+) -> None:
+    """Apply supersedes and retractions between the rows ``first_rid..last_rid`` and the rest."""
+    span = (first_rid, last_rid)
+    # New versions hide the records they supersede ...
+    await conn.execute(
+        "UPDATE records SET superseded_by = n.id FROM "
+        "(SELECT id, origin, supersedes FROM records WHERE rid BETWEEN ? AND ? "
+        " AND supersedes IS NOT NULL) AS n "
+        "WHERE records.id = n.supersedes AND records.origin = n.origin "
+        "AND records.superseded_by IS NULL",
+        span,
+    )
+    # ... and new records are hidden by versions that arrived before them.
+    await conn.execute(
+        "UPDATE records SET superseded_by = s.id FROM records AS s "
+        "WHERE records.rid BETWEEN ? AND ? AND s.supersedes = records.id "
+        "AND s.origin = records.origin AND records.superseded_by IS NULL",
+        span,
+    )
+    rows = await conn.execute_fetchall(
+        "SELECT t.rid, r.id, r.origin, t.origin FROM records AS r "
+        "JOIN records AS t ON t.id = r.retracts "
+        "WHERE r.kind = 'retraction' AND r.retracted_by IS NULL AND t.retracted_by IS NULL "
+        "AND (r.rid BETWEEN ?1 AND ?2 OR t.rid BETWEEN ?1 AND ?2)",
+        span,
+    )
+    withdrawn = [
+        (retraction_id, target_rid)
+        for target_rid, retraction_id, retraction_origin, target_origin in rows
+        if retraction_origin == target_origin or retraction_origin in stewards
+    ]
+    if not withdrawn:
+        return
+    await conn.executemany(
+        "UPDATE records SET retracted_by = ?, erased_ms = ? WHERE rid = ?",
+        [(retraction_id, now, rid) for retraction_id, rid in withdrawn],
+    )
+    await conn.executemany("DELETE FROM bodies WHERE rid = ?", [(rid,) for _, rid in withdrawn])
+    await conn.executemany(
+        "DELETE FROM summaries WHERE rowid = ?", [(rid,) for _, rid in withdrawn]
+    )
