@@ -103,6 +103,11 @@ class NodeKey:
     def sign(self, message: bytes) -> bytes:
         return self._private.sign(message)
 
+    @property
+    def private_key(self) -> Ed25519PrivateKey:
+        """The ``cryptography`` key object, for libraries that sign with it (RFC 9421)."""
+        return self._private
+
 
 def verify_signature(public_key: bytes, message: bytes, signature: bytes) -> bool:
     """True when ``signature`` is a valid Ed25519 signature of ``message`` by ``public_key``."""

@@ -1,0 +1,326 @@
+"""Authentication between nodes: RFC 9421 HTTP Message Signatures (DESIGN section 6).
+
+Parsing and signature bases come from the ``http-message-signatures``
+package; this module fixes what banscan signs and checks.
+
+A **request** signature (label ``banscan``) covers ``"@method"``,
+``"@target-uri"`` and ``"content-digest"`` (RFC 9530, sha-256 of the body),
+with the parameters ``created``, ``expires`` (at most 300 s after
+``created``), ``nonce``, ``keyid`` (the node key's text form), ``alg``
+(``ed25519``) and ``tag`` (``banscan/1 <network id>``, which binds the
+network id, so a request from one network is never valid in another).
+
+A **response** signature covers ``"@status"``, ``"content-digest"`` and
+``"signature";req;key="banscan"``, the request's own signature, which binds
+the answer to the request it answers.
+
+The receiver checks, in order: a signature labelled ``banscan`` is present;
+its keyid is a node key, and the signature and the body digest verify;
+``alg`` is ed25519 and the tag names the receiver's network; ``created`` is
+not in the future; the signer is a member. For a request, also: the window
+is at most 300 s, ``expires`` is not past, and the nonce was not seen before
+within its window. Clock skew of 30 s is allowed either way. The clock is
+injected, so tests move time instead of sleeping.
+
+Errors::
+
+    AuthError                 401 unauthorized
+    ├── Unsigned              401 unsigned         no banscan signature
+    ├── BadSignature          401 bad-signature    malformed, forged, or body digest wrong
+    ├── WrongNetwork          401 wrong-network    tag names another network
+    ├── Stale                 401 stale            expired, or a window over 300 s
+    ├── FromTheFuture         401 future           created after now (beyond the skew)
+    ├── Replay                401 replay           nonce already seen
+    ├── UnknownKey            403 unknown-key      keyid is not a node key
+    └── NotMember             403 not-member       the key is not a member of the network
+"""
+
+import datetime
+import secrets
+from collections.abc import Callable, Iterable, MutableMapping
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
+from http_message_signatures import (
+    HTTPMessageSigner,
+    HTTPMessageVerifier,
+    HTTPSignatureKeyResolver,
+    algorithms,
+)
+from http_message_signatures.exceptions import HTTPMessageSignaturesException
+from multidict import CIMultiDict
+
+from protocol import PROTOCOL_VERSION
+from protocol.errors import KeyFormatError
+from protocol.keys import NodeKey, parse_key_text
+
+LABEL = "banscan"
+MAX_WINDOW_S = 300
+CLOCK_SKEW_S = 30
+REQUEST_COMPONENTS = ("@method", "@target-uri", "content-digest")
+RESPONSE_COMPONENTS = ("@status", "content-digest", f'"signature";req;key="{LABEL}"')
+
+Clock = Callable[[], float]
+Headers = MutableMapping[str, str]
+
+
+class AuthError(Exception):
+    status = 401
+    code = "unauthorized"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class Unsigned(AuthError):
+    code = "unsigned"
+
+
+class BadSignature(AuthError):
+    code = "bad-signature"
+
+
+class WrongNetwork(AuthError):
+    code = "wrong-network"
+
+
+class Stale(AuthError):
+    code = "stale"
+
+
+class FromTheFuture(AuthError):
+    code = "future"
+
+
+class Replay(AuthError):
+    code = "replay"
+
+
+class UnknownKey(AuthError):
+    status = 403
+    code = "unknown-key"
+
+
+class NotMember(AuthError):
+    status = 403
+    code = "not-member"
+
+
+@dataclass
+class SignedRequest:
+    """The parts of an HTTP request that signatures cover."""
+
+    method: str
+    url: str
+    headers: Headers
+
+
+@dataclass
+class SignedResponse:
+    """The parts of an HTTP response that signatures cover, with the request it answers."""
+
+    status_code: int
+    request: SignedRequest
+    headers: Headers
+
+
+def network_tag(network_id: str) -> str:
+    return f"{PROTOCOL_VERSION} {network_id}"
+
+
+class NonceCache:
+    """Nonces seen within their signature's window; bounded, oldest expiry dropped first.
+
+    A nonce only needs remembering until its signature expires: after that
+    the ``expires`` check refuses a replay on its own.
+    """
+
+    def __init__(self, clock: Clock, capacity: int = 100_000) -> None:
+        self._clock = clock
+        self._capacity = capacity
+        self._expiry: dict[tuple[str, str], float] = {}
+
+    def __len__(self) -> int:
+        return len(self._expiry)
+
+    def claim(self, keyid: str, nonce: str, expires: float) -> bool:
+        """Record ``nonce`` for ``keyid``; False when it was already seen and has not expired."""
+        now = self._clock()
+        entry = (keyid, nonce)
+        if self._expiry.get(entry, 0.0) >= now:
+            return False
+        if len(self._expiry) >= self._capacity:
+            self._prune(now)
+        self._expiry[entry] = expires
+        return True
+
+    def _prune(self, now: float) -> None:
+        live = {k: v for k, v in self._expiry.items() if v >= now}
+        if len(live) >= self._capacity:
+            # Under a flood of fresh nonces: keep the half that expires last.
+            keep = sorted(live.items(), key=lambda item: item[1])[len(live) // 2 :]
+            live = dict(keep)
+        self._expiry = live
+
+
+class _Keys(HTTPSignatureKeyResolver):
+    def __init__(self, private: Ed25519PrivateKey | None = None) -> None:
+        self._private = private
+
+    def resolve_private_key(self, key_id: str) -> Ed25519PrivateKey:
+        assert self._private is not None
+        return self._private
+
+    def resolve_public_key(self, key_id: str) -> Ed25519PublicKey:
+        try:
+            return Ed25519PublicKey.from_public_bytes(parse_key_text(key_id))
+        except KeyFormatError as exc:
+            raise UnknownKey(f"keyid {key_id[:60]!r} is not a node key: {exc.detail}") from exc
+
+
+class _Verifier(HTTPMessageVerifier):
+    """The package's verifier, with the time checks left to :class:`Authenticator`."""
+
+    def validate_created_and_expires(self, sig_input: Any, max_age: Any = None) -> None:
+        return None
+
+
+class MessageSigner:
+    """Signs this node's requests and responses."""
+
+    def __init__(
+        self,
+        key: NodeKey,
+        network_id: str,
+        clock: Clock,
+        nonce: Callable[[], str] = lambda: secrets.token_urlsafe(16),
+        window_s: int = MAX_WINDOW_S,
+    ) -> None:
+        self._key = key
+        self._tag = network_tag(network_id)
+        self._clock = clock
+        self._nonce = nonce
+        self._window = datetime.timedelta(seconds=min(window_s, MAX_WINDOW_S))
+        self._signer = HTTPMessageSigner(
+            signature_algorithm=algorithms.ED25519, key_resolver=_Keys(key.private_key)
+        )
+
+    def sign_request(self, request: SignedRequest, body: bytes) -> None:
+        """Add ``Content-Digest``, ``Signature-Input`` and ``Signature`` to ``request``."""
+        created = self._now()
+        self._signer.sign(
+            request,
+            key_id=self._key.text,
+            created=created,
+            expires=created + self._window,
+            nonce=self._nonce(),
+            label=LABEL,
+            tag=self._tag,
+            covered_component_ids=REQUEST_COMPONENTS,
+            body=body,
+        )
+
+    def sign_response(self, response: SignedResponse, body: bytes) -> None:
+        """Add ``Content-Digest`` and a signature bound to the request's own signature."""
+        self._signer.sign(
+            response,
+            key_id=self._key.text,
+            created=self._now(),
+            label=LABEL,
+            tag=self._tag,
+            covered_component_ids=RESPONSE_COMPONENTS,
+            body=body,
+        )
+
+    def _now(self) -> datetime.datetime:
+        # RFC 9421 timestamps are whole seconds.
+        return datetime.datetime.fromtimestamp(int(self._clock()), tz=datetime.UTC)
+
+
+class Authenticator:
+    """Checks signed requests and responses from peers; returns the signer's public key."""
+
+    def __init__(
+        self,
+        network_id: str,
+        is_member: Callable[[bytes], bool],
+        clock: Clock,
+        nonces: NonceCache | None = None,
+    ) -> None:
+        self._tag = network_tag(network_id)
+        self._is_member = is_member
+        self._clock = clock
+        self.nonces = nonces if nonces is not None else NonceCache(clock)
+        self._verifier = _Verifier(signature_algorithm=algorithms.ED25519, key_resolver=_Keys())
+
+    def verify_request(self, request: SignedRequest, body: bytes) -> bytes:
+        params = self._verify(request, body, REQUEST_COMPONENTS)
+        created, expires = params.get("created"), params.get("expires")
+        nonce = params.get("nonce")
+        if type(expires) is not int or type(nonce) is not str or not nonce:
+            raise BadSignature("a request signature needs expires and nonce parameters")
+        assert type(created) is int
+        if expires - created > MAX_WINDOW_S:
+            raise Stale(f"the signature's window is {expires - created} s; at most {MAX_WINDOW_S}")
+        if expires < self._clock() - CLOCK_SKEW_S:
+            raise Stale("the request signature has expired")
+        if not self.nonces.claim(params["keyid"], nonce, expires + CLOCK_SKEW_S):
+            raise Replay("this request was already received (nonce seen before)")
+        return parse_key_text(params["keyid"])
+
+    def verify_response(self, response: SignedResponse, body: bytes) -> bytes:
+        params = self._verify(response, body, RESPONSE_COMPONENTS)
+        created = params["created"]
+        if created < self._clock() - MAX_WINDOW_S - CLOCK_SKEW_S:
+            raise Stale("the response signature is too old")
+        return parse_key_text(params["keyid"])
+
+    def _verify(
+        self, message: SignedRequest | SignedResponse, body: bytes, components: Iterable[str]
+    ) -> dict[str, Any]:
+        if "signature" not in message.headers or "signature-input" not in message.headers:
+            raise Unsigned("the message carries no RFC 9421 signature")
+        try:
+            results = self._verifier.verify(
+                message,
+                expect_label=LABEL,
+                expect_tag=self._tag,
+                require_components=tuple(components),
+                body=body,
+                max_age=None,
+            )
+        except AuthError:
+            raise
+        except HTTPMessageSignaturesException as exc:
+            if isinstance(exc.__cause__, AuthError):  # raised by our key resolver
+                raise exc.__cause__ from exc
+            if f'tag="{self._tag}"' not in message.headers.get("signature-input", ""):
+                raise WrongNetwork(f"the signature is not tagged {self._tag!r}") from exc
+            raise BadSignature(f"the signature does not verify: {exc}") from exc
+        except (ValueError, TypeError, KeyError) as exc:
+            raise BadSignature("the signature headers are malformed") from exc
+        params: dict[str, Any] = dict(results[0].parameters)
+        if type(params.get("keyid")) is not str:
+            raise BadSignature("the signature needs a keyid parameter")
+        if params.get("alg") != "ed25519":
+            raise BadSignature("the signature's alg must be ed25519")
+        if params.get("tag") != self._tag:
+            raise WrongNetwork(f"the signature is not tagged {self._tag!r}")
+        created = params.get("created")
+        if type(created) is not int:
+            raise BadSignature("the signature needs a created parameter")
+        if created > self._clock() + CLOCK_SKEW_S:
+            raise FromTheFuture("the signature was created in the future")
+        if not self._is_member(parse_key_text(params["keyid"])):
+            raise NotMember("the signing key is not a member of this network")
+        return params
+
+
+def headers(items: Iterable[tuple[str, str]] = ()) -> CIMultiDict[str]:
+    """A case-insensitive header mapping for :class:`SignedRequest` and :class:`SignedResponse`."""
+    return CIMultiDict(items)
