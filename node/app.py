@@ -5,7 +5,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from node import api_node, api_records
+from node import api_node, api_query, api_records
 from node.config import Config, steward_keys
 from node.logs import request_log_middleware
 from node.problems import problem_middleware
@@ -51,4 +51,5 @@ def create_app(
     app.cleanup_ctx.append(store_ctx)
     app.add_routes(api_records.routes)
     app.add_routes(api_node.routes)
+    app.add_routes(api_query.routes)
     return app

@@ -17,10 +17,15 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from node import __version__
+from node.api_query import SORTS, group_view, parse_group_by, parse_sort
+from node.api_records import stored_view
+from node.auth import ALL_AUDIENCES
 from node.bundles import BundleReport, export_bundle, import_bundle, verify_bundle
 from node.config import DEFAULT_NETWORK, LIMITS_CEILING, ConfigError, steward_keys
 from node.datadir import DataDir, DataDirError, default_data_dir
+from node.problems import BadParameter
 from node.publishing import publish
+from node.query_params import KINDS, parse_query_filter
 from node.serve import serve
 from protocol.envelope import AUDIENCES, NETWORK_ID_PATTERN
 from protocol.errors import KeyFormatError, ProtocolError
@@ -28,6 +33,7 @@ from protocol.keys import key_text, parse_key_text
 from protocol.kinds import KNOWN_KINDS
 from storage import StorageError
 from storage.ingest import Verifier
+from storage.queries import GROUP_KEYS, QueryFilter, QueryRow, RecordQueries, Stats
 from storage.records import RecordFilter
 from storage.store import Store
 from storage.tokens import Role
@@ -151,12 +157,99 @@ def build_parser() -> argparse.ArgumentParser:
     data_dir_option(imp)
     imp.add_argument("file", metavar="FILE", type=Path)
 
+    query = command("query", "Print current incidents or deployments matching filters.", cmd_query)
+    data_dir_option(query)
+    query.add_argument("--kind", required=True, choices=KINDS, help="which records")
+    _filter_options(query)
+    query.add_argument(
+        "--sort",
+        default="-created",
+        choices=SORTS,
+        help="created or occurred; a leading - sorts descending (default: -created)",
+    )
+    query.add_argument(
+        "--limit", type=int, default=100, help=f"at most this many records, 1 to {MAX_ROWS}"
+    )
+    query.add_argument("--json", action="store_true", help="print JSON")
+
+    stats = command("stats", "Print counts, chapters and first and last dates, grouped.", cmd_stats)
+    data_dir_option(stats)
+    stats.add_argument(
+        "--kind", default="incident", choices=KINDS, help="which records (default: incident)"
+    )
+    stats.add_argument(
+        "--group-by",
+        default="",
+        metavar="KEYS",
+        help=f"comma-separated keys: {', '.join(GROUP_KEYS)}",
+    )
+    _filter_options(stats)
+    stats.add_argument("--json", action="store_true", help="print JSON")
+
     ver = command("verify", "Check a signed-record bundle offline, with no node.", cmd_verify)
     ver.add_argument("file", metavar="FILE", type=Path)
     ver.add_argument(
         "--network", metavar="ID", help="require this network id (default: the bundle's own)"
     )
     return parser
+
+
+# (option, query parameter, help) for the filters query and stats share with the API.
+FILTER_OPTIONS = (
+    ("--country", "country", "ISO 3166-1 alpha-2 codes, comma-separated"),
+    ("--region", "region", "regions, comma-separated"),
+    ("--city", "city", "cities, comma-separated"),
+    ("--origin", "origin", "chapter keys (ed25519:...), comma-separated"),
+    ("--category", "category", "incident categories, comma-separated"),
+    ("--technology", "technology", "technology types, comma-separated"),
+    ("--agency", "agency", "agency names (any case), comma-separated"),
+    ("--status", "status", "verification or deployment statuses, comma-separated"),
+    ("--occurred-from", "occurred_from", "occurred_on on or after YYYY-MM-DD"),
+    ("--occurred-to", "occurred_to", "occurred_on on or before YYYY-MM-DD"),
+    ("--created-from", "created_from", "created at or after: milliseconds or RFC 3339"),
+    ("--created-to", "created_to", "created at or before: milliseconds or RFC 3339"),
+    ("--area", "area", "incidents: a geohash prefix of 1 to 6 characters"),
+    ("--bbox", "bbox", "deployments: min_lon,min_lat,max_lon,max_lat in degrees"),
+    ("--text", "q", "incidents: words that must all occur in the summary"),
+)
+MAX_ROWS = 100_000
+
+
+def _filter_options(sub: argparse.ArgumentParser) -> None:
+    for option, parameter, help_text in FILTER_OPTIONS:
+        sub.add_argument(option, dest=f"filter_{parameter}", metavar="VALUE", help=help_text)
+
+
+def _query_filter(args: argparse.Namespace) -> QueryFilter:
+    """The filter the options ask for, parsed exactly as the API parses its parameters."""
+    options = {parameter: option for option, parameter, _ in FILTER_OPTIONS}
+    mapping = {
+        parameter: value
+        for parameter in options
+        if (value := getattr(args, f"filter_{parameter}")) is not None
+    }
+    try:
+        # The operator reads their own database: every audience.
+        return parse_query_filter(mapping, args.kind, ALL_AUDIENCES)
+    except BadParameter as exc:
+        name = exc.extensions["parameter"]
+        detail = exc.detail.removeprefix(f"{name}: ")
+        raise CommandError(f"{options.get(name, '--' + name)}: {detail}") from exc
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """Columns padded to their widest cell; numbers right-aligned."""
+    cells = [[("" if v is None else str(v)) for v in row] for row in rows]
+    widths = [max([len(h), *(len(row[i]) for row in cells)]) for i, h in enumerate(headers)]
+    numeric = [all(isinstance(row[i], int) for row in rows) and rows for i in range(len(headers))]
+
+    def line(values: Sequence[str]) -> str:
+        return "  ".join(
+            v.rjust(w) if numeric[i] else v.ljust(w)
+            for i, (v, w) in enumerate(zip(values, widths, strict=True))
+        ).rstrip()
+
+    return "\n".join([line(headers), line(["-" * w for w in widths]), *map(line, cells)])
 
 
 def _usage(parser: argparse.ArgumentParser) -> int:
@@ -368,6 +461,105 @@ def cmd_status(args: argparse.Namespace) -> int:
         + "".join(f"\n          {origin}" for origin in flagged_list)
     )
     return 0
+
+
+def cmd_query(args: argparse.Namespace) -> int:
+    data_dir = _data_dir(args)
+    where = _query_filter(args)
+    if not 1 <= args.limit <= MAX_ROWS:
+        raise CommandError(f"--limit must be from 1 to {MAX_ROWS}")
+    sort = parse_sort(args.sort)
+
+    async def run() -> list[QueryRow]:
+        store = await _open_store(data_dir)
+        try:
+            return await RecordQueries(store.db).page(where, sort, None, args.limit)
+        finally:
+            await store.close()
+
+    rows = asyncio.run(run())
+    if args.json:
+        records = [stored_view(row.record) for row in rows]
+        print(json.dumps({"records": records, "audiences": list(where.audiences)}, indent=2))
+        return 0
+    columns = _INCIDENT_COLUMNS if args.kind == "incident" else _DEPLOYMENT_COLUMNS
+    headers = [name for name, _ in columns]
+    table = [[value(row) for _, value in columns] for row in rows]
+    print(_table(headers, table))
+    print(
+        f"{len(rows)} {args.kind} record(s)"
+        + (" (--limit reached)" if len(rows) == args.limit else "")
+    )
+    return 0
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    data_dir = _data_dir(args)
+    where = _query_filter(args)
+    try:
+        group_by = parse_group_by(args.group_by)
+    except BadParameter as exc:
+        raise CommandError(f"--group-by: {exc.detail.removeprefix('group_by: ')}") from exc
+
+    async def run() -> Stats:
+        store = await _open_store(data_dir)
+        try:
+            return await RecordQueries(store.db).stats(where, group_by)
+        finally:
+            await store.close()
+
+    result = asyncio.run(run())
+    measures = ("count", "chapters", "first", "last")
+    groups = [group_view(g) for g in result.groups]
+    total = group_view(result.total)
+    if args.json:
+        answer = {
+            "kind": where.kind,
+            "group_by": list(group_by),
+            "groups": groups,
+            "total": total,
+            "audiences": list(where.audiences),
+        }
+        print(json.dumps(answer, indent=2))
+        return 0
+    headers = [*group_by, *measures]
+    rows = [[g[h] for h in headers] for g in groups]
+    if group_by:
+        rows.append(["total", *([""] * (len(group_by) - 1)), *(total[m] for m in measures)])
+    else:
+        rows.append([total[m] for m in measures])
+    print(_table(headers, rows))
+    return 0
+
+
+_INCIDENT_COLUMNS: tuple[tuple[str, Callable[[QueryRow], Any]], ...] = (
+    ("id", lambda row: row.record.id.hex()[:12]),
+    ("occurred", lambda row: row.occurred_on),
+    ("country", lambda row: row.country),
+    ("region", lambda row: row.region),
+    ("city", lambda row: row.city),
+    ("category", lambda row: row.category),
+    ("technology", lambda row: row.technology),
+    ("agency", lambda row: row.agency),
+    ("status", lambda row: row.status),
+)
+_DEPLOYMENT_COLUMNS: tuple[tuple[str, Callable[[QueryRow], Any]], ...] = (
+    ("id", lambda row: row.record.id.hex()[:12]),
+    ("observed", lambda row: row.occurred_on),
+    ("country", lambda row: row.country),
+    ("city", lambda row: row.city),
+    ("operator", lambda row: row.agency),
+    ("status", lambda row: row.status),
+    ("lat", lambda row: _degrees(row.lat_e7)),
+    ("lon", lambda row: _degrees(row.lon_e7)),
+)
+
+
+def _degrees(e7: int | None) -> str | None:
+    if e7 is None:
+        return None
+    sign = "-" if e7 < 0 else ""
+    return f"{sign}{abs(e7) // 10_000_000}.{abs(e7) % 10_000_000:07d}"
 
 
 def _probe(base_url: str) -> str:

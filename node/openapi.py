@@ -9,8 +9,16 @@ from typing import Any
 
 from pydantic.json_schema import models_json_schema
 
+from node.query_params import (
+    CATEGORIES,
+    INCIDENT_ONLY,
+    KINDS,
+    STATUSES,
+    TECHNOLOGIES,
+)
 from protocol.envelope import AUDIENCES
 from protocol.kinds import KIND_MODELS
+from storage.queries import GROUP_KEYS
 
 _REF = "#/components/schemas/{model}"
 _B64 = {"type": "string", "contentEncoding": "base64url"}
@@ -123,6 +131,70 @@ def _schemas() -> dict[str, Any]:
                     "audiences": {"type": "array", "items": {"type": "string"}},
                 },
             },
+            "StatsGroup": {
+                "type": "object",
+                "description": "One group: its group_by keys by name (null where records have "
+                "none), the record count, distinct chapters and first and last occurred_on.",
+                "required": ["count", "chapters", "first", "last"],
+                "properties": {
+                    **{key: {"type": ["string", "null"]} for key in GROUP_KEYS},
+                    "count": {"type": "integer", "minimum": 0},
+                    "chapters": {"type": "integer", "minimum": 0},
+                    "first": {"type": ["string", "null"], "format": "date"},
+                    "last": {"type": ["string", "null"], "format": "date"},
+                },
+            },
+            "Stats": {
+                "type": "object",
+                "required": ["kind", "group_by", "groups", "total", "audiences"],
+                "properties": {
+                    "kind": {"type": "string", "enum": list(KINDS)},
+                    "group_by": {"type": "array", "items": {"type": "string"}},
+                    "groups": {"type": "array", "items": _ref("StatsGroup")},
+                    "total": _ref("StatsGroup"),
+                    "audiences": {"type": "array", "items": {"type": "string"}},
+                },
+            },
+            "ChapterCoverage": {
+                "type": "object",
+                "required": ["origin", "name", "city", "country", "records", "feeds"],
+                "properties": {
+                    "origin": {"type": "string"},
+                    "name": {"type": ["string", "null"]},
+                    "city": {"type": ["string", "null"]},
+                    "country": {"type": ["string", "null"]},
+                    "records": {
+                        "type": "object",
+                        "description": "Current records held, by kind.",
+                        "additionalProperties": {"type": "integer"},
+                    },
+                    "feeds": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "required": ["audience", "max_seq", "latest_created_ms", "behind"],
+                            "properties": {
+                                "audience": {"type": "string"},
+                                "max_seq": {"type": "integer"},
+                                "latest_created_ms": {"type": ["integer", "null"]},
+                                "behind": {
+                                    "type": "null",
+                                    "description": "How many records peers advertise beyond "
+                                    "max_seq; null until federation exists.",
+                                },
+                            },
+                        },
+                    },
+                },
+            },
+            "Coverage": {
+                "type": "object",
+                "required": ["chapters", "audiences"],
+                "properties": {
+                    "chapters": {"type": "array", "items": _ref("ChapterCoverage")},
+                    "audiences": {"type": "array", "items": {"type": "string"}},
+                },
+            },
             "IngestResult": {
                 "type": "object",
                 "required": ["id", "outcome"],
@@ -185,6 +257,94 @@ def _query(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any
         "required": False,
         "description": description,
         "schema": schema,
+    }
+
+
+def _filters(kind: str | None) -> list[dict[str, Any]]:
+    """The filter parameters of parse_query_filter; ``kind`` None: both kinds (stats)."""
+    statuses = sorted(STATUSES[kind]) if kind else sorted(set().union(*STATUSES.values()))
+    parameters = [
+        _query("country", "ISO 3166-1 alpha-2 codes, comma-separated", {"type": "string"}),
+        _query("region", "Regions, comma-separated", {"type": "string"}),
+        _query("city", "Cities, comma-separated", {"type": "string"}),
+        _query("origin", "Chapter keys (ed25519:...), comma-separated", {"type": "string"}),
+        _query(
+            "category",
+            "Incident categories, comma-separated: " + ", ".join(sorted(CATEGORIES)),
+            {"type": "string"},
+        ),
+        _query(
+            "technology",
+            "Technology types, comma-separated: " + ", ".join(sorted(TECHNOLOGIES)),
+            {"type": "string"},
+        ),
+        _query("agency", "Agency names (case-insensitive), comma-separated", {"type": "string"}),
+        _query("status", "Statuses, comma-separated: " + ", ".join(statuses), {"type": "string"}),
+        _query(
+            "occurred_from", "occurred_on from (inclusive)", {"type": "string", "format": "date"}
+        ),
+        _query("occurred_to", "occurred_on to (inclusive)", {"type": "string", "format": "date"}),
+        _query(
+            "created_from",
+            "created_ms from (inclusive): milliseconds or RFC 3339",
+            {"type": "string"},
+        ),
+        _query(
+            "created_to", "created_ms to (inclusive): milliseconds or RFC 3339", {"type": "string"}
+        ),
+        _query(
+            "area",
+            "Incidents: geohash prefix of 1-6 characters",
+            {"type": "string", "pattern": "^[0-9b-hjkmnp-z]{1,6}$"},
+        ),
+        _query(
+            "bbox", "Deployments: min_lon,min_lat,max_lon,max_lat in degrees", {"type": "string"}
+        ),
+        _query(
+            "q",
+            "Incidents: words that must all occur in the summary",
+            {"type": "string", "maxLength": 500},
+        ),
+    ]
+    if kind == "incident":
+        return [p for p in parameters if p["name"] != "bbox"]
+    if kind == "deployment":
+        return [p for p in parameters if p["name"] not in INCIDENT_ONLY]
+    return parameters
+
+
+def _list_operation(kind: str, plural: str) -> dict[str, Any]:
+    return {
+        "get": {
+            "operationId": f"list{plural.capitalize()}",
+            "summary": f"Current {plural}, filtered and sorted, a page at a time",
+            "security": _OPTIONAL_BEARER,
+            "parameters": [
+                *_filters(kind),
+                _query(
+                    "sort",
+                    "created or occurred; a leading - sorts descending",
+                    {
+                        "type": "string",
+                        "enum": ["created", "-created", "occurred", "-occurred"],
+                        "default": "-created",
+                    },
+                ),
+                _query(
+                    "limit",
+                    "Page size",
+                    {"type": "integer", "minimum": 1, "maximum": 500, "default": 100},
+                ),
+                _query(
+                    "cursor", "next_cursor of the previous page (same sort)", {"type": "string"}
+                ),
+            ],
+            "responses": {
+                "200": _json(f"A page of {plural}", _ref("RecordPage")),
+                "400": _problem("A parameter is wrong or unknown; the problem names it."),
+                "401": _problem("A token this node does not know."),
+            },
+        }
     }
 
 
@@ -325,6 +485,45 @@ def openapi_document(version: str) -> dict[str, Any]:
                         "400": bad_request,
                         "401": unauthorized,
                         "404": _problem("No such record visible to this request."),
+                    },
+                }
+            },
+            "/api/v1/incidents": _list_operation("incident", "incidents"),
+            "/api/v1/deployments": _list_operation("deployment", "deployments"),
+            "/api/v1/stats": {
+                "get": {
+                    "operationId": "stats",
+                    "summary": "Counts, chapters and first and last dates, grouped",
+                    "security": _OPTIONAL_BEARER,
+                    "parameters": [
+                        _query(
+                            "kind",
+                            "Which records to count",
+                            {"type": "string", "enum": list(KINDS), "default": "incident"},
+                        ),
+                        _query(
+                            "group_by",
+                            "Comma-separated keys (at most 4): " + ", ".join(GROUP_KEYS),
+                            {"type": "string"},
+                        ),
+                        *_filters(None),
+                    ],
+                    "responses": {
+                        "200": _json("Groups and totals", _ref("Stats")),
+                        "400": _problem("A parameter is wrong or unknown; the problem names it."),
+                        "401": unauthorized,
+                    },
+                }
+            },
+            "/api/v1/coverage": {
+                "get": {
+                    "operationId": "coverage",
+                    "summary": "Every chapter known to the node: counts and feed heads",
+                    "security": _OPTIONAL_BEARER,
+                    "responses": {
+                        "200": _json("Chapters", _ref("Coverage")),
+                        "400": _problem("The route takes no parameters."),
+                        "401": unauthorized,
                     },
                 }
             },

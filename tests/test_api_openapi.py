@@ -219,6 +219,13 @@ async def test_real_responses_match_their_documented_schemas(
     await check("get", "/api/v1/forks", await client.get("/api/v1/forks"))
     await check("get", "/api/v1/forks", await client.get("/api/v1/forks", headers=analyst))
 
+    for path in ("/api/v1/incidents", "/api/v1/deployments", "/api/v1/stats", "/api/v1/coverage"):
+        await check("get", path, await client.get(path, headers=analyst))
+        await check("get", path, await client.get(path, params={"colour": "red"}))
+        await check("get", path, await client.get(path, headers=bearer("bst_unknown")))
+    stats = {"group_by": "country,origin,week", "kind": "incident"}
+    await check("get", "/api/v1/stats", await client.get("/api/v1/stats", params=stats))
+
     documented = {
         (method, path, status)
         for path, operations in document["paths"].items()

@@ -1,0 +1,95 @@
+"""The export route: current incidents or deployments, filtered, streamed as a file.
+
+``GET /api/v1/export?format=csv|geojson|ndjson|bundle&kind=incident|deployment``
+takes the same filters as the query routes (:mod:`node.query_params`). The
+parameters are all checked before the first byte is sent, so a bad one gets a
+400 problem+json; after that the body streams from the database in constant
+memory. Without a token only public records are exported; the
+``Banscan-Audiences`` header names the audiences an export includes.
+"""
+
+import datetime
+from collections.abc import AsyncIterator
+
+import structlog
+from aiohttp import web
+
+from node.auth import readable_audiences, token_info
+from node.exports import (
+    EXPORT_KINDS,
+    FORMATS,
+    bundle_chunks,
+    csv_chunks,
+    geojson_chunks,
+    ndjson_chunks,
+)
+from node.problems import BadParameter
+from node.query_params import parse_query_filter
+from node.state import CONFIG, STORE
+from storage.queries import QueryFilter, RecordQueries
+from storage.records import StoredRecord
+
+routes = web.RouteTableDef()
+EXPORT_PARAMETERS = frozenset({"format", "kind"})
+AUDIENCES_HEADER = "Banscan-Audiences"
+log = structlog.get_logger("banscan.api")
+
+
+def _choice(request: web.Request, name: str, choices: tuple[str, ...]) -> str:
+    values = request.query.getall(name, [])
+    if not values:
+        raise BadParameter(name, f"is required: one of {', '.join(choices)}")
+    if len(values) > 1:
+        raise BadParameter(name, "is given more than once")
+    if values[0] not in choices:
+        raise BadParameter(name, f"must be one of {', '.join(choices)}")
+    return str(values[0])
+
+
+@routes.get("/api/v1/export")
+async def export(request: web.Request) -> web.StreamResponse:
+    export_format = FORMATS[_choice(request, "format", tuple(FORMATS))]
+    kind = _choice(request, "kind", EXPORT_KINDS)
+    audiences = readable_audiences(await token_info(request))
+    where = parse_query_filter(request.query, kind, audiences, allowed_extra=EXPORT_PARAMETERS)
+    store = request.app[STORE]
+    created_ms = store.clock()
+
+    day = datetime.datetime.fromtimestamp(created_ms // 1000, datetime.UTC).strftime("%Y%m%d")
+    filename = f"banscan-{kind}s-{day}.{export_format.extension}"
+    response = web.StreamResponse(
+        headers={
+            "Content-Type": export_format.media_type,
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            AUDIENCES_HEADER: ", ".join(audiences),
+        }
+    )
+    chunks: AsyncIterator[bytes]
+    records = _records(RecordQueries(store.db), where)
+    match export_format.name:
+        case "csv":
+            chunks = csv_chunks(records, kind)
+        case "geojson":
+            chunks = geojson_chunks(records, kind)
+        case "ndjson":
+            chunks = ndjson_chunks(records)
+        case _:
+            chunks = bundle_chunks(records, request.app[CONFIG].network.id, created_ms)
+    await response.prepare(request)
+    try:
+        async for chunk in chunks:
+            await response.write(chunk)
+    except Exception:
+        # The status line is sent, so no problem+json can follow. Cutting the
+        # connection before the last chunk tells the client the file is incomplete.
+        log.exception("export failed after it began", format=export_format.name, kind=kind)
+        if request.transport is not None:
+            request.transport.close()
+        return response
+    await response.write_eof()
+    return response
+
+
+async def _records(queries: RecordQueries, where: QueryFilter) -> AsyncIterator[StoredRecord]:
+    async for row in queries.iterate(where):
+        yield row.record

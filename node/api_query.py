@@ -1,0 +1,185 @@
+"""Routes for coordinators: filtered incidents and deployments, aggregates and coverage.
+
+Without a token only public records are visible; any valid token sees every
+audience. Every answer names the audiences it includes.
+"""
+
+import json
+from typing import Any
+
+from aiohttp import web
+
+from node.api_records import stored_view
+from node.auth import readable_audiences, token_info
+from node.problems import BadParameter
+from node.query_params import int_param, parse_query_filter
+from node.state import STORE
+from protocol.keys import b64url_decode, b64url_encode, key_text
+from storage.queries import (
+    GROUP_KEYS,
+    ChapterCoverage,
+    CursorKey,
+    RecordQueries,
+    SortKey,
+    SortOrder,
+    StatsGroup,
+)
+
+routes = web.RouteTableDef()
+MAX_PAGE = 500
+DEFAULT_PAGE = 100
+DEFAULT_SORT = "-created"
+SORTS = ("created", "-created", "occurred", "-occurred")
+PAGE_PARAMETERS = frozenset({"sort", "limit", "cursor"})
+MAX_GROUP_KEYS = 4
+_SQLITE_MIN, _SQLITE_MAX = -(1 << 63), (1 << 63) - 1
+
+
+def queries(request: web.Request) -> RecordQueries:
+    return RecordQueries(request.app[STORE].db)
+
+
+@routes.get("/api/v1/incidents")
+async def list_incidents(request: web.Request) -> web.Response:
+    return await _list(request, "incident")
+
+
+@routes.get("/api/v1/deployments")
+async def list_deployments(request: web.Request) -> web.Response:
+    return await _list(request, "deployment")
+
+
+async def _list(request: web.Request, kind: str) -> web.Response:
+    audiences = readable_audiences(await token_info(request))
+    query = request.query
+    where = parse_query_filter(query, kind, audiences, allowed_extra=PAGE_PARAMETERS)
+    sort = parse_sort(query.get("sort", DEFAULT_SORT))
+    limit = int_param(query, "limit", DEFAULT_PAGE, 1, MAX_PAGE)
+    after = decode_cursor(query["cursor"], sort) if "cursor" in query else None
+    rows = await queries(request).page(where, sort, after, limit)
+    next_cursor = encode_cursor(rows[-1].cursor_key(sort[0]), sort) if len(rows) == limit else None
+    return web.json_response(
+        {
+            "records": [stored_view(row.record) for row in rows],
+            "next_cursor": next_cursor,
+            "audiences": list(audiences),
+        }
+    )
+
+
+@routes.get("/api/v1/stats")
+async def stats(request: web.Request) -> web.Response:
+    audiences = readable_audiences(await token_info(request))
+    query = request.query
+    where = parse_query_filter(
+        query,
+        query.get("kind", "incident"),
+        audiences,
+        allowed_extra=frozenset({"group_by", "kind"}),
+    )
+    group_by = parse_group_by(query.get("group_by", ""))
+    result = await queries(request).stats(where, group_by)
+    return web.json_response(
+        {
+            "kind": where.kind,
+            "group_by": list(group_by),
+            "groups": [group_view(g) for g in result.groups],
+            "total": group_view(result.total),
+            "audiences": list(audiences),
+        }
+    )
+
+
+@routes.get("/api/v1/coverage")
+async def coverage(request: web.Request) -> web.Response:
+    audiences = readable_audiences(await token_info(request))
+    unknown = sorted(request.query)
+    if unknown:
+        raise BadParameter(unknown[0][:40], "unknown parameter; coverage takes none")
+    chapters = await queries(request).coverage(audiences)
+    return web.json_response(
+        {"chapters": [_chapter_view(c) for c in chapters], "audiences": list(audiences)}
+    )
+
+
+def parse_sort(text: str) -> SortOrder:
+    if text not in SORTS:
+        raise BadParameter("sort", f"must be one of {', '.join(SORTS)}")
+    key: SortKey = "created" if text.lstrip("-") == "created" else "occurred"
+    return key, text.startswith("-")
+
+
+def parse_group_by(text: str) -> tuple[str, ...]:
+    keys = tuple(k.strip() for k in text.split(",")) if text else ()
+    for key in keys:
+        if key not in GROUP_KEYS:
+            raise BadParameter("group_by", f"{key[:40]!r} is not one of {', '.join(GROUP_KEYS)}")
+    if len(set(keys)) != len(keys):
+        raise BadParameter("group_by", "names a key twice")
+    if len(keys) > MAX_GROUP_KEYS:
+        raise BadParameter("group_by", f"at most {MAX_GROUP_KEYS} keys")
+    return keys
+
+
+def encode_cursor(key: CursorKey, sort: SortOrder) -> str:
+    """Opaque to clients: the sort it belongs to, the last row's sort value and rid."""
+    value, rid = key
+    return b64url_encode(json.dumps([_sort_text(sort), value, rid]).encode())
+
+
+def decode_cursor(text: str, sort: SortOrder) -> CursorKey:
+    try:
+        decoded: Any = json.loads(b64url_decode(text))
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        decoded = None
+    expected = int if sort[0] == "created" else str
+    if (
+        not isinstance(decoded, list)
+        or len(decoded) != 3
+        or decoded[0] != _sort_text(sort)
+        or type(decoded[1]) is not expected
+        or type(decoded[2]) is not int
+        or not all(_SQLITE_MIN <= v <= _SQLITE_MAX for v in decoded[1:] if type(v) is int)
+    ):
+        raise BadParameter("cursor", "not a cursor this node issued for this sort")
+    value: int | str = decoded[1]
+    rid: int = decoded[2]
+    return value, rid
+
+
+def _sort_text(sort: SortOrder) -> str:
+    return ("-" if sort[1] else "") + sort[0]
+
+
+def group_view(group: StatsGroup) -> dict[str, Any]:
+    keys = {
+        name: key_text(value) if isinstance(value, bytes) else value
+        for name, value in group.keys.items()
+    }
+    return {
+        **keys,
+        "count": group.count,
+        "chapters": group.chapters,
+        "first": group.first,
+        "last": group.last,
+    }
+
+
+def _chapter_view(chapter: ChapterCoverage) -> dict[str, Any]:
+    return {
+        "origin": key_text(chapter.origin),
+        "name": chapter.name,
+        "city": chapter.city,
+        "country": chapter.country,
+        "records": chapter.records,
+        "feeds": [
+            {
+                "audience": f.audience,
+                "max_seq": f.max_seq,
+                "latest_created_ms": f.latest_created_ms,
+                # Federation (a later issue) will say how far behind peers' feeds this is.
+                "behind": None,
+            }
+            for f in chapter.feeds
+        ],
+    }

@@ -1,0 +1,123 @@
+"""storage.queries over a real SQLite file (iteration, full-text quoting, ISO weeks), and
+properties of the query parameter parser."""
+
+import datetime
+import sqlite3
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from node.problems import BadParameter
+from node.query_params import parse_bbox, parse_query_filter
+from protocol.limits import DEFAULT_LIMITS
+from protocol.records import verify_record
+from storage.queries import _GROUP_SQL, QueryFilter, RecordQueries, fts_match
+from storage.store import Store
+from tests.factories import NETWORK
+from tests.querydata import generate
+
+ALL = ("public", "network", "coordinators")
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    opened = await Store.open(tmp_path / "banscan.db")
+    data = generate(120, seed=1)
+    await opened.records.ingest(
+        [verify_record(i.record, network_id=NETWORK, limits=DEFAULT_LIMITS) for i in data.items]
+    )
+    yield opened
+    await opened.close()
+
+
+async def test_iterate_yields_every_row_once_in_arrival_order(store: Store) -> None:
+    queries = RecordQueries(store.db)
+    where = QueryFilter(kind="incident", audiences=ALL)
+    paged = [row async for row in queries.iterate(where, page=7)]
+    whole = await queries.page(where, ("created", False), None, 10_000)
+    assert [r.record.rid for r in paged] == [r.record.rid for r in whole]
+    assert len({r.record.rid for r in paged}) == len(paged) > 50
+    assert all(r.record.body is not None and r.country for r in paged)
+
+
+async def test_no_audience_selects_nothing(store: Store) -> None:
+    stats = await RecordQueries(store.db).stats(QueryFilter(kind="incident", audiences=()), [])
+    assert stats.total.count == 0
+
+
+async def test_unknown_group_key_is_a_programming_error(store: Store) -> None:
+    with pytest.raises(ValueError, match="colour"):
+        await RecordQueries(store.db).stats(QueryFilter(kind="incident", audiences=ALL), ["colour"])
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.text(min_size=1, max_size=60))
+def test_any_search_text_is_a_valid_fts5_query(text: str) -> None:
+    with sqlite3.connect(":memory:") as conn:
+        conn.execute("CREATE VIRTUAL TABLE summaries USING fts5 (summary)")
+        conn.execute("INSERT INTO summaries (summary) VALUES ('vans filmed a march')")
+        match = fts_match(text)
+        if match:
+            conn.execute("SELECT rowid FROM summaries WHERE summaries MATCH ?", (match,))
+
+
+def test_search_words_are_phrases_not_syntax() -> None:
+    assert fts_match('vans "NEAR( march') == '"vans" """NEAR(" "march"'
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dates(min_value=datetime.date(1900, 1, 1), max_value=datetime.date(2200, 12, 31)))
+def test_week_expression_is_the_iso_week(day: datetime.date) -> None:
+    with sqlite3.connect(":memory:") as conn:
+        row = conn.execute(
+            f"SELECT {_GROUP_SQL['week']} FROM (SELECT ? AS occurred_on) AS r",
+            (day.isoformat(),),
+        ).fetchone()
+    year, week, _ = day.isocalendar()
+    assert row == (f"{year}-W{week:02d}",)
+
+
+# The parameter parser (node.query_params): any input is a filter or a BadParameter.
+
+_NAMES = st.sampled_from(
+    ["country", "area", "bbox", "q", "occurred_from", "created_to", "origin", "status", "x"]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.dictionaries(_NAMES, st.text(max_size=30), max_size=4),
+    st.sampled_from(["incident", "deployment", "node"]),
+)
+def test_any_parameters_give_a_filter_or_a_bad_parameter(query: dict[str, str], kind: str) -> None:
+    named = None
+    try:
+        where = parse_query_filter(query, kind, ALL)
+    except BadParameter as exc:
+        named = exc.extensions["parameter"]
+    if named is None:
+        assert where.kind == kind
+    else:
+        assert named in {*query, "kind"}
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.decimals(min_value=-90, max_value=90, places=7, allow_nan=False), min_size=4, max_size=4
+    )
+)
+def test_bbox_degrees_become_exact_e7_integers(values: list[Decimal]) -> None:
+    min_lon, min_lat, max_lon, max_lat = values
+    min_lat, max_lat = sorted((min_lat, max_lat))
+    text = ",".join(format(v, "f") for v in (min_lon, min_lat, max_lon, max_lat))
+    box = parse_bbox(text)
+    assert box == tuple(int(v * 10_000_000) for v in (min_lat, min_lon, max_lat, max_lon))
+
+
+def test_bbox_finer_than_e7_widens_outward() -> None:
+    assert parse_bbox("0.00000001,-0.00000001,0.00000001,0.00000001") == (-1, 0, 1, 1)
