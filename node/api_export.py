@@ -9,25 +9,16 @@ memory. Without a token only public records are exported; the
 """
 
 import datetime
-from collections.abc import AsyncIterator
 
 import structlog
 from aiohttp import web
 
 from node.auth import readable_audiences, token_info
-from node.exports import (
-    EXPORT_KINDS,
-    FORMATS,
-    bundle_chunks,
-    csv_chunks,
-    geojson_chunks,
-    ndjson_chunks,
-)
+from node.exports import EXPORT_KINDS, FORMATS, current_records, export_chunks
 from node.problems import BadParameter
 from node.query_params import parse_query_filter
 from node.state import CONFIG, STORE
-from storage.queries import QueryFilter, RecordQueries
-from storage.records import StoredRecord
+from storage.queries import RecordQueries
 
 routes = web.RouteTableDef()
 EXPORT_PARAMETERS = frozenset({"format", "kind"})
@@ -64,17 +55,13 @@ async def export(request: web.Request) -> web.StreamResponse:
             AUDIENCES_HEADER: ", ".join(audiences),
         }
     )
-    chunks: AsyncIterator[bytes]
-    records = _records(RecordQueries(store.db), where)
-    match export_format.name:
-        case "csv":
-            chunks = csv_chunks(records, kind)
-        case "geojson":
-            chunks = geojson_chunks(records, kind)
-        case "ndjson":
-            chunks = ndjson_chunks(records)
-        case _:
-            chunks = bundle_chunks(records, request.app[CONFIG].network.id, created_ms)
+    chunks = export_chunks(
+        export_format,
+        kind,
+        current_records(RecordQueries(store.db), where),
+        network_id=request.app[CONFIG].network.id,
+        created_ms=created_ms,
+    )
     await response.prepare(request)
     try:
         async for chunk in chunks:
@@ -88,8 +75,3 @@ async def export(request: web.Request) -> web.StreamResponse:
         return response
     await response.write_eof()
     return response
-
-
-async def _records(queries: RecordQueries, where: QueryFilter) -> AsyncIterator[StoredRecord]:
-    async for row in queries.iterate(where):
-        yield row.record

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from node import api_node, api_query, api_records
+from node import api_export, api_node, api_query, api_records
 from node.config import Config, steward_keys
 from node.logs import request_log_middleware
 from node.problems import problem_middleware
@@ -52,4 +52,5 @@ def create_app(
     app.add_routes(api_records.routes)
     app.add_routes(api_node.routes)
     app.add_routes(api_query.routes)
+    app.add_routes(api_export.routes)
     return app

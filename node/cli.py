@@ -12,7 +12,7 @@ import sys
 import urllib.error
 import urllib.request
 from collections import Counter
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -20,9 +20,10 @@ from node import __version__
 from node.api_query import SORTS, group_view, parse_group_by, parse_sort
 from node.api_records import stored_view
 from node.auth import ALL_AUDIENCES
-from node.bundles import BundleReport, export_bundle, import_bundle, verify_bundle
-from node.config import DEFAULT_NETWORK, LIMITS_CEILING, ConfigError, steward_keys
+from node.bundles import BundleReport, Progress, export_bundle, import_bundle, verify_bundle
+from node.config import DEFAULT_NETWORK, LIMITS_CEILING, Config, ConfigError, steward_keys
 from node.datadir import DataDir, DataDirError, default_data_dir
+from node.exports import EXPORT_KINDS, FORMATS, ExportFormat, current_records, export_chunks
 from node.problems import BadParameter
 from node.publishing import publish
 from node.query_params import KINDS, parse_query_filter
@@ -34,7 +35,7 @@ from protocol.kinds import KNOWN_KINDS
 from storage import StorageError
 from storage.ingest import Verifier
 from storage.queries import GROUP_KEYS, QueryFilter, QueryRow, RecordQueries, Stats
-from storage.records import RecordFilter
+from storage.records import RecordFilter, StoredRecord
 from storage.store import Store
 from storage.tokens import Role
 
@@ -141,10 +142,28 @@ def build_parser() -> argparse.ArgumentParser:
     pub.add_argument("--audience", required=True, choices=AUDIENCES)
     pub.add_argument("file", metavar="FILE", help="JSON body, or - for standard input")
 
-    exp = command("export", "Write the node's records to a signed-record bundle.", cmd_export)
+    exp = command(
+        "export",
+        "Write the node's records to a signed-record bundle, or its current incidents or "
+        "deployments to CSV, GeoJSON or NDJSON.",
+        cmd_export,
+    )
     data_dir_option(exp)
-    exp.add_argument("--out", required=True, metavar="FILE", help="bundle file, or - for stdout")
-    exp.add_argument("--kind", action="append", default=[], help="only this kind (repeatable)")
+    exp.add_argument("--out", required=True, metavar="FILE", help="output file, or - for stdout")
+    exp.add_argument(
+        "--format",
+        default="bundle",
+        choices=list(FORMATS),
+        help="bundle (default: whole feeds, unless filters are given), csv, geojson or ndjson "
+        "(current records of one --kind)",
+    )
+    exp.add_argument(
+        "--kind",
+        action="append",
+        default=[],
+        help="only this kind (repeatable for a whole-feed bundle; exactly one of incident or "
+        "deployment with --format csv, geojson or ndjson, or with filters)",
+    )
     exp.add_argument(
         "--audience",
         action="append",
@@ -152,6 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=AUDIENCES,
         help="only this audience (repeatable)",
     )
+    _filter_options(exp)
 
     imp = command("import", "Verify a signed-record bundle and store its records.", cmd_import)
     data_dir_option(imp)
@@ -220,8 +240,12 @@ def _filter_options(sub: argparse.ArgumentParser) -> None:
         sub.add_argument(option, dest=f"filter_{parameter}", metavar="VALUE", help=help_text)
 
 
-def _query_filter(args: argparse.Namespace) -> QueryFilter:
-    """The filter the options ask for, parsed exactly as the API parses its parameters."""
+def _query_filter(
+    args: argparse.Namespace, kind: str | None = None, audiences: tuple[str, ...] = ALL_AUDIENCES
+) -> QueryFilter:
+    """The filter the options ask for, parsed exactly as the API parses its parameters.
+
+    The operator reads their own database, so every audience by default."""
     options = {parameter: option for option, parameter, _ in FILTER_OPTIONS}
     mapping = {
         parameter: value
@@ -229,8 +253,7 @@ def _query_filter(args: argparse.Namespace) -> QueryFilter:
         if (value := getattr(args, f"filter_{parameter}")) is not None
     }
     try:
-        # The operator reads their own database: every audience.
-        return parse_query_filter(mapping, args.kind, ALL_AUDIENCES)
+        return parse_query_filter(mapping, kind or args.kind, audiences)
     except BadParameter as exc:
         name = exc.extensions["parameter"]
         detail = exc.detail.removeprefix(f"{name}: ")
@@ -340,12 +363,24 @@ def cmd_export(args: argparse.Namespace) -> int:
     data_dir = _data_dir(args)
     config = data_dir.load_config()
     data_dir.load_key()
-    where = RecordFilter(kinds=tuple(args.kind), audiences=tuple(args.audience))
+    filtered = any(getattr(args, f"filter_{p}") is not None for _, p, _ in FILTER_OPTIONS)
+    whole_feeds = args.format == "bundle" and not filtered
+    query: QueryFilter | None = None
+    if not whole_feeds:
+        if len(args.kind) != 1 or args.kind[0] not in EXPORT_KINDS:
+            raise CommandError(
+                "--format csv, geojson or ndjson, and filters, need one --kind: "
+                + " or ".join(EXPORT_KINDS)
+            )
+        query = _query_filter(args, args.kind[0], tuple(args.audience) or ALL_AUDIENCES)
 
     async def run(out: BinaryIO) -> Counter[str]:
         store = await _open_store(data_dir)
         try:
-            return await export_bundle(store, config.network.id, out, where)
+            if query is None:
+                where = RecordFilter(kinds=tuple(args.kind), audiences=tuple(args.audience))
+                return await export_bundle(store, config.network.id, out, where)
+            return await _export_current(store, query, FORMATS[args.format], out, config)
         finally:
             await store.close()
 
@@ -368,11 +403,37 @@ def cmd_export(args: argparse.Namespace) -> int:
     private = audiences.total() - audiences["public"]
     if private:
         print(
-            f"note: {private} of them are network or coordinators records; share the bundle "
+            f"note: {private} of them are network or coordinators records; share the file "
             "only with members (--audience public exports public records only)",
             file=sys.stderr,
         )
     return 0
+
+
+async def _export_current(
+    store: Store, query: QueryFilter, export_format: ExportFormat, out: BinaryIO, config: Config
+) -> Counter[str]:
+    """Current records of one kind in ``export_format``, as the export route writes them."""
+    audiences: Counter[str] = Counter()
+    progress = Progress("exported", None)
+
+    async def counted() -> AsyncIterator[StoredRecord]:
+        async for record in current_records(RecordQueries(store.db), query):
+            audiences[record.envelope.audience] += 1
+            progress.update(audiences.total())
+            yield record
+
+    chunks = export_chunks(
+        export_format,
+        query.kind,
+        counted(),
+        network_id=config.network.id,
+        created_ms=store.clock(),
+    )
+    async for chunk in chunks:
+        out.write(chunk)
+    progress.update(audiences.total(), final=True)
+    return audiences
 
 
 def cmd_import(args: argparse.Namespace) -> int:

@@ -27,6 +27,7 @@ from protocol.bundle import encode_header, encode_trailer
 from protocol.geohash import decode as decode_geohash
 from protocol.keys import key_text
 from protocol.kinds import decode_body_map
+from storage.queries import QueryFilter, RecordQueries
 from storage.records import StoredRecord
 
 CHUNK_BYTES: Final = 1 << 16
@@ -348,3 +349,31 @@ async def bundle_chunks(
         if (chunk := chunks.add(record.signed().encode())) is not None:
             yield chunk
     yield chunks.last(encode_trailer(count))
+
+
+def export_chunks(
+    export_format: ExportFormat,
+    kind: str,
+    records: AsyncIterable[StoredRecord],
+    *,
+    network_id: str,
+    created_ms: int,
+) -> AsyncIterator[bytes]:
+    """The chunks of ``records`` in ``export_format``: what the API and the CLI write."""
+    match export_format.name:
+        case "csv":
+            return csv_chunks(records, kind)
+        case "geojson":
+            return geojson_chunks(records, kind)
+        case "ndjson":
+            return ndjson_chunks(records)
+        case _:
+            return bundle_chunks(records, network_id, created_ms)
+
+
+async def current_records(
+    queries: RecordQueries, where: QueryFilter
+) -> AsyncIterator[StoredRecord]:
+    """The current records ``where`` selects, streamed."""
+    async for row in queries.iterate(where):
+        yield row.record

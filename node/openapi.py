@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic.json_schema import models_json_schema
 
+from node.exports import EXPORT_KINDS, FORMATS
 from node.query_params import (
     CATEGORIES,
     INCIDENT_ONLY,
@@ -510,6 +511,46 @@ def openapi_document(version: str) -> dict[str, Any]:
                     ],
                     "responses": {
                         "200": _json("Groups and totals", _ref("Stats")),
+                        "400": _problem("A parameter is wrong or unknown; the problem names it."),
+                        "401": unauthorized,
+                    },
+                }
+            },
+            "/api/v1/export": {
+                "get": {
+                    "operationId": "export",
+                    "summary": "Current incidents or deployments as a file, streamed",
+                    "security": _OPTIONAL_BEARER,
+                    "parameters": [
+                        {
+                            "name": "format",
+                            "in": "query",
+                            "required": True,
+                            "description": "File format",
+                            "schema": {"type": "string", "enum": list(FORMATS)},
+                        },
+                        {
+                            "name": "kind",
+                            "in": "query",
+                            "required": True,
+                            "description": "Which records",
+                            "schema": {"type": "string", "enum": list(EXPORT_KINDS)},
+                        },
+                        *_filters(None),
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "The file; the Banscan-Audiences header names the "
+                            "audiences it includes.",
+                            "content": {
+                                f.media_type.split(";")[0]: {
+                                    "schema": {"type": "object"}
+                                    if f.name == "geojson"
+                                    else {"type": "string"}
+                                }
+                                for f in FORMATS.values()
+                            },
+                        },
                         "400": _problem("A parameter is wrong or unknown; the problem names it."),
                         "401": unauthorized,
                     },

@@ -226,6 +226,19 @@ async def test_real_responses_match_their_documented_schemas(
     stats = {"group_by": "country,origin,week", "kind": "incident"}
     await check("get", "/api/v1/stats", await client.get("/api/v1/stats", params=stats))
 
+    export = "/api/v1/export"
+    for fmt in ("csv", "geojson", "ndjson", "bundle"):
+        response = await client.get(export, params={"format": fmt, "kind": "incident"})
+        assert response.status == 200
+        documented_types = document["paths"][export]["get"]["responses"]["200"]["content"]
+        assert response.content_type in documented_types
+        await response.read()
+    conformance.seen.add(("get", export, "200"))
+    await check("get", export, await client.get(export, params={"format": "xls", "kind": "x"}))
+    incidents_csv = {"format": "csv", "kind": "incident"}
+    unknown = bearer("bst_unknown")
+    await check("get", export, await client.get(export, params=incidents_csv, headers=unknown))
+
     documented = {
         (method, path, status)
         for path, operations in document["paths"].items()
