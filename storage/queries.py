@@ -240,9 +240,13 @@ class RecordQueries:
             where += f" AND ({_SORT_SQL[key]}, r.rid) {'<' if descending else '>'} (?, ?)"
             params.extend(after)
         direction = "DESC" if descending else "ASC"
+        order = f"ORDER BY {_SORT_SQL[key]} {direction}, r.rid {direction}"
+        # Pick the page's rids first, then read their rows and bodies: joining bodies
+        # before the LIMIT would read the body of every matching record.
         sql = (
-            f"SELECT {_ROW_COLUMNS} FROM records r LEFT JOIN bodies b ON b.rid = r.rid "  # noqa: S608
-            f"WHERE {where} ORDER BY {_SORT_SQL[key]} {direction}, r.rid {direction} LIMIT ?"
+            f"SELECT {_ROW_COLUMNS} FROM "  # noqa: S608
+            f"(SELECT r.rid FROM records r WHERE {where} {order} LIMIT ?) AS p "
+            f"JOIN records r ON r.rid = p.rid LEFT JOIN bodies b ON b.rid = r.rid {order}"
         )
         async with self._db.reader.execute(sql, (*params, limit)) as cursor:
             return [_row(values) async for values in cursor]
