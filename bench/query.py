@@ -59,7 +59,7 @@ from typing import Any, get_args
 
 import msgpack
 
-from bench.ingest import proc_status
+from bench.ingest import checked, proc_status
 from protocol.bundle import encode_header, encode_trailer
 from protocol.envelope import record_id
 from protocol.kinds import IncidentCategory, TechnologyType
@@ -809,12 +809,6 @@ def checkpoint(db: Path) -> None:
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     finally:
         conn.close()
-
-
-def checked(result: subprocess.CompletedProcess[str], what: str) -> str:
-    if result.returncode != 0:
-        raise RuntimeError(f"{what} failed ({result.returncode}): {result.stderr[-2000:]}")
-    return result.stdout
 
 
 # --- report ------------------------------------------------------------------------------
