@@ -1,6 +1,5 @@
 """Routes for records: publish, import signed batches, fetch one, list with filters."""
 
-import datetime
 import json
 from typing import Any
 
@@ -9,6 +8,7 @@ from aiohttp import web
 from node.auth import WRITERS, readable_audiences, require_role, token_info
 from node.problems import ApiError, BadParameter, BadRequest, NotFound, UnsupportedMediaType
 from node.publishing import publish
+from node.query_params import int_param, parse_time_ms
 from node.state import CONFIG, NODE_KEY, STORE, VERIFIER
 from node.views import record_view
 from protocol.envelope import AUDIENCES, KIND_PATTERN
@@ -23,7 +23,6 @@ routes = web.RouteTableDef()
 MAX_PAGE = 500
 DEFAULT_PAGE = 100
 LIST_PARAMETERS = frozenset({"kind", "origin", "audience", "since", "limit", "cursor"})
-_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
 
 
 def stored_view(record: StoredRecord) -> dict[str, Any]:
@@ -133,10 +132,13 @@ async def list_records(request: web.Request) -> web.Response:
             origin = parse_key_text(query["origin"])
         except KeyFormatError as exc:
             raise BadParameter("origin", exc.detail) from exc
-    limit = _int_param(query, "limit", DEFAULT_PAGE, 1, MAX_PAGE)
+    limit = int_param(query, "limit", DEFAULT_PAGE, 1, MAX_PAGE)
     after = _cursor(query.get("cursor"))
     where = RecordFilter(
-        kinds=kinds, origin=origin, audiences=audiences, since_ms=_since(query.get("since"))
+        kinds=kinds,
+        origin=origin,
+        audiences=audiences,
+        since_ms=parse_time_ms("since", query.get("since")),
     )
     records = await request.app[STORE].records.page(where, after_rid=after, limit=limit)
     next_cursor = b64url_encode(str(records[-1].rid).encode()) if len(records) == limit else None
@@ -193,16 +195,6 @@ async def _json_object(request: web.Request) -> dict[str, Any]:
     return payload
 
 
-def _int_param(query: Any, name: str, default: int, low: int, high: int) -> int:
-    if name not in query:
-        return default
-    text = query[name]
-    # isdigit() alone admits digits int() refuses ("²") and strings too long to convert.
-    if not (text.isascii() and text.isdigit()) or len(text) > 18 or not low <= int(text) <= high:
-        raise BadParameter(name, f"must be an integer from {low} to {high}")
-    return int(text)
-
-
 def _cursor(text: str | None) -> int:
     if text is None:
         return 0
@@ -213,21 +205,3 @@ def _cursor(text: str | None) -> int:
     if not value.isdigit() or len(value) > 18:
         raise BadParameter("cursor", "not a cursor this node issued")
     return int(value)
-
-
-def _since(text: str | None) -> int | None:
-    """``since``: milliseconds since the epoch, or an RFC 3339 timestamp with a zone."""
-    if text is None:
-        return None
-    if text.isascii() and text.isdigit():
-        if len(text) > 18:
-            raise BadParameter("since", "milliseconds since the epoch is too large")
-        return int(text)
-    try:
-        moment = datetime.datetime.fromisoformat(text)
-    except ValueError as exc:
-        raise BadParameter("since", "must be milliseconds or an RFC 3339 timestamp") from exc
-    if moment.tzinfo is None:
-        raise BadParameter("since", "an RFC 3339 timestamp needs a zone, e.g. Z or +00:00")
-    # Exact integer arithmetic: timestamp() * 1000 is off by one for some milliseconds.
-    return (moment - _EPOCH) // datetime.timedelta(milliseconds=1)
