@@ -24,7 +24,8 @@ from aiohttp import web
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openapi_schema_validator import OAS31Validator
-from schemathesis import checks
+from schemathesis import GenerationMode, checks
+from schemathesis.core.result import Ok
 
 from node.app import create_app
 from node.datadir import DataDir
@@ -208,16 +209,27 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(
     statuses: dict[str, set[int]] = {}
     before = len(live_node.record_ids())
 
-    for mode in schemathesis.GenerationMode:
+    # Each operation is fuzzed on its own, so every one is reached however many there are;
+    # negative cases only where there is an input to get wrong.
+    runs: list[tuple[Any, GenerationMode]] = []
+    for result in schema.get_all_operations():
+        assert isinstance(result, Ok), result
+        operation = result.ok()
+        takes_input = any(
+            len(part) for part in (operation.query, operation.path_parameters, operation.body)
+        )
+        modes = schemathesis.GenerationMode if takes_input else [GenerationMode.POSITIVE]
+        runs.extend((operation, mode) for mode in modes)
+    for operation, mode in runs:
 
         @settings(
-            max_examples=150,
+            max_examples=25,
             deadline=None,
             database=None,
             derandomize=True,
             suppress_health_check=list(HealthCheck),
         )
-        @given(case=schema.as_strategy(generation_mode=mode))
+        @given(case=operation.as_strategy(generation_mode=mode))
         def fuzz(case: schemathesis.Case[Any]) -> None:
             response = case.call(base_url=live_node.url, headers=headers)
             statuses.setdefault(case.operation.label, set()).add(response.status_code)
@@ -233,7 +245,7 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(
 
         fuzz()
 
-    # The fuzzer reached every operation, and publishing got past validation.
+    # Every operation answered, and publishing got past validation.
     assert set(statuses) == {
         f"{method.upper()} {path}"
         for path, operations in served_document["paths"].items()
