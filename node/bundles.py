@@ -3,17 +3,18 @@
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
-from protocol.bundle import BadEntry, BundleReader, encode_header, encode_trailer
+from node.exports import bundle_chunks
+from protocol.bundle import BadEntry, BundleReader
 from protocol.errors import ProtocolError
 from protocol.limits import Limits
 from protocol.records import SignedRecord, verify_record
 from storage.ingest import Verifier, ingest_batch
-from storage.records import Outcome, RecordFilter
+from storage.records import Outcome, RecordFilter, StoredRecord
 from storage.store import Store, wall_clock_ms
 
 CHUNK = 1 << 16
@@ -42,20 +43,37 @@ class Progress:
         self._out.flush()
 
 
+async def write_export(
+    records: AsyncIterable[StoredRecord],
+    encode: Callable[[AsyncIterable[StoredRecord]], AsyncIterator[bytes]],
+    out: BinaryIO,
+) -> Counter[str]:
+    """Write ``encode(records)`` to ``out`` with progress; how many of each audience it held."""
+    progress = Progress("exported", None)
+    audiences: Counter[str] = Counter()
+
+    async def counted() -> AsyncIterator[StoredRecord]:
+        async for record in records:
+            audiences[record.envelope.audience] += 1
+            progress.update(audiences.total())
+            yield record
+
+    async for chunk in encode(counted()):
+        out.write(chunk)
+    progress.update(audiences.total(), final=True)
+    return audiences
+
+
 async def export_bundle(
     store: Store, network_id: str, out: BinaryIO, where: RecordFilter
 ) -> Counter[str]:
-    """Write a bundle of the matching records; returns how many of each audience it holds."""
-    progress = Progress("exported", None)
-    out.write(encode_header(network_id, wall_clock_ms()))
-    audiences: Counter[str] = Counter()
-    async for record in store.records.iterate(where):
-        out.write(record.signed().encode())
-        audiences[record.envelope.audience] += 1
-        progress.update(audiences.total())
-    out.write(encode_trailer(audiences.total()))
-    progress.update(audiences.total(), final=True)
-    return audiences
+    """Write a bundle of the matching records, whole feeds as stored (not only current ones)."""
+    created_ms = wall_clock_ms()
+    return await write_export(
+        store.records.iterate(where),
+        lambda records: bundle_chunks(records, network_id, created_ms),
+        out,
+    )
 
 
 @dataclass

@@ -12,7 +12,7 @@ import sys
 import urllib.error
 import urllib.request
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -20,7 +20,7 @@ from node import __version__
 from node.api_query import SORTS, group_view, parse_group_by, parse_sort
 from node.api_records import stored_view
 from node.auth import ALL_AUDIENCES
-from node.bundles import BundleReport, Progress, export_bundle, import_bundle, verify_bundle
+from node.bundles import BundleReport, export_bundle, import_bundle, verify_bundle, write_export
 from node.config import DEFAULT_NETWORK, LIMITS_CEILING, Config, ConfigError, steward_keys
 from node.datadir import DataDir, DataDirError, default_data_dir
 from node.exports import EXPORT_KINDS, FORMATS, ExportFormat, current_records, export_chunks
@@ -35,7 +35,7 @@ from protocol.kinds import KNOWN_KINDS
 from storage import StorageError
 from storage.ingest import Verifier
 from storage.queries import GROUP_KEYS, QueryFilter, QueryRow, RecordQueries, Stats
-from storage.records import RecordFilter, StoredRecord
+from storage.records import RecordFilter
 from storage.store import Store
 from storage.tokens import Role
 
@@ -414,26 +414,14 @@ async def _export_current(
     store: Store, query: QueryFilter, export_format: ExportFormat, out: BinaryIO, config: Config
 ) -> Counter[str]:
     """Current records of one kind in ``export_format``, as the export route writes them."""
-    audiences: Counter[str] = Counter()
-    progress = Progress("exported", None)
-
-    async def counted() -> AsyncIterator[StoredRecord]:
-        async for record in current_records(RecordQueries(store.db), query):
-            audiences[record.envelope.audience] += 1
-            progress.update(audiences.total())
-            yield record
-
-    chunks = export_chunks(
-        export_format,
-        query.kind,
-        counted(),
-        network_id=config.network.id,
-        created_ms=store.clock(),
+    created_ms = store.clock()
+    return await write_export(
+        current_records(RecordQueries(store.db), query),
+        lambda records: export_chunks(
+            export_format, query.kind, records, network_id=config.network.id, created_ms=created_ms
+        ),
+        out,
     )
-    async for chunk in chunks:
-        out.write(chunk)
-    progress.update(audiences.total(), final=True)
-    return audiences
 
 
 def cmd_import(args: argparse.Namespace) -> int:

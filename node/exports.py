@@ -341,7 +341,7 @@ async def ndjson_chunks(records: AsyncIterable[StoredRecord]) -> AsyncIterator[b
 async def bundle_chunks(
     records: AsyncIterable[StoredRecord], network_id: str, created_ms: int
 ) -> AsyncIterator[bytes]:
-    """A signed-record bundle, byte for byte what :func:`node.bundles.export_bundle` writes."""
+    """A signed-record bundle (the format of :mod:`protocol.bundle`)."""
     chunks = _Chunks(encode_header(network_id, created_ms))
     count = 0
     async for record in records:
