@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from protocol.envelope import NETWORK_ID_PATTERN
-from protocol.fields import KeyText
+from protocol.fields import CountryCode, HttpUrl, KeyText, Text
 from protocol.keys import parse_key_text
 from protocol.limits import Limits
 
@@ -41,6 +41,11 @@ class NodeSection(Section):
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=0, le=65535)] = DEFAULT_PORT
     verify_threads: Annotated[int, Field(ge=0, le=64)] = 0
+    # How this node describes itself in its ``node`` record; peers find it at ``urls``.
+    name: Text = ""
+    city: Text = ""
+    country: CountryCode | Literal[""] = ""
+    urls: Annotated[list[HttpUrl], Field(max_length=8)] = []
 
 
 class NetworkSection(Section):
@@ -73,6 +78,22 @@ class LimitsSection(Section):
         )
 
 
+class FederationSection(Section):
+    fanout: Annotated[int, Field(ge=1, le=16)] = 3
+    sync_interval_s: Annotated[int, Field(ge=1, le=86_400)] = 30
+    timeout_s: Annotated[int, Field(ge=1, le=600)] = 30
+    max_sessions: Annotated[int, Field(ge=1, le=256)] = 8
+    max_backoff_s: Annotated[int, Field(ge=1, le=86_400)] = 600
+    quarantine_max_bytes: Annotated[int, Field(ge=0, le=1 << 34)] = 64 << 20
+
+
+class PeerEntry(Section):
+    """A ``[[peers]]`` table: a peer this node syncs with from the start."""
+
+    url: HttpUrl
+    key: KeyText
+
+
 class StorageSection(Section):
     synchronous: Literal["normal", "full"] = "full"
 
@@ -86,8 +107,11 @@ class Config(Section):
     node: NodeSection = NodeSection()
     network: NetworkSection = NetworkSection()
     limits: LimitsSection = LimitsSection()
+    federation: FederationSection = FederationSection()
     storage: StorageSection = StorageSection()
     log: LogSection = LogSection()
+    # ``[[peers]]`` tables; not overridable from the environment.
+    peers: list[PeerEntry] = []
 
 
 def steward_keys(config: Config, own_key: bytes) -> frozenset[bytes]:
@@ -105,8 +129,8 @@ def config_keys() -> list[tuple[str, str]]:
     """Every (section, key) pair the configuration knows."""
     keys: list[tuple[str, str]] = []
     for section, field in Config.model_fields.items():
-        assert field.annotation is not None
-        keys.extend((section, key) for key in field.annotation.model_fields)
+        if isinstance(field.annotation, type) and issubclass(field.annotation, Section):
+            keys.extend((section, key) for key in field.annotation.model_fields)
     return keys
 
 
@@ -164,6 +188,14 @@ host = "127.0.0.1"
 port = {DEFAULT_PORT}
 # Threads that verify signatures on ingest; 0 means one per core (at most 4).
 verify_threads = 0
+# How this node describes itself to the network in its public "node" record,
+# and the URLs where peers reach it (behind the TLS proxy, e.g.
+# ["https://nyc.example.org"]). A node without urls still syncs with the
+# peers it knows, but other nodes cannot find it.
+name = ""
+city = ""
+country = ""
+urls = []
 
 [network]
 # The network id is bound into every signature: records and requests from one
@@ -179,6 +211,26 @@ max_envelope_bytes = 512
 max_body_bytes = 65536
 max_batch_records = 500
 max_batch_bytes = 4194304
+
+[federation]
+# Peers a newly published record is pushed to at once.
+fanout = 3
+# Seconds between anti-entropy sync sessions with a peer chosen at random.
+sync_interval_s = 30
+# Seconds a peer has to answer one federation request.
+timeout_s = 30
+# Federation requests served at once; beyond it peers get 429 and Retry-After.
+max_sessions = 8
+# Longest wait before retrying a failing peer (backoff doubles, with jitter).
+max_backoff_s = 600
+# Space for records whose origin is not (yet) a member; oldest dropped first.
+quarantine_max_bytes = 67108864
+
+# Peers to sync with from the start; one is enough to find the rest. Repeat
+# the table for each peer:
+# [[peers]]
+# url = "https://steward.example.org"
+# key = "ed25519:..."
 
 [storage]
 # "full" syncs every commit to disk (safe against power loss); "normal" is

@@ -109,6 +109,57 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX records_current_place ON records (kind, country, category, created_ms)
         WHERE superseded_by IS NULL AND retracted_by IS NULL AND erased_ms IS NULL;
     """,
+    # 4: federation. Membership state derived from stewards' membership records,
+    # the quarantine for records whose origin is not (yet) a member, and for each
+    # peer its scheduling state and the vector it last advertised (its checkpoint).
+    """
+    CREATE TABLE members (
+        subject              BLOB PRIMARY KEY,     -- the member's node key
+        action               TEXT NOT NULL,        -- admit, suspend or revoke: the latest wins
+        role                 TEXT NOT NULL,        -- chapter or coordinator
+        name                 TEXT NOT NULL,
+        city                 TEXT,
+        country              TEXT,
+        compromised_since_ms INTEGER,              -- revoke only
+        decided_ms           INTEGER NOT NULL,     -- created_ms of the deciding record
+        record_id            BLOB NOT NULL         -- the deciding membership record
+    ) WITHOUT ROWID;
+
+    CREATE TABLE quarantine (
+        id          BLOB PRIMARY KEY,
+        origin      BLOB NOT NULL,
+        audience    TEXT NOT NULL,
+        seq         INTEGER NOT NULL,
+        envelope    BLOB NOT NULL,
+        signature   BLOB NOT NULL,
+        body        BLOB,
+        size        INTEGER NOT NULL,              -- bytes held, for the space bound
+        received_ms INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX quarantine_origin ON quarantine (origin, audience, seq);
+    CREATE INDEX quarantine_received ON quarantine (received_ms);
+
+    CREATE TABLE peers (
+        key              BLOB PRIMARY KEY,         -- the peer's node key
+        url              TEXT NOT NULL,
+        source           TEXT NOT NULL,            -- config, cli or discovered
+        added_ms         INTEGER NOT NULL,
+        last_attempt_ms  INTEGER,
+        last_success_ms  INTEGER,
+        failures         INTEGER NOT NULL DEFAULT 0,  -- consecutive failures
+        last_error       TEXT,
+        backoff_until_ms INTEGER
+    ) WITHOUT ROWID;
+
+    -- What each peer last advertised: {(origin, audience): max contiguous seq}.
+    CREATE TABLE peer_feeds (
+        peer     BLOB NOT NULL,
+        origin   BLOB NOT NULL,
+        audience TEXT NOT NULL,
+        max_seq  INTEGER NOT NULL,
+        PRIMARY KEY (peer, origin, audience)
+    ) WITHOUT ROWID;
+    """,
 )
 
 

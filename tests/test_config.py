@@ -32,12 +32,26 @@ def setting(config: Config, section: str, key: str) -> Any:
     return getattr(getattr(config, section), key)
 
 
+# Keys whose values need a shape the type alone does not give.
+SAMPLES: dict[tuple[str, str], tuple[str, Any]] = {
+    ("node", "name"): ("NYC chapter", "NYC chapter"),
+    ("node", "city"): ("New York", "New York"),
+    ("node", "country"): ("US", "US"),
+    ("node", "urls"): (
+        "https://a.example.org, https://b.example.org",
+        ["https://a.example.org", "https://b.example.org"],
+    ),
+}
+
+
 def sample_override(section: str, key: str) -> tuple[str, Any]:
     """A valid value other than the default, as environment text and as loaded.
 
     Derived from the field's type, so a key added later is exercised without
     editing this test; a type it cannot handle fails loudly instead.
     """
+    if (section, key) in SAMPLES:
+        return SAMPLES[section, key]
     section_model = Config.model_fields[section].annotation
     assert section_model is not None
     field = section_model.model_fields[key]
