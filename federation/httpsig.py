@@ -63,6 +63,8 @@ MAX_WINDOW_S = 300
 CLOCK_SKEW_S = 30
 REQUEST_COMPONENTS = ("@method", "@target-uri", "content-digest")
 RESPONSE_COMPONENTS = ("@status", "content-digest", f'"signature";req;key="{LABEL}"')
+# An answer to an unsigned request (the public routes) cannot be bound to it.
+UNBOUND_RESPONSE_COMPONENTS = ("@status", "content-digest")
 
 Clock = Callable[[], float]
 Headers = MutableMapping[str, str]
@@ -225,15 +227,16 @@ class MessageSigner:
             body=body,
         )
 
-    def sign_response(self, response: SignedResponse, body: bytes) -> None:
-        """Add ``Content-Digest`` and a signature bound to the request's own signature."""
+    def sign_response(self, response: SignedResponse, body: bytes, *, bound: bool = True) -> None:
+        """Add ``Content-Digest`` and a signature, bound to the request's own signature
+        unless ``bound`` is false (the answer to an unsigned request)."""
         self._signer.sign(
             response,
             key_id=self._key.text,
             created=self._now(),
             label=LABEL,
             tag=self._tag,
-            covered_component_ids=RESPONSE_COMPONENTS,
+            covered_component_ids=RESPONSE_COMPONENTS if bound else UNBOUND_RESPONSE_COMPONENTS,
             body=body,
         )
 
@@ -273,8 +276,11 @@ class Authenticator:
             raise Replay("this request was already received (nonce seen before)")
         return parse_key_text(params["keyid"])
 
-    def verify_response(self, response: SignedResponse, body: bytes) -> bytes:
-        params = self._verify(response, body, RESPONSE_COMPONENTS)
+    def verify_response(
+        self, response: SignedResponse, body: bytes, *, bound: bool = True
+    ) -> bytes:
+        components = RESPONSE_COMPONENTS if bound else UNBOUND_RESPONSE_COMPONENTS
+        params = self._verify(response, body, components)
         created = params["created"]
         if created < self._clock() - MAX_WINDOW_S - CLOCK_SKEW_S:
             raise Stale("the response signature is too old")

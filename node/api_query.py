@@ -5,6 +5,7 @@ audience. Every answer names the audiences it includes.
 """
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import web
@@ -15,10 +16,12 @@ from node.problems import BadParameter
 from node.query_params import int_param, parse_query_filter
 from node.state import STORE
 from protocol.keys import b64url_decode, b64url_encode, key_text
+from protocol.sync import Feed
 from storage.queries import (
     GROUP_KEYS,
     ChapterCoverage,
     CursorKey,
+    FeedCoverage,
     RecordQueries,
     SortKey,
     SortOrder,
@@ -96,9 +99,40 @@ async def coverage(request: web.Request) -> web.Response:
     unknown = sorted(request.query)
     if unknown:
         raise BadParameter(unknown[0][:40], "unknown parameter; coverage takes none")
+    store = request.app[STORE]
     chapters = await queries(request).coverage(audiences)
+    advertised = {
+        feed: seq
+        for feed, seq in (await store.peers.advertised_max()).items()
+        if feed[1] in audiences
+    }
+    known = {chapter.origin: chapter for chapter in chapters}
+    # Chapters known from membership or from peers' vectors, though no record is held.
+    for member in store.trust.members():
+        if member.subject not in known:
+            known[member.subject] = ChapterCoverage(member.subject, None, None, None)
+    for origin, _ in advertised:
+        if origin not in known:
+            known[origin] = ChapterCoverage(origin, None, None, None)
+    for chapter in known.values():
+        decided = store.trust.member(chapter.origin)
+        if decided is not None and chapter.name is None:
+            chapter.name, chapter.city, chapter.country = (
+                decided.name,
+                decided.city,
+                decided.country,
+            )
+        held = {f.audience for f in chapter.feeds}
+        chapter.feeds.extend(
+            FeedCoverage(audience, 0, None)
+            for origin, audience in sorted(advertised)
+            if origin == chapter.origin and audience not in held
+        )
     return web.json_response(
-        {"chapters": [_chapter_view(c) for c in chapters], "audiences": list(audiences)}
+        {
+            "chapters": [_chapter_view(c, advertised) for c in known.values()],
+            "audiences": list(audiences),
+        }
     )
 
 
@@ -165,7 +199,7 @@ def group_view(group: StatsGroup) -> dict[str, Any]:
     }
 
 
-def _chapter_view(chapter: ChapterCoverage) -> dict[str, Any]:
+def _chapter_view(chapter: ChapterCoverage, advertised: Mapping[Feed, int]) -> dict[str, Any]:
     return {
         "origin": key_text(chapter.origin),
         "name": chapter.name,
@@ -177,9 +211,13 @@ def _chapter_view(chapter: ChapterCoverage) -> dict[str, Any]:
                 "audience": f.audience,
                 "max_seq": f.max_seq,
                 "latest_created_ms": f.latest_created_ms,
-                # Federation (a later issue) will say how far behind peers' feeds this is.
-                "behind": None,
+                "advertised_seq": advertised.get((chapter.origin, f.audience)),
+                "behind": _behind(advertised.get((chapter.origin, f.audience)), f.max_seq),
             }
             for f in chapter.feeds
         ],
     }
+
+
+def _behind(advertised: int | None, held: int) -> int | None:
+    return None if advertised is None else max(0, advertised - held)

@@ -6,6 +6,7 @@ from typing import Any
 from aiohttp import web
 
 from node.auth import WRITERS, readable_audiences, require_role, token_info
+from node.federation import FEDERATION
 from node.problems import ApiError, BadParameter, BadRequest, NotFound, UnsupportedMediaType
 from node.publishing import publish
 from node.query_params import int_param, parse_time_ms
@@ -14,7 +15,7 @@ from node.views import record_view
 from protocol.envelope import AUDIENCES, KIND_PATTERN
 from protocol.errors import KeyFormatError
 from protocol.keys import b64url_decode, b64url_encode, key_text, parse_key_text
-from protocol.records import decode_batch
+from protocol.records import SignedRecord, decode_batch
 from storage.ingest import ingest_batch
 from storage.records import IngestResult, Outcome, RecordFilter, StoredRecord
 from storage.tokens import Role
@@ -52,6 +53,9 @@ async def create_record(request: web.Request) -> web.Response:
         body=payload["body"],
         clock=request.app[STORE].clock,
     )
+    request.app[FEDERATION].gossip.published(
+        [SignedRecord(record.envelope_bytes, record.signature, record.body)]
+    )
     view = record_view(
         record.envelope, record.envelope_bytes, record.signature, record.body, record.id
     )
@@ -76,6 +80,13 @@ async def import_records(request: web.Request) -> web.Response:
     views = [_result_view(r) for r in results]
     first = next((i for i, r in enumerate(results) if r.error is not None), None)
     if first is None:
+        request.app[FEDERATION].gossip.published(
+            [
+                rec
+                for rec, res in zip(batch, results, strict=True)
+                if res.outcome is Outcome.ACCEPTED
+            ]
+        )
         return web.json_response({**summary, "results": views})
     error = results[first].error
     assert error is not None

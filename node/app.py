@@ -5,7 +5,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from node import api_export, api_node, api_query, api_records
+from node import api_export, api_node, api_query, api_records, federation
 from node.config import Config, steward_keys
 from node.logs import request_log_middleware
 from node.problems import problem_middleware
@@ -38,6 +38,7 @@ def create_app(
             synchronous=config.storage.synchronous,
             clock=clock,
             stewards=steward_keys(config, key.public_key),
+            quarantine_max_bytes=config.federation.quarantine_max_bytes,
         )
         app[VERIFIER] = Verifier(
             config.network.id, config.limits.limits(), config.node.verify_threads
@@ -49,8 +50,10 @@ def create_app(
             await app[STORE].close()
 
     app.cleanup_ctx.append(store_ctx)
+    app.cleanup_ctx.append(federation.federation_ctx)
     app.add_routes(api_records.routes)
     app.add_routes(api_node.routes)
     app.add_routes(api_query.routes)
     app.add_routes(api_export.routes)
+    app.add_routes(federation.routes)
     return app

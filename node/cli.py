@@ -12,7 +12,7 @@ import sys
 import urllib.error
 import urllib.request
 from collections import Counter
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -24,6 +24,7 @@ from node.bundles import BundleReport, export_bundle, import_bundle, verify_bund
 from node.config import DEFAULT_NETWORK, LIMITS_CEILING, Config, ConfigError, steward_keys
 from node.datadir import DataDir, DataDirError, default_data_dir
 from node.exports import EXPORT_KINDS, FORMATS, ExportFormat, current_records, export_chunks
+from node.federation import peer_views
 from node.problems import BadParameter
 from node.publishing import publish
 from node.query_params import KINDS, parse_query_filter
@@ -133,6 +134,29 @@ def build_parser() -> argparse.ArgumentParser:
     data_dir_option(create)
     create.add_argument("--role", required=True, choices=[r.value for r in Role])
     create.add_argument("--label", default="", help="a note on who or what holds the token")
+
+    peers = command("peers", "Manage the peers this node syncs with.", lambda _: _usage(peers))
+    peer_commands = peers.add_subparsers(title="peers commands", metavar="COMMAND")
+    peers_add = command(
+        "add",
+        "Add a peer (or change its URL). A running node uses it from its next sync round.",
+        cmd_peers_add,
+        peer_commands,
+    )
+    data_dir_option(peers_add)
+    peers_add.add_argument("url", metavar="URL", help="where the peer serves, e.g. https://...")
+    peers_add.add_argument("key", metavar="KEY", help="the peer's node key (ed25519:...)")
+    peers_remove = command("remove", "Forget a peer.", cmd_peers_remove, peer_commands)
+    data_dir_option(peers_remove)
+    peers_remove.add_argument("key", metavar="KEY", help="the peer's node key (ed25519:...)")
+    peers_list = command(
+        "list",
+        "List peers: last success, failures, backoff and how far behind each feed is.",
+        cmd_peers_list,
+        peer_commands,
+    )
+    data_dir_option(peers_list)
+    peers_list.add_argument("--json", action="store_true", help="print JSON")
 
     pub = command(
         "publish", "Sign a JSON body as this node's next record; print its id.", cmd_publish
@@ -477,6 +501,7 @@ def cmd_status(args: argparse.Namespace) -> int:
             counts = await store.records.counts()
             feeds = await store.records.feeds()
             flagged = await store.records.flagged_origins()
+            peers = await peer_views(store)
         finally:
             await store.close()
         return {
@@ -489,6 +514,7 @@ def cmd_status(args: argparse.Namespace) -> int:
             "records": [{"kind": k, "audience": a, "count": n} for k, a, n in counts],
             "feeds": [{"origin": key_text(o), "audience": a, "max_seq": s} for o, a, s in feeds],
             "flagged_origins": [key_text(o) for o in flagged],
+            "peers": peers,
         }
 
     status = asyncio.run(gather())
@@ -509,7 +535,91 @@ def cmd_status(args: argparse.Namespace) -> int:
         f"forks     {len(flagged_list)} flagged origin(s)"
         + "".join(f"\n          {origin}" for origin in flagged_list)
     )
+    print(f"peers     {len(status['peers'])}")
+    if status["peers"]:
+        _print_peers(status["peers"])
     return 0
+
+
+def cmd_peers_add(args: argparse.Namespace) -> int:
+    url = args.url.rstrip("/")
+    if not url.startswith(("http://", "https://")):
+        raise CommandError(f"URL must start with http:// or https://, not {args.url!r}")
+    key = _peer_key(args.key)
+
+    async def add() -> int:
+        store = await _open_store(_data_dir(args))
+        try:
+            await store.peers.add(key, url, "cli", store.clock())
+        finally:
+            await store.close()
+        print(f"peer {key_text(key)} at {url}")
+        return 0
+
+    return _run_async(add())
+
+
+def cmd_peers_remove(args: argparse.Namespace) -> int:
+    key = _peer_key(args.key)
+
+    async def remove() -> int:
+        store = await _open_store(_data_dir(args))
+        try:
+            removed = await store.peers.remove(key)
+        finally:
+            await store.close()
+        if not removed:
+            raise CommandError(f"{key_text(key)} is not a peer of this node")
+        return 0
+
+    return _run_async(remove())
+
+
+def cmd_peers_list(args: argparse.Namespace) -> int:
+    async def gather() -> list[dict[str, Any]]:
+        store = await _open_store(_data_dir(args))
+        try:
+            return await peer_views(store)
+        finally:
+            await store.close()
+
+    views = asyncio.run(gather())
+    if args.json:
+        print(json.dumps(views, indent=2))
+        return 0
+    _print_peers(views)
+    return 0
+
+
+def _print_peers(views: Sequence[Mapping[str, Any]]) -> None:
+    if not views:
+        print("no peers (add one with: banscan peers add URL KEY)")
+        return
+    rows = [
+        (
+            view["key"],
+            view["url"],
+            view["role"] or "-",
+            view["last_success"] or "never",
+            str(view["failures"]),
+            view["backoff_until"] or "-",
+            str(view["behind_records"]),
+        )
+        for view in views
+    ]
+    print(
+        _table(("key", "url", "role", "last success", "failures", "backoff until", "behind"), rows)
+    )
+    for view in views:
+        if view["last_error"]:
+            print(f"{view['key']}: last error: {view['last_error']}")
+
+
+def _peer_key(text: str) -> bytes:
+    try:
+        return parse_key_text(text)
+    except ProtocolError as exc:
+        raise CommandError(f"KEY: {exc.detail}") from exc
 
 
 def cmd_query(args: argparse.Namespace) -> int:
@@ -631,6 +741,7 @@ async def _open_store(data_dir: DataDir) -> Store:
         data_dir.database,
         synchronous=config.storage.synchronous,
         stewards=steward_keys(config, key.public_key),
+        quarantine_max_bytes=config.federation.quarantine_max_bytes,
     )
 
 

@@ -1,4 +1,5 @@
-"""The OpenAPI 3.1 document for ``/api/v1``, served at ``/api/v1/openapi.json``.
+"""The OpenAPI 3.1 document for ``/api/v1`` and ``/federation/v1``, served at
+``/api/v1/openapi.json``.
 
 Body schemas come from the protocol's pydantic models, so the document and
 the validation the node performs cannot drift apart.
@@ -173,15 +174,27 @@ def _schemas() -> dict[str, Any]:
                         "type": "array",
                         "items": {
                             "type": "object",
-                            "required": ["audience", "max_seq", "latest_created_ms", "behind"],
+                            "required": [
+                                "audience",
+                                "max_seq",
+                                "latest_created_ms",
+                                "advertised_seq",
+                                "behind",
+                            ],
                             "properties": {
                                 "audience": {"type": "string"},
                                 "max_seq": {"type": "integer"},
                                 "latest_created_ms": {"type": ["integer", "null"]},
+                                "advertised_seq": {
+                                    "type": ["integer", "null"],
+                                    "description": "The highest seq any peer advertised at "
+                                    "its last sync session; null when no peer did.",
+                                },
                                 "behind": {
-                                    "type": "null",
+                                    "type": ["integer", "null"],
+                                    "minimum": 0,
                                     "description": "How many records peers advertise beyond "
-                                    "max_seq; null until federation exists.",
+                                    "max_seq; null when no peer advertised the feed.",
                                 },
                             },
                         },
@@ -246,9 +259,92 @@ def _schemas() -> dict[str, Any]:
                 "required": ["forks"],
                 "properties": {"forks": {"type": "array", "items": {"type": "object"}}},
             },
+            "PeerList": {
+                "type": "object",
+                "required": ["peers"],
+                "properties": {"peers": {"type": "array", "items": _ref("Peer")}},
+            },
+            "Peer": {
+                "type": "object",
+                "required": [
+                    "key",
+                    "url",
+                    "source",
+                    "role",
+                    "last_attempt",
+                    "last_success",
+                    "failures",
+                    "last_error",
+                    "backoff_until",
+                    "behind_records",
+                    "behind",
+                    "since_start",
+                ],
+                "properties": {
+                    "key": {"type": "string"},
+                    "url": {"type": "string"},
+                    "source": {"type": "string", "enum": ["config", "cli", "discovered"]},
+                    "role": {
+                        "type": ["string", "null"],
+                        "enum": ["steward", "coordinator", "chapter", None],
+                    },
+                    "last_attempt": {"type": ["string", "null"], "format": "date-time"},
+                    "last_success": {"type": ["string", "null"], "format": "date-time"},
+                    "failures": {"type": "integer", "minimum": 0},
+                    "last_error": {"type": ["string", "null"]},
+                    "backoff_until": {"type": ["string", "null"], "format": "date-time"},
+                    "behind_records": {"type": "integer", "minimum": 0},
+                    "behind": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "required": ["origin", "audience", "theirs", "ours"],
+                            "properties": {
+                                "origin": {"type": "string"},
+                                "audience": {"type": "string", "enum": list(AUDIENCES)},
+                                "theirs": {"type": "integer"},
+                                "ours": {"type": "integer"},
+                            },
+                        },
+                    },
+                    "since_start": {"type": ["object", "null"]},
+                },
+            },
         }
     )
     return schemas
+
+
+def _federation(operation_id: str, summary: str, *, signed: bool) -> dict[str, Any]:
+    """A federation route: msgpack in and out (docs/protocol.md, Federation)."""
+    responses: dict[str, Any] = {
+        "200": {
+            "description": "The answer, signed by the node (RFC 9421)",
+            "content": {"application/msgpack": {"schema": {"type": "string"}}},
+        },
+        "400": _problem("The message is malformed; the detail names what is wrong."),
+        "403": _problem("The audience asked for may not be sent to this caller."),
+        "413": _problem("Over the batch limits."),
+        "415": _problem("The body is not application/msgpack."),
+        "429": _problem("The node is serving as many peers as it can; see Retry-After."),
+    }
+    if signed:
+        responses["401"] = _problem(
+            "Unsigned, forged, stale, replayed, from the future or from another network."
+        )
+        responses["403"] = _problem("The signing key is unknown or not a member.")
+    return {
+        "post": {
+            "operationId": operation_id,
+            "summary": summary,
+            "security": [{"httpSignature": []}] if signed else [{}],
+            "requestBody": {
+                "required": True,
+                "content": {"application/msgpack": {"schema": {"type": "string"}}},
+            },
+            "responses": responses,
+        }
+    }
 
 
 def _query(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
@@ -365,7 +461,16 @@ def openapi_document(version: str) -> dict[str, Any]:
         "servers": [{"url": "/"}],
         "components": {
             "schemas": _schemas(),
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "httpSignature": {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": "Signature",
+                    "description": "RFC 9421 HTTP Message Signature by a member node's key "
+                    "(see docs/protocol.md, Federation)",
+                },
+            },
         },
         "paths": {
             "/healthz": {
@@ -580,5 +685,31 @@ def openapi_document(version: str) -> dict[str, Any]:
                     },
                 }
             },
+            "/api/v1/federation/peers": {
+                "get": {
+                    "operationId": "listPeers",
+                    "summary": "Peers: last success, failures, backoff, and lag per feed",
+                    "security": _BEARER,
+                    "responses": {
+                        "200": _json("Peers", _ref("PeerList")),
+                        "401": unauthorized,
+                    },
+                }
+            },
+            "/federation/v1/sync": _federation(
+                "federationSync", "Compare vectors (step digest, then entries)", signed=True
+            ),
+            "/federation/v1/records": _federation(
+                "federationRecords", "Pull ranges of feeds as a batch", signed=True
+            ),
+            "/federation/v1/push": _federation(
+                "federationPush", "Push a batch; one result per record", signed=True
+            ),
+            "/federation/v1/public/sync": _federation(
+                "federationPublicSync", "Compare vectors of the public audience", signed=False
+            ),
+            "/federation/v1/public/records": _federation(
+                "federationPublicRecords", "Pull ranges of public feeds", signed=False
+            ),
         },
     }

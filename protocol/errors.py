@@ -14,6 +14,8 @@ and nothing else. Each class carries the HTTP status and the stable machine
     ├── SignatureError                  400 bad-signature
     ├── BodySchemaError                 422 invalid-body     body fails its kind's schema
     ├── SeqGapError                     409 seq-gap          a feed's seqs must be contiguous
+    ├── OriginSuspendedError            403 origin-suspended created since its key was suspended
+    ├── OriginRevokedError              403 origin-revoked   created since its key was compromised
     └── KeyFormatError                  400 bad-key          a key's text form is wrong
 """
 
@@ -70,3 +72,17 @@ class SeqGapError(ProtocolError):
 
 class KeyFormatError(ProtocolError):
     code = "bad-key"
+
+
+class OriginSuspendedError(ProtocolError):
+    """A steward suspended the origin: records it created since are refused."""
+
+    status = 403
+    code = "origin-suspended"
+
+
+class OriginRevokedError(ProtocolError):
+    """A steward revoked the origin: records it created since it was compromised are refused."""
+
+    status = 403
+    code = "origin-revoked"

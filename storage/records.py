@@ -10,7 +10,18 @@ from 1, so for every record exactly one of these holds:
   evidence, the first goes on being served, and the origin is flagged;
 - its seq is beyond the next one: **rejected** as a seq gap.
 
-A batch is atomic when asked: one rejected record rolls back the whole batch.
+Before a record takes a new slot, the trust rule (``storage.members``) judges
+its origin: a record of a key no steward has decided on is **quarantined**
+(``storage.quarantine``); one that a suspension or revocation covers is
+**rejected**. Stewards' records are applied first, so a batch that admits a
+key and carries its records stores them. When a steward's membership record
+changes a key's state, that key's quarantined records are released and judged
+again in the same transaction, and a revocation withdraws the key's records
+created since it was compromised. The node's own records skip the rule: a new
+chapter publishes before it is admitted.
+
+A batch is atomic when asked: one rejected record rolls back the whole batch;
+quarantined records are not rejections.
 """
 
 import enum
@@ -19,12 +30,24 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiosqlite
+import structlog
 
 from protocol.envelope import Envelope, decode_envelope
 from protocol.errors import ProtocolError, SeqGapError
 from protocol.records import SignedRecord, VerifiedRecord
+from storage import quarantine
 from storage.columns import QUERY_COLUMNS, query_columns, summary_text
 from storage.database import Database
+from storage.members import (
+    Member,
+    Standing,
+    Trust,
+    decision_of,
+    load_members,
+    rebuild_members,
+    save_members,
+    withdraw_revoked,
+)
 from storage.versions import apply_versions
 
 
@@ -32,8 +55,11 @@ class Outcome(enum.StrEnum):
     ACCEPTED = "accepted"
     DUPLICATE = "duplicate"
     FORK = "fork"
+    QUARANTINED = "quarantined"
     REJECTED = "rejected"
 
+
+_log = structlog.get_logger("banscan.records")
 
 BATCH_REJECTED = "batch-rejected"
 FORK_DETAIL = (
@@ -130,12 +156,34 @@ class RecordStore:
     """Reads and writes records. All writes are batched into single transactions."""
 
     def __init__(
-        self, db: Database, clock: Callable[[], int], stewards: frozenset[bytes] = frozenset()
+        self,
+        db: Database,
+        clock: Callable[[], int],
+        trust: Trust,
+        quarantine_max_bytes: int = quarantine.DEFAULT_MAX_BYTES,
     ) -> None:
         self._db = db
         self._clock = clock
-        # Keys whose retractions apply to any origin's records.
-        self._stewards = stewards
+        self.trust = trust
+        self._quarantine_max_bytes = quarantine_max_bytes
+
+    async def load_trust(self) -> None:
+        """Rebuild the membership state from the stored membership records (the stewards
+        may have changed since the last run), and apply it to the quarantine and to
+        revoked keys' records."""
+        staged: dict[bytes, Member] = {}
+        async with self._db.transaction() as conn:
+            before = {m.subject: m for m in await load_members(conn)}
+            members = await rebuild_members(conn, self.trust.stewards)
+            self.trust.reset(())
+            staged.update((m.subject, m) for m in members)
+            now = self._clock()
+            for member in members:
+                if member.action == "revoke" and before.get(member.subject) != member:
+                    await withdraw_revoked(conn, member, now)
+            held = await quarantine.held_origins(conn)
+            await self._release(conn, held & (set(staged) | self.trust.stewards), staged)
+        self.trust.reset(staged.values())
 
     async def ingest(
         self, records: Sequence[VerifiedRecord], *, atomic: bool = True
@@ -145,32 +193,45 @@ class RecordStore:
         With ``atomic``, a batch holding a rejected record is rolled back whole,
         and every other record's result says it was not stored.
         """
+        staged: dict[bytes, Member] = {}
         try:
             async with self._db.transaction() as conn:
-                results = await self._ingest(conn, records)
+                results = await self._ingest(conn, records, staged)
                 if atomic and any(r.outcome is Outcome.REJECTED for r in results):
                     raise _Rollback(results)
+                await self._bound_quarantine(conn)
         except _Rollback as rollback:
             return [
                 r if r.outcome is Outcome.REJECTED else IngestResult(r.id, Outcome.REJECTED)
                 for r in rollback.results
             ]
+        # Committed: only now may the in-memory state see the new decisions.
+        self.trust.commit(staged)
         return results
 
     async def append(
         self, origin: bytes, audience: str, build: Callable[[int], VerifiedRecord]
     ) -> VerifiedRecord:
-        """Add this node's own next record to a feed; ``build`` signs it for the given seq."""
+        """Add this node's own next record to a feed; ``build`` signs it for the given seq.
+
+        Stored whatever this node's standing: a chapter publishes before it is admitted."""
+        staged: dict[bytes, Member] = {}
         async with self._db.transaction() as conn:
             async with conn.execute(
                 "SELECT max_seq FROM feeds WHERE origin = ? AND audience = ?", (origin, audience)
             ) as cursor:
                 row = await cursor.fetchone()
             record = build((row[0] if row else 0) + 1)
-            results = await self._ingest(conn, [record])
+            results = await self._ingest(conn, [record], staged, own=True)
             if results[0].outcome is not Outcome.ACCEPTED:
                 raise RuntimeError(f"own record not accepted: {results[0]}")
+            await self._bound_quarantine(conn)
+        self.trust.commit(staged)
         return record
+
+    async def quarantine_totals(self) -> tuple[int, int]:
+        """(records, bytes) waiting in the quarantine."""
+        return await quarantine.quarantine_totals(self._db.reader)
 
     async def get(self, record_id: bytes) -> StoredRecord | None:
         rows = await self._select("WHERE r.id = ?", (record_id,))
@@ -254,9 +315,18 @@ class RecordStore:
             ]
 
     async def _ingest(
-        self, conn: aiosqlite.Connection, records: Sequence[VerifiedRecord]
+        self,
+        conn: aiosqlite.Connection,
+        records: Sequence[VerifiedRecord],
+        staged: dict[bytes, Member],
+        *,
+        own: bool = False,
     ) -> list[IngestResult]:
+        """Apply ``records`` in one transaction; steward decisions go into ``staged``."""
         now = self._clock()
+        trust = self.trust
+        decided: list[Member] = []
+        held: list[VerifiedRecord] = []
         results: dict[int, IngestResult] = {}
         next_seq: dict[tuple[bytes, str], int] = {}
         new_rows: list[tuple[Any, ...]] = []
@@ -266,25 +336,52 @@ class RecordStore:
         seen: dict[bytes, int] = {}
         rows = await conn.execute_fetchall("SELECT COALESCE(MAX(rid), 0) FROM records")
         rid = next(iter(rows))[0]
-        held = await _max_seqs(conn, {(r.envelope.origin, r.envelope.audience) for r in records})
+        stored_seq = await _max_seqs(
+            conn, {(r.envelope.origin, r.envelope.audience) for r in records}
+        )
 
-        # Apply in feed order, so a batch may list a feed's records in any order.
+        # Apply in feed order, so a batch may list a feed's records in any order; the
+        # stewards' feeds first, so their decisions apply to the rest of the batch.
         order = sorted(
             range(len(records)),
             key=lambda i: (
+                records[i].envelope.origin not in trust.stewards,
                 records[i].envelope.origin,
                 records[i].envelope.audience,
                 records[i].envelope.seq,
             ),
+        )
+        # Only records of keys no steward has decided on can be waiting in the quarantine.
+        quarantined = await quarantine.held_ids(
+            conn,
+            [
+                r.id
+                for r in records
+                if not own
+                and trust.judge(r.envelope.origin, r.envelope.created_ms, staged)
+                is Standing.QUARANTINE
+                and r.envelope.seq > stored_seq.get((r.envelope.origin, r.envelope.audience), 0)
+            ],
         )
         for index in order:
             record = records[index]
             env = record.envelope
             feed = (env.origin, env.audience)
             if feed not in next_seq:
-                next_seq[feed] = held.get(feed, 0) + 1
-            if record.id in seen:
+                next_seq[feed] = stored_seq.get(feed, 0) + 1
+            standing = (
+                Standing.ACCEPT
+                if own or env.seq < next_seq[feed]
+                else trust.judge(env.origin, env.created_ms, staged)
+            )
+            if record.id in seen or record.id in quarantined:
                 results[index] = IngestResult(record.id, Outcome.DUPLICATE)
+            elif isinstance(standing, ProtocolError):
+                results[index] = IngestResult(record.id, Outcome.REJECTED, standing)
+            elif standing is Standing.QUARANTINE:
+                held.append(record)
+                seen[record.id] = index
+                results[index] = IngestResult(record.id, Outcome.QUARANTINED)
             elif env.seq == next_seq[feed]:
                 rid += 1
                 new_rows.append(
@@ -309,6 +406,10 @@ class RecordStore:
                 next_seq[feed] += 1
                 seen[record.id] = index
                 results[index] = IngestResult(record.id, Outcome.ACCEPTED)
+                decision = decision_of(record) if env.origin in trust.stewards else None
+                if decision is not None and trust.supersedes(decision, staged):
+                    staged[decision.subject] = decision
+                    decided.append(decision)
             elif env.seq < next_seq[feed]:
                 first = await _id_at(conn, env, new_rows)
                 if first == record.id:
@@ -351,8 +452,41 @@ class RecordStore:
                 new_forks,
             )
         if new_rows:
-            await apply_versions(conn, new_rows[0][0], rid, self._stewards, now)
+            await apply_versions(conn, new_rows[0][0], rid, trust.stewards, now)
+        if held:
+            await quarantine.hold(conn, held, now)
+        if decided:
+            await self._decide(conn, decided, staged, now)
         return [results[i] for i in range(len(records))]
+
+    async def _decide(
+        self,
+        conn: aiosqlite.Connection,
+        decided: Sequence[Member],
+        staged: dict[bytes, Member],
+        now: int,
+    ) -> None:
+        """Store new steward decisions and apply them to stored and quarantined records."""
+        latest = {m.subject: staged[m.subject] for m in decided}
+        await save_members(conn, latest.values())
+        for member in latest.values():
+            if member.action == "revoke":
+                await withdraw_revoked(conn, member, now)
+        await self._release(conn, set(latest), staged)
+
+    async def _release(
+        self, conn: aiosqlite.Connection, origins: set[bytes], staged: dict[bytes, Member]
+    ) -> None:
+        """Judge again the quarantined records of ``origins``; those refused now are dropped."""
+        released = await quarantine.release(conn, origins)
+        if not released:
+            return
+        results = await self._ingest(conn, released, staged)
+        counts = {o.value: sum(1 for r in results if r.outcome is o) for o in Outcome}
+        _log.info("released quarantined records", **{k: n for k, n in counts.items() if n})
+
+    async def _bound_quarantine(self, conn: aiosqlite.Connection) -> None:
+        await quarantine.enforce_bound(conn, self._quarantine_max_bytes)
 
 
 class _Rollback(Exception):

@@ -5,6 +5,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from storage.database import Database, Synchronous
+from storage.feeds import FeedStore
+from storage.members import Trust
+from storage.peers import PeerStore
+from storage.quarantine import DEFAULT_MAX_BYTES
 from storage.records import RecordStore
 from storage.tokens import TokenStore
 
@@ -15,12 +19,20 @@ def wall_clock_ms() -> int:
 
 class Store:
     def __init__(
-        self, db: Database, clock: Callable[[], int], stewards: frozenset[bytes] = frozenset()
+        self,
+        db: Database,
+        clock: Callable[[], int],
+        stewards: frozenset[bytes] = frozenset(),
+        quarantine_max_bytes: int = DEFAULT_MAX_BYTES,
     ) -> None:
         self.db = db
         self.clock = clock
-        self.records = RecordStore(db, clock, stewards)
+        # Membership state, kept in step with the members table by the record store.
+        self.trust = Trust(stewards)
+        self.records = RecordStore(db, clock, self.trust, quarantine_max_bytes)
         self.tokens = TokenStore(db, clock)
+        self.feeds = FeedStore(db)
+        self.peers = PeerStore(db)
 
     @classmethod
     async def open(
@@ -30,10 +42,20 @@ class Store:
         synchronous: Synchronous = "full",
         clock: Callable[[], int] = wall_clock_ms,
         stewards: frozenset[bytes] = frozenset(),
+        quarantine_max_bytes: int = DEFAULT_MAX_BYTES,
     ) -> "Store":
-        """Open the database at ``path``; ``stewards`` are the keys whose retractions
-        apply to every origin's records."""
-        return cls(await Database.open(path, synchronous=synchronous), clock, stewards)
+        """Open the database at ``path``. ``stewards`` are the network's roots of trust:
+        their membership records decide who is a member, and their retractions apply to
+        every origin's records. ``quarantine_max_bytes`` bounds the records held while
+        their origin is not a member."""
+        db = await Database.open(path, synchronous=synchronous)
+        store = cls(db, clock, stewards, quarantine_max_bytes)
+        try:
+            await store.records.load_trust()
+        except BaseException:
+            await db.close()
+            raise
+        return store
 
     async def close(self) -> None:
         await self.db.close()

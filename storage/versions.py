@@ -5,11 +5,14 @@ record of the same origin hides that record from queries and exports. A
 ``retraction`` withdraws its target when it comes from the target's own
 origin or from a steward: the target's body is deleted (the signed envelope
 stays as a tombstone) and it leaves queries and exports for good; a body that
-arrives for it later is never stored again.
+arrives for it later is never stored again. A steward's revocation of a key
+withdraws that key's records the same way (``storage.members``).
 
 Either record of a pair may arrive first (they can travel in different
 feeds), so after each batch both directions are checked for the new rows.
 """
+
+from collections.abc import Sequence
 
 import aiosqlite
 
@@ -47,11 +50,22 @@ async def apply_versions(
         for target_rid, retraction_id, retraction_origin, target_origin in rows
         if retraction_origin == target_origin or retraction_origin in stewards
     ]
+    await withdraw(conn, withdrawn, now)
+
+
+async def withdraw(
+    conn: aiosqlite.Connection, withdrawn: Sequence[tuple[bytes, int]], now: int
+) -> None:
+    """Withdraw records for good: each ``(withdrawing record id, rid)`` loses its body and
+    full-text entry, and keeps its envelope as a tombstone that queries and exports skip.
+
+    Retractions withdraw their targets; a steward's revocation withdraws what the
+    revoked key signed since it was compromised."""
     if not withdrawn:
         return
     await conn.executemany(
         "UPDATE records SET retracted_by = ?, erased_ms = ? WHERE rid = ?",
-        [(retraction_id, now, rid) for retraction_id, rid in withdrawn],
+        [(withdrawing_id, now, rid) for withdrawing_id, rid in withdrawn],
     )
     await conn.executemany("DELETE FROM bodies WHERE rid = ?", [(rid,) for _, rid in withdrawn])
     await conn.executemany(

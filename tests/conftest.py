@@ -11,6 +11,7 @@ from node.app import create_app
 from node.datadir import DataDir
 from node.state import STORE
 from storage.tokens import Role
+from tests.factories import STEWARD
 
 ClientFactory = Callable[[web.Application], Awaitable[TestClient[web.Request, web.Application]]]
 NodeClient = TestClient[web.Request, web.Application]
@@ -18,9 +19,22 @@ NodeClient = TestClient[web.Request, web.Application]
 
 @pytest.fixture
 def data_dir(tmp_path: Path) -> DataDir:
+    """A node that is its own steward, and that also trusts the test steward, whose
+    membership records admit the keys tests sign with (``tests.factories.admit``)."""
     directory = DataDir(tmp_path / "node")
-    directory.init("banthescan", [])
+    key = directory.init("banthescan", [])
+    with_stewards(directory, key.text, STEWARD.text)
     return directory
+
+
+def with_stewards(directory: DataDir, *stewards: str) -> None:
+    """Set ``[network] stewards`` in the config ``banscan init`` wrote."""
+    text = directory.config_file.read_text(encoding="utf-8")
+    listed = ", ".join(f'"{steward}"' for steward in stewards)
+    assert "\nstewards = []\n" in text
+    directory.config_file.write_text(
+        text.replace("\nstewards = []\n", f"\nstewards = [{listed}]\n"), encoding="utf-8"
+    )
 
 
 @pytest.fixture

@@ -1,12 +1,18 @@
 """Test data: fixed-seed keys, record bodies and signed records."""
 
 import hashlib
+from collections.abc import Sequence
 from typing import Any
 
 import msgpack
 
-from protocol.keys import NodeKey
-from protocol.records import SignedRecord, sign_record
+from protocol.envelope import decode_envelope
+from protocol.errors import ProtocolError
+from protocol.keys import NodeKey, key_text
+from protocol.limits import DEFAULT_LIMITS
+from protocol.records import SignedRecord, sign_record, verify_record
+from storage.records import Outcome
+from storage.store import Store
 
 NETWORK = "banthescan"
 
@@ -77,3 +83,62 @@ def signed(
 def feed(key: NodeKey, count: int, **kwargs: Any) -> list[SignedRecord]:
     """Seqs 1..count of one feed."""
     return [signed(key, seq, **kwargs) for seq in range(1, count + 1)]
+
+
+# The test steward: test nodes and stores list it among their stewards, and its
+# membership records admit the keys that sign the records tests ingest.
+STEWARD = seeded_key("test steward")
+
+
+def membership(
+    subject: bytes,
+    action: str = "admit",
+    *,
+    role: str = "chapter",
+    name: str = "Test chapter",
+    compromised_since_ms: int | None = None,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "subject": key_text(subject),
+        "action": action,
+        "role": role,
+        "name": name,
+    }
+    if compromised_since_ms is not None:
+        body["compromised_since_ms"] = compromised_since_ms
+    return body
+
+
+async def admit(store: Store, *subjects: bytes, steward: NodeKey = STEWARD) -> None:
+    """Admit ``subjects`` (those not members yet) with membership records ``steward`` signs,
+    ingested like any other records; ``steward`` must be one of ``store``'s stewards."""
+    todo = sorted({s for s in subjects if not store.trust.is_member(s)})
+    if not todo:
+        return
+    held = {
+        audience: seq
+        for origin, audience, seq in await store.records.feeds()
+        if origin == steward.public_key
+    }
+    start = held.get("public", 0) + 1
+    records = [
+        verify_record(
+            signed(steward, start + n, kind="membership", body=membership(subject)),
+            network_id=NETWORK,
+            limits=DEFAULT_LIMITS,
+        )
+        for n, subject in enumerate(todo)
+    ]
+    results = await store.records.ingest(records)
+    assert all(r.outcome is Outcome.ACCEPTED for r in results), results
+
+
+def origins(batch: Sequence[SignedRecord]) -> list[bytes]:
+    """The origins of the records of ``batch`` whose envelopes decode."""
+    found = []
+    for record in batch:
+        try:
+            found.append(decode_envelope(record.envelope_bytes).origin)
+        except ProtocolError:
+            continue
+    return found

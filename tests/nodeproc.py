@@ -33,9 +33,14 @@ def banscan(
 
 
 class NodeProcess:
-    """``banscan run --port 0`` in a child process; ``url`` is known once it serves."""
+    """``banscan run`` in a child process; ``url`` is known once it serves.
 
-    def __init__(self, data_dir: Path, env: dict[str, str] | None = None) -> None:
+    ``port`` 0 (the default) lets the node pick a free port; a fixed port lets a
+    test put the node's URL in other nodes' config before it starts, and keep it
+    across restarts.
+    """
+
+    def __init__(self, data_dir: Path, env: dict[str, str] | None = None, *, port: int = 0) -> None:
         self.data_dir = data_dir
         self.url = ""
         self.stderr_lines: list[str] = []
@@ -50,7 +55,7 @@ class NodeProcess:
                 "--host",
                 "127.0.0.1",
                 "--port",
-                "0",
+                str(port),
             ],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -116,9 +121,11 @@ class NodeProcess:
 
 
 @contextmanager
-def running_node(data_dir: Path, env: dict[str, str] | None = None) -> Iterator[NodeProcess]:
+def running_node(
+    data_dir: Path, env: dict[str, str] | None = None, *, port: int = 0
+) -> Iterator[NodeProcess]:
     """A serving node process; killed on the way out unless the test stopped it."""
-    node = NodeProcess(data_dir, env)
+    node = NodeProcess(data_dir, env, port=port)
     try:
         node.wait_serving()
         yield node

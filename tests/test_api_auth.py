@@ -7,13 +7,15 @@ from typing import Any
 import pytest
 from aiohttp import ClientResponse
 
+from node.state import STORE
 from protocol.records import encode_batch
 from storage.tokens import TOKEN_PREFIX, Role
 from tests.conftest import NodeClient, bearer
-from tests.factories import feed, incident_body, seeded_key, signed
+from tests.factories import admit, feed, incident_body, seeded_key, signed
 from tests.test_api_import import (
     MSGPACK,
     StoreState,
+    admitted_hidden,
     expect_problem,
     import_batch,
     list_all,
@@ -130,6 +132,7 @@ async def test_readers_may_not_write(
 async def test_writers_may_publish_and_import(
     client: NodeClient, tokens: dict[Role, str], role: Role
 ) -> None:
+    await admit(client.app[STORE], seeded_key("importer").public_key)
     published = await _publish(client, bearer(tokens[role]))
     assert published.status == 201, await published.text()
     imported = await _import(client, bearer(tokens[role]))
@@ -161,7 +164,7 @@ async def test_without_a_token_only_public_records_are_visible(
     client: NodeClient, audiences: dict[str, str]
 ) -> None:
     page = await (await client.get("/api/v1/records")).json()
-    assert [r["id"] for r in page["records"]] == [audiences["public"]]
+    assert [r["id"] for r in admitted_hidden(page["records"])] == [audiences["public"]]
     assert page["audiences"] == ["public"]
     assert [r["id"] for r in await list_all(client, None, "&kind=incident")] == [
         audiences["public"]
@@ -185,7 +188,7 @@ async def test_any_valid_token_sees_every_audience(
 
     page: dict[str, Any] = await (await client.get("/api/v1/records", headers=headers)).json()
 
-    assert {r["id"]: r["audience"] for r in page["records"]} == {
+    assert {r["id"]: r["audience"] for r in admitted_hidden(page["records"])} == {
         record_id: audience for audience, record_id in audiences.items()
     }
     assert set(page["audiences"]) == {"public", "network", "coordinators"}
@@ -196,4 +199,5 @@ async def test_any_valid_token_sees_every_audience(
         filtered = await client.get(
             "/api/v1/records", params={"audience": audience}, headers=headers
         )
-        assert [r["id"] for r in (await filtered.json())["records"]] == [record_id]
+        listed = admitted_hidden((await filtered.json())["records"])
+        assert [r["id"] for r in listed] == [record_id]

@@ -1,5 +1,8 @@
 """The OpenAPI 3.1 document: valid, complete, and true to what the node really answers."""
 
+import functools
+import io
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -9,8 +12,22 @@ from aiohttp import ClientResponse, web
 from openapi_schema_validator import OAS31Validator
 from openapi_spec_validator import validate
 
+from federation.httpsig import MessageSigner, SignedRequest
+from federation.httpsig import headers as signed_headers
 from node import __version__
+from node.datadir import DataDir
+from node.federation import FEDERATION
 from node.openapi import openapi_document
+from protocol.keys import NodeKey
+from protocol.records import encode_batch
+from protocol.sync import (
+    PullRequest,
+    SyncRequest,
+    Want,
+    encode_pull_request,
+    encode_sync_request,
+    vector_digest,
+)
 from storage.tokens import Role
 from tests.conftest import NodeClient, bearer
 from tests.factories import feed, incident_body, seeded_key, signed
@@ -123,6 +140,10 @@ class Conformance:
         assert status in operation["responses"], f"{method} {path} answered undocumented {status}"
         content = operation["responses"][status]["content"]
         assert response.content_type in content, (method, path, status, response.content_type)
+        if response.content_type == MSGPACK:
+            # Federation answers: msgpack whose messages docs/protocol.md specifies.
+            self.seen.add((method, path, status))
+            return msgpack.unpackb(await response.read())
         body = await response.json(content_type=None)
         schema = content[response.content_type]["schema"]
         errors = [e.message for e in validator(self.document, schema).iter_errors(body)]
@@ -219,6 +240,10 @@ async def test_real_responses_match_their_documented_schemas(
     await check("get", "/api/v1/forks", await client.get("/api/v1/forks"))
     await check("get", "/api/v1/forks", await client.get("/api/v1/forks", headers=analyst))
 
+    peers = "/api/v1/federation/peers"
+    assert (await check("get", peers, await client.get(peers, headers=analyst))) == {"peers": []}
+    await check("get", peers, await client.get(peers))
+
     for path in ("/api/v1/incidents", "/api/v1/deployments", "/api/v1/stats", "/api/v1/coverage"):
         await check("get", path, await client.get(path, headers=analyst))
         await check("get", path, await client.get(path, params={"colour": "red"}))
@@ -247,7 +272,78 @@ async def test_real_responses_match_their_documented_schemas(
         for status in operation["responses"]
     }
     # A failing database cannot be arranged from outside without breaking the node.
-    assert documented - conformance.seen == {("get", "/healthz", "503")}
+    # The federation routes are checked by the next test.
+    missed = {seen for seen in documented - conformance.seen if FEDERATION_PREFIX not in seen[1]}
+    assert missed == {("get", "/healthz", "503")}
+
+
+FEDERATION_PREFIX = "/federation/v1/"
+
+
+async def test_federation_answers_match_their_documented_statuses(
+    client: NodeClient, data_dir: DataDir, document: dict[str, Any]
+) -> None:
+    conformance = Conformance(document)
+    node_key = data_dir.load_key()
+    pull = encode_pull_request(PullRequest((Want(node_key.public_key, "public", 0, 1),), 10))
+    good = {
+        "sync": encode_sync_request(SyncRequest(("public",), vector_digest({}))),
+        "records": pull,
+        "push": encode_batch([]),
+    }
+
+    async def post(
+        route: str, body: bytes, key: NodeKey | None = None, content_type: str = MSGPACK
+    ) -> ClientResponse:
+        path = FEDERATION_PREFIX + route
+        url = str(client.make_url(path))
+        request = SignedRequest("POST", url, signed_headers([("Content-Type", content_type)]))
+        if key is not None:
+            MessageSigner(key, "banthescan", time.time).sign_request(request, body)
+        return await client.post(path, data=io.BytesIO(body), headers=dict(request.headers))
+
+    outsider = seeded_key("not a member")
+    too_big = b"\x00" * (5 << 20)
+    for route, body in good.items():
+        for public in (False, True):
+            if public and route == "push":
+                continue
+            name = f"public/{route}" if public else route
+            key = None if public else node_key
+            check = functools.partial(conformance.check, "post", FEDERATION_PREFIX + name)
+            await check(await post(name, body, key))
+            await check(await post(name, b"\xc1", key))
+            await check(await post(name, too_big, key))
+            await check(await post(name, body, key, content_type="text/plain"))
+            if public:
+                network = (
+                    encode_sync_request(SyncRequest(("network",), vector_digest({})))
+                    if route == "sync"
+                    else encode_pull_request(
+                        PullRequest((Want(node_key.public_key, "network", 0, 1),), 10)
+                    )
+                )
+                await check(await post(name, network))
+            else:
+                await check(await post(name, body))
+                await check(await post(name, body, outsider))
+            slots = client.app[FEDERATION].slots
+            held = 0
+            while not slots.locked():
+                await slots.acquire()
+                held += 1
+            await check(await post(name, body, key))
+            for _ in range(held):
+                slots.release()
+
+    documented = {
+        (method, path, status)
+        for path, operations in document["paths"].items()
+        if path.startswith(FEDERATION_PREFIX)
+        for method, operation in operations.items()
+        for status in operation["responses"]
+    }
+    assert documented - conformance.seen == set()
 
 
 async def test_problem_responses_are_problem_schema(

@@ -607,6 +607,8 @@ def test_error_tree_codes_and_statuses() -> None:
         errors.SignatureError: (400, "bad-signature"),
         errors.BodySchemaError: (422, "invalid-body"),
         errors.SeqGapError: (409, "seq-gap"),
+        errors.OriginSuspendedError: (403, "origin-suspended"),
+        errors.OriginRevokedError: (403, "origin-revoked"),
         errors.KeyFormatError: (400, "bad-key"),
     }
     found = {

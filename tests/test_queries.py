@@ -17,15 +17,16 @@ from protocol.limits import DEFAULT_LIMITS
 from protocol.records import verify_record
 from storage.queries import _GROUP_SQL, QueryFilter, RecordQueries, fts_match
 from storage.store import Store
-from tests.factories import NETWORK
-from tests.querydata import generate
+from tests.factories import NETWORK, STEWARD, admit
+from tests.querydata import CHAPTERS, generate
 
 ALL = ("public", "network", "coordinators")
 
 
 @pytest.fixture
 async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    opened = await Store.open(tmp_path / "banscan.db")
+    opened = await Store.open(tmp_path / "banscan.db", stewards=frozenset({STEWARD.public_key}))
+    await admit(opened, *(key.public_key for key in CHAPTERS))
     data = generate(120, seed=1)
     await opened.records.ingest(
         [verify_record(i.record, network_id=NETWORK, limits=DEFAULT_LIMITS) for i in data.items]

@@ -12,7 +12,7 @@ from protocol.records import SignedRecord, VerifiedRecord, verify_record
 from storage.database import _statements
 from storage.migrations import MIGRATIONS
 from storage.store import Store
-from tests.factories import NETWORK, incident_body, seeded_key, signed
+from tests.factories import NETWORK, admit, incident_body, seeded_key, signed
 
 STEWARD = seeded_key("steward")
 CHAPTER = seeded_key("chapter")
@@ -32,6 +32,7 @@ async def store(tmp_path: Path) -> AsyncIterator[Store]:
     opened = await Store.open(
         tmp_path / "banscan.db", clock=lambda: 42, stewards=frozenset({STEWARD.public_key})
     )
+    await admit(opened, CHAPTER.public_key, OTHER.public_key, steward=STEWARD)
     yield opened
     await opened.close()
 
@@ -91,7 +92,10 @@ async def test_a_retraction_by_the_origin_erases_the_body(store: Store, order: s
 
 async def test_a_steward_can_retract_any_record(store: Store) -> None:
     target = signed(CHAPTER, 1)
-    withdraw = signed(STEWARD, 1, kind="retraction", body=retraction(target.id, "safety"))
+    # The steward's public feed holds the admissions; this goes in another feed.
+    withdraw = signed(
+        STEWARD, 1, kind="retraction", body=retraction(target.id, "safety"), audience="network"
+    )
     await store.records.ingest(verified(target, withdraw))
     assert state(store, target.id)[1] == withdraw.id
 

@@ -1,0 +1,237 @@
+"""Scheduling sync (DESIGN section 6): eager push, anti-entropy rounds, backoff.
+
+- **Eager push**: records this node publishes, and records a peer pushed that
+  were new here, are pushed at once to ``fanout`` peers chosen at random among
+  those that may hold them (never back to the peer they came from). A record
+  thus spreads in a few rounds; a peer that lacks earlier records of the feed
+  answers ``seq-gap``, and a full session with it follows.
+- **Anti-entropy**: every ``interval_s`` (with jitter) a session runs with a
+  peer chosen at random, weighted toward the least recently synced. It repairs
+  whatever push missed, so a node that was offline always catches up.
+- **Backoff**: a failing peer waits ``min(max_backoff, 2^failures)`` seconds,
+  times a random factor in [0.5, 1], or longer if it asked with
+  ``Retry-After``. At most one session per peer is in flight.
+"""
+
+import asyncio
+import contextlib
+import random
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+
+from federation.sync import PeerError, PeerRef, SessionReport, SyncClient
+from protocol.envelope import decode_envelope
+from protocol.keys import key_text
+from protocol.records import SignedRecord
+from storage.peers import Peer
+from storage.store import Store
+
+log = structlog.get_logger("banscan.federation")
+
+
+@dataclass
+class PeerStats:
+    """Counters for one peer since the node started (for status and metrics)."""
+
+    sessions: int = 0
+    failures: int = 0
+    pushes: int = 0
+    bytes_sent: int = 0
+    bytes_received: int = 0
+    records_pulled: int = 0
+    records_pushed: int = 0
+    last_round_trips: int = 0
+
+
+class Gossip:
+    def __init__(
+        self,
+        client: SyncClient,
+        *,
+        fanout: int,
+        interval_s: float,
+        max_backoff_s: float,
+        clock_ms: Callable[[], int],
+        rng: random.Random | None = None,
+        on_pulled: Callable[[Sequence[SignedRecord]], Awaitable[None]] | None = None,
+    ) -> None:
+        self.client = client
+        self.on_pulled = on_pulled or _nothing
+        self.fanout = fanout
+        self.interval_s = interval_s
+        self.max_backoff_s = max_backoff_s
+        self.clock_ms = clock_ms
+        self.rng = rng or random.Random()  # noqa: S311 - peer choice, not secrets
+        self.stats: dict[bytes, PeerStats] = defaultdict(PeerStats)
+        self._locks: dict[bytes, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._outbox: asyncio.Queue[tuple[list[SignedRecord], bytes | None]] = asyncio.Queue()
+        self._wake = asyncio.Event()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def store(self) -> Store:
+        return self.client.store
+
+    # -- eager push ---------------------------------------------------------
+
+    def published(self, records: Sequence[SignedRecord], source: bytes | None = None) -> None:
+        """Queue ``records`` for eager push to ``fanout`` peers other than ``source``."""
+        if records:
+            self._outbox.put_nowait((list(records), source))
+
+    async def run_pusher(self) -> None:
+        while True:
+            records, source = await self._outbox.get()
+            try:
+                await self.push_now(records, source)
+            except Exception:
+                log.exception("eager push failed")
+
+    async def push_now(self, records: Sequence[SignedRecord], source: bytes | None) -> None:
+        if self.client.is_public():
+            return  # only members push
+        by_audience: dict[str, list[SignedRecord]] = defaultdict(list)
+        for record in records:
+            by_audience[decode_envelope(record.envelope_bytes).audience].append(record)
+        peers = [p for p in await self.eligible() if p.key != source]
+        jobs = []
+        for audience, batch in by_audience.items():
+            able = [p for p in peers if audience in self.client.shared_audiences(p.key)]
+            for peer in self.rng.sample(able, min(self.fanout, len(able))):
+                jobs.append(self._push_to(peer, batch))
+        await asyncio.gather(*jobs)
+
+    async def _push_to(self, peer: Peer, records: Sequence[SignedRecord]) -> None:
+        ref = PeerRef(peer.key, peer.url)
+        try:
+            results = await self.client.push(ref, records)
+        except PeerError as exc:
+            await self._failed(peer, exc)
+            return
+        stats = self.stats[peer.key]
+        stats.pushes += 1
+        stats.records_pushed += len(records)
+        if any(r.code == "seq-gap" for r in results):
+            # The peer lacks earlier records of the feed: a full session fills the gap.
+            self._spawn(self.sync_with(peer))
+
+    # -- anti-entropy -------------------------------------------------------
+
+    def wake(self) -> None:
+        """Run an anti-entropy round now instead of at the end of the interval."""
+        self._wake.set()
+
+    async def run_rounds(self) -> None:
+        """Sync with every known peer once at start, then one peer per interval."""
+        for peer in await self.eligible():
+            try:
+                await self.sync_with(peer)
+            except Exception:
+                log.exception("sync at start failed")
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    self._wake.wait(), self.interval_s * self.rng.uniform(0.8, 1.2)
+                )
+            self._wake.clear()
+            try:
+                await self.round()
+            except Exception:
+                log.exception("sync round failed")
+
+    async def round(self) -> SessionReport | None:
+        """One anti-entropy round: a session with one peer chosen at random."""
+        peer = await self.choose()
+        return await self.sync_with(peer) if peer is not None else None
+
+    async def eligible(self) -> list[Peer]:
+        """Peers not in backoff, other than this node."""
+        now = self.clock_ms()
+        own = self.client.service.own_key
+        return [
+            p
+            for p in await self.store.peers.all()
+            if p.key != own and (p.backoff_until_ms is None or p.backoff_until_ms <= now)
+        ]
+
+    async def choose(self) -> Peer | None:
+        """A peer at random, weighted toward the least recently synced."""
+        peers = await self.eligible()
+        if not peers:
+            return None
+        now = self.clock_ms()
+        # Seconds since the last success; a peer never synced counts as an hour.
+        weights = [
+            1.0 + (now - p.last_success_ms) / 1000 if p.last_success_ms is not None else 3600.0
+            for p in peers
+        ]
+        return self.rng.choices(peers, weights)[0]
+
+    async def sync_with(self, peer: Peer) -> SessionReport | None:
+        """A session with ``peer``, unless one is already running; None then or on failure."""
+        lock = self._locks[peer.key]
+        if lock.locked():
+            return None
+        async with lock:
+            await self.store.peers.attempted(peer.key, self.clock_ms())
+            stats = self.stats[peer.key]
+            was_public = self.client.is_public()
+            try:
+                report = await self.client.session(PeerRef(peer.key, peer.url))
+                if was_public and not self.client.is_public():
+                    # This node just learnt it is a member: sync what members may hold.
+                    report = await self.client.session(PeerRef(peer.key, peer.url))
+            except PeerError as exc:
+                await self._failed(peer, exc)
+                return None
+            stats.sessions += 1
+            stats.bytes_sent += report.bytes_sent
+            stats.bytes_received += report.bytes_received
+            stats.records_pulled += report.pulled
+            stats.records_pushed += report.pushed
+            stats.last_round_trips = report.round_trips
+            await self.store.peers.succeeded(peer.key, self.clock_ms())
+            if report.accepted:
+                await self.on_pulled(report.accepted)
+            if report.pulled or report.pushed:
+                log.info(
+                    "synced",
+                    peer=key_text(peer.key),
+                    pulled=report.pulled,
+                    pushed=report.pushed,
+                    round_trips=report.round_trips,
+                )
+            return report
+
+    async def _failed(self, peer: Peer, exc: PeerError) -> None:
+        current = await self.store.peers.get(peer.key)
+        failures = (current.failures if current else peer.failures) + 1
+        delay = min(self.max_backoff_s, 2.0**failures) * self.rng.uniform(0.5, 1.0)
+        if exc.retry_after is not None:
+            delay = max(delay, min(exc.retry_after, self.max_backoff_s))
+        self.stats[peer.key].failures += 1
+        await self.store.peers.failed(peer.key, exc.detail, self.clock_ms() + int(delay * 1000))
+        log.warning(
+            "peer failed",
+            peer=key_text(peer.key),
+            error=exc.detail[:300],
+            kind=type(exc).__name__,
+            backoff_s=round(delay, 1),
+        )
+
+    def _spawn(self, job: Coroutine[Any, Any, object]) -> None:
+        task: asyncio.Task[None] = asyncio.ensure_future(_discard(job))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+
+async def _nothing(records: Sequence[SignedRecord]) -> None:
+    return None
+
+
+async def _discard(job: Coroutine[Any, Any, object]) -> None:
+    await job

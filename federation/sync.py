@@ -1,0 +1,404 @@
+"""Sync sessions (DESIGN section 6): plain code over any transport.
+
+:class:`SyncService` answers a peer's requests; :class:`SyncClient` runs a
+session against one peer. Both talk through a :class:`Transport`: HTTP with
+RFC 9421 signatures in a node (:mod:`federation.transport`), or direct calls
+in memory (:class:`LocalTransport`) for tests and the dissemination benchmark.
+
+A session, asked by node A of peer B:
+
+1. ``sync`` step ``digest``: A sends the audiences it wants to compare and the
+   digest of its vector over them. B answers ``in_sync`` (one round trip, the
+   usual case) or the audiences it actually shares with A and its per-bucket
+   digests.
+2. ``sync`` step ``entries``: A sends its vector entries in the buckets that
+   differ; B answers with its own entries in those buckets. A stores B's
+   entries as its checkpoint for B.
+3. ``records`` (pull): A asks for the ranges it lacks, in bounded batches,
+   and stores each batch in one transaction.
+4. ``push``: A sends the ranges B lacks, in bounded batches.
+
+Every step is idempotent and every stored batch is final, so a session
+interrupted anywhere resumes where it stopped: the next one compares vectors
+again. A node that is not a member syncs through the ``public/`` routes,
+which need no signature, serve only the ``public`` audience and take no push.
+"""
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol, TypeVar
+
+import structlog
+
+from protocol.envelope import AUDIENCES, decode_envelope
+from protocol.errors import ProtocolError
+from protocol.keys import key_text
+from protocol.records import SignedRecord, decode_batch, encode_batch
+from protocol.sync import (
+    BUCKETS,
+    EntriesAnswer,
+    EntriesRequest,
+    Feed,
+    PullRequest,
+    PushResult,
+    SyncAnswer,
+    SyncRequest,
+    Want,
+    bucket_digests,
+    bucket_of,
+    decode_entries_answer,
+    decode_pull_request,
+    decode_push_answer,
+    decode_sync_answer,
+    decode_sync_step,
+    encode_entries_answer,
+    encode_entries_request,
+    encode_pull_request,
+    encode_push_answer,
+    encode_sync_answer,
+    encode_sync_request,
+    in_buckets,
+    restrict,
+    vector_digest,
+)
+from storage.ingest import Verifier, ingest_batch
+from storage.records import IngestResult, Outcome
+from storage.store import Store
+
+log = structlog.get_logger("banscan.federation")
+
+ROUTES = ("sync", "records", "push")
+PUBLIC_ROUTES = ("public/sync", "public/records")
+# Outcomes of records a peer sent that prove nothing against the peer: the
+# record is held, or will be once its origin is admitted.
+_FINE = frozenset({Outcome.ACCEPTED, Outcome.DUPLICATE, Outcome.QUARANTINED})
+
+
+class AudienceNotAllowed(ProtocolError):
+    status = 403
+    code = "audience-not-allowed"
+
+
+class PeerError(Exception):
+    """A session with a peer failed: unreachable, refused, too slow, or misbehaving."""
+
+    def __init__(
+        self, detail: str, *, status: int | None = None, retry_after: float | None = None
+    ) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.status = status
+        self.retry_after = retry_after
+
+
+class Misbehaved(PeerError):
+    """The peer sent something an honest peer never sends."""
+
+
+@dataclass(frozen=True, slots=True)
+class PeerRef:
+    key: bytes
+    url: str
+
+
+class Transport(Protocol):
+    async def request(self, peer: PeerRef, route: str, body: bytes) -> bytes:
+        """POST ``body`` to the peer's ``/federation/v1/<route>``; the answer's body.
+
+        Raises :class:`PeerError` for anything but a good answer.
+        """
+
+
+_T = TypeVar("_T")
+_Call = Callable[[str, bytes], Awaitable[bytes]]
+Received = Callable[[Sequence[SignedRecord], bytes | None, str], Awaitable[None]]
+
+
+async def _ignore(records: Sequence[SignedRecord], source: bytes | None, via: str) -> None:
+    return None
+
+
+class SyncService:
+    """Answers peers: vector comparison, pulls and pushes, restricted by audience."""
+
+    def __init__(
+        self, store: Store, verifier: Verifier, own_key: bytes, received: Received = _ignore
+    ) -> None:
+        self.store = store
+        self.verifier = verifier
+        self.own_key = own_key
+        self.received = received
+
+    async def handle(self, route: str, requester: bytes | None, body: bytes) -> bytes:
+        """Answer one request; ``requester`` is the verified signer, None for public routes."""
+        if route.startswith("public/"):
+            requester = None
+            route = route.removeprefix("public/")
+        elif requester is None:
+            raise AudienceNotAllowed(f"/federation/v1/{route} needs a signed request")
+        if route == "sync":
+            return await self.sync(requester, body)
+        if route == "records":
+            return await self.records(requester, body)
+        if route == "push" and requester is not None:
+            return await self.push(requester, body)
+        raise ValueError(f"no federation route {route!r}")
+
+    def audiences_for(self, requester: bytes | None) -> frozenset[str]:
+        if requester is None:
+            return frozenset({"public"})
+        return self.store.trust.audiences_for(requester)
+
+    async def sync(self, requester: bytes | None, body: bytes) -> bytes:
+        step = decode_sync_step(body)
+        shared = tuple(a for a in step.audiences if a in self.audiences_for(requester))
+        if not shared:
+            raise AudienceNotAllowed("none of the audiences asked for may be sent to this key")
+        ours = await self.store.feeds.vector(shared)
+        if isinstance(step, SyncRequest):
+            if shared == step.audiences and vector_digest(ours) == step.digest:
+                return encode_sync_answer(SyncAnswer(shared, True))
+            return encode_sync_answer(SyncAnswer(shared, False, tuple(bucket_digests(ours))))
+        return encode_entries_answer(EntriesAnswer(in_buckets(ours, step.buckets)))
+
+    async def records(self, requester: bytes | None, body: bytes) -> bytes:
+        limits = self.verifier.limits
+        pull = decode_pull_request(body, limits.max_batch_records)
+        allowed = self.audiences_for(requester)
+        for want in pull.wants:
+            if want.audience not in allowed:
+                raise AudienceNotAllowed(
+                    f"the {want.audience} audience may not be sent to this key"
+                )
+        batch = await self.store.feeds.read(
+            pull.wants,
+            max_records=pull.max_records,
+            # Room for the array header and the msgpack framing of each record.
+            max_bytes=limits.max_batch_bytes - 1024,
+        )
+        return encode_batch(batch)
+
+    async def push(self, requester: bytes, body: bytes) -> bytes:
+        batch = decode_batch(body, self.verifier.limits)
+        results = await self.receive(batch)
+        bad = [r for r in results if r.outcome not in _FINE and r.code != "seq-gap"]
+        if bad:
+            log.warning(
+                "push held bad records",
+                peer=key_text(requester),
+                bad=len(bad),
+                codes=sorted({str(r.code) for r in bad}),
+            )
+        fresh = [
+            record
+            for record, result in zip(batch, results, strict=True)
+            if result.outcome is Outcome.ACCEPTED
+        ]
+        if fresh:
+            await self.received(fresh, requester, "push")
+        return encode_push_answer([PushResult(r.id, r.outcome.value, r.code) for r in results])
+
+    async def receive(self, batch: Sequence[SignedRecord]) -> list[IngestResult]:
+        """Verify and store records from a peer, refusing audiences this node may not hold."""
+        own = self.store.trust.audiences_for(self.own_key)
+        allowed: list[SignedRecord] = []
+        refused: dict[int, IngestResult] = {}
+        for index, record in enumerate(batch):
+            audience = _audience(record)
+            if audience is None or audience in own:
+                allowed.append(record)  # a bad envelope is reported by the verifier
+            else:
+                refused[index] = IngestResult(
+                    record.id,
+                    Outcome.REJECTED,
+                    AudienceNotAllowed(f"this node may not hold the {audience} audience"),
+                )
+        stored = iter(
+            await ingest_batch(self.verifier, self.store.records, allowed, atomic=False)
+            if allowed
+            else []
+        )
+        return [refused[i] if i in refused else next(stored) for i in range(len(batch))]
+
+
+def _audience(record: SignedRecord) -> str | None:
+    try:
+        return decode_envelope(record.envelope_bytes).audience
+    except ProtocolError:
+        return None
+
+
+@dataclass
+class SessionReport:
+    """What one session did; ``round_trips`` and bytes count request and answer bodies."""
+
+    peer: bytes
+    in_sync: bool = False
+    public: bool = False
+    round_trips: int = 0
+    bytes_sent: int = 0
+    bytes_received: int = 0
+    pulled: int = 0
+    pushed: int = 0
+    accepted: list[SignedRecord] = field(default_factory=list)
+
+
+class SyncClient:
+    """Runs sessions with peers over a transport, for this node's store."""
+
+    def __init__(self, service: SyncService, transport: Transport) -> None:
+        self.service = service
+        self.transport = transport
+
+    @property
+    def store(self) -> Store:
+        return self.service.store
+
+    def shared_audiences(self, peer: bytes) -> tuple[str, ...]:
+        """The audiences both this node and ``peer`` may hold, as this node sees it."""
+        trust = self.store.trust
+        both = trust.audiences_for(self.service.own_key) & trust.audiences_for(peer)
+        return tuple(a for a in AUDIENCES if a in both)
+
+    def is_public(self) -> bool:
+        """A node that is not a member syncs the public audience, unsigned."""
+        return not self.store.trust.is_member(self.service.own_key)
+
+    async def session(self, peer: PeerRef) -> SessionReport:
+        report = SessionReport(peer.key, public=self.is_public())
+        audiences = ("public",) if report.public else self.shared_audiences(peer.key)
+        prefix = "public/" if report.public else ""
+
+        async def call(route: str, body: bytes) -> bytes:
+            report.round_trips += 1
+            report.bytes_sent += len(body)
+            answer = await self.transport.request(peer, prefix + route, body)
+            report.bytes_received += len(answer)
+            return answer
+
+        ours = await self.store.feeds.vector(audiences)
+        answer = _decoded(
+            decode_sync_answer,
+            await call("sync", encode_sync_request(SyncRequest(audiences, vector_digest(ours)))),
+        )
+        if answer.in_sync:
+            report.in_sync = True
+            return report
+        if not set(answer.audiences) <= set(audiences):
+            raise Misbehaved("the peer answered for audiences that were not asked for")
+        audiences = answer.audiences
+        ours = restrict(ours, audiences)
+        mine = bucket_digests(ours)
+        differing = tuple(i for i in range(BUCKETS) if mine[i] != answer.buckets[i])
+        ours = in_buckets(ours, differing)
+        theirs = _decoded(
+            decode_entries_answer,
+            await call("sync", encode_entries_request(EntriesRequest(audiences, differing, ours))),
+        ).entries
+        for origin, audience in theirs:
+            if audience not in audiences or bucket_of(origin) not in differing:
+                raise Misbehaved("the peer sent vector entries that were not asked for")
+        await self.store.peers.advertised(peer.key, audiences, differing, theirs)
+
+        wants = [
+            Want(origin, audience, ours.get((origin, audience), 0), seq)
+            for (origin, audience), seq in sorted(theirs.items())
+            if seq > ours.get((origin, audience), 0)
+        ]
+        await self._pull(call, wants, report)
+        if not report.public:
+            gives = [
+                Want(origin, audience, theirs.get((origin, audience), 0), seq)
+                for (origin, audience), seq in sorted(ours.items())
+                if seq > theirs.get((origin, audience), 0)
+            ]
+            await self._push(call, gives, report)
+        return report
+
+    async def push(self, peer: PeerRef, records: Sequence[SignedRecord]) -> list[PushResult]:
+        """Push ``records`` (eager push of new records); the peer's result for each."""
+        body = encode_batch(list(records))
+        return _decoded(decode_push_answer, await self.transport.request(peer, "push", body))
+
+    async def _pull(self, call: _Call, wants: list[Want], report: SessionReport) -> None:
+        limits = self.service.verifier.limits
+        while wants:
+            body = encode_pull_request(PullRequest(tuple(wants), limits.max_batch_records))
+            batch = _decoded(lambda data: decode_batch(data, limits), await call("records", body))
+            if not batch:
+                return  # the peer holds less than it advertised; the next session asks again
+            got: dict[Feed, int] = {}
+            for record in batch:
+                env = _decoded(decode_envelope, record.envelope_bytes)
+                feed = (env.origin, env.audience)
+                want = next((w for w in wants if (w.origin, w.audience) == feed), None)
+                expected = got.get(feed, want.after if want else 0) + 1
+                if want is None or env.seq != expected or env.seq > want.upto:
+                    raise Misbehaved("the peer sent records that were not asked for")
+                got[feed] = env.seq
+            results = await self.service.receive(batch)
+            report.pulled += len(batch)
+            report.accepted.extend(
+                record
+                for record, result in zip(batch, results, strict=True)
+                if result.outcome is Outcome.ACCEPTED
+            )
+            bad = [r for r in results if r.outcome not in _FINE]
+            if bad:
+                raise Misbehaved(
+                    f"the peer sent {len(bad)} records this node refused "
+                    f"({', '.join(sorted({str(r.code) for r in bad}))})"
+                )
+            wants = [
+                Want(w.origin, w.audience, got.get((w.origin, w.audience), w.after), w.upto)
+                for w in wants
+                if got.get((w.origin, w.audience), w.after) < w.upto
+            ]
+
+    async def _push(self, call: _Call, gives: list[Want], report: SessionReport) -> None:
+        limits = self.service.verifier.limits
+        while gives:
+            batch = await self.store.feeds.read(
+                gives, max_records=limits.max_batch_records, max_bytes=limits.max_batch_bytes - 1024
+            )
+            if not batch:
+                return
+            results = _decoded(decode_push_answer, await call("push", encode_batch(batch)))
+            if len(results) != len(batch):
+                raise Misbehaved("the peer's push answer does not match the batch")
+            report.pushed += len(batch)
+            sent: dict[Feed, int] = {}
+            for record in batch:
+                env = decode_envelope(record.envelope_bytes)
+                sent[(env.origin, env.audience)] = env.seq
+            gives = [
+                Want(w.origin, w.audience, sent.get((w.origin, w.audience), w.after), w.upto)
+                for w in gives
+                if sent.get((w.origin, w.audience), w.after) < w.upto
+            ]
+
+
+def _decoded(decode: Callable[[bytes], _T], data: bytes) -> _T:
+    """Decode a peer's answer; anything malformed is the peer misbehaving."""
+    try:
+        return decode(data)
+    except ProtocolError as exc:
+        raise Misbehaved(f"the peer's answer is malformed: {exc.detail}") from exc
+
+
+class LocalTransport:
+    """Calls other nodes' services directly, as ``requester``: the in-memory network."""
+
+    def __init__(self, requester: bytes, services: dict[bytes, SyncService]) -> None:
+        self.requester = requester
+        self.services = services
+        self.offline: set[bytes] = set()
+
+    async def request(self, peer: PeerRef, route: str, body: bytes) -> bytes:
+        service = self.services.get(peer.key)
+        if service is None or peer.key in self.offline:
+            raise PeerError("peer unreachable")
+        try:
+            return await service.handle(route, self.requester, body)
+        except ProtocolError as exc:
+            raise PeerError(f"{exc.code}: {exc.detail}", status=exc.status) from exc
