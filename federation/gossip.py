@@ -178,34 +178,41 @@ class Gossip:
             return None
         async with lock:
             await self.store.peers.attempted(peer.key, self.clock_ms())
-            stats = self.stats[peer.key]
             was_public = self.client.is_public()
+            reports = []
             try:
-                report = await self.client.session(PeerRef(peer.key, peer.url))
+                reports.append(await self.client.session(PeerRef(peer.key, peer.url)))
                 if was_public and not self.client.is_public():
                     # This node just learnt it is a member: sync what members may hold.
-                    report = await self.client.session(PeerRef(peer.key, peer.url))
+                    reports.append(await self.client.session(PeerRef(peer.key, peer.url)))
             except PeerError as exc:
                 await self._failed(peer, exc)
                 return None
-            stats.sessions += 1
-            stats.bytes_sent += report.bytes_sent
-            stats.bytes_received += report.bytes_received
-            stats.records_pulled += report.pulled
-            stats.records_pushed += report.pushed
-            stats.last_round_trips = report.round_trips
+            finally:
+                for report in reports:
+                    self._count(report)
             await self.store.peers.succeeded(peer.key, self.clock_ms())
-            if report.accepted:
-                await self.on_pulled(report.accepted)
-            if report.pulled or report.pushed:
-                log.info(
-                    "synced",
-                    peer=key_text(peer.key),
-                    pulled=report.pulled,
-                    pushed=report.pushed,
-                    round_trips=report.round_trips,
-                )
-            return report
+            for report in reports:
+                if report.accepted:
+                    await self.on_pulled(report.accepted)
+                if report.pulled or report.pushed:
+                    log.info(
+                        "synced",
+                        peer=key_text(peer.key),
+                        pulled=report.pulled,
+                        pushed=report.pushed,
+                        round_trips=report.round_trips,
+                    )
+            return reports[-1]
+
+    def _count(self, report: SessionReport) -> None:
+        stats = self.stats[report.peer]
+        stats.sessions += 1
+        stats.bytes_sent += report.bytes_sent
+        stats.bytes_received += report.bytes_received
+        stats.records_pulled += report.pulled
+        stats.records_pushed += report.pushed
+        stats.last_round_trips = report.round_trips
 
     async def _failed(self, peer: Peer, exc: PeerError) -> None:
         current = await self.store.peers.get(peer.key)

@@ -31,7 +31,26 @@ async def healthz(request: web.Request) -> web.Response:
         return web.json_response(
             {"status": "failing", "database": f"unavailable: {type(exc).__name__}"}, status=503
         )
-    return web.json_response({"status": "ok", "database": "ok", "schema_version": version})
+    store = request.app[STORE]
+    now = store.clock()
+    peers = await store.peers.all()
+    backed_off = sum(
+        1 for p in peers if p.backoff_until_ms is not None and p.backoff_until_ms > now
+    )
+    return web.json_response(
+        {
+            "status": "ok",
+            "database": "ok",
+            "schema_version": version,
+            # Peers failing do not make this node unhealthy; operators watch them.
+            "peers": {
+                "known": len(peers),
+                "ok": sum(1 for p in peers if p.last_success_ms is not None and not p.failures),
+                "failing": sum(1 for p in peers if p.failures),
+                "backed_off": backed_off,
+            },
+        }
+    )
 
 
 @routes.get("/api/v1/openapi.json")

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from node import api_export, api_node, api_query, api_records, federation
+from node import api_export, api_node, api_query, api_records, federation, metrics
 from node.config import Config, steward_keys
 from node.logs import request_log_middleware
 from node.problems import problem_middleware
@@ -26,11 +26,12 @@ def create_app(
     clock: Callable[[], int] = wall_clock_ms,
 ) -> web.Application:
     app = web.Application(
-        middlewares=[request_log_middleware, problem_middleware],
+        middlewares=[request_log_middleware, metrics.metrics_middleware, problem_middleware],
         client_max_size=config.limits.max_batch_bytes + _BODY_SLACK,
     )
     app[CONFIG] = config
     app[NODE_KEY] = key
+    app[metrics.METRICS] = metrics.Metrics()
 
     async def store_ctx(app: web.Application) -> AsyncIterator[None]:
         app[STORE] = await Store.open(
@@ -56,4 +57,5 @@ def create_app(
     app.add_routes(api_query.routes)
     app.add_routes(api_export.routes)
     app.add_routes(federation.routes)
+    app.add_routes(metrics.routes)
     return app

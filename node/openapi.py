@@ -21,8 +21,11 @@ from node.query_params import (
 from protocol.envelope import AUDIENCES
 from protocol.kinds import KIND_MODELS
 from storage.queries import GROUP_KEYS
+from storage.records import Outcome
 
 _REF = "#/components/schemas/{model}"
+# What became of each record of an import, in the order the node reports them.
+OUTCOMES = tuple(outcome.value for outcome in Outcome)
 _B64 = {"type": "string", "contentEncoding": "base64url"}
 
 
@@ -108,7 +111,7 @@ def _schemas() -> dict[str, Any]:
                             "description": "In a rejected import, the count of records with "
                             "this outcome (every record of a rejected batch is rejected).",
                         }
-                        for outcome in ("accepted", "duplicate", "fork", "rejected")
+                        for outcome in OUTCOMES
                     },
                     "results": {"type": "array", "items": _ref("IngestResult")},
                 },
@@ -216,7 +219,7 @@ def _schemas() -> dict[str, Any]:
                     "id": {"type": "string"},
                     "outcome": {
                         "type": "string",
-                        "enum": ["accepted", "duplicate", "fork", "rejected"],
+                        "enum": list(OUTCOMES),
                     },
                     "code": {"type": "string"},
                     "detail": {"type": "string"},
@@ -224,12 +227,9 @@ def _schemas() -> dict[str, Any]:
             },
             "ImportSummary": {
                 "type": "object",
-                "required": ["accepted", "duplicate", "fork", "rejected", "results"],
+                "required": [*OUTCOMES, "results"],
                 "properties": {
-                    "accepted": {"type": "integer"},
-                    "duplicate": {"type": "integer"},
-                    "fork": {"type": "integer"},
-                    "rejected": {"type": "integer"},
+                    **{outcome: {"type": "integer"} for outcome in OUTCOMES},
                     "results": {"type": "array", "items": _ref("IngestResult")},
                 },
             },
@@ -252,6 +252,14 @@ def _schemas() -> dict[str, Any]:
                     "status": {"type": "string", "enum": ["ok", "failing"]},
                     "database": {"type": "string"},
                     "schema_version": {"type": "integer"},
+                    "peers": {
+                        "type": "object",
+                        "required": ["known", "ok", "failing", "backed_off"],
+                        "properties": {
+                            name: {"type": "integer", "minimum": 0}
+                            for name in ("known", "ok", "failing", "backed_off")
+                        },
+                    },
                 },
             },
             "ForkList": {
@@ -682,6 +690,18 @@ def openapi_document(version: str) -> dict[str, Any]:
                         "200": _json("Fork evidence", _ref("ForkList")),
                         "401": unauthorized,
                         "403": forbidden,
+                    },
+                }
+            },
+            "/metrics": {
+                "get": {
+                    "operationId": "metrics",
+                    "summary": "Prometheus metrics (text exposition format)",
+                    "responses": {
+                        "200": {
+                            "description": "Metrics; docs/operators.md says what to watch",
+                            "content": {"text/plain": {"schema": {"type": "string"}}},
+                        }
                     },
                 }
             },

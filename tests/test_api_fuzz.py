@@ -36,13 +36,17 @@ from protocol.keys import b64url_decode
 from protocol.kinds import KIND_MODELS
 from protocol.limits import DEFAULT_LIMITS
 from protocol.records import SignedRecord, verify_record
+from storage.store import Store
 from storage.tokens import Role
-from tests.factories import NETWORK, incident_body, seeded_key, signed
+from tests.factories import NETWORK, admit, incident_body, seeded_key, signed
 
 # The import route takes raw msgpack bytes; send generated binary strings as they are.
 schemathesis.serializer.alias("application/msgpack", "application/octet-stream")
 
 PROBLEM = "application/problem+json"
+
+
+FUZZ_KEYS = ("fuzz a", "fuzz b")
 
 
 class LiveNode:
@@ -135,12 +139,23 @@ class LiveNode:
 def live_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveNode]:
     data_dir = DataDir(tmp_path_factory.mktemp("fuzz") / "node")
     data_dir.init(NETWORK, [])
+    asyncio.run(_admit_fuzz_keys(data_dir))
     node = LiveNode(data_dir)
     node.start()
     try:
         yield node
     finally:
         node.stop()
+
+
+async def _admit_fuzz_keys(data_dir: DataDir) -> None:
+    """The node is its own steward: it admits the keys the fuzzer signs with."""
+    key = data_dir.load_key()
+    store = await Store.open(data_dir.database, stewards=frozenset({key.public_key}))
+    try:
+        await admit(store, *(seeded_key(label).public_key for label in FUZZ_KEYS), steward=key)
+    finally:
+        await store.close()
 
 
 @pytest.fixture(scope="module")
@@ -279,7 +294,7 @@ def damaged_batches(draw: st.DrawFn) -> bytes:
         value = draw(st.lists(_MSGPACK_VALUES, max_size=4) | _MSGPACK_VALUES)
         packed: bytes = msgpack.packb(value, use_bin_type=True)
         return packed
-    key = seeded_key(draw(st.sampled_from(["fuzz a", "fuzz b"])))
+    key = seeded_key(draw(st.sampled_from(FUZZ_KEYS)))
     start = draw(st.integers(1, 3))
     count = draw(st.integers(1, 4))
     audience = draw(st.sampled_from(AUDIENCES))

@@ -36,7 +36,7 @@ from storage.ingest import ingest_batch
 from storage.records import Outcome, RecordFilter, StoredRecord
 from storage.tokens import Role
 from tests.conftest import NodeClient, bearer
-from tests.factories import NETWORK, deployment_body, incident_body, seeded_key, signed
+from tests.factories import NETWORK, admit, deployment_body, incident_body, seeded_key, signed
 
 EXPORT = "/api/v1/export"
 CHAPTER = seeded_key("export chapter")
@@ -82,6 +82,7 @@ def dataset() -> dict[str, SignedRecord]:
 @pytest.fixture
 async def records(client: NodeClient) -> dict[str, SignedRecord]:
     held = dataset()
+    await admit(client.app[STORE], CHAPTER.public_key)
     results = await ingest_batch(
         client.app[VERIFIER], client.app[STORE].records, list(held.values()), atomic=True
     )
@@ -403,6 +404,7 @@ async def test_a_large_export_streams_in_chunks(client: NodeClient) -> None:
         for seq in range(1, count + 1)
     ]
     store = client.app[STORE]
+    await admit(store, CHAPTER.public_key)
     for start in range(0, count, 2000):
         results = await ingest_batch(
             client.app[VERIFIER], store.records, batch[start : start + 2000], atomic=True
@@ -425,6 +427,7 @@ async def test_a_failure_midway_cuts_the_download_short(client: NodeClient) -> N
     key = seeded_key("bulk chapter")
     batch = [signed(key, seq, body=incident_body(summary="x" * 900)) for seq in range(1, 301)]
     store = client.app[STORE]
+    await admit(store, key.public_key)
     results = await ingest_batch(client.app[VERIFIER], store.records, batch, atomic=True)
     assert {r.outcome for r in results} == {Outcome.ACCEPTED}
     # Damage the last body on disk, as a failing disk or a bad restore would.

@@ -1,0 +1,176 @@
+"""Prometheus metrics at ``/metrics`` (text exposition format).
+
+Each app has its own registry, so several nodes in one process (tests) do
+not mix their figures. Request counts and latencies are counted as requests
+finish; figures that live in the database or in the sync scheduler are read
+when Prometheus scrapes:
+
+| metric | type | labels |
+|---|---|---|
+| ``banscan_http_requests_total`` | counter | method, route, status |
+| ``banscan_http_request_duration_seconds`` | histogram | method, route |
+| ``banscan_records`` | gauge | kind, audience |
+| ``banscan_quarantine_records`` / ``banscan_quarantine_bytes`` | gauge | |
+| ``banscan_peers`` | gauge | state (ok, failing, backed_off) |
+| ``banscan_sync_sessions_total`` | counter | peer |
+| ``banscan_sync_failures_total`` | counter | peer |
+| ``banscan_sync_pushes_total`` | counter | peer |
+| ``banscan_sync_bytes_sent_total`` / ``..._received_total`` | counter | peer |
+| ``banscan_sync_records_pulled_total`` / ``..._pushed_total`` | counter | peer |
+| ``banscan_peer_behind_records`` | gauge | peer |
+
+Routes are labelled by their template (``/api/v1/records/{id}``), never by
+the path asked for, and nothing about the client is recorded.
+"""
+
+import time
+from collections.abc import Awaitable, Callable, Iterator
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.registry import Collector
+
+from node.federation import FEDERATION
+from node.state import STORE
+from protocol.keys import key_text
+from storage.quarantine import quarantine_totals
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+routes = web.RouteTableDef()
+
+# Seconds: most API answers take milliseconds; exports and imports take longer.
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.requests = Counter(
+            "banscan_http_requests",
+            "HTTP requests answered, by route template and status.",
+            ("method", "route", "status"),
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "banscan_http_request_duration_seconds",
+            "Time to answer HTTP requests, by route template.",
+            ("method", "route"),
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.records = Gauge(
+            "banscan_records",
+            "Records held, by kind and audience.",
+            ("kind", "audience"),
+            registry=self.registry,
+        )
+        self.quarantine_records = Gauge(
+            "banscan_quarantine_records",
+            "Records held in quarantine until their origin is admitted.",
+            registry=self.registry,
+        )
+        self.quarantine_bytes = Gauge(
+            "banscan_quarantine_bytes",
+            "Bytes held in quarantine (bounded by [federation] quarantine_max_bytes).",
+            registry=self.registry,
+        )
+        self.peers = Gauge(
+            "banscan_peers",
+            "Known peers: ok (last session succeeded), failing, backed_off (waiting to retry).",
+            ("state",),
+            registry=self.registry,
+        )
+        self.peer_lag = Gauge(
+            "banscan_peer_behind_records",
+            "Records a peer advertised at its last session that this node does not hold.",
+            ("peer",),
+            registry=self.registry,
+        )
+        self.sync = _SyncCollector()
+        self.registry.register(self.sync)
+
+    async def refresh(self, app: web.Application) -> None:
+        """Read the figures that live in the database and the scheduler."""
+        store = app[STORE]
+        self.records.clear()
+        for kind, audience, count in await store.records.counts():
+            self.records.labels(kind, audience).set(count)
+        count, size = await quarantine_totals(store.db.reader)
+        self.quarantine_records.set(count)
+        self.quarantine_bytes.set(size)
+        now = store.clock()
+        states = {"ok": 0, "failing": 0, "backed_off": 0}
+        self.peer_lag.clear()
+        for peer in await store.peers.all():
+            if peer.backoff_until_ms is not None and peer.backoff_until_ms > now:
+                states["backed_off"] += 1
+            elif peer.failures:
+                states["failing"] += 1
+            else:
+                states["ok"] += 1
+            lags = await store.peers.behind(peer.key)
+            self.peer_lag.labels(key_text(peer.key)).set(sum(lag.theirs - lag.ours for lag in lags))
+        for state, value in states.items():
+            self.peers.labels(state).set(value)
+        self.sync.stats = dict(app[FEDERATION].gossip.stats)
+
+
+class _SyncCollector(Collector):
+    """Per-peer sync counters, kept by the scheduler since the node started."""
+
+    FIELDS = (
+        ("sessions", "banscan_sync_sessions", "Sync sessions completed with the peer."),
+        ("failures", "banscan_sync_failures", "Failed sessions and pushes with the peer."),
+        ("pushes", "banscan_sync_pushes", "Eager pushes sent to the peer."),
+        ("bytes_sent", "banscan_sync_bytes_sent", "Message bytes sent to the peer in sessions."),
+        (
+            "bytes_received",
+            "banscan_sync_bytes_received",
+            "Message bytes received from the peer in sessions.",
+        ),
+        ("records_pulled", "banscan_sync_records_pulled", "Records pulled from the peer."),
+        ("records_pushed", "banscan_sync_records_pushed", "Records pushed to the peer."),
+    )
+
+    def __init__(self) -> None:
+        self.stats: dict[bytes, object] = {}
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        for attribute, name, help_text in self.FIELDS:
+            family = CounterMetricFamily(name, help_text, labels=("peer",))
+            for peer, stats in sorted(self.stats.items()):
+                family.add_metric([key_text(peer)], getattr(stats, attribute))
+            yield family
+
+
+METRICS = web.AppKey("metrics", Metrics)
+
+
+@web.middleware
+async def metrics_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    started = time.perf_counter()
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    except web.HTTPException as exc:
+        status = exc.status
+        raise
+    finally:
+        resource = request.match_info.route.resource
+        route = resource.canonical if resource is not None else "(unmatched)"
+        metrics = request.app[METRICS]
+        metrics.requests.labels(request.method, route, str(status)).inc()
+        metrics.latency.labels(request.method, route).observe(time.perf_counter() - started)
+
+
+@routes.get("/metrics")
+async def metrics(request: web.Request) -> web.Response:
+    registry = request.app[METRICS]
+    await registry.refresh(request.app)
+    response = web.Response(body=generate_latest(registry.registry))
+    response.headers["Content-Type"] = CONTENT_TYPE_LATEST
+    return response

@@ -1,0 +1,90 @@
+"""``/metrics`` parses with prometheus_client's own parser, and its figures move."""
+
+from typing import Any
+
+from aiohttp import ClientSession
+from prometheus_client.parser import text_string_to_metric_families
+
+from node.federation import FEDERATION
+from node.state import STORE
+from storage.tokens import Role
+from tests.conftest import NodeClient, bearer
+from tests.factories import incident_body
+from tests.test_federation_http import CHAPTER, STEWARD, Start, put, ref
+from tests.test_federation_http import start as start  # the fixture
+
+
+async def scrape(client: Any) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    response = await client.get("/metrics")
+    assert response.status == 200
+    assert response.content_type == "text/plain"
+    samples = {}
+    for family in text_string_to_metric_families(await response.text()):
+        for sample in family.samples:
+            samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return samples
+
+
+def value(
+    samples: dict[tuple[str, tuple[tuple[str, str], ...]], float], name: str, **labels: str
+) -> float:
+    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
+
+
+async def test_request_counters_and_latency_move(
+    client: NodeClient, tokens: dict[Role, str]
+) -> None:
+    before = await scrape(client)
+    for _ in range(3):
+        assert (await client.get("/api/v1/records/" + "0" * 64)).status == 404
+    after = await scrape(client)
+    route = {"method": "GET", "route": "/api/v1/records/{id}", "status": "404"}
+    assert (
+        value(after, "banscan_http_requests_total", **route)
+        == value(before, "banscan_http_requests_total", **route) + 3
+    )
+    count = value(
+        after,
+        "banscan_http_request_duration_seconds_count",
+        method="GET",
+        route="/api/v1/records/{id}",
+    )
+    assert count >= 3
+    # The path asked for never becomes a label: only the route's template does.
+    assert not any("0" * 64 in str(labels) for _, labels in after)
+
+
+async def test_records_by_kind_and_audience(client: NodeClient, tokens: dict[Role, str]) -> None:
+    payload = {"kind": "incident", "audience": "network", "body": incident_body()}
+    created = await client.post(
+        "/api/v1/records", json=payload, headers=bearer(tokens[Role.PUBLISHER])
+    )
+    assert created.status == 201
+    samples = await scrape(client)
+    assert value(samples, "banscan_records", kind="incident", audience="network") == 1
+    assert value(samples, "banscan_quarantine_records") == 0
+
+
+async def test_sync_counters_per_peer(start: Start) -> None:
+    steward, chapter = await start(STEWARD), await start(CHAPTER)
+    await put(
+        steward,
+        "public",
+        "membership",
+        {"subject": CHAPTER.text, "action": "admit", "role": "chapter", "name": "Chapter"},
+    )
+    await put(steward, "network")
+    store = chapter.app[STORE]
+    peer = ref(steward)
+    await store.peers.add(peer.key, peer.url, "cli", store.clock())
+    held = await store.peers.get(peer.key)
+    assert held is not None
+    assert await chapter.app[FEDERATION].gossip.sync_with(held) is not None
+    async with ClientSession(base_url=str(chapter.make_url(""))) as session:
+        samples = await scrape(session)
+    labels = {"peer": STEWARD.text}
+    # Two sessions: public records first, then, once a member, the network audience.
+    assert value(samples, "banscan_sync_sessions_total", **labels) == 2
+    assert value(samples, "banscan_sync_records_pulled_total", **labels) == 2
+    assert value(samples, "banscan_sync_bytes_received_total", **labels) > 0
+    assert value(samples, "banscan_peers", state="ok") == 1
