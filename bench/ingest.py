@@ -20,6 +20,7 @@ start, or a batch was not accepted), 2 for bad arguments.
 """
 
 import argparse
+import asyncio
 import contextlib
 import datetime
 import hashlib
@@ -46,10 +47,14 @@ import msgpack
 import nacl.bindings
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from node.config import steward_keys
+from node.datadir import DataDir
+from node.membership import decide
 from protocol.envelope import decode_envelope
 from protocol.kinds import IncidentCategory, TechnologyType
 from protocol.limits import DEFAULT_LIMITS
 from protocol.records import SignedRecord, encode_batch, sign_record, verify_record
+from storage.store import Store
 from tests.factories import seeded_key
 from tests.nodeproc import NodeProcess, banscan
 
@@ -367,6 +372,32 @@ def checked(result: subprocess.CompletedProcess[str], what: str) -> str:
     return result.stdout
 
 
+def admit(data_dir: Path, subjects: Sequence[bytes]) -> None:
+    """Admit the bench's origins on a fresh node (its own steward), as ``banscan members
+    admit`` does, so that their records are accepted rather than quarantined."""
+
+    async def run() -> None:
+        directory = DataDir(data_dir)
+        config, key = directory.load_config(), directory.load_key()
+        store = await Store.open(directory.database, stewards=steward_keys(config, key.public_key))
+        try:
+            for n, subject in enumerate(subjects):
+                await decide(
+                    store,
+                    key,
+                    subject,
+                    "admit",
+                    network_id=config.network.id,
+                    limits=config.limits.limits(),
+                    role="chapter",
+                    name=f"bench chapter {n}",
+                )
+        finally:
+            await store.close()
+
+    asyncio.run(run())
+
+
 def ingest(corpus: Corpus, batch_size: int, clients: int) -> IngestRun:
     """Start a fresh node, post every batch from ``clients`` threads, stop the node."""
     per_client = [
@@ -381,6 +412,7 @@ def ingest(corpus: Corpus, batch_size: int, clients: int) -> IngestRun:
     with tempfile.TemporaryDirectory(prefix="banscan-bench-") as tmp:
         data_dir = Path(tmp) / "node"
         checked(banscan("init", "--data-dir", str(data_dir), "--network", NETWORK), "banscan init")
+        admit(data_dir, [seeded_key(origin_label(o)).public_key for o in range(ORIGINS)])
         token = checked(
             banscan(
                 "token",

@@ -59,7 +59,7 @@ from typing import Any, get_args
 
 import msgpack
 
-from bench.ingest import checked, proc_status
+from bench.ingest import admit, checked, proc_status
 from protocol.bundle import encode_header, encode_trailer
 from protocol.envelope import record_id
 from protocol.kinds import IncidentCategory, TechnologyType
@@ -1036,6 +1036,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             checked(
                 banscan("init", "--data-dir", str(data_dir), "--network", NETWORK), "banscan init"
             )
+            admit(data_dir, [seeded_key(origin_label(o)).public_key for o in range(ORIGINS)])
             print("importing the bundle with banscan import ...", flush=True)
             began = time.perf_counter()
             answer = checked(

@@ -23,7 +23,7 @@ from typing import Any
 
 import structlog
 
-from federation.sync import PeerError, PeerRef, SessionReport, SyncClient
+from federation.sync import Misbehaved, PeerError, PeerRef, SessionReport, SyncClient
 from protocol.envelope import decode_envelope
 from protocol.keys import key_text
 from protocol.records import SignedRecord
@@ -139,6 +139,8 @@ class Gossip:
                 )
             self._wake.clear()
             try:
+                # Membership decided from the CLI (another process) takes effect here.
+                await self.store.records.refresh_trust()
                 await self.round()
             except Exception:
                 log.exception("sync round failed")
@@ -164,9 +166,10 @@ class Gossip:
         if not peers:
             return None
         now = self.clock_ms()
-        # Seconds since the last success; a peer never synced counts as an hour.
+        # Seconds since the last success (or since the peer was added), less for a
+        # peer that keeps failing, so a broken peer does not crowd out healthy ones.
         weights = [
-            1.0 + (now - p.last_success_ms) / 1000 if p.last_success_ms is not None else 3600.0
+            (1.0 + (now - (p.last_success_ms or p.added_ms)) / 1000) / (1 + p.failures)
             for p in peers
         ]
         return self.rng.choices(peers, weights)[0]
@@ -213,6 +216,14 @@ class Gossip:
         stats.records_pulled += report.pulled
         stats.records_pushed += report.pushed
         stats.last_round_trips = report.round_trips
+
+    async def penalize(self, key: bytes, detail: str) -> None:
+        """A peer sent this node something an honest peer never sends: back it off."""
+        peer = await self.store.peers.get(key)
+        if peer is None:
+            log.warning("bad request from a member that is not a peer", peer=key_text(key))
+            return
+        await self._failed(peer, Misbehaved(detail))
 
     async def _failed(self, peer: Peer, exc: PeerError) -> None:
         current = await self.store.peers.get(peer.key)

@@ -24,7 +24,7 @@ from federation.httpsig import (
     SignedResponse,
     headers,
 )
-from federation.sync import PeerError, PeerRef
+from federation.sync import Misbehaved, PeerError, PeerRef
 from protocol.keys import key_text
 
 MSGPACK = "application/msgpack"
@@ -88,9 +88,9 @@ class HttpTransport:
         try:
             signer = self._answers.verify_response(signed, body, bound=bound)
         except AuthError as exc:
-            raise PeerError(f"the peer's answer failed authentication: {exc.detail}") from exc
+            raise Misbehaved(f"the peer's answer failed authentication: {exc.detail}") from exc
         if signer != peer.key:
-            raise PeerError(
+            raise Misbehaved(
                 f"the answer is signed by {key_text(signer)}, not by the peer's key "
                 f"{key_text(peer.key)}"
             )

@@ -1,11 +1,13 @@
 """The ``banscan`` command line.
 
-Exit status: 0 on success, 1 when a check found bad records, 2 when the
-command could not run (bad arguments, configuration or data directory).
+Exit status: 0 on success, 1 when a check found bad records or a command was
+refused (``members`` on a node that is no steward), 2 when the command could
+not run (bad arguments, configuration or data directory).
 """
 
 import argparse
 import asyncio
+import datetime
 import json
 import os
 import sys
@@ -20,19 +22,25 @@ from node import __version__
 from node.api_query import SORTS, group_view, parse_group_by, parse_sort
 from node.api_records import stored_view
 from node.auth import ALL_AUDIENCES
+from node.backup import BackupError
+from node.backup import add_commands as add_backup_commands
 from node.bundles import BundleReport, export_bundle, import_bundle, verify_bundle, write_export
 from node.config import DEFAULT_NETWORK, LIMITS_CEILING, Config, ConfigError, steward_keys
 from node.datadir import DataDir, DataDirError, default_data_dir
+from node.devnet import DevNetworkError
+from node.devnet import add_command as add_dev_network_command
 from node.exports import EXPORT_KINDS, FORMATS, ExportFormat, current_records, export_chunks
 from node.federation import peer_views
+from node.membership import MembershipRefused, decide, member_views
 from node.problems import BadParameter
 from node.publishing import publish
-from node.query_params import KINDS, parse_query_filter
+from node.query_params import KINDS, parse_query_filter, parse_time_ms
 from node.serve import serve
 from protocol.envelope import AUDIENCES, NETWORK_ID_PATTERN
 from protocol.errors import KeyFormatError, ProtocolError
 from protocol.keys import key_text, parse_key_text
 from protocol.kinds import KNOWN_KINDS
+from protocol.records import VerifiedRecord
 from storage import StorageError
 from storage.ingest import Verifier
 from storage.queries import GROUP_KEYS, QueryFilter, QueryRow, RecordQueries, Stats
@@ -43,6 +51,10 @@ from storage.tokens import Role
 
 class CommandError(Exception):
     """A command cannot run; the message says why and what to do."""
+
+
+class CommandFailed(Exception):
+    """A command ran but was refused (exit status 1); the message says why."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -56,10 +68,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:
         return handler(args)
-    except (CommandError, ConfigError, DataDirError, StorageError, ProtocolError) as exc:
+    except (
+        CommandError,
+        ConfigError,
+        DataDirError,
+        StorageError,
+        ProtocolError,
+        BackupError,
+        DevNetworkError,
+    ) as exc:
         detail = getattr(exc, "detail", None) or str(exc)
         print(f"banscan: error: {detail}", file=sys.stderr)
         return 2
+    except CommandFailed as exc:
+        print(f"banscan: error: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
 
@@ -134,6 +157,15 @@ def build_parser() -> argparse.ArgumentParser:
     data_dir_option(create)
     create.add_argument("--role", required=True, choices=[r.value for r in Role])
     create.add_argument("--label", default="", help="a note on who or what holds the token")
+
+    rotate = command(
+        "rotate-key",
+        "Give the node a new key (the node must be stopped); the old one is kept as "
+        "node.key.retired-<time>. Then the steward admits the new key and suspends the old "
+        "one: see docs/operators.md, Rotating a node key.",
+        cmd_rotate_key,
+    )
+    data_dir_option(rotate)
 
     peers = command("peers", "Manage the peers this node syncs with.", lambda _: _usage(peers))
     peer_commands = peers.add_subparsers(title="peers commands", metavar="COMMAND")
@@ -230,11 +262,69 @@ def build_parser() -> argparse.ArgumentParser:
     _filter_options(stats)
     stats.add_argument("--json", action="store_true", help="print JSON")
 
+    members = command(
+        "members",
+        "Stewards: admit, suspend and revoke member keys; list the membership state.",
+        lambda _: _usage(members),
+    )
+    member_commands = members.add_subparsers(title="members commands", metavar="COMMAND")
+    admit = command(
+        "admit",
+        "Admit KEY as a member: publish a membership record signed by this steward node.",
+        cmd_members_admit,
+        member_commands,
+    )
+    data_dir_option(admit)
+    admit.add_argument("key", metavar="KEY", help="the member's node key (ed25519:...)")
+    admit.add_argument(
+        "--role",
+        required=True,
+        choices=("chapter", "coordinator"),
+        help="chapter (receives network records) or coordinator (also coordinators records)",
+    )
+    admit.add_argument("--name", required=True, help="the chapter's or coordinator's name")
+    admit.add_argument("--city", help="where it is based")
+    admit.add_argument("--country", metavar="CC", help="ISO 3166-1 alpha-2 country code")
+    suspend = command(
+        "suspend",
+        "Suspend KEY: records it creates from now on are refused (earlier ones stay).",
+        cmd_members_suspend,
+        member_commands,
+    )
+    data_dir_option(suspend)
+    suspend.add_argument("key", metavar="KEY", help="the member's node key (ed25519:...)")
+    revoke = command(
+        "revoke",
+        "Revoke KEY as compromised: its records created since TIME are withdrawn everywhere "
+        "and refused from now on.",
+        cmd_members_revoke,
+        member_commands,
+    )
+    data_dir_option(revoke)
+    revoke.add_argument("key", metavar="KEY", help="the member's node key (ed25519:...)")
+    revoke.add_argument(
+        "--compromised-since",
+        required=True,
+        metavar="TIME",
+        help="since when the key is not trusted: milliseconds since the epoch, an ISO 8601 "
+        "date (midnight UTC) or a date and time with a zone",
+    )
+    members_list = command(
+        "list",
+        "Print the stewards and every key a steward decided on, with role and state.",
+        cmd_members_list,
+        member_commands,
+    )
+    data_dir_option(members_list)
+    members_list.add_argument("--json", action="store_true", help="print JSON")
+
     ver = command("verify", "Check a signed-record bundle offline, with no node.", cmd_verify)
     ver.add_argument("file", metavar="FILE", type=Path)
     ver.add_argument(
         "--network", metavar="ID", help="require this network id (default: the bundle's own)"
     )
+    add_backup_commands(command, data_dir_option)
+    add_dev_network_command(command)
     return parser
 
 
@@ -541,6 +631,25 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_rotate_key(args: argparse.Namespace) -> int:
+    data_dir = _data_dir(args)
+    url = data_dir.running_url()
+    if url is not None and _probe(url).startswith("running"):
+        raise CommandError(f"the node is running at {url}; stop it before rotating its key")
+    stamp = datetime.datetime.now(tz=datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
+    try:
+        old, new, retired = data_dir.rotate_key(stamp)
+    except DataDirError as exc:
+        raise CommandError(str(exc)) from exc
+    print(f"new key      {new.text}")
+    print(f"old key      {old.text} (kept in {retired})")
+    print("next: the steward runs")
+    print(f"  banscan members admit {new.text} --role ROLE --name NAME")
+    print(f"  banscan members suspend {old.text}")
+    print("then start this node; peers that list it in [[peers]] need the new key.")
+    return 0
+
+
 def cmd_peers_add(args: argparse.Namespace) -> int:
     url = args.url.rstrip("/")
     if not url.startswith(("http://", "https://")):
@@ -719,6 +828,97 @@ def _degrees(e7: int | None) -> str | None:
         return None
     sign = "-" if e7 < 0 else ""
     return f"{sign}{abs(e7) // 10_000_000}.{abs(e7) % 10_000_000:07d}"
+
+
+def cmd_members_admit(args: argparse.Namespace) -> int:
+    return _decide(args, "admit")
+
+
+def cmd_members_suspend(args: argparse.Namespace) -> int:
+    return _decide(args, "suspend")
+
+
+def cmd_members_revoke(args: argparse.Namespace) -> int:
+    return _decide(args, "revoke")
+
+
+def _decide(args: argparse.Namespace, action: str) -> int:
+    """Publish this steward node's membership decision about KEY; print the record id."""
+    data_dir = _data_dir(args)
+    config = data_dir.load_config()
+    key = data_dir.load_key()
+    try:
+        subject = parse_key_text(args.key)
+    except KeyFormatError as exc:
+        raise CommandError(f"KEY {args.key[:60]!r}: {exc.detail}") from exc
+    since = _time_ms("--compromised-since", args.compromised_since) if action == "revoke" else None
+
+    async def run() -> VerifiedRecord:
+        store = await _open_store(data_dir)
+        try:
+            return await decide(
+                store,
+                key,
+                subject,
+                action,
+                network_id=config.network.id,
+                limits=config.limits.limits(),
+                role=getattr(args, "role", None),
+                name=getattr(args, "name", None),
+                city=getattr(args, "city", None),
+                country=getattr(args, "country", None),
+                compromised_since_ms=since,
+            )
+        finally:
+            await store.close()
+
+    try:
+        record = asyncio.run(run())
+    except MembershipRefused as exc:
+        raise CommandFailed(str(exc)) from exc
+    print(record.id.hex())
+    return 0
+
+
+def _time_ms(option: str, text: str) -> int:
+    """Milliseconds since the epoch, an RFC 3339 date-time, or a date (midnight UTC)."""
+    try:
+        moment = parse_time_ms(option, text)
+    except BadParameter as exc:
+        try:
+            day = datetime.date.fromisoformat(text)
+        except ValueError:
+            raise CommandError(exc.detail) from exc
+        moment = parse_time_ms(option, f"{day.isoformat()}T00:00:00+00:00")
+    assert moment is not None
+    return moment
+
+
+def cmd_members_list(args: argparse.Namespace) -> int:
+    data_dir = _data_dir(args)
+
+    async def run() -> list[dict[str, Any]]:
+        store = await _open_store(data_dir)
+        try:
+            return member_views(store.trust)
+        finally:
+            await store.close()
+
+    views = asyncio.run(run())
+    if args.json:
+        print(json.dumps({"members": views}, indent=2))
+        return 0
+    headers = ["key", "role", "state", "name", "city", "country", "since"]
+    rows = [[*(v[h] for h in headers[:-1]), _utc(v["since_ms"])] for v in views]
+    print(_table(headers, rows))
+    return 0
+
+
+def _utc(ms: int | None) -> str | None:
+    if ms is None:
+        return None
+    moment = datetime.datetime.fromtimestamp(ms / 1000, tz=datetime.UTC)
+    return moment.strftime("%Y-%m-%d %H:%M:%SZ")
 
 
 def _probe(base_url: str) -> str:

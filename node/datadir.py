@@ -59,11 +59,7 @@ class DataDir:
         # Also tighten a directory that already existed: it will hold the key and database.
         self.path.chmod(0o700)
         key = NodeKey.generate()
-        fd = os.open(self.key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(key.to_pem())
-            handle.flush()
-            os.fsync(handle.fileno())
+        _write_key(self.key_file, key)
         if not self.config_file.exists():
             self.config_file.write_text(config_template(network_id, stewards), encoding="utf-8")
         return key
@@ -85,6 +81,39 @@ class DataDir:
 
     def load_config(self) -> Config:
         return load_config(self.path)
+
+    def rotate_key(self, stamp: str) -> tuple[NodeKey, NodeKey, Path]:
+        """Replace the node key with a new one; the old one is kept, mode 0600, as
+        ``node.key.retired-<stamp>``. Returns (old key, new key, where the old one is)."""
+        old = self.load_key()
+        retired = self.path / f"{KEY_FILE}.retired-{stamp}"
+        if retired.exists():
+            raise DataDirError(f"{retired} already exists; refusing to overwrite a retired key")
+        new = NodeKey.generate()
+        pending = self.path / f"{KEY_FILE}.new"
+        pending.unlink(missing_ok=True)
+        _write_key(pending, new)
+        os.link(self.key_file, retired)
+        os.replace(pending, self.key_file)
+        _fsync_dir(self.path)
+        return old, new, retired
+
+
+def _write_key(path: Path, key: NodeKey) -> None:
+    """Write ``key`` to a new file readable by its owner only, and sync it to disk."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(key.to_pem())
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def default_data_dir() -> Path:

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import dataclasses
 import datetime
+import re
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
@@ -25,6 +26,7 @@ from federation.httpsig import (
     Authenticator,
     AuthError,
     MessageSigner,
+    NotMember,
     SignedRequest,
     SignedResponse,
     headers,
@@ -102,6 +104,8 @@ class Federation:
         now = self.store.clock()
         for peer in self.config.peers:
             await self.store.peers.add(parse_key_text(peer.key), peer.url, "config", now)
+        # A restart is the operator's way to say "try again now".
+        await self.store.peers.retry_all()
         await self.announce()
         await self.discover()
         return [
@@ -142,8 +146,12 @@ class Federation:
         self.gossip.published([SignedRecord(record.envelope_bytes, record.signature, record.body)])
 
     async def discover(self) -> None:
-        """Add the peers that members' ``node`` records name."""
+        """Add the peers that members' ``node`` records name, and forget discovered peers
+        that are no longer members (a suspended or rotated key)."""
         trust = self.store.trust
+        for peer in await self.store.peers.all():
+            if peer.source == "discovered" and not trust.is_member(peer.key):
+                await self.store.peers.remove(peer.key)
         for origin, body in await self.store.peers.node_records():
             if origin == self.key.public_key or not trust.is_member(origin):
                 continue
@@ -197,18 +205,38 @@ def _target_uri(request: web.Request) -> str:
     return str(url)
 
 
+async def _authenticate(federation: Federation, signed: SignedRequest, body: bytes) -> bytes:
+    """The signer's key. A key unknown as a member may have been admitted from the CLI
+    (another process) since this node last looked: look again, then decide."""
+    try:
+        return federation.authenticator.verify_request(signed, body)
+    except NotMember:
+        # The membership check comes before the nonce is claimed, so checking again
+        # is no replay.
+        await federation.store.records.refresh_trust()
+        return federation.authenticator.verify_request(signed, body)
+
+
 async def _answer(request: web.Request, route: str) -> web.StreamResponse:
     federation = request.app[FEDERATION]
+    if request.content_type != MSGPACK:
+        raise UnsupportedMediaType(f"federation requests are {MSGPACK}")
+    # The body is read before a session slot is taken, and only for so long: a peer
+    # that never finishes its request must not hold a slot that honest peers need.
+    try:
+        async with asyncio.timeout(federation.config.federation.timeout_s):
+            body = await request.read()
+    except TimeoutError:
+        return problem_response(
+            408, "request-timeout", "the request body did not arrive in time; send it whole"
+        )
     if federation.slots.locked():
         response = problem_response(
             429, "too-many-requests", "this node is serving as many peers as it can; retry later"
         )
         response.headers["Retry-After"] = str(RETRY_AFTER_S)
         return response
-    if request.content_type != MSGPACK:
-        raise UnsupportedMediaType(f"federation requests are {MSGPACK}")
     async with federation.slots:
-        body = await request.read()
         signed: SignedRequest | None = None
         requester: bytes | None = None
         if not route.startswith("public/"):
@@ -216,11 +244,21 @@ async def _answer(request: web.Request, route: str) -> web.StreamResponse:
                 request.method, _target_uri(request), headers(request.headers.items())
             )
             try:
-                requester = federation.authenticator.verify_request(signed, body)
+                requester = await _authenticate(federation, signed, body)
             except AuthError as exc:
-                log.warning("peer request refused", route=route, code=exc.code)
+                log.warning(
+                    "peer request refused",
+                    route=route,
+                    code=exc.code,
+                    claimed_key=_claimed_key(request),
+                )
                 return problem_response(exc.status, exc.code, exc.detail)
-        answer = await federation.service.handle(route, requester, body)
+        try:
+            answer = await federation.service.handle(route, requester, body)
+        except ProtocolError as exc:
+            if requester is not None:
+                await federation.gossip.penalize(requester, f"{route}: {exc.code}: {exc.detail}")
+            raise
     response = web.Response(body=answer, content_type=MSGPACK)
     request_part = signed or SignedRequest(request.method, _target_uri(request), headers())
     reply = SignedResponse(200, request_part, headers([("Content-Type", MSGPACK)]))
@@ -228,6 +266,12 @@ async def _answer(request: web.Request, route: str) -> web.StreamResponse:
     for name in ("Content-Digest", "Signature-Input", "Signature"):
         response.headers[name] = reply.headers[name]
     return response
+
+
+def _claimed_key(request: web.Request) -> str | None:
+    """The keyid a refused request claims, for the log (it proves nothing)."""
+    match = re.search(r'keyid="([A-Za-z0-9:_-]{1,80})"', request.headers.get("Signature-Input", ""))
+    return match.group(1) if match else None
 
 
 @routes.post("/federation/v1/sync")

@@ -333,6 +333,7 @@ def _federation(operation_id: str, summary: str, *, signed: bool) -> dict[str, A
         "400": _problem("The message is malformed; the detail names what is wrong."),
         "403": _problem("The audience asked for may not be sent to this caller."),
         "413": _problem("Over the batch limits."),
+        "408": _problem("The body did not arrive whole within federation.timeout_s."),
         "415": _problem("The body is not application/msgpack."),
         "429": _problem("The node is serving as many peers as it can; see Retry-After."),
     }
@@ -340,7 +341,10 @@ def _federation(operation_id: str, summary: str, *, signed: bool) -> dict[str, A
         responses["401"] = _problem(
             "Unsigned, forged, stale, replayed, from the future or from another network."
         )
-        responses["403"] = _problem("The signing key is unknown or not a member.")
+        responses["403"] = _problem(
+            "The signing key is unknown or not a member, or the audience asked for may not "
+            "be sent to it."
+        )
     return {
         "post": {
             "operationId": operation_id,

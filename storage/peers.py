@@ -82,6 +82,11 @@ class PeerStore:
             row = await cursor.fetchone()
         return Peer(*row) if row else None
 
+    async def retry_all(self) -> None:
+        """Lift every backoff, so a restarted node tries each peer at once."""
+        async with self._db.transaction() as conn:
+            await conn.execute("UPDATE peers SET backoff_until_ms = NULL")
+
     async def attempted(self, key: bytes, now: int) -> None:
         async with self._db.transaction() as conn:
             await conn.execute("UPDATE peers SET last_attempt_ms = ? WHERE key = ?", (now, key))

@@ -166,6 +166,7 @@ class RecordStore:
         self._clock = clock
         self.trust = trust
         self._quarantine_max_bytes = quarantine_max_bytes
+        self._data_version: int | None = None
 
     async def load_trust(self) -> None:
         """Rebuild the membership state from the stored membership records (the stewards
@@ -173,6 +174,7 @@ class RecordStore:
         revoked keys' records."""
         staged: dict[bytes, Member] = {}
         async with self._db.transaction() as conn:
+            await self._follow_other_writers(conn)
             before = {m.subject: m for m in await load_members(conn)}
             members = await rebuild_members(conn, self.trust.stewards)
             self.trust.reset(())
@@ -196,6 +198,7 @@ class RecordStore:
         staged: dict[bytes, Member] = {}
         try:
             async with self._db.transaction() as conn:
+                await self._follow_other_writers(conn)
                 results = await self._ingest(conn, records, staged)
                 if atomic and any(r.outcome is Outcome.REJECTED for r in results):
                     raise _Rollback(results)
@@ -217,6 +220,7 @@ class RecordStore:
         Stored whatever this node's standing: a chapter publishes before it is admitted."""
         staged: dict[bytes, Member] = {}
         async with self._db.transaction() as conn:
+            await self._follow_other_writers(conn)
             async with conn.execute(
                 "SELECT max_seq FROM feeds WHERE origin = ? AND audience = ?", (origin, audience)
             ) as cursor:
@@ -228,6 +232,21 @@ class RecordStore:
             await self._bound_quarantine(conn)
         self.trust.commit(staged)
         return record
+
+    async def refresh_trust(self) -> None:
+        """Take membership decisions another process (``banscan members``) committed."""
+        async with self._db.transaction() as conn:
+            await self._follow_other_writers(conn)
+
+    async def _follow_other_writers(self, conn: aiosqlite.Connection) -> None:
+        # data_version changes when another connection commits: then the members table
+        # may hold decisions (made and applied by that process) this Trust has not seen.
+        rows = await conn.execute_fetchall("PRAGMA data_version")
+        version = int(next(iter(rows))[0])
+        if version != self._data_version:
+            if self._data_version is not None:
+                self.trust.reset(await load_members(conn))
+            self._data_version = version
 
     async def quarantine_totals(self) -> tuple[int, int]:
         """(records, bytes) waiting in the quarantine."""

@@ -1,5 +1,6 @@
 """Shared fixtures: a real node app over a real SQLite file, and tokens for each role."""
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -10,8 +11,9 @@ from aiohttp.test_utils import TestClient
 from node.app import create_app
 from node.datadir import DataDir
 from node.state import STORE
+from storage.store import Store
 from storage.tokens import Role
-from tests.factories import STEWARD
+from tests.factories import STEWARD, admit
 
 ClientFactory = Callable[[web.Application], Awaitable[TestClient[web.Request, web.Application]]]
 NodeClient = TestClient[web.Request, web.Application]
@@ -56,3 +58,18 @@ async def tokens(client: NodeClient) -> dict[Role, str]:
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+def admit_in(directory: Path, *subjects: bytes) -> None:
+    """Admit ``subjects`` in a stopped node's data directory, by membership records signed
+    with the node's own key (a node with no stewards configured is its own steward)."""
+
+    async def run() -> None:
+        key = DataDir(directory).load_key()
+        store = await Store.open(DataDir(directory).database, stewards=frozenset({key.public_key}))
+        try:
+            await admit(store, *subjects, steward=key)
+        finally:
+            await store.close()
+
+    asyncio.run(run())

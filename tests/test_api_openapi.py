@@ -1,9 +1,10 @@
 """The OpenAPI 3.1 document: valid, complete, and true to what the node really answers."""
 
+import asyncio
 import functools
 import io
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import msgpack
@@ -306,6 +307,22 @@ async def test_federation_answers_match_their_documented_statuses(
             MessageSigner(key, "banthescan", time.time).sign_request(request, body)
         return await client.post(path, data=io.BytesIO(body), headers=dict(request.headers))
 
+    # A body that never ends: the node gives up after timeout_s (1 s here).
+    federation = client.app[FEDERATION]
+    federation.config = federation.config.model_copy(
+        update={"federation": federation.config.federation.model_copy(update={"timeout_s": 1})}
+    )
+    never = asyncio.Event()
+
+    async def unfinished() -> AsyncIterator[bytes]:
+        yield b"\x93"
+        await never.wait()
+
+    async def post_unfinished(route: str) -> ClientResponse:
+        return await client.post(
+            FEDERATION_PREFIX + route, data=unfinished(), headers={"Content-Type": MSGPACK}
+        )
+
     outsider = seeded_key("not a member")
     too_big = b"\x00" * (5 << 20)
     for route, body in good.items():
@@ -319,6 +336,7 @@ async def test_federation_answers_match_their_documented_statuses(
             await check(await post(name, b"\xc1", key))
             await check(await post(name, too_big, key))
             await check(await post(name, body, key, content_type="text/plain"))
+            await check(await post_unfinished(name))
             if public:
                 network = (
                     encode_sync_request(SyncRequest(("network",), vector_digest({})))

@@ -76,8 +76,16 @@ def bundle_ids(path: Path) -> list[str]:
     return ids
 
 
+LARGE_FEEDS = 3
+LARGE_PER_FEED = 1000
+LARGE_KEYS = [seeded_key(f"large feed {n}") for n in range(LARGE_FEEDS)]
+
+
 def new_node(path: Path, network_id: str = "banthescan") -> Path:
-    DataDir(path).init(network_id, [])
+    # These tests are about bundles, not trust: the origins are the network's stewards,
+    # whose records every node accepts (tests/test_members.py covers the trust rule).
+    stewards = [key.text for key in (ORIGIN_A, ORIGIN_B, *LARGE_KEYS)]
+    DataDir(path).init(network_id, stewards)
     return path
 
 
@@ -279,17 +287,9 @@ def test_export_to_stdout(source_node: Path, tmp_path: Path) -> None:
     assert sorted(bundle_ids(out)) == sorted(SOURCE_IDS)
 
 
-LARGE_FEEDS = 3
-LARGE_PER_FEED = 1000
-
-
 @pytest.fixture(scope="module")
 def large_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    records = [
-        signed(seeded_key(f"large feed {n}"), seq)
-        for n in range(LARGE_FEEDS)
-        for seq in range(1, LARGE_PER_FEED + 1)
-    ]
+    records = [signed(key, seq) for key in LARGE_KEYS for seq in range(1, LARGE_PER_FEED + 1)]
     return write_bundle(tmp_path_factory.mktemp("large") / "large.bundle", records)
 
 

@@ -13,8 +13,8 @@ from node.datadir import DataDir
 from protocol.limits import DEFAULT_LIMITS
 from protocol.records import verify_record
 from storage.store import Store
-from tests.factories import NETWORK
-from tests.querydata import Generated, generate, supersede_and_retract
+from tests.factories import NETWORK, admit
+from tests.querydata import CHAPTERS, Generated, generate, supersede_and_retract
 
 ALL = ("public", "network", "coordinators")
 
@@ -27,8 +27,10 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Generated]:
     supersede_and_retract(data, random.Random(4), 10)
 
     async def load() -> None:
-        store = await Store.open(DataDir(directory).database)
+        key = DataDir(directory).load_key()  # the node's own key: it is its own steward
+        store = await Store.open(DataDir(directory).database, stewards=frozenset({key.public_key}))
         try:
+            await admit(store, *(chapter.public_key for chapter in CHAPTERS), steward=key)
             records = [
                 verify_record(i.record, network_id=NETWORK, limits=DEFAULT_LIMITS)
                 for i in data.items

@@ -24,6 +24,7 @@ import pytest
 from node.config import DATABASE_FILE, URL_FILE
 from node.datadir import DataDir
 from protocol.records import encode_batch
+from tests.conftest import admit_in
 from tests.factories import incident_body, seeded_key, signed
 from tests.nodeproc import NodeProcess, banscan
 
@@ -182,20 +183,31 @@ def restart(data_dir: Path) -> NodeProcess:
     return node
 
 
+# The WAL trigger twice: its kill lands before, during or after a commit.
+ROUNDS = {
+    "after-ack": kill_on_acknowledgements,
+    "wal-write 1": kill_on_wal_write,
+    "wal-write 2": kill_on_wal_write,
+}
+
+
 def test_kill_9_during_imports_loses_nothing_acknowledged(tmp_path: Path) -> None:
     data_dir = tmp_path / "node"
     DataDir(data_dir).init("banthescan", [])
+    admit_in(
+        data_dir,
+        *(
+            seeded_key(f"durability {round_name} feed {n}").public_key
+            for round_name in ROUNDS
+            for n in range(FEEDS)
+        ),
+    )
     token = banscan("token", "create", "--data-dir", str(data_dir), "--role", "publisher")
     assert token.returncode == 0, token.stderr
     rounds: list[tuple[list[Batch], list[int]]] = []
     node = restart(data_dir)
     try:
-        # The WAL trigger twice: its kill lands before, during or after a commit.
-        for name, trigger in [
-            ("after-ack", kill_on_acknowledgements),
-            ("wal-write 1", kill_on_wal_write),
-            ("wal-write 2", kill_on_wal_write),
-        ]:
+        for name, trigger in ROUNDS.items():
             batches = make_batches(name)
             acknowledged = crash_during_imports(node, token.stdout.strip(), batches, trigger)
             node.close()

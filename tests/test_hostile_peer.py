@@ -11,8 +11,11 @@ requests, and pushes records with bad signatures or bodies, and a fork.
 
 Each is refused or times out and is logged; a failed session backs the peer
 off (in the peers table and ``GET /api/v1/federation/peers``); and an honest
-member node keeps syncing with home throughout. The last test runs home as a
-real ``banscan run`` process whose own gossip loop meets the hostile peer.
+member node keeps syncing with home throughout. One test runs home as a real
+``banscan run`` process whose own gossip loop meets the hostile peer.
+
+A strict xfail pins a weakness found on the way: a fork told to two nodes by
+pull is never found by anti-entropy.
 """
 
 import asyncio
@@ -80,7 +83,7 @@ MAX_RECORDS = 20
 MAX_BATCH_BYTES = 1 << 16
 # What home reads of an answer before giving up (node.federation.Federation).
 MAX_ANSWER_BYTES = MAX_BATCH_BYTES + 64 * 1024
-TIMEOUT_S = 1
+TIMEOUT_S = 2  # short, yet ample for an honest exchange on a busy machine
 
 # The hostile peer's genuine feed, and records it forges from it.
 GENUINE = [signed(HOSTILE, seq) for seq in (1, 2)]
@@ -234,6 +237,10 @@ class HostilePeer:
         self.signer.sign_request(request, body)
         return dict(request.headers)
 
+    async def post(self, url: str, body: bytes) -> "Answer":
+        """A request signed properly: what is wrong is in the body."""
+        return await self.send(url, body, self.sign(url, body))
+
     async def send(self, url: str, body: bytes, sent: Mapping[str, str]) -> "Answer":
         async with ClientSession() as session, session.post(url, data=body, headers=sent) as got:
             return Answer(got.status, got.content_type, await got.read())
@@ -265,7 +272,6 @@ class Network:
     hostile: HostilePeer
     hostile_server: TestServer
     token: str
-    published: list[bytes] = field(default_factory=list)
 
     @property
     def home_fed(self) -> Federation:
@@ -302,12 +308,12 @@ class Network:
         return status == 200
 
 
-def node_config(steward: NodeKey = HOME, **federation: Any) -> Config:
+def node_config(steward: NodeKey = HOME) -> Config:
     return Config(
         network=NetworkSection(id=NETWORK, stewards=[steward.text]),
         limits=LimitsSection(max_batch_records=MAX_RECORDS, max_batch_bytes=MAX_BATCH_BYTES),
         # Rounds are driven by the tests; an hour keeps the background loop out of the way.
-        federation=FederationSection(timeout_s=TIMEOUT_S, sync_interval_s=3600, **federation),
+        federation=FederationSection(timeout_s=TIMEOUT_S, sync_interval_s=3600),
     )
 
 
@@ -377,7 +383,8 @@ async def net(tmp_path: Path) -> AsyncIterator[Network]:
         assert honest.app[STORE].trust.role(HONEST.public_key) == "chapter"
         report = await network.home_fed.gossip.sync_with(await network.peer(HOSTILE))
         assert report is not None
-        assert report.pulled == 1
+        assert (report.pulled, report.pushed) == (1, len(hostile.pushed))
+        assert hostile.pushed  # home's records: the session went both ways
         assert await network.served(GENUINE[0])
         await exchange(network)
         yield network
@@ -395,11 +402,13 @@ async def _synced(
     return await sync_with(found) is not None
 
 
-def _is_set(event: asyncio.Event) -> Callable[[], Awaitable[bool]]:
-    async def is_set() -> bool:
-        return event.is_set()
+def now_true(check: Callable[[], bool]) -> Callable[[], Awaitable[bool]]:
+    """``check`` as a condition for :func:`until`."""
 
-    return is_set
+    async def holds() -> bool:
+        return check()
+
+    return holds
 
 
 async def exchange(net: Network) -> None:
@@ -416,7 +425,6 @@ async def exchange(net: Network) -> None:
         )
 
     await until(both_hold, "home and the honest node to exchange records")
-    net.published += [from_honest, from_home]
 
 
 async def assert_backed_off(net: Network, error: str) -> None:
@@ -454,10 +462,15 @@ class BadServer:
     id: str
     error: type[PeerError]
     match: str
-    records: bytes | None = None  # the answer to pulls
+    answers: Mapping[str, bytes] = field(default_factory=dict)  # by route
     trick: Trick = Trick.NONE
     trick_route: str = "records"
     advertised: Mapping[Feed, int] = field(default_factory=dict)
+
+
+def pulls(batch: list[SignedRecord] | bytes) -> dict[str, bytes]:
+    """The hostile peer's answer to every pull."""
+    return {"records": batch if isinstance(batch, bytes) else encode_batch(batch)}
 
 
 def too_many_records() -> bytes:
@@ -466,19 +479,22 @@ def too_many_records() -> bytes:
 
 
 BAD_SERVERS = [
-    BadServer("forged-signature", Misbehaved, "bad-signature", encode_batch([FORGED_SIGNATURE])),
+    BadServer("forged-signature", Misbehaved, "bad-signature", pulls([FORGED_SIGNATURE])),
     BadServer(
         "impersonates-an-honest-member",
         Misbehaved,
         "bad-signature",
-        encode_batch([impersonating(HONEST, 1)]),
+        pulls([impersonating(HONEST, 1)]),
         advertised={(HONEST.public_key, "public"): 1},
     ),
-    BadServer("tampered-body", Misbehaved, "body-mismatch", encode_batch([TAMPERED_BODY])),
-    BadServer("fork", Misbehaved, "not asked for", encode_batch([FORK])),
-    BadServer("garbage-msgpack", Misbehaved, "malformed", b"\xc1\xc1 not msgpack"),
-    BadServer("garbage-sync-answer", Misbehaved, "malformed", trick_route="sync"),
-    BadServer("too-many-records", Misbehaved, f"the limit is {MAX_RECORDS}", too_many_records()),
+    BadServer("tampered-body", Misbehaved, "body-mismatch", pulls([TAMPERED_BODY])),
+    # A fork of the slot home holds can only come as a record that was not asked for.
+    BadServer("fork", Misbehaved, "not asked for", pulls([FORK])),
+    BadServer("garbage-msgpack", Misbehaved, "malformed", pulls(b"\xc1\xc1 not msgpack")),
+    BadServer("garbage-sync-answer", Misbehaved, "malformed", {"sync": b"\xc1 not msgpack"}),
+    BadServer(
+        "too-many-records", Misbehaved, f"the limit is {MAX_RECORDS}", pulls(too_many_records())
+    ),
     BadServer("too-many-bytes", PeerError, f"over {MAX_ANSWER_BYTES} bytes", trick=Trick.OVERSIZED),
     BadServer("body-never-ends", PeerError, "within the timeout", trick=Trick.NO_END),
     BadServer(
@@ -490,29 +506,29 @@ BAD_SERVERS = [
     ),
     BadServer(
         "unsigned-answer",
-        PeerError,
+        Misbehaved,
         "failed authentication",
         trick=Trick.UNSIGNED,
         trick_route="sync",
     ),
     BadServer(
         "answer-signed-by-another-key",
-        PeerError,
+        Misbehaved,
         "not by the peer's key",
         trick=Trick.WRONG_KEY,
         trick_route="sync",
     ),
-    BadServer("tampered-answer", PeerError, "failed authentication", trick=Trick.TAMPERED),
+    BadServer("tampered-answer", Misbehaved, "failed authentication", trick=Trick.TAMPERED),
     BadServer(
         "unbound-answer",
-        PeerError,
+        Misbehaved,
         "failed authentication",
         trick=Trick.UNBOUND,
         trick_route="sync",
     ),
     BadServer(
         "replayed-answer",
-        PeerError,
+        Misbehaved,
         "failed authentication",
         trick=Trick.REPLAYED,
         trick_route="sync",
@@ -527,21 +543,19 @@ async def test_a_hostile_server_is_refused_logged_and_backed_off(
     hostile = net.hostile
     hostile.feed = list(GENUINE)
     hostile.advertised = dict(case.advertised)
-    if case.records is not None:
-        hostile.answers["records"] = case.records
-    if case.id == "garbage-sync-answer":
-        hostile.answers["sync"] = b"\xc1 not msgpack"
+    hostile.answers = dict(case.answers)
     hostile.trick, hostile.trick_route = case.trick, case.trick_route
     forks_before = await net.home_store.records.forks()
 
     with captured() as events:
         session = asyncio.create_task(net.home_fed.gossip.sync_with(await net.peer(HOSTILE)))
-        # The honest peer keeps syncing while the hostile session runs (or hangs).
-        await exchange(net)
+        # The honest peer keeps syncing while the hostile session runs, or hangs.
         if case.trick in STALLS:
-            await until(_is_set(hostile.stalled), "the hostile peer to stall")
+            await until(now_true(hostile.stalled.is_set), "the hostile peer to stall")
             await exchange(net)
             assert not session.done()
+        else:
+            await exchange(net)
         assert await session is None
 
     [failed] = [e for e in events_named(events, "peer failed") if e["peer"] == HOSTILE.text]
@@ -600,14 +614,6 @@ def sync_request() -> bytes:
     return encode_sync_request(SyncRequest(("public", "network"), vector_digest({})))
 
 
-@dataclass(frozen=True)
-class BadRequest:
-    id: str
-    status: int
-    code: str
-    logged: str  # the event home logs for it
-
-
 async def forged_signature(net: Network) -> Answer:
     body = sync_request()
     url = net.url("sync")
@@ -642,62 +648,56 @@ async def replayed_elsewhere(net: Network) -> Answer:
 
 
 async def too_many_records_pushed(net: Network) -> Answer:
-    body = too_many_records()
-    return await net.hostile.send(net.url("push"), body, net.hostile.sign(net.url("push"), body))
+    return await net.hostile.post(net.url("push"), too_many_records())
 
 
 async def too_many_bytes_pushed(net: Network) -> Answer:
-    body = bytes(2 * MAX_ANSWER_BYTES)
-    return await net.hostile.send(net.url("push"), body, net.hostile.sign(net.url("push"), body))
+    return await net.hostile.post(net.url("push"), bytes(2 * MAX_ANSWER_BYTES))
 
 
 async def garbage_sync(net: Network) -> Answer:
-    body = b"\xc1\xc1 not msgpack"
-    return await net.hostile.send(net.url("sync"), body, net.hostile.sign(net.url("sync"), body))
+    return await net.hostile.post(net.url("sync"), b"\xc1\xc1 not msgpack")
 
 
 async def garbage_push(net: Network) -> Answer:
-    body = b"\x93\xc1\xc1\xc1"
-    return await net.hostile.send(net.url("push"), body, net.hostile.sign(net.url("push"), body))
+    return await net.hostile.post(net.url("push"), b"\x93\xc1\xc1\xc1")
 
 
-BAD_REQUESTS: list[tuple[BadRequest, Callable[[Network], Awaitable[Answer]]]] = [
-    (
-        BadRequest("forged-signature", 401, "bad-signature", "peer request refused"),
-        forged_signature,
-    ),
-    (BadRequest("impersonation", 401, "bad-signature", "peer request refused"), impersonation),
-    (BadRequest("tampered-body", 401, "bad-signature", "peer request refused"), tampered_request),
-    (BadRequest("replayed", 401, "replay", "peer request refused"), replayed_request),
-    (
-        BadRequest("replayed-elsewhere", 401, "bad-signature", "peer request refused"),
-        replayed_elsewhere,
-    ),
-    (BadRequest("too-many-records", 413, "too-large", "request"), too_many_records_pushed),
-    (BadRequest("too-many-bytes", 413, "too-large", "request"), too_many_bytes_pushed),
-    (BadRequest("garbage-sync", 400, "malformed", "request"), garbage_sync),
-    (BadRequest("garbage-push", 400, "malformed", "request"), garbage_push),
+@dataclass(frozen=True)
+class BadRequest:
+    id: str
+    send: Callable[[Network], Awaitable[Answer]]
+    status: int
+    code: str
+
+
+BAD_REQUESTS = [
+    BadRequest("forged-signature", forged_signature, 401, "bad-signature"),
+    BadRequest("impersonation", impersonation, 401, "bad-signature"),
+    BadRequest("tampered-body", tampered_request, 401, "bad-signature"),
+    BadRequest("replayed", replayed_request, 401, "replay"),
+    BadRequest("replayed-to-another-route", replayed_elsewhere, 401, "bad-signature"),
+    BadRequest("too-many-records", too_many_records_pushed, 413, "too-large"),
+    BadRequest("too-many-bytes", too_many_bytes_pushed, 413, "too-large"),
+    BadRequest("garbage-sync", garbage_sync, 400, "malformed"),
+    BadRequest("garbage-push", garbage_push, 400, "malformed"),
 ]
 
 
-@pytest.mark.parametrize(("case", "send"), BAD_REQUESTS, ids=[case.id for case, _ in BAD_REQUESTS])
-async def test_a_hostile_request_is_refused_and_logged(
-    net: Network, case: BadRequest, send: Callable[[Network], Awaitable[Answer]]
-) -> None:
+@pytest.mark.parametrize("case", BAD_REQUESTS, ids=[case.id for case in BAD_REQUESTS])
+async def test_a_hostile_request_is_refused_and_logged(net: Network, case: BadRequest) -> None:
     with captured() as events:
-        answer = await send(net)
+        answer = await case.send(net)
     assert answer.status == case.status
     problem = answer.problem()
     assert problem["type"] == f"urn:banscan:problem:{case.code}"
     assert problem["status"] == case.status
-    [line] = [
-        e for e in events_named(events, case.logged) if e.get("status", case.status) == case.status
-    ]
-    if case.logged == "peer request refused":
-        assert line["code"] == case.code
-        assert line["log_level"] == "warning"
-    else:
-        assert line["route"].startswith("/federation/v1/")
+    [line] = [e for e in events_named(events, "request") if e["status"] == case.status]
+    assert line["route"].startswith("/federation/v1/")
+    if case.status == 401:
+        [refused] = events_named(events, "peer request refused")
+        assert refused["code"] == case.code
+        assert refused["log_level"] == "warning"
     for record in (GENUINE[1], TAMPERED_BODY):
         assert await net.home_store.records.get(record.id) is None
     await exchange(net)
@@ -717,9 +717,7 @@ async def test_pushed_bad_records_are_refused_and_logged(
 ) -> None:
     body = encode_batch([pushed])
     with captured() as events:
-        answer = await net.hostile.send(
-            net.url("push"), body, net.hostile.sign(net.url("push"), body)
-        )
+        answer = await net.hostile.post(net.url("push"), body)
     assert answer.push_results() == [[pushed.id, outcome, code]]
     [held] = events_named(events, "push held bad records")
     assert held["peer"] == HOSTILE.text
@@ -732,9 +730,7 @@ async def test_pushed_bad_records_are_refused_and_logged(
 async def test_a_pushed_fork_is_kept_as_evidence_and_the_first_is_served(net: Network) -> None:
     body = encode_batch([FORK])
     with captured() as events:
-        answer = await net.hostile.send(
-            net.url("push"), body, net.hostile.sign(net.url("push"), body)
-        )
+        answer = await net.hostile.post(net.url("push"), body)
     assert answer.push_results() == [[FORK.id, "fork", "fork"]]
     [held] = events_named(events, "push held bad records")
     assert held["codes"] == ["fork"]
@@ -757,8 +753,8 @@ async def test_honest_sync_goes_on_while_hostile_requests_pour_in(net: Network) 
     async def barrage() -> list[int]:
         statuses = []
         for _ in range(3):
-            for _, send in BAD_REQUESTS:
-                statuses.append((await send(net)).status)
+            for case in BAD_REQUESTS:
+                statuses.append((await case.send(net)).status)
         return statuses
 
     attack = asyncio.create_task(barrage())
@@ -848,8 +844,9 @@ async def test_a_node_process_backs_off_the_hostile_peer_and_keeps_syncing(
             return bool((await peers())[HOSTILE.text]["failures"] >= 2)
 
         await until(retried, "the process to retry the hostile peer after its backoff")
-        honest_view = (await peers())[HONEST.text]
-        assert honest_view["last_success"] is not None
+        assert (await peers())[HONEST.text]["last_success"] is not None
+        # It pushed too: the honest node learnt from it that it is a member.
+        assert honest_app[STORE].trust.role(HONEST.public_key) == "chapter"
         assert not await holds(TAMPERED_FIRST.id)
         # The process logged each failure, as JSON lines on its stderr.
         lines = [json.loads(line) for line in process.stderr_lines if line.startswith("{")]
@@ -857,7 +854,7 @@ async def test_a_node_process_backs_off_the_hostile_peer_and_keeps_syncing(
         assert len(failed) >= 2
         assert {e["peer"] for e in failed} == {HOSTILE.text}
         assert {e["kind"] for e in failed} == {"Misbehaved"}
-        assert process.stop() == 0
+        assert await asyncio.to_thread(process.stop) == 0
     finally:
         if process is not None:
             process.close()
@@ -866,11 +863,6 @@ async def test_a_node_process_backs_off_the_hostile_peer_and_keeps_syncing(
             await server.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="node.federation._answer takes a session slot before reading the body, with no "
-    "read timeout: requests whose body never ends hold every slot, and honest peers get 429",
-)
 async def test_requests_whose_body_never_ends_do_not_starve_honest_peers(net: Network) -> None:
     slots = net.home_fed.config.federation.max_sessions
     host, port = net.home.host, net.home.port
@@ -885,22 +877,43 @@ async def test_requests_whose_body_never_ends_do_not_starve_honest_peers(net: Ne
             )
             await writer.drain()
             stalled.append((reader, writer))
-        await until(_is_set_by(lambda: net.home_fed.slots.locked()), "every slot to be taken")
+        # The unfinished bodies are read before a slot is taken: none is held.
+        assert not net.home_fed.slots.locked()
         honest = net.honest.app[FEDERATION].gossip
-        home = await net.honest.app[STORE].peers.get(HOME.public_key)
-        assert home is not None
         await until(
             lambda: _synced(honest.sync_with, net.honest.app[STORE].peers.get(HOME.public_key)),
             "an honest session with home",
             within_s=TIMEOUT_S + 3,
         )
+        # Each stalled request is answered 408 once the timeout has passed.
+        for reader, _ in stalled:
+            status_line = await asyncio.wait_for(reader.readline(), TIMEOUT_S + 10)
+            assert status_line.startswith(b"HTTP/1.1 408"), status_line
     finally:
         for _, writer in stalled:
             writer.close()
 
 
-def _is_set_by(check: Callable[[], bool]) -> Callable[[], Awaitable[bool]]:
-    async def holds() -> bool:
-        return check()
-
-    return holds
+@pytest.mark.xfail(
+    strict=True,
+    reason="a sync vector holds only each feed's max seq: two nodes holding different "
+    "envelopes for one slot compare equal, so a fork told to two nodes is never found",
+)
+async def test_a_fork_told_to_two_nodes_is_found_when_they_sync(net: Network) -> None:
+    # The hostile peer serves home one seq 2 and the honest node another. (Had either
+    # come by push, the eager push onward would have met the other and found the fork.)
+    other = signed(HOSTILE, 2, body=incident_body(city="Elsewhere"))
+    hostile_url = str(net.hostile_server.make_url(""))
+    await net.honest_store.peers.add(HOSTILE.public_key, hostile_url, "cli", 0)
+    honest_gossip = net.honest.app[FEDERATION].gossip
+    for gossip, store, record in (
+        (net.home_fed.gossip, net.home_store, GENUINE[1]),
+        (honest_gossip, net.honest_store, other),
+    ):
+        net.hostile.feed = [GENUINE[0], record]
+        peer = await store.peers.get(HOSTILE.public_key)
+        assert peer is not None
+        assert await gossip.sync_with(peer) is not None
+        assert await store.records.get(record.id) is not None
+    await exchange(net)
+    assert await net.home_store.records.forks() or await net.honest_store.records.forks()

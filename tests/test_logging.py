@@ -16,11 +16,12 @@ import structlog
 from aiohttp import ClientResponse
 from structlog.typing import EventDict
 
+from node.state import STORE
 from protocol.keys import b64url_encode
 from protocol.records import encode_batch
 from storage.tokens import Role
 from tests.conftest import NodeClient, bearer
-from tests.factories import feed, incident_body, seeded_key, signed
+from tests.factories import admit, feed, incident_body, seeded_key, signed
 from tests.test_api_import import MSGPACK
 
 USER_AGENT = "banscan-log-probe/9.9 (reporter-phone)"
@@ -101,6 +102,7 @@ async def test_import_logs_one_request_line(
     status: int,
 ) -> None:
     batch = [signed(seeded_key("logged"), seq) for seq in range(start, start + 20)]
+    await admit(client.app[STORE], seeded_key("logged").public_key)
 
     response, events = await logged(
         client.post(
@@ -149,6 +151,7 @@ async def test_logs_never_hold_content_tokens_or_client_identity(
     writer = {**client_headers, **bearer(tokens[Role.PUBLISHER])}
     importer = {**writer, "Content-Type": MSGPACK}
     refusing_key = seeded_key("refused")
+    await admit(client.app[STORE], seeded_key("witness").public_key, refusing_key.public_key)
     schema_failure = signed(refusing_key, 1, body=msgpack.packb({"summary": refused_summary}))
     seq_gap = [refused, *feed(refusing_key, 3)[1:], signed(refusing_key, 9)]
     requests: list[tuple[str, str, dict[str, Any]]] = [

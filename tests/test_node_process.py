@@ -21,6 +21,7 @@ import pytest
 from node.config import DATABASE_FILE, KEY_FILE, URL_FILE
 from node.datadir import DataDir
 from protocol.records import encode_batch
+from tests.conftest import admit_in
 from tests.factories import deployment_body, feed, incident_body, seeded_key
 from tests.nodeproc import SERVING, banscan, running_node
 
@@ -173,6 +174,7 @@ def test_a_signal_lets_a_request_in_flight_finish(node_dir: Path, sig: signal.Si
     arriving: the node stops listening, takes the rest of the body, stores and answers."""
     token = create_token(node_dir)
     key = seeded_key(f"in flight {sig.name}")
+    admit_in(node_dir, key.public_key)
     body = encode_batch(feed(key, BATCH_RECORDS))
     with running_node(node_dir) as node:
         head = import_head(node.url, token, len(body), expect_continue=True)
@@ -197,6 +199,7 @@ def test_a_signal_never_loses_an_acknowledged_import(node_dir: Path, sig: signal
     answered at all; in both cases its batch is all there or not there."""
     token = create_token(node_dir)
     key = seeded_key(f"just before {sig.name}")
+    admit_in(node_dir, key.public_key)
     body = encode_batch(feed(key, BATCH_RECORDS))
     with running_node(node_dir) as node:
         head = import_head(node.url, token, len(body))

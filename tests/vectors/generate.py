@@ -20,6 +20,11 @@ The file holds:
 - ``invalid_records``: records a receiver must reject, each with the error
   code it must report (see ``protocol/errors.py``);
 - ``invalid_key_texts``: key texts that must be rejected.
+
+It also builds ``tests/vectors/sync.json`` (:func:`build_sync_vectors`): two
+vectors over the same records, their digests and bucket digests, every
+federation message of one sync session between them, and an RFC 9421 signed
+request and answer, all from the same fixed seeds, clock and nonce.
 """
 
 import hashlib
@@ -35,11 +40,35 @@ from protocol.envelope import Envelope, decode_envelope
 from protocol.keys import KEY_PREFIX, NodeKey, b64url_encode
 from protocol.kinds import decode_body_map, encode_body, validate_body
 from protocol.records import SignedRecord, encode_batch, sign_record
+from protocol.sync import (
+    BUCKETS,
+    EntriesAnswer,
+    EntriesRequest,
+    PullRequest,
+    PushResult,
+    SyncAnswer,
+    SyncRequest,
+    Vector,
+    Want,
+    bucket_digests,
+    bucket_of,
+    encode_entries_answer,
+    encode_entries_request,
+    encode_pull_request,
+    encode_push_answer,
+    encode_sync_answer,
+    encode_sync_request,
+    in_buckets,
+    restrict,
+    vector_digest,
+)
 
 FORMAT = "banscan-vectors/1"
 NETWORK = "banthescan"
 CREATED_MS = 1_760_000_000_000
 OUTPUT = Path(__file__).with_name("records.json")
+SYNC_OUTPUT = Path(__file__).with_name("sync.json")
+SYNC_FORMAT = "banscan-sync-vectors/1"
 BASE64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
 SEEDS: dict[str, bytes] = {
@@ -535,6 +564,207 @@ def build_vectors() -> dict[str, Any]:
     }
 
 
+# The federation messages (tests/vectors/sync.json)
+
+# The session: a chapter ("asker") that holds the incident and the steward's two
+# membership records syncs with the steward ("answerer"), which holds every record.
+SYNC_AUDIENCES = ("public", "network")
+SYNC_CLOCK_S = 1_760_000_000
+SYNC_NONCE = "bm9uY2Utb2YtdGhlLXZlY3Rvcg"
+SYNC_URL = "https://steward.example.org/federation/v1/sync"
+
+
+def _vector_of(records: list[SignedRecord]) -> dict[tuple[bytes, str], int]:
+    vector: dict[tuple[bytes, str], int] = {}
+    for record in records:
+        env = decode_envelope(record.envelope_bytes)
+        feed = (env.origin, env.audience)
+        vector[feed] = max(vector.get(feed, 0), env.seq)
+    return vector
+
+
+def _vector_entry(vector: Vector) -> list[dict[str, Any]]:
+    return [
+        {
+            "origin": origin.hex(),
+            "audience": audience,
+            "seq": seq,
+            "bucket": bucket_of(origin),
+            "entry_bytes": (origin + audience.encode() + b"\x00" + seq.to_bytes(8, "big")).hex(),
+        }
+        for (origin, audience), seq in sorted(vector.items())
+    ]
+
+
+def _vector_description(vector: Vector) -> dict[str, Any]:
+    buckets = bucket_digests(vector)
+    return {
+        "entries": _vector_entry(vector),
+        "digest": vector_digest(vector).hex(),
+        "bucket_digests": [digest.hex() for digest in buckets],
+    }
+
+
+def _signature_base(lines: list[tuple[str, str]], signature_input: str) -> str:
+    """The RFC 9421 signature base, written out by hand from the covered values."""
+    params = signature_input.split("=", 1)[1]
+    return "".join(f"{name}: {value}\n" for name, value in lines) + f'"@signature-params": {params}'
+
+
+def _signed_exchange(keys: dict[str, NodeKey], body: bytes, answer: bytes) -> dict[str, Any]:
+    # Imported here: the record vectors above need only the pure protocol package.
+    from federation.httpsig import MessageSigner, SignedRequest, SignedResponse, headers
+
+    clock = lambda: float(SYNC_CLOCK_S)  # noqa: E731
+    asker = MessageSigner(keys["chapter"], NETWORK, clock, nonce=lambda: SYNC_NONCE)
+    answerer = MessageSigner(keys["steward"], NETWORK, clock)
+    request = SignedRequest("POST", SYNC_URL, headers([("Content-Type", "application/msgpack")]))
+    asker.sign_request(request, body)
+    response = SignedResponse(200, request, headers([("Content-Type", "application/msgpack")]))
+    answerer.sign_response(response, answer)
+    unbound = SignedResponse(200, request, headers([("Content-Type", "application/msgpack")]))
+    answerer.sign_response(unbound, answer, bound=False)
+    request_signature = request.headers["Signature"].split("=", 1)[1]
+
+    def part(
+        message: SignedRequest | SignedResponse, lines: list[tuple[str, str]]
+    ) -> dict[str, Any]:
+        return {
+            "content_digest": message.headers["Content-Digest"],
+            "signature_input": message.headers["Signature-Input"],
+            "signature": message.headers["Signature"],
+            "signature_base": _signature_base(lines, message.headers["Signature-Input"]),
+        }
+
+    return {
+        "request": {
+            "method": "POST",
+            "url": SYNC_URL,
+            "key": "chapter",
+            "body": "sync_request",
+            **part(
+                request,
+                [
+                    ('"@method"', "POST"),
+                    ('"@target-uri"', SYNC_URL),
+                    ('"content-digest"', request.headers["Content-Digest"]),
+                ],
+            ),
+        },
+        "response": {
+            "status": 200,
+            "key": "steward",
+            "body": "sync_answer",
+            **part(
+                response,
+                [
+                    ('"@status"', "200"),
+                    ('"content-digest"', response.headers["Content-Digest"]),
+                    ('"signature";req;key="banscan"', request_signature),
+                ],
+            ),
+        },
+        "unbound_response": {
+            "status": 200,
+            "key": "steward",
+            "body": "sync_answer",
+            **part(
+                unbound,
+                [
+                    ('"@status"', "200"),
+                    ('"content-digest"', unbound.headers["Content-Digest"]),
+                ],
+            ),
+        },
+    }
+
+
+def build_sync_vectors() -> dict[str, Any]:
+    keys = _keys()
+    valid = {name: record for name, _, record, _ in _valid_records(keys)}
+    held = [valid[n] for n in ("incident", "deployment", "retraction", "node")]
+    held += [valid["membership-admit"], valid["membership-revoke"], valid["unknown-kind"]]
+    asker_records = [valid["incident"], valid["membership-admit"], valid["membership-revoke"]]
+    answerer = _vector_of(held)
+    asker = _vector_of(asker_records)
+    ours = restrict(asker, SYNC_AUDIENCES)
+    theirs = restrict(answerer, SYNC_AUDIENCES)
+    mine, their_buckets = bucket_digests(ours), bucket_digests(theirs)
+    differing = tuple(i for i in range(BUCKETS) if mine[i] != their_buckets[i])
+    sent, answered = in_buckets(ours, differing), in_buckets(theirs, differing)
+    wants = tuple(
+        Want(origin, audience, sent.get((origin, audience), 0), seq)
+        for (origin, audience), seq in sorted(answered.items())
+        if seq > sent.get((origin, audience), 0)
+    )
+    by_feed = {
+        (env.origin, env.audience, env.seq): record
+        for record in held
+        for env in [decode_envelope(record.envelope_bytes)]
+    }
+    batch = [
+        by_feed[(w.origin, w.audience, seq)]
+        for w in wants
+        for seq in range(w.after + 1, w.upto + 1)
+    ]
+    sync_request = encode_sync_request(SyncRequest(SYNC_AUDIENCES, vector_digest(ours)))
+    sync_answer = encode_sync_answer(SyncAnswer(SYNC_AUDIENCES, False, tuple(their_buckets)))
+    messages = {
+        "sync_request": sync_request,
+        "sync_answer": sync_answer,
+        "entries_request": encode_entries_request(EntriesRequest(SYNC_AUDIENCES, differing, sent)),
+        "entries_answer": encode_entries_answer(EntriesAnswer(answered)),
+        "pull_request": encode_pull_request(PullRequest(wants, 500)),
+        "pull_answer": encode_batch(batch),
+        "in_sync_request": encode_sync_request(SyncRequest(SYNC_AUDIENCES, vector_digest(theirs))),
+        "in_sync_answer": encode_sync_answer(SyncAnswer(SYNC_AUDIENCES, True)),
+        "public_sync_request": encode_sync_request(
+            SyncRequest(("public",), vector_digest(restrict(asker, ("public",))))
+        ),
+        "push_request": encode_batch([valid["incident"], valid["retraction"]]),
+        "push_answer": encode_push_answer(
+            [
+                PushResult(valid["incident"].id, "duplicate", None),
+                PushResult(valid["retraction"].id, "rejected", "seq-gap"),
+            ]
+        ),
+    }
+    return {
+        "format": SYNC_FORMAT,
+        "description": (
+            "banscan/1 federation messages, built from the records and seeds of records.json. "
+            "All byte strings are lowercase hex. See docs/protocol.md, part II."
+        ),
+        "network_id": NETWORK,
+        "buckets": BUCKETS,
+        "empty_bucket_digest": bucket_digests({})[0].hex(),
+        "empty_vector_digest": vector_digest({}).hex(),
+        "answerer": {
+            "key": "steward",
+            "holds": [r.id.hex() for r in held],
+            "vector": _vector_description(answerer),
+        },
+        "asker": {
+            "key": "chapter",
+            "holds": [r.id.hex() for r in asker_records],
+            "vector": _vector_description(asker),
+        },
+        "session": {
+            "audiences": list(SYNC_AUDIENCES),
+            "asker_vector": _vector_description(ours),
+            "answerer_vector": _vector_description(theirs),
+            "differing_buckets": list(differing),
+            "wants": [
+                {"origin": w.origin.hex(), "audience": w.audience, "after": w.after, "upto": w.upto}
+                for w in wants
+            ],
+            "pulled": [r.id.hex() for r in batch],
+        },
+        "messages": {name: data.hex() for name, data in messages.items()},
+        "signatures": _signed_exchange(keys, sync_request, sync_answer),
+    }
+
+
 def render(vectors: dict[str, Any]) -> str:
     return json.dumps(vectors, indent=2, ensure_ascii=True) + "\n"
 
@@ -542,6 +772,8 @@ def render(vectors: dict[str, Any]) -> str:
 def main() -> None:
     OUTPUT.write_text(render(build_vectors()), encoding="utf-8")
     print(f"wrote {OUTPUT}")
+    SYNC_OUTPUT.write_text(render(build_sync_vectors()), encoding="utf-8")
+    print(f"wrote {SYNC_OUTPUT}")
 
 
 if __name__ == "__main__":

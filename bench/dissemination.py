@@ -1,0 +1,531 @@
+"""Dissemination benchmark: in how many rounds a new record reaches every node.
+
+Run from the repository root::
+
+    python -m bench.dissemination                          # 100 and 1,000 nodes
+    python -m bench.dissemination --nodes 100 --trials 10  # a quick run
+
+An in-process network of real nodes: each has its own SQLite store (a copy
+of one template, on /dev/shm when it exists, ``synchronous=normal``), the
+real :class:`~federation.sync.SyncService` and
+:class:`~federation.sync.SyncClient`, and the real
+:class:`~federation.gossip.Gossip` (peer choice, eager push, backoff) driven
+round by round with a simulated clock. Only the network is in memory
+(:class:`~federation.sync.LocalTransport`, sharing one ``offline`` set); one
+:class:`~storage.ingest.Verifier` checks every node's batches.
+
+**Membership**: one steward key, not a node, signs one ``membership`` record
+admitting each node (as a chapter); the template store ingests them through
+the real ingest path, so every node's trust knows every member before timing.
+**Peers**: full membership: every node's peer table lists every other node
+(as ``node`` records would after discovery). Fanout is 3.
+
+**A round** (one ``sync_interval_s``, 30 s of simulated clock):
+
+1. every node that received records by push in the previous round (in round
+   1: the node that published the record) pushes them on with
+   :meth:`Gossip.push_now` to ``fanout`` peers chosen at random among those
+   not in backoff, never back to the sender. As in a node, records a node
+   *pulled* are not pushed on (``node/federation.py`` forwards only what
+   arrives by push);
+2. every online node runs one anti-entropy session
+   (:meth:`Gossip.choose`, then :meth:`Gossip.sync_with`: push-pull with one
+   peer, weighted toward the least recently synced).
+
+A round moves a record one hop at most: the sessions in which neither side
+held the record when the round began run first, then the other sessions and
+the pushes, all concurrently. A trial publishes one new record at a random
+online node and counts rounds until every online node holds it. Trials run one
+after another on the same network, so peers' sync history and backoff carry
+over. With ``--offline`` a fixed random share of the nodes never answers.
+
+It reports and does not assert: the exit status is 0 even when a target is
+missed, 1 only when the benchmark itself could not run, 2 for bad arguments.
+"""
+
+import argparse
+import asyncio
+import datetime
+import logging
+import math
+import os
+import platform
+import random
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import msgpack
+import structlog
+
+from federation.gossip import Gossip
+from federation.sync import LocalTransport, SyncClient, SyncService
+from protocol.keys import NodeKey, key_text
+from protocol.limits import DEFAULT_LIMITS
+from protocol.records import SignedRecord, sign_record, verify_record
+from storage.ingest import Verifier, ingest_batch
+from storage.peers import Peer
+from storage.records import Outcome
+from storage.store import Store
+from tests.factories import incident_body, seeded_key
+
+NETWORK = "banthescan"
+FANOUT = 3
+INTERVAL_S = 30
+MAX_BACKOFF_S = 600
+TARGET_ROUNDS = 6
+TARGET_NODES = 1000
+STEWARD = seeded_key("banscan-bench-dissemination-steward")
+START_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
+OPEN_AT_ONCE = 50
+PEERS = 20
+
+
+def node_key(index: int) -> NodeKey:
+    return seeded_key(f"banscan-bench-dissemination-node-{index}")
+
+
+class SimClock:
+    """The network's clock: it moves only when a round ends."""
+
+    def __init__(self) -> None:
+        self.now_ms = START_MS
+
+    def __call__(self) -> int:
+        return self.now_ms
+
+
+@dataclass
+class SimNode:
+    index: int
+    key: NodeKey
+    store: Store
+    gossip: Gossip
+    # Records that arrived by push since the last push phase, with their sender.
+    inbox: list[tuple[list[SignedRecord], bytes | None]] = field(default_factory=list)
+    seq: int = 0
+
+
+@dataclass
+class Network:
+    nodes: list[SimNode]
+    offline: set[bytes]
+    clock: SimClock
+    verifier: Verifier
+    index_of: dict[bytes, int]
+    holders: set[int] = field(default_factory=set)
+    watched: bytes = b""  # the id of the record of the current trial
+
+    def online(self) -> list[SimNode]:
+        return [n for n in self.nodes if n.key.public_key not in self.offline]
+
+    def saw(self, node: SimNode, records: Sequence[SignedRecord]) -> None:
+        if any(record.id == self.watched for record in records):
+            self.holders.add(node.index)
+
+
+# --- building the network ----------------------------------------------------------------
+
+
+def admissions(count: int) -> list[SignedRecord]:
+    return [
+        sign_record(
+            STEWARD,
+            network_id=NETWORK,
+            audience="public",
+            seq=index + 1,
+            created_ms=START_MS - 86_400_000 + index,
+            kind="membership",
+            body=msgpack.packb(
+                {
+                    "subject": key_text(node_key(index).public_key),
+                    "action": "admit",
+                    "role": "chapter",
+                    "name": f"node {index}",
+                },
+                use_bin_type=True,
+            ),
+        )
+        for index in range(count)
+    ]
+
+
+async def template(path: Path, count: int, verifier: Verifier) -> None:
+    """One store holding every node's admission."""
+    stewards = frozenset({STEWARD.public_key})
+    store = await Store.open(path, synchronous="normal", stewards=stewards)
+    try:
+        records = admissions(count)
+        for start in range(0, len(records), 500):
+            results = await ingest_batch(
+                verifier, store.records, records[start : start + 500], atomic=True
+            )
+            if any(r.outcome is not Outcome.ACCEPTED for r in results):
+                raise RuntimeError(f"admissions not accepted: {results[0]}")
+    finally:
+        await store.close()
+
+
+def copy_template(source: Path, target: Path) -> None:
+    for suffix in ("", "-wal"):  # the WAL is normally checkpointed away at close
+        if Path(f"{source}{suffix}").exists():
+            shutil.copyfile(f"{source}{suffix}", f"{target}{suffix}")
+
+
+async def build(
+    root: Path, count: int, offline_share: float, peers: int, seed: int, *, forward_pulled: bool
+) -> Network:
+    verifier = Verifier(NETWORK, DEFAULT_LIMITS, threads=1)
+    await template(root / "template.db", count, verifier)
+    for index in range(count):
+        copy_template(root / "template.db", root / f"node-{index}.db")
+    clock = SimClock()
+    services: dict[bytes, SyncService] = {}
+    offline: set[bytes] = set()
+    rng = random.Random(seed)
+    network = Network([], offline, clock, verifier, {})
+
+    async def open_node(index: int) -> SimNode:
+        key = node_key(index)
+        store = await Store.open(
+            root / f"node-{index}.db",
+            synchronous="normal",
+            clock=clock,
+            stewards=frozenset({STEWARD.public_key}),
+        )
+        service = SyncService(store, verifier, key.public_key)
+        services[key.public_key] = service
+        transport = LocalTransport(key.public_key, services)
+        transport.offline = offline  # one network: every transport sees the same outage
+        gossip = Gossip(
+            SyncClient(service, transport),
+            fanout=FANOUT,
+            interval_s=INTERVAL_S,
+            max_backoff_s=MAX_BACKOFF_S,
+            clock_ms=clock,
+            rng=random.Random(rng.getrandbits(64)),
+        )
+        node = SimNode(index, key, store, gossip)
+        others = [i for i in range(count) if i != index]
+        for other in rng.sample(others, peers) if 0 < peers < len(others) else others:
+            await store.peers.add(
+                node_key(other).public_key, f"memory://node-{other}", "discovered", START_MS
+            )
+
+        async def received(records: Sequence[SignedRecord], source: bytes | None, via: str) -> None:
+            node.inbox.append((list(records), source))  # what a node's outbox would queue
+            network.saw(node, records)
+
+        async def pulled(records: Sequence[SignedRecord]) -> None:
+            network.saw(node, records)
+            if forward_pulled:
+                node.inbox.append((list(records), None))
+
+        service.received = received
+        gossip.on_pulled = pulled
+        return node
+
+    for start in range(0, count, OPEN_AT_ONCE):
+        network.nodes.extend(
+            await asyncio.gather(*(open_node(i) for i in range(start, min(count, start + 50))))
+        )
+    network.index_of = {n.key.public_key: n.index for n in network.nodes}
+    for node in rng.sample(network.nodes, round(count * offline_share)):
+        offline.add(node.key.public_key)
+    return network
+
+
+async def close(network: Network) -> None:
+    for node in network.nodes:
+        await node.store.close()
+    network.verifier.close()
+
+
+# --- rounds ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Trial:
+    rounds: int | None  # None: not every online node held the record after the last round
+    reached: list[int]  # online nodes holding the record after each round
+    seconds: float
+
+
+async def publish(network: Network, node: SimNode) -> SignedRecord:
+    node.seq += 1
+    record = sign_record(
+        node.key,
+        network_id=NETWORK,
+        audience="public",
+        seq=node.seq,
+        created_ms=network.clock() + 1,
+        kind="incident",
+        body=msgpack.packb(incident_body(summary=f"record {node.seq}"), use_bin_type=True),
+    )
+    verified = verify_record(record, network_id=NETWORK, limits=DEFAULT_LIMITS)
+    await node.store.records.append(node.key.public_key, "public", lambda _seq: verified)
+    return record
+
+
+async def one_round(network: Network) -> None:
+    held = set(network.holders)
+    online = network.online()
+    pushers = [(node, node.inbox) for node in online if node.inbox]
+    for node in online:
+        node.inbox = []
+    choices = await asyncio.gather(*(node.gossip.choose() for node in online))
+    sessions = [(node, peer) for node, peer in zip(online, choices, strict=True) if peer]
+
+    def touches_held(node: SimNode, peer: Peer) -> bool:
+        return node.index in held or network.index_of.get(peer.key) in held
+
+    # Sessions between two nodes without the record first: nothing that arrives
+    # later in this round can then travel a second hop through them.
+    await asyncio.gather(
+        *(node.gossip.sync_with(peer) for node, peer in sessions if not touches_held(node, peer))
+    )
+    await asyncio.gather(
+        *(node.gossip.sync_with(peer) for node, peer in sessions if touches_held(node, peer)),
+        *(
+            node.gossip.push_now(records, source)
+            for node, inbox in pushers
+            for records, source in inbox
+        ),
+    )
+    # A push answered "seq-gap" starts a session in the background: it belongs to this round.
+    while tasks := [t for node in network.nodes for t in node.gossip._tasks]:
+        await asyncio.gather(*tasks, return_exceptions=True)
+    network.clock.now_ms += INTERVAL_S * 1000
+
+
+async def trial(network: Network, rng: random.Random, max_rounds: int) -> Trial:
+    began = time.perf_counter()
+    online = network.online()
+    origin = rng.choice(online)
+    record = await publish(network, origin)
+    network.watched = record.id
+    network.holders = {origin.index}
+    origin.inbox.append(([record], None))  # a publishing node pushes at once
+    reached = []
+    rounds = None
+    wanted = {node.index for node in online}
+    for number in range(1, max_rounds + 1):
+        await one_round(network)
+        reached.append(len(network.holders & wanted))
+        if wanted <= network.holders:
+            rounds = number
+            break
+    if rounds is not None:
+        await check_holders(network, origin, record)
+    return Trial(rounds, reached, time.perf_counter() - began)
+
+
+async def check_holders(network: Network, origin: SimNode, record: SignedRecord) -> None:
+    """Make sure the bookkeeping matches the stores: every online node holds the record."""
+    feed = (origin.key.public_key, "public")
+    for node in network.online():
+        vector = await node.store.feeds.vector(("public",))
+        if vector.get(feed, 0) < origin.seq:
+            raise RuntimeError(f"node {node.index} lacks record {record.id.hex()[:12]}")
+
+
+# --- report ------------------------------------------------------------------------------
+
+
+def percentile(values: Sequence[int], q: float) -> int:
+    """Nearest-rank percentile."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    nodes: int
+    offline_share: float
+    trials: list[Trial]
+    setup_s: float
+
+
+def row(measure: str, value: str, target: str = "", verdict: str = "") -> str:
+    return f"  {measure:<46} {value:>12}  {target:<10} {verdict}"
+
+
+def report(scenario: Scenario) -> list[str]:
+    done = [t.rounds for t in scenario.trials if t.rounds is not None]
+    online = scenario.nodes - round(scenario.nodes * scenario.offline_share)
+    label = f"{scenario.nodes:,} nodes, {scenario.offline_share:.0%} offline"
+    lines = [f"  {label}: {len(scenario.trials)} trials, {online:,} online nodes to reach"]
+    if not done:
+        return [*lines, "  ERROR no trial reached every online node"]
+    p50, p99 = percentile(done, 0.5), percentile(done, 0.99)
+    at_target = scenario.nodes >= TARGET_NODES
+    lines += [
+        row(
+            "    rounds until every online node, p50",
+            f"{p50}",
+            f"<= {TARGET_ROUNDS}" if at_target else "",
+            ("ok" if p50 <= TARGET_ROUNDS else "ABOVE TARGET") if at_target else "",
+        ),
+        row(
+            "    rounds until every online node, p99",
+            f"{p99}",
+            f"<= {TARGET_ROUNDS}" if at_target else "",
+            ("ok" if p99 <= TARGET_ROUNDS else "ABOVE TARGET") if at_target else "",
+        ),
+        row("    mean / max", f"{statistics.mean(done):.2f} / {max(done)}"),
+    ]
+    if len(done) < len(scenario.trials):
+        lines.append(f"  {len(scenario.trials) - len(done)} trials did not reach every node")
+    depth = max(len(t.reached) for t in scenario.trials)
+    curve = [
+        statistics.mean((t.reached[r] if r < len(t.reached) else online) for t in scenario.trials)
+        for r in range(depth)
+    ]
+    lines.append(
+        "    share holding the record after each round: "
+        + " ".join(f"{share / online:.0%}" for share in curve)
+    )
+    seconds = [t.seconds for t in scenario.trials]
+    lines.append(
+        f"    wall time per trial {statistics.mean(seconds):.1f} s; setup {scenario.setup_s:.1f} s"
+    )
+    return lines
+
+
+async def run_scenario(
+    root: Path,
+    nodes: int,
+    offline_share: float,
+    peers: int,
+    trials: int,
+    max_rounds: int,
+    seed: int,
+    *,
+    forward_pulled: bool,
+) -> Scenario:
+    began = time.perf_counter()
+    network = await build(root, nodes, offline_share, peers, seed, forward_pulled=forward_pulled)
+    setup = time.perf_counter() - began
+    rng = random.Random(seed)
+    try:
+        results = []
+        for number in range(trials):
+            result = await trial(network, rng, max_rounds)
+            results.append(result)
+            print(
+                f"    trial {number + 1}: {result.rounds or 'not reached after ' + str(max_rounds)}"
+                f" rounds, {result.seconds:.1f} s",
+                flush=True,
+            )
+    finally:
+        await close(network)
+    return Scenario(nodes, offline_share, results, setup)
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.dissemination",
+        description=__doc__.split("\n\n")[0] if __doc__ else None,
+    )
+    parser.add_argument(
+        "--nodes", type=int, nargs="+", default=[100, 1000], metavar="N", help="(100 1000)"
+    )
+    parser.add_argument(
+        "--offline",
+        type=float,
+        nargs="+",
+        default=[0.0, 0.2],
+        metavar="SHARE",
+        help="share of nodes offline, one run each (0 0.2)",
+    )
+    parser.add_argument(
+        "--peers",
+        type=int,
+        default=PEERS,
+        help=f"peers each node knows, chosen at random; 0 for every other node ({PEERS})",
+    )
+    parser.add_argument("--trials", type=int, default=20, help="trials per run (20)")
+    parser.add_argument(
+        "--forward-pulled",
+        action="store_true",
+        help="also push on records a node pulled in a session (a node does not, today)",
+    )
+    parser.add_argument("--max-rounds", type=int, default=30, help="give a trial up after (30)")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--dir", type=Path, default=None, help="where the stores go")
+    args = parser.parse_args(argv)
+    if any(n < 4 for n in args.nodes) or args.trials < 1 or args.max_rounds < 1:
+        parser.error("--nodes must be >= 4, --trials and --max-rounds >= 1")
+    if args.peers < 0 or 0 < args.peers < FANOUT:
+        parser.error(f"--peers must be 0 (everyone) or at least the fanout, {FANOUT}")
+    if any(not 0 <= share < 1 for share in args.offline):
+        parser.error("--offline shares must be from 0 to below 1")
+    return args
+
+
+def stores_dir(chosen: Path | None) -> Path | None:
+    """Where the stores go: the chosen directory, else /dev/shm, else the temporary one."""
+    shm = Path("/dev/shm")
+    return chosen or (shm if shm.is_dir() else None)
+
+
+async def run(args: argparse.Namespace) -> int:
+    # Every unreachable peer logs a warning; only errors belong in this report.
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.ERROR))
+    base = stores_dir(args.dir)
+    scenarios = []
+    for nodes in args.nodes:
+        for share in args.offline:
+            print(f"{nodes:,} nodes, {share:.0%} offline:", flush=True)
+            with tempfile.TemporaryDirectory(prefix="banscan-bench-dissem-", dir=base) as tmp:
+                scenarios.append(
+                    await run_scenario(
+                        Path(tmp),
+                        nodes,
+                        share,
+                        args.peers,
+                        args.trials,
+                        args.max_rounds,
+                        args.seed,
+                        forward_pulled=args.forward_pulled,
+                    )
+                )
+    print(
+        f"\n  peers: {args.peers or 'every other node'} per node"
+        + (", chosen at random" if args.peers else "")
+        + (
+            "\n  --forward-pulled: records pulled in a session are pushed on too"
+            if args.forward_pulled
+            else ""
+        )
+        + f"\n  a round: nodes that received records by push in the previous round push them to "
+        f"{FANOUT} peers, and every online node runs one anti-entropy session with one peer "
+        f"(one {INTERVAL_S} s sync interval)"
+    )
+    for scenario in scenarios:
+        print("\n".join(report(scenario)))
+    return 0 if all(any(t.rounds for t in s.trials) for s in scenarios) else 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    print(
+        f"banscan dissemination benchmark, {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M}"
+        f" UTC: {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+        f"{platform.platform()}",
+        flush=True,
+    )
+    try:
+        return asyncio.run(run(args))
+    except (RuntimeError, OSError) as exc:
+        print(f"ERROR: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
