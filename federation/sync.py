@@ -326,7 +326,7 @@ class SyncClient:
             body = encode_pull_request(PullRequest(tuple(wants), limits.max_batch_records))
             batch = _decoded(lambda data: decode_batch(data, limits), await call("records", body))
             if not batch:
-                return  # the peer holds less than it advertised; the next session asks again
+                raise Misbehaved("the peer advertised records it does not send")
             got: dict[Feed, int] = {}
             for record in batch:
                 env = _decoded(decode_envelope, record.envelope_bytes)

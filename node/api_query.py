@@ -112,7 +112,8 @@ async def coverage(request: web.Request) -> web.Response:
         if member.subject not in known:
             known[member.subject] = ChapterCoverage(member.subject, None, None, None)
     for origin, _ in advertised:
-        if origin not in known:
+        # What a peer says it holds names a chapter only if a steward admitted it.
+        if origin not in known and store.trust.is_member(origin):
             known[origin] = ChapterCoverage(origin, None, None, None)
     for chapter in known.values():
         decided = store.trust.member(chapter.origin)

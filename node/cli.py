@@ -157,6 +157,14 @@ def build_parser() -> argparse.ArgumentParser:
     data_dir_option(create)
     create.add_argument("--role", required=True, choices=[r.value for r in Role])
     create.add_argument("--label", default="", help="a note on who or what holds the token")
+    revoke = command(
+        "revoke",
+        "Revoke a token: read it from standard input, so it stays out of the shell history "
+        "and the process list. It stops working at once, also on a running node.",
+        cmd_token_revoke,
+        token_commands,
+    )
+    data_dir_option(revoke)
 
     rotate = command(
         "rotate-key",
@@ -440,6 +448,25 @@ def cmd_token_create(args: argparse.Namespace) -> int:
         return 0
 
     return _run_async(create())
+
+
+def cmd_token_revoke(args: argparse.Namespace) -> int:
+    token = sys.stdin.readline().strip()
+    if not token:
+        raise CommandError("give the token to revoke on standard input")
+
+    async def revoke() -> int:
+        store = await _open_store(_data_dir(args))
+        try:
+            revoked = await store.tokens.revoke(token)
+        finally:
+            await store.close()
+        if not revoked:
+            raise CommandError("no such token on this node")
+        print("revoked")
+        return 0
+
+    return _run_async(revoke())
 
 
 def cmd_publish(args: argparse.Namespace) -> int:

@@ -462,7 +462,12 @@ class RecordStore:
             await conn.executemany(
                 "INSERT INTO feeds (origin, audience, max_seq) VALUES (?, ?, ?) "
                 "ON CONFLICT (origin, audience) DO UPDATE SET max_seq = excluded.max_seq",
-                [(origin, audience, seq - 1) for (origin, audience), seq in next_seq.items()],
+                # A feed whose records were all quarantined has no row: max_seq is >= 1.
+                [
+                    (origin, audience, seq - 1)
+                    for (origin, audience), seq in next_seq.items()
+                    if seq > 1
+                ],
             )
         if new_forks:
             await conn.executemany(

@@ -56,3 +56,9 @@ class TokenStore:
         if row is None:
             return None
         return TokenInfo(Role(row[0]), row[1], row[2])
+
+    async def revoke(self, token: str) -> bool:
+        """Forget ``token``; False if it was not known."""
+        async with self._db.transaction() as conn:
+            cursor = await conn.execute("DELETE FROM tokens WHERE hash = ?", (_digest(token),))
+            return cursor.rowcount > 0

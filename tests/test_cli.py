@@ -245,6 +245,26 @@ def test_token_create_needs_a_known_role(
     assert result.stdout == ""
 
 
+def test_token_revoke_stops_a_token_at_once_on_a_running_node(node_dir: Path) -> None:
+    with running_node(node_dir) as node:
+        token = banscan("token", "create", "--data-dir", str(node_dir), "--role", "publisher")
+        assert token.returncode == 0, token.stderr
+        payload = {"kind": "incident", "audience": "public", "body": incident_body()}
+        records = f"{node.url}/api/v1/records"
+        status, _ = post_json(records, payload, token.stdout.strip())
+        assert status == 201
+        revoked = banscan("token", "revoke", "--data-dir", str(node_dir), input_text=token.stdout)
+        assert revoked.returncode == 0, revoked.stderr
+        status, problem = post_json(records, payload, token.stdout.strip())
+        assert status == 401, problem
+        again = banscan("token", "revoke", "--data-dir", str(node_dir), input_text=token.stdout)
+        assert again.returncode == 2
+        assert "no such token" in again.stderr
+    empty = banscan("token", "revoke", "--data-dir", str(node_dir), input_text="")
+    assert empty.returncode == 2
+    assert "standard input" in empty.stderr
+
+
 # --- publish ----------------------------------------------------------------------------------
 
 

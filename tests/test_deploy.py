@@ -11,6 +11,7 @@ does. The proxy configurations are checked for what the node relies on, and
 nginx's by ``nginx -t`` when nginx is installed.
 """
 
+import http.server
 import json
 import os
 import re
@@ -20,6 +21,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 import tomllib
 import urllib.error
@@ -29,7 +31,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 import yaml
@@ -728,9 +730,9 @@ def test_caddyfile_proxies_with_host_and_scheme_and_no_client_address() -> None:
     text = _read(CADDYFILE)
     code = "\n".join(line.split("#")[0] for line in text.splitlines())
     assert "reverse_proxy {$NODE_UPSTREAM:127.0.0.1:8470}" in code
-    assert re.search(r"header_up Host \{hostport\}", code)
-    assert re.search(r"header_up X-Forwarded-Proto \{scheme\}", code)
-    assert re.search(r"header_up -X-Forwarded-For", code)
+    # Caddy's defaults pass Host unchanged and set X-Forwarded-Proto; nothing may undo them.
+    assert not re.search(r"header_up\s+(Host|-X-Forwarded-Proto)\b", code)
+    assert "-X-Forwarded-For" in code
     size = re.search(r"max_size (\d+)MiB", code)
     assert size is not None
     assert NODE_BODY_CEILING < int(size[1]) * 1024 * 1024 <= 8 * 2**20
@@ -739,6 +741,144 @@ def test_caddyfile_proxies_with_host_and_scheme_and_no_client_address() -> None:
     global_block, _, sites = code.partition("\n}\n")
     assert "level ERROR" in global_block
     assert not re.search(r"^\s*log\b", sites, re.M), "no access log: it would hold client IPs"
+
+
+CADDY_HOW = "apt-get install caddy; .ci/run does when it runs as root"
+
+
+def caddy_env(tmp_path: Path, **settings: str) -> dict[str, str]:
+    """Caddy's environment, with its certificates and state kept in tmp_path."""
+    return {
+        **os.environ,
+        "HOME": str(tmp_path),
+        "XDG_DATA_HOME": str(tmp_path / "data"),
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+        **settings,
+    }
+
+
+def test_caddyfile_adapts_cleanly(tmp_path: Path) -> None:
+    caddy = tool("caddy", CADDY_HOW)
+    result = subprocess.run(
+        [caddy, "adapt", "--config", str(CADDYFILE), "--adapter", "caddyfile"],
+        capture_output=True,
+        text=True,
+        env=caddy_env(tmp_path),
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert '"level":"warn"' not in result.stderr, result.stderr
+    config = json.loads(result.stdout)
+    for server in config["apps"]["http"]["servers"].values():
+        assert "logs" not in server, "a server with logs writes access logs (client IPs)"
+    default_log = config["logging"]["logs"]["default"]
+    assert default_log["level"] == "ERROR"
+    # Errors about a request carry the request: its address fields must go.
+    deleted = {
+        field
+        for field, rule in default_log["encoder"]["fields"].items()
+        if rule["filter"] == "delete"
+    }
+    assert {"request>remote_ip", "request>client_ip", "request>headers"} <= deleted
+
+
+class HeaderEcho(http.server.BaseHTTPRequestHandler):
+    """Stands in for the node: records what reaches it through the proxy."""
+
+    seen: ClassVar[list[tuple[str, dict[str, str], int]]] = []
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        self.seen.append((self.path, dict(self.headers.items()), len(body)))
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """No access log here either."""
+
+
+@SLOW_SETUP
+def test_caddy_passes_host_and_scheme_and_drops_client_addresses(tmp_path: Path) -> None:
+    """Caddy run with deploy/Caddyfile (plain HTTP here, and its admin API moved off 2019)."""
+    caddy = tool("caddy", CADDY_HOW)
+    upstream = http.server.ThreadingHTTPServer(("127.0.0.1", 0), HeaderEcho)
+    threading.Thread(target=upstream.serve_forever, daemon=True).start()
+    port, admin = free_port(), free_port()
+    config = tmp_path / "Caddyfile"
+    config.write_text(
+        _read(CADDYFILE).replace("admin 127.0.0.1:2019", f"admin 127.0.0.1:{admin}"),
+        encoding="utf-8",
+    )
+    env = caddy_env(
+        tmp_path,
+        SITE_ADDRESS=f"http://127.0.0.1:{port}",
+        NODE_UPSTREAM=f"127.0.0.1:{upstream.server_address[1]}",
+    )
+    log = (tmp_path / "caddy.log").open("w")
+    process = subprocess.Popen(
+        [caddy, "run", "--config", str(config), "--adapter", "caddyfile"],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+    )
+
+    def post(body: bytes) -> int:
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/federation/v1/sync",
+            data=body,
+            headers={
+                "Content-Type": "application/msgpack",
+                "X-Forwarded-For": "203.0.113.7",
+                "X-Real-IP": "203.0.113.7",
+                "X-Forwarded-Proto": "https",
+            },
+            method="POST",
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                status: int = response.status
+                return status
+        except urllib.error.HTTPError as exc:
+            return exc.code
+
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert process.poll() is None, _read(tmp_path / "caddy.log")
+            try:
+                status = post(b"x")
+                break
+            except (urllib.error.URLError, OSError):
+                assert time.monotonic() < deadline, _read(tmp_path / "caddy.log")
+                time.sleep(0.2)
+        assert status == 200
+        path, headers, _ = HeaderEcho.seen[-1]
+        assert path == "/federation/v1/sync"
+        # The Host the client used, port and all: the URL a peer signed.
+        assert headers["Host"] == f"127.0.0.1:{port}"
+        # The scheme of the client's connection, not what the client claimed.
+        assert headers["X-Forwarded-Proto"] == "http"
+        for name in ("X-Forwarded-For", "X-Real-IP", "Forwarded"):
+            assert name not in headers, name
+        assert "203.0.113.7" not in json.dumps(headers)
+        # A full batch gets through; a body well over the node's ceiling does not.
+        assert post(b"x" * NODE_BODY_CEILING) == 200
+        assert HeaderEcho.seen[-1][2] == NODE_BODY_CEILING
+        # Caddy 2.7 and later answer 413; 2.6 cuts the body off and answers 502.
+        assert post(b"x" * (6 * 2**20)) in (413, 502)
+        assert all(length <= NODE_BODY_CEILING for _, _, length in HeaderEcho.seen)
+    finally:
+        process.terminate()
+        process.wait(30)
+        log.close()
+        upstream.shutdown()
+        upstream.server_close()
+    # The 6 MiB request was logged as an error, with the client's address filtered out.
+    caddy_log = _read(tmp_path / "caddy.log")
+    assert "request body too large" in caddy_log
+    assert "203.0.113.7" not in caddy_log, "Caddy logged a client address"
+    assert "remote_ip" not in caddy_log, "Caddy logged a client address"
 
 
 def nginx_directives() -> list[tuple[str, str]]:
