@@ -7,8 +7,10 @@ is run for real, with the local ``banscan`` on temporary directories, and the
 network it sets up is started and must converge. The systemd unit passes
 ``systemd-analyze verify`` and its security score is checked; the node is run
 with writable-and-executable memory refused, as ``MemoryDenyWriteExecute=yes``
-does. The proxy configurations are checked for what the node relies on, and
-nginx's by ``nginx -t`` when nginx is installed.
+does. The proxy configurations are read for what the node relies on and,
+when ``caddy`` and ``nginx`` are installed (``.ci/run`` installs them with apt
+when it can), run in front of a stand-in upstream that records what reaches
+it. Each check that needs a missing tool skips and names the tool.
 """
 
 import http.server
@@ -18,6 +20,7 @@ import re
 import shutil
 import socket
 import sqlite3
+import ssl
 import subprocess
 import sys
 import textwrap
@@ -802,6 +805,7 @@ class HeaderEcho(http.server.BaseHTTPRequestHandler):
 def test_caddy_passes_host_and_scheme_and_drops_client_addresses(tmp_path: Path) -> None:
     """Caddy run with deploy/Caddyfile (plain HTTP here, and its admin API moved off 2019)."""
     caddy = tool("caddy", CADDY_HOW)
+    HeaderEcho.seen.clear()
     upstream = http.server.ThreadingHTTPServer(("127.0.0.1", 0), HeaderEcho)
     threading.Thread(target=upstream.serve_forever, daemon=True).start()
     port, admin = free_port(), free_port()
@@ -865,9 +869,10 @@ def test_caddy_passes_host_and_scheme_and_drops_client_addresses(tmp_path: Path)
         # A full batch gets through; a body well over the node's ceiling does not.
         assert post(b"x" * NODE_BODY_CEILING) == 200
         assert HeaderEcho.seen[-1][2] == NODE_BODY_CEILING
-        # Caddy 2.7 and later answer 413; 2.6 cuts the body off and answers 502.
+        # Caddy 2.7 and later answer 413; 2.6 cuts the body off at max_size and
+        # answers 502. Either way no more than max_size reaches the node.
         assert post(b"x" * (6 * 2**20)) in (413, 502)
-        assert all(length <= NODE_BODY_CEILING for _, _, length in HeaderEcho.seen)
+        assert all(length <= 5 * 2**20 for _, _, length in HeaderEcho.seen)
     finally:
         process.terminate()
         process.wait(30)
@@ -903,8 +908,14 @@ def test_nginx_conf_proxies_with_host_and_scheme_and_no_client_address() -> None
         assert ("proxy_set_header", f'{header} ""') in directives, header
 
 
-def test_nginx_conf_passes_nginx_t(tmp_path: Path) -> None:
-    nginx = tool("nginx", "apt-get install nginx-light; .ci/run does when it runs as root")
+NGINX_HOW = "apt-get install nginx-light; .ci/run does when it runs as root"
+
+
+def nginx_config(
+    tmp_path: Path, *, https_port: int = 443, http_port: int = 80, upstream: int = 8470
+) -> Path:
+    """deploy/nginx.conf in a minimal nginx.conf, with a throw-away certificate and
+    everything nginx writes kept in tmp_path; ports as given."""
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "nyc.example.org")])
     now = datetime.now(UTC)
@@ -931,22 +942,114 @@ def test_nginx_conf_passes_nginx_t(tmp_path: Path) -> None:
         .replace("/etc/letsencrypt/live/nyc.example.org/fullchain.pem", str(tmp_path / "cert.pem"))
         .replace("/etc/letsencrypt/live/nyc.example.org/privkey.pem", str(tmp_path / "key.pem"))
         .replace("/var/log/nginx/", f"{tmp_path}/")
+        .replace("listen 443 ssl;", f"listen 127.0.0.1:{https_port} ssl;")
+        .replace("listen 80;", f"listen 127.0.0.1:{http_port};")
+        .replace("http://127.0.0.1:8470", f"http://127.0.0.1:{upstream}")
     )
+    # Only IPv4 on the loopback here.
+    site = "\n".join(line for line in site.splitlines() if "listen [::]" not in line)
     (tmp_path / "site.conf").write_text(site, encoding="utf-8")
-    (tmp_path / "nginx.conf").write_text(
-        f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\n"
+    # Workers run as root only when the test does, to write their temp files in tmp_path.
+    user = "user root;\n" if os.geteuid() == 0 else ""
+    config = tmp_path / "nginx.conf"
+    config.write_text(
+        f"{user}pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\n"
         "events {}\n"
-        f"http {{\n  access_log {tmp_path}/access.log;\n  include {tmp_path}/site.conf;\n}}\n",
+        f"http {{\n  access_log {tmp_path}/access.log;\n"
+        f"  client_body_temp_path {tmp_path}/body;\n  proxy_temp_path {tmp_path}/proxy;\n"
+        f"  include {tmp_path}/site.conf;\n}}\n",
         encoding="utf-8",
     )
+    return config
+
+
+def test_nginx_conf_passes_nginx_t(tmp_path: Path) -> None:
+    nginx = tool("nginx", NGINX_HOW)
+    config = nginx_config(tmp_path)
     result = subprocess.run(
-        [nginx, "-t", "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf")],
+        [nginx, "-t", "-p", str(tmp_path), "-c", str(config)],
         capture_output=True,
         text=True,
         check=False,
     )
     assert result.returncode == 0, result.stderr
     assert "[warn]" not in result.stderr, result.stderr
+
+
+@SLOW_SETUP
+def test_nginx_passes_host_and_scheme_and_drops_client_addresses(tmp_path: Path) -> None:
+    """nginx run with deploy/nginx.conf over real TLS, on free ports."""
+    nginx = tool("nginx", NGINX_HOW)
+    HeaderEcho.seen.clear()
+    upstream = http.server.ThreadingHTTPServer(("127.0.0.1", 0), HeaderEcho)
+    threading.Thread(target=upstream.serve_forever, daemon=True).start()
+    https_port = free_port()
+    config = nginx_config(
+        tmp_path, https_port=https_port, http_port=free_port(), upstream=upstream.server_address[1]
+    )
+    process = subprocess.Popen(
+        [nginx, "-p", str(tmp_path), "-c", str(config), "-g", "daemon off;"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    host = f"nyc.example.org:{https_port}"
+
+    def post(body: bytes) -> int:
+        request = urllib.request.Request(
+            f"https://127.0.0.1:{https_port}/federation/v1/sync",
+            data=body,
+            headers={
+                "Host": host,
+                "Content-Type": "application/msgpack",
+                "X-Forwarded-For": "203.0.113.7",
+                "X-Real-IP": "203.0.113.7",
+                "Forwarded": "for=203.0.113.7",
+                "X-Forwarded-Proto": "http",
+            },
+            method="POST",
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30, context=context) as response:
+                status: int = response.status
+                return status
+        except urllib.error.HTTPError as exc:
+            return exc.code
+
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert process.poll() is None, _read(tmp_path / "error.log")
+            try:
+                status = post(b"x")
+                break
+            except (urllib.error.URLError, OSError):
+                assert time.monotonic() < deadline, _read(tmp_path / "error.log")
+                time.sleep(0.2)
+        assert status == 200
+        path, headers, _ = HeaderEcho.seen[-1]
+        assert path == "/federation/v1/sync"
+        # The Host the peer used, port and all, and the scheme of its connection.
+        assert headers["Host"] == host
+        assert headers["X-Forwarded-Proto"] == "https"
+        for name in ("X-Forwarded-For", "X-Real-IP", "Forwarded"):
+            assert name not in headers, name
+        assert "203.0.113.7" not in json.dumps(headers)
+        assert post(b"x" * NODE_BODY_CEILING) == 200
+        assert HeaderEcho.seen[-1][2] == NODE_BODY_CEILING
+        assert post(b"x" * (6 * 2**20)) == 413
+        assert all(length <= NODE_BODY_CEILING for _, _, length in HeaderEcho.seen)
+    finally:
+        process.terminate()
+        process.wait(30)
+        upstream.shutdown()
+        upstream.server_close()
+    # The site's own logs: no access log, and the 413 (an error naming the client) not logged.
+    assert not (tmp_path / "access.log").exists() or _read(tmp_path / "access.log") == ""
+    site_errors = tmp_path / "banscan-error.log"
+    assert "client:" not in (_read(site_errors) if site_errors.exists() else "")
 
 
 # ---- deploy/README.md ----------------------------------------------------------------------
