@@ -354,6 +354,11 @@ def replicate(
             seconds = now - began
             fresh_url = fresh.wait_serving()
             session = peer_stats(fresh_url, analyst)
+            # The last batch is stored before the session that pulled it reports.
+            settle = time.perf_counter() + 10
+            while not session.get("sessions") and time.perf_counter() < settle:
+                tick.wait(POLL_S)
+                session = peer_stats(fresh_url, analyst)
             fresh_cpu = proc_cpu_seconds(fresh.pid)
             source_cpu = proc_cpu_seconds(source.pid) - source_cpu
             result = Replication(

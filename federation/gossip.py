@@ -99,8 +99,17 @@ class Gossip:
             by_audience[decode_envelope(record.envelope_bytes).audience].append(record)
         peers = [p for p in await self.eligible() if p.key != source]
         jobs = []
+        own = self.client.service.own_key
         for audience, batch in by_audience.items():
-            able = [p for p in peers if audience in self.client.shared_audiences(p.key)]
+            able = [
+                p
+                for p in peers
+                if audience in self.client.shared_audiences(p.key)
+                or (
+                    audience in self.client.own_audiences_for(p.key)
+                    and all(_origin(r) == own for r in batch)
+                )
+            ]
             for peer in self.rng.sample(able, min(self.fanout, len(able))):
                 jobs.append(self._push_to(peer, batch))
         await asyncio.gather(*jobs)
@@ -245,6 +254,10 @@ class Gossip:
         task: asyncio.Task[None] = asyncio.ensure_future(_discard(job))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+
+def _origin(record: SignedRecord) -> bytes:
+    return decode_envelope(record.envelope_bytes).origin
 
 
 async def _nothing(records: Sequence[SignedRecord]) -> None:

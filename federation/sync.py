@@ -260,6 +260,13 @@ class SyncClient:
         both = trust.audiences_for(self.service.own_key) & trust.audiences_for(peer)
         return tuple(a for a in AUDIENCES if a in both)
 
+    def own_audiences_for(self, peer: bytes) -> tuple[str, ...]:
+        """Audiences of this node's own feeds that ``peer`` may hold but this node may not
+        receive (a chapter's ``coordinators`` records): pushed, never compared."""
+        trust = self.store.trust
+        extra = trust.audiences_for(peer) - trust.audiences_for(self.service.own_key)
+        return tuple(a for a in AUDIENCES if a in extra)
+
     def is_public(self) -> bool:
         """A node that is not a member syncs the public audience, unsigned."""
         return not self.store.trust.is_member(self.service.own_key)
@@ -313,7 +320,21 @@ class SyncClient:
                 if seq > theirs.get((origin, audience), 0)
             ]
             await self._push(call, gives, report)
+            await self._push_own(call, peer, report)
         return report
+
+    async def _push_own(self, call: _Call, peer: PeerRef, report: SessionReport) -> None:
+        """Push this node's own feeds of audiences it cannot compare with the peer, from
+        what the peer is known to hold; remember what it took."""
+        own = self.service.own_key
+        heads = await self.store.feeds.heads(own)
+        for audience in self.own_audiences_for(peer.key):
+            held = heads.get(audience, 0)
+            known = await self.store.peers.known_seq(peer.key, (own, audience))
+            if held <= known:
+                continue
+            await self._push(call, [Want(own, audience, known, held)], report)
+            await self.store.peers.note(peer.key, (own, audience), held)
 
     async def push(self, peer: PeerRef, records: Sequence[SignedRecord]) -> list[PushResult]:
         """Push ``records`` (eager push of new records); the peer's result for each."""

@@ -15,7 +15,7 @@ from node.views import record_view
 from protocol.envelope import AUDIENCES, KIND_PATTERN
 from protocol.errors import KeyFormatError
 from protocol.keys import b64url_decode, b64url_encode, key_text, parse_key_text
-from protocol.records import SignedRecord, decode_batch
+from protocol.records import decode_batch
 from storage.ingest import ingest_batch
 from storage.records import IngestResult, Outcome, RecordFilter, StoredRecord
 from storage.tokens import Role
@@ -53,9 +53,7 @@ async def create_record(request: web.Request) -> web.Response:
         body=payload["body"],
         clock=request.app[STORE].clock,
     )
-    request.app[FEDERATION].gossip.published(
-        [SignedRecord(record.envelope_bytes, record.signature, record.body)]
-    )
+    request.app[FEDERATION].published_own([record])
     view = record_view(
         record.envelope, record.envelope_bytes, record.signature, record.body, record.id
     )

@@ -43,7 +43,8 @@ from protocol.envelope import decode_envelope
 from protocol.errors import ProtocolError
 from protocol.keys import NodeKey, key_text, parse_key_text
 from protocol.kinds import NodeInfo, decode_body
-from protocol.records import SignedRecord
+from protocol.records import SignedRecord, VerifiedRecord
+from protocol.sync import Want
 from storage.store import Store
 from storage.tokens import Role
 
@@ -51,6 +52,10 @@ log = structlog.get_logger("banscan.federation")
 
 routes = web.RouteTableDef()
 RETRY_AFTER_S = 2
+# How often a running node looks for its own records published by another process,
+# and the most of them it pushes at once (sync carries the rest).
+OWN_FEEDS_POLL_S = 1.0
+OWN_PUSH_MAX = 500
 SOFTWARE = f"banscan {__version__}"
 
 
@@ -84,6 +89,7 @@ class Federation:
             on_pulled=self._learn,
         )
         service.received = self._received
+        self._own_heads: dict[str, int] = {}
         self.slots = asyncio.Semaphore(config.federation.max_sessions)
 
     async def _received(
@@ -108,11 +114,51 @@ class Federation:
         await self.store.peers.retry_all()
         await self.announce()
         await self.discover()
+        self._own_heads = await self.store.feeds.heads(self.key.public_key)
         return [
             asyncio.create_task(self.gossip.run_rounds(), name="banscan-gossip"),
             asyncio.create_task(self.gossip.run_pusher(), name="banscan-push"),
             asyncio.create_task(self._discovery_loop(), name="banscan-discovery"),
+            asyncio.create_task(self._watch_own_feeds(), name="banscan-own-feeds"),
         ]
+
+    def published_own(self, records: Sequence[VerifiedRecord]) -> None:
+        """Push records this node just published (through the API) at once."""
+        for record in records:
+            env = record.envelope
+            self._own_heads[env.audience] = max(self._own_heads.get(env.audience, 0), env.seq)
+        self.gossip.published(
+            [SignedRecord(r.envelope_bytes, r.signature, r.body) for r in records]
+        )
+
+    async def push_new_own(self) -> int:
+        """Push this node's own records that another process published (``banscan publish``,
+        ``banscan members``): the running node notices them here. Returns how many."""
+        heads = await self.store.feeds.heads(self.key.public_key)
+        wants = [
+            Want(self.key.public_key, audience, max(known, seq - OWN_PUSH_MAX), seq)
+            for audience, seq in heads.items()
+            if seq > (known := self._own_heads.get(audience, 0))
+        ]
+        self._own_heads = heads
+        if not wants:
+            return 0
+        # Membership decisions among them must count here before they are pushed.
+        await self.store.records.refresh_trust()
+        fresh = await self.store.feeds.read(
+            wants, max_records=OWN_PUSH_MAX, max_bytes=self.config.limits.max_batch_bytes
+        )
+        self.gossip.published(fresh)
+        await self._learn(fresh)
+        return len(fresh)
+
+    async def _watch_own_feeds(self) -> None:
+        while True:
+            await asyncio.sleep(OWN_FEEDS_POLL_S)
+            try:
+                await self.push_new_own()
+            except Exception:
+                log.exception("pushing this node's new records failed")
 
     async def close(self) -> None:
         await self.session.close()
@@ -143,7 +189,7 @@ class Federation:
             clock=self.store.clock,
         )
         log.info("announced", urls=list(node.urls))
-        self.gossip.published([SignedRecord(record.envelope_bytes, record.signature, record.body)])
+        self.published_own([record])
 
     async def discover(self) -> None:
         """Add the peers that members' ``node`` records name, and forget discovered peers

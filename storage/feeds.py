@@ -27,6 +27,13 @@ class FeedStore:
         ) as cursor:
             return {(origin, audience): seq async for origin, audience, seq in cursor}
 
+    async def heads(self, origin: bytes) -> dict[str, int]:
+        """``{audience: max contiguous seq}`` of ``origin``'s feeds."""
+        async with self._db.reader.execute(
+            "SELECT audience, max_seq FROM feeds WHERE origin = ?", (origin,)
+        ) as cursor:
+            return {audience: seq async for audience, seq in cursor}
+
     async def read(
         self, wants: Sequence[Want], *, max_records: int, max_bytes: int
     ) -> list[SignedRecord]:

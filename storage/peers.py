@@ -138,6 +138,24 @@ class PeerStore:
                 [(peer, origin, audience, seq) for (origin, audience), seq in entries.items()],
             )
 
+    async def known_seq(self, peer: bytes, feed: Feed) -> int:
+        """The seq the peer is known to hold of ``feed`` (0 if unknown)."""
+        async with self._db.reader.execute(
+            "SELECT max_seq FROM peer_feeds WHERE peer = ? AND origin = ? AND audience = ?",
+            (peer, *feed),
+        ) as cursor:
+            row = await cursor.fetchone()
+        return int(row[0]) if row else 0
+
+    async def note(self, peer: bytes, feed: Feed, seq: int) -> None:
+        """Remember that the peer holds ``feed`` up to ``seq``."""
+        async with self._db.transaction() as conn:
+            await conn.execute(
+                "INSERT INTO peer_feeds (peer, origin, audience, max_seq) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (peer, origin, audience) DO UPDATE SET max_seq = excluded.max_seq",
+                (peer, *feed, seq),
+            )
+
     async def behind(self, peer: bytes) -> list[Lag]:
         """Feeds where the peer advertised more than this node holds."""
         async with self._db.reader.execute(
