@@ -72,6 +72,14 @@ PUBLIC_ROUTES = ("public/sync", "public/records")
 # Outcomes of records a peer sent that prove nothing against the peer: the
 # record is held, or will be once its origin is admitted.
 _FINE = frozenset({Outcome.ACCEPTED, Outcome.DUPLICATE, Outcome.QUARANTINED})
+# Refusals that prove nothing against the peer either: it may have taken the record
+# before it learnt the key was suspended or revoked (the envelope is kept as a tombstone).
+_NOT_ITS_FAULT = frozenset({"origin-suspended", "origin-revoked"})
+
+
+def _bad(results: Sequence[IngestResult]) -> list[IngestResult]:
+    """Results that show the sender sent what an honest peer never sends."""
+    return [r for r in results if r.outcome not in _FINE and r.code not in _NOT_ITS_FAULT]
 
 
 class AudienceNotAllowed(ProtocolError):
@@ -181,7 +189,7 @@ class SyncService:
     async def push(self, requester: bytes, body: bytes) -> bytes:
         batch = decode_batch(body, self.verifier.limits)
         results = await self.receive(batch)
-        bad = [r for r in results if r.outcome not in _FINE and r.code != "seq-gap"]
+        bad = [r for r in _bad(results) if r.code != "seq-gap"]
         if bad:
             log.warning(
                 "push held bad records",
@@ -364,7 +372,7 @@ class SyncClient:
                 for record, result in zip(batch, results, strict=True)
                 if result.outcome is Outcome.ACCEPTED
             )
-            bad = [r for r in results if r.outcome not in _FINE]
+            bad = _bad(results)
             if bad:
                 raise Misbehaved(
                     f"the peer sent {len(bad)} records this node refused "

@@ -48,7 +48,7 @@ from storage.members import (
     save_members,
     withdraw_revoked,
 )
-from storage.versions import apply_versions
+from storage.versions import apply_versions, withdraw
 
 
 class Outcome(enum.StrEnum):
@@ -351,6 +351,7 @@ class RecordStore:
         new_rows: list[tuple[Any, ...]] = []
         new_bodies: list[tuple[int, bytes]] = []
         new_forks: list[tuple[Any, ...]] = []
+        tombstones: list[tuple[bytes, int]] = []
         new_summaries: list[tuple[int, str]] = []
         seen: dict[bytes, int] = {}
         rows = await conn.execute_fetchall("SELECT COALESCE(MAX(rid), 0) FROM records")
@@ -397,6 +398,31 @@ class RecordStore:
                 results[index] = IngestResult(record.id, Outcome.DUPLICATE)
             elif isinstance(standing, ProtocolError):
                 results[index] = IngestResult(record.id, Outcome.REJECTED, standing)
+                decider = staged.get(env.origin) or trust.member(env.origin)
+                if env.seq == next_seq[feed] and decider is not None:
+                    # Refused because its key was suspended or revoked: a peer that took
+                    # it before it learnt so holds it too. Keep the envelope only, as a
+                    # withdrawn tombstone, so the feed stays contiguous and the two
+                    # nodes' vectors still agree; the body is never stored.
+                    rid += 1
+                    new_rows.append(
+                        (
+                            rid,
+                            record.id,
+                            env.origin,
+                            env.audience,
+                            env.seq,
+                            env.created_ms,
+                            env.kind,
+                            record.envelope_bytes,
+                            record.signature,
+                            now,
+                            *query_columns(None),
+                        )
+                    )
+                    tombstones.append((decider.record_id, rid))
+                    next_seq[feed] += 1
+                    seen[record.id] = index
             elif standing is Standing.QUARANTINE:
                 held.append(record)
                 seen[record.id] = index
@@ -477,6 +503,7 @@ class RecordStore:
             )
         if new_rows:
             await apply_versions(conn, new_rows[0][0], rid, trust.stewards, now)
+        await withdraw(conn, tombstones, now)
         if held:
             await quarantine.hold(conn, held, now)
         if decided:

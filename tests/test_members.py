@@ -108,13 +108,20 @@ async def test_a_suspension_refuses_records_created_since(store: Store, steward:
     await ingest(store, steward.decide(CHAPTER, "suspend", T0 + 100))
     before = at(CHAPTER, 1, T0 + 99)
     same = at(CHAPTER, 2, T0 + 100)
-    after = at(CHAPTER, 2, T0 + 200)
+    after = at(CHAPTER, 3, T0 + 200)
     assert await ingest(store, before) == [Outcome.ACCEPTED]
     for late in (same, after):
         [result] = await results(store, late)
         assert result.outcome is Outcome.REJECTED
         assert isinstance(result.error, OriginSuspendedError)
         assert result.code == "origin-suspended"
+        # Kept as an envelope-only tombstone, so the feed stays contiguous and agrees
+        # with a peer that took the record before it learnt of the suspension.
+        tomb = await store.records.get(late.id)
+        assert tomb is not None
+        assert tomb.erased
+        assert tomb.body is None
+    assert (CHAPTER.public_key, "public", 3) in await store.records.feeds()
     assert not store.trust.is_member(CHAPTER.public_key)
     assert store.trust.role(CHAPTER.public_key) is None
 
@@ -303,9 +310,14 @@ async def test_a_stewards_records_that_waited_are_taken_when_it_becomes_one(
 async def test_quarantined_records_refused_by_the_decision_are_dropped(
     store: Store, steward: Steward
 ) -> None:
-    await ingest(store, at(CHAPTER, 1, T0 + 50), at(CHAPTER, 2, T0 + 150))
+    refused = at(CHAPTER, 2, T0 + 150)
+    await ingest(store, at(CHAPTER, 1, T0 + 50), refused)
     await ingest(store, steward.decide(CHAPTER, "suspend", T0 + 100))
-    assert (CHAPTER.public_key, "public", 1) in await store.records.feeds()
+    # The refused one is kept as a tombstone: envelope only, never served with a body.
+    assert (CHAPTER.public_key, "public", 2) in await store.records.feeds()
+    tomb = await store.records.get(refused.id)
+    assert tomb is not None
+    assert tomb.erased
     assert await store.records.quarantine_totals() == (0, 0)
 
 
@@ -371,9 +383,14 @@ async def test_a_revocation_withdraws_records_created_since_compromise(
 async def test_a_revocation_drops_quarantined_records_created_since(
     store: Store, steward: Steward
 ) -> None:
-    await ingest(store, at(CHAPTER, 1, T0 + 50), at(CHAPTER, 2, T0 + 150))
+    refused = at(CHAPTER, 2, T0 + 150)
+    await ingest(store, at(CHAPTER, 1, T0 + 50), refused)
     await ingest(store, steward.decide(CHAPTER, "revoke", T0 + 300, compromised_since_ms=T0 + 100))
-    assert (CHAPTER.public_key, "public", 1) in await store.records.feeds()
+    assert (CHAPTER.public_key, "public", 2) in await store.records.feeds()
+    tomb = await store.records.get(refused.id)
+    assert tomb is not None
+    assert tomb.erased
+    assert tomb.body is None
     assert await store.records.quarantine_totals() == (0, 0)
 
 
