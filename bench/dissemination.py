@@ -63,7 +63,7 @@ from pathlib import Path
 import msgpack
 import structlog
 
-from federation.gossip import Gossip
+from federation.gossip import PUSH_ROUNDS, Gossip
 from federation.sync import LocalTransport, SyncClient, SyncService
 from protocol.keys import NodeKey, key_text
 from protocol.limits import DEFAULT_LIMITS
@@ -101,13 +101,22 @@ class SimClock:
 
 
 @dataclass
+class Push:
+    records: list[SignedRecord]
+    source: bytes | None
+    tried: set[bytes] = field(default_factory=set)
+    rounds: int = 0
+
+
+@dataclass
 class SimNode:
     index: int
     key: NodeKey
     store: Store
     gossip: Gossip
     # Records that arrived by push since the last push phase, with their sender.
-    inbox: list[tuple[list[SignedRecord], bytes | None]] = field(default_factory=list)
+    # (records, the peer they came from, peers already pushed to, pushes made so far)
+    inbox: list[Push] = field(default_factory=list)
     seq: int = 0
 
 
@@ -218,13 +227,13 @@ async def build(
             )
 
         async def received(records: Sequence[SignedRecord], source: bytes | None, via: str) -> None:
-            node.inbox.append((list(records), source))  # what a node's outbox would queue
+            node.inbox.append(Push(list(records), source))  # what a node's outbox would queue
             network.saw(node, records)
 
         async def pulled(records: Sequence[SignedRecord]) -> None:
             network.saw(node, records)
             if forward_pulled:
-                node.inbox.append((list(records), None))
+                node.inbox.append(Push(list(records), None))
 
         service.received = received
         gossip.on_pulled = pulled
@@ -289,14 +298,20 @@ async def one_round(network: Network) -> None:
     await asyncio.gather(
         *(node.gossip.sync_with(peer) for node, peer in sessions if not touches_held(node, peer))
     )
-    await asyncio.gather(
-        *(node.gossip.sync_with(peer) for node, peer in sessions if touches_held(node, peer)),
-        *(
-            node.gossip.push_now(records, source)
-            for node, inbox in pushers
-            for records, source in inbox
+    jobs = [(node, push) for node, inbox in pushers for push in inbox]
+    _, productive = await asyncio.gather(
+        asyncio.gather(
+            *(node.gossip.sync_with(peer) for node, peer in sessions if touches_held(node, peer))
+        ),
+        asyncio.gather(
+            *(node.gossip.push_now(push.records, push.source, push.tried) for node, push in jobs)
         ),
     )
+    # As Gossip.run_pusher does: a push that still found peers lacking the records is
+    # followed by another, to fanout more peers, in the next round (at most PUSH_ROUNDS).
+    for (node, push), spreading in zip(jobs, productive, strict=True):
+        if spreading and push.rounds + 1 < PUSH_ROUNDS:
+            node.inbox.append(Push(push.records, push.source, push.tried, push.rounds + 1))
     # A push answered "seq-gap" starts a session in the background: it belongs to this round.
     while tasks := [t for node in network.nodes for t in node.gossip._tasks]:
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -310,7 +325,7 @@ async def trial(network: Network, rng: random.Random, max_rounds: int) -> Trial:
     record = await publish(network, origin)
     network.watched = record.id
     network.holders = {origin.index}
-    origin.inbox.append(([record], None))  # a publishing node pushes at once
+    origin.inbox.append(Push([record], None))  # a publishing node pushes at once
     reached = []
     rounds = None
     wanted = {node.index for node in online}

@@ -32,6 +32,10 @@ from storage.store import Store
 
 log = structlog.get_logger("banscan.federation")
 
+# The most pushes of one batch of new records, each to ``fanout`` more peers, while
+# pushes still find peers that lack them (rumor mongering with feedback).
+PUSH_ROUNDS = 3
+
 
 @dataclass
 class PeerStats:
@@ -87,17 +91,31 @@ class Gossip:
         while True:
             records, source = await self._outbox.get()
             try:
-                await self.push_now(records, source)
+                # Feedback: push to more peers while the last push still found some
+                # that lacked the records, at most PUSH_ROUNDS times.
+                tried: set[bytes] = set()
+                for _ in range(PUSH_ROUNDS):
+                    if not await self.push_now(records, source, tried):
+                        break
             except Exception:
                 log.exception("eager push failed")
 
-    async def push_now(self, records: Sequence[SignedRecord], source: bytes | None) -> None:
+    async def push_now(
+        self,
+        records: Sequence[SignedRecord],
+        source: bytes | None,
+        tried: set[bytes] | None = None,
+    ) -> bool:
+        """Push ``records`` to ``fanout`` peers that may hold them, other than ``source``
+        and those in ``tried`` (which grows). True when some peer lacked some of them:
+        the news is still spreading, and pushing on to more peers is worth it."""
         if self.client.is_public():
-            return  # only members push
+            return False  # only members push
+        tried = tried if tried is not None else set()
         by_audience: dict[str, list[SignedRecord]] = defaultdict(list)
         for record in records:
             by_audience[decode_envelope(record.envelope_bytes).audience].append(record)
-        peers = [p for p in await self.eligible() if p.key != source]
+        peers = [p for p in await self.eligible() if p.key != source and p.key not in tried]
         jobs = []
         own = self.client.service.own_key
         for audience, batch in by_audience.items():
@@ -111,22 +129,25 @@ class Gossip:
                 )
             ]
             for peer in self.rng.sample(able, min(self.fanout, len(able))):
+                tried.add(peer.key)
                 jobs.append(self._push_to(peer, batch))
-        await asyncio.gather(*jobs)
+        return any(await asyncio.gather(*jobs))
 
-    async def _push_to(self, peer: Peer, records: Sequence[SignedRecord]) -> None:
+    async def _push_to(self, peer: Peer, records: Sequence[SignedRecord]) -> bool:
+        """Push to one peer; True when it lacked some of the records."""
         ref = PeerRef(peer.key, peer.url)
         try:
             results = await self.client.push(ref, records)
         except PeerError as exc:
             await self._failed(peer, exc)
-            return
+            return False
         stats = self.stats[peer.key]
         stats.pushes += 1
         stats.records_pushed += len(records)
         if any(r.code == "seq-gap" for r in results):
             # The peer lacks earlier records of the feed: a full session fills the gap.
             self._spawn(self.sync_with(peer))
+        return any(r.outcome in ("accepted", "quarantined") or r.code == "seq-gap" for r in results)
 
     # -- anti-entropy -------------------------------------------------------
 

@@ -344,6 +344,22 @@ class RecordStore:
         """Apply ``records`` in one transaction; steward decisions go into ``staged``."""
         now = self._clock()
         trust = self.trust
+        asked = len(records)
+        # A steward's decision in this batch may admit a key whose earlier records wait
+        # in the quarantine: take them out now and judge them with the batch, in feed
+        # order, or the batch's later records of that key would leave a seq gap.
+        subjects = {
+            decision.subject
+            for record in records
+            if record.envelope.origin in trust.stewards
+            and (decision := decision_of(record)) is not None
+        }
+        if subjects:
+            ids = {record.id for record in records}
+            waiting = await quarantine.release(conn, subjects)
+            if waiting:
+                _log.info("released quarantined records", released=len(waiting))
+            records = [*records, *(r for r in waiting if r.id not in ids)]
         decided: list[Member] = []
         held: list[VerifiedRecord] = []
         results: dict[int, IngestResult] = {}
@@ -508,7 +524,8 @@ class RecordStore:
             await quarantine.hold(conn, held, now)
         if decided:
             await self._decide(conn, decided, staged, now)
-        return [results[i] for i in range(len(records))]
+        # Results for the records asked about; released ones went where they belong.
+        return [results[i] for i in range(asked)]
 
     async def _decide(
         self,
