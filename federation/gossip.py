@@ -210,7 +210,6 @@ class Gossip:
         if lock.locked():
             return None
         async with lock:
-            await self.store.peers.attempted(peer.key, self.clock_ms())
             was_public = self.client.is_public()
             reports = []
             try:
@@ -219,6 +218,12 @@ class Gossip:
                     # This node just learnt it is a member: sync what members may hold.
                     reports.append(await self.client.session(PeerRef(peer.key, peer.url)))
             except PeerError as exc:
+                if exc.report is not None:
+                    self._count(exc.report, completed=False)
+                    # What was stored before the failure still counts: membership and
+                    # node records among it take effect now, not at the next session.
+                    if exc.report.accepted:
+                        await self.on_pulled(exc.report.accepted)
                 await self._failed(peer, exc)
                 return None
             finally:
@@ -238,9 +243,9 @@ class Gossip:
                     )
             return reports[-1]
 
-    def _count(self, report: SessionReport) -> None:
+    def _count(self, report: SessionReport, *, completed: bool = True) -> None:
         stats = self.stats[report.peer]
-        stats.sessions += 1
+        stats.sessions += completed
         stats.bytes_sent += report.bytes_sent
         stats.bytes_received += report.bytes_received
         stats.records_pulled += report.pulled
@@ -262,7 +267,8 @@ class Gossip:
         if exc.retry_after is not None:
             delay = max(delay, min(exc.retry_after, self.max_backoff_s))
         self.stats[peer.key].failures += 1
-        await self.store.peers.failed(peer.key, exc.detail, self.clock_ms() + int(delay * 1000))
+        now = self.clock_ms()
+        await self.store.peers.failed(peer.key, exc.detail, now, now + int(delay * 1000))
         log.warning(
             "peer failed",
             peer=key_text(peer.key),

@@ -97,6 +97,8 @@ class PeerError(Exception):
         self.detail = detail
         self.status = status
         self.retry_after = retry_after
+        # The session's report up to the failure, when a session failed.
+        self.report: SessionReport | None = None
 
 
 class Misbehaved(PeerError):
@@ -280,7 +282,15 @@ class SyncClient:
         return not self.store.trust.is_member(self.service.own_key)
 
     async def session(self, peer: PeerRef) -> SessionReport:
+        """One session with ``peer``; a :class:`PeerError` carries the report so far."""
         report = SessionReport(peer.key, public=self.is_public())
+        try:
+            return await self._session(peer, report)
+        except PeerError as exc:
+            exc.report = report
+            raise
+
+    async def _session(self, peer: PeerRef, report: SessionReport) -> SessionReport:
         audiences = ("public",) if report.public else self.shared_audiences(peer.key)
         prefix = "public/" if report.public else ""
 

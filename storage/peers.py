@@ -87,25 +87,22 @@ class PeerStore:
         async with self._db.transaction() as conn:
             await conn.execute("UPDATE peers SET backoff_until_ms = NULL")
 
-    async def attempted(self, key: bytes, now: int) -> None:
-        async with self._db.transaction() as conn:
-            await conn.execute("UPDATE peers SET last_attempt_ms = ? WHERE key = ?", (now, key))
-
     async def succeeded(self, key: bytes, now: int) -> None:
+        """A session ended well (one write per session, so an in-sync check costs one)."""
         async with self._db.transaction() as conn:
             await conn.execute(
-                "UPDATE peers SET last_success_ms = ?, failures = 0, last_error = NULL, "
-                "backoff_until_ms = NULL WHERE key = ?",
-                (now, key),
+                "UPDATE peers SET last_attempt_ms = ?, last_success_ms = ?, failures = 0, "
+                "last_error = NULL, backoff_until_ms = NULL WHERE key = ?",
+                (now, now, key),
             )
 
-    async def failed(self, key: bytes, error: str, backoff_until_ms: int) -> int:
+    async def failed(self, key: bytes, error: str, now: int, backoff_until_ms: int) -> int:
         """Count a failure; returns the number of consecutive failures."""
         async with self._db.transaction() as conn:
             await conn.execute(
-                "UPDATE peers SET failures = failures + 1, last_error = ?, backoff_until_ms = ? "
-                "WHERE key = ?",
-                (error[:500], backoff_until_ms, key),
+                "UPDATE peers SET last_attempt_ms = ?, failures = failures + 1, last_error = ?, "
+                "backoff_until_ms = ? WHERE key = ?",
+                (now, error[:500], backoff_until_ms, key),
             )
             rows = await conn.execute_fetchall("SELECT failures FROM peers WHERE key = ?", (key,))
         return next(iter(rows))[0] if rows else 0
