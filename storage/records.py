@@ -421,21 +421,7 @@ class RecordStore:
                     # withdrawn tombstone, so the feed stays contiguous and the two
                     # nodes' vectors still agree; the body is never stored.
                     rid += 1
-                    new_rows.append(
-                        (
-                            rid,
-                            record.id,
-                            env.origin,
-                            env.audience,
-                            env.seq,
-                            env.created_ms,
-                            env.kind,
-                            record.envelope_bytes,
-                            record.signature,
-                            now,
-                            *query_columns(None),
-                        )
-                    )
+                    new_rows.append(_record_row(rid, record, now, tombstone=True))
                     tombstones.append((decider.record_id, rid))
                     next_seq[feed] += 1
                     seen[record.id] = index
@@ -445,21 +431,7 @@ class RecordStore:
                 results[index] = IngestResult(record.id, Outcome.QUARANTINED)
             elif env.seq == next_seq[feed]:
                 rid += 1
-                new_rows.append(
-                    (
-                        rid,
-                        record.id,
-                        env.origin,
-                        env.audience,
-                        env.seq,
-                        env.created_ms,
-                        env.kind,
-                        record.envelope_bytes,
-                        record.signature,
-                        now,
-                        *query_columns(record.content),
-                    )
-                )
+                new_rows.append(_record_row(rid, record, now))
                 if record.body is not None:
                     new_bodies.append((rid, record.body))
                 if (text := summary_text(record.content)) is not None:
@@ -555,6 +527,26 @@ class RecordStore:
 
     async def _bound_quarantine(self, conn: aiosqlite.Connection) -> None:
         await quarantine.enforce_bound(conn, self._quarantine_max_bytes)
+
+
+def _record_row(
+    rid: int, record: VerifiedRecord, now: int, *, tombstone: bool = False
+) -> tuple[Any, ...]:
+    """The ``records`` row of ``record``; a tombstone's query columns stay empty."""
+    env = record.envelope
+    return (
+        rid,
+        record.id,
+        env.origin,
+        env.audience,
+        env.seq,
+        env.created_ms,
+        env.kind,
+        record.envelope_bytes,
+        record.signature,
+        now,
+        *query_columns(None if tombstone else record.content),
+    )
 
 
 class _Rollback(Exception):
