@@ -107,8 +107,9 @@ class Gossip:
         tried: set[bytes] | None = None,
     ) -> bool:
         """Push ``records`` to ``fanout`` peers that may hold them, other than ``source``
-        and those in ``tried`` (which grows). True when some peer lacked some of them:
-        the news is still spreading, and pushing on to more peers is worth it."""
+        and those in ``tried`` (which grows). True when some peer lacked some of them or
+        could not be reached: the news may still be spreading, and pushing on to more
+        peers is worth it."""
         if self.client.is_public():
             return False  # only members push
         tried = tried if tried is not None else set()
@@ -134,13 +135,14 @@ class Gossip:
         return any(await asyncio.gather(*jobs))
 
     async def _push_to(self, peer: Peer, records: Sequence[SignedRecord]) -> bool:
-        """Push to one peer; True when it lacked some of the records."""
+        """Push to one peer; True when it lacked some of the records, or could not be
+        reached (so whether the news is still spreading is unknown)."""
         ref = PeerRef(peer.key, peer.url)
         try:
             results = await self.client.push(ref, records)
         except PeerError as exc:
             await self._failed(peer, exc)
-            return False
+            return True
         stats = self.stats[peer.key]
         stats.pushes += 1
         stats.records_pushed += len(records)
