@@ -14,6 +14,7 @@ import aiosqlite
 
 from protocol.kinds import decode_body, is_known_kind
 from storage.columns import QUERY_COLUMNS, query_columns, summary_text
+from storage.rollup import MIGRATION as ROLLUP_MIGRATION
 
 MIGRATIONS: tuple[str, ...] = (
     # 1: records, bodies, feeds, fork evidence, API tokens
@@ -109,6 +110,8 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX records_current_place ON records (kind, country, category, created_ms)
         WHERE superseded_by IS NULL AND retracted_by IS NULL AND erased_ms IS NULL;
     """,
+    # 4: the stats rollup and the triggers that keep it (storage.rollup)
+    ROLLUP_MIGRATION,
 )
 
 
