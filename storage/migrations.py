@@ -110,7 +110,8 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX records_current_place ON records (kind, country, category, created_ms)
         WHERE superseded_by IS NULL AND retracted_by IS NULL AND erased_ms IS NULL;
     """,
-    # 4: the stats rollup and the triggers that keep it (storage.rollup)
+    # 4: the stats rollup, filled from existing records, and the triggers that take
+    # records out of it (storage.rollup)
     ROLLUP_MIGRATION,
 )
 

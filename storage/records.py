@@ -25,6 +25,7 @@ from protocol.errors import ProtocolError, SeqGapError
 from protocol.records import SignedRecord, VerifiedRecord
 from storage.columns import QUERY_COLUMNS, query_columns, summary_text
 from storage.database import Database
+from storage.rollup import add_batch as add_to_rollup
 from storage.versions import apply_versions
 
 
@@ -351,6 +352,7 @@ class RecordStore:
                 new_forks,
             )
         if new_rows:
+            await add_to_rollup(conn, new_rows[0][0], rid)
             await apply_versions(conn, new_rows[0][0], rid, self._stewards, now)
         return [results[i] for i in range(len(records))]
 
