@@ -13,6 +13,7 @@ after the last row of the previous one, so records inserted between pages
 cause neither gaps nor repeats among the records that were already there.
 """
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
@@ -277,24 +278,39 @@ class RecordQueries:
     ) -> AsyncIterator[list[BodyRow]]:
         """Every matching record that has a body, in :meth:`iterate`'s order, as
         :data:`BodyRow` tuples in lists of up to ``page``: what CSV and GeoJSON exports
-        read, without decoding envelopes or passing each row through an iterator."""
+        read, without decoding envelopes or passing each row through an iterator.
+
+        The next page is read while the caller works on this one (SQLite runs on the
+        reader's thread), so at most two pages are held."""
         where, params = where_clause(query)
         order = "ORDER BY r.created_ms, r.rid"
-        after: list[Any] = []
-        while True:
+
+        async def read(after: Sequence[Any]) -> list[BodyRow]:
             cursor = " AND (r.created_ms, r.rid) > (?, ?)" if after else ""
             sql = (
                 "SELECT r.rid, r.id, r.origin, r.audience, r.created_ms, b.body FROM "  # noqa: S608
                 f"(SELECT r.rid FROM records r WHERE {where}{cursor} {order} LIMIT ?) AS p "
                 f"JOIN records r ON r.rid = p.rid JOIN bodies b ON b.rid = r.rid {order}"
             )
-            fetched = await self._db.reader.execute_fetchall(sql, (*params, *after, page))
-            rows = cast(list[BodyRow], fetched)  # aiosqlite types them as Iterable[Row]
-            if rows:
-                yield rows
-            if len(rows) < page:
-                return
-            after = [rows[-1][4], rows[-1][0]]
+            rows = await self._db.reader.execute_fetchall(sql, (*params, *after, page))
+            return cast(list[BodyRow], rows)  # aiosqlite types them as Iterable[Row]
+
+        pending = asyncio.create_task(read(()), name="export-page")
+        try:
+            while True:
+                rows = await pending
+                if len(rows) == page:
+                    after = (rows[-1][4], rows[-1][0])
+                    pending = asyncio.create_task(read(after), name="export-page")
+                if rows:
+                    yield rows
+                if len(rows) < page:
+                    return
+        finally:
+            # The caller may stop early (a client that disconnects): no read outlives it.
+            if pending.done() and not pending.cancelled():
+                pending.exception()  # retrieved, so it is not reported as lost
+            pending.cancel()
 
     async def stats(
         self, query: QueryFilter, group_by: Sequence[str], period: str | None = None
