@@ -14,7 +14,7 @@ cause neither gaps nor repeats among the records that were already there.
 """
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
@@ -275,7 +275,7 @@ class RecordQueries:
 
     async def body_pages(
         self, query: QueryFilter, *, page: int = ITERATE_PAGE
-    ) -> AsyncIterator[list[BodyRow]]:
+    ) -> AsyncGenerator[list[BodyRow], None]:
         """Every matching record that has a body, in :meth:`iterate`'s order, as
         :data:`BodyRow` tuples in lists of up to ``page``: what CSV and GeoJSON exports
         read, without decoding envelopes or passing each row through an iterator.
@@ -308,9 +308,11 @@ class RecordQueries:
                     return
         finally:
             # The caller may stop early (a client that disconnects): no read outlives it.
-            if pending.done() and not pending.cancelled():
+            if not pending.done():
+                pending.cancel()
+                await asyncio.wait([pending])
+            if not pending.cancelled():
                 pending.exception()  # retrieved, so it is not reported as lost
-            pending.cancel()
 
     async def stats(
         self, query: QueryFilter, group_by: Sequence[str], period: str | None = None
