@@ -121,8 +121,17 @@ def degrees(value_e7: int) -> str:
 
 
 def _created(created_ms: int) -> str:
-    seconds, millis = divmod(created_ms, 1000)
-    return f"{time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(seconds))}.{millis:03d}Z"
+    days, millis = divmod(created_ms, 86_400_000)
+    seconds, millis = divmod(millis, 1000)
+    hours, seconds = divmod(seconds, 3600)
+    minutes, seconds = divmod(seconds, 60)
+    return f"{_day(days)}T{hours:02d}:{minutes:02d}:{seconds:02d}.{millis:03d}Z"
+
+
+@functools.lru_cache(maxsize=256)
+def _day(days: int) -> str:
+    # Records of one export share few days; strftime per row was a tenth of the CSV's time.
+    return time.strftime("%Y-%m-%d", time.gmtime(days * 86_400))
 
 
 _NO_MAP: Final[dict[str, Any]] = {}
@@ -158,12 +167,17 @@ def _record_values(row: BodyRow) -> list[Any]:
 
 def incident_values(row: BodyRow, body: dict[str, Any]) -> list[Any]:
     """An incident's values in :data:`INCIDENT_COLUMNS` order; lists stay lists (CSV joins them)."""
-    occurred = _sub(body, "occurred_on")
-    technology = _sub(body, "technology")
-    agency = _sub(body, "agency")
-    verification = _sub(body, "verification")
-    values = _record_values(row)
-    values += (
+    # Inlined rather than calling _sub and _record_values: this runs once per exported row.
+    occurred = body.get("occurred_on") or _NO_MAP
+    technology = body.get("technology") or _NO_MAP
+    agency = body.get("agency") or _NO_MAP
+    verification = body.get("verification") or _NO_MAP
+    _, record_id, origin, audience, created_ms, _ = row
+    return [
+        record_id.hex(),
+        _origin_text(origin),
+        audience,
+        _created(created_ms),
         occurred.get("date"),
         occurred.get("precision"),
         body.get("country"),
@@ -181,8 +195,7 @@ def incident_values(row: BodyRow, body: dict[str, Any]) -> list[Any]:
         _source_urls(body),
         list(body.get("tags", ())),
         body.get("supersedes"),
-    )
-    return values
+    ]
 
 
 def deployment_values(row: BodyRow, body: dict[str, Any]) -> list[Any]:
