@@ -109,7 +109,26 @@ DEPLOYMENT_COLUMNS: Final = (
 COLUMNS: Final = {"incident": INCIDENT_COLUMNS, "deployment": DEPLOYMENT_COLUMNS}
 # A spreadsheet runs a cell that starts with one of these as a formula.
 _FORMULA_STARTS: Final = frozenset({"=", "+", "-", "@", "\t", "\r"})
-_NUMERIC: Final = frozenset({"lat", "lon"})
+# The CSV cells that may need more than csv.writer does (which writes None as "" and a
+# count as digits): free text that could start like a formula, and lists and maps.
+# Every other column holds a value from a fixed set or pattern (ids, keys, dates,
+# country codes, geohashes, the kinds' literals) or lat and lon, exact decimals that
+# may start with "-" and are not formulas.
+_CSV_CONVERTED: Final = {
+    "incident": frozenset(
+        {
+            "region",
+            "city",
+            "technology_detail",
+            "agency",
+            "agency_identifier",
+            "summary",
+            "sources",
+            "tags",
+        }
+    ),
+    "deployment": frozenset({"city", "operator", "osm", "frt_basis", "sources"}),
+}
 
 
 def degrees(value_e7: int) -> str:
@@ -280,8 +299,7 @@ async def csv_chunks(pages: AsyncIterable[Sequence[BodyRow]], kind: str) -> Asyn
     """CSV of one kind: a header row, the HXL hashtag row, then a row per record."""
     columns = COLUMNS[kind]
     values_of = _VALUES[kind]
-    # lat and lon are exact decimals that may start with "-": not formulas.
-    numeric = [i for i, c in enumerate(columns) if c.name in _NUMERIC]
+    converted = [i for i, c in enumerate(columns) if c.name in _CSV_CONVERTED[kind]]
     formula_starts = _FORMULA_STARTS
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\r\n")
@@ -292,15 +310,14 @@ async def csv_chunks(pages: AsyncIterable[Sequence[BodyRow]], kind: str) -> Asyn
     async for page in pages:
         for row in page:
             values = values_of(row, stored_body(row[5]))
-            cells = [
-                (v if v[:1] not in formula_starts else "'" + v)
-                if v.__class__ is str
-                else ("" if v is None else _csv_cell(v))
-                for v in values
-            ]
-            for i in numeric:
-                cells[i] = values[i]
-            writerow(cells)
+            for i in converted:
+                value = values[i]
+                if value.__class__ is str:
+                    if value[:1] in formula_starts:
+                        values[i] = "'" + value
+                elif value is not None:
+                    values[i] = _csv_cell(value)
+            writerow(values)
             if tell() >= CHUNK_BYTES:
                 yield _drain(text)
     yield _drain(text)
