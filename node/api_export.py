@@ -14,7 +14,7 @@ import structlog
 from aiohttp import web
 
 from node.auth import readable_audiences, token_info
-from node.exports import EXPORT_KINDS, FORMATS, current_records, export_chunks
+from node.exports import EXPORT_KINDS, FORMATS, CurrentRecords, export_chunks
 from node.problems import BadParameter
 from node.query_params import parse_query_filter
 from node.state import CONFIG, STORE
@@ -57,8 +57,7 @@ async def export(request: web.Request) -> web.StreamResponse:
     )
     chunks = export_chunks(
         export_format,
-        kind,
-        current_records(RecordQueries(store.db), where),
+        CurrentRecords(RecordQueries(store.db), where),
         network_id=request.app[CONFIG].network.id,
         created_ms=created_ms,
     )

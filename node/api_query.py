@@ -187,17 +187,15 @@ def _sort_text(sort: SortOrder) -> str:
 
 
 def group_view(group: StatsGroup) -> dict[str, Any]:
-    keys = {
-        name: key_text(value) if isinstance(value, bytes) else value
+    view: dict[str, Any] = {
+        name: key_text(value) if value.__class__ is bytes else value
         for name, value in group.keys.items()
     }
-    return {
-        **keys,
-        "count": group.count,
-        "chapters": group.chapters,
-        "first": group.first,
-        "last": group.last,
-    }
+    view["count"] = group.count
+    view["chapters"] = group.chapters
+    view["first"] = group.first
+    view["last"] = group.last
+    return view
 
 
 def _chapter_view(chapter: ChapterCoverage, advertised: Mapping[Feed, int]) -> dict[str, Any]:

@@ -24,12 +24,12 @@ from node.api_records import stored_view
 from node.auth import ALL_AUDIENCES
 from node.backup import BackupError
 from node.backup import add_commands as add_backup_commands
-from node.bundles import BundleReport, export_bundle, import_bundle, verify_bundle, write_export
+from node.bundles import BundleReport, Progress, export_bundle, import_bundle, verify_bundle
 from node.config import DEFAULT_NETWORK, LIMITS_CEILING, Config, ConfigError, steward_keys
 from node.datadir import DataDir, DataDirError, default_data_dir
 from node.devnet import DevNetworkError
 from node.devnet import add_command as add_dev_network_command
-from node.exports import EXPORT_KINDS, FORMATS, ExportFormat, current_records, export_chunks
+from node.exports import EXPORT_KINDS, FORMATS, CurrentRecords, ExportFormat, export_chunks
 from node.federation import peer_views
 from node.membership import MembershipRefused, decide, member_views
 from node.problems import BadParameter
@@ -555,14 +555,16 @@ async def _export_current(
     store: Store, query: QueryFilter, export_format: ExportFormat, out: BinaryIO, config: Config
 ) -> Counter[str]:
     """Current records of one kind in ``export_format``, as the export route writes them."""
-    created_ms = store.clock()
-    return await write_export(
-        current_records(RecordQueries(store.db), query),
-        lambda records: export_chunks(
-            export_format, query.kind, records, network_id=config.network.id, created_ms=created_ms
-        ),
-        out,
+    source = CurrentRecords(RecordQueries(store.db), query)
+    chunks = export_chunks(
+        export_format, source, network_id=config.network.id, created_ms=store.clock()
     )
+    progress = Progress("exported", None)
+    async for chunk in chunks:
+        out.write(chunk)
+        progress.update(source.audiences.total())
+    progress.update(source.audiences.total(), final=True)
+    return source.audiences
 
 
 def cmd_import(args: argparse.Namespace) -> int:

@@ -14,6 +14,7 @@ import aiosqlite
 
 from protocol.kinds import decode_body, is_known_kind
 from storage.columns import QUERY_COLUMNS, query_columns, summary_text
+from storage.rollup import MIGRATION as ROLLUP_MIGRATION
 
 MIGRATIONS: tuple[str, ...] = (
     # 1: records, bodies, feeds, fork evidence, API tokens
@@ -160,6 +161,9 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (peer, origin, audience)
     ) WITHOUT ROWID;
     """,
+    # 5: the stats rollup, filled from existing records, and the triggers that take
+    # records out of it (storage.rollup)
+    ROLLUP_MIGRATION,
 )
 
 

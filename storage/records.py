@@ -48,6 +48,7 @@ from storage.members import (
     save_members,
     withdraw_revoked,
 )
+from storage.rollup import add_batch as add_to_rollup
 from storage.versions import apply_versions, withdraw
 
 
@@ -490,6 +491,7 @@ class RecordStore:
                 new_forks,
             )
         if new_rows:
+            await add_to_rollup(conn, new_rows[0][0], rid)
             await apply_versions(conn, new_rows[0][0], rid, trust.stewards, now)
         await withdraw(conn, tombstones, now)
         if held:

@@ -33,6 +33,7 @@ from protocol.keys import key_text
 from protocol.limits import DEFAULT_LIMITS
 from protocol.records import SignedRecord
 from storage.ingest import ingest_batch
+from storage.queries import BodyRow
 from storage.records import Outcome, RecordFilter, StoredRecord
 from storage.tokens import Role
 from tests.conftest import NodeClient, bearer
@@ -365,13 +366,24 @@ async def _repeat(record: SignedRecord, count: int) -> AsyncIterator[StoredRecor
         yield _stored(record, rid)
 
 
+async def _repeat_pages(record: SignedRecord, count: int) -> AsyncIterator[list[BodyRow]]:
+    env = decode_envelope(record.envelope_bytes)
+    assert record.body is not None
+    rows = [
+        (rid, record.id, env.origin, env.audience, env.created_ms, record.body)
+        for rid in range(1, count + 1)
+    ]
+    for start in range(0, count, 1000):
+        yield rows[start : start + 1000]
+
+
 @pytest.mark.parametrize("writer", ["csv", "geojson", "ndjson", "bundle"])
 async def test_writers_stream_bounded_chunks(writer: str) -> None:
     record = signed(CHAPTER, 1, body=incident_body(sources=[{"url": "https://example.org"}]))
-    source = _repeat(record, 20_000)
+    source, pages = _repeat(record, 20_000), _repeat_pages(record, 20_000)
     chunks = {
-        "csv": lambda: csv_chunks(source, "incident"),
-        "geojson": lambda: geojson_chunks(source, "incident"),
+        "csv": lambda: csv_chunks(pages, "incident"),
+        "geojson": lambda: geojson_chunks(pages, "incident"),
         "ndjson": lambda: ndjson_chunks(source),
         "bundle": lambda: bundle_chunks(source, NETWORK, 1),
     }[writer]()

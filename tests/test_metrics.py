@@ -83,8 +83,9 @@ async def test_sync_counters_per_peer(start: Start) -> None:
     async with ClientSession(base_url=str(chapter.make_url(""))) as session:
         samples = await scrape(session)
     labels = {"peer": STEWARD.text}
-    # Two sessions: public records first, then, once a member, the network audience.
-    assert value(samples, "banscan_sync_sessions_total", **labels) == 2
+    # Two sessions: public records first, then, once a member, the network audience
+    # (and the membership record it received may start a round of its own at once).
+    assert value(samples, "banscan_sync_sessions_total", **labels) >= 2
     assert value(samples, "banscan_sync_records_pulled_total", **labels) == 2
     assert value(samples, "banscan_sync_bytes_received_total", **labels) > 0
     assert value(samples, "banscan_peers", state="ok") == 1

@@ -1,6 +1,7 @@
 """storage.queries over a real SQLite file (iteration, full-text quoting, ISO weeks), and
 properties of the query parameter parser."""
 
+import asyncio
 import datetime
 import sqlite3
 from collections.abc import AsyncIterator
@@ -43,6 +44,28 @@ async def test_iterate_yields_every_row_once_in_arrival_order(store: Store) -> N
     assert [r.record.rid for r in paged] == [r.record.rid for r in whole]
     assert len({r.record.rid for r in paged}) == len(paged) > 50
     assert all(r.record.body is not None and r.country for r in paged)
+
+
+async def test_body_pages_hold_the_rows_iterate_yields(store: Store) -> None:
+    queries = RecordQueries(store.db)
+    where = QueryFilter(kind="incident", audiences=ALL)
+    rows = [row async for row in queries.iterate(where)]
+    pages = [page async for page in queries.body_pages(where, page=7)]
+    assert [len(page) for page in pages[:-1]] == [7] * (len(pages) - 1)
+    expected = [
+        (r.record.rid, r.record.id, r.record.envelope.origin, r.record.envelope.audience, *rest)
+        for r in rows
+        for rest in [(r.created_ms, r.record.body)]
+    ]
+    assert [row for page in pages for row in page] == expected
+
+
+async def test_body_pages_stop_cleanly_when_the_reader_stops(store: Store) -> None:
+    pages = RecordQueries(store.db).body_pages(QueryFilter("incident", ALL), page=5)
+    first = await anext(pages)
+    await pages.aclose()  # the next page was being read: it is cancelled, not left running
+    assert len(first) == 5
+    assert [t for t in asyncio.all_tasks() if t.get_name() == "export-page"] == []
 
 
 async def test_no_audience_selects_nothing(store: Store) -> None:

@@ -1,0 +1,308 @@
+"""The stats rollup: aggregates of current records kept at write time, and the SQL that reads them.
+
+``RecordQueries.stats`` over a million records spent seconds scanning and
+grouping ``records``; these two tables let the common aggregates read a few
+thousand to a few hundred thousand small rows instead:
+
+- ``stats_rollup`` has one row per (kind, country, category, month of
+  ``occurred_on``, origin, audience) with the number of current records and
+  their first and last ``occurred_on``. Any stats request grouped on
+  country, category, month, year and origin, and filtered on those, on the
+  audience and on whole months, is answered from it exactly
+  (``COUNT(DISTINCT origin)`` over its rows gives the chapters).
+- ``stats_cells`` has one row per (kind, visibility, country, category, month)
+  with its records, chapters, first and last already summed, for the two sets
+  of audiences a reader can see (``public``, or ``all`` three). A request
+  grouped by exactly country, category and month reads its rows as they are.
+
+Both stay exact on every write. The ingest transaction adds each batch's
+new current records with :func:`add_batch` (set-based, one pass per batch: a
+trigger per inserted row cost a quarter of the ingest rate in
+bench/ingest.py). Triggers on ``records`` (migration 5) take a record out when
+a later version supersedes it or a retraction withdraws and erases it,
+whichever code makes that update, recomputing its row's first and last
+through an index (``records_current_rollup``) and rebuilding its cell from
+the rollup. In the keys ``''`` stands for NULL, because NULLs never conflict
+in a unique key; every value a query binds is non-empty, and reads turn
+``''`` back into NULL.
+
+Requests the rollup cannot answer exactly (other filters or groups, days
+within a month, full-text search, places) use the scan in
+:mod:`storage.queries`; a test compares the two paths.
+"""
+
+import datetime
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, get_args
+
+import aiosqlite
+
+from protocol.envelope import Audience
+
+if TYPE_CHECKING:
+    from storage.queries import QueryFilter
+
+ALL_AUDIENCES = frozenset(get_args(Audience))
+ROLLUP_GROUPS = {
+    "country": "NULLIF(u.country, '')",
+    "category": "NULLIF(u.category, '')",
+    "month": "NULLIF(u.month, '')",
+    "year": "NULLIF(substr(u.month, 1, 4), '')",
+    "origin": "u.origin",
+}
+# What groups and orders by each key: the stored columns, where '' stands for NULL.
+ROLLUP_ORDER = {
+    "country": "u.country",
+    "category": "u.category",
+    "month": "u.month",
+    "year": "substr(u.month, 1, 4)",
+    "origin": "u.origin",
+}
+CELL_GROUPS = frozenset({"country", "category", "month"})
+
+_KINDS = "('incident', 'deployment')"
+_CURRENT = "{r}.superseded_by IS NULL AND {r}.retracted_by IS NULL AND {r}.erased_ms IS NULL"
+# The rollup key of the record {r}, in stats_rollup's column order.
+_KEY = (
+    "{r}.kind, COALESCE({r}.country, ''), COALESCE({r}.category, ''), "
+    "COALESCE(substr({r}.occurred_on, 1, 7), '')"
+)
+_UPSERT = (
+    "ON CONFLICT DO UPDATE SET records = records + excluded.records, "
+    "first = MIN(first, excluded.first), last = MAX(last, excluded.last)"
+)
+
+# Rebuild the cell of the record {r} from its stats_rollup rows (a handful).
+_REFRESH_CELL = """
+    DELETE FROM stats_cells WHERE kind = {r}.kind AND country = COALESCE({r}.country, '')
+        AND category = COALESCE({r}.category, '')
+        AND month = COALESCE(substr({r}.occurred_on, 1, 7), '');
+    INSERT INTO stats_cells
+        SELECT u.kind, v.visibility, u.country, u.category, u.month,
+            SUM(u.records), COUNT(DISTINCT u.origin), MIN(u.first), MAX(u.last)
+        FROM stats_rollup u
+        JOIN (SELECT 'all' AS visibility UNION ALL SELECT 'public') AS v
+            ON v.visibility = 'all' OR u.audience = 'public'
+        WHERE u.kind = {r}.kind AND u.country = COALESCE({r}.country, '')
+            AND u.category = COALESCE({r}.category, '')
+            AND u.month = COALESCE(substr({r}.occurred_on, 1, 7), '')
+        GROUP BY v.visibility;
+"""
+
+# Add the rows rid ?1..?2 (one ingest batch), if current, in one pass per batch: a
+# trigger per inserted row cost a quarter of the ingest rate (bench/ingest.py).
+_BATCH = (
+    "SELECT r.kind AS kind, COALESCE(r.country, '') AS country, "  # noqa: S608
+    "COALESCE(r.category, '') AS category, "
+    "COALESCE(substr(r.occurred_on, 1, 7), '') AS month, r.origin AS origin, "
+    "r.audience AS audience, COUNT(*) AS n, "
+    "MIN(r.occurred_on) AS first, MAX(r.occurred_on) AS last "
+    f"FROM records r WHERE r.rid BETWEEN ?1 AND ?2 AND r.kind IN {_KINDS} "
+    f"AND {_CURRENT.format(r='r')} GROUP BY 1, 2, 3, 4, 5, 6"
+)
+ADD_BATCH = f"""
+    INSERT INTO stats_cells
+        SELECT kind, visibility, country, category, month,
+            SUM(n), SUM(fresh), MIN(first), MAX(last)
+        FROM (
+            SELECT b.kind, v.visibility, b.country, b.category, b.month,
+                SUM(b.n) AS n, MIN(b.first) AS first, MAX(b.last) AS last,
+                -- a chapter the cell did not have yet: the rollup has no row for it
+                NOT EXISTS (
+                    SELECT 1 FROM stats_rollup u
+                    WHERE u.kind = b.kind AND u.country = b.country
+                        AND u.category = b.category AND u.month = b.month
+                        AND u.origin = b.origin
+                        AND (v.visibility = 'all' OR u.audience = 'public')
+                ) AS fresh
+            FROM ({_BATCH}) AS b
+            JOIN (SELECT 'all' AS visibility UNION ALL SELECT 'public') AS v
+                ON v.visibility = 'all' OR b.audience = 'public'
+            GROUP BY b.kind, v.visibility, b.country, b.category, b.month, b.origin
+        ) WHERE true
+        GROUP BY kind, visibility, country, category, month
+        ON CONFLICT DO UPDATE SET records = records + excluded.records,
+            chapters = chapters + excluded.chapters,
+            first = MIN(first, excluded.first), last = MAX(last, excluded.last);
+    INSERT INTO stats_rollup
+        SELECT * FROM ({_BATCH}) WHERE true
+        {_UPSERT};
+"""  # noqa: S608
+
+# The record {r}'s current siblings in its rollup row, through records_current_rollup.
+_SIBLINGS = """
+    FROM records s WHERE s.kind = {r}.kind AND s.origin = {r}.origin
+        AND s.audience = {r}.audience AND s.country IS {r}.country
+        AND s.category IS {r}.category
+        AND s.occurred_on BETWEEN substr({r}.occurred_on, 1, 7) || '-01'
+            AND substr({r}.occurred_on, 1, 7) || '-31'
+        AND s.superseded_by IS NULL AND s.retracted_by IS NULL AND s.erased_ms IS NULL
+"""
+_ROW = (
+    "kind = {r}.kind AND country = COALESCE({r}.country, '') "
+    "AND category = COALESCE({r}.category, '') "
+    "AND month = COALESCE(substr({r}.occurred_on, 1, 7), '') "
+    "AND origin = {r}.origin AND audience = {r}.audience"
+)
+
+# Take the record {r} out (a later version or a retraction arrived) ...
+_REMOVE = """
+    UPDATE stats_rollup SET records = records - 1,
+        first = (SELECT MIN(s.occurred_on) {siblings}),
+        last = (SELECT MAX(s.occurred_on) {siblings})
+        WHERE {row};
+    DELETE FROM stats_rollup WHERE {row} AND records = 0;
+"""
+# ... or put it back (nothing does yet; kept so the rollup follows any such update).
+_RESTORE = f"""
+    INSERT INTO stats_rollup
+        VALUES ({_KEY}, {{r}}.origin, {{r}}.audience, 1, {{r}}.occurred_on, {{r}}.occurred_on)
+        {_UPSERT};
+"""  # noqa: S608
+
+
+def _one(template: str, r: str) -> str:
+    """``template`` for the single record ``r`` (OLD or NEW), then its cell refreshed."""
+    sql = template.format(
+        r=r, row=_ROW.format(r=r), siblings=_SIBLINGS.format(r=r), KEY=_KEY.format(r=r)
+    )
+    return sql + _REFRESH_CELL.format(r=r)
+
+
+MIGRATION = f"""
+    CREATE TABLE stats_rollup (
+        kind     TEXT NOT NULL,
+        country  TEXT NOT NULL,                -- '' for none
+        category TEXT NOT NULL,                -- '' for none
+        month    TEXT NOT NULL,                -- substr(occurred_on, 1, 7), '' for none
+        origin   BLOB NOT NULL,
+        audience TEXT NOT NULL,
+        records  INTEGER NOT NULL,             -- current records with this key, never 0
+        first    TEXT,                         -- their MIN(occurred_on)
+        last     TEXT,                         -- their MAX(occurred_on)
+        PRIMARY KEY (kind, country, category, month, origin, audience)
+    ) WITHOUT ROWID;
+    CREATE INDEX stats_rollup_origin ON stats_rollup (kind, origin, audience);
+    CREATE TABLE stats_cells (
+        kind       TEXT NOT NULL,
+        visibility TEXT NOT NULL,              -- 'public': public records; 'all': every audience
+        country    TEXT NOT NULL,
+        category   TEXT NOT NULL,
+        month      TEXT NOT NULL,
+        records    INTEGER NOT NULL,
+        chapters   INTEGER NOT NULL,           -- distinct origins
+        first      TEXT,
+        last       TEXT,
+        PRIMARY KEY (kind, visibility, country, category, month)
+    ) WITHOUT ROWID;
+    CREATE INDEX records_current_rollup
+        ON records (kind, origin, audience, country, category, occurred_on)
+        WHERE {_CURRENT.format(r="records")};
+    INSERT INTO stats_rollup
+        SELECT {_KEY.format(r="records")}, origin, audience,
+            COUNT(*), MIN(occurred_on), MAX(occurred_on)
+        FROM records WHERE kind IN {_KINDS} AND {_CURRENT.format(r="records")}
+        GROUP BY 1, 2, 3, 4, 5, 6;
+    INSERT INTO stats_cells
+        SELECT kind, 'all', country, category, month,
+            SUM(records), COUNT(DISTINCT origin), MIN(first), MAX(last)
+        FROM stats_rollup GROUP BY kind, country, category, month;
+    INSERT INTO stats_cells
+        SELECT kind, 'public', country, category, month,
+            SUM(records), COUNT(origin), MIN(first), MAX(last)
+        FROM stats_rollup WHERE audience = 'public' GROUP BY kind, country, category, month;
+    CREATE TRIGGER stats_rollup_remove
+    AFTER UPDATE OF superseded_by, retracted_by, erased_ms ON records
+    WHEN OLD.kind IN {_KINDS} AND {_CURRENT.format(r="OLD")} AND NOT ({_CURRENT.format(r="NEW")})
+    BEGIN {_one(_REMOVE, "OLD")} END;
+    CREATE TRIGGER stats_rollup_restore
+    AFTER UPDATE OF superseded_by, retracted_by, erased_ms ON records
+    WHEN NEW.kind IN {_KINDS} AND NOT ({_CURRENT.format(r="OLD")}) AND {_CURRENT.format(r="NEW")}
+    BEGIN {_one(_RESTORE, "NEW")} END;
+"""  # noqa: S608 (constants only)
+
+
+async def add_batch(conn: aiosqlite.Connection, first_rid: int, last_rid: int) -> None:
+    """Count the records just inserted as ``first_rid..last_rid`` in the rollup. Call it
+    in the inserting transaction, before anything marks them superseded or retracted
+    (the triggers take records out of the rollup; they must be in it first)."""
+    for statement in _statements(ADD_BATCH):
+        await conn.execute(statement, (first_rid, last_rid))
+
+
+def _statements(script: str) -> list[str]:
+    return [s.strip() + ";" for s in script.split(";") if s.strip()]
+
+
+def _month_start(day: str | None) -> bool:
+    return day is None or (_iso(day) is not None and day.endswith("-01"))
+
+
+def _month_end(day: str | None) -> bool:
+    if day is None:
+        return True
+    parsed = _iso(day)
+    return parsed is not None and (parsed + datetime.timedelta(days=1)).day == 1
+
+
+def _iso(day: str) -> datetime.date | None:
+    try:
+        parsed = datetime.date.fromisoformat(day)
+    except ValueError:
+        return None
+    return parsed if parsed.isoformat() == day else None
+
+
+def answerable(query: "QueryFilter", keys: Sequence[str]) -> bool:
+    """Whether ``stats_rollup`` answers ``query`` grouped by ``keys`` exactly."""
+    return (
+        all(k in ROLLUP_GROUPS for k in keys)
+        and not (query.regions or query.cities or query.technologies)
+        and not (query.agencies or query.statuses)
+        and query.created_from_ms is None
+        and query.created_to_ms is None
+        and query.area_prefix is None
+        and query.bbox is None
+        and query.text is None
+        and "" not in query.countries
+        and "" not in query.categories
+        and _month_start(query.occurred_from)
+        and _month_end(query.occurred_to)
+    )
+
+
+def cells_visibility(query: "QueryFilter", keys: Sequence[str]) -> str | None:
+    """The ``stats_cells`` visibility that answers ``query`` grouped by ``keys``, if any
+    (given :func:`answerable`): grouped by exactly its cell, not filtered by origin."""
+    if set(keys) != CELL_GROUPS or len(keys) != len(CELL_GROUPS) or query.origins:
+        return None
+    audiences = set(query.audiences)
+    if audiences == {"public"}:
+        return "public"
+    return "all" if audiences == ALL_AUDIENCES else None
+
+
+def rollup_where(query: "QueryFilter", *, cells: bool) -> tuple[str, list[Any]]:
+    """The condition over the rollup (``stats_rollup u``, or ``stats_cells u`` when
+    ``cells``, without its visibility) that :func:`answerable` ``query`` selects.
+
+    Whole months are whole rows: a row is in a month range when its first and last are."""
+    clauses: list[str] = ["u.kind = ?"]
+    params: list[Any] = [query.kind]
+    filters: list[tuple[str, Sequence[Any]]] = [
+        ("u.country", query.countries),
+        ("u.category", query.categories),
+    ]
+    if not cells:
+        filters += [("u.audience", query.audiences or ("",)), ("u.origin", query.origins)]
+    for column, values in filters:
+        if values:
+            clauses.append(f"{column} IN ({','.join('?' * len(values))})")
+            params.extend(values)
+    if query.occurred_from is not None:
+        clauses.append("u.first >= ?")
+        params.append(query.occurred_from)
+    if query.occurred_to is not None:
+        clauses.append("u.last <= ?")
+        params.append(query.occurred_to)
+    return " AND ".join(clauses), params

@@ -1,0 +1,241 @@
+"""The stats rollup (storage.rollup) against the scan and against plain Python.
+
+Records are ingested in stages (new records, then later versions and
+retractions of earlier ones, then more of both), and after each stage every
+filter and grouping is answered three ways: by ``stats`` (from the rollup
+when it can), by ``scan_stats`` over the records, and by plain Python over
+the generated records. The rollup tables, as ingest and the triggers keep
+them, are also compared with the same tables built from scratch.
+"""
+
+import itertools
+import random
+import sqlite3
+from collections import defaultdict
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from protocol.limits import DEFAULT_LIMITS
+from protocol.records import verify_record
+from storage import rollup
+from storage.queries import QueryFilter, RecordQueries, Stats, StatsGroup
+from storage.store import Store
+from tests.factories import NETWORK, STEWARD, admit
+from tests.querydata import CHAPTERS, Generated, Item, add_random, supersede_and_retract
+
+ALL = ("public", "network", "coordinators")
+AUDIENCE_SETS = (("public",), ALL, ("network", "coordinators"))
+GROUPINGS: tuple[tuple[str, ...], ...] = (
+    ("country", "category", "month"),
+    ("month", "country", "category"),
+    ("country",),
+    ("category", "year"),
+    ("origin", "month"),
+    ("year",),
+    (),
+)
+FILTERS: tuple[dict[str, Any], ...] = (
+    {},
+    {"countries": ("US", "GB")},
+    {"categories": ("harassment", "wrongful_arrest")},
+    {"origins": (CHAPTERS[1].public_key, CHAPTERS[3].public_key)},
+    {"occurred_from": "2024-06-01"},
+    {"occurred_to": "2025-02-28"},
+    {"countries": ("FR",), "occurred_from": "2024-03-01", "occurred_to": "2025-04-30"},
+    {"countries": ("ZZ",)},
+)
+# Filters the rollup cannot answer: the scan must, with the same answers.
+SCAN_FILTERS: tuple[dict[str, Any], ...] = (
+    {"occurred_from": "2024-06-15"},
+    {"occurred_to": "2025-02-27"},
+    {"statuses": ("verified",)},
+)
+
+
+def occurred(item: Item) -> str | None:
+    field = "occurred_on" if item.kind == "incident" else "observed_on"
+    value = item.body.get(field)
+    return value["date"] if value else None
+
+
+KEYS: dict[str, Callable[[Item], Any]] = {
+    "country": lambda i: i.body["country"],
+    "category": lambda i: i.body.get("category"),
+    "origin": lambda i: i.origin.public_key,
+    "month": lambda i: (occurred(i) or "")[:7] or None,
+    "year": lambda i: (occurred(i) or "")[:4] or None,
+}
+
+
+def selected(item: Item, query: QueryFilter) -> bool:
+    day = occurred(item)
+    return (
+        item.kind == query.kind
+        and item.current
+        and item.audience in query.audiences
+        and (not query.countries or item.body["country"] in query.countries)
+        and (not query.categories or item.body.get("category") in query.categories)
+        and (not query.origins or item.origin.public_key in query.origins)
+        and (not query.statuses or item.body["verification"]["status"] in query.statuses)
+        and (query.occurred_from is None or (day is not None and day >= query.occurred_from))
+        and (query.occurred_to is None or (day is not None and day <= query.occurred_to))
+    )
+
+
+def measures(items: Sequence[Item], keys: dict[str, Any]) -> StatsGroup:
+    days = [d for i in items if (d := occurred(i)) is not None]
+    return StatsGroup(
+        keys,
+        len(items),
+        len({i.origin.public_key for i in items}),
+        min(days, default=None),
+        max(days, default=None),
+    )
+
+
+def expected(data: Generated, query: QueryFilter, keys: Sequence[str]) -> Stats:
+    items = [i for i in data.items if selected(i, query)]
+    groups: dict[tuple[Any, ...], list[Item]] = defaultdict(list)
+    for item in items:
+        groups[tuple(KEYS[k](item) for k in keys)].append(item)
+    ordered = sorted(groups.items(), key=lambda g: [(v is not None, v) for v in g[0]])
+    rows = [measures(m, dict(zip(keys, v, strict=True))) for v, m in ordered] if keys else []
+    return Stats(rows, measures(items, {}))
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    opened = await Store.open(tmp_path / "banscan.db", stewards=frozenset({STEWARD.public_key}))
+    await admit(opened, *(key.public_key for key in CHAPTERS))
+    yield opened
+    await opened.close()
+
+
+async def ingest(store: Store, items: Sequence[Item]) -> None:
+    await store.records.ingest(
+        [verify_record(i.record, network_id=NETWORK, limits=DEFAULT_LIMITS) for i in items]
+    )
+
+
+def neighbours(data: Generated, rng: random.Random, count: int) -> list[Item]:
+    """Incidents sharing a rollup row with an earlier one (other days of its month), so
+    rows hold several records and taking one out must recompute their first and last."""
+    new = []
+    for old in rng.sample([i for i in data.items if i.kind == "incident" and i.current], count):
+        day = f"{occurred(old)[:8]}{rng.randrange(1, 29):02d}"  # type: ignore[index]
+        body = dict(old.body, occurred_on={"date": day, "precision": "day"})
+        new.append(data.add(old.origin, "incident", old.audience, body, old.created_ms + 3))
+    return new
+
+
+async def stages(store: Store) -> AsyncIterator[Generated]:
+    """The same data after each of three ingest stages."""
+    data, rng = Generated(), random.Random(11)
+    first = add_random(data, rng, 220)
+    await ingest(store, [*first, *neighbours(data, rng, 80), *neighbours(data, rng, 80)])
+    yield data
+    await ingest(store, supersede_and_retract(data, rng, 40))
+    yield data
+    # Later versions of later versions, and retractions arriving before their targets.
+    fresh = add_random(data, rng, 60)
+    changes = supersede_and_retract(data, rng, 20)
+    await ingest(store, [*changes[20:], *fresh, *changes[:20]])
+    yield data
+
+
+def table(path: Path, sql: str) -> list[tuple[Any, ...]]:
+    with sqlite3.connect(path) as conn:
+        return sorted(conn.execute(sql).fetchall(), key=repr)
+
+
+ROLLUP_FROM_SCRATCH = """
+    SELECT kind, COALESCE(country, ''), COALESCE(category, ''),
+        COALESCE(substr(occurred_on, 1, 7), ''), origin, audience,
+        COUNT(*), MIN(occurred_on), MAX(occurred_on)
+    FROM records WHERE kind IN ('incident', 'deployment') AND superseded_by IS NULL
+        AND retracted_by IS NULL AND erased_ms IS NULL
+    GROUP BY 1, 2, 3, 4, 5, 6
+"""
+CELLS_FROM_SCRATCH = """
+    SELECT kind, v, COALESCE(country, ''), COALESCE(category, ''),
+        COALESCE(substr(occurred_on, 1, 7), ''),
+        COUNT(*), COUNT(DISTINCT origin), MIN(occurred_on), MAX(occurred_on)
+    FROM records, (SELECT 'all' AS v UNION ALL SELECT 'public')
+    WHERE kind IN ('incident', 'deployment') AND superseded_by IS NULL
+        AND retracted_by IS NULL AND erased_ms IS NULL AND (v = 'all' OR audience = 'public')
+    GROUP BY 1, 2, 3, 4, 5
+"""
+
+
+async def test_triggers_keep_the_rollup_equal_to_a_rebuild(store: Store) -> None:
+    async for _ in stages(store):
+        assert table(store.db.path, "SELECT * FROM stats_rollup") == table(
+            store.db.path, ROLLUP_FROM_SCRATCH
+        )
+        assert table(store.db.path, "SELECT * FROM stats_cells") == table(
+            store.db.path, CELLS_FROM_SCRATCH
+        )
+
+
+async def test_rollup_scan_and_python_agree(store: Store) -> None:
+    queries = RecordQueries(store.db)
+    async for data in stages(store):
+        cases = itertools.product(("incident", "deployment"), AUDIENCE_SETS, GROUPINGS, FILTERS)
+        for kind, audiences, keys, fields in cases:
+            if kind == "deployment" and "categories" in fields:
+                continue
+            query = QueryFilter(kind=kind, audiences=audiences, **fields)
+            assert rollup.answerable(query, keys)
+            answer = await queries.stats(query, keys)
+            assert answer == await queries.scan_stats(query, keys), (query, keys)
+            assert answer == expected(data, query, keys), (query, keys)
+
+
+async def test_what_the_rollup_cannot_answer_is_scanned(store: Store) -> None:
+    queries = RecordQueries(store.db)
+    async for data in stages(store):
+        base = QueryFilter(kind="incident", audiences=ALL)
+        for fields, keys in itertools.product(SCAN_FILTERS, GROUPINGS):
+            query = replace(base, **fields)
+            assert not rollup.answerable(query, keys)
+            assert await queries.stats(query, keys) == expected(data, query, keys)
+
+
+def test_cells_answer_only_their_own_grouping() -> None:
+    everyone = QueryFilter(kind="incident", audiences=ALL)
+    assert rollup.cells_visibility(everyone, ("month", "category", "country")) == "all"
+    public = QueryFilter(kind="incident", audiences=("public",))
+    assert rollup.cells_visibility(public, ("country", "category", "month")) == "public"
+    assert rollup.cells_visibility(everyone, ("country", "category")) is None
+    assert rollup.cells_visibility(everyone, ("country", "category", "month", "origin")) is None
+    network = QueryFilter(kind="incident", audiences=("network",))
+    assert rollup.cells_visibility(network, ("country", "category", "month")) is None
+    chapter = replace(everyone, origins=(CHAPTERS[0].public_key,))
+    assert rollup.cells_visibility(chapter, ("country", "category", "month")) is None
+
+
+async def test_migration_5_builds_the_rollup_of_existing_records(tmp_path: Path) -> None:
+    path = tmp_path / "banscan.db"
+    store = await Store.open(path, stewards=frozenset({STEWARD.public_key}))
+    await admit(store, *(key.public_key for key in CHAPTERS))
+    async for _ in stages(store):
+        pass
+    await store.close()
+    kept = table(path, "SELECT * FROM stats_rollup"), table(path, "SELECT * FROM stats_cells")
+    with sqlite3.connect(path, isolation_level=None) as conn:
+        for name in ("stats_rollup_restore", "stats_rollup_remove"):
+            conn.execute(f"DROP TRIGGER {name}")
+        conn.execute("DROP TABLE stats_rollup")
+        conn.execute("DROP TABLE stats_cells")
+        conn.execute("DROP INDEX records_current_rollup")
+        conn.execute("PRAGMA user_version = 4")
+    store = await Store.open(path, stewards=frozenset({STEWARD.public_key}))
+    await store.close()
+    assert (
+        table(path, "SELECT * FROM stats_rollup"),
+        table(path, "SELECT * FROM stats_cells"),
+    ) == kept
