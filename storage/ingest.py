@@ -10,11 +10,11 @@ forth and is slower than one thread (``bench/ingest.py``, ``bench/README.md``).
 
 import asyncio
 import os
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from protocol.envelope import Envelope
-from protocol.errors import ProtocolError
+from protocol.errors import AudienceNotAllowedError, ProtocolError
 from protocol.keys import verify_signature
 from protocol.limits import Limits
 from protocol.records import (
@@ -93,10 +93,25 @@ def _verify_signatures(todo: Sequence[tuple[bytes, bytes, bytes]]) -> list[bool]
 
 
 async def ingest_batch(
-    verifier: Verifier, records: RecordStore, batch: Sequence[SignedRecord], *, atomic: bool
+    verifier: Verifier,
+    records: RecordStore,
+    batch: Sequence[SignedRecord],
+    *,
+    atomic: bool,
+    audiences: Collection[str] | None = None,
 ) -> list[IngestResult]:
-    """Verify and store a batch. Atomic: any rejection stores nothing, and every result says so."""
-    checked = await verifier.check_all(batch)
+    """Verify and store a batch. Atomic: any rejection stores nothing, and every result says so.
+
+    With ``audiences``, a record of any other audience is refused (a node never holds
+    what it may not receive)."""
+    checked: list[VerifiedRecord | ProtocolError] = await verifier.check_all(batch)
+    if audiences is not None:
+        checked = [
+            AudienceNotAllowedError(f"this node may not hold the {item.envelope.audience} audience")
+            if isinstance(item, VerifiedRecord) and item.envelope.audience not in audiences
+            else item
+            for item in checked
+        ]
     verified = [item for item in checked if isinstance(item, VerifiedRecord)]
     failed = {
         index: IngestResult(batch[index].id, Outcome.REJECTED, item)
