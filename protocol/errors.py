@@ -16,6 +16,7 @@ and nothing else. Each class carries the HTTP status and the stable machine
     ├── SeqGapError                     409 seq-gap          a feed's seqs must be contiguous
     ├── OriginSuspendedError            403 origin-suspended created since its key was suspended
     ├── OriginRevokedError              403 origin-revoked   created since its key was compromised
+    ├── AudienceNotAllowedError         403 audience-not-allowed  not for, or held by, that node
     └── KeyFormatError                  400 bad-key          a key's text form is wrong
 """
 

@@ -609,6 +609,7 @@ def test_error_tree_codes_and_statuses() -> None:
         errors.SeqGapError: (409, "seq-gap"),
         errors.OriginSuspendedError: (403, "origin-suspended"),
         errors.OriginRevokedError: (403, "origin-revoked"),
+        errors.AudienceNotAllowedError: (403, "audience-not-allowed"),
         errors.KeyFormatError: (400, "bad-key"),
     }
     found = {
