@@ -34,7 +34,7 @@ log = structlog.get_logger("banscan.federation")
 
 # The most pushes of one batch of new records, each to ``fanout`` more peers, while
 # pushes still find peers that lack them (rumor mongering with feedback).
-PUSH_ROUNDS = 3
+PUSH_ROUNDS = 4
 
 
 @dataclass
