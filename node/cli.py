@@ -621,6 +621,7 @@ def cmd_status(args: argparse.Namespace) -> int:
             feeds = await store.records.feeds()
             flagged = await store.records.flagged_origins()
             peers = await peer_views(store)
+            quarantined, quarantine_bytes = await store.records.quarantine_totals()
         finally:
             await store.close()
         return {
@@ -634,6 +635,7 @@ def cmd_status(args: argparse.Namespace) -> int:
             "feeds": [{"origin": key_text(o), "audience": a, "max_seq": s} for o, a, s in feeds],
             "flagged_origins": [key_text(o) for o in flagged],
             "peers": peers,
+            "quarantine": {"records": quarantined, "bytes": quarantine_bytes},
         }
 
     status = asyncio.run(gather())
@@ -653,6 +655,11 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(
         f"forks     {len(flagged_list)} flagged origin(s)"
         + "".join(f"\n          {origin}" for origin in flagged_list)
+    )
+    held = status["quarantine"]
+    print(
+        f"quarantine {held['records']} record(s), {held['bytes']:,} bytes "
+        "(waiting for their origins' admission)"
     )
     print(f"peers     {len(status['peers'])}")
     if status["peers"]:

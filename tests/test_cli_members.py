@@ -10,6 +10,7 @@ from node.datadir import DataDir
 from protocol.records import encode_batch
 from tests.factories import feed, seeded_key
 from tests.nodeproc import banscan, running_node
+from tests.test_bundles import write_bundle
 
 MEMBER = seeded_key("cli member")
 STRANGER = seeded_key("cli stranger")
@@ -143,3 +144,17 @@ def test_admitting_while_the_node_runs_takes_effect_at_once(tmp_path: Path) -> N
         answer = post(encode_batch(records))
         assert (answer["duplicate"], answer["accepted"]) == (1, 2)
         assert node.stop() == 0
+
+
+def test_status_counts_the_quarantine(tmp_path: Path) -> None:
+    node_dir = new_node(tmp_path / "steward")
+    # Records of a key no steward has decided on wait in the quarantine.
+    bundle = write_bundle(tmp_path / "stranger.bundle", feed(STRANGER, 3))
+    imported = banscan("import", "--data-dir", str(node_dir), str(bundle))
+    assert imported.returncode == 0, imported.stderr
+    status = banscan("status", "--data-dir", str(node_dir), "--json")
+    held = json.loads(status.stdout)["quarantine"]
+    assert held["records"] == 3
+    assert held["bytes"] > 0
+    text = banscan("status", "--data-dir", str(node_dir))
+    assert "quarantine 3 record(s)" in text.stdout
