@@ -113,21 +113,21 @@ class Gossip:
         if self.client.is_public():
             return False  # only members push
         tried = tried if tried is not None else set()
-        by_audience: dict[str, list[SignedRecord]] = defaultdict(list)
+        # Grouped by audience, and by whether this node signed them: its own records may
+        # also go to peers of audiences it cannot receive itself.
+        own = self.client.service.own_key
+        groups: dict[tuple[str, bool], list[SignedRecord]] = defaultdict(list)
         for record in records:
-            by_audience[decode_envelope(record.envelope_bytes).audience].append(record)
+            env = decode_envelope(record.envelope_bytes)
+            groups[(env.audience, env.origin == own)].append(record)
         peers = [p for p in await self.eligible() if p.key != source and p.key not in tried]
         jobs = []
-        own = self.client.service.own_key
-        for audience, batch in by_audience.items():
+        for (audience, mine), batch in groups.items():
             able = [
                 p
                 for p in peers
                 if audience in self.client.shared_audiences(p.key)
-                or (
-                    audience in self.client.own_audiences_for(p.key)
-                    and all(_origin(r) == own for r in batch)
-                )
+                or (mine and audience in self.client.own_audiences_for(p.key))
             ]
             for peer in self.rng.sample(able, min(self.fanout, len(able))):
                 tried.add(peer.key)
@@ -283,10 +283,6 @@ class Gossip:
         task: asyncio.Task[None] = asyncio.ensure_future(_discard(job))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-
-
-def _origin(record: SignedRecord) -> bytes:
-    return decode_envelope(record.envelope_bytes).origin
 
 
 async def _nothing(records: Sequence[SignedRecord]) -> None:
