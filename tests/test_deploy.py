@@ -870,8 +870,15 @@ def test_caddy_passes_host_and_scheme_and_drops_client_addresses(tmp_path: Path)
         assert post(b"x" * NODE_BODY_CEILING) == 200
         assert HeaderEcho.seen[-1][2] == NODE_BODY_CEILING
         # Caddy 2.7 and later answer 413; 2.6 cuts the body off at max_size and
-        # answers 502. Either way no more than max_size reaches the node.
-        assert post(b"x" * (6 * 2**20)) in (413, 502)
+        # answers 502, or closes the connection while the client is still sending
+        # (a reset, depending on timing). Either way no more than max_size reaches
+        # the node.
+        refused: int | str
+        try:
+            refused = post(b"x" * (6 * 2**20))
+        except urllib.error.URLError as exc:
+            refused = type(exc.reason).__name__
+        assert refused in (413, 502, "ConnectionResetError")
         assert all(length <= 5 * 2**20 for _, _, length in HeaderEcho.seen)
     finally:
         process.terminate()
