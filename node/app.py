@@ -5,11 +5,22 @@ from pathlib import Path
 
 from aiohttp import web
 
-from node import api_export, api_node, api_query, api_records, federation, metrics
+from node import (
+    api_export,
+    api_node,
+    api_query,
+    api_records,
+    api_submissions,
+    federation,
+    metrics,
+    report_form,
+)
+from node.abuse import RateLimiter
 from node.config import Config, steward_keys
 from node.logs import request_log_middleware
 from node.problems import problem_middleware
 from node.state import CONFIG, NODE_KEY, STORE, VERIFIER
+from node.submissions import Moderation, record_publisher
 from protocol.keys import NodeKey
 from storage.ingest import Verifier
 from storage.store import Store, wall_clock_ms
@@ -32,6 +43,9 @@ def create_app(
     app[CONFIG] = config
     app[NODE_KEY] = key
     app[metrics.METRICS] = metrics.Metrics()
+    app[api_submissions.LIMITER] = RateLimiter(
+        config.submissions.per_client_per_hour, config.submissions.per_hour
+    )
 
     async def store_ctx(app: web.Application) -> AsyncIterator[None]:
         app[STORE] = await Store.open(
@@ -44,6 +58,18 @@ def create_app(
         app[VERIFIER] = Verifier(
             config.network.id, config.limits.limits(), config.node.verify_threads
         )
+        store = app[STORE]
+        app[api_submissions.MODERATION] = Moderation(
+            store.submissions,
+            store.records,
+            record_publisher(
+                store.records,
+                key,
+                network_id=config.network.id,
+                limits=config.limits.limits(),
+                clock=store.clock,
+            ),
+        )
         try:
             yield
         finally:
@@ -52,10 +78,13 @@ def create_app(
 
     app.cleanup_ctx.append(store_ctx)
     app.cleanup_ctx.append(federation.federation_ctx)
+    app.cleanup_ctx.append(api_submissions.retention_ctx)
     app.add_routes(api_records.routes)
     app.add_routes(api_node.routes)
     app.add_routes(api_query.routes)
     app.add_routes(api_export.routes)
     app.add_routes(federation.routes)
     app.add_routes(metrics.routes)
+    app.add_routes(api_submissions.routes)
+    app.add_routes(report_form.routes)
     return app

@@ -94,6 +94,23 @@ class PeerEntry(Section):
     key: KeyText
 
 
+class SubmissionsSection(Section):
+    """Reports from the public (``/report`` and ``POST /api/v1/submissions``)."""
+
+    # Days the private part of a published or rejected submission is kept.
+    retention_days: Annotated[int, Field(ge=1, le=3650)] = 90
+    # Submissions (and receipt checks) one client may make in an hour, and all
+    # clients together. Clients are told apart by an in-memory keyed hash of their
+    # address whose key changes every day; the address itself is never stored.
+    per_client_per_hour: Annotated[int, Field(ge=1, le=10_000)] = 10
+    per_hour: Annotated[int, Field(ge=1, le=1_000_000)] = 600
+    # Behind a TLS proxy every request comes from the proxy: take the client's
+    # address from the last X-Forwarded-For entry the proxy appended instead.
+    trust_forwarded_for: bool = False
+    # The largest submission accepted, in bytes of JSON or form data.
+    max_bytes: Annotated[int, Field(ge=4096, le=1 << 20)] = 64 * 1024
+
+
 class StorageSection(Section):
     synchronous: Literal["normal", "full"] = "full"
 
@@ -108,6 +125,7 @@ class Config(Section):
     network: NetworkSection = NetworkSection()
     limits: LimitsSection = LimitsSection()
     federation: FederationSection = FederationSection()
+    submissions: SubmissionsSection = SubmissionsSection()
     storage: StorageSection = StorageSection()
     log: LogSection = LogSection()
     # ``[[peers]]`` tables; not overridable from the environment.
@@ -231,6 +249,20 @@ quarantine_max_bytes = 67108864
 # [[peers]]
 # url = "https://steward.example.org"
 # key = "ed25519:..."
+
+[submissions]
+# Days the private part of a published or rejected report is kept.
+retention_days = 90
+# Reports (and receipt checks) one client may send in an hour, and all together.
+# Clients are told apart by an in-memory keyed hash of their address, whose key
+# changes daily; addresses are never stored or logged.
+per_client_per_hour = 10
+per_hour = 600
+# Behind a TLS proxy, take the client's address from the last X-Forwarded-For
+# entry (the one the proxy appended). Only set this when a proxy is in front.
+trust_forwarded_for = false
+# The largest report accepted, in bytes.
+max_bytes = 65536
 
 [storage]
 # "full" syncs every commit to disk (safe against power loss); "normal" is

@@ -99,7 +99,9 @@ def problem_response(status: int, code: str, detail: str, **extensions: Any) -> 
         "detail": detail,
         **extensions,
     }
-    headers = {"WWW-Authenticate": 'Bearer realm="banscan"'} if status == 401 else None
+    headers = {"WWW-Authenticate": 'Bearer realm="banscan"'} if status == 401 else {}
+    if status == 429 and "retry_after_s" in extensions:
+        headers["Retry-After"] = str(extensions["retry_after_s"])
     return web.Response(
         status=status,
         text=json.dumps(body),

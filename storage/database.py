@@ -52,6 +52,11 @@ class Database:
                 raise
             await self._writer.commit()
 
+    async def checkpoint(self) -> None:
+        """Copy the WAL into the database and truncate it, so no freed page lingers there."""
+        async with self._write_lock:
+            await self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
     async def schema_version(self) -> int:
         async with self.reader.execute("PRAGMA user_version") as cursor:
             row = await cursor.fetchone()

@@ -15,6 +15,7 @@ import aiosqlite
 from protocol.kinds import decode_body, is_known_kind
 from storage.columns import QUERY_COLUMNS, query_columns, summary_text
 from storage.rollup import MIGRATION as ROLLUP_MIGRATION
+from storage.submissions import MIGRATION as SUBMISSIONS_MIGRATION
 
 MIGRATIONS: tuple[str, ...] = (
     # 1: records, bodies, feeds, fork evidence, API tokens
@@ -164,6 +165,9 @@ MIGRATIONS: tuple[str, ...] = (
     # 5: the stats rollup, filled from existing records, and the triggers that take
     # records out of it (storage.rollup)
     ROLLUP_MIGRATION,
+    # 6: submissions from the public, moderators' public keys, the moderation audit
+    # log (storage.submissions)
+    SUBMISSIONS_MIGRATION,
 )
 
 

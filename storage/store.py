@@ -10,6 +10,7 @@ from storage.members import Trust
 from storage.peers import PeerStore
 from storage.quarantine import DEFAULT_MAX_BYTES
 from storage.records import RecordStore
+from storage.submissions import SubmissionStore
 from storage.tokens import TokenStore
 
 
@@ -33,6 +34,7 @@ class Store:
         self.tokens = TokenStore(db, clock)
         self.feeds = FeedStore(db)
         self.peers = PeerStore(db)
+        self.submissions = SubmissionStore(db, clock)
 
     @classmethod
     async def open(

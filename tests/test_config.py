@@ -70,6 +70,8 @@ def sample_override(section: str, key: str) -> tuple[str, Any]:
         return str(value), value
     if annotation is str:
         return default + "x", default + "x"
+    if annotation is bool:
+        return str(not default).lower(), not default
     pytest.fail(f"no sample value for {section}.{key} ({annotation}); teach sample_override")
 
 

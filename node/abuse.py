@@ -1,0 +1,107 @@
+"""Abuse limits for reports from the public, without keeping anyone's address.
+
+A client is known only by ``HMAC-SHA256(secret, address)``, and the secret is
+random, held in memory, and replaced at the start of every UTC day, when all
+counters start over. Nothing is written to disk or to the logs: after a
+restart, or the next day, yesterday's keys cannot be tied to an address even
+by someone who holds the server.
+
+Each client may make ``per_client`` attempts in a sliding hour, and all
+clients together ``total``. Tor users share exit addresses, so ``per_client``
+should stay generous; ``total`` is what stops a flood from many addresses.
+"""
+
+import collections
+import hashlib
+import hmac
+import secrets
+import time
+from collections.abc import Callable
+from typing import Final
+
+from aiohttp import web
+
+WINDOW_S: Final = 3600.0
+_DAY_S: Final = 86_400
+
+
+class RateLimited(Exception):
+    def __init__(self, retry_after_s: int) -> None:
+        super().__init__(f"too many reports; try again in {retry_after_s} s")
+        self.retry_after_s = retry_after_s
+
+
+class RateLimiter:
+    def __init__(
+        self,
+        per_client: int,
+        total: int,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._per_client = per_client
+        self._total = total
+        self._clock = clock
+        self._day = -1
+        self._secret = b""
+        self._clients: dict[bytes, collections.deque[float]] = {}
+        self._all: collections.deque[float] = collections.deque()
+
+    def client_key(self, address: str) -> bytes:
+        """The day's keyed hash of an address; the address itself is not kept."""
+        self._rotate(self._clock())
+        return hmac.new(self._secret, address.encode("utf-8"), hashlib.sha256).digest()[:16]
+
+    def check(self, address: str) -> None:
+        """Count one attempt from ``address``; raise :class:`RateLimited` over the limits."""
+        now = self._clock()
+        key = self.client_key(address)
+        if len(self._clients) > 2 * self._total:
+            self._forget_idle(now)
+        self._expire(self._all, now)
+        attempts = self._clients.setdefault(key, collections.deque())
+        self._expire(attempts, now)
+        if len(attempts) >= self._per_client:
+            raise RateLimited(self._retry_after(attempts, now))
+        if len(self._all) >= self._total:
+            raise RateLimited(self._retry_after(self._all, now))
+        attempts.append(now)
+        self._all.append(now)
+
+    @property
+    def clients(self) -> int:
+        """How many clients are counted now (their keys, never their addresses)."""
+        return len(self._clients)
+
+    def _rotate(self, now: float) -> None:
+        day = int(now // _DAY_S)
+        if day != self._day:
+            self._day = day
+            self._secret = secrets.token_bytes(32)
+            self._clients.clear()
+            self._all.clear()
+
+    @staticmethod
+    def _expire(attempts: collections.deque[float], now: float) -> None:
+        while attempts and attempts[0] <= now - WINDOW_S:
+            attempts.popleft()
+
+    def _forget_idle(self, now: float) -> None:
+        # Only allowed attempts are counted, so at most ``total`` clients have any
+        # in the window; the rest are idle and forgotten, which bounds memory.
+        for attempts in self._clients.values():
+            self._expire(attempts, now)
+        self._clients = {key: attempts for key, attempts in self._clients.items() if attempts}
+
+    def _retry_after(self, attempts: collections.deque[float], now: float) -> int:
+        return max(1, int(attempts[0] + WINDOW_S - now) + 1)
+
+
+def client_address(request: web.Request, *, trust_forwarded_for: bool) -> str:
+    """The address to count a request against: the socket peer, or the proxy's last entry."""
+    if trust_forwarded_for:
+        forwarded = request.headers.get("X-Forwarded-For", "")
+        last = forwarded.rsplit(",", 1)[-1].strip()
+        if last:
+            return last[:64]
+    return request.remote or ""

@@ -1,0 +1,353 @@
+"""Routes for reports from the public and for the moderators who review them.
+
+Public, no token:
+
+    POST /api/v1/submissions            a report as JSON; answers its receipt code
+    POST /api/v1/submissions/status     a receipt code's status, and nothing else
+
+Moderator or admin token:
+
+    GET  /api/v1/submissions            triage fields, oldest first
+    GET  /api/v1/submissions/{id}       the same, plus the sealed private part (ciphertext)
+    POST /api/v1/submissions/{id}/publish   publish (or correct) a redacted record
+    POST /api/v1/submissions/{id}/retract   retract the record published from it
+    POST /api/v1/submissions/reject     reject several at once
+    POST /api/v1/submissions/purge      delete private parts past retention now
+    GET  /api/v1/moderators             the moderator keys reports are sealed to
+    GET  /api/v1/audit                  the moderation audit log
+
+Nothing here reads or logs the client's address beyond the rate limiter's
+daily keyed hash (:mod:`node.abuse`).
+"""
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from typing import Any, Final
+
+import structlog
+from aiohttp import web
+
+from node.abuse import RateLimited, RateLimiter, client_address
+from node.auth import require_role
+from node.federation import FEDERATION
+from node.problems import ApiError, BadParameter, BadRequest, UnsupportedMediaType
+from node.query_params import int_param
+from node.state import CONFIG, STORE
+from node.submissions import (
+    RECEIPT_STATUS,
+    SUBMISSION_ID_PATTERN,
+    Moderation,
+    SubmissionError,
+    accept,
+    normalize_receipt,
+    parse_submission,
+    submission_view,
+)
+from protocol.keys import b64url_encode
+from storage import StorageError
+from storage.submissions import STATUSES
+from storage.tokens import Role, TokenInfo
+
+routes = web.RouteTableDef()
+MODERATION = web.AppKey("moderation", Moderation)
+LIMITER = web.AppKey("submission_limiter", RateLimiter)
+MODERATORS: Final = frozenset({Role.MODERATOR, Role.ADMIN})
+MAX_PAGE: Final = 500
+_MODERATION_BODY_BYTES: Final = 256 * 1024
+RETENTION_INTERVAL_S: Final = 3600
+RETENTION_ACTOR: Final = "node:retention"
+log = structlog.get_logger("banscan.submissions")
+
+
+def actor_name(info: TokenInfo) -> str:
+    """Who the audit log names for an API call: the token's label, never a person's address."""
+    return f"token:{info.label}" if info.label else f"token:({info.role.value})"
+
+
+async def read_limited(request: web.Request, max_bytes: int) -> bytes:
+    """The request body, refusing (413) anything over ``max_bytes`` before reading it all."""
+    if request.content_length is not None and request.content_length > max_bytes:
+        raise ApiError(
+            f"the request body is {request.content_length} bytes; at most {max_bytes} are accepted",
+            status=413,
+            code="too-large",
+        )
+    data = bytearray()
+    while chunk := await request.content.read(64 * 1024):
+        data += chunk
+        if len(data) > max_bytes:
+            raise ApiError(
+                f"the request body is over the {max_bytes} bytes accepted",
+                status=413,
+                code="too-large",
+            )
+    return bytes(data)
+
+
+async def read_json(request: web.Request, max_bytes: int) -> dict[str, Any]:
+    if request.content_type != "application/json":
+        raise UnsupportedMediaType("send a JSON object as application/json")
+    raw = await read_limited(request, max_bytes)
+    try:
+        payload = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BadRequest(f"the request body is not valid JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise BadRequest("the request body is nested too deeply") from exc
+    if not isinstance(payload, dict):
+        raise BadRequest("the request body must be a JSON object")
+    return payload
+
+
+def count_attempt(request: web.Request) -> None:
+    """Count a report or a receipt check against the client's hourly limit (429 over it)."""
+    address = client_address(
+        request, trust_forwarded_for=request.app[CONFIG].submissions.trust_forwarded_for
+    )
+    try:
+        request.app[LIMITER].check(address)
+    except RateLimited as exc:
+        raise ApiError(
+            str(exc),
+            status=429,
+            code="too-many-requests",
+            retry_after_s=exc.retry_after_s,
+        ) from exc
+
+
+def _problem(exc: SubmissionError) -> ApiError:
+    return ApiError(exc.detail, status=exc.status, code=exc.code)
+
+
+@routes.post("/api/v1/submissions")
+async def create_submission(request: web.Request) -> web.Response:
+    count_attempt(request)
+    payload = await read_json(request, request.app[CONFIG].submissions.max_bytes)
+    try:
+        submission = parse_submission(payload)
+        _, receipt = await accept(request.app[STORE].submissions, submission, _clock(request))
+    except SubmissionError as exc:
+        raise _problem(exc) from exc
+    return web.json_response(
+        {
+            "receipt": receipt,
+            "status": RECEIPT_STATUS["pending"],
+            "note": "Keep this code: with it you can check your report's status at "
+            "/report/status. It is the only way to find your report again.",
+        },
+        status=201,
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+@routes.post("/api/v1/submissions/status")
+async def receipt_status(request: web.Request) -> web.Response:
+    count_attempt(request)
+    payload = await read_json(request, 4096)
+    unknown = sorted(set(payload) - {"receipt"})
+    if unknown or not isinstance(payload.get("receipt"), str):
+        raise BadRequest('send {"receipt": "<your receipt code>"} and nothing else')
+    receipt = normalize_receipt(payload["receipt"])
+    if receipt is None:
+        raise BadRequest(
+            "a receipt code is 20 letters and digits, such as K7QM-2XPA-9HTC-WRFD-3MNB"
+        )
+    status = await request.app[STORE].submissions.status_by_receipt(receipt)
+    if status is None:
+        raise ApiError("no report has this receipt code", status=404, code="not-found")
+    return web.json_response(
+        {"status": RECEIPT_STATUS[status]}, headers={"Cache-Control": "no-store"}
+    )
+
+
+@routes.get("/api/v1/submissions")
+async def list_submissions(request: web.Request) -> web.Response:
+    await require_role(request, MODERATORS)
+    query = request.query
+    unknown = sorted(set(query) - {"status", "kind", "limit", "cursor"})
+    if unknown:
+        raise BadParameter(unknown[0], "not a parameter of this route")
+    status = query.get("status")
+    if status is not None and status not in STATUSES:
+        raise BadParameter("status", f"must be one of {', '.join(STATUSES)}")
+    kind = query.get("kind")
+    if kind is not None and kind not in ("incident", "deployment"):
+        raise BadParameter("kind", "must be incident or deployment")
+    limit = int_param(query, "limit", default=100, low=1, high=MAX_PAGE)
+    after = int_param(query, "cursor", default=0, low=0, high=2**62)
+    page = await request.app[STORE].submissions.page(
+        status=status, kind=kind, after=after, limit=limit
+    )
+    items = [submission_view(submission, with_sealed=False) for _, submission in page]
+    cursor = str(page[-1][0]) if len(page) == limit else None
+    counts = await request.app[STORE].submissions.counts()
+    return web.json_response({"submissions": items, "next_cursor": cursor, "counts": counts})
+
+
+@routes.get(f"/api/v1/submissions/{{submission_id:{SUBMISSION_ID_PATTERN}}}")
+async def get_submission(request: web.Request) -> web.Response:
+    await require_role(request, MODERATORS)
+    try:
+        submission = await request.app[MODERATION].get(request.match_info["submission_id"])
+    except SubmissionError as exc:
+        raise _problem(exc) from exc
+    return web.json_response(submission_view(submission, with_sealed=True))
+
+
+@routes.post(f"/api/v1/submissions/{{submission_id:{SUBMISSION_ID_PATTERN}}}/publish")
+async def publish_submission(request: web.Request) -> web.Response:
+    info = await require_role(request, MODERATORS)
+    payload = await read_json(request, _MODERATION_BODY_BYTES)
+    unknown = sorted(set(payload) - {"audience", "body"})
+    if unknown:
+        raise BadRequest(f"unknown field(s): {', '.join(unknown)}; expected audience, body")
+    for field in ("audience", "body"):
+        if field not in payload:
+            raise BadRequest(f"missing field: {field}")
+    try:
+        record = await request.app[MODERATION].publish(
+            request.match_info["submission_id"],
+            payload["audience"],
+            payload["body"],
+            actor=actor_name(info),
+        )
+    except SubmissionError as exc:
+        raise _problem(exc) from exc
+    request.app[FEDERATION].published_own([record])
+    return web.json_response(
+        {"record_id": record.id.hex(), "audience": record.envelope.audience},
+        status=201,
+        headers={"Location": f"/api/v1/records/{record.id.hex()}"},
+    )
+
+
+@routes.post(f"/api/v1/submissions/{{submission_id:{SUBMISSION_ID_PATTERN}}}/retract")
+async def retract_submission(request: web.Request) -> web.Response:
+    info = await require_role(request, MODERATORS)
+    payload = await read_json(request, 4096)
+    if set(payload) != {"reason"}:
+        raise BadRequest('send {"reason": ...} and nothing else')
+    try:
+        record = await request.app[MODERATION].retract(
+            request.match_info["submission_id"], payload["reason"], actor=actor_name(info)
+        )
+    except SubmissionError as exc:
+        raise _problem(exc) from exc
+    request.app[FEDERATION].published_own([record])
+    return web.json_response({"record_id": record.id.hex()}, status=201)
+
+
+@routes.post("/api/v1/submissions/reject")
+async def reject_submissions(request: web.Request) -> web.Response:
+    info = await require_role(request, MODERATORS)
+    payload = await read_json(request, _MODERATION_BODY_BYTES)
+    if set(payload) != {"ids", "reason"}:
+        raise BadRequest('send {"ids": [...], "reason": ...} and nothing else')
+    ids = payload["ids"]
+    if not isinstance(ids, list) or not 1 <= len(ids) <= MAX_PAGE:
+        raise BadRequest(f"ids must be a list of 1 to {MAX_PAGE} submission ids")
+    if not all(isinstance(i, str) and len(i) <= 64 for i in ids):
+        raise BadRequest("each id must be a submission id such as sub_...")
+    if not isinstance(payload["reason"], str):
+        raise BadRequest("reason must be a string")
+    try:
+        rejected, skipped = await request.app[MODERATION].reject(
+            ids, payload["reason"], actor=actor_name(info)
+        )
+    except SubmissionError as exc:
+        raise _problem(exc) from exc
+    return web.json_response({"rejected": rejected, "skipped": skipped})
+
+
+@routes.post("/api/v1/submissions/purge")
+async def purge_submissions(request: web.Request) -> web.Response:
+    info = await require_role(request, MODERATORS)
+    payload = await read_json(request, 4096)
+    unknown = sorted(set(payload) - {"retention_days"})
+    if unknown:
+        raise BadRequest(f"unknown field(s): {', '.join(unknown)}; expected retention_days")
+    config = request.app[CONFIG].submissions
+    days = payload.get("retention_days", config.retention_days)
+    if not isinstance(days, int) or isinstance(days, bool) or not 0 <= days <= 3650:
+        raise BadRequest("retention_days must be a whole number of days from 0 to 3650")
+    purged = await request.app[MODERATION].purge(_clock(request)(), days, actor=actor_name(info))
+    return web.json_response({"purged": purged})
+
+
+@routes.get("/api/v1/moderators")
+async def list_moderators(request: web.Request) -> web.Response:
+    await require_role(request, MODERATORS)
+    keys = await request.app[STORE].submissions.keys()
+    return web.json_response(
+        {
+            "moderators": [
+                {"key_id": k.key_id, "label": k.label, "added_ms": k.added_ms, "public": k.public}
+                for k in keys
+            ]
+        }
+    )
+
+
+@routes.get("/api/v1/audit")
+async def audit_log(request: web.Request) -> web.Response:
+    await require_role(request, MODERATORS)
+    unknown = sorted(set(request.query) - {"after", "limit"})
+    if unknown:
+        raise BadParameter(unknown[0], "not a parameter of this route")
+    after = int_param(request.query, "after", default=0, low=0, high=2**62)
+    limit = int_param(request.query, "limit", default=1000, low=1, high=10_000)
+    store = request.app[STORE].submissions
+    entries = await store.audit_log(after=after, limit=limit)
+    broken = await store.verify_audit_log()
+    return web.json_response(
+        {
+            "entries": [
+                {
+                    "seq": e.seq,
+                    "at_ms": e.at_ms,
+                    "actor": e.actor,
+                    "action": e.action,
+                    "submission": e.submission,
+                    "record_id": None if e.record_id is None else e.record_id.hex(),
+                    "detail": e.detail,
+                    "hash": b64url_encode(e.hash),
+                }
+                for e in entries
+            ],
+            "intact": broken is None,
+            "first_broken_seq": broken,
+        }
+    )
+
+
+def _clock(request: web.Request) -> Any:
+    return request.app[STORE].clock
+
+
+async def retention_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Delete, every hour, the private parts whose retention period has ended."""
+
+    async def purge_forever() -> None:
+        while True:
+            try:
+                purged = await app[MODERATION].purge(
+                    app[STORE].clock(),
+                    app[CONFIG].submissions.retention_days,
+                    actor=RETENTION_ACTOR,
+                )
+            except StorageError as exc:
+                log.warning("retention purge failed", code=exc.code)
+            else:
+                if purged:
+                    log.info("retention purge", count=len(purged))
+            await asyncio.sleep(RETENTION_INTERVAL_S)
+
+    task = asyncio.create_task(purge_forever())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

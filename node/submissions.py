@@ -1,0 +1,414 @@
+"""Reports from the public: what a submission holds, how it is sealed, and how it is moderated.
+
+A submission arrives from the ``/report`` form or ``POST /api/v1/submissions``
+as the flat fields of :class:`SubmissionIn` (one name per form field). It is
+split in two:
+
+- the **triage** part: coarse fields a published record may carry anyway,
+  stored in the clear so moderators can sort reports without a key;
+- the **private** part: the narrative, the exact place and time, names,
+  sources and contact details, sealed to every moderator key
+  (:mod:`protocol.sealing`) before anything is written. The node never holds
+  a key that opens it.
+
+The reporter gets a receipt code; with it they learn the status and nothing else.
+
+:class:`Moderation` carries out the moderators' decisions for the API and the
+CLI alike: each one is checked, applied and written to the audit log.
+"""
+
+import datetime
+import json
+import re
+import secrets
+from collections.abc import Callable, Sequence
+from typing import Annotated, Any, Final, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from node.publishing import publish
+from protocol.fields import CountryCode, HttpUrl, Text
+from protocol.keys import NodeKey, b64url_encode
+from protocol.kinds import (
+    IncidentCategory,
+    TechnologyType,
+    describe_validation_error,
+)
+from protocol.limits import Limits
+from protocol.records import VerifiedRecord
+from protocol.sealing import ModeratorPublicKey, seal
+from storage.records import RecordStore
+from storage.submissions import Submission, SubmissionStore
+
+SUBMISSION_KINDS: Final = ("incident", "deployment")
+REJECT_REASONS: Final = ("spam", "duplicate", "out_of_scope", "insufficient", "unsafe", "other")
+RETRACT_REASONS: Final = ("duplicate", "error", "safety", "consent_withdrawn", "legal")
+# What a reporter sees for each status: no more than whether it was published.
+RECEIPT_STATUS: Final = {
+    "pending": "received",
+    "published": "published",
+    "rejected": "not_published",
+    "retracted": "withdrawn",
+}
+PRIVATE_FIELDS: Final = (
+    "what_happened",
+    "occurred_time",
+    "place",
+    "lat",
+    "lon",
+    "sources",
+    "names",
+    "email",
+    "signal",
+    "phone",
+)
+_RECEIPT_ALPHABET: Final = "ABCDEFGHJKMNPQRSTVWXYZ23456789"  # no 0/O, 1/I/L, U
+_RECEIPT_GROUPS: Final = 5
+_RECEIPT_GROUP_LENGTH: Final = 4  # 20 characters of 30 symbols: over 98 bits
+RECEIPT_PATTERN: Final = re.compile(r"^[A-Z2-9]{4}(?:-[A-Z2-9]{4}){4}$")
+SUBMISSION_ID_PATTERN: Final = r"sub_[a-z2-7]{16}"
+
+
+class SubmissionError(Exception):
+    """A submission or a moderation request that cannot be taken; ``status`` is the HTTP one."""
+
+    status = 422
+    code = "invalid-submission"
+
+    def __init__(self, detail: str, *, status: int | None = None, code: str | None = None):
+        super().__init__(detail)
+        self.detail = detail
+        if status is not None:
+            self.status = status
+        if code is not None:
+            self.code = code
+
+
+class SubmissionsClosed(SubmissionError):
+    status = 503
+    code = "submissions-closed"
+
+
+class SubmissionNotFound(SubmissionError):
+    status = 404
+    code = "not-found"
+
+
+class ModerationConflict(SubmissionError):
+    status = 409
+    code = "moderation-conflict"
+
+
+class SubmissionIn(BaseModel):
+    """One report, as the form and the API send it. Blank strings count as not given."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+    kind: Literal["incident", "deployment"]
+    # Private: sealed to the moderators.
+    what_happened: Annotated[str, Field(min_length=1, max_length=10_000)]
+    occurred_time: Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")] | None = None
+    place: Annotated[str, Field(min_length=1, max_length=2_000)]
+    lat: Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False)] | None = None
+    lon: Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False)] | None = None
+    sources: Annotated[list[HttpUrl], Field(max_length=20)] = []
+    names: Annotated[str, Field(max_length=2_000)] | None = None
+    email: Annotated[str, Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")] | None = None
+    signal: Annotated[str, Field(max_length=64)] | None = None
+    phone: Annotated[str, Field(max_length=32, pattern=r"^\+?[0-9 ().-]{4,31}$")] | None = None
+    # Triage: kept in the clear, all of it publishable.
+    occurred_on: datetime.date
+    country: CountryCode
+    city: Text | None = None
+    agency: Text | None = None
+    technology: TechnologyType = "other"
+    category: IncidentCategory | None = None
+    consent_contact: bool = False
+    consent_publish: bool = False
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _blank_is_absent(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("occurred_on", mode="before")
+    @classmethod
+    def _iso_date(cls, value: Any) -> Any:
+        if isinstance(value, str) and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+            raise ValueError("must be a date in the form YYYY-MM-DD")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "SubmissionIn":
+        if (self.lat is None) != (self.lon is None):
+            raise ValueError("give both lat and lon, or neither")
+        tomorrow = datetime.datetime.now(datetime.UTC).date() + datetime.timedelta(days=1)
+        if self.occurred_on > tomorrow:
+            raise ValueError("occurred_on is in the future")
+        if self.occurred_on.year < 1990:
+            raise ValueError("occurred_on is before 1990")
+        if self.kind == "deployment" and self.category is not None:
+            raise ValueError("category is for incidents; a deployment sighting has none")
+        return self
+
+    def triage(self) -> dict[str, Any]:
+        """The coarse part stored in the clear."""
+        fields = {
+            "kind": self.kind,
+            "occurred_on": self.occurred_on.isoformat(),
+            "country": self.country,
+            "city": self.city,
+            "agency": self.agency,
+            "technology": self.technology,
+            "category": self.category or ("other" if self.kind == "incident" else None),
+            "consent_contact": self.consent_contact,
+            "consent_publish": self.consent_publish,
+        }
+        return {key: value for key, value in fields.items() if value is not None}
+
+    def private(self) -> dict[str, Any]:
+        """The part sealed to the moderators."""
+        data = self.model_dump(include=set(PRIVATE_FIELDS), exclude_none=True)
+        if not data.get("sources"):
+            data.pop("sources", None)
+        return data
+
+
+def parse_submission(payload: Any) -> SubmissionIn:
+    """Validate a submission; the error names each wrong field without echoing its value."""
+    if not isinstance(payload, dict):
+        raise SubmissionError("a submission must be a JSON object")
+    try:
+        return SubmissionIn.model_validate(payload)
+    except ValidationError as exc:
+        raise SubmissionError(
+            f"the submission is invalid: {describe_validation_error(exc)}"
+        ) from exc
+
+
+def field_errors(payload: dict[str, Any]) -> dict[str, str]:
+    """{field: message} for each wrong field (the form shows them beside the fields)."""
+    try:
+        SubmissionIn.model_validate(payload)
+    except ValidationError as exc:
+        errors: dict[str, str] = {}
+        for error in exc.errors(include_url=False, include_input=False):
+            field = str(error["loc"][0]) if error["loc"] else ""
+            errors.setdefault(field, error["msg"])
+        return errors
+    return {}
+
+
+def new_receipt() -> str:
+    """A receipt code such as ``K7QM-2XPA-9HTC-WRFD-3MNB``: easy to copy, hard to guess."""
+    symbols = "".join(
+        secrets.choice(_RECEIPT_ALPHABET) for _ in range(_RECEIPT_GROUPS * _RECEIPT_GROUP_LENGTH)
+    )
+    step = _RECEIPT_GROUP_LENGTH
+    return "-".join(symbols[i : i + step] for i in range(0, len(symbols), step))
+
+
+def normalize_receipt(text: str) -> str | None:
+    """The canonical form of a receipt code as a person may type it, None if it is not one."""
+    compact = re.sub(r"[\s-]", "", text.upper())[:64]
+    if len(compact) != _RECEIPT_GROUPS * _RECEIPT_GROUP_LENGTH:
+        return None
+    step = _RECEIPT_GROUP_LENGTH
+    code = "-".join(compact[i : i + step] for i in range(0, len(compact), step))
+    return code if RECEIPT_PATTERN.match(code) else None
+
+
+def new_submission_id() -> str:
+    alphabet = "abcdefghijklmnopqrstuvwxyz234567"
+    return "sub_" + "".join(secrets.choice(alphabet) for _ in range(16))
+
+
+def utc_day(ms: int) -> str:
+    return datetime.datetime.fromtimestamp(ms / 1000, datetime.UTC).date().isoformat()
+
+
+async def accept(
+    store: SubmissionStore, submission: SubmissionIn, clock: Callable[[], int]
+) -> tuple[str, str]:
+    """Seal and store a validated submission: (its id, the reporter's receipt code)."""
+    keys = [ModeratorPublicKey.parse(key.public) for key in await store.keys()]
+    if not keys:
+        raise SubmissionsClosed(
+            "this node takes no reports yet: it has no moderator keys (see banscan moderators add)"
+        )
+    submission_id, receipt = new_submission_id(), new_receipt()
+    private = json.dumps(submission.private(), ensure_ascii=False).encode("utf-8")
+    await store.add(
+        submission_id,
+        receipt,
+        kind=submission.kind,
+        received_on=utc_day(clock()),
+        triage=submission.triage(),
+        sealed=seal(private, keys, submission_id.encode("ascii")),
+        key_ids=[key.key_id for key in keys],
+    )
+    return submission_id, receipt
+
+
+def submission_view(submission: Submission, *, with_sealed: bool) -> dict[str, Any]:
+    """A submission as the moderators' API shows it: the private part only ever as a box."""
+    view: dict[str, Any] = {
+        "id": submission.id,
+        "kind": submission.kind,
+        "status": submission.status,
+        "received_on": submission.received_on,
+        "triage": submission.triage,
+        "decided_ms": submission.decided_ms,
+        "record_id": None if submission.record_id is None else submission.record_id.hex(),
+        "reason": submission.reason,
+        "purged": submission.purged_ms is not None,
+        "key_ids": submission.key_ids,
+    }
+    if with_sealed:
+        view["sealed"] = None if submission.sealed is None else b64url_encode(submission.sealed)
+    return view
+
+
+class Moderation:
+    """Moderators' decisions, checked and written to the audit log."""
+
+    def __init__(
+        self,
+        store: SubmissionStore,
+        records: RecordStore,
+        publish_record: Callable[[str, str, dict[str, Any]], Any],
+    ) -> None:
+        self._store = store
+        self._records = records
+        # (kind, audience, body) -> awaitable VerifiedRecord
+        self._publish_record = publish_record
+
+    async def get(self, submission_id: str) -> Submission:
+        submission = await self._store.get(submission_id)
+        if submission is None:
+            raise SubmissionNotFound(f"no submission {submission_id[:40]!r} on this node")
+        return submission
+
+    async def publish(
+        self, submission_id: str, audience: str, body: Any, *, actor: str
+    ) -> VerifiedRecord:
+        """Publish a redacted record of a submission, or a correction of the one published."""
+        submission = await self.get(submission_id)
+        if not submission.triage.get("consent_publish"):
+            raise ModerationConflict(
+                f"{submission_id}: the reporter did not consent to publication"
+            )
+        if submission.status not in ("pending", "published"):
+            raise ModerationConflict(
+                f"{submission_id} is {submission.status}; it cannot be published"
+            )
+        if not isinstance(body, dict):
+            raise SubmissionError("body must be a JSON object: the record's body")
+        correction = submission.status == "published"
+        if correction:
+            assert submission.record_id is not None
+            current = submission.record_id.hex()
+            if body.get("supersedes", current) != current:
+                raise ModerationConflict(
+                    f"a correction of {submission_id} must supersede its latest record {current}"
+                )
+            body = {**body, "supersedes": current}
+        elif "supersedes" in body:
+            raise SubmissionError("a first publication supersedes nothing; remove supersedes")
+        record: VerifiedRecord = await self._publish_record(submission.kind, audience, body)
+        done = await self._store.decide(
+            submission_id,
+            "published",
+            expected=("published",) if correction else ("pending",),
+            actor=actor,
+            action="correct" if correction else "publish",
+            detail={"audience": audience, "kind": submission.kind},
+            record_id=record.id,
+        )
+        if not done:
+            raise ModerationConflict(f"{submission_id} was decided by someone else meanwhile")
+        return record
+
+    async def reject(
+        self, submission_ids: Sequence[str], reason: str, *, actor: str
+    ) -> tuple[list[str], dict[str, str]]:
+        """Reject pending submissions: (rejected ids, {id: why not} for the rest)."""
+        if reason not in REJECT_REASONS:
+            raise SubmissionError(f"reason must be one of {', '.join(REJECT_REASONS)}")
+        rejected, skipped = [], {}
+        for submission_id in dict.fromkeys(submission_ids):
+            done = await self._store.decide(
+                submission_id,
+                "rejected",
+                expected=("pending",),
+                actor=actor,
+                action="reject",
+                detail={"reason": reason},
+                reason=reason,
+            )
+            if done:
+                rejected.append(submission_id)
+            else:
+                found = await self._store.get(submission_id)
+                skipped[submission_id] = "not found" if found is None else found.status
+        return rejected, skipped
+
+    async def retract(self, submission_id: str, reason: str, *, actor: str) -> VerifiedRecord:
+        """Publish a retraction of the record published from a submission."""
+        if reason not in RETRACT_REASONS:
+            raise SubmissionError(f"reason must be one of {', '.join(RETRACT_REASONS)}")
+        submission = await self.get(submission_id)
+        if submission.status != "published" or submission.record_id is None:
+            raise ModerationConflict(
+                f"{submission_id} is {submission.status}; only a published one can be retracted"
+            )
+        target = await self._records.get(submission.record_id)
+        if target is None:
+            raise ModerationConflict(f"the record published from {submission_id} is not here")
+        # The retraction goes where the record went, so every node that holds it learns.
+        record: VerifiedRecord = await self._publish_record(
+            "retraction",
+            target.envelope.audience,
+            {"target": submission.record_id.hex(), "reason": reason},
+        )
+        await self._store.decide(
+            submission_id,
+            "retracted",
+            expected=("published",),
+            actor=actor,
+            action="retract",
+            detail={"reason": reason, "retraction": record.id.hex()},
+            reason=reason,
+        )
+        return record
+
+    async def purge(self, now_ms: int, retention_days: int, *, actor: str) -> list[str]:
+        """Delete the private part of every submission decided over ``retention_days`` ago."""
+        return await self._store.purge(now_ms - retention_days * 86_400_000, actor=actor)
+
+
+def record_publisher(
+    records: RecordStore, key: NodeKey, *, network_id: str, limits: Limits, clock: Callable[[], int]
+) -> Callable[[str, str, dict[str, Any]], Any]:
+    """The publish step :class:`Moderation` uses: sign and store as this node."""
+
+    async def publish_record(kind: str, audience: str, body: dict[str, Any]) -> VerifiedRecord:
+        return await publish(
+            records,
+            key,
+            network_id=network_id,
+            limits=limits,
+            kind=kind,
+            audience=audience,
+            body=body,
+            clock=clock,
+        )
+
+    return publish_record

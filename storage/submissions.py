@@ -1,0 +1,391 @@
+"""Submissions from the public, the moderators' public keys, and the moderation audit log.
+
+What a seized database holds of a submission:
+
+- ``triage``: the coarse fields moderators sort by, all of which a published
+  record may carry anyway (kind, country, city, day, category, technology,
+  agency, the consent answers);
+- ``sealed``: the private part, a box only moderators' private keys open
+  (:mod:`protocol.sealing`); set to NULL when the retention period ends;
+- ``received_on``: the UTC day it arrived. No finer time is kept, so arrival
+  cannot be matched against a network log;
+- a SHA-256 of the reporter's receipt code, never the code.
+
+No IP address, user agent or cookie is ever stored. The audit log is
+append-only (triggers refuse UPDATE and DELETE) and hash-chained, so a
+removed or edited entry shows; it names who did what, when, to which
+submission, never any private content.
+"""
+
+import hashlib
+import json
+import sqlite3
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final
+
+import msgpack
+
+if TYPE_CHECKING:  # storage.database imports this module's MIGRATION
+    from storage.database import Database
+
+STATUSES: Final = ("pending", "published", "rejected", "retracted")
+DECIDED: Final = ("published", "rejected", "retracted")
+MIGRATION: Final = """
+CREATE TABLE submissions (
+    id           TEXT PRIMARY KEY,         -- random; what moderators name it by
+    receipt_hash BLOB NOT NULL UNIQUE,     -- SHA-256 of the reporter's receipt code
+    kind         TEXT NOT NULL,            -- incident or deployment
+    received_on  TEXT NOT NULL,            -- UTC day only
+    triage       TEXT NOT NULL,            -- JSON of the coarse, publishable fields
+    sealed       BLOB,                     -- the private part, sealed; NULL once purged
+    key_ids      TEXT NOT NULL,            -- the moderator keys it is sealed to
+    status       TEXT NOT NULL DEFAULT 'pending',
+    decided_ms   INTEGER,                  -- last moderation decision
+    record_id    BLOB,                     -- latest record published from it
+    reason       TEXT,                     -- why it was rejected or retracted
+    purged_ms    INTEGER
+);
+CREATE INDEX submissions_status ON submissions (status);
+
+CREATE TABLE moderator_keys (
+    key_id   TEXT PRIMARY KEY,
+    public   TEXT NOT NULL,                -- mlkem768x25519:...
+    label    TEXT NOT NULL,
+    added_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE audit_log (
+    seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+    at_ms      INTEGER NOT NULL,
+    actor      TEXT NOT NULL,
+    action     TEXT NOT NULL,
+    submission TEXT,
+    record_id  BLOB,
+    detail     TEXT NOT NULL,              -- JSON; never private content
+    hash       BLOB NOT NULL               -- SHA-256 over the previous hash and this entry
+);
+CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+"""
+_GENESIS: Final = b"\x00" * 32
+_COLUMNS: Final = (
+    "id, kind, received_on, triage, sealed, key_ids, status, decided_ms, record_id, reason, "
+    "purged_ms"
+)
+
+
+def receipt_digest(receipt: str) -> bytes:
+    """Receipt codes carry 100 random bits: a plain SHA-256 leaves nothing to brute-force."""
+    return hashlib.sha256(receipt.encode("utf-8")).digest()
+
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    id: str
+    kind: str
+    received_on: str
+    triage: dict[str, Any]
+    sealed: bytes | None
+    key_ids: list[str]
+    status: str
+    decided_ms: int | None
+    record_id: bytes | None
+    reason: str | None
+    purged_ms: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredModeratorKey:
+    key_id: str
+    public: str
+    label: str
+    added_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    seq: int
+    at_ms: int
+    actor: str
+    action: str
+    submission: str | None
+    record_id: bytes | None
+    detail: dict[str, Any]
+    hash: bytes
+
+
+def _submission(row: Sequence[Any]) -> Submission:
+    return Submission(
+        id=row[0],
+        kind=row[1],
+        received_on=row[2],
+        triage=json.loads(row[3]),
+        sealed=row[4],
+        key_ids=json.loads(row[5]),
+        status=row[6],
+        decided_ms=row[7],
+        record_id=row[8],
+        reason=row[9],
+        purged_ms=row[10],
+    )
+
+
+def _entry_hash(
+    previous: bytes,
+    seq: int,
+    at_ms: int,
+    actor: str,
+    action: str,
+    submission: str | None,
+    record_id: bytes | None,
+    detail: str,
+) -> bytes:
+    packed = msgpack.packb(
+        [seq, at_ms, actor, action, submission, record_id, detail], use_bin_type=True
+    )
+    return hashlib.sha256(previous + packed).digest()
+
+
+class SubmissionStore:
+    def __init__(self, db: "Database", clock: Callable[[], int]) -> None:
+        self._db = db
+        self._clock = clock
+
+    # -- intake ---------------------------------------------------------------
+
+    async def add(
+        self,
+        submission_id: str,
+        receipt: str,
+        *,
+        kind: str,
+        received_on: str,
+        triage: dict[str, Any],
+        sealed: bytes,
+        key_ids: Sequence[str],
+    ) -> None:
+        async with self._db.transaction() as conn:
+            await conn.execute(
+                "INSERT INTO submissions (id, receipt_hash, kind, received_on, triage, sealed, "
+                "key_ids) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    submission_id,
+                    receipt_digest(receipt),
+                    kind,
+                    received_on,
+                    json.dumps(triage, sort_keys=True),
+                    sealed,
+                    json.dumps(sorted(key_ids)),
+                ),
+            )
+
+    async def status_by_receipt(self, receipt: str) -> str | None:
+        async with self._db.reader.execute(
+            "SELECT status FROM submissions WHERE receipt_hash = ?", (receipt_digest(receipt),)
+        ) as cursor:
+            row = await cursor.fetchone()
+        return None if row is None else str(row[0])
+
+    # -- reading --------------------------------------------------------------
+
+    async def get(self, submission_id: str) -> Submission | None:
+        async with self._db.reader.execute(
+            f"SELECT {_COLUMNS} FROM submissions WHERE id = ?",  # noqa: S608
+            (submission_id,),
+        ) as cursor:
+            row = await cursor.fetchone()
+        return None if row is None else _submission(row)
+
+    async def page(
+        self,
+        *,
+        status: str | None = None,
+        kind: str | None = None,
+        after: int = 0,
+        limit: int = 100,
+    ) -> list[tuple[int, Submission]]:
+        """Oldest first, from the arrival position ``after`` on: (position, submission)."""
+        conditions, params = ["rowid > ?"], [str(after)]
+        if status is not None:
+            conditions.append("status = ?")
+            params.append(status)
+        if kind is not None:
+            conditions.append("kind = ?")
+            params.append(kind)
+        sql = (
+            f"SELECT rowid, {_COLUMNS} FROM submissions "  # noqa: S608
+            f"WHERE {' AND '.join(conditions)} ORDER BY rowid LIMIT ?"
+        )
+        async with self._db.reader.execute(sql, (*params, limit)) as cursor:
+            rows = await cursor.fetchall()
+        return [(int(row[0]), _submission(row[1:])) for row in rows]
+
+    async def counts(self) -> dict[str, int]:
+        """How many submissions are in each status."""
+        async with self._db.reader.execute(
+            "SELECT status, count(*) FROM submissions GROUP BY status"
+        ) as cursor:
+            rows = await cursor.fetchall()
+        found = {str(status): int(count) for status, count in rows}
+        return {status: found.get(status, 0) for status in STATUSES}
+
+    # -- decisions ------------------------------------------------------------
+
+    async def decide(
+        self,
+        submission_id: str,
+        status: str,
+        *,
+        expected: Sequence[str],
+        actor: str,
+        action: str,
+        detail: dict[str, Any],
+        record_id: bytes | None = None,
+        reason: str | None = None,
+    ) -> bool:
+        """Move a submission to ``status`` if it is in one of ``expected``, and log it.
+
+        False (and nothing changed) when its status was not one of ``expected``.
+        """
+        now = self._clock()
+        marks = ", ".join("?" for _ in expected)
+        async with self._db.transaction() as conn:
+            cursor = await conn.execute(
+                "UPDATE submissions SET status = ?, decided_ms = ?, "  # noqa: S608
+                "record_id = coalesce(?, record_id), reason = ? "
+                f"WHERE id = ? AND status IN ({marks})",
+                (status, now, record_id, reason, submission_id, *expected),
+            )
+            if cursor.rowcount == 0:
+                return False
+            await self._append_audit(conn, now, actor, action, submission_id, record_id, detail)
+        return True
+
+    async def purge(self, decided_before_ms: int, *, actor: str) -> list[str]:
+        """Delete the private part of every decided submission decided before the given time."""
+        now = self._clock()
+        marks = ", ".join("?" for _ in DECIDED)
+        async with self._db.transaction() as conn:
+            cursor = await conn.execute(
+                f"SELECT id FROM submissions WHERE sealed IS NOT NULL "  # noqa: S608
+                f"AND status IN ({marks}) AND decided_ms < ? ORDER BY rowid",
+                (*DECIDED, decided_before_ms),
+            )
+            purged = [str(row[0]) for row in await cursor.fetchall()]
+            await conn.executemany(
+                "UPDATE submissions SET sealed = NULL, purged_ms = ? WHERE id = ?",
+                [(now, submission_id) for submission_id in purged],
+            )
+            if purged:
+                await self._append_audit(
+                    conn,
+                    now,
+                    actor,
+                    "purge",
+                    None,
+                    None,
+                    {"count": len(purged), "decided_before_ms": decided_before_ms},
+                )
+        if purged:
+            # secure_delete zeroes the freed pages in the database; the checkpoint
+            # moves them out of the WAL, and truncating it drops the old frames.
+            await self._db.checkpoint()
+        return purged
+
+    # -- moderator keys -------------------------------------------------------
+
+    async def add_key(self, key_id: str, public: str, label: str, *, actor: str) -> bool:
+        """Add a moderator key; False if it was already there."""
+        now = self._clock()
+        async with self._db.transaction() as conn:
+            try:
+                await conn.execute(
+                    "INSERT INTO moderator_keys (key_id, public, label, added_ms) "
+                    "VALUES (?, ?, ?, ?)",
+                    (key_id, public, label, now),
+                )
+            except sqlite3.IntegrityError:
+                return False
+            await self._append_audit(
+                conn, now, actor, "add-key", None, None, {"key_id": key_id, "label": label}
+            )
+        return True
+
+    async def remove_key(self, key_id: str, *, actor: str) -> bool:
+        now = self._clock()
+        async with self._db.transaction() as conn:
+            cursor = await conn.execute("DELETE FROM moderator_keys WHERE key_id = ?", (key_id,))
+            if cursor.rowcount == 0:
+                return False
+            await self._append_audit(conn, now, actor, "remove-key", None, None, {"key_id": key_id})
+        return True
+
+    async def keys(self) -> list[StoredModeratorKey]:
+        async with self._db.reader.execute(
+            "SELECT key_id, public, label, added_ms FROM moderator_keys ORDER BY added_ms, key_id"
+        ) as cursor:
+            rows = await cursor.fetchall()
+        return [StoredModeratorKey(*row) for row in rows]
+
+    # -- audit log ------------------------------------------------------------
+
+    async def audit(
+        self, *, actor: str, action: str, submission: str | None = None, **detail: Any
+    ) -> None:
+        """Log an action that changes no submission row (a publication's correction, say)."""
+        async with self._db.transaction() as conn:
+            await self._append_audit(conn, self._clock(), actor, action, submission, None, detail)
+
+    async def audit_log(self, *, after: int = 0, limit: int = 1000) -> list[AuditEntry]:
+        async with self._db.reader.execute(
+            "SELECT seq, at_ms, actor, action, submission, record_id, detail, hash "
+            "FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?",
+            (after, limit),
+        ) as cursor:
+            rows = await cursor.fetchall()
+        return [
+            AuditEntry(row[0], row[1], row[2], row[3], row[4], row[5], json.loads(row[6]), row[7])
+            for row in rows
+        ]
+
+    async def verify_audit_log(self) -> int | None:
+        """The seq of the first entry whose hash does not follow from those before, else None.
+
+        A gap in the seqs counts too: AUTOINCREMENT never reuses or skips one.
+        """
+        previous, expected_seq = _GENESIS, 1
+        async with self._db.reader.execute(
+            "SELECT seq, at_ms, actor, action, submission, record_id, detail, hash "
+            "FROM audit_log ORDER BY seq"
+        ) as cursor:
+            async for row in cursor:
+                seq = int(row[0])
+                want = _entry_hash(previous, seq, *row[1:7])
+                if seq != expected_seq or want != row[7]:
+                    return expected_seq if seq != expected_seq else seq
+                previous, expected_seq = want, seq + 1
+        return None
+
+    async def _append_audit(
+        self,
+        conn: Any,
+        at_ms: int,
+        actor: str,
+        action: str,
+        submission: str | None,
+        record_id: bytes | None,
+        detail: dict[str, Any],
+    ) -> None:
+        cursor = await conn.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+        last = await cursor.fetchone()
+        seq, previous = (1, _GENESIS) if last is None else (int(last[0]) + 1, bytes(last[1]))
+        text = json.dumps(detail, sort_keys=True)
+        digest = _entry_hash(previous, seq, at_ms, actor, action, submission, record_id, text)
+        await conn.execute(
+            "INSERT INTO audit_log (seq, at_ms, actor, action, submission, record_id, detail, "
+            "hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (seq, at_ms, actor, action, submission, record_id, text, digest),
+        )
