@@ -14,6 +14,7 @@ should stay generous; ``total`` is what stops a flood from many addresses.
 import collections
 import hashlib
 import hmac
+import math
 import secrets
 import time
 from collections.abc import Callable
@@ -94,7 +95,7 @@ class RateLimiter:
         self._clients = {key: attempts for key, attempts in self._clients.items() if attempts}
 
     def _retry_after(self, attempts: collections.deque[float], now: float) -> int:
-        return max(1, int(attempts[0] + WINDOW_S - now) + 1)
+        return max(1, math.ceil(attempts[0] + WINDOW_S - now))
 
 
 def client_address(request: web.Request, *, trust_forwarded_for: bool) -> str:

@@ -12,6 +12,7 @@ when Prometheus scrapes:
 | ``banscan_records`` | gauge | kind, audience |
 | ``banscan_quarantine_records`` / ``banscan_quarantine_bytes`` | gauge | |
 | ``banscan_peers`` | gauge | state (ok, failing, backed_off) |
+| ``banscan_submissions`` | gauge | status (pending = waiting for review) |
 | ``banscan_sync_sessions_total`` | counter | peer |
 | ``banscan_sync_failures_total`` | counter | peer |
 | ``banscan_sync_pushes_total`` | counter | peer |
@@ -88,6 +89,12 @@ class Metrics:
             ("peer",),
             registry=self.registry,
         )
+        self.submissions = Gauge(
+            "banscan_submissions",
+            "Reports from the public by status; pending ones wait for review.",
+            ("status",),
+            registry=self.registry,
+        )
         self.sync = _SyncCollector()
         self.registry.register(self.sync)
 
@@ -114,6 +121,8 @@ class Metrics:
             self.peer_lag.labels(key_text(peer.key)).set(sum(lag.theirs - lag.ours for lag in lags))
         for state, value in states.items():
             self.peers.labels(state).set(value)
+        for status, count in (await store.submissions.counts()).items():
+            self.submissions.labels(status).set(count)
         self.sync.stats = dict(app[FEDERATION].gossip.stats)
 
 

@@ -459,6 +459,9 @@ def _list_operation(kind: str, plural: str) -> dict[str, Any]:
 
 @cache
 def openapi_document(version: str) -> dict[str, Any]:
+    # Imported here: that module builds on this one's helpers.
+    from node.openapi_submissions import submission_paths, submission_schemas
+
     bad_request = _problem("A parameter or the body is wrong; the problem names it.")
     unauthorized = _problem("No token, or a token this node does not know.")
     forbidden = _problem("The token's role may not do this.")
@@ -472,7 +475,7 @@ def openapi_document(version: str) -> dict[str, Any]:
         },
         "servers": [{"url": "/"}],
         "components": {
-            "schemas": _schemas(),
+            "schemas": {**_schemas(), **submission_schemas()},
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer"},
                 "httpSignature": {
@@ -735,5 +738,6 @@ def openapi_document(version: str) -> dict[str, Any]:
             "/federation/v1/public/records": _federation(
                 "federationPublicRecords", "Pull ranges of public feeds", signed=False
             ),
+            **submission_paths(),
         },
     }

@@ -13,9 +13,10 @@ over 180 for latitude), a binary fraction a float holds without rounding.
 """
 
 from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Final
 
-from protocol.fields import GEOHASH_ALPHABET
+from protocol.fields import GEOHASH_ALPHABET, MAX_AREA_PRECISION
 
 MAX_PRECISION: Final = 12
 _LAT_SPAN_E7: Final = 1_800_000_000
@@ -73,6 +74,23 @@ def encode(lat_e7: int, lon_e7: int, precision: int) -> str:
     return "".join(
         GEOHASH_ALPHABET[(code >> (5 * (precision - 1 - i))) & 31] for i in range(precision)
     )
+
+
+def to_e7(degrees: float) -> int:
+    """Degrees as the integer 1e-7 degrees records carry, rounded half away from zero.
+
+    Decimal rounding of the shortest text form, so 40.7128 is 407128000 on every
+    machine, with no binary floating-point surprise.
+    """
+    return int(Decimal(repr(degrees)).scaleb(7).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def snap(lat: float, lon: float, precision: int = MAX_AREA_PRECISION) -> str:
+    """The area cell of a reported point: the same cell for the same point every time,
+    never finer than :data:`~protocol.fields.MAX_AREA_PRECISION` characters."""
+    if not 1 <= precision <= MAX_AREA_PRECISION:
+        raise ValueError(f"an area cell has 1 to {MAX_AREA_PRECISION} characters, not {precision}")
+    return encode(to_e7(lat), to_e7(lon), precision)
 
 
 def decode(geohash: str) -> Cell:
