@@ -735,7 +735,8 @@ def test_caddyfile_proxies_with_host_and_scheme_and_no_client_address() -> None:
     assert "reverse_proxy {$NODE_UPSTREAM:127.0.0.1:8470}" in code
     # Caddy's defaults pass Host unchanged and set X-Forwarded-Proto; nothing may undo them.
     assert not re.search(r"header_up\s+(Host|-X-Forwarded-Proto)\b", code)
-    assert "-X-Forwarded-For" in code
+    # Caddy's default X-Forwarded-For (the address it saw) feeds the node's report limits.
+    assert "X-Forwarded-For" not in code
     size = re.search(r"max_size (\d+)MiB", code)
     assert size is not None
     assert NODE_BODY_CEILING < int(size[1]) * 1024 * 1024 <= 8 * 2**20
@@ -863,7 +864,9 @@ def test_caddy_passes_host_and_scheme_and_drops_client_addresses(tmp_path: Path)
         assert headers["Host"] == f"127.0.0.1:{port}"
         # The scheme of the client's connection, not what the client claimed.
         assert headers["X-Forwarded-Proto"] == "http"
-        for name in ("X-Forwarded-For", "X-Real-IP", "Forwarded"):
+        # The address Caddy saw (for the node's report limits), never the claimed one.
+        assert headers["X-Forwarded-For"] == "127.0.0.1"
+        for name in ("X-Real-IP", "Forwarded"):
             assert name not in headers, name
         assert "203.0.113.7" not in json.dumps(headers)
         # A full batch gets through; a body well over the node's ceiling does not.
@@ -909,9 +912,12 @@ def test_nginx_conf_proxies_with_host_and_scheme_and_no_client_address() -> None
     assert NODE_BODY_CEILING < 5 * 2**20
     servers = sum(1 for name, _ in directives if name == "server")
     assert [value for name, value in directives if name == "access_log"] == ["off"] * servers
-    assert not any("$remote_addr" in value for _, value in directives)
-    # Headers that would carry the client's address are cleared, never filled in.
-    for header in ("X-Forwarded-For", "X-Real-IP", "Forwarded"):
+    # The client's address goes to the node in X-Forwarded-For, for its report
+    # limits, replacing what the client claimed; nowhere else (no log format has it).
+    assert [value for _, value in directives if "$remote_addr" in value] == [
+        "X-Forwarded-For $remote_addr"
+    ]
+    for header in ("X-Real-IP", "Forwarded"):
         assert ("proxy_set_header", f'{header} ""') in directives, header
 
 
@@ -1041,7 +1047,8 @@ def test_nginx_passes_host_and_scheme_and_drops_client_addresses(tmp_path: Path)
         # The Host the peer used, port and all, and the scheme of its connection.
         assert headers["Host"] == host
         assert headers["X-Forwarded-Proto"] == "https"
-        for name in ("X-Forwarded-For", "X-Real-IP", "Forwarded"):
+        assert headers["X-Forwarded-For"] == "127.0.0.1"
+        for name in ("X-Real-IP", "Forwarded"):
             assert name not in headers, name
         assert "203.0.113.7" not in json.dumps(headers)
         assert post(b"x" * NODE_BODY_CEILING) == 200
