@@ -19,6 +19,7 @@ from node.abuse import RateLimiter
 from node.config import Config, steward_keys
 from node.logs import request_log_middleware
 from node.problems import problem_middleware
+from node.security import security_headers_middleware
 from node.state import CONFIG, NODE_KEY, STORE, VERIFIER
 from node.submissions import Moderation, record_publisher
 from protocol.keys import NodeKey
@@ -37,7 +38,12 @@ def create_app(
     clock: Callable[[], int] = wall_clock_ms,
 ) -> web.Application:
     app = web.Application(
-        middlewares=[request_log_middleware, metrics.metrics_middleware, problem_middleware],
+        middlewares=[
+            security_headers_middleware,
+            request_log_middleware,
+            metrics.metrics_middleware,
+            problem_middleware,
+        ],
         client_max_size=config.limits.max_batch_bytes + _BODY_SLACK,
     )
     app[CONFIG] = config

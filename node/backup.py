@@ -30,7 +30,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from node.datadir import DataDir, default_data_dir
+from node.cli_common import data_dir_of
+from node.datadir import DataDir
 from storage.migrations import MIGRATIONS
 
 PAGES_PER_STEP = 256
@@ -82,15 +83,11 @@ def add_commands(
     restore.add_argument("file", metavar="FILE", type=Path, help="a file made by banscan backup")
 
 
-def _data_dir(args: argparse.Namespace) -> DataDir:
-    return DataDir(args.data_dir if args.data_dir is not None else default_data_dir())
-
-
 # -- backup -------------------------------------------------------------------------------
 
 
 def cmd_backup(args: argparse.Namespace) -> int:
-    data_dir = _data_dir(args)
+    data_dir = data_dir_of(args)
     out: Path = args.out
     source = data_dir.database
     if not source.is_file():
@@ -252,7 +249,7 @@ def _columns(conn: sqlite3.Connection) -> set[tuple[str, str]]:
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
-    data_dir = _data_dir(args)
+    data_dir = data_dir_of(args)
     backup: Path = args.file
     data_dir.load_config()
     key = data_dir.load_key()

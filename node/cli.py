@@ -25,8 +25,17 @@ from node.auth import ALL_AUDIENCES
 from node.backup import BackupError
 from node.backup import add_commands as add_backup_commands
 from node.bundles import BundleReport, Progress, export_bundle, import_bundle, verify_bundle
-from node.config import DEFAULT_NETWORK, LIMITS_CEILING, Config, ConfigError, steward_keys
-from node.datadir import DataDir, DataDirError, default_data_dir
+from node.cli_common import (
+    CommandError,
+    CommandFailed,
+    data_dir_of,
+    open_store,
+    table,
+    usage,
+)
+from node.cli_submissions import add_submission_commands
+from node.config import DEFAULT_NETWORK, LIMITS_CEILING, Config, ConfigError
+from node.datadir import DataDirError
 from node.devnet import DevNetworkError
 from node.devnet import add_command as add_dev_network_command
 from node.exports import EXPORT_KINDS, FORMATS, CurrentRecords, ExportFormat, export_chunks
@@ -47,14 +56,6 @@ from storage.queries import GROUP_KEYS, QueryFilter, QueryRow, RecordQueries, St
 from storage.records import RecordFilter
 from storage.store import Store
 from storage.tokens import Role
-
-
-class CommandError(Exception):
-    """A command cannot run; the message says why and what to do."""
-
-
-class CommandFailed(Exception):
-    """A command ran but was refused (exit status 1); the message says why."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -146,7 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
     data_dir_option(status)
     status.add_argument("--json", action="store_true", help="print JSON")
 
-    token = command("token", "Manage API bearer tokens.", lambda _: _usage(token))
+    token = command("token", "Manage API bearer tokens.", lambda _: usage(token))
     token_commands = token.add_subparsers(title="token commands", metavar="COMMAND")
     create = command(
         "create",
@@ -175,7 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     data_dir_option(rotate)
 
-    peers = command("peers", "Manage the peers this node syncs with.", lambda _: _usage(peers))
+    peers = command("peers", "Manage the peers this node syncs with.", lambda _: usage(peers))
     peer_commands = peers.add_subparsers(title="peers commands", metavar="COMMAND")
     peers_add = command(
         "add",
@@ -273,7 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
     members = command(
         "members",
         "Stewards: admit, suspend and revoke member keys; list the membership state.",
-        lambda _: _usage(members),
+        lambda _: usage(members),
     )
     member_commands = members.add_subparsers(title="members commands", metavar="COMMAND")
     admit = command(
@@ -332,6 +333,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--network", metavar="ID", help="require this network id (default: the bundle's own)"
     )
     add_backup_commands(command, data_dir_option)
+    add_submission_commands(command, data_dir_option)
     add_dev_network_command(command)
     return parser
 
@@ -382,30 +384,6 @@ def _query_filter(
         raise CommandError(f"{options.get(name, '--' + name)}: {detail}") from exc
 
 
-def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    """Columns padded to their widest cell; numbers right-aligned."""
-    cells = [[("" if v is None else str(v)) for v in row] for row in rows]
-    widths = [max([len(h), *(len(row[i]) for row in cells)]) for i, h in enumerate(headers)]
-    numeric = [all(isinstance(row[i], int) for row in rows) and rows for i in range(len(headers))]
-
-    def line(values: Sequence[str]) -> str:
-        return "  ".join(
-            v.rjust(w) if numeric[i] else v.ljust(w)
-            for i, (v, w) in enumerate(zip(values, widths, strict=True))
-        ).rstrip()
-
-    return "\n".join([line(headers), line(["-" * w for w in widths]), *map(line, cells)])
-
-
-def _usage(parser: argparse.ArgumentParser) -> int:
-    parser.print_help()
-    return 2
-
-
-def _data_dir(args: argparse.Namespace) -> DataDir:
-    return DataDir(args.data_dir if args.data_dir is not None else default_data_dir())
-
-
 def _run_async(coro: Coroutine[Any, Any, int]) -> int:
     return asyncio.run(coro)
 
@@ -418,7 +396,7 @@ def cmd_init(args: argparse.Namespace) -> int:
             parse_key_text(steward)
         except KeyFormatError as exc:
             raise CommandError(f"--steward {steward[:60]!r}: {exc.detail}") from exc
-    data_dir = _data_dir(args)
+    data_dir = data_dir_of(args)
     key = data_dir.init(args.network, args.steward)
     print(f"created node in {data_dir.path} on network {args.network}")
     print(key.text)
@@ -426,7 +404,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    data_dir = _data_dir(args)
+    data_dir = data_dir_of(args)
     if args.data_dir is None and not data_dir.is_initialised():
         key = data_dir.init(DEFAULT_NETWORK, [])
         print(f"banscan: created a new node in {data_dir.path} (key {key.text})", flush=True)
@@ -440,7 +418,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_token_create(args: argparse.Namespace) -> int:
     async def create() -> int:
-        store = await _open_store(_data_dir(args))
+        store = await open_store(data_dir_of(args))
         try:
             print(await store.tokens.create(Role(args.role), args.label))
         finally:
@@ -456,7 +434,7 @@ def cmd_token_revoke(args: argparse.Namespace) -> int:
         raise CommandError("give the token to revoke on standard input")
 
     async def revoke() -> int:
-        store = await _open_store(_data_dir(args))
+        store = await open_store(data_dir_of(args))
         try:
             revoked = await store.tokens.revoke(token)
         finally:
@@ -470,7 +448,7 @@ def cmd_token_revoke(args: argparse.Namespace) -> int:
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
-    data_dir = _data_dir(args)
+    data_dir = data_dir_of(args)
     config = data_dir.load_config()
     key = data_dir.load_key()
     text = sys.stdin.read() if args.file == "-" else _read_text(Path(args.file))
@@ -480,7 +458,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
         raise CommandError(f"{args.file}: not valid JSON: {exc}") from exc
 
     async def run() -> int:
-        store = await _open_store(data_dir)
+        store = await open_store(data_dir)
         try:
             record = await publish(
                 store.records,
@@ -501,7 +479,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    data_dir = _data_dir(args)
+    data_dir = data_dir_of(args)
     config = data_dir.load_config()
     data_dir.load_key()
     filtered = any(getattr(args, f"filter_{p}") is not None for _, p, _ in FILTER_OPTIONS)
@@ -516,7 +494,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         query = _query_filter(args, args.kind[0], tuple(args.audience) or ALL_AUDIENCES)
 
     async def run(out: BinaryIO) -> Counter[str]:
-        store = await _open_store(data_dir)
+        store = await open_store(data_dir)
         try:
             if query is None:
                 where = RecordFilter(kinds=tuple(args.kind), audiences=tuple(args.audience))
@@ -568,14 +546,14 @@ async def _export_current(
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    data_dir = _data_dir(args)
+    data_dir = data_dir_of(args)
     config = data_dir.load_config()
     data_dir.load_key()
     if not args.file.is_file():
         raise CommandError(f"{args.file}: no such file")
 
     async def run() -> BundleReport:
-        store = await _open_store(data_dir)
+        store = await open_store(data_dir)
         verifier = Verifier(config.network.id, config.limits.limits(), config.node.verify_threads)
         try:
             return await import_bundle(store, verifier, args.file)
@@ -610,12 +588,12 @@ def _print_problems(report: BundleReport) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    data_dir = _data_dir(args)
+    data_dir = data_dir_of(args)
     config = data_dir.load_config()
     key = data_dir.load_key()
 
     async def gather() -> dict[str, Any]:
-        store = await _open_store(data_dir)
+        store = await open_store(data_dir)
         try:
             counts = await store.records.counts()
             feeds = await store.records.feeds()
@@ -668,7 +646,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_rotate_key(args: argparse.Namespace) -> int:
-    data_dir = _data_dir(args)
+    data_dir = data_dir_of(args)
     url = data_dir.running_url()
     if url is not None and _probe(url).startswith("running"):
         raise CommandError(f"the node is running at {url}; stop it before rotating its key")
@@ -693,7 +671,7 @@ def cmd_peers_add(args: argparse.Namespace) -> int:
     key = _peer_key(args.key)
 
     async def add() -> int:
-        store = await _open_store(_data_dir(args))
+        store = await open_store(data_dir_of(args))
         try:
             await store.peers.add(key, url, "cli", store.clock())
         finally:
@@ -708,7 +686,7 @@ def cmd_peers_remove(args: argparse.Namespace) -> int:
     key = _peer_key(args.key)
 
     async def remove() -> int:
-        store = await _open_store(_data_dir(args))
+        store = await open_store(data_dir_of(args))
         try:
             removed = await store.peers.remove(key)
         finally:
@@ -722,7 +700,7 @@ def cmd_peers_remove(args: argparse.Namespace) -> int:
 
 def cmd_peers_list(args: argparse.Namespace) -> int:
     async def gather() -> list[dict[str, Any]]:
-        store = await _open_store(_data_dir(args))
+        store = await open_store(data_dir_of(args))
         try:
             return await peer_views(store)
         finally:
@@ -753,7 +731,7 @@ def _print_peers(views: Sequence[Mapping[str, Any]]) -> None:
         for view in views
     ]
     print(
-        _table(("key", "url", "role", "last success", "failures", "backoff until", "behind"), rows)
+        table(("key", "url", "role", "last success", "failures", "backoff until", "behind"), rows)
     )
     for view in views:
         if view["last_error"]:
@@ -768,14 +746,14 @@ def _peer_key(text: str) -> bytes:
 
 
 def cmd_query(args: argparse.Namespace) -> int:
-    data_dir = _data_dir(args)
+    data_dir = data_dir_of(args)
     where = _query_filter(args)
     if not 1 <= args.limit <= MAX_ROWS:
         raise CommandError(f"--limit must be from 1 to {MAX_ROWS}")
     sort = parse_sort(args.sort)
 
     async def run() -> list[QueryRow]:
-        store = await _open_store(data_dir)
+        store = await open_store(data_dir)
         try:
             return await RecordQueries(store.db).page(where, sort, None, args.limit)
         finally:
@@ -788,8 +766,8 @@ def cmd_query(args: argparse.Namespace) -> int:
         return 0
     columns = _INCIDENT_COLUMNS if args.kind == "incident" else _DEPLOYMENT_COLUMNS
     headers = [name for name, _ in columns]
-    table = [[value(row) for _, value in columns] for row in rows]
-    print(_table(headers, table))
+    cells = [[value(row) for _, value in columns] for row in rows]
+    print(table(headers, cells))
     print(
         f"{len(rows)} {args.kind} record(s)"
         + (" (--limit reached)" if len(rows) == args.limit else "")
@@ -798,7 +776,7 @@ def cmd_query(args: argparse.Namespace) -> int:
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
-    data_dir = _data_dir(args)
+    data_dir = data_dir_of(args)
     where = _query_filter(args)
     try:
         group_by = parse_group_by(args.group_by)
@@ -806,7 +784,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
         raise CommandError(f"--group-by: {exc.detail.removeprefix('group_by: ')}") from exc
 
     async def run() -> Stats:
-        store = await _open_store(data_dir)
+        store = await open_store(data_dir)
         try:
             return await RecordQueries(store.db).stats(where, group_by)
         finally:
@@ -832,7 +810,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
         rows.append(["total", *([""] * (len(group_by) - 1)), *(total[m] for m in measures)])
     else:
         rows.append([total[m] for m in measures])
-    print(_table(headers, rows))
+    print(table(headers, rows))
     return 0
 
 
@@ -880,7 +858,7 @@ def cmd_members_revoke(args: argparse.Namespace) -> int:
 
 def _decide(args: argparse.Namespace, action: str) -> int:
     """Publish this steward node's membership decision about KEY; print the record id."""
-    data_dir = _data_dir(args)
+    data_dir = data_dir_of(args)
     config = data_dir.load_config()
     key = data_dir.load_key()
     try:
@@ -890,7 +868,7 @@ def _decide(args: argparse.Namespace, action: str) -> int:
     since = _time_ms("--compromised-since", args.compromised_since) if action == "revoke" else None
 
     async def run() -> VerifiedRecord:
-        store = await _open_store(data_dir)
+        store = await open_store(data_dir)
         try:
             return await decide(
                 store,
@@ -931,10 +909,10 @@ def _time_ms(option: str, text: str) -> int:
 
 
 def cmd_members_list(args: argparse.Namespace) -> int:
-    data_dir = _data_dir(args)
+    data_dir = data_dir_of(args)
 
     async def run() -> list[dict[str, Any]]:
-        store = await _open_store(data_dir)
+        store = await open_store(data_dir)
         try:
             return member_views(store.trust)
         finally:
@@ -946,7 +924,7 @@ def cmd_members_list(args: argparse.Namespace) -> int:
         return 0
     headers = ["key", "role", "state", "name", "city", "country", "since"]
     rows = [[*(v[h] for h in headers[:-1]), _utc(v["since_ms"])] for v in views]
-    print(_table(headers, rows))
+    print(table(headers, rows))
     return 0
 
 
@@ -968,17 +946,6 @@ def _probe(base_url: str) -> str:
         return f"running at {base_url} but unhealthy (health {exc.code})"
     except (urllib.error.URLError, OSError, ValueError):
         return f"not reachable at {base_url}"
-
-
-async def _open_store(data_dir: DataDir) -> Store:
-    config = data_dir.load_config()
-    key = data_dir.load_key()
-    return await Store.open(
-        data_dir.database,
-        synchronous=config.storage.synchronous,
-        stewards=steward_keys(config, key.public_key),
-        quarantine_max_bytes=config.federation.quarantine_max_bytes,
-    )
 
 
 def _read_text(path: Path) -> str:

@@ -17,6 +17,7 @@ The reporter gets a receipt code; with it they learn the status and nothing else
 CLI alike: each one is checked, applied and written to the audit log.
 """
 
+import asyncio
 import datetime
 import json
 import re
@@ -287,6 +288,9 @@ class Moderation:
     ) -> None:
         self._store = store
         self._records = records
+        # One decision at a time: a decision checks the status, publishes, then records
+        # it, and two moderators acting on one submission must not both publish.
+        self._deciding = asyncio.Lock()
         # (kind, audience, body) -> awaitable VerifiedRecord
         self._publish_record = publish_record
 
@@ -300,6 +304,12 @@ class Moderation:
         self, submission_id: str, audience: str, body: Any, *, actor: str
     ) -> VerifiedRecord:
         """Publish a redacted record of a submission, or a correction of the one published."""
+        async with self._deciding:
+            return await self._publish(submission_id, audience, body, actor=actor)
+
+    async def _publish(
+        self, submission_id: str, audience: str, body: Any, *, actor: str
+    ) -> VerifiedRecord:
         submission = await self.get(submission_id)
         if not submission.triage.get("consent_publish"):
             raise ModerationConflict(
@@ -333,7 +343,11 @@ class Moderation:
             record_id=record.id,
         )
         if not done:
-            raise ModerationConflict(f"{submission_id} was decided by someone else meanwhile")
+            # Only another process on the same database (a local CLI) can get here.
+            raise ModerationConflict(
+                f"{submission_id} was decided by someone else while record "
+                f"{record.id.hex()} was published from it; retract that record if needed"
+            )
         return record
 
     async def reject(
@@ -362,6 +376,10 @@ class Moderation:
 
     async def retract(self, submission_id: str, reason: str, *, actor: str) -> VerifiedRecord:
         """Publish a retraction of the record published from a submission."""
+        async with self._deciding:
+            return await self._retract(submission_id, reason, actor=actor)
+
+    async def _retract(self, submission_id: str, reason: str, *, actor: str) -> VerifiedRecord:
         if reason not in RETRACT_REASONS:
             raise SubmissionError(f"reason must be one of {', '.join(RETRACT_REASONS)}")
         submission = await self.get(submission_id)
@@ -378,7 +396,7 @@ class Moderation:
             target.envelope.audience,
             {"target": submission.record_id.hex(), "reason": reason},
         )
-        await self._store.decide(
+        done = await self._store.decide(
             submission_id,
             "retracted",
             expected=("published",),
@@ -387,6 +405,11 @@ class Moderation:
             detail={"reason": reason, "retraction": record.id.hex()},
             reason=reason,
         )
+        if not done:
+            raise ModerationConflict(
+                f"{submission_id} was decided by someone else while its retraction was "
+                f"published (record {record.id.hex()})"
+            )
         return record
 
     async def purge(self, now_ms: int, retention_days: int, *, actor: str) -> list[str]:

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from protocol.fields import GEOHASH_ALPHABET
-from protocol.geohash import MAX_PRECISION, decode, encode
+from protocol.fields import GEOHASH_ALPHABET, MAX_AREA_PRECISION
+from protocol.geohash import MAX_PRECISION, decode, encode, snap, to_e7
 
 lats = st.integers(-900_000_000, 900_000_000)
 lons = st.integers(-1_800_000_000, 1_800_000_000)
@@ -97,3 +97,41 @@ def test_a_child_cell_lies_inside_its_parent(parent: str, ch: str) -> None:
     outer, inner = decode(parent), decode(parent + ch)
     assert outer.south <= inner.south < inner.north <= outer.north
     assert outer.west <= inner.west < inner.east <= outer.east
+
+
+# Snapping a reported point to the area cell an incident record carries.
+
+degrees_lat = st.floats(-90, 90, allow_nan=False)
+degrees_lon = st.floats(-180, 180, allow_nan=False)
+
+
+def test_snapping_a_known_point() -> None:
+    # Times Square, New York: dr5ru7 at 6 characters.
+    assert snap(40.758, -73.9855) == "dr5ru7"
+    assert snap(40.758, -73.9855, 4) == "dr5r"
+
+
+@given(degrees_lat, degrees_lon, st.integers(1, MAX_AREA_PRECISION))
+def test_snapping_is_deterministic_and_holds_the_point(lat: float, lon: float, n: int) -> None:
+    cell = snap(lat, lon, n)
+
+    assert cell == snap(lat, lon, n) == snap(float(repr(lat)), float(repr(lon)), n)
+    assert len(cell) == n
+    assert snap(lat, lon).startswith(cell)
+    bounds = decode(cell)
+    # The point rounded to 1e-7 degrees (what records carry) lies in the cell.
+    assert bounds.south <= to_e7(lat) / 1e7 <= bounds.north
+    assert bounds.west <= to_e7(lon) / 1e7 <= bounds.east
+
+
+@pytest.mark.parametrize("precision", [0, 7, 12, -1])
+def test_snapping_is_never_finer_than_six_characters(precision: int) -> None:
+    with pytest.raises(ValueError, match="1 to 6 characters"):
+        snap(40.758, -73.9855, precision)
+
+
+def test_degrees_round_to_1e7_half_away_from_zero() -> None:
+    assert to_e7(40.7128) == 407_128_000
+    assert to_e7(0.00000005) == 1
+    assert to_e7(-0.00000005) == -1
+    assert to_e7(-73.98765432) == -739_876_543

@@ -1,0 +1,368 @@
+"""The node a moderator works on: its database here (local) or its HTTP API (remote).
+
+Both answer in the API's JSON shapes (:mod:`node.api_submissions`), so the
+commands of :mod:`node.cli_submissions` are written once. Also here: building
+a record body from a submission, which happens on the moderator's side, after
+the private part is opened with their key.
+"""
+
+import getpass
+import json
+from collections.abc import Sequence
+from typing import Any, Final, Protocol
+
+import aiohttp
+
+from node.cli_common import CommandError, CommandFailed, open_store
+from node.datadir import DataDir
+from node.submissions import (
+    Moderation,
+    SubmissionError,
+    record_publisher,
+    submission_view,
+)
+from protocol import geohash
+from protocol.errors import ProtocolError
+from protocol.fields import MAX_AREA_PRECISION
+from protocol.keys import b64url_decode, b64url_encode
+from protocol.sealing import (
+    ModeratorKey,
+    SealingError,
+)
+from storage.store import Store
+from storage.submissions import AuditEntry
+
+_PAGE: Final = 500
+_AUDIT_PAGE: Final = 1000
+_HTTP_TIMEOUT_S: Final = 60
+
+
+def cli_actor() -> str:
+    """Who the audit log names for a local command: the operating-system user."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (OSError, KeyError):
+        return "cli:unknown"
+
+
+class ModeratedNode(Protocol):
+    """A node's moderation, local or remote; every answer in the HTTP API's JSON shape."""
+
+    async def submissions(
+        self, status: str | None, kind: str | None, limit: int
+    ) -> dict[str, Any]: ...
+    async def get(self, submission_id: str) -> dict[str, Any]: ...
+    async def publish(
+        self, submission_id: str, audience: str, body: dict[str, Any]
+    ) -> dict[str, Any]: ...
+    async def reject(self, submission_ids: Sequence[str], reason: str) -> dict[str, Any]: ...
+    async def retract(self, submission_id: str, reason: str) -> dict[str, Any]: ...
+    async def purge(self, retention_days: int | None) -> dict[str, Any]: ...
+    async def audit(self) -> dict[str, Any]: ...
+    async def close(self) -> None: ...
+
+
+def audit_entry_view(entry: AuditEntry) -> dict[str, Any]:
+    """An audit log entry as ``GET /api/v1/audit`` shows it."""
+    return {
+        "seq": entry.seq,
+        "at_ms": entry.at_ms,
+        "actor": entry.actor,
+        "action": entry.action,
+        "submission": entry.submission,
+        "record_id": None if entry.record_id is None else entry.record_id.hex(),
+        "detail": entry.detail,
+        "hash": b64url_encode(entry.hash),
+    }
+
+
+class LocalNode:
+    """The node's own database, opened directly; decisions are logged as ``cli:<os user>``."""
+
+    def __init__(self, store: Store, moderation: Moderation, retention_days: int) -> None:
+        self._store = store
+        self._moderation = moderation
+        self._retention_days = retention_days
+        self._actor = cli_actor()
+
+    @classmethod
+    async def open(cls, data_dir: DataDir) -> "LocalNode":
+        store = await open_store(data_dir)
+        config = data_dir.load_config()
+        publisher = record_publisher(
+            store.records,
+            data_dir.load_key(),
+            network_id=config.network.id,
+            limits=config.limits.limits(),
+            clock=store.clock,
+        )
+        moderation = Moderation(store.submissions, store.records, publisher)
+        return cls(store, moderation, config.submissions.retention_days)
+
+    async def submissions(self, status: str | None, kind: str | None, limit: int) -> dict[str, Any]:
+        page = await self._store.submissions.page(status=status, kind=kind, limit=limit)
+        return {
+            "submissions": [submission_view(s, with_sealed=False) for _, s in page],
+            "counts": await self._store.submissions.counts(),
+        }
+
+    async def get(self, submission_id: str) -> dict[str, Any]:
+        try:
+            return submission_view(await self._moderation.get(submission_id), with_sealed=True)
+        except SubmissionError as exc:
+            raise CommandFailed(exc.detail) from exc
+
+    async def publish(
+        self, submission_id: str, audience: str, body: dict[str, Any]
+    ) -> dict[str, Any]:
+        try:
+            record = await self._moderation.publish(
+                submission_id, audience, body, actor=self._actor
+            )
+        except SubmissionError as exc:
+            raise CommandFailed(exc.detail) from exc
+        except ProtocolError as exc:  # the body is not a valid record
+            raise CommandFailed(exc.detail) from exc
+        return {"record_id": record.id.hex(), "audience": record.envelope.audience}
+
+    async def reject(self, submission_ids: Sequence[str], reason: str) -> dict[str, Any]:
+        try:
+            rejected, skipped = await self._moderation.reject(
+                submission_ids, reason, actor=self._actor
+            )
+        except SubmissionError as exc:
+            raise CommandFailed(exc.detail) from exc
+        return {"rejected": rejected, "skipped": skipped}
+
+    async def retract(self, submission_id: str, reason: str) -> dict[str, Any]:
+        try:
+            record = await self._moderation.retract(submission_id, reason, actor=self._actor)
+        except SubmissionError as exc:
+            raise CommandFailed(exc.detail) from exc
+        except ProtocolError as exc:
+            raise CommandFailed(exc.detail) from exc
+        return {"record_id": record.id.hex()}
+
+    async def purge(self, retention_days: int | None) -> dict[str, Any]:
+        days = self._retention_days if retention_days is None else retention_days
+        purged = await self._moderation.purge(self._store.clock(), days, actor=self._actor)
+        return {"purged": purged}
+
+    async def audit(self) -> dict[str, Any]:
+        submissions = self._store.submissions
+        entries: list[dict[str, Any]] = []
+        while True:
+            after = entries[-1]["seq"] if entries else 0
+            page = await submissions.audit_log(after=after, limit=_AUDIT_PAGE)
+            entries.extend(audit_entry_view(entry) for entry in page)
+            if len(page) < _AUDIT_PAGE:
+                break
+        broken = await submissions.verify_audit_log()
+        return {"entries": entries, "intact": broken is None, "first_broken_seq": broken}
+
+    async def close(self) -> None:
+        await self._store.close()
+
+
+class RemoteNode:
+    """A running node's moderators' API, with a moderator (or admin) token."""
+
+    def __init__(self, url: str, session: aiohttp.ClientSession) -> None:
+        self._url = url
+        self._session = session
+
+    @classmethod
+    async def open(cls, url: str, token: str) -> "RemoteNode":
+        session = aiohttp.ClientSession(
+            headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+            timeout=aiohttp.ClientTimeout(total=_HTTP_TIMEOUT_S),
+        )
+        return cls(url.rstrip("/"), session)
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        payload: dict[str, Any] | None = None,
+        params: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        try:
+            async with self._session.request(
+                method, self._url + path, json=payload, params=params
+            ) as response:
+                text = await response.text()
+                status = response.status
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise CommandError(f"cannot reach {self._url}: {exc or type(exc).__name__}") from exc
+        try:
+            answer = json.loads(text)
+        except ValueError:
+            answer = None
+        if status >= 400:
+            detail = answer.get("detail") if isinstance(answer, dict) else None
+            message = f"{detail or text[:200] or 'no detail'} (HTTP {status})"
+            if status in (401, 403):
+                raise CommandError(f"{message}; give a moderator token")
+            raise CommandFailed(message)
+        if not isinstance(answer, dict):
+            raise CommandError(f"{self._url}{path} did not answer a JSON object")
+        return answer
+
+    async def submissions(self, status: str | None, kind: str | None, limit: int) -> dict[str, Any]:
+        params = {"status": status, "kind": kind}
+        query = {name: value for name, value in params.items() if value is not None}
+        items: list[dict[str, Any]] = []
+        while True:
+            query["limit"] = str(min(_PAGE, limit - len(items)))
+            answer = await self._call("GET", "/api/v1/submissions", params=query)
+            items.extend(answer["submissions"])
+            if answer.get("next_cursor") is None or len(items) >= limit:
+                return {"submissions": items, "counts": answer["counts"]}
+            query["cursor"] = str(answer["next_cursor"])
+
+    async def get(self, submission_id: str) -> dict[str, Any]:
+        return await self._call("GET", f"/api/v1/submissions/{submission_id}")
+
+    async def publish(
+        self, submission_id: str, audience: str, body: dict[str, Any]
+    ) -> dict[str, Any]:
+        return await self._call(
+            "POST",
+            f"/api/v1/submissions/{submission_id}/publish",
+            payload={"audience": audience, "body": body},
+        )
+
+    async def reject(self, submission_ids: Sequence[str], reason: str) -> dict[str, Any]:
+        ids = list(dict.fromkeys(submission_ids))
+        rejected: list[str] = []
+        skipped: dict[str, str] = {}
+        for start in range(0, len(ids), _PAGE):  # the API takes at most 500 at once
+            answer = await self._call(
+                "POST",
+                "/api/v1/submissions/reject",
+                payload={"ids": ids[start : start + _PAGE], "reason": reason},
+            )
+            rejected.extend(answer["rejected"])
+            skipped.update(answer["skipped"])
+        return {"rejected": rejected, "skipped": skipped}
+
+    async def retract(self, submission_id: str, reason: str) -> dict[str, Any]:
+        return await self._call(
+            "POST", f"/api/v1/submissions/{submission_id}/retract", payload={"reason": reason}
+        )
+
+    async def purge(self, retention_days: int | None) -> dict[str, Any]:
+        payload = {} if retention_days is None else {"retention_days": retention_days}
+        return await self._call("POST", "/api/v1/submissions/purge", payload=payload)
+
+    async def audit(self) -> dict[str, Any]:
+        entries: list[dict[str, Any]] = []
+        while True:
+            after = str(entries[-1]["seq"] if entries else 0)
+            query = {"after": after, "limit": str(_AUDIT_PAGE)}
+            answer = await self._call("GET", "/api/v1/audit", params=query)
+            entries.extend(answer["entries"])
+            if len(answer["entries"]) < _AUDIT_PAGE:
+                return {**answer, "entries": entries}
+
+    async def close(self) -> None:
+        await self._session.close()
+
+
+# -- record bodies from submissions ---------------------------------------------------------
+
+
+def draft_body(
+    view: dict[str, Any], private: dict[str, Any], *, precision: int = MAX_AREA_PRECISION
+) -> dict[str, Any]:
+    """A proposed record body for a submission, for the moderator to redact and publish.
+
+    An incident's summary is the reporter's narrative as it is: it must be
+    rewritten before anything is published. An incident's point becomes the
+    geohash cell holding it, ``precision`` characters long (at most 6); a
+    deployment keeps its point (cameras are public), or a TODO when none was given.
+    """
+    if not 1 <= precision <= MAX_AREA_PRECISION:
+        raise CommandError(f"--precision must be from 1 to {MAX_AREA_PRECISION}")
+    triage = view["triage"]
+    sources = [{"url": url} for url in private.get("sources", [])]
+    lat, lon = private.get("lat"), private.get("lon")
+    point = None if lat is None or lon is None else (geohash.to_e7(lat), geohash.to_e7(lon))
+    body: dict[str, Any]
+    if view["kind"] == "deployment":
+        todo = "TODO: the report gave no point; geocode its place to 1e-7 degrees"
+        body = {
+            "lat_e7": todo if point is None else point[0],
+            "lon_e7": todo if point is None else point[1],
+            "country": triage["country"],
+            "city": triage.get("city"),
+            "observed_on": {"date": triage["occurred_on"], "precision": "day"},
+            "status": "reported",
+            "sources": sources,
+        }
+    else:
+        agency = triage.get("agency")
+        body = {
+            "occurred_on": {"date": triage["occurred_on"], "precision": "day"},
+            "country": triage["country"],
+            "city": triage.get("city"),
+            "area": None if lat is None or lon is None else geohash.snap(lat, lon, precision),
+            "category": triage.get("category", "other"),
+            "technology": {"type": triage.get("technology", "other")},
+            "agency": None if agency is None else {"name": agency},
+            "summary": private.get("what_happened", ""),
+            "sources": sources,
+            "verification": {"status": "unverified"},
+        }
+    return {name: value for name, value in body.items() if value is not None}
+
+
+def redacted_body(
+    view: dict[str, Any],
+    private: dict[str, Any],
+    *,
+    precision: int,
+    summary: str | None,
+    omit: Sequence[str],
+    verification: str | None,
+) -> dict[str, Any]:
+    """The body ``publish`` sends without ``--body``: the draft, with the moderator's summary."""
+    body = draft_body(view, private, precision=precision)
+    if view["kind"] == "incident":
+        if not summary:
+            raise CommandError(
+                f"{view['id']} is an incident: give --summary (the reporter's narrative is "
+                "never published as it is), or publish an edited draft with --body"
+            )
+        body["summary"] = summary
+        if verification is not None:
+            body["verification"] = {"status": verification}
+    elif isinstance(body["lat_e7"], str):
+        raise CommandError(
+            f"{view['id']} is a deployment sighting with no point: write a draft with "
+            "banscan submissions show --draft, geocode its place, and publish it with --body"
+        )
+    for field in omit:
+        body.pop(field, None)
+    return body
+
+
+def open_private(view: dict[str, Any], key: ModeratorKey) -> dict[str, Any] | None:
+    """The private part of a submission view, opened with the moderator's key; None if purged."""
+    sealed = view.get("sealed")
+    if sealed is None:
+        return None
+    try:
+        plaintext = key.open(b64url_decode(sealed), view["id"].encode("ascii"))
+    except (SealingError, ProtocolError, ValueError) as exc:
+        reason = exc.detail if isinstance(exc, ProtocolError) else str(exc)
+        raise CommandError(
+            f"cannot open {view['id']} with key {key.public.key_id}: {reason} "
+            f"(it is sealed to {', '.join(view.get('key_ids', [])) or 'no key'})"
+        ) from exc
+    private: dict[str, Any] = json.loads(plaintext)
+    return private
+
+
+# -- commands -------------------------------------------------------------------------------

@@ -1,0 +1,109 @@
+"""Browser-facing protections: security headers on every response, and CSRF for the forms.
+
+:func:`security_headers_middleware` is the outermost middleware, so the
+problem+json answers of :mod:`node.problems` carry the headers too. A header a
+handler set is left alone. The policy allows no script and no inline style at
+all: the pages under ``/report`` are plain HTML with one same-origin stylesheet.
+
+CSRF uses a double-submit cookie. ``GET`` of a form sets ``banscan_csrf``, a
+random value that says nothing about the person, and puts an HMAC of it (under
+a secret held in memory by this process) in a hidden field. A ``POST`` is
+refused unless both are there and match, or when the browser says, with
+``Sec-Fetch-Site``, that another site sent it. Because the field is an HMAC, a
+cookie planted from a sibling domain does not help a forger; the price is that
+a form loaded before a restart of the node must be loaded again.
+"""
+
+import base64
+import hashlib
+import hmac
+import re
+import secrets
+from collections.abc import MutableMapping
+from typing import Final
+
+from aiohttp import web
+
+from node.problems import Handler
+
+CONTENT_SECURITY_POLICY: Final = (
+    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'"
+)
+SECURITY_HEADERS: Final = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Resource-Policy": "same-origin",
+    "Permissions-Policy": "geolocation=(), camera=(), microphone=(), interest-cohort=()",
+}
+CSRF_COOKIE: Final = "banscan_csrf"
+CSRF_FIELD: Final = "csrf"
+CSRF_PATH: Final = "/report"
+_CSRF_COOKIE_PATTERN: Final = re.compile(r"^[A-Za-z0-9_-]{43}$")
+_CSRF_SECRET: Final = secrets.token_bytes(32)
+
+
+@web.middleware
+async def security_headers_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Add :data:`SECURITY_HEADERS` to every response that has not set them itself."""
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:  # redirects and the like, raised past problem_middleware
+        _add_headers(exc.headers)
+        raise
+    # A streamed response has sent its headers already; it must set them itself.
+    if not response.prepared:
+        _add_headers(response.headers)
+    return response
+
+
+def _add_headers(headers: MutableMapping[str, str]) -> None:
+    for name, value in SECURITY_HEADERS.items():
+        headers.setdefault(name, value)
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def csrf_cookie(request: web.Request) -> str:
+    """The request's CSRF cookie if it has a well-formed one (so tabs share it), else a new one."""
+    cookie = request.cookies.get(CSRF_COOKIE, "")
+    return cookie if _CSRF_COOKIE_PATTERN.match(cookie) else _b64(secrets.token_bytes(32))
+
+
+def csrf_token(cookie: str) -> str:
+    """The hidden field's value for a cookie."""
+    return _b64(hmac.new(_CSRF_SECRET, cookie.encode("ascii"), hashlib.sha256).digest())
+
+
+def set_csrf_cookie(request: web.Request, response: web.StreamResponse, cookie: str) -> None:
+    forwarded_https = request.headers.get("X-Forwarded-Proto", "").strip().lower() == "https"
+    response.set_cookie(
+        CSRF_COOKIE,
+        cookie,
+        path=CSRF_PATH,
+        httponly=True,
+        samesite="Strict",
+        secure=request.secure or forwarded_https,
+    )
+
+
+def cross_site(request: web.Request) -> bool:
+    """Whether the browser says another site sent this request."""
+    return request.headers.get("Sec-Fetch-Site", "").strip().lower() == "cross-site"
+
+
+def has_csrf_cookie(request: web.Request) -> bool:
+    return bool(_CSRF_COOKIE_PATTERN.match(request.cookies.get(CSRF_COOKIE, "")))
+
+
+def csrf_valid(request: web.Request, token: str | None) -> bool:
+    """Whether a POST carries a well-formed cookie and the matching hidden field."""
+    cookie = request.cookies.get(CSRF_COOKIE, "")
+    if token is None or not _CSRF_COOKIE_PATTERN.match(cookie):
+        return False
+    return hmac.compare_digest(csrf_token(cookie).encode("ascii"), token.encode("utf-8"))
