@@ -19,7 +19,7 @@ from node.abuse import RateLimiter
 from node.config import Config, steward_keys
 from node.logs import request_log_middleware
 from node.problems import problem_middleware
-from node.security import security_headers_middleware
+from node.security import add_security_headers
 from node.state import CONFIG, NODE_KEY, STORE, VERIFIER
 from node.submissions import Moderation, record_publisher
 from protocol.keys import NodeKey
@@ -39,7 +39,6 @@ def create_app(
 ) -> web.Application:
     app = web.Application(
         middlewares=[
-            security_headers_middleware,
             request_log_middleware,
             metrics.metrics_middleware,
             problem_middleware,
@@ -47,6 +46,7 @@ def create_app(
         client_max_size=config.limits.max_batch_bytes + _BODY_SLACK,
     )
     app[CONFIG] = config
+    app.on_response_prepare.append(add_security_headers)
     app[NODE_KEY] = key
     app[metrics.METRICS] = metrics.Metrics()
     app[api_submissions.LIMITER] = RateLimiter(

@@ -53,6 +53,7 @@ from protocol.errors import KeyFormatError
 from protocol.fields import MAX_AREA_PRECISION
 from protocol.sealing import (
     KEY_FILE_TYPE,
+    MAX_RECIPIENTS,
     PUBLIC_PREFIX,
     ModeratorKey,
     ModeratorPublicKey,
@@ -132,6 +133,11 @@ def cmd_moderators_add(args: argparse.Namespace) -> int:
     async def add() -> bool:
         store = await open_store(data_dir_of(args))
         try:
+            if len(await store.submissions.keys()) >= MAX_RECIPIENTS:
+                raise CommandError(
+                    f"this node already has {MAX_RECIPIENTS} moderator keys, the most a report "
+                    "can be sealed to; remove one first (banscan moderators remove)"
+                )
             return await store.submissions.add_key(
                 key.key_id, key.text, args.label, actor=cli_actor()
             )

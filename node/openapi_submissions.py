@@ -201,13 +201,21 @@ def _html_page(operation_id: str, summary: str, statuses: dict[str, str]) -> dic
     }
 
 
-def _form_post(operation_id: str, summary: str, statuses: dict[str, str]) -> dict[str, Any]:
+def _form_post(
+    operation_id: str, summary: str, statuses: dict[str, str], fields: list[str]
+) -> dict[str, Any]:
+    """A form post: the CSRF token of the form page, the language, and the form's fields."""
     operation = _html_page(operation_id, summary, statuses)
+    text = {"type": "string", "maxLength": 10_000}
+    schema = {
+        "type": "object",
+        "required": ["csrf"],
+        "properties": {name: text for name in ["csrf", "lang", *fields]},
+        "additionalProperties": False,
+    }
     operation["requestBody"] = {
         "required": True,
-        "content": {
-            "application/x-www-form-urlencoded": {"schema": {"type": "object"}},
-        },
+        "content": {"application/x-www-form-urlencoded": {"schema": schema}},
     }
     return operation
 
@@ -225,26 +233,30 @@ def submission_paths() -> dict[str, Any]:
         "required": True,
         "schema": _ID,
     }
-    form_statuses = {
-        "200": "The page",
+    refused = {
         "400": "A malformed request, explained on the page",
-        "403": "The form's CSRF token is missing or wrong",
-        "404": "No report has this receipt code",
-        "413": "The report is over [submissions] max_bytes",
-        "415": "Not a form post",
-        "422": "The form again, each wrong field explained",
+        "403": "The form's CSRF token is missing or wrong, or another site sent it",
+        "413": "The form is over the size accepted",
+        "415": "Not a form post (application/x-www-form-urlencoded)",
         "429": "Too many reports from this client or from all; see Retry-After",
-        "503": "The node has no moderator keys yet and takes no reports",
     }
     return {
         "/report": {
             "get": _html_page(
-                "reportForm", "The public report form (works without JavaScript)", {"200": "Form"}
+                "reportForm",
+                "The public report form (works without JavaScript)",
+                {"200": "Form", "503": "The node has no moderator keys yet and takes no reports"},
             ),
             "post": _form_post(
                 "reportSubmit",
                 "Send a report from the form; the page shows the receipt code",
-                {"201": "Receipt page", **form_statuses},
+                {
+                    "201": "Receipt page",
+                    **refused,
+                    "422": "The form again, each wrong field explained",
+                    "503": "The node has no moderator keys yet and takes no reports",
+                },
+                list(SubmissionIn.model_fields),
             ),
         },
         "/report/status": {
@@ -252,7 +264,15 @@ def submission_paths() -> dict[str, Any]:
                 "reportStatusForm", "A form to check a report's status", {"200": "Form"}
             ),
             "post": _form_post(
-                "reportStatus", "The status of the report with this receipt code", form_statuses
+                "reportStatus",
+                "The status of the report with this receipt code",
+                {
+                    "200": "The status, in words",
+                    **refused,
+                    "400": "Not a receipt code; the form again, explained",
+                    "404": "No report has this receipt code; the form again",
+                },
+                ["receipt"],
             ),
         },
         "/static/report.css": {

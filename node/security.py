@@ -1,8 +1,8 @@
 """Browser-facing protections: security headers on every response, and CSRF for the forms.
 
-:func:`security_headers_middleware` is the outermost middleware, so the
-problem+json answers of :mod:`node.problems` carry the headers too. A header a
-handler set is left alone. The policy allows no script and no inline style at
+:func:`add_security_headers` runs as every response is prepared, so streamed
+exports, problem+json answers and aiohttp's own errors carry the headers too.
+A header a handler set is left alone. The policy allows no script and no inline style at
 all: the pages under ``/report`` are plain HTML with one same-origin stylesheet.
 
 CSRF uses a double-submit cookie. ``GET`` of a form sets ``banscan_csrf``, a
@@ -19,12 +19,9 @@ import hashlib
 import hmac
 import re
 import secrets
-from collections.abc import MutableMapping
 from typing import Final
 
 from aiohttp import web
-
-from node.problems import Handler
 
 CONTENT_SECURITY_POLICY: Final = (
     "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
@@ -46,23 +43,10 @@ _CSRF_COOKIE_PATTERN: Final = re.compile(r"^[A-Za-z0-9_-]{43}$")
 _CSRF_SECRET: Final = secrets.token_bytes(32)
 
 
-@web.middleware
-async def security_headers_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Add :data:`SECURITY_HEADERS` to every response that has not set them itself."""
-    try:
-        response = await handler(request)
-    except web.HTTPException as exc:  # redirects and the like, raised past problem_middleware
-        _add_headers(exc.headers)
-        raise
-    # A streamed response has sent its headers already; it must set them itself.
-    if not response.prepared:
-        _add_headers(response.headers)
-    return response
-
-
-def _add_headers(headers: MutableMapping[str, str]) -> None:
+async def add_security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """Add :data:`SECURITY_HEADERS` to a response about to be sent (``on_response_prepare``)."""
     for name, value in SECURITY_HEADERS.items():
-        headers.setdefault(name, value)
+        response.headers.setdefault(name, value)
 
 
 def _b64(data: bytes) -> str:

@@ -78,7 +78,7 @@ _COLUMNS: Final = (
 
 
 def receipt_digest(receipt: str) -> bytes:
-    """Receipt codes carry 100 random bits: a plain SHA-256 leaves nothing to brute-force."""
+    """Receipt codes carry over 98 random bits: a plain SHA-256 leaves nothing to brute-force."""
     return hashlib.sha256(receipt.encode("utf-8")).digest()
 
 

@@ -36,6 +36,7 @@ from protocol.keys import b64url_decode
 from protocol.kinds import KIND_MODELS
 from protocol.limits import DEFAULT_LIMITS
 from protocol.records import SignedRecord, verify_record
+from protocol.sealing import ModeratorKey
 from storage.store import Store
 from storage.tokens import Role
 from tests.factories import NETWORK, admit, incident_body, seeded_key, signed
@@ -97,6 +98,9 @@ class LiveNode:
             self.port = runner.addresses[0][1]
             store = self._app[STORE]
             self.tokens = {role: await store.tokens.create(role, "fuzz") for role in Role}
+            # A node that takes reports, so fuzzed ones reach sealing and storage.
+            moderator = ModeratorKey.generate().public
+            await store.submissions.add_key(moderator.key_id, moderator.text, "fuzz", actor="fuzz")
             self._ready.set()
             await self._stop.wait()
         finally:

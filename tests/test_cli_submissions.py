@@ -13,7 +13,7 @@ import pytest
 
 from node.datadir import DataDir
 from node.submissions import SubmissionIn, accept
-from protocol.sealing import ModeratorKey
+from protocol.sealing import MAX_RECIPIENTS, ModeratorKey
 from storage.store import Store
 from tests.nodeproc import banscan, running_node
 
@@ -169,6 +169,26 @@ def test_moderators_add_list_and_remove(tmp_path: Path) -> None:
     assert "alice" in table
     assert "bob" in table
     assert carol.public.key_id not in table
+
+
+def test_moderators_add_stops_at_the_most_keys_a_report_can_be_sealed_to(tmp_path: Path) -> None:
+    node_dir = tmp_path / "node"
+    DataDir(node_dir).init("banthescan", [])
+
+    async def fill() -> None:
+        store = await _open(node_dir)
+        try:
+            for n in range(MAX_RECIPIENTS):
+                public = ModeratorKey.generate().public
+                await store.submissions.add_key(public.key_id, public.text, f"m{n}", actor="test")
+        finally:
+            await store.close()
+
+    asyncio.run(fill())
+    refused = banscan("moderators", "add", ALICE.public.text, "--data-dir", str(node_dir))
+
+    assert refused.returncode == 2
+    assert f"already has {MAX_RECIPIENTS} moderator keys" in refused.stderr
 
 
 # -- submissions, on a data directory ---------------------------------------------------------

@@ -153,7 +153,8 @@ async def test_form_is_labelled_and_sent_with_security_headers(
 
 
 async def test_every_response_has_the_security_headers(client: NodeClient) -> None:
-    for path in ("/api/v1/no-such-route", "/report/status", CSS_URL):
+    streamed = "/api/v1/export?format=csv&kind=incident"  # headers sent before the body
+    for path in ("/api/v1/no-such-route", "/report/status", CSS_URL, streamed, "/metrics"):
         response = await client.get(path)
         for name, value in SECURITY_HEADERS.items():
             assert response.headers[name] == value, (path, name)
