@@ -188,9 +188,11 @@ async def list_submissions(request: web.Request) -> web.Response:
 
 @routes.get(f"/api/v1/submissions/{{submission_id:{SUBMISSION_ID_PATTERN}}}")
 async def get_submission(request: web.Request) -> web.Response:
-    await require_role(request, MODERATORS)
+    info = await require_role(request, MODERATORS)
     try:
-        submission = await request.app[MODERATION].get(request.match_info["submission_id"])
+        submission = await request.app[MODERATION].fetch_sealed(
+            request.match_info["submission_id"], actor=actor_name(info)
+        )
     except SubmissionError as exc:
         raise _problem(exc) from exc
     return web.json_response(submission_view(submission, with_sealed=True))

@@ -69,23 +69,27 @@ T = TypeVar("T")
 
 def cmd_keygen(args: argparse.Namespace) -> int:
     out: Path = args.out
-    if out.exists():
-        raise CommandError(f"{out} exists; refusing to overwrite a key file")
+    public_out = out.with_name(out.name + ".pub")
+    for path in (out, public_out):
+        if path.exists():
+            raise CommandError(f"{path} exists; refusing to overwrite a key file")
     key = ModeratorKey.generate()
     try:
         key.save(out)
+        public_out.write_text(key.public.text + "\n", encoding="utf-8")
     except FileExistsError as exc:
         raise CommandError(f"{out} exists; refusing to overwrite a key file") from exc
     except OSError as exc:
-        raise CommandError(f"cannot write {out}: {exc.strerror or exc}") from exc
+        raise CommandError(f"cannot write {exc.filename}: {exc.strerror or exc}") from exc
     print(f"public key  {key.public.text}")
     print(f"key id      {key.public.key_id}")
     print(f"private key written to {out} (readable by you only)")
+    print(f"public key written to {public_out}")
     print(
         "Keep the private key file on your own machine, and back it up: it opens every report "
-        "sealed to you. Never copy it to the node. Give the node's operator the public key "
-        "above (or its text in a file); they run:\n"
-        "  banscan moderators add PUBKEY --label YOUR-NAME"
+        f"sealed to you. Never copy it to the node. Give the node's operator {public_out.name} "
+        "(or the public key above); they run:\n"
+        f"  banscan moderators add {public_out.name} --label YOUR-NAME"
     )
     return 0
 

@@ -108,7 +108,8 @@ class LocalNode:
 
     async def get(self, submission_id: str) -> dict[str, Any]:
         try:
-            return submission_view(await self._moderation.get(submission_id), with_sealed=True)
+            submission = await self._moderation.fetch_sealed(submission_id, actor=cli_actor())
+            return submission_view(submission, with_sealed=True)
         except SubmissionError as exc:
             raise CommandFailed(exc.detail) from exc
 

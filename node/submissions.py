@@ -30,6 +30,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -146,17 +147,28 @@ class SubmissionIn(BaseModel):
             raise ValueError("must be a date in the form YYYY-MM-DD")
         return value
 
+    @field_validator("occurred_on")
+    @classmethod
+    def _plausible_day(cls, value: datetime.date) -> datetime.date:
+        tomorrow = datetime.datetime.now(datetime.UTC).date() + datetime.timedelta(days=1)
+        if value > tomorrow:
+            raise ValueError("is in the future")
+        if value.year < 1990:
+            raise ValueError("is before 1990")
+        return value
+
+    @field_validator("category")
+    @classmethod
+    def _incidents_only(cls, value: str | None, info: ValidationInfo) -> str | None:
+        # ``kind`` is declared first, so it is checked (and known) by now.
+        if value is not None and info.data.get("kind") == "deployment":
+            raise ValueError("category is for incidents; a deployment sighting has none")
+        return value
+
     @model_validator(mode="after")
-    def _consistent(self) -> "SubmissionIn":
+    def _whole_point(self) -> "SubmissionIn":
         if (self.lat is None) != (self.lon is None):
             raise ValueError("give both lat and lon, or neither")
-        tomorrow = datetime.datetime.now(datetime.UTC).date() + datetime.timedelta(days=1)
-        if self.occurred_on > tomorrow:
-            raise ValueError("occurred_on is in the future")
-        if self.occurred_on.year < 1990:
-            raise ValueError("occurred_on is before 1990")
-        if self.kind == "deployment" and self.category is not None:
-            raise ValueError("category is for incidents; a deployment sighting has none")
         return self
 
     def triage(self) -> dict[str, Any]:
@@ -298,6 +310,14 @@ class Moderation:
         submission = await self._store.get(submission_id)
         if submission is None:
             raise SubmissionNotFound(f"no submission {submission_id[:40]!r} on this node")
+        return submission
+
+    async def fetch_sealed(self, submission_id: str, *, actor: str) -> Submission:
+        """A submission with its sealed private part, for a moderator to open: logged as a view,
+        so the audit log shows who took which reports' private parts away."""
+        submission = await self.get(submission_id)
+        if submission.sealed is not None:
+            await self._store.audit(actor=actor, action="view", submission=submission_id)
         return submission
 
     async def publish(

@@ -122,6 +122,10 @@ def test_keygen_writes_an_owner_only_key_file_and_never_overwrites(tmp_path: Pat
     assert key.public.text in made.stdout
     assert key.public.key_id in made.stdout
     assert "Never copy it to the node" in made.stdout
+    # The public half, in a file to hand to the node's operator.
+    public = tmp_path / "alice.key.pub"
+    assert public.read_text().strip() == key.public.text
+    assert "mlkem_seed" not in public.read_text()
 
     again = banscan("moderators", "keygen", "--out", str(out))
     assert again.returncode == 2
@@ -304,7 +308,10 @@ def test_moderating_on_a_data_directory(tmp_path: Path) -> None:
     audit = json.loads(ok("submissions", "audit", "--json", *where))
     assert audit["intact"] is True
     actor = f"cli:{getpass.getuser()}"
-    actions = [(e["action"], e["submission"]) for e in audit["entries"] if e["actor"] == actor]
+    entries = [e for e in audit["entries"] if e["actor"] == actor]
+    # Every opening of a private part is logged as a view.
+    assert {e["submission"] for e in entries if e["action"] == "view"} >= {first, second}
+    actions = [(e["action"], e["submission"]) for e in entries if e["action"] != "view"]
     assert actions == [
         ("publish", first), ("publish", second), ("publish", camera), ("reject", spam),
         ("retract", second), ("purge", None),

@@ -585,6 +585,7 @@ async def test_every_moderation_action_is_in_the_hash_chained_audit_log(
     await submit()
     ids = [s.id for _, s in await open_client.app[STORE].submissions.page()]
     token = tokens[Role.MODERATOR]
+    await open_client.get(f"/api/v1/submissions/{ids[0]}", headers=bearer(token))
     await publish(open_client, token, ids[0], incident_body())
     await open_client.post(
         "/api/v1/submissions/reject", json={"ids": ids[1:], "reason": "spam"}, headers=bearer(token)
@@ -596,6 +597,7 @@ async def test_every_moderation_action_is_in_the_hash_chained_audit_log(
     actions = [(e["action"], e["actor"], e["submission"]) for e in log["entries"]]
     assert actions == [
         ("add-key", "test", None),
+        ("view", "token:test moderator", ids[0]),
         ("publish", "token:test moderator", ids[0]),
         ("reject", "token:test moderator", ids[1]),
     ]
