@@ -11,7 +11,10 @@ peer node, in the API and in every export format.
 """
 
 import asyncio
+import http.cookiejar
 import json
+import re
+import urllib.parse
 import urllib.request
 import uuid
 from pathlib import Path
@@ -119,6 +122,23 @@ def post(url: str, payload: Any, headers: dict[str, str]) -> tuple[int, Any]:
         return exc.code, json.load(exc)
 
 
+def post_form(url: str, fields: dict[str, str], headers: dict[str, str]) -> int:
+    """Load the form (for its CSRF cookie and token) as a browser would, then post it."""
+    opener = urllib.request.build_opener(
+        urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
+    )
+    with opener.open(urllib.request.Request(url, headers=headers), timeout=30) as page:
+        token = re.search(r'name="csrf" value="([^"]+)"', page.read().decode())
+    assert token is not None
+    data = urllib.parse.urlencode({**fields, "csrf": token.group(1)}).encode()
+    try:
+        with opener.open(urllib.request.Request(url, data, headers), timeout=30) as answer:
+            status: int = answer.status
+            return status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
 def fetch(url: str, token: str | None = None) -> bytes:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     request = urllib.request.Request(url, headers=headers)
@@ -158,6 +178,14 @@ def test_no_canary_reaches_the_disk_the_logs_a_peer_or_an_export(
         f"{chapter.url}/api/v1/submissions/status", {"receipt": receipts[0]}, client
     )
     assert (status, answer) == (200, {"status": "received"})
+    # Through the form too: one sent, and one sent back with an error (its page holds
+    # what was typed, so the reporter need not type it again; nothing else may).
+    form = {
+        k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in canary_report().items()
+    }
+    form["consent_contact"] = form["consent_publish"] = "yes"
+    assert post_form(f"{chapter.url}/report", form, client) == 201
+    assert post_form(f"{chapter.url}/report", {**form, "country": "XX"}, client) == 422
 
     # While the node runs, its WAL holds the latest writes: nothing there either.
     assert (chapter.data_dir / "banscan.db-wal").exists()
