@@ -232,13 +232,13 @@ async def retract_submission(request: web.Request) -> web.Response:
     if set(payload) != {"reason"}:
         raise BadRequest('send {"reason": ...} and nothing else')
     try:
-        record = await request.app[MODERATION].retract(
+        retractions = await request.app[MODERATION].retract(
             request.match_info["submission_id"], payload["reason"], actor=actor_name(info)
         )
     except SubmissionError as exc:
         raise _problem(exc) from exc
-    request.app[FEDERATION].published_own([record])
-    return web.json_response({"record_id": record.id.hex()}, status=201)
+    request.app[FEDERATION].published_own(retractions)
+    return web.json_response({"record_ids": [r.id.hex() for r in retractions]}, status=201)
 
 
 @routes.post("/api/v1/submissions/reject")

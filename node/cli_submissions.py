@@ -241,11 +241,16 @@ def cmd_show(args: argparse.Namespace) -> int:
                 "to publish this draft",
                 file=sys.stderr,
             )
+        rewrite = (
+            "rewrite its summary (it is the reporter's narrative word for word, marked TODO). "
+            if view["kind"] == "incident"
+            else ""
+        )
         print(
             f"draft written to {args.draft}. Before publishing it (banscan submissions publish "
-            f"{submission_id} --body {args.draft}), rewrite its summary: it is the reporter's "
-            "narrative word for word. Take out names, contact details and anything that "
-            "identifies the reporter or a bystander, and check area, audience and sources.",
+            f"{submission_id} --body {args.draft}), {rewrite}Take out names, contact details "
+            "and anything that identifies the reporter or a bystander, and check area, "
+            "audience and sources.",
             file=sys.stderr,
         )
     return 0
@@ -371,7 +376,8 @@ def cmd_reject(args: argparse.Namespace) -> int:
 def cmd_retract(args: argparse.Namespace) -> int:
     submission_id = _submission_id(args.id)
     answer = _with_node(args, lambda node: node.retract(submission_id, args.reason))
-    print(f"retracted {submission_id}: retraction record {answer['record_id']} ({args.reason})")
+    for record_id in answer["record_ids"]:
+        print(f"retracted {submission_id}: retraction record {record_id} ({args.reason})")
     return 0
 
 
@@ -407,6 +413,10 @@ def cmd_audit(args: argparse.Namespace) -> int:
             print(table(("seq", "at", "actor", "action", "submission", "detail"), rows))
         if answer["intact"]:
             print(f"hash chain intact ({len(rows)} entries)")
+            if answer["entries"]:
+                # Noted elsewhere now and then, it shows a chain rewritten from scratch.
+                last = answer["entries"][-1]
+                print(f"latest entry {last['seq']}, hash {last['hash']}")
         else:
             broken = answer["first_broken_seq"]
             print(f"hash chain BROKEN from entry {broken}: entries were removed or edited")
@@ -596,7 +606,8 @@ def add_submission_commands(
         type=Path,
         metavar="OUT",
         help="also write a proposed record (audience and body) to this new file, to edit and "
-        "then publish with publish --body; its summary is the narrative as it is, to rewrite",
+        "then publish with publish --body; an incident's summary is the narrative as it is, "
+        "marked TODO: publishing refuses it until rewritten",
     )
 
     sub = command(
@@ -668,8 +679,8 @@ def add_submission_commands(
 
     sub = command(
         "retract",
-        "Retract the record published from a submission: a retraction record goes to every "
-        "node that received it.",
+        "Retract every record published from a submission (its corrections too): a "
+        "retraction of each goes to every node that received it.",
         cmd_retract,
         group,
     )

@@ -24,7 +24,7 @@ DATABASE_FILE = "banscan.db"
 URL_FILE = "node.url"
 ENV_PREFIX = "BANSCAN_"
 # Environment variables that are not config keys.
-ENV_NOT_KEYS = frozenset({"BANSCAN_DATA_DIR"})
+ENV_NOT_KEYS = frozenset({"BANSCAN_DATA_DIR", "BANSCAN_TOKEN"})
 DEFAULT_NETWORK = "banthescan"
 DEFAULT_PORT = 8470
 

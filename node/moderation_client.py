@@ -32,6 +32,9 @@ from protocol.sealing import (
 from storage.store import Store
 from storage.submissions import AuditEntry
 
+# A draft's summary is the reporter's narrative as it is: marked, so that publishing the
+# draft is refused until the moderator has rewritten it.
+DRAFT_SUMMARY_MARK: Final = "TODO: rewrite before publishing; the reporter's own words follow. "
 _PAGE: Final = 500
 _AUDIT_PAGE: Final = 1000
 _HTTP_TIMEOUT_S: Final = 60
@@ -137,12 +140,12 @@ class LocalNode:
 
     async def retract(self, submission_id: str, reason: str) -> dict[str, Any]:
         try:
-            record = await self._moderation.retract(submission_id, reason, actor=self._actor)
+            retractions = await self._moderation.retract(submission_id, reason, actor=self._actor)
         except SubmissionError as exc:
             raise CommandFailed(exc.detail) from exc
         except ProtocolError as exc:
             raise CommandFailed(exc.detail) from exc
-        return {"record_id": record.id.hex()}
+        return {"record_ids": [r.id.hex() for r in retractions]}
 
     async def purge(self, retention_days: int | None) -> dict[str, Any]:
         days = self._retention_days if retention_days is None else retention_days
@@ -279,10 +282,11 @@ def draft_body(
 ) -> dict[str, Any]:
     """A proposed record body for a submission, for the moderator to redact and publish.
 
-    An incident's summary is the reporter's narrative as it is: it must be
-    rewritten before anything is published. An incident's point becomes the
-    geohash cell holding it, ``precision`` characters long (at most 6); a
-    deployment keeps its point (cameras are public), or a TODO when none was given.
+    An incident's summary is the reporter's narrative as it is, after
+    :data:`DRAFT_SUMMARY_MARK`: it must be rewritten before anything is
+    published. An incident's point becomes the geohash cell holding it,
+    ``precision`` characters long (at most 6); a deployment keeps its point
+    (cameras are public), or a TODO when none was given.
     """
     if not 1 <= precision <= MAX_AREA_PRECISION:
         raise CommandError(f"--precision must be from 1 to {MAX_AREA_PRECISION}")
@@ -312,7 +316,7 @@ def draft_body(
             "category": triage.get("category", "other"),
             "technology": {"type": triage.get("technology", "other")},
             "agency": None if agency is None else {"name": agency},
-            "summary": private.get("what_happened", ""),
+            "summary": DRAFT_SUMMARY_MARK + private.get("what_happened", ""),
             "sources": sources,
             "verification": {"status": "unverified"},
         }

@@ -117,7 +117,17 @@ def submission_schemas() -> dict[str, Any]:
                 {"record_id": _RECORD_ID, "audience": {"enum": list(AUDIENCES)}},
             ),
             "RetractRequest": _object(["reason"], {"reason": {"enum": list(RETRACT_REASONS)}}),
-            "RetractResult": _object(["record_id"], {"record_id": _RECORD_ID}),
+            "RetractResult": _object(
+                ["record_ids"],
+                {
+                    "record_ids": {
+                        "type": "array",
+                        "items": _RECORD_ID,
+                        "description": "The retractions published, one for each record "
+                        "published from the submission (its corrections too), newest first.",
+                    }
+                },
+            ),
             "RejectRequest": _object(
                 ["ids", "reason"],
                 {
@@ -369,9 +379,9 @@ def submission_paths() -> dict[str, Any]:
         "/api/v1/submissions/{submission_id}/retract": {
             "post": _moderation(
                 "retractSubmission",
-                "Publish a retraction of the record published from it",
+                "Retract every record published from it (corrections too)",
                 "RetractRequest",
-                _json("The retraction record", _ref("RetractResult")),
+                _json("The retraction records", _ref("RetractResult")),
                 submission_id,
                 {"409": _problem("It is not published."), "422": _problem("Unknown reason.")},
             )

@@ -345,6 +345,13 @@ class Moderation:
         if correction:
             assert submission.record_id is not None
             current = submission.record_id.hex()
+            published = await self._records.get(submission.record_id)
+            if published is not None and published.envelope.audience != audience:
+                raise ModerationConflict(
+                    f"a correction goes to the audience of the record it corrects "
+                    f"({published.envelope.audience}); to reach another, retract and publish "
+                    "a new report"
+                )
             if body.get("supersedes", current) != current:
                 raise ModerationConflict(
                     f"a correction of {submission_id} must supersede its latest record {current}"
@@ -394,12 +401,15 @@ class Moderation:
                 skipped[submission_id] = "not found" if found is None else found.status
         return rejected, skipped
 
-    async def retract(self, submission_id: str, reason: str, *, actor: str) -> VerifiedRecord:
-        """Publish a retraction of the record published from a submission."""
+    async def retract(self, submission_id: str, reason: str, *, actor: str) -> list[VerifiedRecord]:
+        """Retract every record published from a submission (its corrections too), newest
+        first: each retraction erases its target's body on every node that holds it."""
         async with self._deciding:
             return await self._retract(submission_id, reason, actor=actor)
 
-    async def _retract(self, submission_id: str, reason: str, *, actor: str) -> VerifiedRecord:
+    async def _retract(
+        self, submission_id: str, reason: str, *, actor: str
+    ) -> list[VerifiedRecord]:
         if reason not in RETRACT_REASONS:
             raise SubmissionError(f"reason must be one of {', '.join(RETRACT_REASONS)}")
         submission = await self.get(submission_id)
@@ -407,30 +417,34 @@ class Moderation:
             raise ModerationConflict(
                 f"{submission_id} is {submission.status}; only a published one can be retracted"
             )
-        target = await self._records.get(submission.record_id)
-        if target is None:
-            raise ModerationConflict(f"the record published from {submission_id} is not here")
-        # The retraction goes where the record went, so every node that holds it learns.
-        record: VerifiedRecord = await self._publish_record(
-            "retraction",
-            target.envelope.audience,
-            {"target": submission.record_id.hex(), "reason": reason},
-        )
+        retractions = []
+        for target_id in reversed(await self._store.published_records(submission_id)):
+            target = await self._records.get(target_id)
+            if target is None or target.body is None:
+                continue  # erased already
+            # The retraction goes where the record went, so every node that holds it learns.
+            retractions.append(
+                await self._publish_record(
+                    "retraction",
+                    target.envelope.audience,
+                    {"target": target_id.hex(), "reason": reason},
+                )
+            )
         done = await self._store.decide(
             submission_id,
             "retracted",
             expected=("published",),
             actor=actor,
             action="retract",
-            detail={"reason": reason, "retraction": record.id.hex()},
+            detail={"reason": reason, "retractions": [r.id.hex() for r in retractions]},
             reason=reason,
         )
         if not done:
             raise ModerationConflict(
-                f"{submission_id} was decided by someone else while its retraction was "
-                f"published (record {record.id.hex()})"
+                f"{submission_id} was decided by someone else while its retractions were "
+                f"published ({', '.join(r.id.hex() for r in retractions)})"
             )
-        return record
+        return retractions
 
     async def purge(self, now_ms: int, retention_days: int, *, actor: str) -> list[str]:
         """Delete the private part of every submission decided over ``retention_days`` ago."""

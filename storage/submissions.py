@@ -339,6 +339,15 @@ class SubmissionStore:
         async with self._db.transaction() as conn:
             await self._append_audit(conn, self._clock(), actor, action, submission, None, detail)
 
+    async def published_records(self, submission_id: str) -> list[bytes]:
+        """Ids of the records published from a submission, first publication first."""
+        async with self._db.reader.execute(
+            "SELECT record_id FROM audit_log WHERE submission = ? "
+            "AND action IN ('publish', 'correct') ORDER BY seq",
+            (submission_id,),
+        ) as cursor:
+            return [bytes(row[0]) for row in await cursor.fetchall()]
+
     async def audit_log(self, *, after: int = 0, limit: int = 1000) -> list[AuditEntry]:
         async with self._db.reader.execute(
             "SELECT seq, at_ms, actor, action, submission, record_id, detail, hash "

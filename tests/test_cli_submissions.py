@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from node.datadir import DataDir
+from node.moderation_client import DRAFT_SUMMARY_MARK
 from node.submissions import SubmissionIn, accept
 from protocol.sealing import MAX_RECIPIENTS, ModeratorKey
 from storage.store import Store
@@ -242,7 +243,7 @@ def test_moderating_on_a_data_directory(tmp_path: Path) -> None:
     assert "rewrite its summary" in drafted.stderr
     draft = json.loads(draft_file.read_text())
     assert draft["audience"] == "network"
-    assert draft["body"]["summary"] == NARRATIVE
+    assert draft["body"]["summary"] == DRAFT_SUMMARY_MARK + NARRATIVE
     assert draft["body"]["area"] == "gcwfhc"
     assert draft["body"]["sources"] == [{"url": "https://example.org/news/leeds"}]
 
@@ -318,6 +319,9 @@ def test_moderating_on_a_data_directory(tmp_path: Path) -> None:
     ]  # fmt: skip
     text = ok("submissions", "audit", *where)
     assert "hash chain intact" in text
+    assert (
+        f"latest entry {audit['entries'][-1]['seq']}, hash {audit['entries'][-1]['hash']}" in text
+    )
     assert actor in text
 
 
@@ -345,6 +349,25 @@ def test_publishing_an_edited_draft(tmp_path: Path) -> None:
     assert [(d["body"]["lat_e7"], d["body"]["status"]) for d in deployments] == [
         (537_970_000, "reported")
     ]
+
+
+def test_an_incident_draft_is_refused_until_its_summary_is_rewritten(tmp_path: Path) -> None:
+    node_dir = new_node(tmp_path / "node")
+    where = ("--data-dir", str(node_dir))
+    [incident] = submit(node_dir, report())
+    draft_file = tmp_path / "incident.json"
+    ok("submissions", "show", incident, "--key", str(key_file(tmp_path, ALICE, "a.key")),
+       "--draft", str(draft_file), *where)  # fmt: skip
+    draft = json.loads(draft_file.read_text())
+    assert draft["body"]["summary"].startswith("TODO")
+
+    unedited = banscan("submissions", "publish", incident, "--body", str(draft_file), *where)
+    assert unedited.returncode == 2
+    assert "fill in summary" in unedited.stderr
+
+    draft["body"]["summary"] = "Live facial recognition at a station; details withheld."
+    draft_file.write_text(json.dumps(draft))
+    ok("submissions", "publish", incident, "--body", str(draft_file), *where)
 
 
 # -- submissions, on a running node -----------------------------------------------------------

@@ -504,35 +504,50 @@ async def test_bulk_reject_rejects_pending_and_says_why_it_skipped_the_rest(
     assert (await open_client.app[STORE].submissions.counts())["rejected"] == 2
 
 
-async def test_retracting_erases_the_published_record(
+async def test_retracting_erases_every_version_published_from_a_report(
     submit: Submit, open_client: NodeClient, tokens: dict[Role, str]
 ) -> None:
     await submit()
     submission_id = await only_submission_id(open_client)
     token = tokens[Role.MODERATOR]
-    _, published = await publish(open_client, token, submission_id, incident_body(), "network")
+    _, first = await publish(open_client, token, submission_id, incident_body(), "network")
+    wider = await publish(open_client, token, submission_id, incident_body(), "public")
+    _, second = await publish(
+        open_client, token, submission_id, incident_body(summary="Corrected."), "network"
+    )
 
     response = await open_client.post(
-        f"/api/v1/submissions/{submission_id}/retract",
+        f"{submissions_route(submission_id)}/retract",
         json={"reason": "safety"},
         headers=bearer(token),
     )
     again = await open_client.post(
-        f"/api/v1/submissions/{submission_id}/retract",
+        f"{submissions_route(submission_id)}/retract",
         json={"reason": "safety"},
         headers=bearer(token),
     )
 
+    assert wider[0] == 409
+    assert "audience of the record it corrects (network)" in wider[1]["detail"]
     assert response.status == 201
-    retraction = await open_client.app[STORE].records.get(
-        bytes.fromhex((await response.json())["record_id"])
-    )
-    assert retraction is not None
-    assert retraction.envelope.audience == "network"
-    target = await open_client.app[STORE].records.get(bytes.fromhex(published["record_id"]))
-    assert target is not None
-    assert target.body is None
+    records = open_client.app[STORE].records
+    retractions = [
+        await records.get(bytes.fromhex(record_id))
+        for record_id in (await response.json())["record_ids"]
+    ]
+    assert [r.envelope.audience for r in retractions if r is not None] == ["network", "network"]
+    for published in (first, second):
+        target = await records.get(bytes.fromhex(published["record_id"]))
+        assert target is not None
+        assert target.body is None
     assert again.status == 409
+    stored = await open_client.app[STORE].submissions.get(submission_id)
+    assert stored is not None
+    assert stored.status == "retracted"
+
+
+def submissions_route(submission_id: str) -> str:
+    return f"/api/v1/submissions/{submission_id}"
 
 
 async def test_purge_deletes_private_parts_past_retention_and_keeps_the_rest(
