@@ -14,7 +14,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from playwright import async_api
 
-from node.report_form import CSS_URL
+from node.report_pages import CSS_URL
 from node.state import STORE
 from protocol.sealing import ModeratorKey
 

@@ -11,10 +11,11 @@ import pytest
 from aiohttp import web
 from structlog.testing import capture_logs
 
-from node import report_form
+from node import i18n, report_form, report_pages
 from node.app import create_app
 from node.datadir import DataDir
-from node.report_form import CATALOGS, CSS_URL
+from node.i18n import CATALOGS
+from node.report_pages import CSS_URL
 from node.security import CSRF_COOKIE, SECURITY_HEADERS, csrf_token
 from node.state import CONFIG, STORE
 from protocol.countries import COUNTRY_CODES
@@ -142,9 +143,9 @@ async def test_form_is_labelled_and_sent_with_security_headers(
         for described in attrs.get("aria-describedby", "").split():
             page.by_id(described)
     required = {attrs["name"] for attrs in controls if "required" in attrs}
-    assert required == set(report_form.REQUIRED)
+    assert required == set(report_pages.REQUIRED)
     marker = '<span class="marker">(required)</span>'
-    assert text.count(marker) == len(report_form.REQUIRED)
+    assert text.count(marker) == len(report_pages.REQUIRED)
     assert len(page.all("fieldset")) == len(page.all("legend"))
     assert "Category (incidents only)" in text
     assert "does not store your IP address" in text
@@ -397,20 +398,23 @@ def test_the_catalogs_have_the_same_keys_and_every_key_the_code_uses() -> None:
             assert placeholders == set(re.findall(r"\{(\w+)\}", english[key])), (lang, key)
 
     # Every literal that looks like a key of a family the catalogs hold, such as "status.bad".
-    source = Path(report_form.__file__).read_text(encoding="utf-8")
+    source = "".join(
+        Path(path).read_text(encoding="utf-8")
+        for path in (report_form.__file__, report_pages.__file__, i18n.__file__)
+    )
     families = {key.split(".")[0] for key in english}
     literals = re.findall(r'"([a-z_]+(?:\.[a-z_]+)+)"', source)
     used = {key for key in literals if key.split(".")[0] in families}
     assert {"page.title", "status.bad", "errors.prefix"} <= used
     used |= {f"field.{name}.label" for name in report_form.FIELD_ORDER if name != "kind"}
-    used |= {f"field.{name}.hint" for name in report_form.HINTED}
+    used |= {f"field.{name}.hint" for name in report_pages.HINTED}
     used |= {f"error.{name}" for name in (*report_form.FIELD_ORDER, "form")} - {
         "error.consent_contact",
         "error.consent_publish",
     }
     used |= {f"kind.{kind}" for kind in ("incident", "deployment")}
-    used |= {f"technology.{kind}" for kind in report_form.TECHNOLOGIES}
-    used |= {f"category.{kind}" for kind in report_form.CATEGORIES}
+    used |= {f"technology.{kind}" for kind in report_pages.TECHNOLOGIES}
+    used |= {f"category.{kind}" for kind in report_pages.CATEGORIES}
     used |= {f"country.{code}" for code in COUNTRY_CODES}
     used |= {f"status.{word}" for word in ("received", "published", "not_published", "withdrawn")}
     used |= {f"{topic}.{part}" for topic in report_form.REFUSALS for part in ("title", "body")}
@@ -506,5 +510,5 @@ async def test_too_many_attempts_get_a_page_that_says_when_to_come_back(
     ],
 )
 def test_accept_language(header: str, expected: str) -> None:
-    assert report_form.choose_language((None, "xx"), header) == expected
-    assert report_form.choose_language(("es",), "en") == "es"
+    assert i18n.choose_language((None, "xx"), header) == expected
+    assert i18n.choose_language(("es",), "en") == "es"
