@@ -1,6 +1,5 @@
 """Routes for records: publish, import signed batches, fetch one, list with filters."""
 
-import json
 from typing import Any
 
 from aiohttp import web
@@ -10,6 +9,7 @@ from node.federation import FEDERATION
 from node.problems import ApiError, BadParameter, BadRequest, NotFound, UnsupportedMediaType
 from node.publishing import publish
 from node.query_params import int_param, parse_time_ms
+from node.request_bodies import parse_json_object
 from node.state import CONFIG, NODE_KEY, STORE, VERIFIER
 from node.views import record_view
 from protocol.envelope import AUDIENCES, KIND_PATTERN
@@ -193,15 +193,8 @@ def _result_view(result: IngestResult) -> dict[str, Any]:
 async def _json_object(request: web.Request) -> dict[str, Any]:
     if request.content_type != "application/json":
         raise UnsupportedMediaType("send a JSON object as application/json")
-    try:
-        payload = json.loads(await request.read())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise BadRequest(f"the request body is not valid JSON: {exc}") from exc
-    except RecursionError as exc:
-        raise BadRequest("the request body is nested too deeply") from exc
-    if not isinstance(payload, dict):
-        raise BadRequest("the request body must be a JSON object")
-    return payload
+    # Bounded by the app's client_max_size, which any import batch fits in.
+    return parse_json_object(await request.read())
 
 
 def _cursor(text: str | None) -> int:

@@ -22,7 +22,6 @@ daily keyed hash (:mod:`node.abuse`).
 
 import asyncio
 import contextlib
-import json
 from collections.abc import AsyncIterator
 from typing import Any, Final
 
@@ -32,8 +31,9 @@ from aiohttp import web
 from node.abuse import RateLimited, RateLimiter, client_address
 from node.auth import require_role
 from node.federation import FEDERATION
-from node.problems import ApiError, BadParameter, BadRequest, UnsupportedMediaType
+from node.problems import ApiError, BadParameter, BadRequest
 from node.query_params import int_param
+from node.request_bodies import read_json
 from node.state import CONFIG, STORE
 from node.submissions import (
     RECEIPT_STATUS,
@@ -64,41 +64,6 @@ log = structlog.get_logger("banscan.submissions")
 def actor_name(info: TokenInfo) -> str:
     """Who the audit log names for an API call: the token's label, never a person's address."""
     return f"token:{info.label}" if info.label else f"token:({info.role.value})"
-
-
-async def read_limited(request: web.Request, max_bytes: int) -> bytes:
-    """The request body, refusing (413) anything over ``max_bytes`` before reading it all."""
-    if request.content_length is not None and request.content_length > max_bytes:
-        raise ApiError(
-            f"the request body is {request.content_length} bytes; at most {max_bytes} are accepted",
-            status=413,
-            code="too-large",
-        )
-    data = bytearray()
-    while chunk := await request.content.read(64 * 1024):
-        data += chunk
-        if len(data) > max_bytes:
-            raise ApiError(
-                f"the request body is over the {max_bytes} bytes accepted",
-                status=413,
-                code="too-large",
-            )
-    return bytes(data)
-
-
-async def read_json(request: web.Request, max_bytes: int) -> dict[str, Any]:
-    if request.content_type != "application/json":
-        raise UnsupportedMediaType("send a JSON object as application/json")
-    raw = await read_limited(request, max_bytes)
-    try:
-        payload = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise BadRequest(f"the request body is not valid JSON: {exc}") from exc
-    except RecursionError as exc:
-        raise BadRequest("the request body is nested too deeply") from exc
-    if not isinstance(payload, dict):
-        raise BadRequest("the request body must be a JSON object")
-    return payload
 
 
 def count_attempt(request: web.Request) -> None:

@@ -24,7 +24,7 @@ from typing import Any, Final
 
 from aiohttp import web
 
-from node.api_submissions import count_attempt, read_limited
+from node.api_submissions import count_attempt
 from node.html import Html
 from node.i18n import Catalog, catalog
 from node.problems import ApiError
@@ -38,6 +38,7 @@ from node.report_pages import (
     status_page,
     status_result_page,
 )
+from node.request_bodies import read_limited
 from node.security import (
     CSRF_FIELD,
     cross_site,
