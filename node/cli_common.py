@@ -6,12 +6,15 @@ Errors a command raises are turned into a message and an exit status by
 """
 
 import argparse
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from node.config import steward_keys
 from node.datadir import DataDir, default_data_dir
 from storage.store import Store
+
+# How a command module registers a sub-command: ``command(name, help, handler[, parent])``.
+CommandAdder = Callable[..., argparse.ArgumentParser]
 
 
 class CommandError(Exception):
