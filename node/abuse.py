@@ -4,16 +4,21 @@ A client is known only by ``HMAC-SHA256(secret, address)``, and the secret is
 random, held in memory, and replaced at the start of every UTC day, when all
 counters start over. Nothing is written to disk or to the logs: after a
 restart, or the next day, yesterday's keys cannot be tied to an address even
-by someone who holds the server.
+by someone who holds the server. An IPv6 client counts by its /64, the block
+one subscriber is given, so that one subscriber cannot pose as many.
 
 Each client may make ``per_client`` attempts in a sliding hour, and all
 clients together ``total``. Tor users share exit addresses, so ``per_client``
 should stay generous; ``total`` is what stops a flood from many addresses.
+Attempts are kept to the minute only, and :meth:`RateLimiter.sweep` (run every
+minute by the node) forgets clients idle for an hour and a past day's secret,
+so a memory dump holds no more than the last hour, and no exact times.
 """
 
 import collections
 import hashlib
 import hmac
+import ipaddress
 import math
 import secrets
 import time
@@ -23,12 +28,14 @@ from typing import Final
 from aiohttp import web
 
 WINDOW_S: Final = 3600.0
+GRAIN_S: Final = 60.0
 _DAY_S: Final = 86_400
+_IPV6_PREFIX: Final = 64
 
 
 class RateLimited(Exception):
     def __init__(self, retry_after_s: int) -> None:
-        super().__init__(f"too many reports; try again in {retry_after_s} s")
+        super().__init__(f"too many requests; try again in {retry_after_s} s")
         self.retry_after_s = retry_after_s
 
 
@@ -58,7 +65,9 @@ class RateLimiter:
         now = self._clock()
         key = self.client_key(address)
         if len(self._clients) > 2 * self._total:
-            self._forget_idle(now)
+            self.sweep()
+        # Kept to the minute: enough for an hour's window, and no exact times.
+        minute = math.floor(now / GRAIN_S) * GRAIN_S
         self._expire(self._all, now)
         attempts = self._clients.setdefault(key, collections.deque())
         self._expire(attempts, now)
@@ -66,8 +75,19 @@ class RateLimiter:
             raise RateLimited(self._retry_after(attempts, now))
         if len(self._all) >= self._total:
             raise RateLimited(self._retry_after(self._all, now))
-        attempts.append(now)
-        self._all.append(now)
+        attempts.append(minute)
+        self._all.append(minute)
+
+    def sweep(self) -> None:
+        """Forget clients with no attempt in the window, and a past day's secret."""
+        now = self._clock()
+        self._rotate(now)
+        self._expire(self._all, now)
+        for attempts in self._clients.values():
+            self._expire(attempts, now)
+        # Only allowed attempts are counted, so at most ``total`` clients have any
+        # in the window: memory stays bounded.
+        self._clients = {key: attempts for key, attempts in self._clients.items() if attempts}
 
     @property
     def clients(self) -> int:
@@ -87,22 +107,28 @@ class RateLimiter:
         while attempts and attempts[0] <= now - WINDOW_S:
             attempts.popleft()
 
-    def _forget_idle(self, now: float) -> None:
-        # Only allowed attempts are counted, so at most ``total`` clients have any
-        # in the window; the rest are idle and forgotten, which bounds memory.
-        for attempts in self._clients.values():
-            self._expire(attempts, now)
-        self._clients = {key: attempts for key, attempts in self._clients.items() if attempts}
-
     def _retry_after(self, attempts: collections.deque[float], now: float) -> int:
         return max(1, math.ceil(attempts[0] + WINDOW_S - now))
 
 
 def client_address(request: web.Request, *, trust_forwarded_for: bool) -> str:
-    """The address to count a request against: the socket peer, or the proxy's last entry."""
+    """What to count a request against: the socket peer, or the proxy's last
+    X-Forwarded-For entry; an IPv6 address by its /64."""
+    address = request.remote or ""
     if trust_forwarded_for:
         forwarded = request.headers.get("X-Forwarded-For", "")
-        last = forwarded.rsplit(",", 1)[-1].strip()
-        if last:
-            return last[:64]
-    return request.remote or ""
+        address = forwarded.rsplit(",", 1)[-1].strip()[:64] or address
+    return counted_as(address)
+
+
+def counted_as(address: str) -> str:
+    """An IPv4 address as it is; an IPv6 one as its /64 (an IPv4-mapped one as IPv4)."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network(f"{ip}/{_IPV6_PREFIX}", strict=False))
+    return str(ip)

@@ -22,6 +22,7 @@ daily keyed hash (:mod:`node.abuse`).
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator
 from typing import Any, Final
 
@@ -46,17 +47,20 @@ from node.submissions import (
     submission_view,
 )
 from protocol.keys import b64url_encode
-from storage import StorageError
 from storage.submissions import STATUSES
 from storage.tokens import Role, TokenInfo
 
 routes = web.RouteTableDef()
 MODERATION = web.AppKey("moderation", Moderation)
-LIMITER = web.AppKey("submission_limiter", RateLimiter)
+# Reports and receipt checks each have their own budget, so guessing at receipts
+# cannot close reporting (nor the other way round).
+REPORT_LIMITER = web.AppKey("report_limiter", RateLimiter)
+RECEIPT_LIMITER = web.AppKey("receipt_limiter", RateLimiter)
 MODERATORS: Final = frozenset({Role.MODERATOR, Role.ADMIN})
 MAX_PAGE: Final = 500
 _MODERATION_BODY_BYTES: Final = 256 * 1024
 RETENTION_INTERVAL_S: Final = 3600
+WAL_RETRY_S: Final = 60
 RETENTION_ACTOR: Final = "node:retention"
 log = structlog.get_logger("banscan.submissions")
 
@@ -66,13 +70,14 @@ def actor_name(info: TokenInfo) -> str:
     return f"token:{info.label}" if info.label else f"token:({info.role.value})"
 
 
-def count_attempt(request: web.Request) -> None:
-    """Count a report or a receipt check against the client's hourly limit (429 over it)."""
+def count_attempt(request: web.Request, limiter: web.AppKey[RateLimiter]) -> None:
+    """Count a report (:data:`REPORT_LIMITER`) or a receipt check (:data:`RECEIPT_LIMITER`)
+    against the client's hourly limit and everyone's (429 over either)."""
     address = client_address(
         request, trust_forwarded_for=request.app[CONFIG].submissions.trust_forwarded_for
     )
     try:
-        request.app[LIMITER].check(address)
+        request.app[limiter].check(address)
     except RateLimited as exc:
         raise ApiError(
             str(exc),
@@ -88,7 +93,7 @@ def _problem(exc: SubmissionError) -> ApiError:
 
 @routes.post("/api/v1/submissions")
 async def create_submission(request: web.Request) -> web.Response:
-    count_attempt(request)
+    count_attempt(request, REPORT_LIMITER)
     payload = await read_json(request, request.app[CONFIG].submissions.max_bytes)
     try:
         submission = parse_submission(payload)
@@ -109,7 +114,7 @@ async def create_submission(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/submissions/status")
 async def receipt_status(request: web.Request) -> web.Response:
-    count_attempt(request)
+    count_attempt(request, RECEIPT_LIMITER)
     payload = await read_json(request, 4096)
     unknown = sorted(set(payload) - {"receipt"})
     if unknown or not isinstance(payload.get("receipt"), str):
@@ -294,22 +299,35 @@ def _clock(request: web.Request) -> Any:
 
 
 async def retention_ctx(app: web.Application) -> AsyncIterator[None]:
-    """Delete, every hour, the private parts whose retention period has ended."""
+    """Delete, every hour, the private parts whose retention period has ended; retry
+    every minute a WAL checkpoint that a reader blocked, until purged data is gone;
+    and every minute let the rate limiters forget what they no longer need."""
 
     async def purge_forever() -> None:
+        submissions = app[STORE].submissions
+        next_purge = 0.0
         while True:
             try:
-                purged = await app[MODERATION].purge(
-                    app[STORE].clock(),
-                    app[CONFIG].submissions.retention_days,
-                    actor=RETENTION_ACTOR,
-                )
-            except StorageError as exc:
-                log.warning("retention purge failed", code=exc.code)
-            else:
-                if purged:
-                    log.info("retention purge", count=len(purged))
-            await asyncio.sleep(RETENTION_INTERVAL_S)
+                if time.monotonic() >= next_purge:
+                    next_purge = time.monotonic() + RETENTION_INTERVAL_S
+                    purged = await app[MODERATION].purge(
+                        app[STORE].clock(),
+                        app[CONFIG].submissions.retention_days,
+                        actor=RETENTION_ACTOR,
+                    )
+                    if purged:
+                        log.info("retention purge", count=len(purged))
+                elif submissions.wal_owed:
+                    await submissions.settle_wal()
+                if submissions.wal_owed:
+                    log.warning("purged private parts are still in the WAL; retrying")
+            except Exception as exc:  # keep enforcing retention whatever one round met
+                log.warning("retention purge failed", error=type(exc).__name__)
+            # Forget the last hour's clients, and yesterday's secret, without waiting
+            # for the next report.
+            app[REPORT_LIMITER].sweep()
+            app[RECEIPT_LIMITER].sweep()
+            await asyncio.sleep(WAL_RETRY_S)
 
     task = asyncio.create_task(purge_forever())
     try:

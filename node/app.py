@@ -49,9 +49,10 @@ def create_app(
     app.on_response_prepare.append(add_security_headers)
     app[NODE_KEY] = key
     app[metrics.METRICS] = metrics.Metrics()
-    app[api_submissions.LIMITER] = RateLimiter(
-        config.submissions.per_client_per_hour, config.submissions.per_hour
-    )
+    for limiter in (api_submissions.REPORT_LIMITER, api_submissions.RECEIPT_LIMITER):
+        app[limiter] = RateLimiter(
+            config.submissions.per_client_per_hour, config.submissions.per_hour
+        )
 
     async def store_ctx(app: web.Application) -> AsyncIterator[None]:
         app[STORE] = await Store.open(

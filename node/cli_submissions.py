@@ -29,6 +29,7 @@ import json
 import os
 import re
 import sys
+import urllib.parse
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any, Final, TypeVar
@@ -62,8 +63,9 @@ from storage.submissions import STATUSES
 
 CommandAdder = Callable[..., argparse.ArgumentParser]
 TOKEN_ENV: Final = "BANSCAN_TOKEN"  # noqa: S105 (the name of a variable, not a token)
-OMITTABLE: Final = ("city", "agency", "area", "sources", "observed_on")
+OMITTABLE: Final = ("city", "agency", "area", "observed_on")
 VERIFICATIONS: Final = ("unverified", "corroborated", "verified")
+_LOCAL_HOSTS: Final = frozenset({"127.0.0.1", "::1", "localhost"})
 T = TypeVar("T")
 
 
@@ -242,15 +244,15 @@ def cmd_show(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
         rewrite = (
-            "rewrite its summary (it is the reporter's narrative word for word, marked TODO). "
+            " Rewrite its summary: it is the reporter's narrative word for word, marked TODO."
             if view["kind"] == "incident"
             else ""
         )
         print(
-            f"draft written to {args.draft}. Before publishing it (banscan submissions publish "
-            f"{submission_id} --body {args.draft}), {rewrite}Take out names, contact details "
-            "and anything that identifies the reporter or a bystander, and check area, "
-            "audience and sources.",
+            f"draft written to {args.draft}; publish it with banscan submissions publish "
+            f"{submission_id} --body {args.draft} once edited.{rewrite} Take out names, "
+            "contact details and anything that identifies the reporter or a bystander, and "
+            "check area, audience and sources.",
             file=sys.stderr,
         )
     return 0
@@ -338,6 +340,7 @@ async def _publish_built(
         summary=args.summary,
         omit=args.omit,
         verification=args.verification,
+        include_sources=args.include_sources,
     )
     return await node.publish(submission_id, args.audience or "network", body)
 
@@ -438,6 +441,12 @@ def _with_node(
                 raise CommandError("give --node or --data-dir, not both")
             if not args.node.startswith(("http://", "https://")):
                 raise CommandError("--node must be an http:// or https:// URL")
+            host = urllib.parse.urlsplit(args.node).hostname or ""
+            if args.node.startswith("http://") and host not in _LOCAL_HOSTS:
+                raise CommandError(
+                    "--node must be https:// unless the node is on this machine: the token "
+                    "and the reports' sealed parts would cross the network in the clear"
+                )
             token = args.token or os.environ.get(TOKEN_ENV)
             if not token:
                 raise CommandError(f"--node needs a moderator token: ${TOKEN_ENV} or --token")
@@ -664,6 +673,12 @@ def add_submission_commands(
         "--verification",
         choices=VERIFICATIONS,
         help="an incident's verification status (default: unverified)",
+    )
+    sub.add_argument(
+        "--include-sources",
+        action="store_true",
+        help="publish the links the reporter gave, once you have checked that none "
+        "identifies them (a link can be their own post); left out by default",
     )
 
     sub = command(

@@ -99,9 +99,10 @@ class SubmissionsSection(Section):
 
     # Days the private part of a published or rejected submission is kept.
     retention_days: Annotated[int, Field(ge=1, le=3650)] = 90
-    # Submissions (and receipt checks) one client may make in an hour, and all
-    # clients together. Clients are told apart by an in-memory keyed hash of their
-    # address whose key changes every day; the address itself is never stored.
+    # Submissions one client may make in an hour, and all clients together; receipt
+    # checks have the same limits, counted apart. Clients are told apart by an
+    # in-memory keyed hash of their address (an IPv6 one by its /64) whose key
+    # changes every day; the address itself is never stored.
     per_client_per_hour: Annotated[int, Field(ge=1, le=10_000)] = 10
     per_hour: Annotated[int, Field(ge=1, le=1_000_000)] = 600
     # Behind a TLS proxy every request comes from the proxy: take the client's
@@ -253,9 +254,10 @@ quarantine_max_bytes = 67108864
 [submissions]
 # Days the private part of a published or rejected report is kept.
 retention_days = 90
-# Reports (and receipt checks) one client may send in an hour, and all together.
-# Clients are told apart by an in-memory keyed hash of their address, whose key
-# changes daily; addresses are never stored or logged.
+# Reports one client may send in an hour, and all clients together (receipt
+# checks have the same limits, counted apart). Clients are told apart by an
+# in-memory keyed hash of their address, whose key changes daily; addresses
+# are never stored or logged.
 per_client_per_hour = 10
 per_hour = 600
 # Behind a TLS proxy, take the client's address from the last X-Forwarded-For

@@ -21,25 +21,42 @@ when Prometheus scrapes:
 | ``banscan_peer_behind_records`` | gauge | peer |
 
 Routes are labelled by their template (``/api/v1/records/{id}``), never by
-the path asked for, and nothing about the client is recorded.
+the path asked for, and nothing about the client is recorded. No
+``*_created`` series are exported: the first report's counter would carry the
+moment it arrived, to the microsecond.
+
+Counters still tell when reports arrived to within a scrape, so ``/metrics``
+answers only a caller on the node's own host (a direct connection from a
+loopback address, not one relayed by the proxy) or one with a token.
 """
 
 import time
 from collections.abc import Awaitable, Callable, Iterator
 
 from aiohttp import web
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+)
 from prometheus_client.core import CounterMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import Collector
 
+from node.auth import require_role
 from node.federation import FEDERATION
 from node.state import STORE
 from protocol.keys import key_text
 from storage.quarantine import quarantine_totals
+from storage.tokens import Role
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 routes = web.RouteTableDef()
+disable_created_metrics()  # type: ignore[no-untyped-call]
+_LOOPBACK = frozenset({"127.0.0.1", "::1"})
+_RELAYED = ("X-Forwarded-For", "Forwarded", "X-Real-IP")
 
 # Seconds: most API answers take milliseconds; exports and imports take longer.
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
@@ -176,8 +193,16 @@ async def metrics_middleware(request: web.Request, handler: Handler) -> web.Stre
         metrics.latency.labels(request.method, route).observe(time.perf_counter() - started)
 
 
+def _from_this_host(request: web.Request) -> bool:
+    """A direct connection from a loopback address; through the proxy, the proxy adds
+    X-Forwarded-For (deploy/), so a relayed request never passes for a local one."""
+    return request.remote in _LOOPBACK and not any(name in request.headers for name in _RELAYED)
+
+
 @routes.get("/metrics")
 async def metrics(request: web.Request) -> web.Response:
+    if not _from_this_host(request):
+        await require_role(request, frozenset(Role))
     registry = request.app[METRICS]
     await registry.refresh(request.app)
     response = web.Response(body=generate_latest(registry.registry))

@@ -331,9 +331,16 @@ def redacted_body(
     summary: str | None,
     omit: Sequence[str],
     verification: str | None,
+    include_sources: bool = False,
 ) -> dict[str, Any]:
-    """The body ``publish`` sends without ``--body``: the draft, with the moderator's summary."""
+    """The body ``publish`` sends without ``--body``: the draft, with the moderator's summary.
+
+    Sources stay out unless the moderator has checked them (``include_sources``):
+    a link can be the reporter's own post.
+    """
     body = draft_body(view, private, precision=precision)
+    if not include_sources:
+        body.pop("sources", None)
     if view["kind"] == "incident":
         if not summary:
             raise CommandError(

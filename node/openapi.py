@@ -704,11 +704,18 @@ def openapi_document(version: str) -> dict[str, Any]:
                 "get": {
                     "operationId": "metrics",
                     "summary": "Prometheus metrics (text exposition format)",
+                    "description": "Without a token, only for a direct connection from the "
+                    "node's own host (loopback, not relayed by a proxy).",
+                    "security": _OPTIONAL_BEARER,
                     "responses": {
                         "200": {
                             "description": "Metrics; docs/operators.md says what to watch",
                             "content": {"text/plain": {"schema": {"type": "string"}}},
-                        }
+                        },
+                        "401": _problem(
+                            "From another host (or through the proxy) without a token, or "
+                            "with a token this node does not know."
+                        ),
                     },
                 }
             },

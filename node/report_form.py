@@ -24,7 +24,8 @@ from typing import Any, Final
 
 from aiohttp import web
 
-from node.api_submissions import count_attempt
+from node.abuse import RateLimiter
+from node.api_submissions import RECEIPT_LIMITER, REPORT_LIMITER, count_attempt
 from node.html import Html
 from node.i18n import Catalog, catalog
 from node.problems import ApiError
@@ -191,12 +192,14 @@ def _refusal(t: Catalog, refused: _Refused, path: str) -> web.Response:
     return _respond(page, refused.status, refused.headers)
 
 
-async def _read_form(request: web.Request, max_bytes: int) -> dict[str, str]:
+async def _read_form(
+    request: web.Request, max_bytes: int, limiter: web.AppKey[RateLimiter]
+) -> dict[str, str]:
     """A posted form's fields (the first value of each), once its CSRF token and limits pass."""
     if cross_site(request) or not has_csrf_cookie(request):
         raise _Refused(403, "csrf")
     try:
-        count_attempt(request)
+        count_attempt(request, limiter)
     except ApiError as exc:
         retry_after_s = int(exc.extensions.get("retry_after_s", 3600))
         raise _Refused(
@@ -237,7 +240,9 @@ async def report_form(request: web.Request) -> web.Response:
 async def send_report(request: web.Request) -> web.Response:
     t = catalog(request)
     try:
-        values = await _read_form(request, request.app[CONFIG].submissions.max_bytes)
+        values = await _read_form(
+            request, request.app[CONFIG].submissions.max_bytes, REPORT_LIMITER
+        )
     except _Refused as refused:
         return _refusal(t, refused, "/report")
     t = catalog(request, values.get("lang"))
@@ -265,7 +270,7 @@ async def status_form(request: web.Request) -> web.Response:
 async def check_status(request: web.Request) -> web.Response:
     t = catalog(request)
     try:
-        values = await _read_form(request, _STATUS_BODY_BYTES)
+        values = await _read_form(request, _STATUS_BODY_BYTES, RECEIPT_LIMITER)
     except _Refused as refused:
         return _refusal(t, refused, "/report/status")
     t = catalog(request, values.get("lang"))

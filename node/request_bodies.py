@@ -47,6 +47,8 @@ def parse_json_object(raw: bytes) -> dict[str, Any]:
         raise BadRequest(f"the request body is not valid JSON: {exc}") from exc
     except RecursionError as exc:
         raise BadRequest("the request body is nested too deeply") from exc
+    except ValueError as exc:  # an integer of more digits than Python converts
+        raise BadRequest("the request body holds a number too long to read") from exc
     if not isinstance(payload, dict):
         raise BadRequest("the request body must be a JSON object")
     return payload

@@ -118,8 +118,8 @@ class SubmissionIn(BaseModel):
     what_happened: Annotated[str, Field(min_length=1, max_length=10_000)]
     occurred_time: Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")] | None = None
     place: Annotated[str, Field(min_length=1, max_length=2_000)]
-    lat: Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False)] | None = None
-    lon: Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False)] | None = None
+    lat: Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False, strict=True)] | None = None
+    lon: Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False, strict=True)] | None = None
     sources: Annotated[list[HttpUrl], Field(max_length=20)] = []
     names: Annotated[str, Field(max_length=2_000)] | None = None
     email: Annotated[str, Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")] | None = None
@@ -300,8 +300,9 @@ class Moderation:
     ) -> None:
         self._store = store
         self._records = records
-        # One decision at a time: a decision checks the status, publishes, then records
-        # it, and two moderators acting on one submission must not both publish.
+        # One decision at a time: a publication checks the status, signs, then records
+        # it; a rejection or another publication in between would leave a record out
+        # that nothing points to.
         self._deciding = asyncio.Lock()
         # (kind, audience, body) -> awaitable VerifiedRecord
         self._publish_record = publish_record
@@ -359,6 +360,15 @@ class Moderation:
             body = {**body, "supersedes": current}
         elif "supersedes" in body:
             raise SubmissionError("a first publication supersedes nothing; remove supersedes")
+        unfinished = sorted(
+            name
+            for name, value in body.items()
+            if isinstance(value, str) and value.lstrip().upper().startswith("TODO")
+        )
+        if unfinished:
+            raise SubmissionError(
+                f"fill in {', '.join(unfinished)} first: a draft's TODO is not for publishing"
+            )
         record: VerifiedRecord = await self._publish_record(submission.kind, audience, body)
         done = await self._store.decide(
             submission_id,
@@ -370,10 +380,21 @@ class Moderation:
             record_id=record.id,
         )
         if not done:
-            # Only another process on the same database (a local CLI) can get here.
+            # Another process on the same database (a local CLI) decided it meanwhile:
+            # what was just published must not stay out, so it is retracted at once.
+            undo = await self._publish_record(
+                "retraction", audience, {"target": record.id.hex(), "reason": "error"}
+            )
+            await self._store.audit(
+                actor=actor,
+                action="publish-undone",
+                submission=submission_id,
+                record=record.id.hex(),
+                retraction=undo.id.hex(),
+            )
             raise ModerationConflict(
-                f"{submission_id} was decided by someone else while record "
-                f"{record.id.hex()} was published from it; retract that record if needed"
+                f"{submission_id} was decided by someone else meanwhile; the record "
+                f"published from it ({record.id.hex()}) was retracted at once"
             )
         return record
 
@@ -384,21 +405,22 @@ class Moderation:
         if reason not in REJECT_REASONS:
             raise SubmissionError(f"reason must be one of {', '.join(REJECT_REASONS)}")
         rejected, skipped = [], {}
-        for submission_id in dict.fromkeys(submission_ids):
-            done = await self._store.decide(
-                submission_id,
-                "rejected",
-                expected=("pending",),
-                actor=actor,
-                action="reject",
-                detail={"reason": reason},
-                reason=reason,
-            )
-            if done:
-                rejected.append(submission_id)
-            else:
-                found = await self._store.get(submission_id)
-                skipped[submission_id] = "not found" if found is None else found.status
+        async with self._deciding:  # not while a publication of one of them is under way
+            for submission_id in dict.fromkeys(submission_ids):
+                done = await self._store.decide(
+                    submission_id,
+                    "rejected",
+                    expected=("pending",),
+                    actor=actor,
+                    action="reject",
+                    detail={"reason": reason},
+                    reason=reason,
+                )
+                if done:
+                    rejected.append(submission_id)
+                else:
+                    found = await self._store.get(submission_id)
+                    skipped[submission_id] = "not found" if found is None else found.status
         return rejected, skipped
 
     async def retract(self, submission_id: str, reason: str, *, actor: str) -> list[VerifiedRecord]:

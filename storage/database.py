@@ -13,6 +13,8 @@ from storage import SchemaVersionError
 from storage.migrations import BACKFILLS, MIGRATIONS
 
 Synchronous = Literal["normal", "full"]
+BUSY_TIMEOUT_MS = 10_000
+CHECKPOINT_WAIT_MS = 1_000
 
 
 class Database:
@@ -52,10 +54,21 @@ class Database:
                 raise
             await self._writer.commit()
 
-    async def checkpoint(self) -> None:
-        """Copy the WAL into the database and truncate it, so no freed page lingers there."""
+    async def checkpoint(self) -> bool:
+        """Copy the WAL into the database and truncate it, so no freed page lingers there.
+
+        False when a reader (a backup, another process) kept it from completing
+        within :data:`CHECKPOINT_WAIT_MS`: the old frames are still in the WAL.
+        """
         async with self._write_lock:
-            await self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            # Wait briefly for readers: writers queue behind this lock meanwhile.
+            await self._writer.execute(f"PRAGMA busy_timeout = {CHECKPOINT_WAIT_MS}")
+            try:
+                async with self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)") as cursor:
+                    row = await cursor.fetchone()
+            finally:
+                await self._writer.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        return row is not None and row[0] == 0
 
     async def schema_version(self) -> int:
         async with self.reader.execute("PRAGMA user_version") as cursor:
@@ -67,7 +80,7 @@ class Database:
 async def _connect(path: Path, synchronous: Synchronous) -> aiosqlite.Connection:
     conn = await aiosqlite.connect(path, isolation_level=None)
     try:
-        await conn.execute("PRAGMA busy_timeout = 10000")
+        await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         await conn.execute("PRAGMA journal_mode = WAL")
         await conn.execute(f"PRAGMA synchronous = {synchronous.upper()}")
         await conn.execute("PRAGMA foreign_keys = ON")

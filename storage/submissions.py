@@ -153,6 +153,8 @@ class SubmissionStore:
     def __init__(self, db: "Database", clock: Callable[[], int]) -> None:
         self._db = db
         self._clock = clock
+        # Purged private parts may still sit in WAL frames until a checkpoint completes.
+        self.wal_owed = False
 
     # -- intake ---------------------------------------------------------------
 
@@ -289,11 +291,19 @@ class SubmissionStore:
                     None,
                     {"count": len(purged), "decided_before_ms": decided_before_ms},
                 )
-        if purged:
-            # secure_delete zeroes the freed pages in the database; the checkpoint
-            # moves them out of the WAL, and truncating it drops the old frames.
-            await self._db.checkpoint()
+        if purged or self.wal_owed:
+            await self.settle_wal()
         return purged
+
+    async def settle_wal(self) -> bool:
+        """Checkpoint and truncate the WAL, so purged private parts leave it too.
+
+        secure_delete zeroes the freed pages in the database; the checkpoint
+        moves them out of the WAL, and truncating it drops the old frames. A
+        reader can block it: then it stays owed (:attr:`wal_owed`) until it works.
+        """
+        self.wal_owed = not await self._db.checkpoint()
+        return not self.wal_owed
 
     # -- moderator keys -------------------------------------------------------
 

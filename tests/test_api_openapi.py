@@ -170,6 +170,8 @@ async def test_real_responses_match_their_documented_schemas(
     await check("get", "/api/v1/openapi.json", await client.get("/api/v1/openapi.json"))
     await check("get", "/api/v1/node", await client.get("/api/v1/node"))
     await check("get", "/metrics", await client.get("/metrics"))
+    relayed = {"X-Forwarded-For": "203.0.113.7"}
+    await check("get", "/metrics", await client.get("/metrics", headers=relayed))
 
     created = []
     for kind, body in KIND_BODIES.items():

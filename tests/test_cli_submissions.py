@@ -259,6 +259,7 @@ def test_moderating_on_a_data_directory(tmp_path: Path) -> None:
         "submissions", "publish", second, "--key", alice, *where, "--precision", "4",
         "--omit", "agency", "--audience", "public", "--verification", "corroborated",
         "--summary", "A stop in Bradford after a live facial recognition alert.",
+        "--include-sources",
     )  # fmt: skip
     too_fine = banscan(
         "submissions", "publish", second, "--key", alice, "--precision", "7", "--summary", "x",
@@ -276,6 +277,9 @@ def test_moderating_on_a_data_directory(tmp_path: Path) -> None:
     assert leeds["body"]["area"] == "gcwfhc"
     assert leeds["audience"] == "network"
     assert leeds["body"]["agency"] == {"name": "West Yorkshire Police"}
+    # Sources go out only once the moderator says they checked them.
+    assert not leeds["body"].get("sources")
+    assert bradford["body"]["sources"] == [{"url": "https://example.org/news/leeds"}]
     assert len(bradford["body"]["area"]) == 4
     assert "agency" not in bradford["body"]
     assert bradford["audience"] == "public"
@@ -444,3 +448,12 @@ def test_bad_invocations_explain_themselves(args: tuple[str, ...]) -> None:
     done = banscan(*args, env={"BANSCAN_TOKEN": ""})
     assert done.returncode == 2
     assert "banscan: error:" in done.stderr
+
+
+def test_a_remote_node_must_be_reached_over_https() -> None:
+    done = banscan(
+        "submissions", "list", "--node", "http://node.example.org", env={"BANSCAN_TOKEN": "t"}
+    )
+
+    assert done.returncode == 2
+    assert "must be https://" in done.stderr

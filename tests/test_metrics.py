@@ -89,3 +89,20 @@ async def test_sync_counters_per_peer(start: Start) -> None:
     assert value(samples, "banscan_sync_records_pulled_total", **labels) == 2
     assert value(samples, "banscan_sync_bytes_received_total", **labels) > 0
     assert value(samples, "banscan_peers", state="ok") == 1
+
+
+async def test_metrics_answer_this_host_or_a_token_and_carry_no_created_times(
+    client: NodeClient, tokens: dict[Role, str]
+) -> None:
+    relayed = {"X-Forwarded-For": "203.0.113.7"}  # what the proxy adds to every request
+
+    refused = await client.get("/metrics", headers=relayed)
+    with_token = await client.get("/metrics", headers={**relayed, **bearer(tokens[Role.ANALYST])})
+    local = await client.get("/metrics")
+
+    assert refused.status == 401
+    assert (await refused.json())["type"] == "urn:banscan:problem:unauthorized"
+    assert with_token.status == 200
+    assert local.status == 200
+    # A *_created series would date the first request of each kind (the first report).
+    assert "_created" not in await local.text()

@@ -1,16 +1,19 @@
 """Reports through the JSON API, and moderation: sealed at rest, checked, audited."""
 
+import asyncio
 import json
 import re
+import sqlite3
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 
-from node.abuse import RateLimited, RateLimiter
+from node.abuse import RateLimited, RateLimiter, counted_as
 from node.app import create_app
 from node.datadir import DataDir
-from node.state import STORE
+from node.state import CONFIG, NODE_KEY, STORE
+from node.submissions import Moderation, ModerationConflict, record_publisher
 from protocol.keys import b64url_decode
 from protocol.kinds import decode_body
 from protocol.sealing import ModeratorKey
@@ -228,13 +231,18 @@ async def test_the_rate_limit_holds_per_client_and_says_when_to_retry(
 
     statuses = [(await client.post("/api/v1/submissions", json=report())).status for _ in range(2)]
     refused = await client.post("/api/v1/submissions", json=report())
-    status_check = await client.post("/api/v1/submissions/status", json={"receipt": "x"})
+    # Receipt checks have a budget of their own: guessing at receipts cannot close
+    # reporting, nor the other way round.
+    checks = [
+        (await client.post("/api/v1/submissions/status", json={"receipt": "x"})).status
+        for _ in range(3)
+    ]
 
     assert statuses == [201, 201]
     assert refused.status == 429
-    assert int(refused.headers["Retry-After"]) > 0
+    assert 0 < int(refused.headers["Retry-After"]) <= 3600
     assert (await refused.json())["type"] == "urn:banscan:problem:too-many-requests"
-    assert status_check.status == 429
+    assert checks == [400, 400, 429]
     assert len(await client.app[STORE].submissions.page()) == 2
 
 
@@ -296,6 +304,31 @@ def test_the_limiter_keeps_keyed_hashes_that_change_every_day() -> None:
     limiter.check("198.51.100.7")
     limiter.check("198.51.100.7")
     assert limiter.clients == 1
+
+
+def test_an_ipv6_client_counts_by_its_64_and_an_ipv4_mapped_one_as_ipv4() -> None:
+    assert (
+        counted_as("2001:db8:1:1::1") == counted_as("2001:db8:1:1:ffff::9") == ("2001:db8:1:1::/64")
+    )
+    assert counted_as("2001:db8:1:2::1") != counted_as("2001:db8:1:1::1")
+    assert counted_as("::ffff:198.51.100.7") == "198.51.100.7"
+    assert counted_as("198.51.100.7") == "198.51.100.7"
+    assert counted_as("not an address") == "not an address"
+
+
+def test_the_limiter_keeps_minutes_and_forgets_the_past_hour_and_day_by_itself() -> None:
+    now = [1_000_000.0 + 37.25]  # not on a minute
+    limiter = RateLimiter(per_client=5, total=100, clock=lambda: now[0])
+    limiter.check("198.51.100.7")
+    assert limiter._clients[limiter.client_key("198.51.100.7")][0] == 1_000_020.0
+
+    now[0] += 3601
+    limiter.sweep()  # no request came: the sweep forgets anyway
+    assert limiter.clients == 0
+    secret = limiter._secret
+    now[0] += 86_400
+    limiter.sweep()
+    assert limiter._secret != secret
 
 
 def test_the_limiter_forgets_idle_clients() -> None:
@@ -672,3 +705,103 @@ async def test_moderator_keys_are_listed_for_moderators(
             }
         ]
     }
+
+
+async def test_a_purge_a_reader_blocks_is_finished_once_the_reader_is_gone(
+    submit: Submit, open_client: NodeClient, tokens: dict[Role, str]
+) -> None:
+    await submit()
+    submission_id = await only_submission_id(open_client)
+    store = open_client.app[STORE]
+    stored = await store.submissions.get(submission_id)
+    assert stored is not None
+    assert stored.sealed is not None
+    await open_client.post(
+        "/api/v1/submissions/reject",
+        json={"ids": [submission_id], "reason": "spam"},
+        headers=bearer(tokens[Role.MODERATOR]),
+    )
+    wal = store.db.path.with_name(store.db.path.name + "-wal")
+    # A reader (a backup, a CLI in another process) holds a snapshot: no checkpoint.
+    reader = sqlite3.connect(store.db.path, isolation_level=None)
+    try:
+        reader.execute("BEGIN")
+        reader.execute("SELECT count(*) FROM submissions").fetchone()
+        purged = await store.submissions.purge(store.clock() + 1, actor="test")
+        assert purged == [submission_id]
+        assert store.submissions.wal_owed
+    finally:
+        reader.close()
+
+    assert await store.submissions.settle_wal()
+    assert not store.submissions.wal_owed
+    assert wal.stat().st_size == 0  # truncated: no frame of the sealed box is left
+    assert stored.sealed[100:164] not in store.db.path.read_bytes()
+
+
+async def test_a_rejection_racing_a_publication_leaves_no_record_out(
+    submit: Submit, open_client: NodeClient, tokens: dict[Role, str]
+) -> None:
+    for _ in range(6):
+        await submit()
+    ids = [s.id for _, s in await open_client.app[STORE].submissions.page()]
+    token = tokens[Role.MODERATOR]
+
+    async def reject(submission_id: str) -> int:
+        response = await open_client.post(
+            "/api/v1/submissions/reject",
+            json={"ids": [submission_id], "reason": "unsafe"},
+            headers=bearer(token),
+        )
+        return response.status
+
+    for submission_id in ids:
+        await asyncio.gather(
+            publish(open_client, token, submission_id, incident_body()), reject(submission_id)
+        )
+
+    store = open_client.app[STORE]
+    states = {s.id: s for _, s in await store.submissions.page()}
+    published = [s for s in states.values() if s.status == "published"]
+    held = [r for r in await store.records.counts() if r[0] == "incident"]
+    assert sum(count for _, _, count in held) == len(published)
+
+
+async def test_a_publication_another_process_overtook_is_retracted_at_once(
+    submit: Submit, open_client: NodeClient
+) -> None:
+    await submit()
+    submission_id = await only_submission_id(open_client)
+    app = open_client.app
+    store = app[STORE]
+    publish_record = record_publisher(
+        store.records,
+        app[NODE_KEY],
+        network_id=app[CONFIG].network.id,
+        limits=app[CONFIG].limits.limits(),
+        clock=store.clock,
+    )
+
+    async def overtaken(kind: str, audience: str, body: dict[str, Any]) -> Any:
+        record = await publish_record(kind, audience, body)
+        if kind == "incident":  # meanwhile, a CLI on the same database rejects it
+            await store.submissions.decide(
+                submission_id,
+                "rejected",
+                expected=("pending",),
+                actor="cli:other",
+                action="reject",
+                detail={"reason": "unsafe"},
+                reason="unsafe",
+            )
+        return record
+
+    moderation = Moderation(store.submissions, store.records, overtaken)
+    with pytest.raises(ModerationConflict, match="retracted at once"):
+        await moderation.publish(submission_id, "network", incident_body(), actor="test")
+
+    entries = await store.submissions.audit_log()
+    undone = next(e for e in entries if e.action == "publish-undone")
+    record = await store.records.get(bytes.fromhex(undone.detail["record"]))
+    assert record is not None
+    assert record.body is None  # retracted: erased everywhere it went
