@@ -26,6 +26,7 @@ from node import __version__
 from node.backup import BackupError
 from node.backup import add_commands as add_backup_commands
 from node.cli_common import CommandError, CommandFailed, data_dir_of, open_store, usage
+from node.cli_moderators import add_moderator_commands
 from node.cli_network import add_member_commands, add_peer_commands, print_peers
 from node.cli_records import add_record_commands, add_verify_command
 from node.cli_submissions import add_submission_commands
@@ -176,6 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_member_commands(command, data_dir_option)
     add_verify_command(command)
     add_backup_commands(command, data_dir_option)
+    add_moderator_commands(command, data_dir_option)
     add_submission_commands(command, data_dir_option)
     add_dev_network_command(command)
     return parser

@@ -240,7 +240,7 @@ def test_moderating_on_a_data_directory(tmp_path: Path) -> None:
         "submissions", "show", first, "--key", alice, "--draft", str(draft_file), *where
     )
     assert drafted.returncode == 0, drafted.stderr
-    assert "rewrite its summary" in drafted.stderr
+    assert "Rewrite its summary" in drafted.stderr
     draft = json.loads(draft_file.read_text())
     assert draft["audience"] == "network"
     assert draft["body"]["summary"] == DRAFT_SUMMARY_MARK + NARRATIVE
