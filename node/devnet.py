@@ -6,7 +6,9 @@ is the steward; the others trust it as their steward and it admits them as
 chapters with ``membership`` records (the code path of ``banscan members
 admit``). Every node lists node 1 as a ``[[peers]]`` bootstrap peer and
 announces its own URL, so each finds the rest; they sync every few seconds.
-Each gets an admin token. The nodes run as child processes
+Each gets an admin token, and takes reports from the public sealed to one demo
+moderator key, written to ``moderator.key`` in that directory (a real
+moderator's key never sits on a server). The nodes run as child processes
 (``banscan run``), logging to ``node.log`` in their data directories; on
 SIGINT or SIGTERM all are stopped gracefully and the command exits 0.
 """
@@ -33,10 +35,12 @@ from node.config import DEFAULT_PORT, ENV_PREFIX, steward_keys
 from node.datadir import DataDir
 from node.membership import decide
 from protocol.keys import NodeKey
+from protocol.sealing import ModeratorKey, ModeratorPublicKey
 from storage.store import Store
 from storage.tokens import Role
 
 DEV_NETWORK = "banscan-dev"
+MODERATOR_KEY_FILE = "moderator.key"
 MAX_NODES = 16
 SYNC_INTERVAL_S = 5
 MAX_BACKOFF_S = 10
@@ -199,7 +203,9 @@ def prepare(root: Path, ports: list[int]) -> list[DevNode]:
             encoding="utf-8",
         )
         node.data_dir.load_config()  # fails here, naming the key, if an edit went wrong
-    asyncio.run(_admit_and_issue_tokens(nodes))
+    moderator = ModeratorKey.generate()
+    moderator.save(root / MODERATOR_KEY_FILE)
+    asyncio.run(_admit_and_issue_tokens(nodes, moderator.public))
     return nodes
 
 
@@ -221,11 +227,14 @@ def dev_config(template: str, node: DevNode, peer: DevNode | None) -> str:
     return text
 
 
-async def _admit_and_issue_tokens(nodes: list[DevNode]) -> None:
+async def _admit_and_issue_tokens(nodes: list[DevNode], moderator: ModeratorPublicKey) -> None:
     steward = nodes[0]
     for node in nodes:
         store = await _open_store(node)
         try:
+            await store.submissions.add_key(
+                moderator.key_id, moderator.text, "dev-network", actor="dev-network"
+            )
             if node is steward:
                 for member in nodes[1:]:
                     await decide(
@@ -368,6 +377,10 @@ sync every {SYNC_INTERVAL_S} s and push new records at once. Logs: {root}/node-N
 Try:
   curl {first.url}/api/v1/records
   curl -H 'Authorization: Bearer {first.token}' {first.url}/api/v1/federation/peers
+
+Reports from the public: open {first.url}/report, then review them with the demo
+moderator key ({root / MODERATOR_KEY_FILE}):
+  BANSCAN_TOKEN={first.token} banscan submissions list --node {first.url}
 
 Press Ctrl-C to stop every node."""
 

@@ -18,6 +18,7 @@ import pytest
 
 from node.cli import main
 from node.devnet import port_free
+from protocol.sealing import ModeratorKey
 from tests.factories import incident_body
 
 pytestmark = pytest.mark.slow
@@ -138,6 +139,10 @@ def test_three_nodes_converge_and_stop_on_sigint() -> None:
             assert time.monotonic() < deadline, f"not converged: {sorted(waiting)} lack it"
             if waiting:
                 time.sleep(0.1)
+
+        # Every node takes reports, sealed to the demo moderator key written beside them.
+        assert all(get_status(f"{u}/report") == 200 for u in urls)
+        assert ModeratorKey.load(Path(data) / "moderator.key").public.text
 
         network.proc.send_signal(signal.SIGINT)
         assert network.proc.wait(60) == 0
