@@ -40,7 +40,6 @@ from node.submissions import (
     RECEIPT_STATUS,
     SUBMISSION_ID_PATTERN,
     Moderation,
-    SubmissionError,
     accept,
     normalize_receipt,
     parse_submission,
@@ -87,19 +86,12 @@ def count_attempt(request: web.Request, limiter: web.AppKey[RateLimiter]) -> Non
         ) from exc
 
 
-def _problem(exc: SubmissionError) -> ApiError:
-    return ApiError(exc.detail, status=exc.status, code=exc.code)
-
-
 @routes.post("/api/v1/submissions")
 async def create_submission(request: web.Request) -> web.Response:
     count_attempt(request, REPORT_LIMITER)
     payload = await read_json(request, request.app[CONFIG].submissions.max_bytes)
-    try:
-        submission = parse_submission(payload)
-        _, receipt = await accept(request.app[STORE].submissions, submission, _clock(request))
-    except SubmissionError as exc:
-        raise _problem(exc) from exc
+    submission = parse_submission(payload)
+    _, receipt = await accept(request.app[STORE].submissions, submission, _clock(request))
     return web.json_response(
         {
             "receipt": receipt,
@@ -159,12 +151,9 @@ async def list_submissions(request: web.Request) -> web.Response:
 @routes.get(f"/api/v1/submissions/{{submission_id:{SUBMISSION_ID_PATTERN}}}")
 async def get_submission(request: web.Request) -> web.Response:
     info = await require_role(request, MODERATORS)
-    try:
-        submission = await request.app[MODERATION].fetch_sealed(
-            request.match_info["submission_id"], actor=actor_name(info)
-        )
-    except SubmissionError as exc:
-        raise _problem(exc) from exc
+    submission = await request.app[MODERATION].fetch_sealed(
+        request.match_info["submission_id"], actor=actor_name(info)
+    )
     return web.json_response(submission_view(submission, with_sealed=True))
 
 
@@ -178,15 +167,12 @@ async def publish_submission(request: web.Request) -> web.Response:
     for field in ("audience", "body"):
         if field not in payload:
             raise BadRequest(f"missing field: {field}")
-    try:
-        record = await request.app[MODERATION].publish(
-            request.match_info["submission_id"],
-            payload["audience"],
-            payload["body"],
-            actor=actor_name(info),
-        )
-    except SubmissionError as exc:
-        raise _problem(exc) from exc
+    record = await request.app[MODERATION].publish(
+        request.match_info["submission_id"],
+        payload["audience"],
+        payload["body"],
+        actor=actor_name(info),
+    )
     request.app[FEDERATION].published_own([record])
     return web.json_response(
         {"record_id": record.id.hex(), "audience": record.envelope.audience},
@@ -201,12 +187,9 @@ async def retract_submission(request: web.Request) -> web.Response:
     payload = await read_json(request, 4096)
     if set(payload) != {"reason"}:
         raise BadRequest('send {"reason": ...} and nothing else')
-    try:
-        retractions = await request.app[MODERATION].retract(
-            request.match_info["submission_id"], payload["reason"], actor=actor_name(info)
-        )
-    except SubmissionError as exc:
-        raise _problem(exc) from exc
+    retractions = await request.app[MODERATION].retract(
+        request.match_info["submission_id"], payload["reason"], actor=actor_name(info)
+    )
     request.app[FEDERATION].published_own(retractions)
     return web.json_response({"record_ids": [r.id.hex() for r in retractions]}, status=201)
 
@@ -224,12 +207,9 @@ async def reject_submissions(request: web.Request) -> web.Response:
         raise BadRequest("each id must be a submission id such as sub_...")
     if not isinstance(payload["reason"], str):
         raise BadRequest("reason must be a string")
-    try:
-        rejected, skipped = await request.app[MODERATION].reject(
-            ids, payload["reason"], actor=actor_name(info)
-        )
-    except SubmissionError as exc:
-        raise _problem(exc) from exc
+    rejected, skipped = await request.app[MODERATION].reject(
+        ids, payload["reason"], actor=actor_name(info)
+    )
     return web.json_response({"rejected": rejected, "skipped": skipped})
 
 

@@ -11,7 +11,11 @@ answered with a generic 500.
     ├── Unauthorized          401     unauthorized    missing or unknown token
     ├── Forbidden             403     forbidden       the token's role may not do this
     ├── NotFound              404     not-found
-    └── UnsupportedMediaType  415     unsupported-media-type
+    ├── UnsupportedMediaType  415     unsupported-media-type
+    └── node.submissions.SubmissionError      422 invalid-submission
+        ├── SubmissionsClosed                 503 submissions-closed
+        ├── SubmissionNotFound                404 not-found
+        └── ModerationConflict                409 moderation-conflict
 
 :class:`protocol.errors.ProtocolError` and :class:`storage.StorageError`
 carry their own status and code and are answered the same way.

@@ -35,6 +35,7 @@ from pydantic import (
     model_validator,
 )
 
+from node.problems import ApiError
 from node.publishing import publish
 from protocol.fields import CountryCode, HttpUrl, Text
 from protocol.keys import NodeKey, b64url_encode
@@ -78,19 +79,12 @@ RECEIPT_PATTERN: Final = re.compile(r"^[A-Z2-9]{4}(?:-[A-Z2-9]{4}){4}$")
 SUBMISSION_ID_PATTERN: Final = r"sub_[a-z2-7]{16}"
 
 
-class SubmissionError(Exception):
-    """A submission or a moderation request that cannot be taken; ``status`` is the HTTP one."""
+class SubmissionError(ApiError):
+    """A submission or a moderation request that cannot be taken; answered as problem+json
+    by :func:`node.problems.problem_middleware`, and by the CLI as a refusal."""
 
     status = 422
     code = "invalid-submission"
-
-    def __init__(self, detail: str, *, status: int | None = None, code: str | None = None):
-        super().__init__(detail)
-        self.detail = detail
-        if status is not None:
-            self.status = status
-        if code is not None:
-            self.code = code
 
 
 class SubmissionsClosed(SubmissionError):
