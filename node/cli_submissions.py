@@ -54,13 +54,12 @@ from node.submissions import (
     REJECT_REASONS,
     RETRACT_REASONS,
     SUBMISSION_ID_PATTERN,
+    unfinished_fields,
 )
 from protocol.envelope import AUDIENCES
 from protocol.errors import KeyFormatError
 from protocol.fields import MAX_AREA_PRECISION
-from protocol.sealing import (
-    ModeratorKey,
-)
+from protocol.sealing import ModeratorKey
 from storage.submissions import STATUSES
 
 TOKEN_ENV: Final = "BANSCAN_TOKEN"  # noqa: S105 (the name of a variable, not a token)
@@ -235,7 +234,7 @@ def _read_draft(path: Path) -> tuple[str, dict[str, Any]]:
         raise CommandError(
             f'{path}: a draft is {{"audience": {" | ".join(AUDIENCES)}, "body": {{...}}}}'
         )
-    todo = [name for name, value in draft["body"].items() if str(value).startswith("TODO")]
+    todo = unfinished_fields(draft["body"])
     if todo:
         raise CommandError(f"{path}: fill in {', '.join(todo)} first")
     return str(draft["audience"]), draft["body"]

@@ -213,6 +213,15 @@ def field_errors(payload: dict[str, Any]) -> dict[str, str]:
     return {}
 
 
+def unfinished_fields(body: dict[str, Any]) -> list[str]:
+    """The fields of a record body still marked ``TODO`` (a draft not yet edited)."""
+    return sorted(
+        name
+        for name, value in body.items()
+        if isinstance(value, str) and value.lstrip().upper().startswith("TODO")
+    )
+
+
 def new_receipt() -> str:
     """A receipt code such as ``K7QM-2XPA-9HTC-WRFD-3MNB``: easy to copy, hard to guess."""
     symbols = "".join(
@@ -354,11 +363,7 @@ class Moderation:
             body = {**body, "supersedes": current}
         elif "supersedes" in body:
             raise SubmissionError("a first publication supersedes nothing; remove supersedes")
-        unfinished = sorted(
-            name
-            for name, value in body.items()
-            if isinstance(value, str) and value.lstrip().upper().startswith("TODO")
-        )
+        unfinished = unfinished_fields(body)
         if unfinished:
             raise SubmissionError(
                 f"fill in {', '.join(unfinished)} first: a draft's TODO is not for publishing"
