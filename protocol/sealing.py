@@ -16,7 +16,8 @@ moderator's machine and is never sent to, or written by, a node.
 Text forms::
 
     public key   mlkem768x25519:<base64url of ML-KEM-768 public (1184) || X25519 public (32)>
-    key id       the first 12 characters of base64url(SHA-256(public key bytes))
+    key id       the first 12 hex digits of SHA-256(public key bytes): never starts
+                 with "-", so a command line never takes it for an option
     key file     JSON: {"type": "banscan-moderator-key", "version": 1,
                         "public": <public text>, "mlkem_seed": <b64url 64>, "x25519": <b64url 32>}
     box          msgpack [1, [[key id, wrapped data key], ...], nonce (12), ciphertext]
@@ -85,7 +86,7 @@ class ModeratorPublicKey:
 
     @property
     def key_id(self) -> str:
-        return b64url_encode(hashlib.sha256(self.raw).digest())[:12]
+        return hashlib.sha256(self.raw).hexdigest()[:12]
 
     def _hpke_key(self) -> hpke.MLKEM768X25519PublicKey:
         return hpke.MLKEM768X25519PublicKey(

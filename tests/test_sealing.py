@@ -1,7 +1,9 @@
 """Sealed boxes and moderator keys: only a moderator's private key opens a submission."""
 
+import hashlib
 import json
 import os
+import re
 import stat
 from pathlib import Path
 
@@ -123,3 +125,10 @@ def test_damaged_key_files_are_refused_with_a_reason(tmp_path: Path) -> None:
             ModeratorKey.load(path)
     with pytest.raises(KeyFormatError, match="cannot read"):
         ModeratorKey.load(tmp_path / "missing")
+
+
+def test_key_ids_are_hex_so_a_command_line_never_takes_one_for_an_option() -> None:
+    ids = [ModeratorKey.generate().public.key_id for _ in range(200)]
+
+    assert all(re.fullmatch(r"[0-9a-f]{12}", key_id) for key_id in ids)
+    assert ALICE.public.key_id == hashlib.sha256(ALICE.public.raw).hexdigest()[:12]
