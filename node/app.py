@@ -5,23 +5,21 @@ from pathlib import Path
 
 from aiohttp import web
 
-from node import (
-    api_export,
-    api_node,
-    api_query,
-    api_records,
-    api_submissions,
-    federation,
-    metrics,
-    report_form,
-)
+from node import metrics
 from node.abuse import RateLimiter
+from node.api import about as api_node
+from node.api import export as api_export
+from node.api import federation
+from node.api import query as api_query
+from node.api import records as api_records
+from node.api import submissions as api_submissions
 from node.config import Config, steward_keys
 from node.logs import request_log_middleware
+from node.moderation.submissions import Moderation, record_publisher
 from node.problems import problem_middleware
 from node.security import add_security_headers
 from node.state import CONFIG, NODE_KEY, STORE, VERIFIER
-from node.submissions import Moderation, record_publisher
+from node.web import report as report_form
 from protocol.keys import NodeKey
 from storage.ingest import Verifier
 from storage.store import Store, wall_clock_ms

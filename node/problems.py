@@ -12,7 +12,7 @@ answered with a generic 500.
     ├── Forbidden             403     forbidden       the token's role may not do this
     ├── NotFound              404     not-found
     ├── UnsupportedMediaType  415     unsupported-media-type
-    └── node.submissions.SubmissionError      422 invalid-submission
+    └── node.moderation.submissions.SubmissionError      422 invalid-submission
         ├── SubmissionsClosed                 503 submissions-closed
         ├── SubmissionNotFound                404 not-found
         └── ModerationConflict                409 moderation-conflict

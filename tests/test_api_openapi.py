@@ -16,10 +16,10 @@ from openapi_spec_validator import validate
 from federation.httpsig import MessageSigner, SignedRequest
 from federation.httpsig import headers as signed_headers
 from node import __version__
+from node.api.federation import FEDERATION
+from node.api.openapi import openapi_document
+from node.api.openapi_submissions import submission_paths
 from node.datadir import DataDir
-from node.federation import FEDERATION
-from node.openapi import openapi_document
-from node.openapi_submissions import submission_paths
 from protocol.keys import NodeKey
 from protocol.records import encode_batch
 from protocol.sync import (

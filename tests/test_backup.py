@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from node.backup import backup_database
 from node.cli import main
+from node.cli.backup import backup_database
 from node.config import CONFIG_FILE, DATABASE_FILE, KEY_FILE
 from node.datadir import DataDir
 from tests.factories import incident_body

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from node.datadir import DataDir
-from node.moderation_client import DRAFT_SUMMARY_MARK
-from node.submissions import SubmissionIn, accept
+from node.moderation.client import DRAFT_SUMMARY_MARK
+from node.moderation.submissions import SubmissionIn, accept
 from protocol.sealing import MAX_RECIPIENTS, ModeratorKey
 from storage.store import Store
 from tests.nodeproc import banscan, running_node

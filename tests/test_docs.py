@@ -26,11 +26,11 @@ import node.problems
 import protocol.errors
 import storage
 from node import __version__
+from node.api.openapi import openapi_document
 from node.app import create_app
 from node.cli import build_parser, main
 from node.config import ENV_NOT_KEYS, Config, config_keys, env_name
 from node.datadir import DataDir
-from node.openapi import openapi_document
 from protocol.kinds import KIND_MODELS, validate_body
 from storage.records import BATCH_REJECTED, Outcome
 from storage.tokens import Role

@@ -15,8 +15,8 @@ import msgpack
 import pytest
 from structlog.testing import capture_logs
 
-from node.bundles import export_bundle, verify_bundle
-from node.exports import (
+from node.exports.bundles import export_bundle, verify_bundle
+from node.exports.formats import (
     CHUNK_BYTES,
     DEPLOYMENT_COLUMNS,
     INCIDENT_COLUMNS,

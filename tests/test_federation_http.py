@@ -12,9 +12,9 @@ from aiohttp.test_utils import TestServer
 
 from federation.httpsig import MessageSigner, SignedRequest, headers
 from federation.sync import PeerError, PeerRef
+from node.api.federation import FEDERATION
 from node.app import create_app
 from node.config import Config, FederationSection, NetworkSection
-from node.federation import FEDERATION
 from node.publishing import publish
 from node.state import STORE
 from protocol.keys import NodeKey

@@ -39,10 +39,10 @@ from structlog.typing import EventDict
 
 from federation.httpsig import MessageSigner, SignedRequest, SignedResponse, headers
 from federation.sync import Misbehaved, PeerError
+from node.api.federation import FEDERATION, Federation
 from node.app import create_app
 from node.config import Config, FederationSection, LimitsSection, NetworkSection
 from node.datadir import DataDir
-from node.federation import FEDERATION, Federation
 from node.publishing import publish
 from node.state import STORE
 from protocol.keys import NodeKey
@@ -81,7 +81,7 @@ MSGPACK = "application/msgpack"
 # Home's limits, small so that oversized batches are cheap to send.
 MAX_RECORDS = 20
 MAX_BATCH_BYTES = 1 << 16
-# What home reads of an answer before giving up (node.federation.Federation).
+# What home reads of an answer before giving up (node.api.federation.Federation).
 MAX_ANSWER_BYTES = MAX_BATCH_BYTES + 64 * 1024
 TIMEOUT_S = 2  # short, yet ample for an honest exchange on a busy machine
 

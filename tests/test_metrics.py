@@ -5,7 +5,7 @@ from typing import Any
 from aiohttp import ClientSession
 from prometheus_client.parser import text_string_to_metric_families
 
-from node.federation import FEDERATION
+from node.api.federation import FEDERATION
 from node.state import STORE
 from storage.tokens import Role
 from tests.conftest import NodeClient, bearer

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from node.api.params import parse_bbox, parse_query_filter
 from node.problems import BadParameter
-from node.query_params import parse_bbox, parse_query_filter
 from protocol.limits import DEFAULT_LIMITS
 from protocol.records import verify_record
 from storage.queries import _GROUP_SQL, QueryFilter, RecordQueries, fts_match
@@ -105,7 +105,7 @@ def test_week_expression_is_the_iso_week(day: datetime.date) -> None:
     assert row == (f"{year}-W{week:02d}",)
 
 
-# The parameter parser (node.query_params): any input is a filter or a BadParameter.
+# The parameter parser (node.api.params): any input is a filter or a BadParameter.
 
 _NAMES = st.sampled_from(
     ["country", "area", "bbox", "q", "occurred_from", "created_to", "origin", "status", "x"]

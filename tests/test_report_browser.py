@@ -14,8 +14,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from playwright import async_api
 
-from node.report_pages import CSS_URL
 from node.state import STORE
+from node.web.pages import CSS_URL
 from protocol.sealing import ModeratorKey
 
 CHROMIUM = shutil.which("chromium")

@@ -11,13 +11,15 @@ import pytest
 from aiohttp import web
 from structlog.testing import capture_logs
 
-from node import i18n, report_form, report_pages
 from node.app import create_app
 from node.datadir import DataDir
-from node.i18n import CATALOGS
-from node.report_pages import CSS_URL
 from node.security import CSRF_COOKIE, SECURITY_HEADERS, csrf_token
 from node.state import CONFIG, STORE
+from node.web import i18n
+from node.web import pages as report_pages
+from node.web import report as report_form
+from node.web.i18n import CATALOGS
+from node.web.pages import CSS_URL
 from protocol.countries import COUNTRY_CODES
 from protocol.sealing import ModeratorKey
 from tests.conftest import ClientFactory, NodeClient

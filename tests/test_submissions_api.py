@@ -12,8 +12,8 @@ import pytest
 from node.abuse import RateLimited, RateLimiter, counted_as
 from node.app import create_app
 from node.datadir import DataDir
+from node.moderation.submissions import Moderation, ModerationConflict, record_publisher
 from node.state import CONFIG, NODE_KEY, STORE
-from node.submissions import Moderation, ModerationConflict, record_publisher
 from protocol.keys import b64url_decode
 from protocol.kinds import decode_body
 from protocol.sealing import ModeratorKey

@@ -10,8 +10,8 @@ from typing import Any
 
 from aiohttp import ClientResponse
 
+from node.api.openapi_submissions import submission_paths
 from node.datadir import DataDir
-from node.openapi_submissions import submission_paths
 from node.state import STORE
 from storage.tokens import Role
 from tests.conftest import ClientFactory, NodeClient, bearer, with_stewards

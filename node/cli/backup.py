@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from node.cli_common import data_dir_of
+from node.cli.common import data_dir_of
 from node.datadir import DataDir
 from storage.migrations import MIGRATIONS
 

@@ -3,7 +3,7 @@
 from aiohttp import web
 
 from node import __version__
-from node.openapi import openapi_document
+from node.api.openapi import openapi_document
 from node.state import CONFIG, NODE_KEY, STORE
 
 routes = web.RouteTableDef()

@@ -1,6 +1,6 @@
 """The report pages' languages: the string catalogs and which one a request gets.
 
-Every string a person reads comes from ``node/locales/<lang>.json``. The
+Every string a person reads comes from ``node/web/locales/<lang>.json``. The
 language is ``?lang=`` (the forms post to a URL that keeps it, and carry it in
 a hidden field too), else the best of ``Accept-Language``, else English.
 """
@@ -22,7 +22,7 @@ DEFAULT_LANGUAGE: Final = "en"
 
 
 def _load_catalogs() -> dict[str, dict[str, str]]:
-    folder = resources.files("node") / "locales"
+    folder = resources.files("node.web") / "locales"
     return {
         entry.name.removesuffix(".json"): json.loads(entry.read_text(encoding="utf-8"))
         for entry in folder.iterdir()

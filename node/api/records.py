@@ -4,12 +4,12 @@ from typing import Any
 
 from aiohttp import web
 
+from node.api.bodies import parse_json_object
+from node.api.federation import FEDERATION
+from node.api.params import int_param, parse_time_ms
 from node.auth import WRITERS, readable_audiences, require_role, token_info
-from node.federation import FEDERATION
 from node.problems import ApiError, BadParameter, BadRequest, NotFound, UnsupportedMediaType
 from node.publishing import publish
-from node.query_params import int_param, parse_time_ms
-from node.request_bodies import parse_json_object
 from node.state import CONFIG, NODE_KEY, STORE, VERIFIER
 from node.views import record_view
 from protocol.envelope import AUDIENCES, KIND_PATTERN

@@ -30,13 +30,11 @@ import structlog
 from aiohttp import web
 
 from node.abuse import RateLimited, RateLimiter, client_address
+from node.api.bodies import read_json
+from node.api.federation import FEDERATION
+from node.api.params import int_param
 from node.auth import require_role
-from node.federation import FEDERATION
-from node.problems import ApiError, BadParameter, BadRequest
-from node.query_params import int_param
-from node.request_bodies import read_json
-from node.state import CONFIG, STORE
-from node.submissions import (
+from node.moderation.submissions import (
     RECEIPT_STATUS,
     SUBMISSION_ID_PATTERN,
     Moderation,
@@ -45,6 +43,8 @@ from node.submissions import (
     parse_submission,
     submission_view,
 )
+from node.problems import ApiError, BadParameter, BadRequest
+from node.state import CONFIG, STORE
 from protocol.keys import b64url_encode
 from storage.submissions import STATUSES
 from storage.tokens import Role, TokenInfo

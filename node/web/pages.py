@@ -1,4 +1,4 @@
-"""The report pages, built as :class:`~node.html.Html` in a request's language.
+"""The report pages, built as :class:`~node.web.html.Html` in a request's language.
 
 The layout (header, language switch, error summary) and the pages: the report
 form and its fields, the receipt, the status form and its answer, and the page
@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Final, get_args
 
-from node.html import Html, el, fragment
-from node.i18n import CATALOGS, Catalog, countries
+from node.moderation.submissions import RECEIPT_STATUS, SUBMISSION_KINDS
 from node.security import CSRF_FIELD
-from node.submissions import RECEIPT_STATUS, SUBMISSION_KINDS
+from node.web.html import Html, el, fragment
+from node.web.i18n import CATALOGS, Catalog, countries
 from protocol.kinds import IncidentCategory, TechnologyType
 
 REQUIRED: Final = frozenset({"kind", "what_happened", "occurred_on", "country", "place"})
@@ -37,7 +37,7 @@ TECHNOLOGIES: Final[tuple[str, ...]] = get_args(TechnologyType)
 CATEGORIES: Final[tuple[str, ...]] = get_args(IncidentCategory)
 CONSENTS: Final = ("consent_contact", "consent_publish")
 
-STYLESHEET: Final = (resources.files("node") / "static" / "report.css").read_bytes()
+STYLESHEET: Final = (resources.files("node.web") / "static" / "report.css").read_bytes()
 CSS_URL: Final = f"/static/report.css?v={hashlib.sha256(STYLESHEET).hexdigest()[:12]}"
 
 

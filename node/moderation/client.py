@@ -1,7 +1,7 @@
 """The node a moderator works on: its database here (local) or its HTTP API (remote).
 
-Both answer in the API's JSON shapes (:mod:`node.api_submissions`), so the
-commands of :mod:`node.cli_submissions` are written once. Also here: building
+Both answer in the API's JSON shapes (:mod:`node.api.submissions`), so the
+commands of :mod:`node.cli.submissions` are written once. Also here: building
 a record body from a submission, which happens on the moderator's side, after
 the private part is opened with their key.
 """
@@ -13,9 +13,9 @@ from typing import Any, Final, Protocol
 
 import aiohttp
 
-from node.cli_common import CommandError, CommandFailed, open_store
+from node.cli.common import CommandError, CommandFailed, open_store
 from node.datadir import DataDir
-from node.submissions import (
+from node.moderation.submissions import (
     Moderation,
     SubmissionError,
     record_publisher,

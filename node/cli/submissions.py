@@ -9,7 +9,7 @@ machine, where the private key stays).
 - local, ``--data-dir DIR``: opens the node's database directly, as the other
   commands do; the audit log names ``cli:<os user>``;
 - remote, ``--node URL`` with a moderator token: calls the moderators' HTTP API
-  (:mod:`node.api_submissions`); the audit log names the token's label.
+  (:mod:`node.api.submissions`); the audit log names the token's label.
 
 Both modes are a :class:`ModeratedNode`, which answers in the API's JSON
 shapes, so each command is written once. Private parts only ever leave the
@@ -17,8 +17,8 @@ node sealed: ``show`` and ``publish`` open them here, with the moderator's key
 file, and a published record is built from the coarse fields and what the
 moderator writes (``--summary``), never from the narrative as it is.
 
-Errors: :class:`~node.cli_common.CommandError` (exit 2) when a command cannot
-run, :class:`~node.cli_common.CommandFailed` (exit 1) when the node refused a
+Errors: :class:`~node.cli.common.CommandError` (exit 2) when a command cannot
+run, :class:`~node.cli.common.CommandFailed` (exit 1) when the node refused a
 decision.
 """
 
@@ -34,7 +34,7 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
-from node.cli_common import (
+from node.cli.common import (
     CommandAdder,
     CommandError,
     CommandFailed,
@@ -42,7 +42,7 @@ from node.cli_common import (
     table,
     usage,
 )
-from node.moderation_client import (
+from node.moderation.client import (
     LocalNode,
     ModeratedNode,
     RemoteNode,
@@ -50,7 +50,7 @@ from node.moderation_client import (
     open_private,
     redacted_body,
 )
-from node.submissions import (
+from node.moderation.submissions import (
     REJECT_REASONS,
     RETRACT_REASONS,
     SUBMISSION_ID_PATTERN,

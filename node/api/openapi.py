@@ -10,14 +10,14 @@ from typing import Any
 
 from pydantic.json_schema import models_json_schema
 
-from node.exports import EXPORT_KINDS, FORMATS
-from node.query_params import (
+from node.api.params import (
     CATEGORIES,
     INCIDENT_ONLY,
     KINDS,
     STATUSES,
     TECHNOLOGIES,
 )
+from node.exports.formats import EXPORT_KINDS, FORMATS
 from protocol.envelope import AUDIENCES
 from protocol.kinds import KIND_MODELS
 from storage.queries import GROUP_KEYS
@@ -460,7 +460,7 @@ def _list_operation(kind: str, plural: str) -> dict[str, Any]:
 @cache
 def openapi_document(version: str) -> dict[str, Any]:
     # Imported here: that module builds on this one's helpers.
-    from node.openapi_submissions import submission_paths, submission_schemas
+    from node.api.openapi_submissions import submission_paths, submission_schemas
 
     bad_request = _problem("A parameter or the body is wrong; the problem names it.")
     unauthorized = _problem("No token, or a token this node does not know.")

@@ -10,10 +10,10 @@ from typing import Any
 
 from aiohttp import web
 
-from node.api_records import stored_view
+from node.api.params import int_param, parse_query_filter
+from node.api.records import stored_view
 from node.auth import readable_audiences, token_info
 from node.problems import BadParameter
-from node.query_params import int_param, parse_query_filter
 from node.state import STORE
 from protocol.keys import b64url_decode, b64url_encode, key_text
 from protocol.sync import Feed

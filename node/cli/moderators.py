@@ -14,9 +14,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from node.cli_common import CommandAdder, CommandError, data_dir_of, open_store, table, usage
-from node.moderation_client import cli_actor
-from node.submissions import utc_day
+from node.cli.common import CommandAdder, CommandError, data_dir_of, open_store, table, usage
+from node.moderation.client import cli_actor
+from node.moderation.submissions import utc_day
 from protocol.errors import KeyFormatError
 from protocol.sealing import (
     KEY_FILE_TYPE,

@@ -9,12 +9,12 @@
 The pages work in Tor Browser at its "Safest" setting: no script, no inline
 style, nothing from another origin (:mod:`node.security` sets the policy and
 checks the CSRF token). Validation, sealing and the limits are those of the
-JSON API (:mod:`node.submissions`, :mod:`node.api_submissions`). Nothing a
+JSON API (:mod:`node.moderation.submissions`, :mod:`node.api.submissions`). Nothing a
 person types is logged.
 
 This module holds the routes, reads and checks what is posted and maps the
-form's fields to a submission. The pages are built in :mod:`node.report_pages`,
-in the language :mod:`node.i18n` chooses.
+form's fields to a submission. The pages are built in :mod:`node.web.pages`,
+in the language :mod:`node.web.i18n` chooses.
 """
 
 import re
@@ -25,21 +25,16 @@ from typing import Any, Final
 from aiohttp import web
 
 from node.abuse import RateLimiter
-from node.api_submissions import RECEIPT_LIMITER, REPORT_LIMITER, count_attempt
-from node.html import Html
-from node.i18n import Catalog, catalog
-from node.problems import ApiError
-from node.report_pages import (
-    CONSENTS,
-    STYLESHEET,
-    FormState,
-    form_page,
-    receipt_page,
-    refusal_page,
-    status_page,
-    status_result_page,
+from node.api.bodies import read_limited
+from node.api.submissions import RECEIPT_LIMITER, REPORT_LIMITER, count_attempt
+from node.moderation.submissions import (
+    SubmissionIn,
+    SubmissionsClosed,
+    accept,
+    field_errors,
+    normalize_receipt,
 )
-from node.request_bodies import read_limited
+from node.problems import ApiError
 from node.security import (
     CSRF_FIELD,
     cross_site,
@@ -50,12 +45,17 @@ from node.security import (
     set_csrf_cookie,
 )
 from node.state import CONFIG, STORE
-from node.submissions import (
-    SubmissionIn,
-    SubmissionsClosed,
-    accept,
-    field_errors,
-    normalize_receipt,
+from node.web.html import Html
+from node.web.i18n import Catalog, catalog
+from node.web.pages import (
+    CONSENTS,
+    STYLESHEET,
+    FormState,
+    form_page,
+    receipt_page,
+    refusal_page,
+    status_page,
+    status_result_page,
 )
 
 routes = web.RouteTableDef()

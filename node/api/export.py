@@ -1,7 +1,7 @@
 """The export route: current incidents or deployments, filtered, streamed as a file.
 
 ``GET /api/v1/export?format=csv|geojson|ndjson|bundle&kind=incident|deployment``
-takes the same filters as the query routes (:mod:`node.query_params`). The
+takes the same filters as the query routes (:mod:`node.api.params`). The
 parameters are all checked before the first byte is sent, so a bad one gets a
 400 problem+json; after that the body streams from the database in constant
 memory. Without a token only public records are exported; the
@@ -13,10 +13,10 @@ import datetime
 import structlog
 from aiohttp import web
 
+from node.api.params import parse_query_filter
 from node.auth import readable_audiences, token_info
-from node.exports import EXPORT_KINDS, FORMATS, CurrentRecords, export_chunks
+from node.exports.formats import EXPORT_KINDS, FORMATS, CurrentRecords, export_chunks
 from node.problems import BadParameter
-from node.query_params import parse_query_filter
 from node.state import CONFIG, STORE
 from storage.queries import RecordQueries
 

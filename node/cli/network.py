@@ -12,7 +12,9 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from node.cli_common import (
+from node.api.federation import peer_views
+from node.api.params import parse_time_ms
+from node.cli.common import (
     CommandAdder,
     CommandError,
     CommandFailed,
@@ -21,10 +23,8 @@ from node.cli_common import (
     table,
     usage,
 )
-from node.federation import peer_views
 from node.membership import MembershipRefused, decide, member_views
 from node.problems import BadParameter
-from node.query_params import parse_time_ms
 from protocol.errors import KeyFormatError, ProtocolError
 from protocol.keys import key_text, parse_key_text
 from protocol.records import VerifiedRecord

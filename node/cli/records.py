@@ -1,8 +1,8 @@
 """``banscan export``, ``import``, ``verify``, ``query`` and ``stats``: the node's records.
 
-Bundles go out and come in through :mod:`node.bundles`; ``query`` and ``stats``
+Bundles go out and come in through :mod:`node.exports.bundles`; ``query`` and ``stats``
 read current incidents and deployments with the filters the API uses, parsed by
-:mod:`node.query_params`, so the command line and the API always agree.
+:mod:`node.api.params`, so the command line and the API always agree.
 """
 
 import argparse
@@ -14,15 +14,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from node.api_query import SORTS, group_view, parse_group_by, parse_sort
-from node.api_records import stored_view
+from node.api.params import KINDS, parse_query_filter
+from node.api.query import SORTS, group_view, parse_group_by, parse_sort
+from node.api.records import stored_view
 from node.auth import ALL_AUDIENCES
-from node.bundles import BundleReport, Progress, export_bundle, import_bundle, verify_bundle
-from node.cli_common import CommandAdder, CommandError, data_dir_of, open_store, table
+from node.cli.common import CommandAdder, CommandError, data_dir_of, open_store, table
 from node.config import LIMITS_CEILING, Config
-from node.exports import EXPORT_KINDS, FORMATS, CurrentRecords, ExportFormat, export_chunks
+from node.exports.bundles import BundleReport, Progress, export_bundle, import_bundle, verify_bundle
+from node.exports.formats import EXPORT_KINDS, FORMATS, CurrentRecords, ExportFormat, export_chunks
 from node.problems import BadParameter
-from node.query_params import KINDS, parse_query_filter
 from protocol.envelope import AUDIENCES
 from storage.ingest import Verifier
 from storage.queries import GROUP_KEYS, QueryFilter, QueryRow, RecordQueries, Stats

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
-from node.exports import bundle_chunks
+from node.exports.formats import bundle_chunks
 from protocol.bundle import BadEntry, BundleReader
 from protocol.errors import ProtocolError
 from protocol.limits import Limits

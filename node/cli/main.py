@@ -6,8 +6,8 @@ not run (bad arguments, configuration or data directory).
 
 This module holds the root parser, the node's own commands (``init``, ``run``,
 ``status``, ``token``, ``rotate-key``, ``publish``) and :func:`main`; the other
-groups register themselves from :mod:`node.cli_records`, :mod:`node.cli_network`,
-:mod:`node.backup`, :mod:`node.cli_submissions` and :mod:`node.devnet`.
+groups register themselves from :mod:`node.cli.records`, :mod:`node.cli.network`,
+:mod:`node.cli.backup`, :mod:`node.cli.submissions` and :mod:`node.cli.devnet`.
 """
 
 import argparse
@@ -23,18 +23,18 @@ from pathlib import Path
 from typing import Any
 
 from node import __version__
-from node.backup import BackupError
-from node.backup import add_commands as add_backup_commands
-from node.cli_common import CommandError, CommandFailed, data_dir_of, open_store, usage
-from node.cli_moderators import add_moderator_commands
-from node.cli_network import add_member_commands, add_peer_commands, print_peers
-from node.cli_records import add_record_commands, add_verify_command
-from node.cli_submissions import add_submission_commands
+from node.api.federation import peer_views
+from node.cli.backup import BackupError
+from node.cli.backup import add_commands as add_backup_commands
+from node.cli.common import CommandError, CommandFailed, data_dir_of, open_store, usage
+from node.cli.devnet import DevNetworkError
+from node.cli.devnet import add_command as add_dev_network_command
+from node.cli.moderators import add_moderator_commands
+from node.cli.network import add_member_commands, add_peer_commands, print_peers
+from node.cli.records import add_record_commands, add_verify_command
+from node.cli.submissions import add_submission_commands
 from node.config import DEFAULT_NETWORK, ConfigError
 from node.datadir import DataDirError
-from node.devnet import DevNetworkError
-from node.devnet import add_command as add_dev_network_command
-from node.federation import peer_views
 from node.publishing import publish
 from node.serve import serve
 from protocol.envelope import AUDIENCES, NETWORK_ID_PATTERN
@@ -368,7 +368,3 @@ def _read_text(path: Path) -> str:
         return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise CommandError(f"{path}: {exc}") from exc
-
-
-if __name__ == "__main__":
-    sys.exit(main())

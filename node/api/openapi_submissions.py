@@ -1,8 +1,8 @@
 """The OpenAPI paths and schemas of reports from the public and their moderation.
 
-:func:`node.openapi.openapi_document` merges them into the served document.
+:func:`node.api.openapi.openapi_document` merges them into the served document.
 
-The submission schema comes from :class:`node.submissions.SubmissionIn`, the
+The submission schema comes from :class:`node.moderation.submissions.SubmissionIn`, the
 model the node validates with.
 """
 
@@ -10,8 +10,8 @@ from typing import Any
 
 from pydantic.json_schema import models_json_schema
 
-from node.openapi import _json, _problem, _ref
-from node.submissions import (
+from node.api.openapi import _json, _problem, _ref
+from node.moderation.submissions import (
     REJECT_REASONS,
     RETRACT_REASONS,
     SUBMISSION_ID_PATTERN,
