@@ -1,4 +1,4 @@
-"""Scheduling sync (DESIGN section 6): eager push, anti-entropy rounds, backoff.
+"""Scheduling sync (docs/protocol.md section 20): eager push, anti-entropy rounds, backoff.
 
 - **Eager push**: records this node publishes, and records a peer pushed that
   were new here, are pushed at once to ``fanout`` peers chosen at random among

@@ -1,4 +1,4 @@
-"""Authentication between nodes: RFC 9421 HTTP Message Signatures (DESIGN section 6).
+"""Authentication between nodes: RFC 9421 HTTP Message Signatures (docs/protocol.md section 15).
 
 Parsing and signature bases come from the ``http-message-signatures``
 package; this module fixes what banscan signs and checks.

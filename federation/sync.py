@@ -1,4 +1,4 @@
-"""Sync sessions (DESIGN section 6): plain code over any transport.
+"""Sync sessions (docs/protocol.md section 18): plain code over any transport.
 
 :class:`SyncService` answers a peer's requests; :class:`SyncClient` runs a
 session against one peer. Both talk through a :class:`Transport`: HTTP with

@@ -1,4 +1,4 @@
-"""Sync over HTTP: signed requests out, signed answers checked (DESIGN section 6).
+"""Sync over HTTP: signed requests out, signed answers checked (docs/protocol.md section 15).
 
 Every request to a peer's ``/federation/v1/<route>`` is signed with this
 node's key (RFC 9421, :mod:`federation.httpsig`), and the answer must be

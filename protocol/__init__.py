@@ -1,8 +1,21 @@
-"""The banscan record format: pure functions from bytes to values.
+"""The banscan record format and federation messages: pure functions from bytes to values.
 
-Nothing in this package performs I/O or imports asyncio, aiohttp or aiosqlite;
-it is specified byte by byte in ``docs/protocol.md`` and pinned by the vectors
-in ``tests/vectors/``.
+Nothing in this package imports asyncio, aiohttp or aiosqlite or any other
+banscan package, and nothing in it does I/O except ``sealing.ModeratorKey``'s
+``load`` and ``save`` of a key file. It is specified byte by byte in
+``docs/protocol.md`` and pinned by the vectors in ``tests/vectors/``. Modules
+as of now:
+
+- ``keys``: Ed25519 keys, their ``ed25519:`` text form, signing and verifying;
+- ``envelope``: the signed envelope and its canonical encoding;
+- ``records``: signed records, the wire form, batches and a receiver's checks;
+- ``kinds`` and ``fields``: the record kinds and the schema of their bodies;
+- ``countries`` and ``geohash``: the values of country and area fields;
+- ``limits``: size and count limits;
+- ``bundle``: bundle files, verifiable offline;
+- ``sync``: federation messages, vectors and their digests;
+- ``sealing``: moderator keys and sealed boxes for a submission's private part;
+- ``errors``: the errors all of these raise.
 """
 
 PROTOCOL_VERSION = "banscan/1"

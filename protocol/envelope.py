@@ -1,4 +1,4 @@
-"""The signed envelope: a msgpack array in a fixed order (DESIGN section 4).
+"""The signed envelope: a msgpack array in a fixed order (docs/protocol.md section 3).
 
 ``["banscan/1", network_id, origin, audience, seq, created_ms, kind,
 body_sha256, body_len]``, with ``origin`` and ``body_sha256`` as 32-byte bin,

@@ -1,4 +1,4 @@
-"""Size and count limits, checked before any expensive work (DESIGN section 4)."""
+"""Size and count limits, checked before any expensive work (docs/protocol.md section 8)."""
 
 from dataclasses import dataclass
 

@@ -72,7 +72,7 @@ def sign_record(
     kind: str,
     body: bytes,
 ) -> SignedRecord:
-    """Make and sign the envelope for ``body`` (DESIGN section 4)."""
+    """Make and sign the envelope for ``body`` (docs/protocol.md section 4)."""
     envelope = Envelope(
         network_id=network_id,
         origin=key.public_key,

@@ -3,7 +3,7 @@
 A node's **vector** maps each feed ``(origin, audience)`` it holds to the
 highest contiguous seq it holds. Two nodes hold the same records of a set of
 audiences exactly when their vectors restricted to those audiences are equal,
-so a sync session starts by comparing digests (DESIGN section 6).
+so a sync session starts by comparing digests (docs/protocol.md section 18).
 
 Feeds are spread over :data:`BUCKETS` buckets by the first byte of their
 origin. When the digests differ, the answer carries one short digest per

@@ -14,7 +14,7 @@ any other origin have no effect. The ``members`` table holds that state and
   unchanged.
 
 Trust's methods are synchronous: the HTTP signature check calls them.
-The acceptance rule itself (DESIGN section 5) is :meth:`Trust.judge`.
+The acceptance rule itself (docs/protocol.md section 7.1) is :meth:`Trust.judge`.
 """
 
 import enum
@@ -90,7 +90,7 @@ class Trust:
         return member.role if member is not None and member.action == "admit" else None
 
     def audiences_for(self, key: bytes | None) -> frozenset[str]:
-        """The audiences a key may receive (DESIGN section 4)."""
+        """The audiences a key may receive (docs/protocol.md section 19)."""
         role = None if key is None else self.role(key)
         if role in ("steward", "coordinator"):
             return ALL_AUDIENCES

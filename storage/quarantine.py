@@ -1,7 +1,7 @@
 """The quarantine: verified records whose origin is not (yet) a member.
 
 Records can arrive before the membership record that admits their origin
-(DESIGN section 5). They wait here, never served, in no feed and no count,
+(docs/protocol.md section 7.1). They wait here, never served, in no feed and no count,
 until a steward's decision about their origin arrives; then they are released
 and judged again (``storage.records``). The quarantine is bounded in bytes:
 past the bound the records held longest are dropped first, and only then.

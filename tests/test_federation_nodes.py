@@ -1,4 +1,4 @@
-"""Real node processes federating on 127.0.0.1 (DESIGN sections 5, 6 and 8; issue 3).
+"""Real node processes federating on 127.0.0.1 (docs/protocol.md sections 7.1 and 18 to 21).
 
 Each node is made by ``banscan init``, given its peers as ``[[peers]]`` tables in
 its ``banscan.toml`` and its federation settings as ``BANSCAN_*`` variables,

@@ -1,4 +1,4 @@
-"""Imports flow one way: node -> federation -> storage -> protocol (DESIGN section 2)."""
+"""Imports flow one way: node -> federation -> storage -> protocol (docs/README.md)."""
 
 import ast
 from pathlib import Path

@@ -1,6 +1,6 @@
 """Request logs: one summary line per request, and nothing that could identify a reporter.
 
-A leaked log must not reveal who reported what (DESIGN section 7): no record
+A leaked log must not reveal who reported what (docs/threat-model.md): no record
 content, no body bytes, no token, no IP address and no user agent.
 """
 

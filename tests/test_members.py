@@ -1,5 +1,5 @@
 """The trust rule over a real store: membership state, acceptance, quarantine, suspension,
-revocation and steward retraction (DESIGN section 5, docs/protocol.md section 7.1)."""
+revocation and steward retraction (docs/protocol.md section 7.1)."""
 
 import sqlite3
 from collections.abc import AsyncIterator
