@@ -350,7 +350,7 @@ def test_readme_example_bodies_validate() -> None:
 def _literal_codes(package: str) -> Iterator[str]:
     """Codes written as literals: ``code="..."``, ``problem_response(status, "...")``, and
     the fallback of ``_HTTP_CODES.get(status, "...")``."""
-    for source in sorted((ROOT / package).glob("*.py")):
+    for source in sorted((ROOT / package).rglob("*.py")):
         tree = ast.parse(read(source))
         for call in (n for n in ast.walk(tree) if isinstance(n, ast.Call)):
             for keyword in call.keywords:
@@ -505,3 +505,30 @@ def test_readme_walkthrough_commands_run(
         if argv[0] == "run":
             continue
         assert main(argv) == 0, f"banscan {' '.join(argv)} failed: {capsys.readouterr().err}"
+
+
+# The project stands alone: nothing cites a document or folder outside the repository.
+
+STANDALONE = ("node", "storage", "federation", "protocol", "tests", "bench", "docs", "deploy")
+# Spelt in two parts, so that this file does not cite them itself.
+OUTSIDE_CITATIONS = ("DES" + "IGN", ".." + "/shared")
+
+
+def project_files() -> Iterator[Path]:
+    yield README
+    for folder in STANDALONE:
+        for path in sorted((ROOT / folder).rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                yield path
+
+
+def test_project_files_cite_nothing_outside_the_repository() -> None:
+    found = [
+        f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
+        for path in project_files()
+        for number, line in enumerate(
+            path.read_bytes().decode("utf-8", errors="replace").splitlines(), start=1
+        )
+        if any(citation in line for citation in OUTSIDE_CITATIONS)
+    ]
+    assert not found, "cite docs/ instead:\n" + "\n".join(found)
