@@ -70,11 +70,10 @@ def _read(path: Path) -> str:
 
 
 def packages() -> list[str]:
-    """The packages pyproject.toml installs, which the image must contain."""
-    found: list[str] = tomllib.loads(_read(REPO / "pyproject.toml"))["tool"]["setuptools"][
-        "packages"
-    ]
-    return found
+    """The top-level packages pyproject.toml installs, which the image must contain."""
+    found = tomllib.loads(_read(REPO / "pyproject.toml"))["tool"]["setuptools"]["packages"]
+    patterns: list[str] = found["find"]["include"]
+    return sorted({pattern.rstrip("*").rstrip(".") for pattern in patterns})
 
 
 def compose() -> dict[str, Any]:
