@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
+from hypothesis import settings
 
 from node.app import create_app
 from node.config import steward_keys
@@ -22,6 +23,11 @@ from node.state import STORE
 from storage.store import Store, wall_clock_ms
 from storage.tokens import Role
 from tests.factories import STEWARD, admit
+
+# No example database: tests run in parallel workers, which would race on one
+# .hypothesis directory, and failing examples are printed in the test's report anyway.
+settings.register_profile("banscan", database=None)
+settings.load_profile("banscan")
 
 ClientFactory = Callable[[web.Application], Awaitable[TestClient[web.Request, web.Application]]]
 NodeClient = TestClient[web.Request, web.Application]
