@@ -45,11 +45,8 @@ missed, 1 only when the benchmark itself could not run, 2 for bad arguments.
 
 import argparse
 import asyncio
-import datetime
 import logging
 import math
-import os
-import platform
 import random
 import shutil
 import statistics
@@ -63,6 +60,8 @@ from pathlib import Path
 import msgpack
 import structlog
 
+from bench import harness
+from bench.harness import Table
 from federation.gossip import PUSH_ROUNDS, Gossip
 from federation.sync import LocalTransport, SyncClient, SyncService
 from protocol.keys import NodeKey, key_text
@@ -366,8 +365,8 @@ class Scenario:
     setup_s: float
 
 
-def row(measure: str, value: str, target: str = "", verdict: str = "") -> str:
-    return f"  {measure:<46} {value:>12}  {target:<10} {verdict}"
+TABLE = Table(measure=46, value=12, target=10)
+row = TABLE.row
 
 
 def report(scenario: Scenario) -> list[str]:
@@ -528,18 +527,7 @@ async def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
-    print(
-        f"banscan dissemination benchmark, {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M}"
-        f" UTC: {os.cpu_count()} CPUs, Python {platform.python_version()}, "
-        f"{platform.platform()}",
-        flush=True,
-    )
-    try:
-        return asyncio.run(run(args))
-    except (RuntimeError, OSError) as exc:
-        print(f"ERROR: {exc}", file=sys.stderr)
-        return 1
+    return harness.main("dissemination", parse_args, run, argv)
 
 
 if __name__ == "__main__":
