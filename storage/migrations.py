@@ -4,8 +4,9 @@ A migration is SQL, optionally followed by a backfill that fills new columns
 of existing rows, in the same transaction.
 
 Fields that queries filter or group on are columns filled at insert time, so
-no query decodes bodies. Bodies live in their own table so a retraction or a
-legal purge deletes them while the signed envelope stays verifiable.
+no query decodes bodies. Bodies live in their own table so a retraction, or a
+steward's revocation of their origin, deletes them while the signed envelope
+stays verifiable (docs/protocol.md section 7.2).
 """
 
 from collections.abc import Awaitable, Callable
@@ -15,6 +16,7 @@ import aiosqlite
 from protocol.kinds import decode_body, is_known_kind
 from storage.columns import QUERY_COLUMNS, query_columns, summary_text
 from storage.rollup import MIGRATION as ROLLUP_MIGRATION
+from storage.sql import statement
 from storage.submissions import MIGRATION as SUBMISSIONS_MIGRATION
 
 MIGRATIONS: tuple[str, ...] = (
@@ -185,7 +187,8 @@ async def _backfill_query_columns(conn: aiosqlite.Connection) -> None:
         if (text := summary_text(content)) is not None:
             summaries.append((rid, text))
     assignments = ", ".join(f"{column} = ?" for column in QUERY_COLUMNS)
-    await conn.executemany(f"UPDATE records SET {assignments} WHERE rid = ?", updates)  # noqa: S608
+    sql = statement("UPDATE records SET {assignments} WHERE rid = ?", assignments=assignments)
+    await conn.executemany(sql, updates)
     await conn.executemany("INSERT INTO summaries (rowid, summary) VALUES (?, ?)", summaries)
 
 

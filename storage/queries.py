@@ -23,6 +23,7 @@ from protocol.kinds import NodeInfo, decode_body
 from storage import rollup
 from storage.database import Database
 from storage.records import StoredRecord
+from storage.sql import expand_in, statement
 
 QueryKind = Literal["incident", "deployment"]
 SortKey = Literal["created", "occurred"]
@@ -175,9 +176,9 @@ def fts_match(text: str) -> str:
 
 def _in(column: str, values: Sequence[Any], clauses: list[str], params: list[Any]) -> None:
     if values:
-        # Placeholders only; every value is bound.
-        clauses.append(f"{column} IN ({','.join('?' * len(values))})")
-        params.extend(values)
+        marks, listed = expand_in(values)
+        clauses.append(f"{column} IN {marks}")
+        params.extend(listed)
 
 
 def where_clause(query: QueryFilter, *, kind_index: bool = True) -> tuple[str, list[Any]]:
@@ -251,10 +252,13 @@ class RecordQueries:
         order = f"ORDER BY {_SORT_SQL[key]} {direction}, r.rid {direction}"
         # Pick the page's rids first, then read their rows and bodies: joining bodies
         # before the LIMIT would read the body of every matching record.
-        sql = (
-            f"SELECT {_ROW_COLUMNS} FROM "  # noqa: S608
-            f"(SELECT r.rid FROM records r WHERE {where} {order} LIMIT ?) AS p "
-            f"JOIN records r ON r.rid = p.rid LEFT JOIN bodies b ON b.rid = r.rid {order}"
+        sql = statement(
+            "SELECT {columns} FROM "
+            "(SELECT r.rid FROM records r WHERE {where} {order} LIMIT ?) AS p "
+            "JOIN records r ON r.rid = p.rid LEFT JOIN bodies b ON b.rid = r.rid {order}",
+            columns=_ROW_COLUMNS,
+            where=where,
+            order=order,
         )
         async with self._db.reader.execute(sql, (*params, limit)) as cursor:
             return [_row(values) async for values in cursor]
@@ -287,10 +291,13 @@ class RecordQueries:
 
         async def read(after: Sequence[Any]) -> list[BodyRow]:
             cursor = " AND (r.created_ms, r.rid) > (?, ?)" if after else ""
-            sql = (
-                "SELECT r.rid, r.id, r.origin, r.audience, r.created_ms, b.body FROM "  # noqa: S608
-                f"(SELECT r.rid FROM records r WHERE {where}{cursor} {order} LIMIT ?) AS p "
-                f"JOIN records r ON r.rid = p.rid JOIN bodies b ON b.rid = r.rid {order}"
+            sql = statement(
+                "SELECT r.rid, r.id, r.origin, r.audience, r.created_ms, b.body FROM "
+                "(SELECT r.rid FROM records r WHERE {where}{cursor} {order} LIMIT ?) AS p "
+                "JOIN records r ON r.rid = p.rid JOIN bodies b ON b.rid = r.rid {order}",
+                where=where,
+                cursor=cursor,
+                order=order,
             )
             rows = await self._db.reader.execute_fetchall(sql, (*params, *after, page))
             return cast(list[BodyRow], rows)  # aiosqlite types them as Iterable[Row]
@@ -342,16 +349,22 @@ class RecordQueries:
         if keys:
             expressions = ", ".join(f"{_GROUP_SQL[k]} AS g{i}" for i, k in enumerate(keys))
             positions = ", ".join(str(i + 1) for i in range(len(keys)))
-            sql = (
-                f"SELECT {expressions}, {measures} FROM records r "  # noqa: S608
-                f"WHERE {where} GROUP BY {positions} ORDER BY {positions}"
+            sql = statement(
+                "SELECT {expressions}, {measures} FROM records r "
+                "WHERE {where} GROUP BY {positions} ORDER BY {positions}",
+                expressions=expressions,
+                measures=measures,
+                where=where,
+                positions=positions,
             )
             async with self._db.reader.execute(sql, params) as cursor:
                 async for values in cursor:
                     groups.append(
                         StatsGroup(dict(zip(keys, values[: len(keys)], strict=True)), *values[-4:])
                     )
-        sql = f"SELECT {measures} FROM records r WHERE {where}"  # noqa: S608
+        sql = statement(
+            "SELECT {measures} FROM records r WHERE {where}", measures=measures, where=where
+        )
         async with self._db.reader.execute(sql, params) as cursor:
             row = await cursor.fetchone()
         assert row is not None
@@ -366,16 +379,22 @@ class RecordQueries:
         # first) lets SQLite read stats_cells in key order; NULLIF costs a sort.
         order = ", ".join(rollup.ROLLUP_ORDER[k] for k in keys)
         if visibility is not None:
-            sql = (
-                f"SELECT {selected}, u.records, u.chapters, u.first, u.last "  # noqa: S608
-                f"FROM stats_cells u WHERE {where} AND u.visibility = ? ORDER BY {order}"
+            sql = statement(
+                "SELECT {selected}, u.records, u.chapters, u.first, u.last "
+                "FROM stats_cells u WHERE {where} AND u.visibility = ? ORDER BY {order}",
+                selected=selected,
+                where=where,
+                order=order,
             )
             rows = await reader.execute_fetchall(sql, [*params, visibility])
         elif keys:
-            sql = (
-                f"SELECT {selected}, SUM(u.records), COUNT(DISTINCT u.origin), "  # noqa: S608
-                f"MIN(u.first), MAX(u.last) FROM stats_rollup u WHERE {where} "
-                f"GROUP BY {order} ORDER BY {order}"
+            sql = statement(
+                "SELECT {selected}, SUM(u.records), COUNT(DISTINCT u.origin), "
+                "MIN(u.first), MAX(u.last) FROM stats_rollup u WHERE {where} "
+                "GROUP BY {order} ORDER BY {order}",
+                selected=selected,
+                where=where,
+                order=order,
             )
             rows = await reader.execute_fetchall(sql, params)
         else:
@@ -390,15 +409,17 @@ class RecordQueries:
             first = min((g.first for g in groups if g.first is not None), default=None)
             last = max((g.last for g in groups if g.last is not None), default=None)
         else:
-            sql = (
-                "SELECT COALESCE(SUM(u.records), 0), MIN(u.first), MAX(u.last) "  # noqa: S608
-                f"FROM stats_rollup u WHERE {where}"
+            sql = statement(
+                "SELECT COALESCE(SUM(u.records), 0), MIN(u.first), MAX(u.last) "
+                "FROM stats_rollup u WHERE {where}",
+                where=where,
             )
             ((count, first, last),) = await reader.execute_fetchall(sql, params)
         # One index seek per chapter (stats_rollup_origin) instead of a DISTINCT scan.
-        sql = (
-            "SELECT COUNT(*) FROM (SELECT DISTINCT origin FROM feeds) AS o "  # noqa: S608
-            f"WHERE EXISTS (SELECT 1 FROM stats_rollup u WHERE {where} AND u.origin = o.origin)"
+        sql = statement(
+            "SELECT COUNT(*) FROM (SELECT DISTINCT origin FROM feeds) AS o "
+            "WHERE EXISTS (SELECT 1 FROM stats_rollup u WHERE {where} AND u.origin = o.origin)",
+            where=where,
         )
         ((chapters,),) = await reader.execute_fetchall(sql, params)
         return Stats(groups, StatsGroup({}, count, chapters, first, last))
@@ -406,33 +427,36 @@ class RecordQueries:
     async def coverage(self, audiences: Sequence[str]) -> list[ChapterCoverage]:
         """Every origin with a record in ``audiences``: who it is, what it holds, how far
         each of its feeds reaches."""
-        marks = ",".join("?" * len(audiences)) or "NULL"
+        marks, listed = expand_in(audiences)
         chapters: dict[bytes, ChapterCoverage] = {}
-        sql = (
-            "SELECT f.origin, f.audience, f.max_seq, r.created_ms FROM feeds f "  # noqa: S608
+        sql = statement(
+            "SELECT f.origin, f.audience, f.max_seq, r.created_ms FROM feeds f "
             "LEFT JOIN records r ON r.origin = f.origin AND r.audience = f.audience "
-            f"AND r.seq = f.max_seq WHERE f.audience IN ({marks}) ORDER BY f.origin, f.audience"
+            "AND r.seq = f.max_seq WHERE f.audience IN {marks} ORDER BY f.origin, f.audience",
+            marks=marks,
         )
-        async with self._db.reader.execute(sql, list(audiences)) as cursor:
+        async with self._db.reader.execute(sql, listed) as cursor:
             async for origin, audience, max_seq, created_ms in cursor:
                 chapter = chapters.setdefault(origin, ChapterCoverage(origin, None, None, None))
                 chapter.feeds.append(FeedCoverage(audience, max_seq, created_ms))
-        sql = (
-            "SELECT r.origin, r.kind, COUNT(*) FROM records r "  # noqa: S608
-            f"WHERE r.audience IN ({marks}) AND r.superseded_by IS NULL "
-            "AND r.retracted_by IS NULL AND r.erased_ms IS NULL GROUP BY r.origin, r.kind"
+        sql = statement(
+            "SELECT r.origin, r.kind, COUNT(*) FROM records r "
+            "WHERE r.audience IN {marks} AND r.superseded_by IS NULL "
+            "AND r.retracted_by IS NULL AND r.erased_ms IS NULL GROUP BY r.origin, r.kind",
+            marks=marks,
         )
-        async with self._db.reader.execute(sql, list(audiences)) as cursor:
+        async with self._db.reader.execute(sql, listed) as cursor:
             async for origin, kind, count in cursor:
                 if origin in chapters:
                     chapters[origin].records[kind] = count
         # Each origin's latest node record names it; later rows replace earlier ones.
-        sql = (
-            "SELECT r.origin, b.body FROM records r JOIN bodies b ON b.rid = r.rid "  # noqa: S608
-            f"WHERE r.kind = 'node' AND r.audience IN ({marks}) AND r.retracted_by IS NULL "
-            "ORDER BY r.created_ms, r.rid"
+        sql = statement(
+            "SELECT r.origin, b.body FROM records r JOIN bodies b ON b.rid = r.rid "
+            "WHERE r.kind = 'node' AND r.audience IN {marks} AND r.retracted_by IS NULL "
+            "ORDER BY r.created_ms, r.rid",
+            marks=marks,
         )
-        async with self._db.reader.execute(sql, list(audiences)) as cursor:
+        async with self._db.reader.execute(sql, listed) as cursor:
             async for origin, body in cursor:
                 info = decode_body("node", body)
                 if origin in chapters and isinstance(info, NodeInfo):

@@ -49,6 +49,7 @@ from storage.members import (
     withdraw_revoked,
 )
 from storage.rollup import add_batch as add_to_rollup
+from storage.sql import expand_in, statement
 from storage.versions import apply_versions, withdraw
 
 
@@ -144,8 +145,10 @@ _COLUMNS = ", ".join(
         *QUERY_COLUMNS,
     )
 )
-_INSERT_RECORD = (
-    f"INSERT INTO records ({_COLUMNS}) VALUES ({', '.join('?' * (10 + len(QUERY_COLUMNS)))})"  # noqa: S608
+_INSERT_RECORD = statement(
+    "INSERT INTO records ({columns}) VALUES {marks}",
+    columns=_COLUMNS,
+    marks=expand_in(_COLUMNS.split(", "))[0],
 )
 _SELECT_RECORDS = (
     "SELECT r.rid, r.envelope, r.signature, b.body, r.erased_ms "
@@ -262,12 +265,11 @@ class RecordStore:
     ) -> list[StoredRecord]:
         clauses: list[str] = ["r.rid > ?"]
         params: list[Any] = [after_rid]
-        if where.kinds:
-            clauses.append(f"r.kind IN ({','.join('?' * len(where.kinds))})")
-            params.extend(where.kinds)
-        if where.audiences:
-            clauses.append(f"r.audience IN ({','.join('?' * len(where.audiences))})")
-            params.extend(where.audiences)
+        for column, values in (("r.kind", where.kinds), ("r.audience", where.audiences)):
+            if values:
+                marks, listed = expand_in(values)
+                clauses.append(f"{column} IN {marks}")
+                params.extend(listed)
         if where.origin is not None:
             clauses.append("r.origin = ?")
             params.append(where.origin)
@@ -565,11 +567,11 @@ async def _max_seqs(
     held: dict[tuple[bytes, str], int] = {}
     for start in range(0, len(origins), 500):
         part = origins[start : start + 500]
-        marks = ",".join("?" * len(part))  # placeholders only; the values are bound
-        rows = await conn.execute_fetchall(
-            f"SELECT origin, audience, max_seq FROM feeds WHERE origin IN ({marks})",  # noqa: S608
-            part,
+        marks, params = expand_in(part)
+        sql = statement(
+            "SELECT origin, audience, max_seq FROM feeds WHERE origin IN {marks}", marks=marks
         )
+        rows = await conn.execute_fetchall(sql, params)
         held.update(((origin, audience), int(seq)) for origin, audience, seq in rows)
     return held
 

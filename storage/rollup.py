@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any, get_args
 import aiosqlite
 
 from protocol.envelope import Audience
+from storage.sql import expand_in, split_statements
 
 if TYPE_CHECKING:
     from storage.queries import QueryFilter
@@ -222,16 +223,15 @@ MIGRATION = f"""
 """  # noqa: S608 (constants only)
 
 
+_ADD_BATCH_STATEMENTS = split_statements(ADD_BATCH)
+
+
 async def add_batch(conn: aiosqlite.Connection, first_rid: int, last_rid: int) -> None:
     """Count the records just inserted as ``first_rid..last_rid`` in the rollup. Call it
     in the inserting transaction, before anything marks them superseded or retracted
     (the triggers take records out of the rollup; they must be in it first)."""
-    for statement in _statements(ADD_BATCH):
+    for statement in _ADD_BATCH_STATEMENTS:
         await conn.execute(statement, (first_rid, last_rid))
-
-
-def _statements(script: str) -> list[str]:
-    return [s.strip() + ";" for s in script.split(";") if s.strip()]
 
 
 def _month_start(day: str | None) -> bool:
@@ -297,8 +297,9 @@ def rollup_where(query: "QueryFilter", *, cells: bool) -> tuple[str, list[Any]]:
         filters += [("u.audience", query.audiences or ("",)), ("u.origin", query.origins)]
     for column, values in filters:
         if values:
-            clauses.append(f"{column} IN ({','.join('?' * len(values))})")
-            params.extend(values)
+            marks, listed = expand_in(values)
+            clauses.append(f"{column} IN {marks}")
+            params.extend(listed)
     if query.occurred_from is not None:
         clauses.append("u.first >= ?")
         params.append(query.occurred_from)

@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING, Any, Final
 
 import msgpack
 
+from storage.sql import expand_in, statement
+
 if TYPE_CHECKING:  # storage.database imports this module's MIGRATION
     from storage.database import Database
 
@@ -195,7 +197,7 @@ class SubmissionStore:
 
     async def get(self, submission_id: str) -> Submission | None:
         async with self._db.reader.execute(
-            f"SELECT {_COLUMNS} FROM submissions WHERE id = ?",  # noqa: S608
+            statement("SELECT {columns} FROM submissions WHERE id = ?", columns=_COLUMNS),
             (submission_id,),
         ) as cursor:
             row = await cursor.fetchone()
@@ -217,9 +219,10 @@ class SubmissionStore:
         if kind is not None:
             conditions.append("kind = ?")
             params.append(kind)
-        sql = (
-            f"SELECT rowid, {_COLUMNS} FROM submissions "  # noqa: S608
-            f"WHERE {' AND '.join(conditions)} ORDER BY rowid LIMIT ?"
+        sql = statement(
+            "SELECT rowid, {columns} FROM submissions WHERE {where} ORDER BY rowid LIMIT ?",
+            columns=_COLUMNS,
+            where=" AND ".join(conditions),
         )
         async with self._db.reader.execute(sql, (*params, limit)) as cursor:
             rows = await cursor.fetchall()
@@ -253,13 +256,15 @@ class SubmissionStore:
         False (and nothing changed) when its status was not one of ``expected``.
         """
         now = self._clock()
-        marks = ", ".join("?" for _ in expected)
+        marks, statuses = expand_in(expected)
+        sql = statement(
+            "UPDATE submissions SET status = ?, decided_ms = ?, "
+            "record_id = coalesce(?, record_id), reason = ? WHERE id = ? AND status IN {marks}",
+            marks=marks,
+        )
         async with self._db.transaction() as conn:
             cursor = await conn.execute(
-                "UPDATE submissions SET status = ?, decided_ms = ?, "  # noqa: S608
-                "record_id = coalesce(?, record_id), reason = ? "
-                f"WHERE id = ? AND status IN ({marks})",
-                (status, now, record_id, reason, submission_id, *expected),
+                sql, (status, now, record_id, reason, submission_id, *statuses)
             )
             if cursor.rowcount == 0:
                 return False
@@ -269,13 +274,14 @@ class SubmissionStore:
     async def purge(self, decided_before_ms: int, *, actor: str) -> list[str]:
         """Delete the private part of every decided submission decided before the given time."""
         now = self._clock()
-        marks = ", ".join("?" for _ in DECIDED)
+        marks, decided = expand_in(DECIDED)
+        sql = statement(
+            "SELECT id FROM submissions WHERE sealed IS NOT NULL "
+            "AND status IN {marks} AND decided_ms < ? ORDER BY rowid",
+            marks=marks,
+        )
         async with self._db.transaction() as conn:
-            cursor = await conn.execute(
-                f"SELECT id FROM submissions WHERE sealed IS NOT NULL "  # noqa: S608
-                f"AND status IN ({marks}) AND decided_ms < ? ORDER BY rowid",
-                (*DECIDED, decided_before_ms),
-            )
+            cursor = await conn.execute(sql, (*decided, decided_before_ms))
             purged = [str(row[0]) for row in await cursor.fetchall()]
             await conn.executemany(
                 "UPDATE submissions SET sealed = NULL, purged_ms = ? WHERE id = ?",
