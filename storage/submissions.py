@@ -22,56 +22,15 @@ import json
 import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 import msgpack
 
+from storage.database import Database
 from storage.sql import expand_in, statement
-
-if TYPE_CHECKING:  # storage.database imports this module's MIGRATION
-    from storage.database import Database
 
 STATUSES: Final = ("pending", "published", "rejected", "retracted")
 DECIDED: Final = ("published", "rejected", "retracted")
-MIGRATION: Final = """
-CREATE TABLE submissions (
-    id           TEXT PRIMARY KEY,         -- random; what moderators name it by
-    receipt_hash BLOB NOT NULL UNIQUE,     -- SHA-256 of the reporter's receipt code
-    kind         TEXT NOT NULL,            -- incident or deployment
-    received_on  TEXT NOT NULL,            -- UTC day only
-    triage       TEXT NOT NULL,            -- JSON of the coarse, publishable fields
-    sealed       BLOB,                     -- the private part, sealed; NULL once purged
-    key_ids      TEXT NOT NULL,            -- the moderator keys it is sealed to
-    status       TEXT NOT NULL DEFAULT 'pending',
-    decided_ms   INTEGER,                  -- last moderation decision
-    record_id    BLOB,                     -- latest record published from it
-    reason       TEXT,                     -- why it was rejected or retracted
-    purged_ms    INTEGER
-);
-CREATE INDEX submissions_status ON submissions (status);
-
-CREATE TABLE moderator_keys (
-    key_id   TEXT PRIMARY KEY,
-    public   TEXT NOT NULL,                -- mlkem768x25519:...
-    label    TEXT NOT NULL,
-    added_ms INTEGER NOT NULL
-) WITHOUT ROWID;
-
-CREATE TABLE audit_log (
-    seq        INTEGER PRIMARY KEY AUTOINCREMENT,
-    at_ms      INTEGER NOT NULL,
-    actor      TEXT NOT NULL,
-    action     TEXT NOT NULL,
-    submission TEXT,
-    record_id  BLOB,
-    detail     TEXT NOT NULL,              -- JSON; never private content
-    hash       BLOB NOT NULL               -- SHA-256 over the previous hash and this entry
-);
-CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
-BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
-CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
-BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
-"""
 _GENESIS: Final = b"\x00" * 32
 _COLUMNS: Final = (
     "id, kind, received_on, triage, sealed, key_ids, status, decided_ms, record_id, reason, "
@@ -152,7 +111,7 @@ def _entry_hash(
 
 
 class SubmissionStore:
-    def __init__(self, db: "Database", clock: Callable[[], int]) -> None:
+    def __init__(self, db: Database, clock: Callable[[], int]) -> None:
         self._db = db
         self._clock = clock
         # Purged private parts may still sit in WAL frames until a checkpoint completes.
