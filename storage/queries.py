@@ -25,9 +25,9 @@ from protocol.kinds import NodeInfo, decode_body
 from storage import stats as aggregates
 from storage.database import Database
 from storage.filters import QueryFilter, QueryKind, where_clause
-from storage.records import StoredRecord
 from storage.sql import expand_in, statement
 from storage.stats import GROUP_KEYS, PERIODS, Stats, StatsGroup
+from storage.stored import StoredRecord
 
 # What was defined here before reads moved to storage.filters and storage.stats.
 __all__ = [
