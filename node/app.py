@@ -13,7 +13,8 @@ from node.api import federation
 from node.api import query as api_query
 from node.api import records as api_records
 from node.api import submissions as api_submissions
-from node.config import Config, steward_keys
+from node.config import Config
+from node.datadir import open_node_store
 from node.logs import request_log_middleware
 from node.moderation.submissions import Moderation, record_publisher
 from node.problems import problem_middleware
@@ -22,7 +23,7 @@ from node.state import CONFIG, NODE_KEY, STORE, VERIFIER
 from node.web import report as report_form
 from protocol.keys import NodeKey
 from storage.ingest import Verifier
-from storage.store import Store, wall_clock_ms
+from storage.store import wall_clock_ms
 
 # Room for the request line and headers beyond the largest accepted batch.
 _BODY_SLACK = 64 * 1024
@@ -53,13 +54,7 @@ def create_app(
         )
 
     async def store_ctx(app: web.Application) -> AsyncIterator[None]:
-        app[STORE] = await Store.open(
-            database,
-            synchronous=config.storage.synchronous,
-            clock=clock,
-            stewards=steward_keys(config, key.public_key),
-            quarantine_max_bytes=config.federation.quarantine_max_bytes,
-        )
+        app[STORE] = await open_node_store(database, config, key.public_key, clock=clock)
         app[VERIFIER] = Verifier(
             config.network.id, config.limits.limits(), config.node.verify_threads
         )

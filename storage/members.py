@@ -27,6 +27,7 @@ from protocol.errors import OriginRevokedError, OriginSuspendedError, ProtocolEr
 from protocol.keys import key_text, parse_key_text
 from protocol.kinds import Membership, decode_body
 from protocol.records import VerifiedRecord
+from storage.sql import expand_in, statement
 from storage.versions import withdraw
 
 PUBLIC_ONLY = frozenset({"public"})
@@ -164,13 +165,16 @@ _COLUMNS = "subject, action, role, name, city, country, compromised_since_ms, de
 
 
 async def load_members(conn: aiosqlite.Connection) -> list[Member]:
-    rows = await conn.execute_fetchall(f"SELECT {_COLUMNS} FROM members")  # noqa: S608
+    rows = await conn.execute_fetchall(statement("SELECT {columns} FROM members", columns=_COLUMNS))
     return [Member(*row) for row in rows]
 
 
 async def save_members(conn: aiosqlite.Connection, members: Iterable[Member]) -> None:
     await conn.executemany(
-        f"INSERT OR REPLACE INTO members ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)",  # noqa: S608
+        statement(
+            "INSERT OR REPLACE INTO members ({columns}) VALUES (?,?,?,?,?,?,?,?,?)",
+            columns=_COLUMNS,
+        ),
         [
             (
                 m.subject,
@@ -191,12 +195,13 @@ async def save_members(conn: aiosqlite.Connection, members: Iterable[Member]) ->
 async def rebuild_members(conn: aiosqlite.Connection, stewards: frozenset[bytes]) -> list[Member]:
     """Derive the state from every stored membership record of a steward, and store it."""
     latest: dict[bytes, Member] = {}
-    marks = ",".join("?" * len(stewards))  # placeholders only; the values are bound
-    rows = await conn.execute_fetchall(
-        "SELECT r.id, r.created_ms, b.body FROM records r JOIN bodies b ON b.rid = r.rid "  # noqa: S608
-        f"WHERE r.kind = 'membership' AND r.origin IN ({marks})",
-        sorted(stewards),
+    marks, params = expand_in(sorted(stewards))
+    sql = statement(
+        "SELECT r.id, r.created_ms, b.body FROM records r JOIN bodies b ON b.rid = r.rid "
+        "WHERE r.kind = 'membership' AND r.origin IN {marks}",
+        marks=marks,
     )
+    rows = await conn.execute_fetchall(sql, params)
     for record_id, created_ms, body in rows:
         try:
             content = decode_body("membership", body)

@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 
 from node.cli import main
-from node.cli.backup import backup_database
 from node.config import CONFIG_FILE, DATABASE_FILE, KEY_FILE
 from node.datadir import DataDir
+from storage.backup import backup_database
 from tests.factories import incident_body
 from tests.nodeproc import banscan, running_node
 from tests.polling import eventually

@@ -9,8 +9,8 @@ import pytest
 
 from protocol.limits import DEFAULT_LIMITS
 from protocol.records import SignedRecord, VerifiedRecord, verify_record
-from storage.database import _statements
 from storage.migrations import MIGRATIONS
+from storage.sql import split_statements
 from storage.store import Store
 from tests.factories import NETWORK, admit, incident_body, seeded_key, signed
 
@@ -118,7 +118,7 @@ async def test_version_1_database_is_backfilled(tmp_path: Path) -> None:
     path = tmp_path / "banscan.db"
     record = signed(CHAPTER, 1)
     with sqlite3.connect(path, isolation_level=None) as conn:
-        for statement in _statements(MIGRATIONS[0]):
+        for statement in split_statements(MIGRATIONS[0]):
             conn.execute(statement)
         conn.execute("PRAGMA user_version = 1")
         conn.execute(

@@ -9,8 +9,7 @@ import argparse
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from node.config import steward_keys
-from node.datadir import DataDir, default_data_dir
+from node.datadir import DataDir, default_data_dir, open_node_store
 from storage.store import Store
 
 # How a command module registers a sub-command: ``command(name, help, handler[, parent])``.
@@ -55,9 +54,4 @@ async def open_store(data_dir: DataDir) -> Store:
     """The node's store, opened with its configuration, as ``banscan run`` opens it."""
     config = data_dir.load_config()
     key = data_dir.load_key()
-    return await Store.open(
-        data_dir.database,
-        synchronous=config.storage.synchronous,
-        stewards=steward_keys(config, key.public_key),
-        quarantine_max_bytes=config.federation.quarantine_max_bytes,
-    )
+    return await open_node_store(data_dir.database, config, key.public_key)

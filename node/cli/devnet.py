@@ -31,8 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
-from node.config import DEFAULT_PORT, ENV_PREFIX, steward_keys
-from node.datadir import DataDir
+from node.config import DEFAULT_PORT, ENV_PREFIX
+from node.datadir import DataDir, open_node_store
 from node.membership import decide
 from protocol.keys import NodeKey
 from protocol.sealing import ModeratorKey, ModeratorPublicKey
@@ -254,12 +254,7 @@ async def _admit_and_issue_tokens(nodes: list[DevNode], moderator: ModeratorPubl
 
 async def _open_store(node: DevNode) -> Store:
     config = node.data_dir.load_config()
-    return await Store.open(
-        node.data_dir.database,
-        synchronous=config.storage.synchronous,
-        stewards=steward_keys(config, node.key.public_key),
-        quarantine_max_bytes=config.federation.quarantine_max_bytes,
-    )
+    return await open_node_store(node.data_dir.database, config, node.key.public_key)
 
 
 # -- running ------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from node.exports.formats import EXPORT_KINDS, FORMATS, CurrentRecords, ExportFo
 from node.problems import BadParameter
 from protocol.envelope import AUDIENCES
 from storage.ingest import Verifier
-from storage.queries import GROUP_KEYS, QueryFilter, QueryRow, RecordQueries, Stats
+from storage.queries import GROUP_KEYS, QueryFilter, QueryRow, Stats
 from storage.records import RecordFilter
 from storage.store import Store
 
@@ -209,7 +209,7 @@ async def _export_current(
     store: Store, query: QueryFilter, export_format: ExportFormat, out: BinaryIO, config: Config
 ) -> Counter[str]:
     """Current records of one kind in ``export_format``, as the export route writes them."""
-    source = CurrentRecords(RecordQueries(store.db), query)
+    source = CurrentRecords(store.queries, query)
     chunks = export_chunks(
         export_format, source, network_id=config.network.id, created_ms=store.clock()
     )
@@ -273,7 +273,7 @@ def cmd_query(args: argparse.Namespace) -> int:
     async def run() -> list[QueryRow]:
         store = await open_store(data_dir)
         try:
-            return await RecordQueries(store.db).page(where, sort, None, args.limit)
+            return await store.queries.page(where, sort, None, args.limit)
         finally:
             await store.close()
 
@@ -304,7 +304,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
     async def run() -> Stats:
         store = await open_store(data_dir)
         try:
-            return await RecordQueries(store.db).stats(where, group_by)
+            return await store.queries.stats(where, group_by)
         finally:
             await store.close()
 
