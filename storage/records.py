@@ -10,7 +10,7 @@ from 1, so for every record exactly one of these holds:
   evidence, the first goes on being served, and the origin is flagged;
 - its seq is beyond the next one: **rejected** as a seq gap.
 
-Before a record takes a new slot, the trust rule (``storage.members``) judges
+Before a record takes a new slot, the trust rule (``protocol.trust``) judges
 its origin: a record of a key no steward has decided on is **quarantined**
 (``storage.quarantine``); one that a suspension or revocation covers is
 **rejected**. Stewards' records are applied first, so a batch that admits a
@@ -35,19 +35,11 @@ import structlog
 from protocol.envelope import Envelope, decode_envelope
 from protocol.errors import ProtocolError, SeqGapError
 from protocol.records import SignedRecord, VerifiedRecord
+from protocol.trust import Member, Standing, Trust, decision_of
 from storage import quarantine
 from storage.columns import QUERY_COLUMNS, query_columns, summary_text
 from storage.database import Database
-from storage.members import (
-    Member,
-    Standing,
-    Trust,
-    decision_of,
-    load_members,
-    rebuild_members,
-    save_members,
-    withdraw_revoked,
-)
+from storage.members import load_members, rebuild_members, save_members, withdraw_revoked
 from storage.rollup import add_batch as add_to_rollup
 from storage.versions import apply_versions, withdraw
 
