@@ -12,7 +12,7 @@ real :class:`~federation.sync.SyncService` and
 :class:`~federation.gossip.Gossip` (peer choice, eager push, backoff) driven
 round by round with a simulated clock. Only the network is in memory
 (:class:`~federation.sync.LocalTransport`, sharing one ``offline`` set); one
-:class:`~storage.ingest.Verifier` checks every node's batches.
+:class:`~federation.verifier.Verifier` checks every node's batches.
 
 **Membership**: one steward key, not a node, signs one ``membership`` record
 admitting each node (as a chapter); the template store ingests them through
@@ -65,10 +65,11 @@ import structlog
 
 from federation.gossip import PUSH_ROUNDS, Gossip
 from federation.sync import LocalTransport, SyncClient, SyncService
+from federation.verifier import Verifier
 from protocol.keys import NodeKey, key_text
 from protocol.limits import DEFAULT_LIMITS
 from protocol.records import SignedRecord, sign_record, verify_record
-from storage.ingest import Verifier, ingest_batch
+from storage.ingest import ingest_batch
 from storage.peers import Peer
 from storage.records import Outcome
 from storage.store import Store

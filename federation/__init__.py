@@ -8,5 +8,6 @@ human-facing API. Modules as of now:
 - ``sync``: sync sessions over any transport, both the asking and the
   answering side;
 - ``transport``: sync over HTTP, signed requests out and signed answers checked;
-- ``gossip``: scheduling sync: eager push, anti-entropy rounds, backoff.
+- ``gossip``: scheduling sync: eager push, anti-entropy rounds, backoff;
+- ``verifier``: checking records' signatures on a thread pool before they are stored.
 """

@@ -5,6 +5,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from federation.verifier import Verifier
 from node import metrics
 from node.abuse import RateLimiter
 from node.api import about as api_node
@@ -21,7 +22,6 @@ from node.security import add_security_headers
 from node.state import CONFIG, NODE_KEY, STORE, VERIFIER
 from node.web import report as report_form
 from protocol.keys import NodeKey
-from storage.ingest import Verifier
 from storage.store import Store, wall_clock_ms
 
 # Room for the request line and headers beyond the largest accepted batch.

@@ -2,9 +2,9 @@
 
 from aiohttp import web
 
+from federation.verifier import Verifier
 from node.config import Config
 from protocol.keys import NodeKey
-from storage.ingest import Verifier
 from storage.store import Store
 
 CONFIG = web.AppKey("config", Config)
