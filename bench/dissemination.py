@@ -65,6 +65,7 @@ import structlog
 
 from federation.gossip import PUSH_ROUNDS, Gossip
 from federation.sync import LocalTransport, SyncClient, SyncService
+from federation.tasks import TaskOwner
 from federation.verifier import Verifier
 from protocol.keys import NodeKey, key_text
 from protocol.limits import DEFAULT_LIMITS
@@ -218,6 +219,7 @@ async def build(
             interval_s=INTERVAL_S,
             max_backoff_s=MAX_BACKOFF_S,
             clock_ms=clock,
+            tasks=TaskOwner(),
             rng=random.Random(rng.getrandbits(64)),
         )
         node = SimNode(index, key, store, gossip)
@@ -252,6 +254,7 @@ async def build(
 
 async def close(network: Network) -> None:
     for node in network.nodes:
+        await node.gossip.tasks.close()
         await node.store.close()
     network.verifier.close()
 
@@ -314,7 +317,7 @@ async def one_round(network: Network) -> None:
         if spreading and push.rounds + 1 < PUSH_ROUNDS:
             node.inbox.append(Push(push.records, push.source, push.tried, push.rounds + 1))
     # A push answered "seq-gap" starts a session in the background: it belongs to this round.
-    while tasks := [t for node in network.nodes for t in node.gossip._tasks]:
+    while tasks := [t for t in asyncio.all_tasks() if t.get_name().startswith("gossip-session")]:
         await asyncio.gather(*tasks, return_exceptions=True)
     network.clock.now_ms += INTERVAL_S * 1000
 

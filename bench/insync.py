@@ -52,9 +52,9 @@ from aiohttp.test_utils import TestServer
 from bench.replication import CountingProxy
 from federation.sync import LocalTransport, PeerRef, SessionReport, SyncClient, SyncService
 from federation.verifier import Verifier
-from node.api.federation import FEDERATION
 from node.app import create_app
 from node.config import Config, NetworkSection
+from node.state import FEDERATION
 from protocol.keys import NodeKey, key_text
 from protocol.limits import DEFAULT_LIMITS
 from protocol.records import SignedRecord, sign_record
