@@ -51,7 +51,7 @@ def create_app(
     app[metrics.METRICS] = metrics.Metrics()
     for limiter in (api_submissions.REPORT_LIMITER, api_submissions.RECEIPT_LIMITER):
         app[limiter] = RateLimiter(
-            config.submissions.per_client_per_hour, config.submissions.per_hour
+            config.submissions.per_client_per_hour, config.submissions.per_hour, clock=clock
         )
 
     async def store_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -3,9 +3,12 @@
 import asyncio
 
 import pytest
+from aiohttp import web
 from structlog.testing import capture_logs
 
 from federation.tasks import TaskNameTaken, TaskOwner
+from node.state import TASKS
+from tests.conftest import ClientFactory
 
 
 async def forever(started: asyncio.Event | None = None) -> None:
@@ -130,3 +133,26 @@ async def test_a_task_started_while_closing_is_stopped_too() -> None:
     await asyncio.sleep(0)
     await owner.close()
     assert owner.names == []
+
+
+async def test_a_node_stops_every_background_task_at_shutdown(
+    aiohttp_client: ClientFactory, app: web.Application
+) -> None:
+    client = await aiohttp_client(app)
+    owner = app[TASKS]
+    assert owner.names == [
+        "federation-discovery",
+        "federation-own-feeds",
+        "federation-push",
+        "federation-rounds",
+        "retention",
+    ]
+    running = {t for t in asyncio.all_tasks() if t.get_name() in owner.names}
+    assert len(running) == len(owner.names)
+
+    await client.close()
+
+    assert owner.names == []
+    assert all(task.done() for task in running)
+    # And nothing starts once the node is shut down.
+    assert owner.start("late", forever()) is None
