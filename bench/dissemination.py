@@ -26,7 +26,7 @@ the real ingest path, so every node's trust knows every member before timing.
    1: the node that published the record) pushes them on with
    :meth:`Gossip.push_now` to ``fanout`` peers chosen at random among those
    not in backoff, never back to the sender. As in a node, records a node
-   *pulled* are not pushed on (``node/api/federation.py`` forwards only what
+   *pulled* are not pushed on (``federation/runtime.py`` forwards only what
    arrives by push);
 2. every online node runs one anti-entropy session
    (:meth:`Gossip.choose`, then :meth:`Gossip.sync_with`: push-pull with one

@@ -130,10 +130,6 @@ class Federation:
         """Push records this node just published (through the API) at once."""
         self.own_feeds.published(records)
 
-    async def push_new_own(self) -> int:
-        """Push this node's records that another process published; how many."""
-        return await self.own_feeds.push_new()
-
     async def authenticate(self, signed: SignedRequest, body: bytes) -> bytes:
         """The signer's key. A key unknown as a member may have been admitted from the CLI
         (another process) since this node last looked: look again, then decide."""
