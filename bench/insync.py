@@ -50,13 +50,14 @@ from bench import harness
 from bench.harness import Table
 from bench.replication import CountingProxy
 from federation.sync import LocalTransport, PeerRef, SessionReport, SyncClient, SyncService
-from node.api.federation import FEDERATION
+from federation.verifier import Verifier
 from node.app import create_app
 from node.config import Config, NetworkSection
+from node.state import FEDERATION
 from protocol.keys import NodeKey, key_text
 from protocol.limits import DEFAULT_LIMITS
 from protocol.records import SignedRecord, sign_record
-from storage.ingest import Verifier, ingest_batch
+from storage.ingest import ingest_batch
 from storage.records import Outcome
 from storage.store import Store
 from tests.factories import incident_body, seeded_key

@@ -5,6 +5,8 @@ from pathlib import Path
 
 from aiohttp import web
 
+from federation.tasks import TaskOwner
+from federation.verifier import Verifier
 from node import metrics
 from node.abuse import RateLimiter
 from node.api import about as api_node
@@ -19,10 +21,9 @@ from node.logs import request_log_middleware
 from node.moderation.submissions import Moderation, record_publisher
 from node.problems import problem_middleware
 from node.security import add_security_headers
-from node.state import CONFIG, NODE_KEY, STORE, VERIFIER
+from node.state import CONFIG, NODE_KEY, STORE, TASKS, VERIFIER
 from node.web import report as report_form
 from protocol.keys import NodeKey
-from storage.ingest import Verifier
 from storage.store import wall_clock_ms
 
 # Room for the request line and headers beyond the largest accepted batch.
@@ -47,10 +48,11 @@ def create_app(
     app[CONFIG] = config
     app.on_response_prepare.append(add_security_headers)
     app[NODE_KEY] = key
+    app[TASKS] = TaskOwner()
     app[metrics.METRICS] = metrics.Metrics()
     for limiter in (api_submissions.REPORT_LIMITER, api_submissions.RECEIPT_LIMITER):
         app[limiter] = RateLimiter(
-            config.submissions.per_client_per_hour, config.submissions.per_hour
+            config.submissions.per_client_per_hour, config.submissions.per_hour, clock=clock
         )
 
     async def store_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -79,6 +81,9 @@ def create_app(
     app.cleanup_ctx.append(store_ctx)
     app.cleanup_ctx.append(federation.federation_ctx)
     app.cleanup_ctx.append(api_submissions.retention_ctx)
+    # Last in, so first out: every background task stops while the store and the
+    # HTTP client it may use are still open.
+    app.cleanup_ctx.append(tasks_ctx)
     app.add_routes(api_records.routes)
     app.add_routes(api_node.routes)
     app.add_routes(api_query.routes)
@@ -88,3 +93,9 @@ def create_app(
     app.add_routes(api_submissions.routes)
     app.add_routes(report_form.routes)
     return app
+
+
+async def tasks_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Cancel every background task of the node, and wait until all have stopped."""
+    yield
+    await app[TASKS].close()

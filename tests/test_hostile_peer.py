@@ -38,13 +38,13 @@ from aiohttp.test_utils import TestServer
 from structlog.typing import EventDict
 
 from federation.httpsig import MessageSigner, SignedRequest, SignedResponse, headers
+from federation.runtime import Federation
 from federation.sync import Misbehaved, PeerError
-from node.api.federation import FEDERATION, Federation
 from node.app import create_app
 from node.config import Config, FederationSection, LimitsSection, NetworkSection
 from node.datadir import DataDir
 from node.publishing import publish
-from node.state import STORE
+from node.state import FEDERATION, STORE
 from protocol.keys import NodeKey
 from protocol.limits import DEFAULT_LIMITS
 from protocol.records import SignedRecord, decode_batch, encode_batch
@@ -83,7 +83,7 @@ MSGPACK = "application/msgpack"
 # Home's limits, small so that oversized batches are cheap to send.
 MAX_RECORDS = 20
 MAX_BATCH_BYTES = 1 << 16
-# What home reads of an answer before giving up (node.api.federation.Federation).
+# What home reads of an answer before giving up (FederationSettings.max_answer_bytes).
 MAX_ANSWER_BYTES = MAX_BATCH_BYTES + 64 * 1024
 TIMEOUT_S = 2  # short, yet ample for an honest exchange on a busy machine
 
@@ -326,7 +326,7 @@ async def put(server: TestServer, audience: str, kind: str = "incident", body: A
         server.app[STORE].records,
         federation.key,
         network_id=NETWORK,
-        limits=federation.config.limits.limits(),
+        limits=federation.settings.limits,
         kind=kind,
         audience=audience,
         body=body if body is not None else incident_body(),
@@ -854,7 +854,7 @@ async def test_a_node_process_backs_off_the_hostile_peer_and_keeps_syncing(
 
 
 async def test_requests_whose_body_never_ends_do_not_starve_honest_peers(net: Network) -> None:
-    slots = net.home_fed.config.federation.max_sessions
+    slots = net.home_fed.settings.max_sessions
     host, port = net.home.host, net.home.port
     assert port is not None
     stalled = []

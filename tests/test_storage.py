@@ -6,10 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from federation.verifier import Verifier
 from protocol.limits import DEFAULT_LIMITS
 from protocol.records import SignedRecord, VerifiedRecord, verify_record
 from storage import SchemaVersionError
-from storage.ingest import Verifier, ingest_batch
+from storage.ingest import ingest_batch
 from storage.migrations import MIGRATIONS
 from storage.records import Outcome, RecordFilter
 from storage.store import Store
