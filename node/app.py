@@ -17,11 +17,12 @@ from node.api import records as api_records
 from node.api import submissions as api_submissions
 from node.config import Config
 from node.datadir import open_node_store
-from node.logs import request_log_middleware
+from node.logs import log_request
 from node.moderation.submissions import Moderation, record_publisher
 from node.problems import problem_middleware
 from node.security import add_security_headers
 from node.state import CONFIG, NODE_KEY, STORE, TASKS, VERIFIER
+from node.timing import OBSERVERS, timing_middleware
 from node.web import report as report_form
 from protocol.keys import NodeKey
 from storage.store import wall_clock_ms
@@ -39,8 +40,7 @@ def create_app(
 ) -> web.Application:
     app = web.Application(
         middlewares=[
-            request_log_middleware,
-            metrics.metrics_middleware,
+            timing_middleware,
             problem_middleware,
         ],
         client_max_size=config.limits.max_batch_bytes + _BODY_SLACK,
@@ -50,6 +50,7 @@ def create_app(
     app[NODE_KEY] = key
     app[TASKS] = TaskOwner()
     app[metrics.METRICS] = metrics.Metrics()
+    app[OBSERVERS] = (log_request, app[metrics.METRICS].observe)
     for limiter in (api_submissions.REPORT_LIMITER, api_submissions.RECEIPT_LIMITER):
         app[limiter] = RateLimiter(
             config.submissions.per_client_per_hour, config.submissions.per_hour, clock=clock

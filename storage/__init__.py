@@ -3,20 +3,18 @@
 One writer connection; every write batch is one ``BEGIN IMMEDIATE``
 transaction; reads go through their own connection. Knows nothing of HTTP.
 
-Errors::
-
-    StorageError                    503 storage-error
-    └── SchemaVersionError          503 schema-too-new   database written by a newer banscan
+Its errors, :class:`StorageError` and :class:`SchemaVersionError`, belong to
+the one error tree drawn in :mod:`protocol.errors`. Their ``detail`` may
+carry the database's own text, so a client is told only ``public_detail``.
 """
 
+from protocol.errors import BanscanError
 
-class StorageError(Exception):
+
+class StorageError(BanscanError):
     status = 503
     code = "storage-error"
-
-    def __init__(self, detail: str) -> None:
-        super().__init__(detail)
-        self.detail = detail
+    public_detail = "the node's storage is not available"
 
 
 class SchemaVersionError(StorageError):

@@ -28,7 +28,7 @@ from federation.transport import MSGPACK
 from node import __version__
 from node.auth import require_role
 from node.config import Config
-from node.problems import UnsupportedMediaType, problem_response
+from node.problems import RequestTimeout, TooManyRequests, UnsupportedMediaType
 from node.publishing import publish
 from node.state import CONFIG, FEDERATION, NODE_KEY, STORE, TASKS, VERIFIER
 from protocol.errors import ProtocolError
@@ -119,16 +119,12 @@ async def _answer(request: web.Request, route: str) -> web.StreamResponse:
     try:
         async with asyncio.timeout(federation.settings.timeout_s):
             body = await request.read()
-    except TimeoutError:
-        return problem_response(
-            408, "request-timeout", "the request body did not arrive in time; send it whole"
-        )
+    except TimeoutError as exc:
+        raise RequestTimeout("the request body did not arrive in time; send it whole") from exc
     if federation.slots.locked():
-        response = problem_response(
-            429, "too-many-requests", "this node is serving as many peers as it can; retry later"
+        raise TooManyRequests(
+            "this node is serving as many peers as it can; retry later", RETRY_AFTER_S
         )
-        response.headers["Retry-After"] = str(RETRY_AFTER_S)
-        return response
     async with federation.slots:
         signed: SignedRequest | None = None
         requester: bytes | None = None
@@ -145,7 +141,7 @@ async def _answer(request: web.Request, route: str) -> web.StreamResponse:
                     code=exc.code,
                     claimed_key=_claimed_key(request),
                 )
-                return problem_response(exc.status, exc.code, exc.detail)
+                raise
         try:
             answer = await federation.service.handle(route, requester, body)
         except ProtocolError as exc:

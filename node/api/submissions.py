@@ -39,7 +39,7 @@ from node.moderation.submissions import (
     parse_submission,
     submission_view,
 )
-from node.problems import ApiError, BadParameter, BadRequest
+from node.problems import BadParameter, BadRequest, NotFound, TooManyRequests
 from node.state import CONFIG, FEDERATION, STORE, TASKS
 from protocol.keys import b64url_encode
 from storage.submissions import STATUSES
@@ -70,12 +70,7 @@ def count_attempt(request: web.Request, limiter: web.AppKey[RateLimiter]) -> Non
     try:
         request.app[limiter].check(address)
     except RateLimited as exc:
-        raise ApiError(
-            str(exc),
-            status=429,
-            code="too-many-requests",
-            retry_after_s=exc.retry_after_s,
-        ) from exc
+        raise TooManyRequests(str(exc), exc.retry_after_s, in_body=True) from exc
 
 
 @routes.post("/api/v1/submissions")
@@ -110,7 +105,7 @@ async def receipt_status(request: web.Request) -> web.Response:
         )
     status = await request.app[STORE].submissions.status_by_receipt(receipt)
     if status is None:
-        raise ApiError("no report has this receipt code", status=404, code="not-found")
+        raise NotFound("no report has this receipt code")
     return web.json_response(
         {"status": RECEIPT_STATUS[status]}, headers={"Cache-Control": "no-store"}
     )
