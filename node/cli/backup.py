@@ -31,14 +31,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from node.cli.common import data_dir_of
+from node.cli.registrar import Registrar
 from node.datadir import DataDir
 from storage.migrations import MIGRATIONS
 
 PAGES_PER_STEP = 256
 SQLITE_MAGIC = b"SQLite format 3\x00"
 SIDE_FILES = ("-wal", "-shm", "-journal")
-
-CommandAdder = Callable[..., argparse.ArgumentParser]
 
 
 class BackupError(Exception):
@@ -55,17 +54,15 @@ class DatabaseFacts:
     origins: frozenset[bytes]
 
 
-def add_commands(
-    command: CommandAdder, data_dir_option: Callable[[argparse.ArgumentParser], None]
-) -> None:
-    """Register ``backup`` and ``restore`` with the CLI's parser."""
-    backup = command(
+def register(cli: Registrar) -> None:
+    """Add ``backup`` and ``restore``."""
+    backup = cli.command(
         "backup",
         "Copy the node's database to a new file while the node runs (the node key is not "
         "included: back it up separately).",
         cmd_backup,
+        data_dir=True,
     )
-    data_dir_option(backup)
     backup.add_argument(
         "--out",
         required=True,
@@ -73,13 +70,13 @@ def add_commands(
         metavar="FILE",
         help="the backup file to create (mode 0600); an existing file is never overwritten",
     )
-    restore = command(
+    restore = cli.command(
         "restore",
         "Replace a stopped node's database with a backup; the previous one is kept as "
         "banscan.db.before-restore-<timestamp>.",
         cmd_restore,
+        data_dir=True,
     )
-    data_dir_option(restore)
     restore.add_argument("file", metavar="FILE", type=Path, help="a file made by banscan backup")
 
 
