@@ -15,7 +15,7 @@ from node.api import records as api_records
 from node.api import submissions as api_submissions
 from node.config import Config, steward_keys
 from node.logs import request_log_middleware
-from node.moderation.submissions import Moderation, record_publisher
+from node.moderation.service import Moderation, record_publisher
 from node.problems import problem_middleware
 from node.security import add_security_headers
 from node.state import CONFIG, NODE_KEY, STORE, VERIFIER

@@ -34,10 +34,10 @@ from node.api.bodies import read_json
 from node.api.federation import FEDERATION
 from node.api.params import int_param
 from node.auth import require_role
+from node.moderation.service import Moderation
 from node.moderation.submissions import (
     RECEIPT_STATUS,
     SUBMISSION_ID_PATTERN,
-    Moderation,
     accept,
     normalize_receipt,
     parse_submission,

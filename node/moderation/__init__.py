@@ -1,6 +1,7 @@
 """Reports from the public and their moderation: what a submission holds, how it
-is sealed, and the moderation service that decides on it
-(:mod:`node.moderation.submissions`).
+is sealed and how its receipt is checked (:mod:`node.moderation.submissions`),
+and the moderation service that carries out moderators' decisions on it
+(:mod:`node.moderation.service`).
 
 The moderator's side of the terminal (the node a moderator works on, local or
 over HTTP, and building record bodies from opened submissions) is in

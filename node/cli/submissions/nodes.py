@@ -17,12 +17,8 @@ import aiohttp
 
 from node.cli.common import CommandError, CommandFailed, cli_actor, data_dir_of, open_store
 from node.datadir import DataDir
-from node.moderation.submissions import (
-    Moderation,
-    SubmissionError,
-    record_publisher,
-    submission_view,
-)
+from node.moderation.service import Moderation, record_publisher
+from node.moderation.submissions import SubmissionError, submission_view
 from protocol.errors import ProtocolError
 from protocol.keys import b64url_encode
 from storage.store import Store
