@@ -18,7 +18,7 @@ from node.api import submissions as api_submissions
 from node.config import Config
 from node.datadir import open_node_store
 from node.logs import log_request
-from node.moderation.submissions import Moderation, record_publisher
+from node.moderation.service import Moderation, record_publisher
 from node.problems import problem_middleware
 from node.security import add_security_headers
 from node.state import CONFIG, NODE_KEY, STORE, TASKS, VERIFIER

@@ -18,7 +18,7 @@ from federation.httpsig import MessageSigner, SignedRequest
 from federation.httpsig import headers as signed_headers
 from node import __version__
 from node.api.openapi import openapi_document
-from node.api.openapi_submissions import submission_paths
+from node.api.openapi.submissions import submission_paths
 from node.datadir import DataDir
 from node.state import FEDERATION
 from protocol.keys import NodeKey

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
+from node.cli.submissions.drafts import DRAFT_SUMMARY_MARK
 from node.datadir import DataDir
-from node.moderation.client import DRAFT_SUMMARY_MARK
 from node.moderation.submissions import SubmissionIn, accept
 from protocol.sealing import MAX_RECIPIENTS, ModeratorKey
 from tests.conftest import node_store

@@ -12,7 +12,8 @@ import pytest
 from node.abuse import RateLimited, RateLimiter, counted_as
 from node.app import create_app
 from node.datadir import DataDir
-from node.moderation.submissions import Moderation, ModerationConflict, record_publisher
+from node.moderation.service import Moderation, record_publisher
+from node.moderation.submissions import ModerationConflict
 from node.state import CONFIG, NODE_KEY, STORE
 from protocol.keys import b64url_decode
 from protocol.kinds import decode_body

@@ -30,10 +30,10 @@ from node.api.bodies import read_json
 from node.api.params import int_param
 from node.auth import require_role
 from node.moderation.retention import Retention
+from node.moderation.service import Moderation
 from node.moderation.submissions import (
     RECEIPT_STATUS,
     SUBMISSION_ID_PATTERN,
-    Moderation,
     accept,
     normalize_receipt,
     parse_submission,

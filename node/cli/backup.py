@@ -14,24 +14,21 @@ from collections.abc import Callable
 from pathlib import Path
 
 from node.cli.common import data_dir_of
+from node.cli.registrar import Registrar
 from storage.backup import BackupError, DatabaseInUseError, backup_database, restore_database
 
-__all__ = ["BackupError", "add_commands"]
-
-CommandAdder = Callable[..., argparse.ArgumentParser]
+__all__ = ["BackupError", "register"]
 
 
-def add_commands(
-    command: CommandAdder, data_dir_option: Callable[[argparse.ArgumentParser], None]
-) -> None:
-    """Register ``backup`` and ``restore`` with the CLI's parser."""
-    backup = command(
+def register(cli: Registrar) -> None:
+    """Add ``backup`` and ``restore``."""
+    backup = cli.command(
         "backup",
         "Copy the node's database to a new file while the node runs (the node key is not "
         "included: back it up separately).",
         cmd_backup,
+        data_dir=True,
     )
-    data_dir_option(backup)
     backup.add_argument(
         "--out",
         required=True,
@@ -39,13 +36,13 @@ def add_commands(
         metavar="FILE",
         help="the backup file to create (mode 0600); an existing file is never overwritten",
     )
-    restore = command(
+    restore = cli.command(
         "restore",
         "Replace a stopped node's database with a backup; the previous one is kept as "
         "banscan.db.before-restore-<timestamp>.",
         cmd_restore,
+        data_dir=True,
     )
-    data_dir_option(restore)
     restore.add_argument("file", metavar="FILE", type=Path, help="a file made by banscan backup")
 
 

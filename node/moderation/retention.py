@@ -19,7 +19,7 @@ from typing import Final
 import structlog
 
 from node.abuse import RateLimiter
-from node.moderation.submissions import Moderation
+from node.moderation.service import Moderation
 from storage.submissions import SubmissionStore
 
 PURGE_EVERY_MS: Final = 3_600_000
