@@ -20,6 +20,7 @@ from node.problems import problem_middleware
 from node.security import add_security_headers
 from node.state import CONFIG, NODE_KEY, STORE, VERIFIER
 from node.web import report as report_form
+from node.web import templating
 from protocol.keys import NodeKey
 from storage.ingest import Verifier
 from storage.store import Store, wall_clock_ms
@@ -46,6 +47,7 @@ def create_app(
     app[CONFIG] = config
     app.on_response_prepare.append(add_security_headers)
     app[NODE_KEY] = key
+    app[templating.TEMPLATES] = templating.environment()
     app[metrics.METRICS] = metrics.Metrics()
     for limiter in (api_submissions.REPORT_LIMITER, api_submissions.RECEIPT_LIMITER):
         app[limiter] = RateLimiter(
