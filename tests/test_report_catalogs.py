@@ -126,3 +126,17 @@ def test_a_wheel_carries_the_templates_and_compiled_catalogs(tmp_path: Path) -> 
     assert templates <= names
     assert {f"node/web/locales/{lang}/LC_MESSAGES/messages.mo" for lang in LANGUAGES} <= names
     assert "node/web/static/report.css" in names
+
+
+def test_a_right_to_left_language_gets_dir_rtl() -> None:
+    env = templating.environment()
+    page = env.get_template("status_result.html")
+    context: dict[str, object] = {
+        "css_url": "/s.css",
+        "switch_to": None,
+        "other_languages": [],
+        "failed": False,
+    }
+    for lang, expected in (("en", '<html lang="en">'), ("ar", '<html lang="ar" dir="rtl">')):
+        t = i18n.Catalog(lang, CATALOGS["en"])
+        assert expected in page.render(t=t, status="status.received", **context)
