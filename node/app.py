@@ -24,6 +24,7 @@ from node.security import add_security_headers
 from node.state import CONFIG, NODE_KEY, STORE, TASKS, VERIFIER
 from node.timing import OBSERVERS, timing_middleware
 from node.web import report as report_form
+from node.web import templating
 from protocol.keys import NodeKey
 from storage.store import wall_clock_ms
 
@@ -49,6 +50,7 @@ def create_app(
     app.on_response_prepare.append(add_security_headers)
     app[NODE_KEY] = key
     app[TASKS] = TaskOwner()
+    app[templating.TEMPLATES] = templating.environment()
     app[metrics.METRICS] = metrics.Metrics()
     app[OBSERVERS] = (log_request, app[metrics.METRICS].observe)
     for limiter in (api_submissions.REPORT_LIMITER, api_submissions.RECEIPT_LIMITER):

@@ -4,7 +4,6 @@ import json
 import re
 from collections.abc import Mapping
 from html.parser import HTMLParser
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,9 +17,7 @@ from node.state import CONFIG, STORE
 from node.web import i18n
 from node.web import pages as report_pages
 from node.web import report as report_form
-from node.web.i18n import CATALOGS
 from node.web.pages import CSS_URL
-from protocol.countries import COUNTRY_CODES
 from protocol.sealing import ModeratorKey
 from tests.conftest import ClientFactory, NodeClient
 
@@ -387,42 +384,6 @@ async def test_spanish_by_query_by_header_and_by_hidden_field(
     assert status == 422
     assert Page(text).all("html") == [{"lang": "es"}]
     assert "Hay un problema" in text
-
-
-def test_the_catalogs_have_the_same_keys_and_every_key_the_code_uses() -> None:
-    assert set(CATALOGS) == {"en", "es"}
-    english, spanish = CATALOGS["en"], CATALOGS["es"]
-    assert set(english) == set(spanish)
-    for lang, catalog in CATALOGS.items():
-        for key, text in catalog.items():
-            assert text.strip(), f"{lang}: {key} is empty"
-            placeholders = set(re.findall(r"\{(\w+)\}", text))
-            assert placeholders == set(re.findall(r"\{(\w+)\}", english[key])), (lang, key)
-
-    # Every literal that looks like a key of a family the catalogs hold, such as "status.bad".
-    source = "".join(
-        Path(path).read_text(encoding="utf-8")
-        for path in (report_form.__file__, report_pages.__file__, i18n.__file__)
-    )
-    families = {key.split(".")[0] for key in english}
-    literals = re.findall(r'"([a-z_]+(?:\.[a-z_]+)+)"', source)
-    used = {key for key in literals if key.split(".")[0] in families}
-    assert {"page.title", "status.bad", "errors.prefix"} <= used
-    used |= {f"field.{name}.label" for name in report_form.FIELD_ORDER if name != "kind"}
-    used |= {f"field.{name}.hint" for name in report_pages.HINTED}
-    used |= {f"error.{name}" for name in (*report_form.FIELD_ORDER, "form")} - {
-        "error.consent_contact",
-        "error.consent_publish",
-    }
-    used |= {f"kind.{kind}" for kind in ("incident", "deployment")}
-    used |= {f"technology.{kind}" for kind in report_pages.TECHNOLOGIES}
-    used |= {f"category.{kind}" for kind in report_pages.CATEGORIES}
-    used |= {f"country.{code}" for code in COUNTRY_CODES}
-    used |= {f"status.{word}" for word in ("received", "published", "not_published", "withdrawn")}
-    used |= {f"{topic}.{part}" for topic in report_form.REFUSALS for part in ("title", "body")}
-    assert len(used) > 300
-    missing = sorted(used - set(english))
-    assert not missing, f"keys used but not in the catalogs: {missing}"
 
 
 async def test_the_status_of_a_receipt(client: NodeClient, app: web.Application) -> None:

@@ -1,15 +1,20 @@
-"""The report pages' languages: the string catalogs and which one a request gets.
+"""The report pages' languages: the gettext catalogs and which one a request gets.
 
-Every string a person reads comes from ``node/web/locales/<lang>.json``. The
-language is ``?lang=`` (the forms post to a URL that keeps it, and carry it in
-a hidden field too), else the best of ``Accept-Language``, else English.
+Every string a person reads comes from ``node/web/locales/<lang>/LC_MESSAGES/messages.mo``,
+compiled from the ``.po`` beside it (docs/operators.md, "Translating the pages"). A
+message id is a key such as ``page.title``; English is a catalog like any other. The
+language is ``?lang=`` (the forms post to a URL that keeps it, and carry it in a hidden
+field too), else the best of ``Accept-Language``, else English.
+
+Only the standard library's :mod:`gettext` reads the catalogs; babel is a tool for
+extracting and compiling them, not needed to serve the pages.
 """
 
 import functools
-import json
+import gettext
 import re
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import Final
@@ -19,15 +24,33 @@ from aiohttp import web
 from protocol.countries import COUNTRY_CODES
 
 DEFAULT_LANGUAGE: Final = "en"
+DOMAIN: Final = "messages"
+# Languages written right to left; the layout sets ``dir="rtl"`` for them.
+_RIGHT_TO_LEFT: Final = frozenset({"ar", "dv", "fa", "he", "ps", "ur", "yi"})
 
 
-def _load_catalogs() -> dict[str, dict[str, str]]:
+def N_(message_id: str) -> str:
+    """Mark a message id that is looked up later, so ``pybabel extract`` finds it."""
+    return message_id
+
+
+class _Missing(gettext.NullTranslations):
+    """The last fallback of every catalog: a message id it lacks is a bug, so it raises."""
+
+    def gettext(self, message: str) -> str:
+        raise KeyError(message)
+
+
+def _load_catalogs() -> dict[str, gettext.GNUTranslations]:
     folder = resources.files("node.web") / "locales"
-    return {
-        entry.name.removesuffix(".json"): json.loads(entry.read_text(encoding="utf-8"))
-        for entry in folder.iterdir()
-        if entry.name.endswith(".json")
-    }
+    catalogs = {}
+    for entry in folder.iterdir():
+        compiled = entry / "LC_MESSAGES" / f"{DOMAIN}.mo"
+        if compiled.is_file():
+            with compiled.open("rb") as stream:
+                catalogs[entry.name] = gettext.GNUTranslations(stream)
+            catalogs[entry.name].add_fallback(_Missing())
+    return catalogs
 
 
 CATALOGS: Final = _load_catalogs()
@@ -35,14 +58,17 @@ CATALOGS: Final = _load_catalogs()
 
 @dataclass(frozen=True)
 class Catalog:
-    """One language's strings; a missing key is a bug, so it raises."""
+    """One language's messages."""
 
     lang: str
-    strings: Mapping[str, str]
+    translations: gettext.GNUTranslations
 
-    def __call__(self, key: str, **values: int) -> str:
-        text = self.strings[key]
-        return text.format(**values) if values else text
+    def __call__(self, message_id: str) -> str:
+        return self.translations.gettext(message_id)
+
+    @property
+    def direction(self) -> str:
+        return "rtl" if self.lang in _RIGHT_TO_LEFT else "ltr"
 
 
 def choose_language(wanted: Sequence[str | None], accept_language: str) -> str:
@@ -76,10 +102,11 @@ def catalog(request: web.Request, field_lang: str | None = None) -> Catalog:
 @functools.cache
 def countries(lang: str) -> tuple[tuple[str, str], ...]:
     """(code, name) of every country, by name as a reader of ``lang`` looks for it."""
-    names = CATALOGS[lang]
+    name_of = Catalog(lang, CATALOGS[lang])
+    names = {code: name_of(f"country.{code}") for code in COUNTRY_CODES}
 
     def folded(code: str) -> str:
-        name = unicodedata.normalize("NFKD", names[f"country.{code}"])
+        name = unicodedata.normalize("NFKD", names[code])
         return name.encode("ascii", "ignore").decode().casefold()
 
-    return tuple((code, names[f"country.{code}"]) for code in sorted(COUNTRY_CODES, key=folded))
+    return tuple((code, names[code]) for code in sorted(COUNTRY_CODES, key=folded))

@@ -45,8 +45,7 @@ from node.security import (
     set_csrf_cookie,
 )
 from node.state import CONFIG, STORE
-from node.web.html import Html
-from node.web.i18n import Catalog, catalog
+from node.web.i18n import N_, Catalog, catalog
 from node.web.pages import (
     CONSENTS,
     STYLESHEET,
@@ -57,6 +56,7 @@ from node.web.pages import (
     status_page,
     status_result_page,
 )
+from node.web.templating import TEMPLATES
 
 routes = web.RouteTableDef()
 
@@ -107,7 +107,7 @@ async def stylesheet(request: web.Request) -> web.Response:
 
 
 def _respond(
-    page: Html, status: int = 200, headers: Mapping[str, str] | None = None
+    page: str, status: int = 200, headers: Mapping[str, str] | None = None
 ) -> web.Response:
     return web.Response(
         text=page,
@@ -119,7 +119,7 @@ def _respond(
 
 
 def _with_csrf(
-    request: web.Request, render: Callable[[str], Html], status: int = 200
+    request: web.Request, render: Callable[[str], str], status: int = 200
 ) -> web.Response:
     """A page with a form: its hidden token matches the cookie set alongside."""
     cookie = csrf_cookie(request)
@@ -187,8 +187,8 @@ class _Refused(Exception):
         self.values = values
 
 
-def _refusal(t: Catalog, refused: _Refused, path: str) -> web.Response:
-    page = refusal_page(t, refused.topic, refused.values, path)
+def _refusal(request: web.Request, t: Catalog, refused: _Refused, path: str) -> web.Response:
+    page = refusal_page(request.app[TEMPLATES], t, refused.topic, refused.values, path)
     return _respond(page, refused.status, refused.headers)
 
 
@@ -230,57 +230,67 @@ async def _read_form(
 
 @routes.get("/report")
 async def report_form(request: web.Request) -> web.Response:
-    t = catalog(request)
+    t, env = catalog(request), request.app[TEMPLATES]
     if not await request.app[STORE].submissions.keys():
-        return _refusal(t, _Refused(503, "closed"), "/report")
-    return _with_csrf(request, lambda token: form_page(FormState(t, token)))
+        return _refusal(request, t, _Refused(503, "closed"), "/report")
+    return _with_csrf(request, lambda token: form_page(env, FormState(t, token)))
 
 
 @routes.post("/report")
 async def send_report(request: web.Request) -> web.Response:
-    t = catalog(request)
+    t, env = catalog(request), request.app[TEMPLATES]
     try:
         values = await _read_form(
             request, request.app[CONFIG].submissions.max_bytes, REPORT_LIMITER
         )
     except _Refused as refused:
-        return _refusal(t, refused, "/report")
+        return _refusal(request, t, refused, "/report")
     t = catalog(request, values.get("lang"))
     payload = submission_payload(values)
     wrong = wrong_fields(payload)
     if wrong:
-        return _with_csrf(request, lambda token: form_page(FormState(t, token, values, wrong)), 422)
+        return _with_csrf(
+            request,
+            lambda token: form_page(env, FormState(t, token, values, wrong)),
+            422,
+        )
     store = request.app[STORE]
     try:
         _, receipt = await accept(
             store.submissions, SubmissionIn.model_validate(payload), store.clock
         )
     except SubmissionsClosed:
-        return _refusal(t, _Refused(503, "closed"), "/report")
-    return _respond(receipt_page(t, receipt), 201)
+        return _refusal(request, t, _Refused(503, "closed"), "/report")
+    return _respond(receipt_page(env, t, receipt), 201)
 
 
 @routes.get("/report/status")
 async def status_form(request: web.Request) -> web.Response:
-    t = catalog(request)
-    return _with_csrf(request, lambda token: status_page(t, token))
+    t, env = catalog(request), request.app[TEMPLATES]
+    return _with_csrf(request, lambda token: status_page(env, t, token))
 
 
 @routes.post("/report/status")
 async def check_status(request: web.Request) -> web.Response:
-    t = catalog(request)
+    t, env = catalog(request), request.app[TEMPLATES]
     try:
         values = await _read_form(request, _STATUS_BODY_BYTES, RECEIPT_LIMITER)
     except _Refused as refused:
-        return _refusal(t, refused, "/report/status")
+        return _refusal(request, t, refused, "/report/status")
     t = catalog(request, values.get("lang"))
     typed = values.get("receipt", "")
     receipt = normalize_receipt(typed)
     if receipt is None:
-        return _with_csrf(request, lambda token: status_page(t, token, typed, "status.bad"), 400)
+        return _with_csrf(
+            request,
+            lambda token: status_page(env, t, token, typed, N_("status.bad")),
+            400,
+        )
     status = await request.app[STORE].submissions.status_by_receipt(receipt)
     if status is None:
         return _with_csrf(
-            request, lambda token: status_page(t, token, typed, "status.unknown"), 404
+            request,
+            lambda token: status_page(env, t, token, typed, N_("status.unknown")),
+            404,
         )
-    return _respond(status_result_page(t, status))
+    return _respond(status_result_page(env, t, status))
