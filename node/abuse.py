@@ -14,6 +14,11 @@ Attempts are kept to the minute only, and :meth:`RateLimiter.sweep` (run every
 minute by the node) forgets clients idle for an hour and a past day's secret,
 so a memory dump holds no more than the last hour, and no exact times.
 
+The same limits guard the JSON API and the report form: :func:`count_attempt`
+counts a report or a receipt check against :data:`REPORT_LIMITER` or
+:data:`RECEIPT_LIMITER`, and :func:`read_limited` refuses a body over its size
+before reading it all.
+
 Time is the node's clock (milliseconds since the epoch, UTC), injected so that
 tests move it instead of waiting.
 """
@@ -28,6 +33,9 @@ from collections.abc import Callable
 from typing import Final
 
 from aiohttp import web
+
+from node.problems import ApiError, TooManyRequests
+from node.state import CONFIG
 
 WINDOW_MS: Final = 3_600_000
 GRAIN_MS: Final = 60_000
@@ -135,3 +143,39 @@ def counted_as(address: str) -> str:
             return str(ip.ipv4_mapped)
         return str(ipaddress.IPv6Network(f"{ip}/{_IPV6_PREFIX}", strict=False))
     return str(ip)
+
+
+REPORT_LIMITER = web.AppKey("report_limiter", RateLimiter)
+RECEIPT_LIMITER = web.AppKey("receipt_limiter", RateLimiter)
+
+
+def count_attempt(request: web.Request, limiter: web.AppKey[RateLimiter]) -> None:
+    """Count a report (:data:`REPORT_LIMITER`) or a receipt check (:data:`RECEIPT_LIMITER`)
+    against the client's hourly limit and everyone's (429 over either)."""
+    address = client_address(
+        request, trust_forwarded_for=request.app[CONFIG].submissions.trust_forwarded_for
+    )
+    try:
+        request.app[limiter].check(address)
+    except RateLimited as exc:
+        raise TooManyRequests(str(exc), exc.retry_after_s, in_body=True) from exc
+
+
+async def read_limited(request: web.Request, max_bytes: int) -> bytes:
+    """The request body, refusing (413) anything over ``max_bytes`` before reading it all."""
+    if request.content_length is not None and request.content_length > max_bytes:
+        raise ApiError(
+            f"the request body is {request.content_length} bytes; at most {max_bytes} are accepted",
+            status=413,
+            code="too-large",
+        )
+    data = bytearray()
+    while chunk := await request.content.read(64 * 1024):
+        data += chunk
+        if len(data) > max_bytes:
+            raise ApiError(
+                f"the request body is over the {max_bytes} bytes accepted",
+                status=413,
+                code="too-large",
+            )
+    return bytes(data)

@@ -7,7 +7,7 @@ from aiohttp import web
 
 from federation.tasks import TaskOwner
 from federation.verifier import Verifier
-from node import metrics
+from node import abuse, metrics
 from node.abuse import RateLimiter
 from node.api import about as api_node
 from node.api import export as api_export
@@ -53,7 +53,7 @@ def create_app(
     app[templating.TEMPLATES] = templating.environment()
     app[metrics.METRICS] = metrics.Metrics()
     app[OBSERVERS] = (log_request, app[metrics.METRICS].observe)
-    for limiter in (api_submissions.REPORT_LIMITER, api_submissions.RECEIPT_LIMITER):
+    for limiter in (abuse.REPORT_LIMITER, abuse.RECEIPT_LIMITER):
         app[limiter] = RateLimiter(
             config.submissions.per_client_per_hour, config.submissions.per_hour, clock=clock
         )

@@ -25,10 +25,8 @@ Text forms::
 
 import hashlib
 import json
-import os
 import secrets
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Final
 
 import msgpack
@@ -122,30 +120,25 @@ class ModeratorKey:
             indent=2,
         )
 
-    def save(self, path: Path) -> None:
-        """Write the key file readable by its owner only; never overwrites a file."""
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(self.file_text() + "\n")
-
     @classmethod
-    def load(cls, path: Path) -> "ModeratorKey":
+    def from_file_text(cls, text: str, source: str) -> "ModeratorKey":
+        """The key a key file holds (:meth:`file_text` made it); ``source`` names the
+        file in the errors. Reading and writing the file is the caller's
+        (:mod:`node.moderation.keyfile`): this package does no I/O."""
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError) as exc:
-            raise KeyFormatError(f"{path}: cannot read the moderator key file: {exc}") from exc
+            data = json.loads(text)
         except ValueError as exc:
-            raise KeyFormatError(f"{path}: the moderator key file is not JSON") from exc
+            raise KeyFormatError(f"{source}: the moderator key file is not JSON") from exc
         if not isinstance(data, dict) or data.get("type") != KEY_FILE_TYPE:
-            raise KeyFormatError(f"{path}: not a banscan moderator key file")
+            raise KeyFormatError(f"{source}: not a banscan moderator key file")
         if data.get("version") != 1:
-            raise KeyFormatError(f"{path}: moderator key file version {data.get('version')!r}")
+            raise KeyFormatError(f"{source}: moderator key file version {data.get('version')!r}")
         try:
             key = cls(b64url_decode(data["mlkem_seed"]), b64url_decode(data["x25519"]))
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise KeyFormatError(f"{path}: the moderator key file is damaged") from exc
+            raise KeyFormatError(f"{source}: the moderator key file is damaged") from exc
         if data.get("public") != key.public.text:
-            raise KeyFormatError(f"{path}: the public key does not match the private key")
+            raise KeyFormatError(f"{source}: the public key does not match the private key")
         return key
 
     def open(self, box: bytes, context: bytes) -> bytes:

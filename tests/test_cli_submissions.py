@@ -13,6 +13,7 @@ import pytest
 
 from node.cli.submissions.drafts import DRAFT_SUMMARY_MARK
 from node.datadir import DataDir
+from node.moderation.keyfile import load_moderator_key, save_moderator_key
 from node.moderation.submissions import SubmissionIn, accept
 from protocol.sealing import MAX_RECIPIENTS, ModeratorKey
 from tests.conftest import node_store
@@ -84,7 +85,7 @@ def submit(node_dir: Path, *reports: dict[str, Any]) -> list[str]:
 def key_file(tmp_path: Path, key: ModeratorKey, name: str) -> Path:
     path = tmp_path / name
     if not path.exists():
-        key.save(path)
+        save_moderator_key(key, path)
     return path
 
 
@@ -108,7 +109,7 @@ def test_keygen_writes_an_owner_only_key_file_and_never_overwrites(tmp_path: Pat
     made = banscan("moderators", "keygen", "--out", str(out))
     assert made.returncode == 0, made.stderr
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
-    key = ModeratorKey.load(out)
+    key = load_moderator_key(out)
     assert key.public.text in made.stdout
     assert key.public.key_id in made.stdout
     assert "Never copy it to the node" in made.stdout
@@ -120,7 +121,7 @@ def test_keygen_writes_an_owner_only_key_file_and_never_overwrites(tmp_path: Pat
     again = banscan("moderators", "keygen", "--out", str(out))
     assert again.returncode == 2
     assert "refusing to overwrite" in again.stderr
-    assert ModeratorKey.load(out).public == key.public
+    assert load_moderator_key(out).public == key.public
 
 
 def test_moderators_add_list_and_remove(tmp_path: Path) -> None:

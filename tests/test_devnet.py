@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from node.cli import main
-from protocol.sealing import ModeratorKey
+from node.moderation.keyfile import load_moderator_key
 from tests.factories import incident_body
 from tests.polling import eventually
 from tests.ports import free_port_range
@@ -134,7 +134,7 @@ def test_three_nodes_converge_and_stop_on_sigint() -> None:
 
         # Every node takes reports, sealed to the demo moderator key written beside them.
         assert all(get_status(f"{u}/report") == 200 for u in urls)
-        assert ModeratorKey.load(Path(data) / "moderator.key").public.text
+        assert load_moderator_key(Path(data) / "moderator.key").public.text
 
         network.proc.send_signal(signal.SIGINT)
         assert network.proc.wait(60) == 0

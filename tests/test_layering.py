@@ -1,4 +1,12 @@
-"""Imports flow one way: node -> federation -> storage -> protocol (docs/README.md)."""
+"""Imports flow one way (docs/architecture.md, "Import rules").
+
+Between the top-level packages: node -> federation -> storage -> protocol.
+Inside node: the JSON API (node.api) and the HTML pages (node.web) never import
+each other; moderation and exports serve both and import neither, nor the CLI;
+nothing but the CLI imports the CLI; and the process modules at node's top
+import no subpackage, except node.app, which assembles them. protocol is pure:
+it does no file, network or database I/O.
+"""
 
 import ast
 from pathlib import Path
@@ -6,32 +14,108 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-FORBIDDEN = {
-    "protocol": {"asyncio", "aiohttp", "aiosqlite", "storage", "federation", "node"},
+
+# Modules a package's files may not import (a name forbids it and its submodules).
+FORBIDDEN: dict[str, set[str]] = {
+    "protocol": {
+        "asyncio",
+        "aiohttp",
+        "aiosqlite",
+        "sqlite3",
+        "socket",
+        "os",
+        "io",
+        "pathlib",
+        "shutil",
+        "tempfile",
+        "storage",
+        "federation",
+        "node",
+    },
     "storage": {"aiohttp", "federation", "node"},
     "federation": {"node"},
+    "node/api": {"node.web", "node.cli"},
+    "node/web": {"node.api", "node.cli"},
+    "node/moderation": {"node.api", "node.web", "node.cli"},
+    "node/exports": {"node.api", "node.web", "node.cli"},
 }
+SUBPACKAGES = ("node.api", "node.web", "node.cli", "node.moderation", "node.exports")
+# The one process module that assembles the subpackages into the application.
+ASSEMBLERS = {"node/app.py"}
+# Builtins that touch files: protocol calls none of them.
+FILE_BUILTINS = {"open"}
 
 
-def imported_roots(path: Path) -> set[str]:
-    roots: set[str] = set()
+def imported_modules(path: Path) -> set[str]:
+    """Every module ``path`` imports, with its full dotted name (``from a import b`` adds
+    ``a`` and ``a.b``, since ``b`` may be a submodule)."""
+    found: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Import):
-            roots.update(alias.name.split(".")[0] for alias in node.names)
+            found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            roots.add(node.module.split(".")[0])
-    return roots
+            found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return found
+
+
+def violates(module: str, forbidden: set[str]) -> bool:
+    return any(module == name or module.startswith(name + ".") for name in forbidden)
+
+
+def offenders(files: list[Path], forbidden: set[str]) -> dict[str, list[str]]:
+    found = {
+        str(path.relative_to(ROOT)): sorted(
+            m for m in imported_modules(path) if violates(m, forbidden)
+        )
+        for path in files
+    }
+    return {path: bad for path, bad in found.items() if bad}
 
 
 @pytest.mark.parametrize("package", sorted(FORBIDDEN))
 def test_package_imports_only_downwards(package: str) -> None:
-    offenders = {
-        str(path.relative_to(ROOT)): sorted(imported_roots(path) & FORBIDDEN[package])
+    files = sorted((ROOT / package).rglob("*.py"))
+    assert files, f"{package} has no modules: the rule checks nothing"
+    assert offenders(files, FORBIDDEN[package]) == {}
+
+
+def test_only_the_cli_imports_the_cli() -> None:
+    files = [
+        path
+        for package in ("node", "federation", "storage", "protocol")
         for path in sorted((ROOT / package).rglob("*.py"))
+        if not path.is_relative_to(ROOT / "node" / "cli")
+    ]
+    assert offenders(files, {"node.cli"}) == {}
+
+
+def test_process_modules_import_no_subpackage() -> None:
+    """node's top (config, auth, logs, metrics, ...) sits below its subpackages."""
+    files = [
+        path
+        for path in sorted((ROOT / "node").glob("*.py"))
+        if str(path.relative_to(ROOT)) not in ASSEMBLERS
+    ]
+    assert offenders(files, set(SUBPACKAGES)) == {}
+
+
+def test_protocol_opens_no_files() -> None:
+    calls = {
+        str(path.relative_to(ROOT)): node.lineno
+        for path in sorted((ROOT / "protocol").rglob("*.py"))
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id in FILE_BUILTINS
     }
-    assert {path: bad for path, bad in offenders.items() if bad} == {}
+    assert calls == {}
 
 
 def test_checker_sees_imports() -> None:
-    """The checker itself must find imports, or the test above could never fail."""
-    assert {"aiohttp", "storage"} <= imported_roots(ROOT / "node" / "app.py")
+    """The checker itself must find imports, or the tests above could never fail."""
+    app = imported_modules(ROOT / "node" / "app.py")
+    assert {"aiohttp", "storage.store", "node.web.report"} <= app
+    assert violates("node.web.report", {"node.web"})
+    assert not violates("node.webhooks", {"node.web"})
+    assert offenders([ROOT / "node" / "app.py"], {"node.api"}) != {}

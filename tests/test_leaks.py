@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from node.moderation.keyfile import load_moderator_key, save_moderator_key
 from protocol.errors import KeyFormatError
 from protocol.keys import b64url_decode, b64url_encode
 from protocol.sealing import ModeratorKey, SealingError
@@ -152,7 +153,7 @@ def test_no_canary_reaches_the_disk_the_logs_a_peer_or_an_export(
     chapter.env["BANSCAN_SUBMISSIONS_TRUST_FORWARDED_FOR"] = "true"
     moderator = ModeratorKey.generate()
     moderator_file = tmp_path / "moderator.key"  # on the moderator's machine, not the node's
-    moderator.save(moderator_file)
+    save_moderator_key(moderator, moderator_file)
     token = prepare(chapter, moderator)
     network.start(chapter, peer)
     admissions = chapter.record_ids(kind="membership")
@@ -189,7 +190,7 @@ def test_no_canary_reaches_the_disk_the_logs_a_peer_or_an_export(
     submission_id = listing["submissions"][0]["id"]
     view = json.loads(fetch(f"{chapter.url}/api/v1/submissions/{submission_id}", token))
     assert not found_in(json.dumps(view).encode())
-    opened = ModeratorKey.load(moderator_file).open(
+    opened = load_moderator_key(moderator_file).open(
         b64url_decode(view["sealed"]), submission_id.encode()
     )
     assert set(found_in(opened)) == {"contact", "narrative", "name", "place", "phone"}
@@ -225,7 +226,7 @@ def test_no_canary_reaches_the_disk_the_logs_a_peer_or_an_export(
 def test_nothing_in_the_data_directory_opens_a_report(network: Network, tmp_path: Path) -> None:
     chapter = network.steward("chapter")
     moderator = ModeratorKey.generate()
-    moderator.save(tmp_path / "moderator.key")
+    save_moderator_key(moderator, tmp_path / "moderator.key")
     token = prepare(chapter, moderator)
     network.start(chapter)
     status, _ = post(f"{chapter.url}/api/v1/submissions", canary_report(), {})
@@ -248,7 +249,7 @@ def test_nothing_in_the_data_directory_opens_a_report(network: Network, tmp_path
             assert b64url_encode(secret).encode() not in data, path
         # And no file there is a moderator key: not the node's own key, either.
         with pytest.raises(KeyFormatError):
-            ModeratorKey.load(path)
+            load_moderator_key(path)
     # Any other moderator key is refused too.
     with pytest.raises(SealingError):
         ModeratorKey.generate().open(sealed, submission_id.encode())

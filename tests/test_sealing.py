@@ -10,6 +10,7 @@ from pathlib import Path
 import msgpack
 import pytest
 
+from node.moderation.keyfile import load_moderator_key, save_moderator_key
 from protocol.errors import KeyFormatError, MalformedError
 from protocol.sealing import (
     PUBLIC_PREFIX,
@@ -99,14 +100,14 @@ def test_public_key_text_round_trips_and_bad_texts_are_refused() -> None:
 
 def test_key_file_is_private_never_overwritten_and_loads_back(tmp_path: Path) -> None:
     path = tmp_path / "moderator.key"
-    ALICE.save(path)
+    save_moderator_key(ALICE, path)
 
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
-    loaded = ModeratorKey.load(path)
+    loaded = load_moderator_key(path)
     assert loaded.public == ALICE.public
     assert loaded.open(seal(b"hi", [ALICE.public], b"c"), b"c") == b"hi"
     with pytest.raises(FileExistsError):
-        BOB.save(path)
+        save_moderator_key(BOB, path)
 
 
 def test_damaged_key_files_are_refused_with_a_reason(tmp_path: Path) -> None:
@@ -122,9 +123,9 @@ def test_damaged_key_files_are_refused_with_a_reason(tmp_path: Path) -> None:
         path = tmp_path / f"key{index}"
         path.write_text(text, encoding="utf-8")
         with pytest.raises(KeyFormatError, match=message):
-            ModeratorKey.load(path)
+            load_moderator_key(path)
     with pytest.raises(KeyFormatError, match="cannot read"):
-        ModeratorKey.load(tmp_path / "missing")
+        load_moderator_key(tmp_path / "missing")
 
 
 def test_key_ids_are_hex_so_a_command_line_never_takes_one_for_an_option() -> None:

@@ -9,27 +9,8 @@ from typing import Any
 
 from aiohttp import web
 
-from node.problems import ApiError, BadRequest, UnsupportedMediaType
-
-
-async def read_limited(request: web.Request, max_bytes: int) -> bytes:
-    """The request body, refusing (413) anything over ``max_bytes`` before reading it all."""
-    if request.content_length is not None and request.content_length > max_bytes:
-        raise ApiError(
-            f"the request body is {request.content_length} bytes; at most {max_bytes} are accepted",
-            status=413,
-            code="too-large",
-        )
-    data = bytearray()
-    while chunk := await request.content.read(64 * 1024):
-        data += chunk
-        if len(data) > max_bytes:
-            raise ApiError(
-                f"the request body is over the {max_bytes} bytes accepted",
-                status=413,
-                code="too-large",
-            )
-    return bytes(data)
+from node.abuse import read_limited
+from node.problems import BadRequest, UnsupportedMediaType
 
 
 async def read_json(request: web.Request, max_bytes: int) -> dict[str, Any]:

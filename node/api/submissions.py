@@ -25,7 +25,7 @@ from typing import Any, Final
 
 from aiohttp import web
 
-from node.abuse import RateLimited, RateLimiter, client_address
+from node.abuse import RECEIPT_LIMITER, REPORT_LIMITER, count_attempt
 from node.api.bodies import read_json
 from node.api.params import int_param
 from node.auth import require_role
@@ -39,7 +39,7 @@ from node.moderation.submissions import (
     parse_submission,
     submission_view,
 )
-from node.problems import BadParameter, BadRequest, NotFound, TooManyRequests
+from node.problems import BadParameter, BadRequest, NotFound
 from node.state import CONFIG, FEDERATION, STORE, TASKS
 from protocol.keys import b64url_encode
 from storage.submissions import STATUSES
@@ -49,8 +49,6 @@ routes = web.RouteTableDef()
 MODERATION = web.AppKey("moderation", Moderation)
 # Reports and receipt checks each have their own budget, so guessing at receipts
 # cannot close reporting (nor the other way round).
-REPORT_LIMITER = web.AppKey("report_limiter", RateLimiter)
-RECEIPT_LIMITER = web.AppKey("receipt_limiter", RateLimiter)
 MODERATORS: Final = frozenset({Role.MODERATOR, Role.ADMIN})
 MAX_PAGE: Final = 500
 _MODERATION_BODY_BYTES: Final = 256 * 1024
@@ -59,18 +57,6 @@ _MODERATION_BODY_BYTES: Final = 256 * 1024
 def actor_name(info: TokenInfo) -> str:
     """Who the audit log names for an API call: the token's label, never a person's address."""
     return f"token:{info.label}" if info.label else f"token:({info.role.value})"
-
-
-def count_attempt(request: web.Request, limiter: web.AppKey[RateLimiter]) -> None:
-    """Count a report (:data:`REPORT_LIMITER`) or a receipt check (:data:`RECEIPT_LIMITER`)
-    against the client's hourly limit and everyone's (429 over either)."""
-    address = client_address(
-        request, trust_forwarded_for=request.app[CONFIG].submissions.trust_forwarded_for
-    )
-    try:
-        request.app[limiter].check(address)
-    except RateLimited as exc:
-        raise TooManyRequests(str(exc), exc.retry_after_s, in_body=True) from exc
 
 
 @routes.post("/api/v1/submissions")

@@ -36,6 +36,7 @@ from node.cli.registrar import Registrar
 from node.config import DEFAULT_PORT, ENV_PREFIX
 from node.datadir import DataDir
 from node.membership import decide
+from node.moderation.keyfile import save_moderator_key
 from protocol.keys import NodeKey
 from protocol.sealing import ModeratorKey, ModeratorPublicKey
 from storage.tokens import Role
@@ -203,7 +204,7 @@ def prepare(root: Path, ports: list[int]) -> list[DevNode]:
         )
         node.data_dir.load_config()  # fails here, naming the key, if an edit went wrong
     moderator = ModeratorKey.generate()
-    moderator.save(root / MODERATOR_KEY_FILE)
+    save_moderator_key(moderator, root / MODERATOR_KEY_FILE)
     asyncio.run(_admit_and_issue_tokens(nodes, moderator.public))
     return nodes
 

@@ -20,6 +20,7 @@ from node.cli.common import (
     table,
 )
 from node.cli.registrar import Registrar
+from node.moderation.keyfile import save_moderator_key
 from node.moderation.submissions import utc_day
 from protocol.errors import KeyFormatError
 from protocol.sealing import (
@@ -86,7 +87,7 @@ def cmd_keygen(args: argparse.Namespace) -> int:
             raise CommandError(f"{path} exists; refusing to overwrite a key file")
     key = ModeratorKey.generate()
     try:
-        key.save(out)
+        save_moderator_key(key, out)
         public_out.write_text(key.public.text + "\n", encoding="utf-8")
     except FileExistsError as exc:
         raise CommandError(f"{out} exists; refusing to overwrite a key file") from exc

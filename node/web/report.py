@@ -9,7 +9,7 @@
 The pages work in Tor Browser at its "Safest" setting: no script, no inline
 style, nothing from another origin (:mod:`node.security` sets the policy and
 checks the CSRF token). Validation, sealing and the limits are those of the
-JSON API (:mod:`node.moderation.submissions`, :mod:`node.api.submissions`). Nothing a
+JSON API (:mod:`node.moderation.submissions`, :mod:`node.abuse`). Nothing a
 person types is logged.
 
 This module holds the routes, reads and checks what is posted and maps the
@@ -24,9 +24,7 @@ from typing import Any, Final
 
 from aiohttp import web
 
-from node.abuse import RateLimiter
-from node.api.bodies import read_limited
-from node.api.submissions import RECEIPT_LIMITER, REPORT_LIMITER, count_attempt
+from node.abuse import RECEIPT_LIMITER, REPORT_LIMITER, RateLimiter, count_attempt, read_limited
 from node.moderation.submissions import (
     SubmissionIn,
     SubmissionsClosed,

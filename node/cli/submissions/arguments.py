@@ -4,6 +4,7 @@ import re
 from pathlib import Path
 
 from node.cli.common import CommandError
+from node.moderation.keyfile import load_moderator_key
 from node.moderation.submissions import SUBMISSION_ID_PATTERN
 from protocol.errors import KeyFormatError
 from protocol.sealing import ModeratorKey
@@ -16,9 +17,9 @@ def parse_submission_id(text: str) -> str:
     return text
 
 
-def load_moderator_key(path: Path) -> ModeratorKey:
+def key_of(path: Path) -> ModeratorKey:
     """The moderator's key file ``--key`` names."""
     try:
-        return ModeratorKey.load(path)
+        return load_moderator_key(path)
     except KeyFormatError as exc:
         raise CommandError(exc.detail) from exc

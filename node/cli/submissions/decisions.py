@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from node.cli.common import CommandError, CommandFailed
-from node.cli.submissions.arguments import load_moderator_key, parse_submission_id
+from node.cli.submissions.arguments import key_of, parse_submission_id
 from node.cli.submissions.drafts import open_private, redacted_body
 from node.cli.submissions.nodes import ModeratedNode, with_node
 from node.moderation.submissions import unfinished_fields
@@ -30,7 +30,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
             "give --key (to build the record from the submission) or --body (an edited draft)"
         )
     else:
-        key = load_moderator_key(args.key)
+        key = key_of(args.key)
 
     async def run(node: ModeratedNode) -> int:
         failed = 0

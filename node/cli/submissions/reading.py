@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from node.cli.common import CommandError, table
-from node.cli.submissions.arguments import load_moderator_key, parse_submission_id
+from node.cli.submissions.arguments import key_of, parse_submission_id
 from node.cli.submissions.drafts import draft_body, open_private
 from node.cli.submissions.nodes import with_node
 
@@ -43,7 +43,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_show(args: argparse.Namespace) -> int:
     submission_id = parse_submission_id(args.id)
-    key = load_moderator_key(args.key)
+    key = key_of(args.key)
     view = with_node(args, lambda node: node.get(submission_id))
     private = open_private(view, key)
     public_view = {name: value for name, value in view.items() if name != "sealed"}
