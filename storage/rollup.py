@@ -39,7 +39,7 @@ import aiosqlite
 
 from protocol.envelope import Audience
 from storage.filters import QueryFilter
-from storage.sql import expand_in, split_statements
+from storage.sql import expand_in, split_statements, statement
 
 ALL_AUDIENCES = frozenset(get_args(Audience))
 ROLLUP_GROUPS = {
@@ -90,16 +90,19 @@ _REFRESH_CELL = """
 
 # Add the rows rid ?1..?2 (one ingest batch), if current, in one pass per batch: a
 # trigger per inserted row cost a quarter of the ingest rate (bench/ingest.py).
-_BATCH = (
-    "SELECT r.kind AS kind, COALESCE(r.country, '') AS country, "  # noqa: S608
+_BATCH = statement(
+    "SELECT r.kind AS kind, COALESCE(r.country, '') AS country, "
     "COALESCE(r.category, '') AS category, "
     "COALESCE(substr(r.occurred_on, 1, 7), '') AS month, r.origin AS origin, "
     "r.audience AS audience, COUNT(*) AS n, "
     "MIN(r.occurred_on) AS first, MAX(r.occurred_on) AS last "
-    f"FROM records r WHERE r.rid BETWEEN ?1 AND ?2 AND r.kind IN {_KINDS} "
-    f"AND {_CURRENT.format(r='r')} GROUP BY 1, 2, 3, 4, 5, 6"
+    "FROM records r WHERE r.rid BETWEEN ?1 AND ?2 AND r.kind IN {kinds} "
+    "AND {current} GROUP BY 1, 2, 3, 4, 5, 6",
+    kinds=_KINDS,
+    current=_CURRENT.format(r="r"),
 )
-ADD_BATCH = f"""
+ADD_BATCH = statement(
+    """
     INSERT INTO stats_cells
         SELECT kind, visibility, country, category, month,
             SUM(n), SUM(fresh), MIN(first), MAX(last)
@@ -114,7 +117,7 @@ ADD_BATCH = f"""
                         AND u.origin = b.origin
                         AND (v.visibility = 'all' OR u.audience = 'public')
                 ) AS fresh
-            FROM ({_BATCH}) AS b
+            FROM ({batch}) AS b
             JOIN (SELECT 'all' AS visibility UNION ALL SELECT 'public') AS v
                 ON v.visibility = 'all' OR b.audience = 'public'
             GROUP BY b.kind, v.visibility, b.country, b.category, b.month, b.origin
@@ -124,9 +127,12 @@ ADD_BATCH = f"""
             chapters = chapters + excluded.chapters,
             first = MIN(first, excluded.first), last = MAX(last, excluded.last);
     INSERT INTO stats_rollup
-        SELECT * FROM ({_BATCH}) WHERE true
-        {_UPSERT};
-"""  # noqa: S608
+        SELECT * FROM ({batch}) WHERE true
+        {upsert};
+""",
+    batch=_BATCH,
+    upsert=_UPSERT,
+)
 
 # The record {r}'s current siblings in its rollup row, through records_current_rollup.
 _SIBLINGS = """
@@ -153,11 +159,15 @@ _REMOVE = """
     DELETE FROM stats_rollup WHERE {row} AND records = 0;
 """
 # ... or put it back (nothing does yet; kept so the rollup follows any such update).
-_RESTORE = f"""
+_RESTORE = statement(
+    """
     INSERT INTO stats_rollup
-        VALUES ({_KEY}, {{r}}.origin, {{r}}.audience, 1, {{r}}.occurred_on, {{r}}.occurred_on)
-        {_UPSERT};
-"""  # noqa: S608
+        VALUES ({key}, {{r}}.origin, {{r}}.audience, 1, {{r}}.occurred_on, {{r}}.occurred_on)
+        {upsert};
+""",
+    key=_KEY,
+    upsert=_UPSERT,
+)
 
 
 def _one(template: str, r: str) -> str:
@@ -168,7 +178,8 @@ def _one(template: str, r: str) -> str:
     return sql + _REFRESH_CELL.format(r=r)
 
 
-MIGRATION = f"""
+MIGRATION = statement(
+    """
     CREATE TABLE stats_rollup (
         kind     TEXT NOT NULL,
         country  TEXT NOT NULL,                -- '' for none
@@ -196,11 +207,11 @@ MIGRATION = f"""
     ) WITHOUT ROWID;
     CREATE INDEX records_current_rollup
         ON records (kind, origin, audience, country, category, occurred_on)
-        WHERE {_CURRENT.format(r="records")};
+        WHERE {current_records};
     INSERT INTO stats_rollup
-        SELECT {_KEY.format(r="records")}, origin, audience,
+        SELECT {key_records}, origin, audience,
             COUNT(*), MIN(occurred_on), MAX(occurred_on)
-        FROM records WHERE kind IN {_KINDS} AND {_CURRENT.format(r="records")}
+        FROM records WHERE kind IN {kinds} AND {current_records}
         GROUP BY 1, 2, 3, 4, 5, 6;
     INSERT INTO stats_cells
         SELECT kind, 'all', country, category, month,
@@ -212,13 +223,21 @@ MIGRATION = f"""
         FROM stats_rollup WHERE audience = 'public' GROUP BY kind, country, category, month;
     CREATE TRIGGER stats_rollup_remove
     AFTER UPDATE OF superseded_by, retracted_by, erased_ms ON records
-    WHEN OLD.kind IN {_KINDS} AND {_CURRENT.format(r="OLD")} AND NOT ({_CURRENT.format(r="NEW")})
-    BEGIN {_one(_REMOVE, "OLD")} END;
+    WHEN OLD.kind IN {kinds} AND {current_old} AND NOT ({current_new})
+    BEGIN {remove} END;
     CREATE TRIGGER stats_rollup_restore
     AFTER UPDATE OF superseded_by, retracted_by, erased_ms ON records
-    WHEN NEW.kind IN {_KINDS} AND NOT ({_CURRENT.format(r="OLD")}) AND {_CURRENT.format(r="NEW")}
-    BEGIN {_one(_RESTORE, "NEW")} END;
-"""  # noqa: S608 (constants only)
+    WHEN NEW.kind IN {kinds} AND NOT ({current_old}) AND {current_new}
+    BEGIN {restore} END;
+""",
+    kinds=_KINDS,
+    key_records=_KEY.format(r="records"),
+    current_records=_CURRENT.format(r="records"),
+    current_old=_CURRENT.format(r="OLD"),
+    current_new=_CURRENT.format(r="NEW"),
+    remove=_one(_REMOVE, "OLD"),
+    restore=_one(_RESTORE, "NEW"),
+)
 
 
 _ADD_BATCH_STATEMENTS = split_statements(ADD_BATCH)
@@ -228,8 +247,8 @@ async def add_batch(conn: aiosqlite.Connection, first_rid: int, last_rid: int) -
     """Count the records just inserted as ``first_rid..last_rid`` in the rollup. Call it
     in the inserting transaction, before anything marks them superseded or retracted
     (the triggers take records out of the rollup; they must be in it first)."""
-    for statement in _ADD_BATCH_STATEMENTS:
-        await conn.execute(statement, (first_rid, last_rid))
+    for sql in _ADD_BATCH_STATEMENTS:
+        await conn.execute(sql, (first_rid, last_rid))
 
 
 def _month_start(day: str | None) -> bool:
