@@ -55,7 +55,7 @@ from http_message_signatures.exceptions import HTTPMessageSignaturesException
 from multidict import CIMultiDict
 
 from protocol import PROTOCOL_VERSION
-from protocol.errors import KeyFormatError
+from protocol.errors import BanscanError, KeyFormatError
 from protocol.keys import NodeKey, parse_key_text
 
 LABEL = "banscan"
@@ -70,13 +70,11 @@ Clock = Callable[[], float]
 Headers = MutableMapping[str, str]
 
 
-class AuthError(Exception):
+class AuthError(BanscanError):
+    """A request's or an answer's signature is missing or fails (the tree: protocol.errors)."""
+
     status = 401
     code = "unauthorized"
-
-    def __init__(self, detail: str) -> None:
-        super().__init__(detail)
-        self.detail = detail
 
 
 class Unsigned(AuthError):
@@ -307,7 +305,10 @@ class Authenticator:
                 raise exc.__cause__ from exc
             if f'tag="{self._tag}"' not in message.headers.get("signature-input", ""):
                 raise WrongNetwork(f"the signature is not tagged {self._tag!r}") from exc
-            raise BadSignature(f"the signature does not verify: {exc}") from exc
+            # The library's own words stay out of an answer a client reads.
+            raise BadSignature(
+                "the signature, or the Content-Digest it covers, does not verify"
+            ) from exc
         except (ValueError, TypeError, KeyError) as exc:
             raise BadSignature("the signature headers are malformed") from exc
         params: dict[str, Any] = dict(results[0].parameters)

@@ -32,8 +32,9 @@ from typing import Protocol, TypeVar
 
 import structlog
 
+from federation.verifier import Verifier
 from protocol.envelope import AUDIENCES, decode_envelope
-from protocol.errors import AudienceNotAllowedError, ProtocolError
+from protocol.errors import AudienceNotAllowedError, BanscanError, ProtocolError
 from protocol.keys import key_text
 from protocol.records import SignedRecord, decode_batch, encode_batch
 from protocol.sync import (
@@ -63,7 +64,7 @@ from protocol.sync import (
     restrict,
     vector_digest,
 )
-from storage.ingest import Verifier, ingest_batch
+from storage.ingest import ingest_batch
 from storage.records import IngestResult, Outcome
 from storage.store import Store
 
@@ -84,15 +85,22 @@ def _bad(results: Sequence[IngestResult]) -> list[IngestResult]:
     return [r for r in results if r.outcome not in _FINE and r.code not in _NOT_ITS_FAULT]
 
 
-class PeerError(Exception):
-    """A session with a peer failed: unreachable, refused, too slow, or misbehaving."""
+class PeerError(BanscanError):
+    """A session with a peer failed: unreachable, refused, too slow, or misbehaving.
+
+    ``peer_status`` is the status the peer answered with, when it answered. The
+    ``detail`` may quote the HTTP client's own text, so no client is told it.
+    """
+
+    status = 502
+    code = "peer-error"
+    public_detail = "a peer this node asked did not answer as it should"
 
     def __init__(
-        self, detail: str, *, status: int | None = None, retry_after: float | None = None
+        self, detail: str, *, peer_status: int | None = None, retry_after: float | None = None
     ) -> None:
         super().__init__(detail)
-        self.detail = detail
-        self.status = status
+        self.peer_status = peer_status
         self.retry_after = retry_after
         # The session's report up to the failure, when a session failed.
         self.report: SessionReport | None = None
@@ -445,4 +453,4 @@ class LocalTransport:
         try:
             return await service.handle(route, self.requester, body)
         except ProtocolError as exc:
-            raise PeerError(f"{exc.code}: {exc.detail}", status=exc.status) from exc
+            raise PeerError(f"{exc.code}: {exc.detail}", peer_status=exc.status) from exc

@@ -14,6 +14,7 @@ much (over the batch limit), or with anything but a good answer raises
 import json
 
 import aiohttp
+import structlog
 
 from federation.httpsig import (
     Authenticator,
@@ -29,6 +30,7 @@ from protocol.keys import key_text
 
 MSGPACK = "application/msgpack"
 PREFIX = "/federation/v1/"
+log = structlog.get_logger("banscan.federation")
 
 
 class HttpTransport:
@@ -65,7 +67,7 @@ class HttpTransport:
                 if response.status != 200:
                     raise PeerError(
                         f"{route}: HTTP {response.status}: {_problem_detail(answer)}",
-                        status=response.status,
+                        peer_status=response.status,
                         retry_after=_retry_after(response.headers.get("Retry-After")),
                     )
                 self._check_answer(peer, request, response, answer, bound=signed)
@@ -73,7 +75,10 @@ class HttpTransport:
         except TimeoutError as exc:
             raise PeerError(f"{route}: no complete answer within the timeout") from exc
         except aiohttp.ClientError as exc:
-            raise PeerError(f"{route}: {type(exc).__name__}: {exc}") from exc
+            # The HTTP client's own text goes to this node's log, not into last_error,
+            # which the peers route shows.
+            log.info("peer request failed", url=url, error=f"{type(exc).__name__}: {exc}")
+            raise PeerError(f"{route}: {_failure(exc)}") from exc
 
     def _check_answer(
         self,
@@ -105,6 +110,16 @@ async def _read_capped(response: aiohttp.ClientResponse, limit: int) -> bytes:
             raise PeerError(f"the answer is over {limit} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def _failure(exc: aiohttp.ClientError) -> str:
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return "cannot connect to the peer"
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return "the peer closed the connection"
+    if isinstance(exc, aiohttp.ClientPayloadError):
+        return "the peer's answer was cut short or garbled"
+    return "the HTTP exchange with the peer failed"
 
 
 def _problem_detail(body: bytes) -> str:

@@ -1,18 +1,16 @@
-"""Structured logs: JSON lines, or pretty on a terminal; one summary line per request.
+"""Structured logs: JSON lines, or pretty on a terminal; one summary line per request
+(an observer of :mod:`node.timing`).
 
 Logs never hold record bodies, submission content, IP addresses or user agents.
 """
 
 import logging
 import sys
-import time
-import uuid
 from typing import Literal
 
 import structlog
-from aiohttp import web
 
-from node.problems import Handler
+from node.timing import Timing
 
 log = structlog.get_logger("banscan.request")
 # Reports from the public leave no line at all: a timestamped line per report
@@ -43,29 +41,15 @@ def configure_logging(level: str, fmt: Literal["auto", "json", "console"]) -> No
     )
 
 
-@web.middleware
-async def request_log_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+def log_request(timing: Timing) -> None:
     """One line per request: method, route, status, duration. Nothing about the client,
     and nothing at all for the routes that take reports from the public."""
-    structlog.contextvars.clear_contextvars()
-    structlog.contextvars.bind_contextvars(request_id=uuid.uuid4().hex[:16])
-    started = time.perf_counter()
-    status = 500
-    try:
-        response = await handler(request)
-        status = response.status
-        return response
-    except web.HTTPException as exc:
-        status = exc.status
-        raise
-    finally:
-        resource = request.match_info.route.resource
-        route = resource.canonical if resource is not None else "(unmatched)"
-        if not (request.method == "POST" and route in UNLOGGED_POSTS):
-            log.info(
-                "request",
-                method=request.method,
-                route=route,
-                status=status,
-                duration_ms=round((time.perf_counter() - started) * 1000, 2),
-            )
+    if timing.method == "POST" and timing.route in UNLOGGED_POSTS:
+        return
+    log.info(
+        "request",
+        method=timing.method,
+        route=timing.route,
+        status=timing.status,
+        duration_ms=round(timing.duration_s * 1000, 2),
+    )

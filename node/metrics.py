@@ -30,8 +30,7 @@ answers only a caller on the node's own host (a direct connection from a
 loopback address, not one relayed by the proxy) or one with a token.
 """
 
-import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 
 from aiohttp import web
 from prometheus_client import (
@@ -45,14 +44,13 @@ from prometheus_client.core import CounterMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import Collector
 
-from node.api.federation import FEDERATION
 from node.auth import require_role
-from node.state import STORE
+from node.state import FEDERATION, STORE
+from node.timing import Timing
 from protocol.keys import key_text
 from storage.quarantine import quarantine_totals
 from storage.tokens import Role
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 routes = web.RouteTableDef()
 disable_created_metrics()  # type: ignore[no-untyped-call]
 _LOOPBACK = frozenset({"127.0.0.1", "::1"})
@@ -115,6 +113,11 @@ class Metrics:
         self.sync = _SyncCollector()
         self.registry.register(self.sync)
 
+    def observe(self, timing: Timing) -> None:
+        """Count one answered request (an observer of :mod:`node.timing`)."""
+        self.requests.labels(timing.method, timing.route, str(timing.status)).inc()
+        self.latency.labels(timing.method, timing.route).observe(timing.duration_s)
+
     async def refresh(self, app: web.Application) -> None:
         """Read the figures that live in the database and the scheduler."""
         store = app[STORE]
@@ -172,25 +175,6 @@ class _SyncCollector(Collector):
 
 
 METRICS = web.AppKey("metrics", Metrics)
-
-
-@web.middleware
-async def metrics_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    started = time.perf_counter()
-    status = 500
-    try:
-        response = await handler(request)
-        status = response.status
-        return response
-    except web.HTTPException as exc:
-        status = exc.status
-        raise
-    finally:
-        resource = request.match_info.route.resource
-        route = resource.canonical if resource is not None else "(unmatched)"
-        metrics = request.app[METRICS]
-        metrics.requests.labels(request.method, route, str(status)).inc()
-        metrics.latency.labels(request.method, route).observe(time.perf_counter() - started)
 
 
 def _from_this_host(request: web.Request) -> bool:

@@ -1,24 +1,12 @@
 """API errors and the middleware that answers every error as RFC 9457 problem+json.
 
-Each error has a stable ``type`` (``urn:banscan:problem:<code>``), an HTTP
-status and a human ``detail`` that names what was wrong. Internal text and
-stack traces never reach a client: an unexpected exception is logged and
-answered with a generic 500.
-
-    ApiError                          (any status)
-    ├── BadParameter          400     bad-parameter   a query or path parameter
-    ├── BadRequest            400     bad-request     a malformed request body
-    ├── Unauthorized          401     unauthorized    missing or unknown token
-    ├── Forbidden             403     forbidden       the token's role may not do this
-    ├── NotFound              404     not-found
-    ├── UnsupportedMediaType  415     unsupported-media-type
-    └── node.moderation.submissions.SubmissionError      422 invalid-submission
-        ├── SubmissionsClosed                 503 submissions-closed
-        ├── SubmissionNotFound                404 not-found
-        └── ModerationConflict                409 moderation-conflict
-
-:class:`protocol.errors.ProtocolError` and :class:`storage.StorageError`
-carry their own status and code and are answered the same way.
+Each problem has a stable ``type`` (``urn:banscan:problem:<code>``), an HTTP
+status and a human ``detail`` that names what was wrong. Every error of the
+tree drawn in :mod:`protocol.errors` (:class:`~protocol.errors.BanscanError`
+and its subclasses, :class:`ApiError` among them) is answered with its own
+status and code. Internal text and stack traces never reach a client: a class
+whose detail may hold them has a ``public_detail``, and an unexpected
+exception is logged and answered with a generic 500.
 """
 
 import json
@@ -28,8 +16,7 @@ from typing import Any
 import structlog
 from aiohttp import web
 
-from protocol.errors import ProtocolError
-from storage import StorageError
+from protocol.errors import BanscanError
 
 PROBLEM_TYPE_PREFIX = "urn:banscan:problem:"
 PROBLEM_CONTENT_TYPE = "application/problem+json"
@@ -48,7 +35,9 @@ _HTTP_CODES = {
 }
 
 
-class ApiError(Exception):
+class ApiError(BanscanError):
+    """An error of the HTTP API; ``extensions`` become members of the problem."""
+
     status = 400
     code = "bad-request"
 
@@ -56,8 +45,8 @@ class ApiError(Exception):
         self, detail: str, *, status: int | None = None, code: str | None = None, **extensions: Any
     ) -> None:
         super().__init__(detail)
-        self.detail = detail
         self.extensions = extensions
+        self.headers: dict[str, str] = {}
         if status is not None:
             self.status = status
         if code is not None:
@@ -90,9 +79,28 @@ class NotFound(ApiError):
     code = "not-found"
 
 
+class RequestTimeout(ApiError):
+    status = 408
+    code = "request-timeout"
+
+
 class UnsupportedMediaType(ApiError):
     status = 415
     code = "unsupported-media-type"
+
+
+class TooManyRequests(ApiError):
+    """Answered with ``Retry-After``; the report routes also name it in the body."""
+
+    status = 429
+    code = "too-many-requests"
+
+    def __init__(self, detail: str, retry_after_s: int, *, in_body: bool = False) -> None:
+        if in_body:
+            super().__init__(detail, retry_after_s=retry_after_s)
+        else:
+            super().__init__(detail)
+        self.headers["Retry-After"] = str(retry_after_s)
 
 
 def problem_response(status: int, code: str, detail: str, **extensions: Any) -> web.Response:
@@ -104,8 +112,6 @@ def problem_response(status: int, code: str, detail: str, **extensions: Any) -> 
         **extensions,
     }
     headers = {"WWW-Authenticate": 'Bearer realm="banscan"'} if status == 401 else {}
-    if status == 429 and "retry_after_s" in extensions:
-        headers["Retry-After"] = str(extensions["retry_after_s"])
     return web.Response(
         status=status,
         text=json.dumps(body),
@@ -121,10 +127,8 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 async def problem_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
-    except ApiError as exc:
-        return problem_response(exc.status, exc.code, exc.detail, **exc.extensions)
-    except ProtocolError as exc:
-        return problem_response(exc.status, exc.code, exc.detail)
+    except BanscanError as exc:
+        return error_response(exc)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
@@ -134,12 +138,21 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
         if "Allow" in exc.headers:
             response.headers["Allow"] = exc.headers["Allow"]
         return response
-    except StorageError as exc:
-        log.error("storage error", code=exc.code)
-        return problem_response(exc.status, exc.code, "the node's storage is not available")
     except Exception:
         log.exception("unhandled error")
         return problem_response(500, "internal-error", "the node failed to handle this request")
+
+
+def error_response(exc: BanscanError) -> web.Response:
+    """The problem answering one error of the tree; private detail goes to the log only."""
+    if exc.public_detail is not None:
+        log.error("error kept from the client", code=exc.code, detail=exc.detail)
+        return problem_response(exc.status, exc.code, exc.public_detail)
+    extensions = exc.extensions if isinstance(exc, ApiError) else {}
+    response = problem_response(exc.status, exc.code, exc.detail, **extensions)
+    if isinstance(exc, ApiError):
+        response.headers.update(exc.headers)
+    return response
 
 
 def _http_detail(request: web.Request, exc: web.HTTPException) -> str:

@@ -14,6 +14,7 @@ as of now:
 - ``limits``: size and count limits;
 - ``bundle``: bundle files, verifiable offline;
 - ``sync``: federation messages, vectors and their digests;
+- ``trust``: the trust rule: membership state, acceptance and audiences;
 - ``sealing``: moderator keys and sealed boxes for a submission's private part;
 - ``errors``: the errors all of these raise.
 """

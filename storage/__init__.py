@@ -16,20 +16,18 @@ its own modules import each other without loops (tests/test_storage_imports.py).
 - ``feeds`` and ``peers`` for sync; ``submissions`` and ``tokens`` for the
   node's users; ``backup``: backing up and restoring the database file.
 
-Errors::
-
-    StorageError                    503 storage-error
-    └── SchemaVersionError          503 schema-too-new   database written by a newer banscan
+Its errors, :class:`StorageError` and :class:`SchemaVersionError`, belong to
+the one error tree drawn in :mod:`protocol.errors`. Their ``detail`` may
+carry the database's own text, so a client is told only ``public_detail``.
 """
 
+from protocol.errors import BanscanError
 
-class StorageError(Exception):
+
+class StorageError(BanscanError):
     status = 503
     code = "storage-error"
-
-    def __init__(self, detail: str) -> None:
-        super().__init__(detail)
-        self.detail = detail
+    public_detail = "the node's storage is not available"
 
 
 class SchemaVersionError(StorageError):

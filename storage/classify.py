@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 
 from protocol.errors import ProtocolError, SeqGapError
 from protocol.records import VerifiedRecord
-from storage.members import Member, Standing, Trust, decision_of
+from protocol.trust import Member, Standing, Trust, decision_of
 
 Feed = tuple[bytes, str]  # (origin, audience)
 Slot = tuple[bytes, str, int]  # (origin, audience, seq)

@@ -10,8 +10,8 @@ origins go to the quarantine (``storage.quarantine``).
 When a steward's membership record changes a key's state, that key's
 quarantined records are released and judged again in the same transaction,
 and a revocation withdraws the key's records created since it was
-compromised. The in-memory trust state sees new decisions only once the
-transaction has committed.
+compromised. The trust rule is :mod:`protocol.trust`'s; the in-memory trust
+state sees new decisions only once the transaction has committed.
 
 A batch is atomic when asked: one rejected record rolls back the whole batch;
 quarantined records are not rejections. Reads are :class:`storage.stored.RecordReader`'s.
@@ -24,6 +24,7 @@ import aiosqlite
 import structlog
 
 from protocol.records import VerifiedRecord
+from protocol.trust import Member, Trust
 from storage import quarantine
 from storage.classify import (
     BATCH_REJECTED,
@@ -41,14 +42,7 @@ from storage.classify import (
 )
 from storage.columns import QUERY_COLUMNS, query_columns, summary_text
 from storage.database import Database
-from storage.members import (
-    Member,
-    Trust,
-    load_members,
-    rebuild_members,
-    save_members,
-    withdraw_revoked,
-)
+from storage.members import load_members, rebuild_members, save_members, withdraw_revoked
 from storage.rollup import add_batch as add_to_rollup
 from storage.sql import expand_in, statement
 from storage.stored import Fork, RecordFilter, RecordReader, StoredRecord

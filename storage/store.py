@@ -4,9 +4,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from protocol.trust import Trust
 from storage.database import Database, Synchronous
 from storage.feeds import FeedStore
-from storage.members import Trust
 from storage.peers import PeerStore
 from storage.quarantine import DEFAULT_MAX_BYTES
 from storage.queries import RecordQueries

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from protocol.errors import OriginSuspendedError, SeqGapError
 from protocol.limits import DEFAULT_LIMITS
 from protocol.records import VerifiedRecord, verify_record
+from protocol.trust import Member, Trust, decision_of
 from storage.classify import (
     Feed,
     Outcome,
@@ -20,7 +21,6 @@ from storage.classify import (
     decided_subjects,
     quarantine_candidates,
 )
-from storage.members import Member, Trust, decision_of
 from tests.factories import NETWORK, STEWARD, incident_body, membership, seeded_key, signed
 
 CHAPTER = seeded_key("classify chapter")

@@ -4,9 +4,7 @@ properties of the query parameter parser."""
 import asyncio
 import datetime
 import sqlite3
-from collections.abc import AsyncIterator
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -19,22 +17,21 @@ from protocol.records import verify_record
 from storage.filters import QueryFilter, fts_match
 from storage.stats import _GROUP_SQL
 from storage.store import Store
-from tests.factories import NETWORK, STEWARD, admit
+from tests.factories import NETWORK, admit
 from tests.querydata import CHAPTERS, generate
 
 ALL = ("public", "network", "coordinators")
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    opened = await Store.open(tmp_path / "banscan.db", stewards=frozenset({STEWARD.public_key}))
-    await admit(opened, *(key.public_key for key in CHAPTERS))
+async def store(store: Store) -> Store:
+    """The shared store, holding 120 generated records of admitted chapters."""
+    await admit(store, *(key.public_key for key in CHAPTERS))
     data = generate(120, seed=1)
-    await opened.records.ingest(
+    await store.records.ingest(
         [verify_record(i.record, network_id=NETWORK, limits=DEFAULT_LIMITS) for i in data.items]
     )
-    yield opened
-    await opened.close()
+    return store
 
 
 async def test_iterate_yields_every_row_once_in_arrival_order(store: Store) -> None:

@@ -108,11 +108,10 @@ def expected(data: Generated, query: QueryFilter, keys: Sequence[str]) -> Stats:
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    opened = await Store.open(tmp_path / "banscan.db", stewards=frozenset({STEWARD.public_key}))
-    await admit(opened, *(key.public_key for key in CHAPTERS))
-    yield opened
-    await opened.close()
+async def store(store: Store) -> Store:
+    """The shared store, with the generated data's chapters admitted."""
+    await admit(store, *(key.public_key for key in CHAPTERS))
+    return store
 
 
 async def ingest(store: Store, items: Sequence[Item]) -> None:

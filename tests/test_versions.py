@@ -1,7 +1,7 @@
 """Supersedes and retractions over a real store, in either order of arrival."""
 
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,13 +28,20 @@ def retraction(target: bytes, reason: str = "error") -> dict[str, Any]:
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    opened = await Store.open(
-        tmp_path / "banscan.db", clock=lambda: 42, stewards=frozenset({STEWARD.public_key})
-    )
-    await admit(opened, CHAPTER.public_key, OTHER.public_key, steward=STEWARD)
-    yield opened
-    await opened.close()
+def store_clock() -> Callable[[], int]:
+    return lambda: 42
+
+
+@pytest.fixture
+def stewards() -> frozenset[bytes]:
+    return frozenset({STEWARD.public_key})
+
+
+@pytest.fixture
+async def store(store: Store) -> Store:
+    """The shared store, with this module's chapters admitted."""
+    await admit(store, CHAPTER.public_key, OTHER.public_key, steward=STEWARD)
+    return store
 
 
 def state(store: Store, record_id: bytes) -> tuple[Any, ...]:

@@ -43,8 +43,12 @@ def parse_json_object(raw: bytes) -> dict[str, Any]:
     """The JSON object ``raw`` holds; 400 with the reason for anything else."""
     try:
         payload = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise BadRequest(f"the request body is not valid JSON: {exc}") from exc
+    except json.JSONDecodeError as exc:  # our words: the decoder's own stay out of answers
+        raise BadRequest(
+            f"the request body is not valid JSON (line {exc.lineno}, column {exc.colno})"
+        ) from exc
+    except UnicodeDecodeError as exc:
+        raise BadRequest("the request body is not valid JSON: it is not UTF-8") from exc
     except RecursionError as exc:
         raise BadRequest("the request body is nested too deeply") from exc
     except ValueError as exc:  # an integer of more digits than Python converts

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from federation.verifier import Verifier
 from node.api.params import KINDS, parse_query_filter
 from node.api.query import SORTS, group_view, parse_group_by, parse_sort
 from node.api.records import stored_view
@@ -24,7 +25,6 @@ from node.exports.bundles import BundleReport, Progress, export_bundle, import_b
 from node.exports.formats import EXPORT_KINDS, FORMATS, CurrentRecords, ExportFormat, export_chunks
 from node.problems import BadParameter
 from protocol.envelope import AUDIENCES
-from storage.ingest import Verifier
 from storage.queries import GROUP_KEYS, QueryFilter, QueryRow, Stats
 from storage.records import RecordFilter
 from storage.store import Store
