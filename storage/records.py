@@ -64,25 +64,23 @@ __all__ = [
 _log = structlog.get_logger("banscan.records")
 
 # Column names come from a constant; every value is a bound parameter.
-_COLUMNS = ", ".join(
-    (
-        "rid",
-        "id",
-        "origin",
-        "audience",
-        "seq",
-        "created_ms",
-        "kind",
-        "envelope",
-        "signature",
-        "received_ms",
-        *QUERY_COLUMNS,
-    )
+_COLUMNS = (
+    "rid",
+    "id",
+    "origin",
+    "audience",
+    "seq",
+    "created_ms",
+    "kind",
+    "envelope",
+    "signature",
+    "received_ms",
+    *QUERY_COLUMNS,
 )
 _INSERT_RECORD = statement(
     "INSERT INTO records ({columns}) VALUES {marks}",
-    columns=_COLUMNS,
-    marks=expand_in(_COLUMNS.split(", "))[0],
+    columns=", ".join(_COLUMNS),
+    marks=expand_in(_COLUMNS)[0],
 )
 
 

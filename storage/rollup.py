@@ -18,13 +18,13 @@ thousand to a few hundred thousand small rows instead:
 Both stay exact on every write. The ingest transaction adds each batch's
 new current records with :func:`add_batch` (set-based, one pass per batch: a
 trigger per inserted row cost a quarter of the ingest rate in
-bench/ingest.py). Triggers on ``records`` (migration 5) take a record out when
-a later version supersedes it or a retraction withdraws and erases it,
-whichever code makes that update, recomputing its row's first and last
-through an index (``records_current_rollup``) and rebuilding its cell from
-the rollup. In the keys ``''`` stands for NULL, because NULLs never conflict
-in a unique key; every value a query binds is non-empty, and reads turn
-``''`` back into NULL.
+bench/ingest.py). Triggers on ``records`` (migration 5, in
+:mod:`storage.migrations`) take a record out when a later version supersedes
+it or a retraction withdraws and erases it, whichever code makes that update,
+recomputing its row's first and last through an index
+(``records_current_rollup``) and rebuilding its cell from the rollup. In the
+keys ``''`` stands for NULL, because NULLs never conflict in a unique key;
+every value a query binds is non-empty, and reads turn ``''`` back into NULL.
 
 Requests the rollup cannot answer exactly (other filters or groups, days
 within a month, full-text search, places) use the scan in
@@ -39,7 +39,7 @@ import aiosqlite
 
 from protocol.envelope import Audience
 from storage.filters import QueryFilter
-from storage.sql import expand_in, split_statements
+from storage.sql import expand_in, split_statements, statement
 
 ALL_AUDIENCES = frozenset(get_args(Audience))
 ROLLUP_GROUPS = {
@@ -61,45 +61,26 @@ CELL_GROUPS = frozenset({"country", "category", "month"})
 
 _KINDS = "('incident', 'deployment')"
 _CURRENT = "{r}.superseded_by IS NULL AND {r}.retracted_by IS NULL AND {r}.erased_ms IS NULL"
-# The rollup key of the record {r}, in stats_rollup's column order.
-_KEY = (
-    "{r}.kind, COALESCE({r}.country, ''), COALESCE({r}.category, ''), "
-    "COALESCE(substr({r}.occurred_on, 1, 7), '')"
-)
 _UPSERT = (
     "ON CONFLICT DO UPDATE SET records = records + excluded.records, "
     "first = MIN(first, excluded.first), last = MAX(last, excluded.last)"
 )
 
-# Rebuild the cell of the record {r} from its stats_rollup rows (a handful).
-_REFRESH_CELL = """
-    DELETE FROM stats_cells WHERE kind = {r}.kind AND country = COALESCE({r}.country, '')
-        AND category = COALESCE({r}.category, '')
-        AND month = COALESCE(substr({r}.occurred_on, 1, 7), '');
-    INSERT INTO stats_cells
-        SELECT u.kind, v.visibility, u.country, u.category, u.month,
-            SUM(u.records), COUNT(DISTINCT u.origin), MIN(u.first), MAX(u.last)
-        FROM stats_rollup u
-        JOIN (SELECT 'all' AS visibility UNION ALL SELECT 'public') AS v
-            ON v.visibility = 'all' OR u.audience = 'public'
-        WHERE u.kind = {r}.kind AND u.country = COALESCE({r}.country, '')
-            AND u.category = COALESCE({r}.category, '')
-            AND u.month = COALESCE(substr({r}.occurred_on, 1, 7), '')
-        GROUP BY v.visibility;
-"""
-
 # Add the rows rid ?1..?2 (one ingest batch), if current, in one pass per batch: a
 # trigger per inserted row cost a quarter of the ingest rate (bench/ingest.py).
-_BATCH = (
-    "SELECT r.kind AS kind, COALESCE(r.country, '') AS country, "  # noqa: S608
+_BATCH = statement(
+    "SELECT r.kind AS kind, COALESCE(r.country, '') AS country, "
     "COALESCE(r.category, '') AS category, "
     "COALESCE(substr(r.occurred_on, 1, 7), '') AS month, r.origin AS origin, "
     "r.audience AS audience, COUNT(*) AS n, "
     "MIN(r.occurred_on) AS first, MAX(r.occurred_on) AS last "
-    f"FROM records r WHERE r.rid BETWEEN ?1 AND ?2 AND r.kind IN {_KINDS} "
-    f"AND {_CURRENT.format(r='r')} GROUP BY 1, 2, 3, 4, 5, 6"
+    "FROM records r WHERE r.rid BETWEEN ?1 AND ?2 AND r.kind IN {kinds} "
+    "AND {current} GROUP BY 1, 2, 3, 4, 5, 6",
+    kinds=_KINDS,
+    current=_CURRENT.format(r="r"),
 )
-ADD_BATCH = f"""
+ADD_BATCH = statement(
+    """
     INSERT INTO stats_cells
         SELECT kind, visibility, country, category, month,
             SUM(n), SUM(fresh), MIN(first), MAX(last)
@@ -114,7 +95,7 @@ ADD_BATCH = f"""
                         AND u.origin = b.origin
                         AND (v.visibility = 'all' OR u.audience = 'public')
                 ) AS fresh
-            FROM ({_BATCH}) AS b
+            FROM ({batch}) AS b
             JOIN (SELECT 'all' AS visibility UNION ALL SELECT 'public') AS v
                 ON v.visibility = 'all' OR b.audience = 'public'
             GROUP BY b.kind, v.visibility, b.country, b.category, b.month, b.origin
@@ -124,102 +105,12 @@ ADD_BATCH = f"""
             chapters = chapters + excluded.chapters,
             first = MIN(first, excluded.first), last = MAX(last, excluded.last);
     INSERT INTO stats_rollup
-        SELECT * FROM ({_BATCH}) WHERE true
-        {_UPSERT};
-"""  # noqa: S608
-
-# The record {r}'s current siblings in its rollup row, through records_current_rollup.
-_SIBLINGS = """
-    FROM records s WHERE s.kind = {r}.kind AND s.origin = {r}.origin
-        AND s.audience = {r}.audience AND s.country IS {r}.country
-        AND s.category IS {r}.category
-        AND s.occurred_on BETWEEN substr({r}.occurred_on, 1, 7) || '-01'
-            AND substr({r}.occurred_on, 1, 7) || '-31'
-        AND s.superseded_by IS NULL AND s.retracted_by IS NULL AND s.erased_ms IS NULL
-"""
-_ROW = (
-    "kind = {r}.kind AND country = COALESCE({r}.country, '') "
-    "AND category = COALESCE({r}.category, '') "
-    "AND month = COALESCE(substr({r}.occurred_on, 1, 7), '') "
-    "AND origin = {r}.origin AND audience = {r}.audience"
+        SELECT * FROM ({batch}) WHERE true
+        {upsert};
+""",
+    batch=_BATCH,
+    upsert=_UPSERT,
 )
-
-# Take the record {r} out (a later version or a retraction arrived) ...
-_REMOVE = """
-    UPDATE stats_rollup SET records = records - 1,
-        first = (SELECT MIN(s.occurred_on) {siblings}),
-        last = (SELECT MAX(s.occurred_on) {siblings})
-        WHERE {row};
-    DELETE FROM stats_rollup WHERE {row} AND records = 0;
-"""
-# ... or put it back (nothing does yet; kept so the rollup follows any such update).
-_RESTORE = f"""
-    INSERT INTO stats_rollup
-        VALUES ({_KEY}, {{r}}.origin, {{r}}.audience, 1, {{r}}.occurred_on, {{r}}.occurred_on)
-        {_UPSERT};
-"""  # noqa: S608
-
-
-def _one(template: str, r: str) -> str:
-    """``template`` for the single record ``r`` (OLD or NEW), then its cell refreshed."""
-    sql = template.format(
-        r=r, row=_ROW.format(r=r), siblings=_SIBLINGS.format(r=r), KEY=_KEY.format(r=r)
-    )
-    return sql + _REFRESH_CELL.format(r=r)
-
-
-MIGRATION = f"""
-    CREATE TABLE stats_rollup (
-        kind     TEXT NOT NULL,
-        country  TEXT NOT NULL,                -- '' for none
-        category TEXT NOT NULL,                -- '' for none
-        month    TEXT NOT NULL,                -- substr(occurred_on, 1, 7), '' for none
-        origin   BLOB NOT NULL,
-        audience TEXT NOT NULL,
-        records  INTEGER NOT NULL,             -- current records with this key, never 0
-        first    TEXT,                         -- their MIN(occurred_on)
-        last     TEXT,                         -- their MAX(occurred_on)
-        PRIMARY KEY (kind, country, category, month, origin, audience)
-    ) WITHOUT ROWID;
-    CREATE INDEX stats_rollup_origin ON stats_rollup (kind, origin, audience);
-    CREATE TABLE stats_cells (
-        kind       TEXT NOT NULL,
-        visibility TEXT NOT NULL,              -- 'public': public records; 'all': every audience
-        country    TEXT NOT NULL,
-        category   TEXT NOT NULL,
-        month      TEXT NOT NULL,
-        records    INTEGER NOT NULL,
-        chapters   INTEGER NOT NULL,           -- distinct origins
-        first      TEXT,
-        last       TEXT,
-        PRIMARY KEY (kind, visibility, country, category, month)
-    ) WITHOUT ROWID;
-    CREATE INDEX records_current_rollup
-        ON records (kind, origin, audience, country, category, occurred_on)
-        WHERE {_CURRENT.format(r="records")};
-    INSERT INTO stats_rollup
-        SELECT {_KEY.format(r="records")}, origin, audience,
-            COUNT(*), MIN(occurred_on), MAX(occurred_on)
-        FROM records WHERE kind IN {_KINDS} AND {_CURRENT.format(r="records")}
-        GROUP BY 1, 2, 3, 4, 5, 6;
-    INSERT INTO stats_cells
-        SELECT kind, 'all', country, category, month,
-            SUM(records), COUNT(DISTINCT origin), MIN(first), MAX(last)
-        FROM stats_rollup GROUP BY kind, country, category, month;
-    INSERT INTO stats_cells
-        SELECT kind, 'public', country, category, month,
-            SUM(records), COUNT(origin), MIN(first), MAX(last)
-        FROM stats_rollup WHERE audience = 'public' GROUP BY kind, country, category, month;
-    CREATE TRIGGER stats_rollup_remove
-    AFTER UPDATE OF superseded_by, retracted_by, erased_ms ON records
-    WHEN OLD.kind IN {_KINDS} AND {_CURRENT.format(r="OLD")} AND NOT ({_CURRENT.format(r="NEW")})
-    BEGIN {_one(_REMOVE, "OLD")} END;
-    CREATE TRIGGER stats_rollup_restore
-    AFTER UPDATE OF superseded_by, retracted_by, erased_ms ON records
-    WHEN NEW.kind IN {_KINDS} AND NOT ({_CURRENT.format(r="OLD")}) AND {_CURRENT.format(r="NEW")}
-    BEGIN {_one(_RESTORE, "NEW")} END;
-"""  # noqa: S608 (constants only)
-
 
 _ADD_BATCH_STATEMENTS = split_statements(ADD_BATCH)
 
@@ -228,8 +119,8 @@ async def add_batch(conn: aiosqlite.Connection, first_rid: int, last_rid: int) -
     """Count the records just inserted as ``first_rid..last_rid`` in the rollup. Call it
     in the inserting transaction, before anything marks them superseded or retracted
     (the triggers take records out of the rollup; they must be in it first)."""
-    for statement in _ADD_BATCH_STATEMENTS:
-        await conn.execute(statement, (first_rid, last_rid))
+    for sql in _ADD_BATCH_STATEMENTS:
+        await conn.execute(sql, (first_rid, last_rid))
 
 
 def _month_start(day: str | None) -> bool:
