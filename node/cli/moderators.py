@@ -16,7 +16,6 @@ from typing import Any
 
 from node.cli.common import CommandAdder, CommandError, data_dir_of, open_store, table, usage
 from node.moderation.client import cli_actor
-from node.moderation.submissions import utc_day
 from protocol.errors import KeyFormatError
 from protocol.sealing import (
     KEY_FILE_TYPE,
@@ -25,6 +24,7 @@ from protocol.sealing import (
     ModeratorKey,
     ModeratorPublicKey,
 )
+from protocol.utc import utc_text
 
 
 def cmd_keygen(args: argparse.Namespace) -> int:
@@ -134,7 +134,7 @@ def cmd_moderators_list(args: argparse.Namespace) -> int:
     if not views:
         print("no moderator keys: the node takes no reports (add one: banscan moderators add)")
         return 0
-    rows = [(v["key_id"], v["label"], utc_day(v["added_ms"])) for v in views]
+    rows = [(v["key_id"], v["label"], utc_text(v["added_ms"], "date")) for v in views]
     print(table(("key id", "label", "added"), rows))
     return 0
 

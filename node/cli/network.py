@@ -28,6 +28,7 @@ from node.problems import BadParameter
 from protocol.errors import KeyFormatError, ProtocolError
 from protocol.keys import key_text, parse_key_text
 from protocol.records import VerifiedRecord
+from protocol.utc import utc_text
 
 
 def add_peer_commands(
@@ -288,7 +289,4 @@ def cmd_members_list(args: argparse.Namespace) -> int:
 
 
 def _utc(ms: int | None) -> str | None:
-    if ms is None:
-        return None
-    moment = datetime.datetime.fromtimestamp(ms / 1000, tz=datetime.UTC)
-    return moment.strftime("%Y-%m-%d %H:%M:%SZ")
+    return None if ms is None else utc_text(ms)

@@ -24,7 +24,6 @@ decision.
 
 import argparse
 import asyncio
-import datetime
 import json
 import os
 import re
@@ -60,6 +59,7 @@ from protocol.envelope import AUDIENCES
 from protocol.errors import KeyFormatError
 from protocol.fields import MAX_AREA_PRECISION
 from protocol.sealing import ModeratorKey
+from protocol.utc import utc_text
 from storage.submissions import STATUSES
 
 TOKEN_ENV: Final = "BANSCAN_TOKEN"  # noqa: S105 (the name of a variable, not a token)
@@ -278,7 +278,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
         rows = [
             (
                 e["seq"],
-                _utc_time(e["at_ms"]),
+                utc_text(e["at_ms"]),
                 e["actor"],
                 e["action"],
                 e["submission"],
@@ -362,11 +362,6 @@ def _write_new(path: Path, text: str) -> None:
 def _consent(triage: dict[str, Any]) -> str:
     given = [n for n in ("publish", "contact") if triage.get(f"consent_{n}")]
     return "+".join(given) or "none"
-
-
-def _utc_time(ms: int) -> str:
-    moment = datetime.datetime.fromtimestamp(ms / 1000, tz=datetime.UTC)
-    return moment.strftime("%Y-%m-%d %H:%M:%SZ")
 
 
 # -- the parser -----------------------------------------------------------------------------

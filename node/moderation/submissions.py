@@ -47,6 +47,7 @@ from protocol.kinds import (
 from protocol.limits import Limits
 from protocol.records import VerifiedRecord
 from protocol.sealing import ModeratorPublicKey, seal
+from protocol.utc import utc_text
 from storage.records import RecordStore
 from storage.submissions import Submission, SubmissionStore
 
@@ -246,10 +247,6 @@ def new_submission_id() -> str:
     return "sub_" + "".join(secrets.choice(alphabet) for _ in range(16))
 
 
-def utc_day(ms: int) -> str:
-    return datetime.datetime.fromtimestamp(ms / 1000, datetime.UTC).date().isoformat()
-
-
 async def accept(
     store: SubmissionStore, submission: SubmissionIn, clock: Callable[[], int]
 ) -> tuple[str, str]:
@@ -265,7 +262,7 @@ async def accept(
         submission_id,
         receipt,
         kind=submission.kind,
-        received_on=utc_day(clock()),
+        received_on=utc_text(clock(), "date"),
         triage=submission.triage(),
         sealed=seal(private, keys, submission_id.encode("ascii")),
         key_ids=[key.key_id for key in keys],
