@@ -189,6 +189,11 @@ LIBRARY_WORDING = (
     "unpack(b)",
     "pydantic",
     "ValidationError",
+    "Input should",
+    "Value error",
+    "Extra inputs",
+    "String should",
+    "List should",
     "For further information",
     "sqlite",
     "cryptography",
@@ -217,7 +222,11 @@ BAD_INPUTS: dict[str, tuple[str, str, bytes, dict[str, str]]] = {
         "POST",
         "/api/v1/records",
         json.dumps(
-            {"kind": "incident", "audience": "public", "body": incident_body(country=7, lat="x")}
+            {
+                "kind": "incident",
+                "audience": "public",
+                "body": incident_body(country="XX", city=7, sources=[{}], extra=1),
+            }
         ).encode(),
         JSON,
     ),

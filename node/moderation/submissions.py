@@ -39,15 +39,12 @@ from node.problems import ApiError
 from node.publishing import publish
 from protocol.fields import CountryCode, HttpUrl, Text
 from protocol.keys import NodeKey, b64url_encode
-from protocol.kinds import (
-    IncidentCategory,
-    TechnologyType,
-    describe_validation_error,
-)
+from protocol.kinds import IncidentCategory, TechnologyType
 from protocol.limits import Limits
 from protocol.records import VerifiedRecord
 from protocol.sealing import ModeratorPublicKey, seal
 from protocol.utc import utc_text
+from protocol.validation import describe_validation_error
 from storage.records import RecordStore
 from storage.submissions import Submission, SubmissionStore
 
