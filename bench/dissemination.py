@@ -12,7 +12,7 @@ real :class:`~federation.sync.SyncService` and
 :class:`~federation.gossip.Gossip` (peer choice, eager push, backoff) driven
 round by round with a simulated clock. Only the network is in memory
 (:class:`~federation.sync.LocalTransport`, sharing one ``offline`` set); one
-:class:`~storage.ingest.Verifier` checks every node's batches.
+:class:`~federation.verifier.Verifier` checks every node's batches.
 
 **Membership**: one steward key, not a node, signs one ``membership`` record
 admitting each node (as a chapter); the template store ingests them through
@@ -26,7 +26,7 @@ the real ingest path, so every node's trust knows every member before timing.
    1: the node that published the record) pushes them on with
    :meth:`Gossip.push_now` to ``fanout`` peers chosen at random among those
    not in backoff, never back to the sender. As in a node, records a node
-   *pulled* are not pushed on (``node/api/federation.py`` forwards only what
+   *pulled* are not pushed on (``federation/runtime.py`` forwards only what
    arrives by push);
 2. every online node runs one anti-entropy session
    (:meth:`Gossip.choose`, then :meth:`Gossip.sync_with`: push-pull with one
@@ -45,11 +45,8 @@ missed, 1 only when the benchmark itself could not run, 2 for bad arguments.
 
 import argparse
 import asyncio
-import datetime
 import logging
 import math
-import os
-import platform
 import random
 import shutil
 import statistics
@@ -63,12 +60,16 @@ from pathlib import Path
 import msgpack
 import structlog
 
+from bench import harness
+from bench.harness import Table
 from federation.gossip import PUSH_ROUNDS, Gossip
 from federation.sync import LocalTransport, SyncClient, SyncService
+from federation.tasks import TaskOwner
+from federation.verifier import Verifier
 from protocol.keys import NodeKey, key_text
 from protocol.limits import DEFAULT_LIMITS
 from protocol.records import SignedRecord, sign_record, verify_record
-from storage.ingest import Verifier, ingest_batch
+from storage.ingest import ingest_batch
 from storage.peers import Peer
 from storage.records import Outcome
 from storage.store import Store
@@ -217,6 +218,7 @@ async def build(
             interval_s=INTERVAL_S,
             max_backoff_s=MAX_BACKOFF_S,
             clock_ms=clock,
+            tasks=TaskOwner(),
             rng=random.Random(rng.getrandbits(64)),
         )
         node = SimNode(index, key, store, gossip)
@@ -251,6 +253,7 @@ async def build(
 
 async def close(network: Network) -> None:
     for node in network.nodes:
+        await node.gossip.tasks.close()
         await node.store.close()
     network.verifier.close()
 
@@ -313,7 +316,7 @@ async def one_round(network: Network) -> None:
         if spreading and push.rounds + 1 < PUSH_ROUNDS:
             node.inbox.append(Push(push.records, push.source, push.tried, push.rounds + 1))
     # A push answered "seq-gap" starts a session in the background: it belongs to this round.
-    while tasks := [t for node in network.nodes for t in node.gossip._tasks]:
+    while tasks := [t for t in asyncio.all_tasks() if t.get_name().startswith("gossip-session")]:
         await asyncio.gather(*tasks, return_exceptions=True)
     network.clock.now_ms += INTERVAL_S * 1000
 
@@ -366,8 +369,8 @@ class Scenario:
     setup_s: float
 
 
-def row(measure: str, value: str, target: str = "", verdict: str = "") -> str:
-    return f"  {measure:<46} {value:>12}  {target:<10} {verdict}"
+TABLE = Table(measure=46, value=12, target=10)
+row = TABLE.row
 
 
 def report(scenario: Scenario) -> list[str]:
@@ -528,18 +531,7 @@ async def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
-    print(
-        f"banscan dissemination benchmark, {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M}"
-        f" UTC: {os.cpu_count()} CPUs, Python {platform.python_version()}, "
-        f"{platform.platform()}",
-        flush=True,
-    )
-    try:
-        return asyncio.run(run(args))
-    except (RuntimeError, OSError) as exc:
-        print(f"ERROR: {exc}", file=sys.stderr)
-        return 1
+    return harness.main("dissemination", parse_args, run, argv)
 
 
 if __name__ == "__main__":

@@ -20,14 +20,12 @@ start, or a batch was not accepted), 2 for bad arguments.
 """
 
 import argparse
-import asyncio
 import contextlib
 import datetime
 import hashlib
 import http.client
 import json
 import os
-import platform
 import random
 import signal
 import statistics
@@ -47,14 +45,12 @@ import msgpack
 import nacl.bindings
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from node.config import steward_keys
-from node.datadir import DataDir
-from node.membership import decide
+from bench import harness
+from bench.harness import Table, admit, checked, proc_cpu_seconds, proc_status
 from protocol.envelope import decode_envelope
 from protocol.kinds import IncidentCategory, TechnologyType
 from protocol.limits import DEFAULT_LIMITS
 from protocol.records import SignedRecord, encode_batch, sign_record, verify_record
-from storage.store import Store
 from tests.factories import seeded_key
 from tests.nodeproc import NodeProcess, banscan
 
@@ -322,23 +318,6 @@ class IngestRun:
         return self.accepted / self.seconds if self.seconds else 0.0
 
 
-def proc_status(pid: int) -> dict[str, int]:
-    """The ``kB`` fields of /proc/<pid>/status (VmRSS, VmHWM, ...), in KiB."""
-    values = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        name, _, value = line.partition(":")
-        parts = value.split()
-        if len(parts) == 2 and parts[1] == "kB":
-            values[name] = int(parts[0])
-    return values
-
-
-def proc_cpu_seconds(pid: int) -> float:
-    """User plus system CPU time of a process so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def post_all(host: str, port: int, token: str, client: Client, start: threading.Barrier) -> None:
     headers = {"Content-Type": "application/msgpack", "Authorization": f"Bearer {token}"}
     conn = http.client.HTTPConnection(host, port, timeout=300)
@@ -364,38 +343,6 @@ def post_all(host: str, port: int, token: str, client: Client, start: threading.
         start.abort()
     finally:
         conn.close()
-
-
-def checked(result: subprocess.CompletedProcess[str], what: str) -> str:
-    if result.returncode != 0:
-        raise RuntimeError(f"{what} failed ({result.returncode}): {result.stderr[-2000:]}")
-    return result.stdout
-
-
-def admit(data_dir: Path, subjects: Sequence[bytes]) -> None:
-    """Admit the bench's origins on a fresh node (its own steward), as ``banscan members
-    admit`` does, so that their records are accepted rather than quarantined."""
-
-    async def run() -> None:
-        directory = DataDir(data_dir)
-        config, key = directory.load_config(), directory.load_key()
-        store = await Store.open(directory.database, stewards=steward_keys(config, key.public_key))
-        try:
-            for n, subject in enumerate(subjects):
-                await decide(
-                    store,
-                    key,
-                    subject,
-                    "admit",
-                    network_id=config.network.id,
-                    limits=config.limits.limits(),
-                    role="chapter",
-                    name=f"bench chapter {n}",
-                )
-        finally:
-            await store.close()
-
-    asyncio.run(run())
 
 
 def ingest(corpus: Corpus, batch_size: int, clients: int) -> IngestRun:
@@ -477,8 +424,8 @@ def ingest(corpus: Corpus, batch_size: int, clients: int) -> IngestRun:
 # --- report ------------------------------------------------------------------------------
 
 
-def row(measure: str, value: str, target: str = "", verdict: str = "") -> str:
-    return f"  {measure:<40} {value:>15}  {target:<22} {verdict}"
+TABLE = Table(measure=40, value=15, target=22)
+row = TABLE.row
 
 
 def rate_verdict(value: float) -> str:
@@ -546,18 +493,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
-    print(
-        f"banscan ingest benchmark, {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC: "
-        f"{os.cpu_count()} CPUs, Python {platform.python_version()}, {platform.platform()}",
-        flush=True,
-    )
+def measure(args: argparse.Namespace) -> int:
     overrides = sorted(f"{k}={v}" for k, v in os.environ.items() if k.startswith("BANSCAN_"))
     print(
         "node settings: banscan init defaults"
-        + (f", overridden by {' '.join(overrides)}" if overrides else "")
-        + f"; load average {os.getloadavg()[0]:.2f} before the run",
+        + (f", overridden by {' '.join(overrides)}" if overrides else ""),
         flush=True,
     )
     corpus = generate(args.records, args.seed)
@@ -571,16 +511,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     runs = []
     for clients in args.clients:
         print(f"ingesting with {clients} client(s), batches of {args.batch} ...", flush=True)
-        try:
-            runs.append(ingest(corpus, args.batch, clients))
-        except (RuntimeError, TimeoutError, OSError) as exc:
-            print(f"ERROR: {exc}", file=sys.stderr)
-            return 1
+        runs.append(ingest(corpus, args.batch, clients))
 
     lines = [
         "",
-        row("measure", "result", "target", "verdict"),
-        "  " + "-" * 96,
+        *TABLE.head(),
         row(
             "generate and sign (not timed in ingest)",
             f"{corpus.seconds:,.1f} s",
@@ -592,6 +527,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     lines.extend(row(name, f"{value:,.0f} /s") for name, value in verification)
     print("\n".join(lines))
     return 1 if any(run.errors for run in runs) else 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return harness.main("ingest", parse_args, measure, argv)
 
 
 if __name__ == "__main__":

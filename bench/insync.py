@@ -30,11 +30,8 @@ missed, 1 only when the benchmark itself could not run, 2 for bad arguments.
 """
 
 import argparse
-import asyncio
-import datetime
 import logging
 import os
-import platform
 import shutil
 import statistics
 import sys
@@ -49,15 +46,18 @@ import msgpack
 import structlog
 from aiohttp.test_utils import TestServer
 
+from bench import harness
+from bench.harness import Table
 from bench.replication import CountingProxy
 from federation.sync import LocalTransport, PeerRef, SessionReport, SyncClient, SyncService
-from node.api.federation import FEDERATION
+from federation.verifier import Verifier
 from node.app import create_app
 from node.config import Config, NetworkSection
+from node.state import FEDERATION
 from protocol.keys import NodeKey, key_text
 from protocol.limits import DEFAULT_LIMITS
 from protocol.records import SignedRecord, sign_record
-from storage.ingest import Verifier, ingest_batch
+from storage.ingest import ingest_batch
 from storage.records import Outcome
 from storage.store import Store
 from tests.factories import incident_body, seeded_key
@@ -222,8 +222,8 @@ async def over_http(first: Path, second: Path, count: int) -> Sessions:
 # --- report ------------------------------------------------------------------------------
 
 
-def row(measure: str, value: str, target: str = "", verdict: str = "") -> str:
-    return f"  {measure:<48} {value:>14}  {target:<12} {verdict}"
+TABLE = Table(measure=48, value=14, target=12)
+row = TABLE.row
 
 
 def verdicts(name: str, run: Sessions, size: int) -> list[str]:
@@ -261,8 +261,7 @@ def report(memory: Sessions, http: Sessions) -> list[str]:
     bodies = web.bytes_sent + web.bytes_received
     wire = max(http.wire)
     return [
-        row("measure", "result", "target", "verdict"),
-        "  " + "-" * 96,
+        *TABLE.head(),
         *verdicts("in memory (bodies)", memory, mem.bytes_sent + mem.bytes_received),
         row("  request / answer body", f"{mem.bytes_sent} / {mem.bytes_received} B"),
         *verdicts("HTTP (bodies + headers)", http, wire),
@@ -314,17 +313,7 @@ async def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
-    print(
-        f"banscan in-sync benchmark, {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC: "
-        f"{os.cpu_count()} CPUs, Python {platform.python_version()}, {platform.platform()}",
-        flush=True,
-    )
-    try:
-        return asyncio.run(run(args))
-    except (RuntimeError, OSError) as exc:
-        print(f"ERROR: {exc}", file=sys.stderr)
-        return 1
+    return harness.main("in-sync", parse_args, run, argv)
 
 
 if __name__ == "__main__":

@@ -40,7 +40,6 @@ import itertools
 import json
 import math
 import os
-import platform
 import random
 import signal
 import sqlite3
@@ -59,7 +58,8 @@ from typing import Any, get_args
 
 import msgpack
 
-from bench.ingest import admit, checked, proc_status
+from bench import harness
+from bench.harness import Table, admit, checked, proc_status
 from protocol.bundle import encode_header, encode_trailer
 from protocol.envelope import record_id
 from protocol.kinds import IncidentCategory, TechnologyType
@@ -814,8 +814,8 @@ def checkpoint(db: Path) -> None:
 # --- report ------------------------------------------------------------------------------
 
 
-def row(measure: str, value: str, target: str = "", verdict: str = "") -> str:
-    return f"  {measure:<52} {value:>22}  {target:<20} {verdict}"
+TABLE = Table(measure=52, value=22, target=20)
+row = TABLE.row
 
 
 def latency_row(label: str, timing: Timing, target_ms: float | None) -> str:
@@ -994,16 +994,41 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
-    print(
-        f"banscan query benchmark, {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC: "
-        f"{os.cpu_count()} CPUs, Python {platform.python_version()}, "
-        f"SQLite {sqlite3.sqlite_version}, {platform.platform()}; "
-        f"load average {os.getloadavg()[0]:.2f}",
-        flush=True,
+def import_dataset(data_dir: Path, data: Dataset, lines: list[str]) -> str:
+    """Import the bundle into a new node at ``data_dir``, or reuse the node a previous run
+    left there; an analyst token."""
+    if (data_dir / "banscan.db").is_file() and (data_dir / "bench-token").is_file():
+        lines.append(row("import (setup)", "reused", str(data_dir)))
+        return (data_dir / "bench-token").read_text().strip()
+    checked(banscan("init", "--data-dir", str(data_dir), "--network", NETWORK), "banscan init")
+    admit(data_dir, [seeded_key(origin_label(o)).public_key for o in range(ORIGINS)])
+    print("importing the bundle with banscan import ...", flush=True)
+    began = time.perf_counter()
+    answer = checked(
+        banscan("import", "--data-dir", str(data_dir), str(data.path), timeout=7_200),
+        "banscan import",
     )
-    lines = ["", row("measure", "result", "target", "verdict"), "  " + "-" * 110]
+    seconds = time.perf_counter() - began
+    lines.append(
+        row(
+            "import with banscan import (setup)",
+            f"{seconds:,.1f} s",
+            f"{data.records / seconds:,.0f} rec/s",
+            answer.strip().rpartition(": ")[2],
+        )
+    )
+    token = checked(
+        banscan(
+            "token", "create", "--data-dir", str(data_dir), "--role", "analyst", "--label", "bench"
+        ),
+        "banscan token create",
+    ).strip()
+    (data_dir / "bench-token").write_text(token + "\n")
+    return token
+
+
+def measure_all(args: argparse.Namespace) -> int:
+    lines = ["", *TABLE.head()]
     try:
         print(f"generating {args.records:,} records (or reading the cache) ...", flush=True)
         data = generate(args.cache_dir, args.records, args.seed, args.workers)
@@ -1029,44 +1054,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         data_dir = args.node_dir
     try:
-        reuse = (data_dir / "banscan.db").is_file() and (data_dir / "bench-token").is_file()
-        if reuse:
-            token = (data_dir / "bench-token").read_text().strip()
-            lines.append(row("import (setup)", "reused", str(data_dir)))
-        else:
-            checked(
-                banscan("init", "--data-dir", str(data_dir), "--network", NETWORK), "banscan init"
-            )
-            admit(data_dir, [seeded_key(origin_label(o)).public_key for o in range(ORIGINS)])
-            print("importing the bundle with banscan import ...", flush=True)
-            began = time.perf_counter()
-            answer = checked(
-                banscan("import", "--data-dir", str(data_dir), str(data.path), timeout=7_200),
-                "banscan import",
-            )
-            seconds = time.perf_counter() - began
-            lines.append(
-                row(
-                    "import with banscan import (setup)",
-                    f"{seconds:,.1f} s",
-                    f"{data.records / seconds:,.0f} rec/s",
-                    answer.strip().rpartition(": ")[2],
-                )
-            )
-            token = checked(
-                banscan(
-                    "token",
-                    "create",
-                    "--data-dir",
-                    str(data_dir),
-                    "--role",
-                    "analyst",
-                    "--label",
-                    "bench",
-                ),
-                "banscan token create",
-            ).strip()
-            (data_dir / "bench-token").write_text(token + "\n")
+        token = import_dataset(data_dir, data, lines)
         for sql in args.extra_sql:
             seconds = apply_sql(data_dir / "banscan.db", sql)
             lines.append(row("extra SQL (setup)", f"{seconds:,.1f} s", "", " ".join(sql.split())))
@@ -1085,6 +1073,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     print("\n".join(lines))
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return harness.main("query", parse_args, measure_all, argv)
 
 
 if __name__ == "__main__":

@@ -34,8 +34,6 @@ import asyncio
 import contextlib
 import datetime
 import json
-import os
-import platform
 import sqlite3
 import subprocess
 import sys
@@ -50,7 +48,9 @@ from typing import Any
 
 import msgpack
 
-from bench.ingest import NETWORK, ORIGINS, checked, generate, origin_label, proc_cpu_seconds
+from bench import harness
+from bench.harness import Table, checked, proc_cpu_seconds
+from bench.ingest import NETWORK, ORIGINS, generate, origin_label
 from node.datadir import DataDir
 from protocol.keys import NodeKey, key_text
 from protocol.records import SignedRecord, encode_batch, sign_record
@@ -392,16 +392,15 @@ def replicate(
 # --- report ------------------------------------------------------------------------------
 
 
-def row(measure: str, value: str, target: str = "", verdict: str = "") -> str:
-    return f"  {measure:<44} {value:>16}  {target:<24} {verdict}"
+TABLE = Table(measure=44, value=16, target=24)
+row = TABLE.row
 
 
 def report(run: Replication) -> list[str]:
     ratio = run.wire / run.raw_bytes
     body_bytes = int(run.session.get("bytes_sent", 0)) + int(run.session.get("bytes_received", 0))
     return [
-        row("measure", "result", "target", "verdict"),
-        "  " + "-" * 100,
+        *TABLE.head(),
         # The pull starts when the fresh node serves (it syncs with its peers at start);
         # the time before is Python starting and opening the database.
         row(
@@ -477,13 +476,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
-    print(
-        f"banscan replication benchmark, {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} "
-        f"UTC: {os.cpu_count()} CPUs, Python {platform.python_version()}, {platform.platform()}",
-        flush=True,
-    )
+def measure(args: argparse.Namespace) -> int:
     corpus = generate(args.records, args.seed)
     print(
         f"generated {len(corpus.records):,} signed incident records "
@@ -491,13 +484,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{ORIGINS} origins and {corpus.feeds} feeds in {corpus.seconds:.1f} s (not timed)",
         flush=True,
     )
-    try:
-        run = replicate(
-            corpus.records, args.timeout, args.sync_interval, steward_first=args.steward_first
-        )
-    except (RuntimeError, TimeoutError, OSError) as exc:
-        print(f"ERROR: {exc}", file=sys.stderr)
-        return 1
+    run = replicate(
+        corpus.records, args.timeout, args.sync_interval, steward_first=args.steward_first
+    )
     print("\n".join(["", *report(run)]))
     print(
         "\nthe fresh node's sync log (the source's feed sorts "
@@ -509,6 +498,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"ERROR: the fresh node held {run.held} of {run.records} after {args.timeout} s")
         return 1
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return harness.main("replication", parse_args, measure, argv)
 
 
 if __name__ == "__main__":

@@ -17,13 +17,13 @@ import asyncio
 import contextlib
 import random
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import structlog
 
 from federation.sync import Misbehaved, PeerError, PeerRef, SessionReport, SyncClient
+from federation.tasks import TaskOwner
 from protocol.envelope import decode_envelope
 from protocol.keys import key_text
 from protocol.records import SignedRecord
@@ -60,6 +60,7 @@ class Gossip:
         interval_s: float,
         max_backoff_s: float,
         clock_ms: Callable[[], int],
+        tasks: TaskOwner,
         rng: random.Random | None = None,
         on_pulled: Callable[[Sequence[SignedRecord]], Awaitable[None]] | None = None,
     ) -> None:
@@ -74,7 +75,7 @@ class Gossip:
         self._locks: dict[bytes, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._outbox: asyncio.Queue[tuple[list[SignedRecord], bytes | None]] = asyncio.Queue()
         self._wake = asyncio.Event()
-        self._tasks: set[asyncio.Task[None]] = set()
+        self.tasks = tasks
 
     @property
     def store(self) -> Store:
@@ -148,7 +149,7 @@ class Gossip:
         stats.records_pushed += len(records)
         if any(r.code == "seq-gap" for r in results):
             # The peer lacks earlier records of the feed: a full session fills the gap.
-            self._spawn(self.sync_with(peer))
+            self._spawn_session(peer)
         return any(r.outcome in ("accepted", "quarantined") or r.code == "seq-gap" for r in results)
 
     # -- anti-entropy -------------------------------------------------------
@@ -279,15 +280,13 @@ class Gossip:
             backoff_s=round(delay, 1),
         )
 
-    def _spawn(self, job: Coroutine[Any, Any, object]) -> None:
-        task: asyncio.Task[None] = asyncio.ensure_future(_discard(job))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+    def _spawn_session(self, peer: Peer) -> None:
+        """A session with ``peer`` in the background, owned by :attr:`tasks`; none when
+        one the background started is still running (``sync_with`` skips a busy peer)."""
+        name = f"gossip-session {key_text(peer.key)}"
+        if not self.tasks.running(name):
+            self.tasks.start(name, self.sync_with(peer))
 
 
 async def _nothing(records: Sequence[SignedRecord]) -> None:
     return None
-
-
-async def _discard(job: Coroutine[Any, Any, object]) -> None:
-    await job

@@ -32,6 +32,7 @@ from typing import Protocol, TypeVar
 
 import structlog
 
+from federation.verifier import Verifier
 from protocol.envelope import AUDIENCES, decode_envelope
 from protocol.errors import AudienceNotAllowedError, BanscanError, ProtocolError
 from protocol.keys import key_text
@@ -63,7 +64,7 @@ from protocol.sync import (
     restrict,
     vector_digest,
 )
-from storage.ingest import Verifier, ingest_batch
+from storage.ingest import ingest_batch
 from storage.records import IngestResult, Outcome
 from storage.store import Store
 

@@ -13,6 +13,9 @@ should stay generous; ``total`` is what stops a flood from many addresses.
 Attempts are kept to the minute only, and :meth:`RateLimiter.sweep` (run every
 minute by the node) forgets clients idle for an hour and a past day's secret,
 so a memory dump holds no more than the last hour, and no exact times.
+
+Time is the node's clock (milliseconds since the epoch, UTC), injected so that
+tests move it instead of waiting.
 """
 
 import collections
@@ -21,15 +24,14 @@ import hmac
 import ipaddress
 import math
 import secrets
-import time
 from collections.abc import Callable
 from typing import Final
 
 from aiohttp import web
 
-WINDOW_S: Final = 3600.0
-GRAIN_S: Final = 60.0
-_DAY_S: Final = 86_400
+WINDOW_MS: Final = 3_600_000
+GRAIN_MS: Final = 60_000
+_DAY_MS: Final = 86_400_000
 _IPV6_PREFIX: Final = 64
 
 
@@ -45,15 +47,15 @@ class RateLimiter:
         per_client: int,
         total: int,
         *,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], int],
     ) -> None:
         self._per_client = per_client
         self._total = total
         self._clock = clock
         self._day = -1
         self._secret = b""
-        self._clients: dict[bytes, collections.deque[float]] = {}
-        self._all: collections.deque[float] = collections.deque()
+        self._clients: dict[bytes, collections.deque[int]] = {}
+        self._all: collections.deque[int] = collections.deque()
 
     def client_key(self, address: str) -> bytes:
         """The day's keyed hash of an address; the address itself is not kept."""
@@ -67,7 +69,7 @@ class RateLimiter:
         if len(self._clients) > 2 * self._total:
             self.sweep()
         # Kept to the minute: enough for an hour's window, and no exact times.
-        minute = math.floor(now / GRAIN_S) * GRAIN_S
+        minute = now // GRAIN_MS * GRAIN_MS
         self._expire(self._all, now)
         attempts = self._clients.setdefault(key, collections.deque())
         self._expire(attempts, now)
@@ -94,8 +96,8 @@ class RateLimiter:
         """How many clients are counted now (their keys, never their addresses)."""
         return len(self._clients)
 
-    def _rotate(self, now: float) -> None:
-        day = int(now // _DAY_S)
+    def _rotate(self, now: int) -> None:
+        day = now // _DAY_MS
         if day != self._day:
             self._day = day
             self._secret = secrets.token_bytes(32)
@@ -103,12 +105,13 @@ class RateLimiter:
             self._all.clear()
 
     @staticmethod
-    def _expire(attempts: collections.deque[float], now: float) -> None:
-        while attempts and attempts[0] <= now - WINDOW_S:
+    def _expire(attempts: collections.deque[int], now: int) -> None:
+        while attempts and attempts[0] <= now - WINDOW_MS:
             attempts.popleft()
 
-    def _retry_after(self, attempts: collections.deque[float], now: float) -> int:
-        return max(1, math.ceil(attempts[0] + WINDOW_S - now))
+    def _retry_after(self, attempts: collections.deque[int], now: int) -> int:
+        """Seconds, as ``Retry-After`` counts them."""
+        return max(1, math.ceil((attempts[0] + WINDOW_MS - now) / 1000))
 
 
 def client_address(request: web.Request, *, trust_forwarded_for: bool) -> str:

@@ -5,6 +5,8 @@ from pathlib import Path
 
 from aiohttp import web
 
+from federation.tasks import TaskOwner
+from federation.verifier import Verifier
 from node import metrics
 from node.abuse import RateLimiter
 from node.api import about as api_node
@@ -13,17 +15,17 @@ from node.api import federation
 from node.api import query as api_query
 from node.api import records as api_records
 from node.api import submissions as api_submissions
-from node.config import Config, steward_keys
+from node.config import Config
+from node.datadir import open_node_store
 from node.logs import log_request
-from node.moderation.submissions import Moderation, record_publisher
+from node.moderation.service import Moderation, record_publisher
 from node.problems import problem_middleware
 from node.security import add_security_headers
-from node.state import CONFIG, NODE_KEY, STORE, VERIFIER
+from node.state import CONFIG, NODE_KEY, STORE, TASKS, VERIFIER
 from node.timing import OBSERVERS, timing_middleware
 from node.web import report as report_form
 from protocol.keys import NodeKey
-from storage.ingest import Verifier
-from storage.store import Store, wall_clock_ms
+from storage.store import wall_clock_ms
 
 # Room for the request line and headers beyond the largest accepted batch.
 _BODY_SLACK = 64 * 1024
@@ -46,21 +48,16 @@ def create_app(
     app[CONFIG] = config
     app.on_response_prepare.append(add_security_headers)
     app[NODE_KEY] = key
+    app[TASKS] = TaskOwner()
     app[metrics.METRICS] = metrics.Metrics()
     app[OBSERVERS] = (log_request, app[metrics.METRICS].observe)
     for limiter in (api_submissions.REPORT_LIMITER, api_submissions.RECEIPT_LIMITER):
         app[limiter] = RateLimiter(
-            config.submissions.per_client_per_hour, config.submissions.per_hour
+            config.submissions.per_client_per_hour, config.submissions.per_hour, clock=clock
         )
 
     async def store_ctx(app: web.Application) -> AsyncIterator[None]:
-        app[STORE] = await Store.open(
-            database,
-            synchronous=config.storage.synchronous,
-            clock=clock,
-            stewards=steward_keys(config, key.public_key),
-            quarantine_max_bytes=config.federation.quarantine_max_bytes,
-        )
+        app[STORE] = await open_node_store(database, config, key.public_key, clock=clock)
         app[VERIFIER] = Verifier(
             config.network.id, config.limits.limits(), config.node.verify_threads
         )
@@ -85,6 +82,9 @@ def create_app(
     app.cleanup_ctx.append(store_ctx)
     app.cleanup_ctx.append(federation.federation_ctx)
     app.cleanup_ctx.append(api_submissions.retention_ctx)
+    # Last in, so first out: every background task stops while the store and the
+    # HTTP client it may use are still open.
+    app.cleanup_ctx.append(tasks_ctx)
     app.add_routes(api_records.routes)
     app.add_routes(api_node.routes)
     app.add_routes(api_query.routes)
@@ -94,3 +94,9 @@ def create_app(
     app.add_routes(api_submissions.routes)
     app.add_routes(report_form.routes)
     return app
+
+
+async def tasks_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Cancel every background task of the node, and wait until all have stopped."""
+    yield
+    await app[TASKS].close()

@@ -1,6 +1,11 @@
-"""The data directory: the node key (mode 0600), ``banscan.toml`` and the database."""
+"""The data directory: the node key (mode 0600), ``banscan.toml`` and the database.
+
+:func:`open_node_store` opens a node's database as its config asks; ``banscan run``,
+the CLI's commands and the dev network all open it through it.
+"""
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,9 +17,11 @@ from node.config import (
     Config,
     config_template,
     load_config,
+    steward_keys,
 )
 from protocol.errors import KeyFormatError
 from protocol.keys import NodeKey
+from storage.store import Store, wall_clock_ms
 
 
 class DataDirError(Exception):
@@ -122,3 +129,21 @@ def default_data_dir() -> Path:
         return Path(explicit)
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(base) / "banscan"
+
+
+async def open_node_store(
+    database: Path,
+    config: Config,
+    own_key: bytes,
+    *,
+    clock: Callable[[], int] = wall_clock_ms,
+) -> Store:
+    """The node's store at ``database``, opened with ``config``'s durability, stewards
+    (the node itself when none are configured) and quarantine bound."""
+    return await Store.open(
+        database,
+        synchronous=config.storage.synchronous,
+        clock=clock,
+        stewards=steward_keys(config, own_key),
+        quarantine_max_bytes=config.federation.quarantine_max_bytes,
+    )

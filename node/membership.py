@@ -14,7 +14,7 @@ from node.publishing import publish
 from protocol.keys import NodeKey, key_text
 from protocol.limits import Limits
 from protocol.records import VerifiedRecord
-from storage.members import Member, Trust
+from protocol.trust import Member, Trust
 from storage.store import Store
 
 

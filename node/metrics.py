@@ -44,9 +44,8 @@ from prometheus_client.core import CounterMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import Collector
 
-from node.api.federation import FEDERATION
 from node.auth import require_role
-from node.state import STORE
+from node.state import FEDERATION, STORE
 from node.timing import Timing
 from protocol.keys import key_text
 from storage.quarantine import quarantine_totals

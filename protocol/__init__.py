@@ -16,6 +16,7 @@ as of now:
 - ``utc``: moments (milliseconds since the epoch) as UTC text;
 - ``bundle``: bundle files, verifiable offline;
 - ``sync``: federation messages, vectors and their digests;
+- ``trust``: the trust rule: membership state, acceptance and audiences;
 - ``sealing``: moderator keys and sealed boxes for a submission's private part;
 - ``errors``: the one error tree of banscan, drawn in its docstring, and the
   errors all of these raise.

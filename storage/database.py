@@ -1,7 +1,6 @@
 """The SQLite database: one writer connection, one reader connection, migrations."""
 
 import asyncio
-import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -11,6 +10,7 @@ import aiosqlite
 
 from storage import SchemaVersionError
 from storage.migrations import BACKFILLS, MIGRATIONS
+from storage.sql import split_statements
 
 Synchronous = Literal["normal", "full"]
 BUSY_TIMEOUT_MS = 10_000
@@ -104,7 +104,7 @@ async def _migrate(conn: aiosqlite.Connection) -> None:
     for version, script in enumerate(MIGRATIONS[current:], start=current + 1):
         await conn.execute("BEGIN IMMEDIATE")
         try:
-            for statement in _statements(script):
+            for statement in split_statements(script):
                 await conn.execute(statement)
             if (backfill := BACKFILLS.get(version)) is not None:
                 await backfill(conn)
@@ -113,16 +113,3 @@ async def _migrate(conn: aiosqlite.Connection) -> None:
             await conn.rollback()
             raise
         await conn.commit()
-
-
-def _statements(script: str) -> list[str]:
-    """Split a migration into statements (executescript would commit on its own)."""
-    statements, pending = [], ""
-    for line in script.splitlines(keepends=True):
-        pending += line
-        if sqlite3.complete_statement(pending):
-            statements.append(pending.strip())
-            pending = ""
-    if pending.strip():
-        statements.append(pending.strip())
-    return [s for s in statements if s]

@@ -10,6 +10,7 @@ from collections.abc import Collection, Sequence
 from protocol.records import SignedRecord
 from protocol.sync import Feed, Want
 from storage.database import Database
+from storage.sql import expand_in, statement
 
 
 class FeedStore:
@@ -20,11 +21,11 @@ class FeedStore:
         """``{(origin, audience): max contiguous seq}`` for the feeds of ``audiences`` held."""
         if not audiences:
             return {}
-        marks = ",".join("?" * len(audiences))  # placeholders only; values are bound
-        async with self._db.reader.execute(
-            f"SELECT origin, audience, max_seq FROM feeds WHERE audience IN ({marks})",  # noqa: S608
-            tuple(audiences),
-        ) as cursor:
+        marks, params = expand_in(audiences)
+        sql = statement(
+            "SELECT origin, audience, max_seq FROM feeds WHERE audience IN {marks}", marks=marks
+        )
+        async with self._db.reader.execute(sql, params) as cursor:
             return {(origin, audience): seq async for origin, audience, seq in cursor}
 
     async def heads(self, origin: bytes) -> dict[str, int]:

@@ -1,99 +1,28 @@
-"""The ingest pipeline: verify a batch, then store it in one transaction.
+"""The ingest pipeline: check a batch, then store it in one transaction.
 
-Signature checks dominate the cost of ingest. libsodium releases the GIL
-while it verifies, so the signatures of a batch are checked in chunks on a
-small thread pool. The other checks (sizes, canonical envelope, body hash,
-schema) are Python that holds the GIL; they run on the calling thread, because
-running them on the pool threads too makes the threads pass the GIL back and
-forth and is slower than one thread (``bench/ingest.py``, ``bench/README.md``).
+Checking (sizes, canonical envelope, signature, body hash, schema) is done by
+a :class:`Checker` the caller supplies, such as ``federation.verifier``'s
+thread pool; storage only stores what it is given checked.
 """
 
-import asyncio
-import os
 from collections.abc import Collection, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from typing import Protocol
 
-from protocol.envelope import Envelope
 from protocol.errors import AudienceNotAllowedError, ProtocolError
-from protocol.keys import verify_signature
-from protocol.limits import Limits
-from protocol.records import (
-    SignedRecord,
-    VerifiedRecord,
-    finish_record,
-    invalid_signature,
-    precheck_record,
-)
+from protocol.records import SignedRecord, VerifiedRecord
 from storage.records import IngestResult, Outcome, RecordStore
 
 
-class Verifier:
-    """Checks batches of records on a thread pool; owns the pool and shuts it down."""
-
-    def __init__(self, network_id: str, limits: Limits, threads: int = 0) -> None:
-        self.network_id = network_id
-        self.limits = limits
-        self.threads = threads or min(4, os.cpu_count() or 1)
-        self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="banscan-verify")
-
-    def close(self) -> None:
-        self._pool.shutdown(wait=True)
+class Checker(Protocol):
+    """Checks a batch of records: each one verified, or the error it fails with."""
 
     async def check_all(
         self, records: Sequence[SignedRecord]
-    ) -> list[VerifiedRecord | ProtocolError]:
-        """Python checks on the calling thread; only signatures go to the pool.
-
-        libsodium releases the GIL, so the pool threads verify in parallel
-        as long as they run little Python; mixing the schema checks into the
-        pool threads makes them fight over the GIL and is slower than one thread.
-        """
-        checked: list[Envelope | VerifiedRecord | ProtocolError] = []
-        for record in records:
-            try:
-                checked.append(
-                    precheck_record(record, network_id=self.network_id, limits=self.limits)
-                )
-            except ProtocolError as exc:
-                checked.append(exc)
-        todo = [
-            (env.origin, record.envelope_bytes, record.signature)
-            for record, env in zip(records, checked, strict=True)
-            if isinstance(env, Envelope)
-        ]
-        good = iter(await self._signatures(todo))
-        for index, (record, env) in enumerate(zip(records, checked, strict=True)):
-            if not isinstance(env, Envelope):
-                continue
-            if not next(good):
-                checked[index] = invalid_signature()
-                continue
-            try:
-                checked[index] = finish_record(record, env)
-            except ProtocolError as exc:
-                checked[index] = exc
-        return [c for c in checked if not isinstance(c, Envelope)]
-
-    async def _signatures(self, todo: Sequence[tuple[bytes, bytes, bytes]]) -> list[bool]:
-        if len(todo) < 2 * self.threads:
-            return _verify_signatures(todo)
-        loop = asyncio.get_running_loop()
-        size = -(-len(todo) // self.threads)
-        done = await asyncio.gather(
-            *(
-                loop.run_in_executor(self._pool, _verify_signatures, todo[i : i + size])
-                for i in range(0, len(todo), size)
-            )
-        )
-        return [ok for part in done for ok in part]
-
-
-def _verify_signatures(todo: Sequence[tuple[bytes, bytes, bytes]]) -> list[bool]:
-    return [verify_signature(origin, message, sig) for origin, message, sig in todo]
+    ) -> list[VerifiedRecord | ProtocolError]: ...
 
 
 async def ingest_batch(
-    verifier: Verifier,
+    checker: Checker,
     records: RecordStore,
     batch: Sequence[SignedRecord],
     *,
@@ -104,7 +33,7 @@ async def ingest_batch(
 
     With ``audiences``, a record of any other audience is refused (a node never holds
     what it may not receive)."""
-    checked: list[VerifiedRecord | ProtocolError] = await verifier.check_all(batch)
+    checked: list[VerifiedRecord | ProtocolError] = await checker.check_all(batch)
     if audiences is not None:
         checked = [
             AudienceNotAllowedError(f"this node may not hold the {item.envelope.audience} audience")

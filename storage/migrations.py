@@ -4,8 +4,9 @@ A migration is SQL, optionally followed by a backfill that fills new columns
 of existing rows, in the same transaction.
 
 Fields that queries filter or group on are columns filled at insert time, so
-no query decodes bodies. Bodies live in their own table so a retraction or a
-legal purge deletes them while the signed envelope stays verifiable.
+no query decodes bodies. Bodies live in their own table so a retraction, or a
+steward's revocation of their origin, deletes them while the signed envelope
+stays verifiable (docs/protocol.md section 7.2).
 """
 
 from collections.abc import Awaitable, Callable
@@ -15,7 +16,47 @@ import aiosqlite
 from protocol.kinds import decode_body, is_known_kind
 from storage.columns import QUERY_COLUMNS, query_columns, summary_text
 from storage.rollup import MIGRATION as ROLLUP_MIGRATION
-from storage.submissions import MIGRATION as SUBMISSIONS_MIGRATION
+from storage.sql import statement
+
+_SUBMISSIONS = """
+CREATE TABLE submissions (
+    id           TEXT PRIMARY KEY,         -- random; what moderators name it by
+    receipt_hash BLOB NOT NULL UNIQUE,     -- SHA-256 of the reporter's receipt code
+    kind         TEXT NOT NULL,            -- incident or deployment
+    received_on  TEXT NOT NULL,            -- UTC day only
+    triage       TEXT NOT NULL,            -- JSON of the coarse, publishable fields
+    sealed       BLOB,                     -- the private part, sealed; NULL once purged
+    key_ids      TEXT NOT NULL,            -- the moderator keys it is sealed to
+    status       TEXT NOT NULL DEFAULT 'pending',
+    decided_ms   INTEGER,                  -- last moderation decision
+    record_id    BLOB,                     -- latest record published from it
+    reason       TEXT,                     -- why it was rejected or retracted
+    purged_ms    INTEGER
+);
+CREATE INDEX submissions_status ON submissions (status);
+
+CREATE TABLE moderator_keys (
+    key_id   TEXT PRIMARY KEY,
+    public   TEXT NOT NULL,                -- mlkem768x25519:...
+    label    TEXT NOT NULL,
+    added_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE audit_log (
+    seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+    at_ms      INTEGER NOT NULL,
+    actor      TEXT NOT NULL,
+    action     TEXT NOT NULL,
+    submission TEXT,
+    record_id  BLOB,
+    detail     TEXT NOT NULL,              -- JSON; never private content
+    hash       BLOB NOT NULL               -- SHA-256 over the previous hash and this entry
+);
+CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+"""
 
 MIGRATIONS: tuple[str, ...] = (
     # 1: records, bodies, feeds, fork evidence, API tokens
@@ -167,7 +208,7 @@ MIGRATIONS: tuple[str, ...] = (
     ROLLUP_MIGRATION,
     # 6: submissions from the public, moderators' public keys, the moderation audit
     # log (storage.submissions)
-    SUBMISSIONS_MIGRATION,
+    _SUBMISSIONS,
 )
 
 
@@ -185,7 +226,8 @@ async def _backfill_query_columns(conn: aiosqlite.Connection) -> None:
         if (text := summary_text(content)) is not None:
             summaries.append((rid, text))
     assignments = ", ".join(f"{column} = ?" for column in QUERY_COLUMNS)
-    await conn.executemany(f"UPDATE records SET {assignments} WHERE rid = ?", updates)  # noqa: S608
+    sql = statement("UPDATE records SET {assignments} WHERE rid = ?", assignments=assignments)
+    await conn.executemany(sql, updates)
     await conn.executemany("INSERT INTO summaries (rowid, summary) VALUES (?, ?)", summaries)
 
 

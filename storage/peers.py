@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from protocol.sync import Feed, bucket_of
 from storage.database import Database
+from storage.sql import statement
 
 SOURCES = ("config", "cli", "discovered")
 
@@ -70,13 +71,13 @@ class PeerStore:
 
     async def all(self) -> list[Peer]:
         async with self._db.reader.execute(
-            f"SELECT {_PEER_COLUMNS} FROM peers ORDER BY added_ms, key"  # noqa: S608
+            statement("SELECT {columns} FROM peers ORDER BY added_ms, key", columns=_PEER_COLUMNS)
         ) as cursor:
             return [Peer(*row) async for row in cursor]
 
     async def get(self, key: bytes) -> Peer | None:
         async with self._db.reader.execute(
-            f"SELECT {_PEER_COLUMNS} FROM peers WHERE key = ?",  # noqa: S608
+            statement("SELECT {columns} FROM peers WHERE key = ?", columns=_PEER_COLUMNS),
             (key,),
         ) as cursor:
             row = await cursor.fetchone()

@@ -14,6 +14,7 @@ import structlog
 
 from protocol.envelope import decode_envelope
 from protocol.records import SignedRecord, VerifiedRecord, finish_record
+from storage.sql import expand_in, statement
 
 DEFAULT_MAX_BYTES = 64 << 20
 
@@ -30,11 +31,9 @@ async def held_ids(conn: aiosqlite.Connection, ids: Collection[bytes]) -> set[by
     listed = sorted(ids)
     for start in range(0, len(listed), 500):
         part = listed[start : start + 500]
-        marks = ",".join("?" * len(part))  # placeholders only; the values are bound
-        rows = await conn.execute_fetchall(
-            f"SELECT id FROM quarantine WHERE id IN ({marks})",  # noqa: S608
-            part,
-        )
+        marks, params = expand_in(part)
+        sql = statement("SELECT id FROM quarantine WHERE id IN {marks}", marks=marks)
+        rows = await conn.execute_fetchall(sql, params)
         found.update(bytes(row[0]) for row in rows)
     return found
 

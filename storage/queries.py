@@ -2,8 +2,10 @@
 
 Every read here works on the indexed query columns of ``records`` (filled at
 insert time, see :mod:`storage.columns`) and never decodes a body, except
-coverage, which decodes each chapter's latest small ``node`` record. Stats
-read the rollup of :mod:`storage.rollup` instead whenever it answers exactly.
+coverage, which decodes each chapter's latest small ``node`` record. What a
+read selects is a :class:`~storage.filters.QueryFilter`; aggregates are
+:mod:`storage.stats`, which reads the rollup of :mod:`storage.rollup`
+whenever it answers exactly.
 
 Only current records are visible: a record that a later version supersedes,
 or that a retraction withdrew, or whose body was erased, never shows.
@@ -20,50 +22,32 @@ from typing import Any, Literal, cast
 
 from protocol.envelope import decode_envelope
 from protocol.kinds import NodeInfo, decode_body
-from storage import rollup
+from storage import stats as aggregates
 from storage.database import Database
-from storage.records import StoredRecord
+from storage.filters import QueryFilter, QueryKind, where_clause
+from storage.sql import expand_in, statement
+from storage.stats import GROUP_KEYS, PERIODS, Stats, StatsGroup
+from storage.stored import StoredRecord
 
-QueryKind = Literal["incident", "deployment"]
+# What was defined here before reads moved to storage.filters and storage.stats.
+__all__ = [
+    "GROUP_KEYS",
+    "PERIODS",
+    "BodyRow",
+    "ChapterCoverage",
+    "FeedCoverage",
+    "QueryFilter",
+    "QueryKind",
+    "QueryRow",
+    "RecordQueries",
+    "Stats",
+    "StatsGroup",
+]
+
 SortKey = Literal["created", "occurred"]
 SortOrder = tuple[SortKey, bool]  # (key, descending)
 CursorKey = tuple[int | str, int]  # (the last row's sort value, its rid)
 
-GROUP_KEYS = (
-    "country",
-    "region",
-    "city",
-    "category",
-    "technology",
-    "agency",
-    "status",
-    "origin",
-    "month",
-    "week",
-    "year",
-)
-PERIODS = ("month", "week", "year")
-
-# The Thursday of occurred_on's ISO week decides the ISO year and week number
-# (this SQLite may predate strftime's %G and %V).
-_THURSDAY = (
-    "date(r.occurred_on, '-' || ((CAST(strftime('%w', r.occurred_on) AS INTEGER) + 6) % 7)"
-    " || ' days', '+3 days')"
-)
-_GROUP_SQL = {
-    "country": "r.country",
-    "region": "r.region",
-    "city": "r.city",
-    "category": "r.category",
-    "technology": "r.technology",
-    "agency": "r.agency",
-    "status": "r.status",
-    "origin": "r.origin",
-    "month": "substr(r.occurred_on, 1, 7)",
-    "year": "substr(r.occurred_on, 1, 4)",
-    "week": f"strftime('%Y', {_THURSDAY}) || '-W' || "
-    f"printf('%02d', (CAST(strftime('%j', {_THURSDAY}) AS INTEGER) - 1) / 7 + 1)",
-}
 _SORT_SQL = {"created": "r.created_ms", "occurred": "COALESCE(r.occurred_on, '')"}
 _ROW_COLUMNS = (
     "r.rid, r.envelope, r.signature, b.body, r.created_ms, r.country, r.region, r.city,"
@@ -72,37 +56,6 @@ _ROW_COLUMNS = (
 ITERATE_PAGE = 1000
 # rid, id, origin, audience, created_ms, body: a current record as exports read it.
 BodyRow = tuple[int, bytes, bytes, str, int, bytes]
-
-
-@dataclass(frozen=True)
-class QueryFilter:
-    """What a query, an aggregate or an export selects. Empty tuples and None select all.
-
-    Values within one field are alternatives (OR); fields combine with AND.
-    ``occurred_*`` are inclusive ISO dates, ``created_*_ms`` inclusive
-    milliseconds. ``area_prefix`` (a geohash prefix) applies to incidents,
-    ``bbox`` (min_lat_e7, min_lon_e7, max_lat_e7, max_lon_e7; min_lon > max_lon
-    crosses the antimeridian) to deployments, and ``text`` is a full-text search
-    over incident summaries, matched as plain words (every word must occur).
-    """
-
-    kind: QueryKind
-    audiences: tuple[str, ...]
-    countries: tuple[str, ...] = ()
-    regions: tuple[str, ...] = ()
-    cities: tuple[str, ...] = ()
-    origins: tuple[bytes, ...] = ()
-    categories: tuple[str, ...] = ()
-    technologies: tuple[str, ...] = ()
-    agencies: tuple[str, ...] = ()
-    statuses: tuple[str, ...] = ()
-    occurred_from: str | None = None
-    occurred_to: str | None = None
-    created_from_ms: int | None = None
-    created_to_ms: int | None = None
-    area_prefix: str | None = None
-    bbox: tuple[int, int, int, int] | None = None
-    text: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,24 +83,6 @@ class QueryRow:
         return (value, self.record.rid)
 
 
-@dataclass(slots=True)  # not frozen: building 20,000 frozen ones cost a tenth of a stats request
-class StatsGroup:
-    """One group of an aggregate; ``keys`` maps each group_by name to its value
-    (``origin`` as the 32-byte key, the others as text, None where a record has none)."""
-
-    keys: dict[str, str | bytes | None]
-    count: int
-    chapters: int
-    first: str | None
-    last: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class Stats:
-    groups: list[StatsGroup]
-    total: StatsGroup
-
-
 @dataclass(frozen=True, slots=True)
 class FeedCoverage:
     audience: str
@@ -163,69 +98,6 @@ class ChapterCoverage:
     country: str | None
     records: dict[str, int] = field(default_factory=dict)
     feeds: list[FeedCoverage] = field(default_factory=list)
-
-
-def fts_match(text: str) -> str:
-    """An FTS5 query matching every word of ``text`` as a plain string, so no user input
-    is read as FTS syntax (quotes, NEAR, AND, column filters, ``*``). NUL would end an
-    FTS5 string early, so it separates words like a space."""
-    words = text.replace("\x00", " ").split()
-    return " ".join('"' + word.replace('"', '""') + '"' for word in words)
-
-
-def _in(column: str, values: Sequence[Any], clauses: list[str], params: list[Any]) -> None:
-    if values:
-        # Placeholders only; every value is bound.
-        clauses.append(f"{column} IN ({','.join('?' * len(values))})")
-        params.extend(values)
-
-
-def where_clause(query: QueryFilter, *, kind_index: bool = True) -> tuple[str, list[Any]]:
-    """The SQL condition (over ``records r``) and its bound parameters for ``query``.
-
-    ``kind_index=False`` keeps SQLite from choosing an index for the kind term alone
-    (a unary ``+``), while indexes on selective filters stay usable."""
-    clauses = [
-        "r.kind = ?" if kind_index else "+r.kind = ?",
-        "r.superseded_by IS NULL",
-        "r.retracted_by IS NULL",
-        "r.erased_ms IS NULL",
-    ]
-    params: list[Any] = [query.kind]
-    _in("r.audience", query.audiences or ("",), clauses, params)
-    _in("r.country", query.countries, clauses, params)
-    _in("r.region", query.regions, clauses, params)
-    _in("r.city", query.cities, clauses, params)
-    _in("r.origin", query.origins, clauses, params)
-    _in("r.category", query.categories, clauses, params)
-    _in("r.technology", query.technologies, clauses, params)
-    _in("r.agency COLLATE NOCASE", query.agencies, clauses, params)
-    _in("r.status", query.statuses, clauses, params)
-    bounds: tuple[tuple[str, str, Any], ...] = (
-        ("r.occurred_on", ">=", query.occurred_from),
-        ("r.occurred_on", "<=", query.occurred_to),
-        ("r.created_ms", ">=", query.created_from_ms),
-        ("r.created_ms", "<=", query.created_to_ms),
-    )
-    for column, operator, value in bounds:
-        if value is not None:
-            clauses.append(f"{column} {operator} ?")
-            params.append(value)
-    if query.area_prefix is not None:
-        # '{' sorts just after 'z', the last letter of the geohash alphabet: an index range.
-        clauses.append("r.area >= ? AND r.area < ?")
-        params.extend((query.area_prefix, query.area_prefix + "{"))
-    if query.bbox is not None:
-        min_lat, min_lon, max_lat, max_lon = query.bbox
-        clauses.append("r.lat_e7 BETWEEN ? AND ?")
-        params.extend((min_lat, max_lat))
-        joiner = "AND" if min_lon <= max_lon else "OR"
-        clauses.append(f"(r.lon_e7 >= ? {joiner} r.lon_e7 <= ?)")
-        params.extend((min_lon, max_lon))
-    if query.text is not None:
-        clauses.append("r.rid IN (SELECT rowid FROM summaries WHERE summaries MATCH ?)")
-        params.append(fts_match(query.text))
-    return " AND ".join(clauses), params
 
 
 class RecordQueries:
@@ -251,10 +123,13 @@ class RecordQueries:
         order = f"ORDER BY {_SORT_SQL[key]} {direction}, r.rid {direction}"
         # Pick the page's rids first, then read their rows and bodies: joining bodies
         # before the LIMIT would read the body of every matching record.
-        sql = (
-            f"SELECT {_ROW_COLUMNS} FROM "  # noqa: S608
-            f"(SELECT r.rid FROM records r WHERE {where} {order} LIMIT ?) AS p "
-            f"JOIN records r ON r.rid = p.rid LEFT JOIN bodies b ON b.rid = r.rid {order}"
+        sql = statement(
+            "SELECT {columns} FROM "
+            "(SELECT r.rid FROM records r WHERE {where} {order} LIMIT ?) AS p "
+            "JOIN records r ON r.rid = p.rid LEFT JOIN bodies b ON b.rid = r.rid {order}",
+            columns=_ROW_COLUMNS,
+            where=where,
+            order=order,
         )
         async with self._db.reader.execute(sql, (*params, limit)) as cursor:
             return [_row(values) async for values in cursor]
@@ -287,10 +162,13 @@ class RecordQueries:
 
         async def read(after: Sequence[Any]) -> list[BodyRow]:
             cursor = " AND (r.created_ms, r.rid) > (?, ?)" if after else ""
-            sql = (
-                "SELECT r.rid, r.id, r.origin, r.audience, r.created_ms, b.body FROM "  # noqa: S608
-                f"(SELECT r.rid FROM records r WHERE {where}{cursor} {order} LIMIT ?) AS p "
-                f"JOIN records r ON r.rid = p.rid JOIN bodies b ON b.rid = r.rid {order}"
+            sql = statement(
+                "SELECT r.rid, r.id, r.origin, r.audience, r.created_ms, b.body FROM "
+                "(SELECT r.rid FROM records r WHERE {where}{cursor} {order} LIMIT ?) AS p "
+                "JOIN records r ON r.rid = p.rid JOIN bodies b ON b.rid = r.rid {order}",
+                where=where,
+                cursor=cursor,
+                order=order,
             )
             rows = await self._db.reader.execute_fetchall(sql, (*params, *after, page))
             return cast(list[BodyRow], rows)  # aiosqlite types them as Iterable[Row]
@@ -317,136 +195,54 @@ class RecordQueries:
     async def stats(
         self, query: QueryFilter, group_by: Sequence[str], period: str | None = None
     ) -> Stats:
-        """Counts, distinct origins and first and last ``occurred_on`` per group and in total.
-
-        ``group_by`` names come from :data:`GROUP_KEYS`; ``period`` (one of
-        :data:`PERIODS`) adds a time series key when not already grouped by it.
-        Answered from the rollup (:mod:`storage.rollup`) when it can be, else by
-        :meth:`scan_stats`; both give the same answer.
-        """
-        keys = _stats_keys(group_by, period)
-        if rollup.answerable(query, keys):
-            return await self._rollup_stats(query, keys)
-        return await self.scan_stats(query, keys)
+        """Aggregates of ``query`` (see :func:`storage.stats.stats`)."""
+        return await aggregates.stats(self._db.reader, query, group_by, period)
 
     async def scan_stats(
         self, query: QueryFilter, group_by: Sequence[str], period: str | None = None
     ) -> Stats:
         """:meth:`stats` computed from the records themselves, for any filter and grouping."""
-        keys = _stats_keys(group_by, period)
-        # Aggregates read most rows of a kind: walking a kind index with a table lookup
-        # per row measured slower than a scan (bench/query.py, 1,000,000 records).
-        where, params = where_clause(query, kind_index=False)
-        measures = "COUNT(*), COUNT(DISTINCT r.origin), MIN(r.occurred_on), MAX(r.occurred_on)"
-        groups: list[StatsGroup] = []
-        if keys:
-            expressions = ", ".join(f"{_GROUP_SQL[k]} AS g{i}" for i, k in enumerate(keys))
-            positions = ", ".join(str(i + 1) for i in range(len(keys)))
-            sql = (
-                f"SELECT {expressions}, {measures} FROM records r "  # noqa: S608
-                f"WHERE {where} GROUP BY {positions} ORDER BY {positions}"
-            )
-            async with self._db.reader.execute(sql, params) as cursor:
-                async for values in cursor:
-                    groups.append(
-                        StatsGroup(dict(zip(keys, values[: len(keys)], strict=True)), *values[-4:])
-                    )
-        sql = f"SELECT {measures} FROM records r WHERE {where}"  # noqa: S608
-        async with self._db.reader.execute(sql, params) as cursor:
-            row = await cursor.fetchone()
-        assert row is not None
-        return Stats(groups, StatsGroup({}, *row))
-
-    async def _rollup_stats(self, query: QueryFilter, keys: Sequence[str]) -> Stats:
-        reader = self._db.reader
-        visibility = rollup.cells_visibility(query, keys)
-        where, params = rollup.rollup_where(query, cells=visibility is not None)
-        selected = ", ".join(rollup.ROLLUP_GROUPS[k] for k in keys)
-        # Grouping and ordering on the stored columns (where '' sorts as NULL would,
-        # first) lets SQLite read stats_cells in key order; NULLIF costs a sort.
-        order = ", ".join(rollup.ROLLUP_ORDER[k] for k in keys)
-        if visibility is not None:
-            sql = (
-                f"SELECT {selected}, u.records, u.chapters, u.first, u.last "  # noqa: S608
-                f"FROM stats_cells u WHERE {where} AND u.visibility = ? ORDER BY {order}"
-            )
-            rows = await reader.execute_fetchall(sql, [*params, visibility])
-        elif keys:
-            sql = (
-                f"SELECT {selected}, SUM(u.records), COUNT(DISTINCT u.origin), "  # noqa: S608
-                f"MIN(u.first), MAX(u.last) FROM stats_rollup u WHERE {where} "
-                f"GROUP BY {order} ORDER BY {order}"
-            )
-            rows = await reader.execute_fetchall(sql, params)
-        else:
-            rows = []
-        n = len(keys)
-        groups = [StatsGroup(dict(zip(keys, row[:n], strict=True)), *row[n:]) for row in rows]
-        where, params = rollup.rollup_where(query, cells=False)
-        if keys:
-            # Groups split the selection without overlap: the total's count, first and
-            # last follow from them; only its distinct chapters need the rollup again.
-            count = sum(g.count for g in groups)
-            first = min((g.first for g in groups if g.first is not None), default=None)
-            last = max((g.last for g in groups if g.last is not None), default=None)
-        else:
-            sql = (
-                "SELECT COALESCE(SUM(u.records), 0), MIN(u.first), MAX(u.last) "  # noqa: S608
-                f"FROM stats_rollup u WHERE {where}"
-            )
-            ((count, first, last),) = await reader.execute_fetchall(sql, params)
-        # One index seek per chapter (stats_rollup_origin) instead of a DISTINCT scan.
-        sql = (
-            "SELECT COUNT(*) FROM (SELECT DISTINCT origin FROM feeds) AS o "  # noqa: S608
-            f"WHERE EXISTS (SELECT 1 FROM stats_rollup u WHERE {where} AND u.origin = o.origin)"
-        )
-        ((chapters,),) = await reader.execute_fetchall(sql, params)
-        return Stats(groups, StatsGroup({}, count, chapters, first, last))
+        return await aggregates.scan_stats(self._db.reader, query, group_by, period)
 
     async def coverage(self, audiences: Sequence[str]) -> list[ChapterCoverage]:
         """Every origin with a record in ``audiences``: who it is, what it holds, how far
         each of its feeds reaches."""
-        marks = ",".join("?" * len(audiences)) or "NULL"
+        marks, listed = expand_in(audiences)
         chapters: dict[bytes, ChapterCoverage] = {}
-        sql = (
-            "SELECT f.origin, f.audience, f.max_seq, r.created_ms FROM feeds f "  # noqa: S608
+        sql = statement(
+            "SELECT f.origin, f.audience, f.max_seq, r.created_ms FROM feeds f "
             "LEFT JOIN records r ON r.origin = f.origin AND r.audience = f.audience "
-            f"AND r.seq = f.max_seq WHERE f.audience IN ({marks}) ORDER BY f.origin, f.audience"
+            "AND r.seq = f.max_seq WHERE f.audience IN {marks} ORDER BY f.origin, f.audience",
+            marks=marks,
         )
-        async with self._db.reader.execute(sql, list(audiences)) as cursor:
+        async with self._db.reader.execute(sql, listed) as cursor:
             async for origin, audience, max_seq, created_ms in cursor:
                 chapter = chapters.setdefault(origin, ChapterCoverage(origin, None, None, None))
                 chapter.feeds.append(FeedCoverage(audience, max_seq, created_ms))
-        sql = (
-            "SELECT r.origin, r.kind, COUNT(*) FROM records r "  # noqa: S608
-            f"WHERE r.audience IN ({marks}) AND r.superseded_by IS NULL "
-            "AND r.retracted_by IS NULL AND r.erased_ms IS NULL GROUP BY r.origin, r.kind"
+        sql = statement(
+            "SELECT r.origin, r.kind, COUNT(*) FROM records r "
+            "WHERE r.audience IN {marks} AND r.superseded_by IS NULL "
+            "AND r.retracted_by IS NULL AND r.erased_ms IS NULL GROUP BY r.origin, r.kind",
+            marks=marks,
         )
-        async with self._db.reader.execute(sql, list(audiences)) as cursor:
+        async with self._db.reader.execute(sql, listed) as cursor:
             async for origin, kind, count in cursor:
                 if origin in chapters:
                     chapters[origin].records[kind] = count
         # Each origin's latest node record names it; later rows replace earlier ones.
-        sql = (
-            "SELECT r.origin, b.body FROM records r JOIN bodies b ON b.rid = r.rid "  # noqa: S608
-            f"WHERE r.kind = 'node' AND r.audience IN ({marks}) AND r.retracted_by IS NULL "
-            "ORDER BY r.created_ms, r.rid"
+        sql = statement(
+            "SELECT r.origin, b.body FROM records r JOIN bodies b ON b.rid = r.rid "
+            "WHERE r.kind = 'node' AND r.audience IN {marks} AND r.retracted_by IS NULL "
+            "ORDER BY r.created_ms, r.rid",
+            marks=marks,
         )
-        async with self._db.reader.execute(sql, list(audiences)) as cursor:
+        async with self._db.reader.execute(sql, listed) as cursor:
             async for origin, body in cursor:
                 info = decode_body("node", body)
                 if origin in chapters and isinstance(info, NodeInfo):
                     chapter = chapters[origin]
                     chapter.name, chapter.city, chapter.country = info.name, info.city, info.country
         return list(chapters.values())
-
-
-def _stats_keys(group_by: Sequence[str], period: str | None) -> list[str]:
-    keys = list(dict.fromkeys([*group_by, *([period] if period else [])]))
-    unknown = [k for k in keys if k not in _GROUP_SQL]
-    if unknown:
-        raise ValueError(f"cannot group by {unknown[0]!r}")
-    return keys
 
 
 def _row(values: Sequence[Any]) -> QueryRow:

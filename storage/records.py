@@ -1,132 +1,67 @@
-"""Records, bodies, feeds and fork evidence.
+"""Writing records: a batch in one transaction, as :mod:`storage.classify` decides.
 
-Ingest takes a batch of already verified records and stores it in one
-transaction. Each feed ``(origin, audience)`` holds a contiguous run of seqs
-from 1, so for every record exactly one of these holds:
+Ingest takes a batch of already verified records. It reads what the decision
+needs (the feeds' heads, the ids already holding the batch's slots, which
+records wait in the quarantine), lets :func:`storage.classify.classify`
+decide each record's fate, and applies that plan: accepted records and
+tombstones take their slots, fork evidence is kept, records of undecided
+origins go to the quarantine (``storage.quarantine``).
 
-- its seq is the feed's next one: it is **accepted**;
-- the slot is taken by the same envelope: a **duplicate**, a no-op;
-- the slot is taken by another envelope: a **fork**; both are kept as
-  evidence, the first goes on being served, and the origin is flagged;
-- its seq is beyond the next one: **rejected** as a seq gap.
-
-Before a record takes a new slot, the trust rule (``storage.members``) judges
-its origin: a record of a key no steward has decided on is **quarantined**
-(``storage.quarantine``); one that a suspension or revocation covers is
-**rejected**. Stewards' records are applied first, so a batch that admits a
-key and carries its records stores them. When a steward's membership record
-changes a key's state, that key's quarantined records are released and judged
-again in the same transaction, and a revocation withdraws the key's records
-created since it was compromised. The node's own records skip the rule: a new
-chapter publishes before it is admitted.
+When a steward's membership record changes a key's state, that key's
+quarantined records are released and judged again in the same transaction,
+and a revocation withdraws the key's records created since it was
+compromised. The trust rule is :mod:`protocol.trust`'s; the in-memory trust
+state sees new decisions only once the transaction has committed.
 
 A batch is atomic when asked: one rejected record rolls back the whole batch;
-quarantined records are not rejections.
+quarantined records are not rejections. Reads are :class:`storage.stored.RecordReader`'s.
 """
 
-import enum
-from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import aiosqlite
 import structlog
 
-from protocol.envelope import Envelope, decode_envelope
-from protocol.errors import ProtocolError, SeqGapError
-from protocol.records import SignedRecord, VerifiedRecord
+from protocol.records import VerifiedRecord
+from protocol.trust import Member, Trust
 from storage import quarantine
+from storage.classify import (
+    BATCH_REJECTED,
+    FORK_DETAIL,
+    Feed,
+    IngestResult,
+    Outcome,
+    Plan,
+    Slot,
+    Verdict,
+    classify,
+    decided_subjects,
+    feed_of,
+    quarantine_candidates,
+)
 from storage.columns import QUERY_COLUMNS, query_columns, summary_text
 from storage.database import Database
-from storage.members import (
-    Member,
-    Standing,
-    Trust,
-    decision_of,
-    load_members,
-    rebuild_members,
-    save_members,
-    withdraw_revoked,
-)
+from storage.members import load_members, rebuild_members, save_members, withdraw_revoked
 from storage.rollup import add_batch as add_to_rollup
+from storage.sql import expand_in, statement
+from storage.stored import Fork, RecordFilter, RecordReader, StoredRecord
 from storage.versions import apply_versions, withdraw
 
-
-class Outcome(enum.StrEnum):
-    ACCEPTED = "accepted"
-    DUPLICATE = "duplicate"
-    FORK = "fork"
-    QUARANTINED = "quarantined"
-    REJECTED = "rejected"
-
+# What was defined here before the classifier and the reads moved out.
+__all__ = [
+    "BATCH_REJECTED",
+    "FORK_DETAIL",
+    "Fork",
+    "IngestResult",
+    "Outcome",
+    "RecordFilter",
+    "RecordStore",
+    "StoredRecord",
+    "Verdict",
+]
 
 _log = structlog.get_logger("banscan.records")
-
-BATCH_REJECTED = "batch-rejected"
-FORK_DETAIL = (
-    "this feed slot is already held by another envelope; both are kept as evidence "
-    "and the origin is flagged"
-)
-
-
-@dataclass(frozen=True, slots=True)
-class IngestResult:
-    """What became of one record. A rejected record with no error was sound, but its
-    batch was rolled back because of another record."""
-
-    id: bytes
-    outcome: Outcome
-    error: ProtocolError | None = None
-
-    @property
-    def code(self) -> str | None:
-        if self.error is not None:
-            return self.error.code
-        return {Outcome.REJECTED: BATCH_REJECTED, Outcome.FORK: "fork"}.get(self.outcome)
-
-    @property
-    def detail(self) -> str | None:
-        if self.error is not None:
-            return self.error.detail
-        if self.outcome is Outcome.REJECTED:
-            return "not stored: another record in the batch was rejected"
-        return FORK_DETAIL if self.outcome is Outcome.FORK else None
-
-
-@dataclass(frozen=True, slots=True)
-class StoredRecord:
-    rid: int
-    envelope: Envelope
-    envelope_bytes: bytes
-    signature: bytes
-    body: bytes | None
-    erased: bool
-
-    @property
-    def id(self) -> bytes:
-        return SignedRecord(self.envelope_bytes, self.signature, self.body).id
-
-    def signed(self) -> SignedRecord:
-        return SignedRecord(self.envelope_bytes, self.signature, self.body)
-
-
-@dataclass(frozen=True, slots=True)
-class RecordFilter:
-    kinds: Sequence[str] = ()
-    origin: bytes | None = None
-    audiences: Sequence[str] = ()
-    since_ms: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Fork:
-    origin: bytes
-    audience: str
-    seq: int
-    first_id: bytes
-    second_id: bytes
-    detected_ms: int
-
 
 # Column names come from a constant; every value is a bound parameter.
 _COLUMNS = ", ".join(
@@ -144,16 +79,14 @@ _COLUMNS = ", ".join(
         *QUERY_COLUMNS,
     )
 )
-_INSERT_RECORD = (
-    f"INSERT INTO records ({_COLUMNS}) VALUES ({', '.join('?' * (10 + len(QUERY_COLUMNS)))})"  # noqa: S608
-)
-_SELECT_RECORDS = (
-    "SELECT r.rid, r.envelope, r.signature, b.body, r.erased_ms "
-    "FROM records r LEFT JOIN bodies b ON b.rid = r.rid"
+_INSERT_RECORD = statement(
+    "INSERT INTO records ({columns}) VALUES {marks}",
+    columns=_COLUMNS,
+    marks=expand_in(_COLUMNS.split(", "))[0],
 )
 
 
-class RecordStore:
+class RecordStore(RecordReader):
     """Reads and writes records. All writes are batched into single transactions."""
 
     def __init__(
@@ -163,7 +96,7 @@ class RecordStore:
         trust: Trust,
         quarantine_max_bytes: int = quarantine.DEFAULT_MAX_BYTES,
     ) -> None:
-        self._db = db
+        super().__init__(db)
         self._clock = clock
         self.trust = trust
         self._quarantine_max_bytes = quarantine_max_bytes
@@ -253,87 +186,6 @@ class RecordStore:
         """(records, bytes) waiting in the quarantine."""
         return await quarantine.quarantine_totals(self._db.reader)
 
-    async def get(self, record_id: bytes) -> StoredRecord | None:
-        rows = await self._select("WHERE r.id = ?", (record_id,))
-        return rows[0] if rows else None
-
-    async def page(
-        self, where: RecordFilter, *, after_rid: int = 0, limit: int = 100
-    ) -> list[StoredRecord]:
-        clauses: list[str] = ["r.rid > ?"]
-        params: list[Any] = [after_rid]
-        if where.kinds:
-            clauses.append(f"r.kind IN ({','.join('?' * len(where.kinds))})")
-            params.extend(where.kinds)
-        if where.audiences:
-            clauses.append(f"r.audience IN ({','.join('?' * len(where.audiences))})")
-            params.extend(where.audiences)
-        if where.origin is not None:
-            clauses.append("r.origin = ?")
-            params.append(where.origin)
-        if where.since_ms is not None:
-            clauses.append("r.created_ms >= ?")
-            params.append(where.since_ms)
-        return await self._select(
-            f"WHERE {' AND '.join(clauses)} ORDER BY r.rid LIMIT ?", (*params, limit)
-        )
-
-    async def iterate(self, where: RecordFilter, *, page: int = 500) -> AsyncIterator[StoredRecord]:
-        """Every matching record in arrival order, a page at a time (constant memory)."""
-        after = 0
-        while True:
-            rows = await self.page(where, after_rid=after, limit=page)
-            for row in rows:
-                yield row
-            if len(rows) < page:
-                return
-            after = rows[-1].rid
-
-    async def counts(self) -> list[tuple[str, str, int]]:
-        """(kind, audience, count) for every kind and audience held."""
-        async with self._db.reader.execute(
-            "SELECT kind, audience, COUNT(*) FROM records GROUP BY kind, audience ORDER BY 1, 2"
-        ) as cursor:
-            return [(row[0], row[1], row[2]) async for row in cursor]
-
-    async def feeds(self) -> list[tuple[bytes, str, int]]:
-        async with self._db.reader.execute(
-            "SELECT origin, audience, max_seq FROM feeds ORDER BY origin, audience"
-        ) as cursor:
-            return [(row[0], row[1], row[2]) async for row in cursor]
-
-    async def forks(self) -> list[Fork]:
-        async with self._db.reader.execute(
-            "SELECT origin, audience, seq, first_id, id, detected_ms FROM forks "
-            "ORDER BY detected_ms, id"
-        ) as cursor:
-            return [Fork(*row) async for row in cursor]
-
-    async def flagged_origins(self) -> list[bytes]:
-        async with self._db.reader.execute(
-            "SELECT DISTINCT origin FROM forks ORDER BY origin"
-        ) as cursor:
-            return [row[0] async for row in cursor]
-
-    async def _select(self, tail: str, params: Sequence[Any]) -> list[StoredRecord]:
-        # tail is assembled from fixed SQL fragments; values are bound parameters.
-        sql = f"{_SELECT_RECORDS} {tail}"
-        async with self._db.reader.execute(
-            sql,
-            params,
-        ) as cursor:
-            return [
-                StoredRecord(
-                    rid=rid,
-                    envelope=decode_envelope(envelope),
-                    envelope_bytes=envelope,
-                    signature=signature,
-                    body=body,
-                    erased=erased_ms is not None,
-                )
-                async for rid, envelope, signature, body, erased_ms in cursor
-            ]
-
     async def _ingest(
         self,
         conn: aiosqlite.Connection,
@@ -349,157 +201,72 @@ class RecordStore:
         # A steward's decision in this batch may admit a key whose earlier records wait
         # in the quarantine: take them out now and judge them with the batch, in feed
         # order, or the batch's later records of that key would leave a seq gap.
-        subjects = {
-            decision.subject
-            for record in records
-            if record.envelope.origin in trust.stewards
-            and (decision := decision_of(record)) is not None
-        }
+        subjects = decided_subjects(records, trust.stewards)
         if subjects:
             ids = {record.id for record in records}
             waiting = await quarantine.release(conn, subjects)
             if waiting:
                 _log.info("released quarantined records", released=len(waiting))
             records = [*records, *(r for r in waiting if r.id not in ids)]
-        decided: list[Member] = []
-        held: list[VerifiedRecord] = []
-        results: dict[int, IngestResult] = {}
-        next_seq: dict[tuple[bytes, str], int] = {}
-        new_rows: list[tuple[Any, ...]] = []
-        new_bodies: list[tuple[int, bytes]] = []
-        new_forks: list[tuple[Any, ...]] = []
-        tombstones: list[tuple[bytes, int]] = []
-        new_summaries: list[tuple[int, str]] = []
-        seen: dict[bytes, int] = {}
+        heads = await _max_seqs(conn, {feed_of(r) for r in records})
+        candidates = quarantine_candidates(records, heads, trust, staged, own=own)
+        plan = classify(
+            records,
+            heads=heads,
+            slots=await _slot_ids(conn, records, heads),
+            held=await quarantine.held_ids(conn, candidates),
+            trust=trust,
+            staged=staged,
+            own=own,
+        )
+        staged.update((decision.subject, decision) for decision in plan.decided)
+        await self._apply(conn, plan, now)
+        if plan.decided:
+            await self._decide(conn, plan.decided, staged, now)
+        # Results for the records asked about; released ones went where they belong.
+        return plan.results(records)[:asked]
+
+    async def _apply(self, conn: aiosqlite.Connection, plan: Plan, now: int) -> None:
+        """Write ``plan``: new slots with their bodies and summaries, feed heads, fork
+        evidence, the rollup and versions, tombstones withdrawn, the quarantine."""
         rows = await conn.execute_fetchall("SELECT COALESCE(MAX(rid), 0) FROM records")
-        rid = next(iter(rows))[0]
-        stored_seq = await _max_seqs(
-            conn, {(r.envelope.origin, r.envelope.audience) for r in records}
-        )
-
-        # Apply in feed order, so a batch may list a feed's records in any order; the
-        # stewards' feeds first, so their decisions apply to the rest of the batch.
-        order = sorted(
-            range(len(records)),
-            key=lambda i: (
-                records[i].envelope.origin not in trust.stewards,
-                records[i].envelope.origin,
-                records[i].envelope.audience,
-                records[i].envelope.seq,
-            ),
-        )
-        # Only records of keys no steward has decided on can be waiting in the quarantine.
-        quarantined = await quarantine.held_ids(
-            conn,
-            [
-                r.id
-                for r in records
-                if not own
-                and trust.judge(r.envelope.origin, r.envelope.created_ms, staged)
-                is Standing.QUARANTINE
-                and r.envelope.seq > stored_seq.get((r.envelope.origin, r.envelope.audience), 0)
-            ],
-        )
-        for index in order:
-            record = records[index]
-            env = record.envelope
-            feed = (env.origin, env.audience)
-            if feed not in next_seq:
-                next_seq[feed] = stored_seq.get(feed, 0) + 1
-            standing = (
-                Standing.ACCEPT
-                if own or env.seq < next_seq[feed]
-                else trust.judge(env.origin, env.created_ms, staged)
-            )
-            if record.id in seen or record.id in quarantined:
-                results[index] = IngestResult(record.id, Outcome.DUPLICATE)
-            elif isinstance(standing, ProtocolError):
-                results[index] = IngestResult(record.id, Outcome.REJECTED, standing)
-                decider = staged.get(env.origin) or trust.member(env.origin)
-                if env.seq == next_seq[feed] and decider is not None:
-                    # Refused because its key was suspended or revoked: a peer that took
-                    # it before it learnt so holds it too. Keep the envelope only, as a
-                    # withdrawn tombstone, so the feed stays contiguous and the two
-                    # nodes' vectors still agree; the body is never stored.
-                    rid += 1
-                    new_rows.append(_record_row(rid, record, now, tombstone=True))
-                    tombstones.append((decider.record_id, rid))
-                    next_seq[feed] += 1
-                    seen[record.id] = index
-            elif standing is Standing.QUARANTINE:
-                held.append(record)
-                seen[record.id] = index
-                results[index] = IngestResult(record.id, Outcome.QUARANTINED)
-            elif env.seq == next_seq[feed]:
-                rid += 1
-                new_rows.append(_record_row(rid, record, now))
-                if record.body is not None:
-                    new_bodies.append((rid, record.body))
-                if (text := summary_text(record.content)) is not None:
-                    new_summaries.append((rid, text))
-                next_seq[feed] += 1
-                seen[record.id] = index
-                results[index] = IngestResult(record.id, Outcome.ACCEPTED)
-                decision = decision_of(record) if env.origin in trust.stewards else None
-                if decision is not None and trust.supersedes(decision, staged):
-                    staged[decision.subject] = decision
-                    decided.append(decision)
-            elif env.seq < next_seq[feed]:
-                first = await _id_at(conn, env, new_rows)
-                if first == record.id:
-                    results[index] = IngestResult(record.id, Outcome.DUPLICATE)
-                else:
-                    new_forks.append(
-                        (
-                            record.id,
-                            env.origin,
-                            env.audience,
-                            env.seq,
-                            record.envelope_bytes,
-                            record.signature,
-                            first,
-                            now,
-                        )
-                    )
-                    results[index] = IngestResult(record.id, Outcome.FORK)
-            else:
-                gap = SeqGapError(
-                    f"seq {env.seq} leaves a gap: the feed's next seq is {next_seq[feed]}"
-                )
-                results[index] = IngestResult(record.id, Outcome.REJECTED, gap)
-
+        first_rid = next(iter(rows))[0] + 1
+        new_rows, bodies, summaries, tombstones = [], [], [], []
+        for rid, slot in enumerate(plan.stored, start=first_rid):
+            record = slot.record
+            new_rows.append(_record_row(rid, record, now, tombstone=slot.withdrawn_by is not None))
+            if slot.withdrawn_by is not None:
+                tombstones.append((slot.withdrawn_by, rid))
+                continue
+            if record.body is not None:
+                bodies.append((rid, record.body))
+            if (text := summary_text(record.content)) is not None:
+                summaries.append((rid, text))
         if new_rows:
             await conn.executemany(_INSERT_RECORD, new_rows)
-            await conn.executemany("INSERT INTO bodies (rid, body) VALUES (?, ?)", new_bodies)
+            await conn.executemany("INSERT INTO bodies (rid, body) VALUES (?, ?)", bodies)
             await conn.executemany(
-                "INSERT INTO summaries (rowid, summary) VALUES (?, ?)", new_summaries
+                "INSERT INTO summaries (rowid, summary) VALUES (?, ?)", summaries
             )
             await conn.executemany(
                 "INSERT INTO feeds (origin, audience, max_seq) VALUES (?, ?, ?) "
                 "ON CONFLICT (origin, audience) DO UPDATE SET max_seq = excluded.max_seq",
                 # A feed whose records were all quarantined has no row: max_seq is >= 1.
-                [
-                    (origin, audience, seq - 1)
-                    for (origin, audience), seq in next_seq.items()
-                    if seq > 1
-                ],
+                [(origin, audience, seq) for (origin, audience), seq in plan.heads.items()],
             )
-        if new_forks:
+        if plan.forks:
             await conn.executemany(
                 "INSERT OR IGNORE INTO forks (id, origin, audience, seq, envelope, signature,"
                 " first_id, detected_ms) VALUES (?,?,?,?,?,?,?,?)",
-                new_forks,
+                [_fork_row(record, first, now) for record, first in plan.forks],
             )
         if new_rows:
-            await add_to_rollup(conn, new_rows[0][0], rid)
-            await apply_versions(conn, new_rows[0][0], rid, trust.stewards, now)
+            last_rid = first_rid + len(new_rows) - 1
+            await add_to_rollup(conn, first_rid, last_rid)
+            await apply_versions(conn, first_rid, last_rid, self.trust.stewards, now)
         await withdraw(conn, tombstones, now)
-        if held:
-            await quarantine.hold(conn, held, now)
-        if decided:
-            await self._decide(conn, decided, staged, now)
-        # Results for the records asked about; released ones went where they belong.
-        return [results[i] for i in range(asked)]
+        if plan.held:
+            await quarantine.hold(conn, plan.held, now)
 
     async def _decide(
         self,
@@ -565,26 +332,46 @@ async def _max_seqs(
     held: dict[tuple[bytes, str], int] = {}
     for start in range(0, len(origins), 500):
         part = origins[start : start + 500]
-        marks = ",".join("?" * len(part))  # placeholders only; the values are bound
-        rows = await conn.execute_fetchall(
-            f"SELECT origin, audience, max_seq FROM feeds WHERE origin IN ({marks})",  # noqa: S608
-            part,
+        marks, params = expand_in(part)
+        sql = statement(
+            "SELECT origin, audience, max_seq FROM feeds WHERE origin IN {marks}", marks=marks
         )
+        rows = await conn.execute_fetchall(sql, params)
         held.update(((origin, audience), int(seq)) for origin, audience, seq in rows)
     return held
 
 
-async def _id_at(
-    conn: aiosqlite.Connection, env: Envelope, pending: Sequence[tuple[Any, ...]]
-) -> bytes:
-    """The id of the record already holding ``env``'s feed slot (stored or in this batch)."""
-    for new in pending:
-        if new[2] == env.origin and new[3] == env.audience and new[4] == env.seq:
-            return bytes(new[1])
-    async with conn.execute(
-        "SELECT id FROM records WHERE origin = ? AND audience = ? AND seq = ?",
-        (env.origin, env.audience, env.seq),
-    ) as cursor:
-        row = await cursor.fetchone()
-    assert row is not None, "feed max_seq covers a slot with no record"
-    return bytes(row[0])
+async def _slot_ids(
+    conn: aiosqlite.Connection, records: Sequence[VerifiedRecord], heads: dict[Feed, int]
+) -> dict[Slot, bytes]:
+    """The ids stored at the slots of ``records`` at or below their feed's head."""
+    wanted = sorted(
+        {
+            (r.envelope.origin, r.envelope.audience, r.envelope.seq)
+            for r in records
+            if r.envelope.seq <= heads.get(feed_of(r), 0)
+        }
+    )
+    found: dict[Slot, bytes] = {}
+    for slot in wanted:
+        async with conn.execute(
+            "SELECT id FROM records WHERE origin = ? AND audience = ? AND seq = ?", slot
+        ) as cursor:
+            row = await cursor.fetchone()
+        if row is not None:
+            found[slot] = bytes(row[0])
+    return found
+
+
+def _fork_row(record: VerifiedRecord, first_id: bytes, now: int) -> tuple[Any, ...]:
+    env = record.envelope
+    return (
+        record.id,
+        env.origin,
+        env.audience,
+        env.seq,
+        record.envelope_bytes,
+        record.signature,
+        first_id,
+        now,
+    )

@@ -28,19 +28,18 @@ in a unique key; every value a query binds is non-empty, and reads turn
 
 Requests the rollup cannot answer exactly (other filters or groups, days
 within a month, full-text search, places) use the scan in
-:mod:`storage.queries`; a test compares the two paths.
+:mod:`storage.stats`; a test compares the two paths.
 """
 
 import datetime
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, get_args
+from typing import Any, get_args
 
 import aiosqlite
 
 from protocol.envelope import Audience
-
-if TYPE_CHECKING:
-    from storage.queries import QueryFilter
+from storage.filters import QueryFilter
+from storage.sql import expand_in, split_statements
 
 ALL_AUDIENCES = frozenset(get_args(Audience))
 ROLLUP_GROUPS = {
@@ -222,16 +221,15 @@ MIGRATION = f"""
 """  # noqa: S608 (constants only)
 
 
+_ADD_BATCH_STATEMENTS = split_statements(ADD_BATCH)
+
+
 async def add_batch(conn: aiosqlite.Connection, first_rid: int, last_rid: int) -> None:
     """Count the records just inserted as ``first_rid..last_rid`` in the rollup. Call it
     in the inserting transaction, before anything marks them superseded or retracted
     (the triggers take records out of the rollup; they must be in it first)."""
-    for statement in _statements(ADD_BATCH):
+    for statement in _ADD_BATCH_STATEMENTS:
         await conn.execute(statement, (first_rid, last_rid))
-
-
-def _statements(script: str) -> list[str]:
-    return [s.strip() + ";" for s in script.split(";") if s.strip()]
 
 
 def _month_start(day: str | None) -> bool:
@@ -253,7 +251,7 @@ def _iso(day: str) -> datetime.date | None:
     return parsed if parsed.isoformat() == day else None
 
 
-def answerable(query: "QueryFilter", keys: Sequence[str]) -> bool:
+def answerable(query: QueryFilter, keys: Sequence[str]) -> bool:
     """Whether ``stats_rollup`` answers ``query`` grouped by ``keys`` exactly."""
     return (
         all(k in ROLLUP_GROUPS for k in keys)
@@ -271,7 +269,7 @@ def answerable(query: "QueryFilter", keys: Sequence[str]) -> bool:
     )
 
 
-def cells_visibility(query: "QueryFilter", keys: Sequence[str]) -> str | None:
+def cells_visibility(query: QueryFilter, keys: Sequence[str]) -> str | None:
     """The ``stats_cells`` visibility that answers ``query`` grouped by ``keys``, if any
     (given :func:`answerable`): grouped by exactly its cell, not filtered by origin."""
     if set(keys) != CELL_GROUPS or len(keys) != len(CELL_GROUPS) or query.origins:
@@ -282,7 +280,7 @@ def cells_visibility(query: "QueryFilter", keys: Sequence[str]) -> str | None:
     return "all" if audiences == ALL_AUDIENCES else None
 
 
-def rollup_where(query: "QueryFilter", *, cells: bool) -> tuple[str, list[Any]]:
+def rollup_where(query: QueryFilter, *, cells: bool) -> tuple[str, list[Any]]:
     """The condition over the rollup (``stats_rollup u``, or ``stats_cells u`` when
     ``cells``, without its visibility) that :func:`answerable` ``query`` selects.
 
@@ -297,8 +295,9 @@ def rollup_where(query: "QueryFilter", *, cells: bool) -> tuple[str, list[Any]]:
         filters += [("u.audience", query.audiences or ("",)), ("u.origin", query.origins)]
     for column, values in filters:
         if values:
-            clauses.append(f"{column} IN ({','.join('?' * len(values))})")
-            params.extend(values)
+            marks, listed = expand_in(values)
+            clauses.append(f"{column} IN {marks}")
+            params.extend(listed)
     if query.occurred_from is not None:
         clauses.append("u.first >= ?")
         params.append(query.occurred_from)

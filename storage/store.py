@@ -4,11 +4,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from protocol.trust import Trust
 from storage.database import Database, Synchronous
 from storage.feeds import FeedStore
-from storage.members import Trust
 from storage.peers import PeerStore
 from storage.quarantine import DEFAULT_MAX_BYTES
+from storage.queries import RecordQueries
 from storage.records import RecordStore
 from storage.submissions import SubmissionStore
 from storage.tokens import TokenStore
@@ -31,6 +32,8 @@ class Store:
         # Membership state, kept in step with the members table by the record store.
         self.trust = Trust(stewards)
         self.records = RecordStore(db, clock, self.trust, quarantine_max_bytes)
+        # Filtered reads of current incidents and deployments (pages, stats, coverage).
+        self.queries = RecordQueries(db)
         self.tokens = TokenStore(db, clock)
         self.feeds = FeedStore(db)
         self.peers = PeerStore(db)

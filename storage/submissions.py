@@ -22,54 +22,15 @@ import json
 import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 import msgpack
 
-if TYPE_CHECKING:  # storage.database imports this module's MIGRATION
-    from storage.database import Database
+from storage.database import Database
+from storage.sql import expand_in, statement
 
 STATUSES: Final = ("pending", "published", "rejected", "retracted")
 DECIDED: Final = ("published", "rejected", "retracted")
-MIGRATION: Final = """
-CREATE TABLE submissions (
-    id           TEXT PRIMARY KEY,         -- random; what moderators name it by
-    receipt_hash BLOB NOT NULL UNIQUE,     -- SHA-256 of the reporter's receipt code
-    kind         TEXT NOT NULL,            -- incident or deployment
-    received_on  TEXT NOT NULL,            -- UTC day only
-    triage       TEXT NOT NULL,            -- JSON of the coarse, publishable fields
-    sealed       BLOB,                     -- the private part, sealed; NULL once purged
-    key_ids      TEXT NOT NULL,            -- the moderator keys it is sealed to
-    status       TEXT NOT NULL DEFAULT 'pending',
-    decided_ms   INTEGER,                  -- last moderation decision
-    record_id    BLOB,                     -- latest record published from it
-    reason       TEXT,                     -- why it was rejected or retracted
-    purged_ms    INTEGER
-);
-CREATE INDEX submissions_status ON submissions (status);
-
-CREATE TABLE moderator_keys (
-    key_id   TEXT PRIMARY KEY,
-    public   TEXT NOT NULL,                -- mlkem768x25519:...
-    label    TEXT NOT NULL,
-    added_ms INTEGER NOT NULL
-) WITHOUT ROWID;
-
-CREATE TABLE audit_log (
-    seq        INTEGER PRIMARY KEY AUTOINCREMENT,
-    at_ms      INTEGER NOT NULL,
-    actor      TEXT NOT NULL,
-    action     TEXT NOT NULL,
-    submission TEXT,
-    record_id  BLOB,
-    detail     TEXT NOT NULL,              -- JSON; never private content
-    hash       BLOB NOT NULL               -- SHA-256 over the previous hash and this entry
-);
-CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
-BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
-CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
-BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
-"""
 _GENESIS: Final = b"\x00" * 32
 _COLUMNS: Final = (
     "id, kind, received_on, triage, sealed, key_ids, status, decided_ms, record_id, reason, "
@@ -150,7 +111,7 @@ def _entry_hash(
 
 
 class SubmissionStore:
-    def __init__(self, db: "Database", clock: Callable[[], int]) -> None:
+    def __init__(self, db: Database, clock: Callable[[], int]) -> None:
         self._db = db
         self._clock = clock
         # Purged private parts may still sit in WAL frames until a checkpoint completes.
@@ -195,7 +156,7 @@ class SubmissionStore:
 
     async def get(self, submission_id: str) -> Submission | None:
         async with self._db.reader.execute(
-            f"SELECT {_COLUMNS} FROM submissions WHERE id = ?",  # noqa: S608
+            statement("SELECT {columns} FROM submissions WHERE id = ?", columns=_COLUMNS),
             (submission_id,),
         ) as cursor:
             row = await cursor.fetchone()
@@ -217,9 +178,10 @@ class SubmissionStore:
         if kind is not None:
             conditions.append("kind = ?")
             params.append(kind)
-        sql = (
-            f"SELECT rowid, {_COLUMNS} FROM submissions "  # noqa: S608
-            f"WHERE {' AND '.join(conditions)} ORDER BY rowid LIMIT ?"
+        sql = statement(
+            "SELECT rowid, {columns} FROM submissions WHERE {where} ORDER BY rowid LIMIT ?",
+            columns=_COLUMNS,
+            where=" AND ".join(conditions),
         )
         async with self._db.reader.execute(sql, (*params, limit)) as cursor:
             rows = await cursor.fetchall()
@@ -253,13 +215,15 @@ class SubmissionStore:
         False (and nothing changed) when its status was not one of ``expected``.
         """
         now = self._clock()
-        marks = ", ".join("?" for _ in expected)
+        marks, statuses = expand_in(expected)
+        sql = statement(
+            "UPDATE submissions SET status = ?, decided_ms = ?, "
+            "record_id = coalesce(?, record_id), reason = ? WHERE id = ? AND status IN {marks}",
+            marks=marks,
+        )
         async with self._db.transaction() as conn:
             cursor = await conn.execute(
-                "UPDATE submissions SET status = ?, decided_ms = ?, "  # noqa: S608
-                "record_id = coalesce(?, record_id), reason = ? "
-                f"WHERE id = ? AND status IN ({marks})",
-                (status, now, record_id, reason, submission_id, *expected),
+                sql, (status, now, record_id, reason, submission_id, *statuses)
             )
             if cursor.rowcount == 0:
                 return False
@@ -269,13 +233,14 @@ class SubmissionStore:
     async def purge(self, decided_before_ms: int, *, actor: str) -> list[str]:
         """Delete the private part of every decided submission decided before the given time."""
         now = self._clock()
-        marks = ", ".join("?" for _ in DECIDED)
+        marks, decided = expand_in(DECIDED)
+        sql = statement(
+            "SELECT id FROM submissions WHERE sealed IS NOT NULL "
+            "AND status IN {marks} AND decided_ms < ? ORDER BY rowid",
+            marks=marks,
+        )
         async with self._db.transaction() as conn:
-            cursor = await conn.execute(
-                f"SELECT id FROM submissions WHERE sealed IS NOT NULL "  # noqa: S608
-                f"AND status IN ({marks}) AND decided_ms < ? ORDER BY rowid",
-                (*DECIDED, decided_before_ms),
-            )
+            cursor = await conn.execute(sql, (*decided, decided_before_ms))
             purged = [str(row[0]) for row in await cursor.fetchall()]
             await conn.executemany(
                 "UPDATE submissions SET sealed = NULL, purged_ms = ? WHERE id = ?",

@@ -1,22 +1,58 @@
-"""Shared fixtures: a real node app over a real SQLite file, and tokens for each role."""
+"""Shared fixtures: a store over a real SQLite file, a real node app over one, and tokens
+for each role; and opening a stopped node's store from its data directory.
+
+The ``store`` fixture's clock and stewards are fixtures too: a module that needs a
+fixed time or other stewards overrides ``store_clock`` or ``stewards``, and one that
+needs more in the store (members, records) overrides ``store`` by asking for it.
+"""
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
+from hypothesis import settings
 
 from node.app import create_app
+from node.config import steward_keys
 from node.datadir import DataDir
 from node.state import STORE
-from storage.store import Store
+from storage.store import Store, wall_clock_ms
 from storage.tokens import Role
 from tests.factories import STEWARD, admit
 
+# No example database: tests run in parallel workers, which would race on one
+# .hypothesis directory, and failing examples are printed in the test's report anyway.
+settings.register_profile("banscan", database=None)
+settings.load_profile("banscan")
+
 ClientFactory = Callable[[web.Application], Awaitable[TestClient[web.Request, web.Application]]]
 NodeClient = TestClient[web.Request, web.Application]
+
+
+@pytest.fixture
+def store_clock() -> Callable[[], int]:
+    """The ``store`` fixture's clock, in milliseconds."""
+    return wall_clock_ms
+
+
+@pytest.fixture
+def stewards() -> frozenset[bytes]:
+    """The ``store`` fixture's stewards: the test steward (``tests.factories.STEWARD``)."""
+    return frozenset({STEWARD.public_key})
+
+
+@pytest.fixture
+async def store(
+    tmp_path: Path, store_clock: Callable[[], int], stewards: frozenset[bytes]
+) -> AsyncIterator[Store]:
+    """A store over a new SQLite file in ``tmp_path``."""
+    opened = await Store.open(tmp_path / "banscan.db", clock=store_clock, stewards=stewards)
+    yield opened
+    await opened.close()
 
 
 @pytest.fixture
@@ -60,16 +96,29 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+@asynccontextmanager
+async def node_store(directory: Path) -> AsyncIterator[Store]:
+    """The store of a stopped node, opened as the node opens it: its configured stewards,
+    or its own key when it has none, and its configured ``synchronous``."""
+    data_dir = DataDir(directory)
+    config, key = data_dir.load_config(), data_dir.load_key()
+    store = await Store.open(
+        data_dir.database,
+        synchronous=config.storage.synchronous,
+        stewards=steward_keys(config, key.public_key),
+    )
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
 def admit_in(directory: Path, *subjects: bytes) -> None:
     """Admit ``subjects`` in a stopped node's data directory, by membership records signed
     with the node's own key (a node with no stewards configured is its own steward)."""
 
     async def run() -> None:
-        key = DataDir(directory).load_key()
-        store = await Store.open(DataDir(directory).database, stewards=frozenset({key.public_key}))
-        try:
-            await admit(store, *subjects, steward=key)
-        finally:
-            await store.close()
+        async with node_store(directory) as store:
+            await admit(store, *subjects, steward=DataDir(directory).load_key())
 
     asyncio.run(run())

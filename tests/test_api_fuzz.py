@@ -37,8 +37,8 @@ from protocol.kinds import KIND_MODELS
 from protocol.limits import DEFAULT_LIMITS
 from protocol.records import SignedRecord, verify_record
 from protocol.sealing import ModeratorKey
-from storage.store import Store
 from storage.tokens import Role
+from tests.conftest import node_store
 from tests.factories import NETWORK, admit, incident_body, seeded_key, signed
 
 # The import route takes raw msgpack bytes; send generated binary strings as they are.
@@ -154,12 +154,9 @@ def live_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveNode]:
 
 async def _admit_fuzz_keys(data_dir: DataDir) -> None:
     """The node is its own steward: it admits the keys the fuzzer signs with."""
-    key = data_dir.load_key()
-    store = await Store.open(data_dir.database, stewards=frozenset({key.public_key}))
-    try:
-        await admit(store, *(seeded_key(label).public_key for label in FUZZ_KEYS), steward=key)
-    finally:
-        await store.close()
+    async with node_store(data_dir.path) as store:
+        keys = (seeded_key(label).public_key for label in FUZZ_KEYS)
+        await admit(store, *keys, steward=data_dir.load_key())
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,7 @@
 """The OpenAPI 3.1 document: valid, complete, and true to what the node really answers."""
 
 import asyncio
+import dataclasses
 import functools
 import io
 import time
@@ -16,10 +17,10 @@ from openapi_spec_validator import validate
 from federation.httpsig import MessageSigner, SignedRequest
 from federation.httpsig import headers as signed_headers
 from node import __version__
-from node.api.federation import FEDERATION
 from node.api.openapi import openapi_document
-from node.api.openapi_submissions import submission_paths
+from node.api.openapi.submissions import submission_paths
 from node.datadir import DataDir
+from node.state import FEDERATION
 from protocol.keys import NodeKey
 from protocol.records import encode_batch
 from protocol.sync import (
@@ -318,9 +319,7 @@ async def test_federation_answers_match_their_documented_statuses(
 
     # A body that never ends: the node gives up after timeout_s (1 s here).
     federation = client.app[FEDERATION]
-    federation.config = federation.config.model_copy(
-        update={"federation": federation.config.federation.model_copy(update={"timeout_s": 1})}
-    )
+    federation.settings = dataclasses.replace(federation.settings, timeout_s=1)
     never = asyncio.Event()
 
     async def unfinished() -> AsyncIterator[bytes]:

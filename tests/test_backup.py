@@ -10,7 +10,6 @@ import shutil
 import sqlite3
 import stat
 import threading
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -21,11 +20,12 @@ from pathlib import Path
 import pytest
 
 from node.cli import main
-from node.cli.backup import backup_database
 from node.config import CONFIG_FILE, DATABASE_FILE, KEY_FILE
 from node.datadir import DataDir
+from storage.backup import backup_database
 from tests.factories import incident_body
 from tests.nodeproc import banscan, running_node
+from tests.polling import eventually
 
 pytestmark = pytest.mark.slow
 
@@ -70,11 +70,11 @@ class Publisher:
             return
 
     def wait_for(self, count: int) -> None:
-        deadline = time.monotonic() + DEADLINE_S
-        while len(self.acked) < count:
+        def acknowledged() -> bool:
             assert not self.errors, self.errors
-            assert time.monotonic() < deadline, f"only {len(self.acked)} records acknowledged"
-            time.sleep(0.01)
+            return len(self.acked) >= count
+
+        eventually(acknowledged, f"{count} records acknowledged", within_s=DEADLINE_S, poll=0.01)
 
 
 @contextmanager

@@ -12,7 +12,7 @@ from node.cli import main
 from node.datadir import DataDir
 from protocol.limits import DEFAULT_LIMITS
 from protocol.records import verify_record
-from storage.store import Store
+from tests.conftest import node_store
 from tests.factories import NETWORK, admit
 from tests.querydata import CHAPTERS, Generated, generate, supersede_and_retract
 
@@ -28,16 +28,13 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Generated]:
 
     async def load() -> None:
         key = DataDir(directory).load_key()  # the node's own key: it is its own steward
-        store = await Store.open(DataDir(directory).database, stewards=frozenset({key.public_key}))
-        try:
+        async with node_store(directory) as store:
             await admit(store, *(chapter.public_key for chapter in CHAPTERS), steward=key)
             records = [
                 verify_record(i.record, network_id=NETWORK, limits=DEFAULT_LIMITS)
                 for i in data.items
             ]
             await store.records.ingest(records)
-        finally:
-            await store.close()
 
     asyncio.run(load())
     return directory, data

@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
+from node.cli.submissions.drafts import DRAFT_SUMMARY_MARK
 from node.datadir import DataDir
-from node.moderation.client import DRAFT_SUMMARY_MARK
 from node.moderation.submissions import SubmissionIn, accept
 from protocol.sealing import MAX_RECIPIENTS, ModeratorKey
-from storage.store import Store
+from tests.conftest import node_store
 from tests.nodeproc import banscan, running_node
 
 ALICE = ModeratorKey.generate()
@@ -54,23 +54,15 @@ def sighting(**overrides: Any) -> dict[str, Any]:
     return report(**{**fields, **overrides})
 
 
-async def _open(node_dir: Path) -> Store:
-    key = DataDir(node_dir).load_key()
-    return await Store.open(DataDir(node_dir).database, stewards=frozenset({key.public_key}))
-
-
 def new_node(path: Path) -> Path:
     """A data directory whose reports are sealed to ALICE."""
     DataDir(path).init("banthescan", [])
 
     async def add() -> None:
-        store = await _open(path)
-        try:
+        async with node_store(path) as store:
             await store.submissions.add_key(
                 ALICE.public.key_id, ALICE.public.text, "alice", actor="test"
             )
-        finally:
-            await store.close()
 
     asyncio.run(add())
     return path
@@ -80,14 +72,11 @@ def submit(node_dir: Path, *reports: dict[str, Any]) -> list[str]:
     """Store reports as the intake does; their submission ids, in order."""
 
     async def run() -> list[str]:
-        store = await _open(node_dir)
-        try:
+        async with node_store(node_dir) as store:
             return [
                 (await accept(store.submissions, SubmissionIn.model_validate(r), store.clock))[0]
                 for r in reports
             ]
-        finally:
-            await store.close()
 
     return asyncio.run(run())
 
@@ -181,13 +170,10 @@ def test_moderators_add_stops_at_the_most_keys_a_report_can_be_sealed_to(tmp_pat
     DataDir(node_dir).init("banthescan", [])
 
     async def fill() -> None:
-        store = await _open(node_dir)
-        try:
+        async with node_store(node_dir) as store:
             for n in range(MAX_RECIPIENTS):
                 public = ModeratorKey.generate().public
                 await store.submissions.add_key(public.key_id, public.text, f"m{n}", actor="test")
-        finally:
-            await store.close()
 
     asyncio.run(fill())
     refused = banscan("moderators", "add", ALICE.public.text, "--data-dir", str(node_dir))

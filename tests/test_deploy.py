@@ -18,14 +18,12 @@ import json
 import os
 import re
 import shutil
-import socket
 import sqlite3
 import ssl
 import subprocess
 import sys
 import textwrap
 import threading
-import time
 import tomllib
 import urllib.error
 import urllib.request
@@ -45,6 +43,8 @@ from cryptography.x509.oid import NameOID
 
 from tests.factories import incident_body
 from tests.nodeproc import banscan
+from tests.polling import eventually
+from tests.ports import free_port
 
 REPO = Path(__file__).resolve().parent.parent
 DEPLOY = REPO / "deploy"
@@ -475,13 +475,6 @@ def test_init_script_passes_shellcheck() -> None:
     assert result.returncode == 0, result.stdout
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
-
-
 def run_init(root: Path, nodes: str) -> subprocess.CompletedProcess[str]:
     """deploy/compose-init.sh with a ``banscan`` on PATH that runs this checkout."""
     bin_dir = root / "bin"
@@ -660,16 +653,17 @@ def node_running(data_dir: Path, port: int, prefix: list[str] | None = None) -> 
         stderr=subprocess.STDOUT,
         env={**os.environ, "BANSCAN_FEDERATION_SYNC_INTERVAL_S": "1"},
     )
+
+    def healthy() -> bool:
+        assert process.poll() is None, _read(Path(log.name))[-2000:]
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2):
+                return True
+        except (urllib.error.URLError, OSError):
+            return False
+
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert process.poll() is None, _read(Path(log.name))[-2000:]
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2):
-                    break
-            except (urllib.error.URLError, OSError):
-                assert time.monotonic() < deadline, "node did not answer /healthz"
-                time.sleep(0.1)
+        eventually(healthy, "the node answers /healthz", within_s=120, poll=0.1)
         yield
         process.terminate()
         assert process.wait(30) == 0, _read(Path(log.name))[-2000:]
@@ -708,13 +702,19 @@ def test_the_network_init_sets_up_converges(init_run: InitRun) -> None:
         with urllib.request.urlopen(request, timeout=60) as response:
             assert response.status == 201
             record_id = json.load(response)["id"]
-        deadline = time.monotonic() + 300
         waiting = {"steward", "chapter-b", "coord"}
-        while waiting:
+
+        def replicated() -> bool:
             # A network record is not served without a token: read the databases.
-            waiting -= {name for name in waiting if record_id in stored_ids(nodes / name)}
-            assert time.monotonic() < deadline, f"{sorted(waiting)} never got the record"
-            time.sleep(0.5)
+            waiting.difference_update(
+                [name for name in waiting if record_id in stored_ids(nodes / name)]
+            )
+            return not waiting
+
+        def missing() -> str:
+            return f"{sorted(waiting)} never got the record"
+
+        eventually(replicated, missing, within_s=300, poll=0.5)
 
 
 def stored_ids(data_dir: Path) -> set[str]:
@@ -846,16 +846,15 @@ def test_caddy_passes_host_and_scheme_and_drops_client_addresses(tmp_path: Path)
         except urllib.error.HTTPError as exc:
             return exc.code
 
+    def answered() -> int | None:
+        assert process.poll() is None, _read(tmp_path / "caddy.log")
+        try:
+            return post(b"x")
+        except (urllib.error.URLError, OSError):
+            return None
+
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, _read(tmp_path / "caddy.log")
-            try:
-                status = post(b"x")
-                break
-            except (urllib.error.URLError, OSError):
-                assert time.monotonic() < deadline, _read(tmp_path / "caddy.log")
-                time.sleep(0.2)
+        status = eventually(answered, lambda: _read(tmp_path / "caddy.log"), within_s=60, poll=0.2)
         assert status == 200
         path, headers, _ = HeaderEcho.seen[-1]
         assert path == "/federation/v1/sync"
@@ -1030,16 +1029,15 @@ def test_nginx_passes_host_and_scheme_and_drops_client_addresses(tmp_path: Path)
         except urllib.error.HTTPError as exc:
             return exc.code
 
+    def answered() -> int | None:
+        assert process.poll() is None, _read(tmp_path / "error.log")
+        try:
+            return post(b"x")
+        except (urllib.error.URLError, OSError):
+            return None
+
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, _read(tmp_path / "error.log")
-            try:
-                status = post(b"x")
-                break
-            except (urllib.error.URLError, OSError):
-                assert time.monotonic() < deadline, _read(tmp_path / "error.log")
-                time.sleep(0.2)
+        status = eventually(answered, lambda: _read(tmp_path / "error.log"), within_s=60, poll=0.2)
         assert status == 200
         path, headers, _ = HeaderEcho.seen[-1]
         assert path == "/federation/v1/sync"

@@ -2,14 +2,12 @@
 
 import json
 import os
-import random
 import re
 import signal
 import socket
 import subprocess
 import sys
 import threading
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -17,24 +15,16 @@ from pathlib import Path
 import pytest
 
 from node.cli import main
-from node.cli.devnet import port_free
 from protocol.sealing import ModeratorKey
 from tests.factories import incident_body
+from tests.polling import eventually
+from tests.ports import free_port_range
 
 pytestmark = pytest.mark.slow
 
 DEADLINE_S = 30.0
 ROW = re.compile(r"^(node-\d+)\s+(steward|chapter)\s+(http://\S+)\s+(ed25519:\S+)\s+(bst_\S+)$")
 DATA = re.compile(r"data in (\S+) \(removed on exit\)")
-
-
-def free_base_port(count: int) -> int:
-    """Below Linux's ephemeral range, so no port-0 server of another test takes one."""
-    for _ in range(100):
-        base = random.randrange(20_000, 32_000)
-        if all(port_free(port) for port in range(base, base + count)):
-            return base
-    raise RuntimeError("no free ports")
 
 
 def listening(url: str) -> bool:
@@ -88,12 +78,12 @@ class DevNetwork:
             self.lines.append(line.rstrip("\n"))
 
     def wait_ready(self) -> None:
-        deadline = time.monotonic() + 60
-        while not any("Press Ctrl-C" in line for line in self.lines):
+        def ready() -> bool:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"dev-network exited: {self.proc.communicate()[1]}")
-            assert time.monotonic() < deadline, "dev-network did not start in time"
-            time.sleep(0.05)
+            return any("Press Ctrl-C" in line for line in self.lines)
+
+        eventually(ready, "dev-network starts", within_s=60)
 
     def close(self) -> None:
         if self.proc.poll() is None:
@@ -106,7 +96,7 @@ class DevNetwork:
 
 
 def test_three_nodes_converge_and_stop_on_sigint() -> None:
-    base = free_base_port(3)
+    base = free_port_range(3)
     network = DevNetwork("--nodes", "3", "--base-port", str(base))
     try:
         network.wait_ready()
@@ -132,13 +122,15 @@ def test_three_nodes_converge_and_stop_on_sigint() -> None:
         with urllib.request.urlopen(request, timeout=30) as response:
             assert response.status == 201
             record_id = json.load(response)["id"]
-        deadline = time.monotonic() + DEADLINE_S
         waiting = set(urls)
-        while waiting:
-            waiting = {u for u in waiting if get_status(f"{u}/api/v1/records/{record_id}") != 200}
-            assert time.monotonic() < deadline, f"not converged: {sorted(waiting)} lack it"
-            if waiting:
-                time.sleep(0.1)
+
+        def converged() -> bool:
+            waiting.difference_update(
+                [u for u in waiting if get_status(f"{u}/api/v1/records/{record_id}") == 200]
+            )
+            return not waiting
+
+        eventually(converged, lambda: f"not converged: {sorted(waiting)} lack it", DEADLINE_S, 0.1)
 
         # Every node takes reports, sealed to the demo moderator key written beside them.
         assert all(get_status(f"{u}/report") == 200 for u in urls)
@@ -157,7 +149,7 @@ def test_three_nodes_converge_and_stop_on_sigint() -> None:
 def test_a_busy_port_is_named_and_nothing_starts(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    base = free_base_port(3)
+    base = free_port_range(3)
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", base + 1))
         busy.listen()

@@ -16,13 +16,11 @@ import pytest
 from structlog.testing import capture_logs
 
 from node.exports.bundles import export_bundle, verify_bundle
+from node.exports.columns import DEPLOYMENT_COLUMNS, INCIDENT_COLUMNS, degrees
 from node.exports.formats import (
     CHUNK_BYTES,
-    DEPLOYMENT_COLUMNS,
-    INCIDENT_COLUMNS,
     bundle_chunks,
     csv_chunks,
-    degrees,
     geojson_chunks,
     ndjson_chunks,
 )

@@ -12,11 +12,10 @@ from aiohttp.test_utils import TestServer
 
 from federation.httpsig import MessageSigner, SignedRequest, headers
 from federation.sync import PeerError, PeerRef
-from node.api.federation import FEDERATION
 from node.app import create_app
 from node.config import Config, FederationSection, NetworkSection
 from node.publishing import publish
-from node.state import STORE
+from node.state import FEDERATION, STORE
 from protocol.keys import NodeKey
 from protocol.sync import SyncRequest, Want, encode_sync_request, vector_digest
 from tests.factories import NETWORK, incident_body, seeded_key
@@ -54,7 +53,7 @@ async def put(server: TestServer, audience: str, kind: str = "incident", body: A
         app[STORE].records,
         app[FEDERATION].key,
         network_id=NETWORK,
-        limits=app[FEDERATION].config.limits.limits(),
+        limits=app[FEDERATION].settings.limits,
         kind=kind,
         audience=audience,
         body=body if body is not None else incident_body(),

@@ -17,27 +17,26 @@ import asyncio
 import datetime
 import itertools
 import json
-import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from functools import partial
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 
-from node.config import steward_keys
 from node.datadir import DataDir
 from protocol.records import SignedRecord, encode_batch
-from storage.store import Store
 from storage.tokens import Role
+from tests.conftest import node_store
 from tests.factories import feed, incident_body, seeded_key
 from tests.nodeproc import NodeProcess, banscan
+from tests.polling import eventually
+from tests.ports import free_port
 
 # Several node processes per test, on a machine that may be busy: more than the usual
 # per-test timeout.
@@ -45,33 +44,9 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
 NETWORK = "banscan-test"
 SYNC_INTERVAL_S = 120
-# Every wait: well within the shortest anti-entropy interval (0.8 x SYNC_INTERVAL_S).
-WITHIN_S = 30.0
+# Every wait (tests.polling.WITHIN_S) is well within the shortest anti-entropy interval
+# (0.8 x SYNC_INTERVAL_S).
 AUDIENCES = ("public", "network", "coordinators")
-
-T = TypeVar("T")
-
-
-def eventually(
-    check: Callable[[], T], what: str, timeout: float = WITHIN_S, poll: float = 0.05
-) -> T:
-    """Poll ``check`` until it returns something true, and return that; fail after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout:.0f} s: {what}")
-        time.sleep(poll)
-
-
-def free_port() -> int:
-    """A port free right now; the node binds it a moment later (127.0.0.1 only)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def rfc3339(ms: int) -> str:
@@ -216,20 +191,10 @@ class Node:
 
 def _create_token(data_dir: Path) -> str:
     """A publisher token, made in the node's store as ``banscan token create`` makes it."""
-    directory = DataDir(data_dir)
-    config = directory.load_config()
-    key = directory.load_key()
 
     async def create() -> str:
-        store = await Store.open(
-            directory.database,
-            synchronous=config.storage.synchronous,
-            stewards=steward_keys(config, key.public_key),
-        )
-        try:
+        async with node_store(data_dir) as store:
             return await store.tokens.create(Role.PUBLISHER, "federation test")
-        finally:
-            await store.close()
 
     return asyncio.run(create())
 
@@ -606,5 +571,5 @@ def test_a_decision_made_on_a_running_steward_reaches_its_peers_at_once(
     eventually(
         partial(member.holds, decision.strip()),
         "the member receives the steward's decision",
-        timeout=5,  # an eager push takes milliseconds
+        within_s=5,  # an eager push takes milliseconds
     )

@@ -38,13 +38,13 @@ from aiohttp.test_utils import TestServer
 from structlog.typing import EventDict
 
 from federation.httpsig import MessageSigner, SignedRequest, SignedResponse, headers
+from federation.runtime import Federation
 from federation.sync import Misbehaved, PeerError
-from node.api.federation import FEDERATION, Federation
 from node.app import create_app
 from node.config import Config, FederationSection, LimitsSection, NetworkSection
 from node.datadir import DataDir
 from node.publishing import publish
-from node.state import STORE
+from node.state import FEDERATION, STORE
 from protocol.keys import NodeKey
 from protocol.limits import DEFAULT_LIMITS
 from protocol.records import SignedRecord, decode_batch, encode_batch
@@ -69,8 +69,10 @@ from protocol.sync import (
 from storage.peers import Peer
 from storage.store import Store
 from storage.tokens import Role
+from tests.conftest import node_store
 from tests.factories import NETWORK, incident_body, membership, seeded_key, signed
 from tests.nodeproc import NodeProcess
+from tests.polling import eventually_async
 
 HOME = seeded_key("hostile test: home, the steward")
 HONEST = seeded_key("hostile test: an honest chapter")
@@ -81,7 +83,7 @@ MSGPACK = "application/msgpack"
 # Home's limits, small so that oversized batches are cheap to send.
 MAX_RECORDS = 20
 MAX_BATCH_BYTES = 1 << 16
-# What home reads of an answer before giving up (node.api.federation.Federation).
+# What home reads of an answer before giving up (FederationSettings.max_answer_bytes).
 MAX_ANSWER_BYTES = MAX_BATCH_BYTES + 64 * 1024
 TIMEOUT_S = 2  # short, yet ample for an honest exchange on a busy machine
 
@@ -324,22 +326,13 @@ async def put(server: TestServer, audience: str, kind: str = "incident", body: A
         server.app[STORE].records,
         federation.key,
         network_id=NETWORK,
-        limits=federation.config.limits.limits(),
+        limits=federation.settings.limits,
         kind=kind,
         audience=audience,
         body=body if body is not None else incident_body(),
         clock=server.app[STORE].clock,
     )
     return record.id
-
-
-async def until(condition: Callable[[], Awaitable[bool]], what: str, within_s: float = 15) -> None:
-    """Poll ``condition`` until it holds, or fail after ``within_s`` seconds."""
-    deadline = time.monotonic() + within_s
-    while not await condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 @contextlib.contextmanager
@@ -376,7 +369,7 @@ async def net(tmp_path: Path) -> AsyncIterator[Network]:
         await honest.app[STORE].peers.add(HOME.public_key, str(home.make_url("")), "cli", now)
         # The honest node learns it is a member, then both peers sync once with home.
         honest_gossip = honest.app[FEDERATION].gossip
-        await until(
+        await eventually_async(
             lambda: _synced(honest_gossip.sync_with, honest.app[STORE].peers.get(HOME.public_key)),
             "the honest node to sync with home",
         )
@@ -424,7 +417,7 @@ async def exchange(net: Network) -> None:
             and await net.honest_store.records.get(from_home) is not None
         )
 
-    await until(both_hold, "home and the honest node to exchange records")
+    await eventually_async(both_hold, "home and the honest node to exchange records")
 
 
 async def assert_backed_off(net: Network, error: str) -> None:
@@ -551,7 +544,7 @@ async def test_a_hostile_server_is_refused_logged_and_backed_off(
         session = asyncio.create_task(net.home_fed.gossip.sync_with(await net.peer(HOSTILE)))
         # The honest peer keeps syncing while the hostile session runs, or hangs.
         if case.trick in STALLS:
-            await until(now_true(hostile.stalled.is_set), "the hostile peer to stall")
+            await eventually_async(now_true(hostile.stalled.is_set), "the hostile peer to stall")
             await exchange(net)
             assert not session.done()
         else:
@@ -793,8 +786,7 @@ async def test_a_node_process_backs_off_the_hostile_peer_and_keeps_syncing(
         with directory.config_file.open("a", encoding="utf-8") as config:
             for key, server in ((HOSTILE, hostile_server), (HONEST, honest)):
                 config.write(f'\n[[peers]]\nurl = "{server.make_url("")}"\nkey = "{key.text}"\n')
-        store = await Store.open(directory.database, stewards=frozenset({home_key.public_key}))
-        try:
+        async with node_store(directory.path) as store:
             for member in (HONEST, HOSTILE):
                 await publish(
                     store.records,
@@ -807,8 +799,6 @@ async def test_a_node_process_backs_off_the_hostile_peer_and_keeps_syncing(
                     clock=store.clock,
                 )
             token = await store.tokens.create(Role.ADMIN, "test")
-        finally:
-            await store.close()
         before = await put(honest, "network", body=incident_body(city="Before"))
 
         process = NodeProcess(directory.path, proc_env())
@@ -832,18 +822,18 @@ async def test_a_node_process_backs_off_the_hostile_peer_and_keeps_syncing(
             view = (await peers())[HOSTILE.text]
             return view["failures"] >= 1 and view["backoff_until"] is not None
 
-        await until(hostile_backed_off, "the process to back off the hostile peer")
+        await eventually_async(hostile_backed_off, "the process to back off the hostile peer")
         view = (await peers())[HOSTILE.text]
         assert "body-mismatch" in view["last_error"]
-        await until(lambda: holds(before), "the process to pull the honest record")
+        await eventually_async(lambda: holds(before), "the process to pull the honest record")
         # Published after the hostile peer was backed off: gossip still brings it.
         after = await put(honest, "network", body=incident_body(city="After"))
-        await until(lambda: holds(after), "the process to pull the next honest record")
+        await eventually_async(lambda: holds(after), "the process to pull the next honest record")
 
         async def retried() -> bool:
             return bool((await peers())[HOSTILE.text]["failures"] >= 2)
 
-        await until(retried, "the process to retry the hostile peer after its backoff")
+        await eventually_async(retried, "the process to retry the hostile peer after its backoff")
         assert (await peers())[HONEST.text]["last_success"] is not None
         # It pushed too: the honest node learnt from it that it is a member.
         assert honest_app[STORE].trust.role(HONEST.public_key) == "chapter"
@@ -864,7 +854,7 @@ async def test_a_node_process_backs_off_the_hostile_peer_and_keeps_syncing(
 
 
 async def test_requests_whose_body_never_ends_do_not_starve_honest_peers(net: Network) -> None:
-    slots = net.home_fed.config.federation.max_sessions
+    slots = net.home_fed.settings.max_sessions
     host, port = net.home.host, net.home.port
     assert port is not None
     stalled = []
@@ -880,7 +870,7 @@ async def test_requests_whose_body_never_ends_do_not_starve_honest_peers(net: Ne
         # The unfinished bodies are read before a slot is taken: none is held.
         assert not net.home_fed.slots.locked()
         honest = net.honest.app[FEDERATION].gossip
-        await until(
+        await eventually_async(
             lambda: _synced(honest.sync_with, net.honest.app[STORE].peers.get(HOME.public_key)),
             "an honest session with home",
             within_s=TIMEOUT_S + 3,

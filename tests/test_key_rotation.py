@@ -5,10 +5,8 @@ API, exactly as the runbook tells an operator to.
 """
 
 import json
-import socket
-import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,20 +14,8 @@ import pytest
 
 from tests.factories import incident_body
 from tests.nodeproc import NodeProcess, banscan
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def eventually(check: Callable[[], bool], timeout: float = 30, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
+from tests.polling import eventually
+from tests.ports import free_port
 
 
 def ok(*args: str) -> str:

@@ -22,15 +22,14 @@ from typing import Any
 
 import pytest
 
-from node.config import steward_keys
-from node.datadir import DataDir
 from protocol.errors import KeyFormatError
 from protocol.keys import b64url_decode, b64url_encode
 from protocol.sealing import ModeratorKey, SealingError
-from storage.store import Store
 from storage.tokens import Role
+from tests.conftest import node_store
 from tests.factories import incident_body
-from tests.test_federation_nodes import Network, Node, eventually, network
+from tests.polling import eventually
+from tests.test_federation_nodes import Network, Node, network
 
 __all__ = ["network"]  # the fixture, used by name
 
@@ -90,20 +89,13 @@ def scan_dir(directory: Path) -> dict[str, list[str]]:
 
 def prepare(node: Node, key: ModeratorKey) -> str:
     """Add the moderator's public key to the node's store; a moderator token for it."""
-    directory = DataDir(node.data_dir)
-    config, node_key = directory.load_config(), directory.load_key()
 
     async def run() -> str:
-        store = await Store.open(
-            directory.database, stewards=steward_keys(config, node_key.public_key)
-        )
-        try:
+        async with node_store(node.data_dir) as store:
             await store.submissions.add_key(
                 key.public.key_id, key.public.text, "alice", actor="test"
             )
             return await store.tokens.create(Role.MODERATOR, "alice")
-        finally:
-            await store.close()
 
     return asyncio.run(run())
 

@@ -2,7 +2,7 @@
 revocation and steward retraction (docs/protocol.md section 7.1)."""
 
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +13,7 @@ from protocol.errors import OriginRevokedError, OriginSuspendedError
 from protocol.keys import NodeKey
 from protocol.limits import DEFAULT_LIMITS
 from protocol.records import SignedRecord, VerifiedRecord, verify_record
-from storage.members import Member
+from protocol.trust import Member
 from storage.records import IngestResult, Outcome
 from storage.store import Store
 from tests.factories import NETWORK, feed, incident_body, membership, seeded_key, signed
@@ -62,12 +62,13 @@ def count(store: Store, sql: str, *params: Any) -> int:
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    opened = await Store.open(
-        tmp_path / "banscan.db", clock=lambda: 42, stewards=frozenset({STEWARD.public_key})
-    )
-    yield opened
-    await opened.close()
+def store_clock() -> Callable[[], int]:
+    return lambda: 42
+
+
+@pytest.fixture
+def stewards() -> frozenset[bytes]:
+    return frozenset({STEWARD.public_key})
 
 
 @pytest.fixture

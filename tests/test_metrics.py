@@ -5,8 +5,7 @@ from typing import Any
 from aiohttp import ClientSession
 from prometheus_client.parser import text_string_to_metric_families
 
-from node.api.federation import FEDERATION
-from node.state import STORE
+from node.state import FEDERATION, STORE
 from storage.tokens import Role
 from tests.conftest import NodeClient, bearer
 from tests.factories import incident_body

@@ -13,6 +13,8 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +26,10 @@ from protocol.records import encode_batch
 from tests.conftest import admit_in
 from tests.factories import deployment_body, feed, incident_body, seeded_key
 from tests.nodeproc import SERVING, banscan, running_node
+from tests.polling import eventually
 
 BATCH_RECORDS = 500
+DEFAULT_PORT = 8470  # node.port when neither the config nor the command line sets it
 
 
 def http_json(
@@ -143,17 +147,13 @@ def address(url: str) -> tuple[str, int]:
     return host, int(port)
 
 
-def wait_until_not_listening(url: str, timeout: float = 30) -> None:
-    """Poll until the server has closed its listening socket (it is shutting down)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(address(url), timeout=5):
-                pass
-        # Reset: the connection was queued when the listening socket closed.
-        except (ConnectionRefusedError, ConnectionResetError):
-            return
-    raise TimeoutError(f"{url} still accepts connections")
+def not_listening(url: str) -> bool:
+    try:
+        with socket.create_connection(address(url), timeout=5):
+            return False
+    # Reset: the connection was queued when the listening socket closed.
+    except (ConnectionRefusedError, ConnectionResetError):
+        return True
 
 
 def read_status(sock: socket.socket) -> int | None:
@@ -184,7 +184,8 @@ def test_a_signal_lets_a_request_in_flight_finish(node_dir: Path, sig: signal.Si
             assert read_interim(sock).startswith(b"HTTP/1.1 100 Continue")
             sock.sendall(body[: len(body) // 2])
             os.kill(node.pid, sig)
-            wait_until_not_listening(node.url)
+            # At once: the rest of the body must arrive while the node is shutting down.
+            eventually(lambda: not_listening(node.url), "the node stops listening", poll=0)
             sock.sendall(body[len(body) // 2 :])
             answered = read_status(sock)
         assert node._proc.wait(60) == 0
@@ -287,6 +288,31 @@ def run_default(env: dict[str, str]) -> tuple[list[str], str]:
     finally:
         assert run.stop() == 0
     return run.lines, url
+
+
+@contextmanager
+def default_port_taken() -> Iterator[None]:
+    """Something listens on the default port (node.port, 8470) while this lasts."""
+    with socket.socket() as holder:
+        try:
+            holder.bind(("127.0.0.1", DEFAULT_PORT))
+            holder.listen()
+        except OSError:
+            pass  # something else listens there already: just as good
+        yield
+
+
+def test_no_test_needs_the_default_port_free(node_dir: Path, tmp_path: Path) -> None:
+    """The nodes these tests start, with a data directory or with none, pick a free port
+    (port 0), so that the suite passes beside a node serving on the default port."""
+    home = tmp_path / "home"
+    home.mkdir()
+    with default_port_taken():
+        with running_node(node_dir) as node:
+            assert address(node.url)[1] != DEFAULT_PORT
+            assert http_json(f"{node.url}/healthz")[0] == 200
+        _, url = run_default(fresh_machine_env(home, None))
+        assert address(url)[1] != DEFAULT_PORT
 
 
 @pytest.mark.parametrize("use_xdg", [True, False], ids=["XDG_DATA_HOME", "HOME"])

@@ -4,9 +4,7 @@ properties of the query parameter parser."""
 import asyncio
 import datetime
 import sqlite3
-from collections.abc import AsyncIterator
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -16,28 +14,28 @@ from node.api.params import parse_bbox, parse_query_filter
 from node.problems import BadParameter
 from protocol.limits import DEFAULT_LIMITS
 from protocol.records import verify_record
-from storage.queries import _GROUP_SQL, QueryFilter, RecordQueries, fts_match
+from storage.filters import QueryFilter, fts_match
+from storage.stats import _GROUP_SQL
 from storage.store import Store
-from tests.factories import NETWORK, STEWARD, admit
+from tests.factories import NETWORK, admit
 from tests.querydata import CHAPTERS, generate
 
 ALL = ("public", "network", "coordinators")
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    opened = await Store.open(tmp_path / "banscan.db", stewards=frozenset({STEWARD.public_key}))
-    await admit(opened, *(key.public_key for key in CHAPTERS))
+async def store(store: Store) -> Store:
+    """The shared store, holding 120 generated records of admitted chapters."""
+    await admit(store, *(key.public_key for key in CHAPTERS))
     data = generate(120, seed=1)
-    await opened.records.ingest(
+    await store.records.ingest(
         [verify_record(i.record, network_id=NETWORK, limits=DEFAULT_LIMITS) for i in data.items]
     )
-    yield opened
-    await opened.close()
+    return store
 
 
 async def test_iterate_yields_every_row_once_in_arrival_order(store: Store) -> None:
-    queries = RecordQueries(store.db)
+    queries = store.queries
     where = QueryFilter(kind="incident", audiences=ALL)
     paged = [row async for row in queries.iterate(where, page=7)]
     whole = await queries.page(where, ("created", False), None, 10_000)
@@ -47,7 +45,7 @@ async def test_iterate_yields_every_row_once_in_arrival_order(store: Store) -> N
 
 
 async def test_body_pages_hold_the_rows_iterate_yields(store: Store) -> None:
-    queries = RecordQueries(store.db)
+    queries = store.queries
     where = QueryFilter(kind="incident", audiences=ALL)
     rows = [row async for row in queries.iterate(where)]
     pages = [page async for page in queries.body_pages(where, page=7)]
@@ -61,7 +59,7 @@ async def test_body_pages_hold_the_rows_iterate_yields(store: Store) -> None:
 
 
 async def test_body_pages_stop_cleanly_when_the_reader_stops(store: Store) -> None:
-    pages = RecordQueries(store.db).body_pages(QueryFilter("incident", ALL), page=5)
+    pages = store.queries.body_pages(QueryFilter("incident", ALL), page=5)
     first = await anext(pages)
     await pages.aclose()  # the next page was being read: it is cancelled, not left running
     assert len(first) == 5
@@ -69,13 +67,13 @@ async def test_body_pages_stop_cleanly_when_the_reader_stops(store: Store) -> No
 
 
 async def test_no_audience_selects_nothing(store: Store) -> None:
-    stats = await RecordQueries(store.db).stats(QueryFilter(kind="incident", audiences=()), [])
+    stats = await store.queries.stats(QueryFilter(kind="incident", audiences=()), [])
     assert stats.total.count == 0
 
 
 async def test_unknown_group_key_is_a_programming_error(store: Store) -> None:
     with pytest.raises(ValueError, match="colour"):
-        await RecordQueries(store.db).stats(QueryFilter(kind="incident", audiences=ALL), ["colour"])
+        await store.queries.stats(QueryFilter(kind="incident", audiences=ALL), ["colour"])
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

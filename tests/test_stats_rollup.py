@@ -22,7 +22,7 @@ import pytest
 from protocol.limits import DEFAULT_LIMITS
 from protocol.records import verify_record
 from storage import rollup
-from storage.queries import QueryFilter, RecordQueries, Stats, StatsGroup
+from storage.queries import QueryFilter, Stats, StatsGroup
 from storage.store import Store
 from tests.factories import NETWORK, STEWARD, admit
 from tests.querydata import CHAPTERS, Generated, Item, add_random, supersede_and_retract
@@ -108,11 +108,10 @@ def expected(data: Generated, query: QueryFilter, keys: Sequence[str]) -> Stats:
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    opened = await Store.open(tmp_path / "banscan.db", stewards=frozenset({STEWARD.public_key}))
-    await admit(opened, *(key.public_key for key in CHAPTERS))
-    yield opened
-    await opened.close()
+async def store(store: Store) -> Store:
+    """The shared store, with the generated data's chapters admitted."""
+    await admit(store, *(key.public_key for key in CHAPTERS))
+    return store
 
 
 async def ingest(store: Store, items: Sequence[Item]) -> None:
@@ -182,7 +181,7 @@ async def test_triggers_keep_the_rollup_equal_to_a_rebuild(store: Store) -> None
 
 
 async def test_rollup_scan_and_python_agree(store: Store) -> None:
-    queries = RecordQueries(store.db)
+    queries = store.queries
     async for data in stages(store):
         cases = itertools.product(("incident", "deployment"), AUDIENCE_SETS, GROUPINGS, FILTERS)
         for kind, audiences, keys, fields in cases:
@@ -196,7 +195,7 @@ async def test_rollup_scan_and_python_agree(store: Store) -> None:
 
 
 async def test_what_the_rollup_cannot_answer_is_scanned(store: Store) -> None:
-    queries = RecordQueries(store.db)
+    queries = store.queries
     async for data in stages(store):
         base = QueryFilter(kind="incident", audiences=ALL)
         for fields, keys in itertools.product(SCAN_FILTERS, GROUPINGS):

@@ -1,15 +1,16 @@
 """The store over a real SQLite file: migrations, ingest outcomes, indexed columns, tokens."""
 
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from federation.verifier import Verifier
 from protocol.limits import DEFAULT_LIMITS
 from protocol.records import SignedRecord, VerifiedRecord, verify_record
 from storage import SchemaVersionError
-from storage.ingest import Verifier, ingest_batch
+from storage.ingest import ingest_batch
 from storage.migrations import MIGRATIONS
 from storage.records import Outcome, RecordFilter
 from storage.store import Store
@@ -27,10 +28,13 @@ STEWARDS = frozenset(seeded_key(label).public_key for label in ("chapter", "a", 
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    opened = await Store.open(tmp_path / "banscan.db", clock=lambda: 1_000, stewards=STEWARDS)
-    yield opened
-    await opened.close()
+def store_clock() -> Callable[[], int]:
+    return lambda: 1_000
+
+
+@pytest.fixture
+def stewards() -> frozenset[bytes]:
+    return STEWARDS
 
 
 async def test_fresh_database_is_migrated_in_wal_mode(tmp_path: Path) -> None:

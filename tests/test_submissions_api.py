@@ -12,7 +12,8 @@ import pytest
 from node.abuse import RateLimited, RateLimiter, counted_as
 from node.app import create_app
 from node.datadir import DataDir
-from node.moderation.submissions import Moderation, ModerationConflict, record_publisher
+from node.moderation.service import Moderation, record_publisher
+from node.moderation.submissions import ModerationConflict
 from node.state import CONFIG, NODE_KEY, STORE
 from protocol.keys import b64url_decode
 from protocol.kinds import decode_body
@@ -284,7 +285,7 @@ async def test_the_limit_for_all_clients_together_holds(
 
 
 def test_the_limiter_keeps_keyed_hashes_that_change_every_day() -> None:
-    now = [1_000_000.0]
+    now = [1_000_000_000]
     limiter = RateLimiter(per_client=2, total=100, clock=lambda: now[0])
 
     today = limiter.client_key("198.51.100.7")
@@ -296,10 +297,10 @@ def test_the_limiter_keeps_keyed_hashes_that_change_every_day() -> None:
     assert b"198.51.100.7" not in today
     assert len(today) == 16
 
-    now[0] += 3601  # the window slides
+    now[0] += 3_601_000  # the window slides
     limiter.check("198.51.100.7")
 
-    now[0] += 86_400  # a new day: a new secret, and every counter starts over
+    now[0] += 86_400_000  # a new day: a new secret, and every counter starts over
     assert limiter.client_key("198.51.100.7") != today
     limiter.check("198.51.100.7")
     limiter.check("198.51.100.7")
@@ -317,28 +318,28 @@ def test_an_ipv6_client_counts_by_its_64_and_an_ipv4_mapped_one_as_ipv4() -> Non
 
 
 def test_the_limiter_keeps_minutes_and_forgets_the_past_hour_and_day_by_itself() -> None:
-    now = [1_000_000.0 + 37.25]  # not on a minute
+    now = [1_000_000_000 + 37_250]  # not on a minute
     limiter = RateLimiter(per_client=5, total=100, clock=lambda: now[0])
     limiter.check("198.51.100.7")
-    assert limiter._clients[limiter.client_key("198.51.100.7")][0] == 1_000_020.0
+    assert limiter._clients[limiter.client_key("198.51.100.7")][0] == 1_000_020_000
 
-    now[0] += 3601
+    now[0] += 3_601_000
     limiter.sweep()  # no request came: the sweep forgets anyway
     assert limiter.clients == 0
     secret = limiter._secret
-    now[0] += 86_400
+    now[0] += 86_400_000
     limiter.sweep()
     assert limiter._secret != secret
 
 
 def test_the_limiter_forgets_idle_clients() -> None:
-    now = [0.0]
+    now = [0]
     limiter = RateLimiter(per_client=5, total=3, clock=lambda: now[0])
     for n in range(3):
         limiter.check(f"client {n}")
-    now[0] += 3601
+    now[0] += 3_601_000
     for n in range(3, 10):
-        now[0] += 1201  # keeps the total under its limit
+        now[0] += 1_201_000  # keeps the total under its limit
         limiter.check(f"client {n}")
 
     assert limiter.clients <= 2 * 3 + 1

@@ -10,7 +10,7 @@ from typing import Any
 
 from aiohttp import ClientResponse
 
-from node.api.openapi_submissions import submission_paths
+from node.api.openapi.submissions import submission_paths
 from node.datadir import DataDir
 from node.state import STORE
 from storage.tokens import Role

@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 
 from federation.sync import LocalTransport, PeerError, PeerRef, SyncClient, SyncService
+from federation.verifier import Verifier
 from protocol.keys import NodeKey
 from protocol.limits import Limits
 from protocol.records import SignedRecord, verify_record
-from storage.ingest import Verifier
 from storage.store import Store
 from tests.factories import NETWORK, incident_body, seeded_key, signed
 

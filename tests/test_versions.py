@@ -1,7 +1,7 @@
 """Supersedes and retractions over a real store, in either order of arrival."""
 
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -9,8 +9,8 @@ import pytest
 
 from protocol.limits import DEFAULT_LIMITS
 from protocol.records import SignedRecord, VerifiedRecord, verify_record
-from storage.database import _statements
 from storage.migrations import MIGRATIONS
+from storage.sql import split_statements
 from storage.store import Store
 from tests.factories import NETWORK, admit, incident_body, seeded_key, signed
 
@@ -28,13 +28,20 @@ def retraction(target: bytes, reason: str = "error") -> dict[str, Any]:
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    opened = await Store.open(
-        tmp_path / "banscan.db", clock=lambda: 42, stewards=frozenset({STEWARD.public_key})
-    )
-    await admit(opened, CHAPTER.public_key, OTHER.public_key, steward=STEWARD)
-    yield opened
-    await opened.close()
+def store_clock() -> Callable[[], int]:
+    return lambda: 42
+
+
+@pytest.fixture
+def stewards() -> frozenset[bytes]:
+    return frozenset({STEWARD.public_key})
+
+
+@pytest.fixture
+async def store(store: Store) -> Store:
+    """The shared store, with this module's chapters admitted."""
+    await admit(store, CHAPTER.public_key, OTHER.public_key, steward=STEWARD)
+    return store
 
 
 def state(store: Store, record_id: bytes) -> tuple[Any, ...]:
@@ -111,7 +118,7 @@ async def test_version_1_database_is_backfilled(tmp_path: Path) -> None:
     path = tmp_path / "banscan.db"
     record = signed(CHAPTER, 1)
     with sqlite3.connect(path, isolation_level=None) as conn:
-        for statement in _statements(MIGRATIONS[0]):
+        for statement in split_statements(MIGRATIONS[0]):
             conn.execute(statement)
         conn.execute("PRAGMA user_version = 1")
         conn.execute(

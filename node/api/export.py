@@ -17,7 +17,6 @@ from node.exports.formats import EXPORT_KINDS, FORMATS, CurrentRecords, export_c
 from node.problems import BadParameter
 from node.state import CONFIG, STORE
 from protocol.utc import utc_text
-from storage.queries import RecordQueries
 
 routes = web.RouteTableDef()
 EXPORT_PARAMETERS = frozenset({"format", "kind"})
@@ -56,7 +55,7 @@ async def export(request: web.Request) -> web.StreamResponse:
     )
     chunks = export_chunks(
         export_format,
-        CurrentRecords(RecordQueries(store.db), where),
+        CurrentRecords(store.queries, where),
         network_id=request.app[CONFIG].network.id,
         created_ms=created_ms,
     )

@@ -1,4 +1,4 @@
-"""The node's federation: its sync service, client, gossip tasks and HTTP routes.
+"""Federation's HTTP routes, and the wiring that starts federation with the app.
 
 Routes under ``/federation/v1/`` carry msgpack. ``sync``, ``records`` and
 ``push`` accept RFC 9421 signed requests from members only and sign their
@@ -6,45 +6,34 @@ answers; ``public/sync`` and ``public/records`` need no signature and serve
 only the ``public`` audience, so anyone can mirror public data; their
 answers are signed too, unbound to the (unsigned) request. Beyond
 ``[federation] max_sessions`` requests at once a node answers ``429`` with
-``Retry-After``.
+``Retry-After``. What federation does beyond answering is ``federation``'s
+(``federation.runtime``).
 """
 
 import asyncio
-import contextlib
 import dataclasses
 import datetime
 import re
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
-import aiohttp
 import structlog
 from aiohttp import web
 
-from federation.gossip import Gossip, PeerStats
-from federation.httpsig import (
-    Authenticator,
-    AuthError,
-    MessageSigner,
-    NotMember,
-    SignedRequest,
-    SignedResponse,
-    headers,
-)
-from federation.sync import SyncClient, SyncService
-from federation.transport import MSGPACK, HttpTransport
+from federation.gossip import PeerStats
+from federation.httpsig import AuthError, SignedRequest, SignedResponse, headers
+from federation.runtime import Federation
+from federation.settings import Announcement, FederationSettings
+from federation.transport import MSGPACK
 from node import __version__
 from node.auth import require_role
 from node.config import Config
 from node.problems import RequestTimeout, TooManyRequests, UnsupportedMediaType
 from node.publishing import publish
-from node.state import CONFIG, NODE_KEY, STORE, VERIFIER
-from protocol.envelope import decode_envelope
+from node.state import CONFIG, FEDERATION, NODE_KEY, STORE, TASKS, VERIFIER
 from protocol.errors import ProtocolError
-from protocol.keys import NodeKey, key_text, parse_key_text
-from protocol.kinds import NodeInfo, decode_body
-from protocol.records import SignedRecord, VerifiedRecord
-from protocol.sync import Want
+from protocol.keys import key_text, parse_key_text
+from protocol.records import VerifiedRecord
 from storage.store import Store
 from storage.tokens import Role
 
@@ -52,194 +41,64 @@ log = structlog.get_logger("banscan.federation")
 
 routes = web.RouteTableDef()
 RETRY_AFTER_S = 2
-# How often a running node looks for its own records published by another process,
-# and the most of them it pushes at once (sync carries the rest).
-OWN_FEEDS_POLL_S = 1.0
-OWN_PUSH_MAX = 500
 SOFTWARE = f"banscan {__version__}"
 
 
-class Federation:
-    """Everything a node needs to federate, built once the store is open."""
-
-    def __init__(self, config: Config, key: NodeKey, store: Store, service: SyncService) -> None:
-        self.config = config
-        self.key = key
-        self.store = store
-        self.service = service
-        clock_s = lambda: store.clock() / 1000  # noqa: E731
-        self.signer = MessageSigner(key, config.network.id, clock_s)
-        self.authenticator = Authenticator(config.network.id, store.trust.is_member, clock_s)
-        self.session = aiohttp.ClientSession()
-        transport = HttpTransport(
-            self.session,
-            self.signer,
-            config.network.id,
-            clock_s,
-            timeout_s=config.federation.timeout_s,
-            max_answer_bytes=config.limits.max_batch_bytes + 64 * 1024,
-        )
-        self.client = SyncClient(service, transport)
-        self.gossip = Gossip(
-            self.client,
-            fanout=config.federation.fanout,
-            interval_s=config.federation.sync_interval_s,
-            max_backoff_s=config.federation.max_backoff_s,
-            clock_ms=store.clock,
-            on_pulled=self._learn,
-        )
-        service.received = self._received
-        self._own_heads: dict[str, int] = {}
-        self.slots = asyncio.Semaphore(config.federation.max_sessions)
-
-    async def _received(
-        self, records: Sequence[SignedRecord], source: bytes | None, via: str
-    ) -> None:
-        self.gossip.published(records, source)
-        await self._learn(records)
-
-    async def _learn(self, records: Sequence[SignedRecord]) -> None:
-        """New ``node`` or ``membership`` records may name new peers or members."""
-        kinds = {decode_envelope(record.envelope_bytes).kind for record in records}
-        if kinds & {"node", "membership"}:
-            await self.discover()
-        if "membership" in kinds:
-            self.gossip.wake()  # what this node and its peers may hold may have changed
-
-    async def start(self) -> list[asyncio.Task[None]]:
-        now = self.store.clock()
-        for peer in self.config.peers:
-            await self.store.peers.add(parse_key_text(peer.key), peer.url, "config", now)
-        # A restart is the operator's way to say "try again now".
-        await self.store.peers.retry_all()
-        await self.announce()
-        await self.discover()
-        self._own_heads = await self.store.feeds.heads(self.key.public_key)
-        return [
-            asyncio.create_task(self.gossip.run_rounds(), name="banscan-gossip"),
-            asyncio.create_task(self.gossip.run_pusher(), name="banscan-push"),
-            asyncio.create_task(self._discovery_loop(), name="banscan-discovery"),
-            asyncio.create_task(self._watch_own_feeds(), name="banscan-own-feeds"),
-        ]
-
-    def published_own(self, records: Sequence[VerifiedRecord]) -> None:
-        """Push records this node just published (through the API) at once."""
-        for record in records:
-            env = record.envelope
-            self._own_heads[env.audience] = max(self._own_heads.get(env.audience, 0), env.seq)
-        self.gossip.published(
-            [SignedRecord(r.envelope_bytes, r.signature, r.body) for r in records]
-        )
-
-    async def push_new_own(self) -> int:
-        """Push this node's own records that another process published (``banscan publish``,
-        ``banscan members``): the running node notices them here. Returns how many."""
-        heads = await self.store.feeds.heads(self.key.public_key)
-        wants = [
-            Want(self.key.public_key, audience, max(known, seq - OWN_PUSH_MAX), seq)
-            for audience, seq in heads.items()
-            if seq > (known := self._own_heads.get(audience, 0))
-        ]
-        self._own_heads = heads
-        if not wants:
-            return 0
-        # Membership decisions among them must count here before they are pushed.
-        await self.store.records.refresh_trust()
-        fresh = await self.store.feeds.read(
-            wants, max_records=OWN_PUSH_MAX, max_bytes=self.config.limits.max_batch_bytes
-        )
-        self.gossip.published(fresh)
-        await self._learn(fresh)
-        return len(fresh)
-
-    async def _watch_own_feeds(self) -> None:
-        while True:
-            await asyncio.sleep(OWN_FEEDS_POLL_S)
-            try:
-                await self.push_new_own()
-            except Exception:
-                log.exception("pushing this node's new records failed")
-
-    async def close(self) -> None:
-        await self.session.close()
-
-    async def announce(self) -> None:
-        """Publish a ``node`` record when the node's URLs or description changed."""
-        node = self.config.node
-        if not node.urls:
-            return
-        wanted = NodeInfo(
-            urls=list(node.urls),
-            name=node.name or key_text(self.key.public_key),
-            city=node.city or None,
-            country=node.country or None,
-            software=SOFTWARE,
-        )
-        latest = dict(await self.store.peers.node_records()).get(self.key.public_key)
-        if latest is not None and _same_place(decode_body("node", latest), wanted):
-            return
-        record = await publish(
-            self.store.records,
-            self.key,
-            network_id=self.config.network.id,
-            limits=self.config.limits.limits(),
-            kind="node",
-            audience="public",
-            body=wanted.model_dump(exclude_none=True),
-            clock=self.store.clock,
-        )
-        log.info("announced", urls=list(node.urls))
-        self.published_own([record])
-
-    async def discover(self) -> None:
-        """Add the peers that members' ``node`` records name, and forget discovered peers
-        that are no longer members (a suspended or rotated key)."""
-        trust = self.store.trust
-        for peer in await self.store.peers.all():
-            if peer.source == "discovered" and not trust.is_member(peer.key):
-                await self.store.peers.remove(peer.key)
-        for origin, body in await self.store.peers.node_records():
-            if origin == self.key.public_key or not trust.is_member(origin):
-                continue
-            try:
-                info = decode_body("node", body)
-            except ProtocolError:
-                continue
-            assert isinstance(info, NodeInfo)
-            await self.store.peers.add(origin, info.urls[0], "discovered", self.store.clock())
-
-    async def _discovery_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.config.federation.sync_interval_s)
-            try:
-                await self.discover()
-            except Exception:
-                log.exception("discovery failed")
-
-
-def _same_place(held: object, wanted: NodeInfo) -> bool:
-    return isinstance(held, NodeInfo) and held.model_dump() == wanted.model_dump()
+def federation_settings(config: Config, own_key: bytes) -> FederationSettings:
+    """What federation needs of the node's configuration."""
+    node = config.node
+    announcement = Announcement(
+        urls=tuple(node.urls),
+        name=node.name or key_text(own_key),
+        city=node.city or None,
+        country=node.country or None,
+        software=SOFTWARE,
+    )
+    federation = config.federation
+    return FederationSettings(
+        network_id=config.network.id,
+        limits=config.limits.limits(),
+        peers=tuple((parse_key_text(peer.key), peer.url) for peer in config.peers),
+        announcement=announcement if node.urls else None,
+        fanout=federation.fanout,
+        sync_interval_s=federation.sync_interval_s,
+        timeout_s=federation.timeout_s,
+        max_sessions=federation.max_sessions,
+        max_backoff_s=federation.max_backoff_s,
+    )
 
 
 async def federation_ctx(app: web.Application) -> AsyncIterator[None]:
-    """Start federation after the store is open; stop its tasks before the store closes."""
-    store = app[STORE]
-    service = SyncService(store, app[VERIFIER], app[NODE_KEY].public_key)
-    federation = Federation(app[CONFIG], app[NODE_KEY], store, service)
+    """Start federation after the store is open, its tasks on the app's task owner
+    (which stops them first at cleanup); close its HTTP client before the store closes."""
+    store, key, config = app[STORE], app[NODE_KEY], app[CONFIG]
+
+    async def publish_own(kind: str, audience: str, body: dict[str, Any]) -> VerifiedRecord:
+        return await publish(
+            store.records,
+            key,
+            network_id=config.network.id,
+            limits=config.limits.limits(),
+            kind=kind,
+            audience=audience,
+            body=body,
+            clock=store.clock,
+        )
+
+    federation = Federation(
+        federation_settings(config, key.public_key),
+        key,
+        store,
+        app[VERIFIER],
+        publish=publish_own,
+        tasks=app[TASKS],
+    )
     app[FEDERATION] = federation
-    tasks = await federation.start()
     try:
+        await federation.start()
         yield
     finally:
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
         await federation.close()
-
-
-FEDERATION = web.AppKey("federation", Federation)
 
 
 def _target_uri(request: web.Request) -> str:
@@ -251,18 +110,6 @@ def _target_uri(request: web.Request) -> str:
     return str(url)
 
 
-async def _authenticate(federation: Federation, signed: SignedRequest, body: bytes) -> bytes:
-    """The signer's key. A key unknown as a member may have been admitted from the CLI
-    (another process) since this node last looked: look again, then decide."""
-    try:
-        return federation.authenticator.verify_request(signed, body)
-    except NotMember:
-        # The membership check comes before the nonce is claimed, so checking again
-        # is no replay.
-        await federation.store.records.refresh_trust()
-        return federation.authenticator.verify_request(signed, body)
-
-
 async def _answer(request: web.Request, route: str) -> web.StreamResponse:
     federation = request.app[FEDERATION]
     if request.content_type != MSGPACK:
@@ -270,7 +117,7 @@ async def _answer(request: web.Request, route: str) -> web.StreamResponse:
     # The body is read before a session slot is taken, and only for so long: a peer
     # that never finishes its request must not hold a slot that honest peers need.
     try:
-        async with asyncio.timeout(federation.config.federation.timeout_s):
+        async with asyncio.timeout(federation.settings.timeout_s):
             body = await request.read()
     except TimeoutError as exc:
         raise RequestTimeout("the request body did not arrive in time; send it whole") from exc
@@ -286,7 +133,7 @@ async def _answer(request: web.Request, route: str) -> web.StreamResponse:
                 request.method, _target_uri(request), headers(request.headers.items())
             )
             try:
-                requester = await _authenticate(federation, signed, body)
+                requester = await federation.authenticate(signed, body)
             except AuthError as exc:
                 log.warning(
                     "peer request refused",

@@ -39,7 +39,7 @@ _SQLITE_MIN, _SQLITE_MAX = -(1 << 63), (1 << 63) - 1
 
 
 def queries(request: web.Request) -> RecordQueries:
-    return RecordQueries(request.app[STORE].db)
+    return request.app[STORE].queries
 
 
 @routes.get("/api/v1/incidents")

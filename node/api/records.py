@@ -5,12 +5,11 @@ from typing import Any
 from aiohttp import web
 
 from node.api.bodies import parse_json_object
-from node.api.federation import FEDERATION
 from node.api.params import int_param, parse_time_ms
 from node.auth import WRITERS, readable_audiences, require_role, token_info
 from node.problems import ApiError, BadParameter, BadRequest, NotFound, UnsupportedMediaType
 from node.publishing import publish
-from node.state import CONFIG, NODE_KEY, STORE, VERIFIER
+from node.state import CONFIG, FEDERATION, NODE_KEY, STORE, VERIFIER
 from node.views import record_view
 from protocol.envelope import AUDIENCES, KIND_PATTERN
 from protocol.errors import KeyFormatError

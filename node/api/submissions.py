@@ -20,31 +20,27 @@ Nothing here reads or logs the client's address beyond the rate limiter's
 daily keyed hash (:mod:`node.abuse`).
 """
 
-import asyncio
-import contextlib
-import time
 from collections.abc import AsyncIterator
 from typing import Any, Final
 
-import structlog
 from aiohttp import web
 
 from node.abuse import RateLimited, RateLimiter, client_address
 from node.api.bodies import read_json
-from node.api.federation import FEDERATION
 from node.api.params import int_param
 from node.auth import require_role
+from node.moderation.retention import Retention
+from node.moderation.service import Moderation
 from node.moderation.submissions import (
     RECEIPT_STATUS,
     SUBMISSION_ID_PATTERN,
-    Moderation,
     accept,
     normalize_receipt,
     parse_submission,
     submission_view,
 )
 from node.problems import BadParameter, BadRequest, NotFound, TooManyRequests
-from node.state import CONFIG, STORE
+from node.state import CONFIG, FEDERATION, STORE, TASKS
 from protocol.keys import b64url_encode
 from storage.submissions import STATUSES
 from storage.tokens import Role, TokenInfo
@@ -58,10 +54,6 @@ RECEIPT_LIMITER = web.AppKey("receipt_limiter", RateLimiter)
 MODERATORS: Final = frozenset({Role.MODERATOR, Role.ADMIN})
 MAX_PAGE: Final = 500
 _MODERATION_BODY_BYTES: Final = 256 * 1024
-RETENTION_INTERVAL_S: Final = 3600
-WAL_RETRY_S: Final = 60
-RETENTION_ACTOR: Final = "node:retention"
-log = structlog.get_logger("banscan.submissions")
 
 
 def actor_name(info: TokenInfo) -> str:
@@ -274,40 +266,13 @@ def _clock(request: web.Request) -> Any:
 
 
 async def retention_ctx(app: web.Application) -> AsyncIterator[None]:
-    """Delete, every hour, the private parts whose retention period has ended; retry
-    every minute a WAL checkpoint that a reader blocked, until purged data is gone;
-    and every minute let the rate limiters forget what they no longer need."""
-
-    async def purge_forever() -> None:
-        submissions = app[STORE].submissions
-        next_purge = 0.0
-        while True:
-            try:
-                if time.monotonic() >= next_purge:
-                    next_purge = time.monotonic() + RETENTION_INTERVAL_S
-                    purged = await app[MODERATION].purge(
-                        app[STORE].clock(),
-                        app[CONFIG].submissions.retention_days,
-                        actor=RETENTION_ACTOR,
-                    )
-                    if purged:
-                        log.info("retention purge", count=len(purged))
-                elif submissions.wal_owed:
-                    await submissions.settle_wal()
-                if submissions.wal_owed:
-                    log.warning("purged private parts are still in the WAL; retrying")
-            except Exception as exc:  # keep enforcing retention whatever one round met
-                log.warning("retention purge failed", error=type(exc).__name__)
-            # Forget the last hour's clients, and yesterday's secret, without waiting
-            # for the next report.
-            app[REPORT_LIMITER].sweep()
-            app[RECEIPT_LIMITER].sweep()
-            await asyncio.sleep(WAL_RETRY_S)
-
-    task = asyncio.create_task(purge_forever())
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    """Enforce retention (:mod:`node.moderation.retention`) in a task of the app's owner."""
+    retention = Retention(
+        app[MODERATION],
+        app[STORE].submissions,
+        retention_days=app[CONFIG].submissions.retention_days,
+        limiters=(app[REPORT_LIMITER], app[RECEIPT_LIMITER]),
+        clock=app[STORE].clock,
+    )
+    app[TASKS].start("retention", retention.run())
+    yield

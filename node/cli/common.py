@@ -3,18 +3,23 @@
 Errors a command raises are turned into a message and an exit status by
 :func:`node.cli.main`: :class:`CommandError` (2) when a command cannot run,
 :class:`CommandFailed` (1) when it ran but was refused.
+
+A command that works on a node's database opens it with :func:`opened_store`,
+or, for one piece of work from synchronous code, :func:`run_on_store`; both
+close it whatever happens.
 """
 
 import argparse
-from collections.abc import Callable, Sequence
-from typing import Any
+import asyncio
+import getpass
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
 
-from node.config import steward_keys
-from node.datadir import DataDir, default_data_dir
+from node.datadir import DataDir, default_data_dir, open_node_store
 from storage.store import Store
 
-# How a command module registers a sub-command: ``command(name, help, handler[, parent])``.
-CommandAdder = Callable[..., argparse.ArgumentParser]
+T = TypeVar("T")
 
 
 class CommandError(Exception):
@@ -40,24 +45,43 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     return "\n".join([line(headers), line(["-" * w for w in widths]), *map(line, cells)])
 
 
-def usage(parser: argparse.ArgumentParser) -> int:
-    """For a command group run without a sub-command: its help, and exit status 2."""
-    parser.print_help()
-    return 2
-
-
 def data_dir_of(args: argparse.Namespace) -> DataDir:
     """The data directory ``--data-dir`` names, else the default one."""
     return DataDir(args.data_dir if args.data_dir is not None else default_data_dir())
 
 
+def cli_actor() -> str:
+    """Who the audit log names for a local command: the operating-system user."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (OSError, KeyError):
+        return "cli:unknown"
+
+
 async def open_store(data_dir: DataDir) -> Store:
-    """The node's store, opened with its configuration, as ``banscan run`` opens it."""
+    """The node's store, opened with its configuration, as ``banscan run`` opens it.
+
+    The caller closes it; :func:`opened_store` does that for you."""
     config = data_dir.load_config()
     key = data_dir.load_key()
-    return await Store.open(
-        data_dir.database,
-        synchronous=config.storage.synchronous,
-        stewards=steward_keys(config, key.public_key),
-        quarantine_max_bytes=config.federation.quarantine_max_bytes,
-    )
+    return await open_node_store(data_dir.database, config, key.public_key)
+
+
+@asynccontextmanager
+async def opened_store(data_dir: DataDir) -> AsyncIterator[Store]:
+    """The node's store for the ``async with`` block, closed when it ends."""
+    store = await open_store(data_dir)
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+def run_on_store(data_dir: DataDir, work: Callable[[Store], Awaitable[T]]) -> T:
+    """Open the node's store, run ``work`` on it in a new event loop, close it; its result."""
+
+    async def run() -> T:
+        async with opened_store(data_dir) as store:
+            return await work(store)
+
+    return asyncio.run(run())

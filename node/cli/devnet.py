@@ -26,17 +26,18 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
-from node.config import DEFAULT_PORT, ENV_PREFIX, steward_keys
+from node.cli.common import opened_store
+from node.cli.registrar import Registrar
+from node.config import DEFAULT_PORT, ENV_PREFIX
 from node.datadir import DataDir
 from node.membership import decide
 from protocol.keys import NodeKey
 from protocol.sealing import ModeratorKey, ModeratorPublicKey
-from storage.store import Store
 from storage.tokens import Role
 
 DEV_NETWORK = "banscan-dev"
@@ -47,8 +48,6 @@ MAX_BACKOFF_S = 10
 START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 40.0  # a node waits up to 30 s for requests in flight
 HOST = "127.0.0.1"
-
-CommandAdder = Callable[..., argparse.ArgumentParser]
 
 DESCRIPTION = f"""\
 Start a small banscan network on this machine, for demos, trying the API and
@@ -99,9 +98,9 @@ class DevNode:
         return "steward" if self.number == 1 else "chapter"
 
 
-def add_command(command: CommandAdder) -> None:
-    """Register ``dev-network`` with the CLI's parser (it takes no --data-dir)."""
-    sub = command(
+def register(cli: Registrar) -> None:
+    """Add ``dev-network`` (it takes no --data-dir)."""
+    sub = cli.command(
         "dev-network",
         "Run a network of N local nodes for demos and newcomers, until Ctrl-C.",
         cmd_dev_network,
@@ -230,8 +229,7 @@ def dev_config(template: str, node: DevNode, peer: DevNode | None) -> str:
 async def _admit_and_issue_tokens(nodes: list[DevNode], moderator: ModeratorPublicKey) -> None:
     steward = nodes[0]
     for node in nodes:
-        store = await _open_store(node)
-        try:
+        async with opened_store(node.data_dir) as store:
             await store.submissions.add_key(
                 moderator.key_id, moderator.text, "dev-network", actor="dev-network"
             )
@@ -248,18 +246,6 @@ async def _admit_and_issue_tokens(nodes: list[DevNode], moderator: ModeratorPubl
                         name=member.name,
                     )
             node.token = await store.tokens.create(Role.ADMIN, "dev-network")
-        finally:
-            await store.close()
-
-
-async def _open_store(node: DevNode) -> Store:
-    config = node.data_dir.load_config()
-    return await Store.open(
-        node.data_dir.database,
-        synchronous=config.storage.synchronous,
-        stewards=steward_keys(config, node.key.public_key),
-        quarantine_max_bytes=config.federation.quarantine_max_bytes,
-    )
 
 
 # -- running ------------------------------------------------------------------------------

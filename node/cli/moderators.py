@@ -7,15 +7,19 @@ stolen moderator token cannot make future reports readable by another key.
 """
 
 import argparse
-import asyncio
 import json
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from node.cli.common import CommandAdder, CommandError, data_dir_of, open_store, table, usage
-from node.moderation.client import cli_actor
+from node.cli.common import (
+    CommandError,
+    cli_actor,
+    data_dir_of,
+    run_on_store,
+    table,
+)
+from node.cli.registrar import Registrar
 from protocol.errors import KeyFormatError
 from protocol.sealing import (
     KEY_FILE_TYPE,
@@ -25,6 +29,53 @@ from protocol.sealing import (
     ModeratorPublicKey,
 )
 from protocol.utc import utc_text
+from storage.store import Store
+
+
+def register(cli: Registrar) -> None:
+    """Add ``moderators keygen|add|list|remove``."""
+    moderators = cli.group(
+        "moderators", "Manage the moderator keys that reports from the public are sealed to."
+    )
+    keygen = moderators.command(
+        "keygen",
+        "Create a moderator key pair on the moderator's own machine: write the private key "
+        "file (mode 0600) and print the public key and its id, for the node's operator to "
+        "add. No data directory is needed; the private key never goes to the node.",
+        cmd_keygen,
+    )
+    keygen.add_argument(
+        "--out",
+        required=True,
+        type=Path,
+        metavar="FILE",
+        help="the private key file to create; an existing file is never overwritten",
+    )
+    add = moderators.command(
+        "add",
+        "Add a moderator's public key: reports received from now on are sealed to it too.",
+        cmd_moderators_add,
+        data_dir=True,
+    )
+    add.add_argument(
+        "pubkey",
+        metavar="PUBKEY",
+        help=f"the public key ({PUBLIC_PREFIX}...), a file holding it, or a key file made "
+        "by keygen (only its public part is taken; the file must not stay on the server)",
+    )
+    add.add_argument("--label", default="", help="who holds the key, e.g. a name (default: none)")
+    listed = moderators.command(
+        "list", "List the moderator keys reports are sealed to.", cmd_moderators_list, data_dir=True
+    )
+    listed.add_argument("--json", action="store_true", help="print JSON")
+    remove = moderators.command(
+        "remove",
+        "Remove a moderator key: new reports are no longer sealed to it (earlier ones stay "
+        "readable with it).",
+        cmd_moderators_remove,
+        data_dir=True,
+    )
+    remove.add_argument("key_id", metavar="KEY_ID", help="the key's id, as moderators list shows")
 
 
 def cmd_keygen(args: argparse.Namespace) -> int:
@@ -94,21 +145,15 @@ def cmd_moderators_add(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
 
-    async def add() -> bool:
-        store = await open_store(data_dir_of(args))
-        try:
-            if len(await store.submissions.keys()) >= MAX_RECIPIENTS:
-                raise CommandError(
-                    f"this node already has {MAX_RECIPIENTS} moderator keys, the most a report "
-                    "can be sealed to; remove one first (banscan moderators remove)"
-                )
-            return await store.submissions.add_key(
-                key.key_id, key.text, args.label, actor=cli_actor()
+    async def add(store: Store) -> bool:
+        if len(await store.submissions.keys()) >= MAX_RECIPIENTS:
+            raise CommandError(
+                f"this node already has {MAX_RECIPIENTS} moderator keys, the most a report "
+                "can be sealed to; remove one first (banscan moderators remove)"
             )
-        finally:
-            await store.close()
+        return await store.submissions.add_key(key.key_id, key.text, args.label, actor=cli_actor())
 
-    if asyncio.run(add()):
+    if run_on_store(data_dir_of(args), add):
         print(f"added moderator key {key.key_id}" + (f" ({args.label})" if args.label else ""))
         print("reports received from now on are sealed to it; earlier ones are not")
     else:
@@ -117,17 +162,13 @@ def cmd_moderators_add(args: argparse.Namespace) -> int:
 
 
 def cmd_moderators_list(args: argparse.Namespace) -> int:
-    async def keys() -> list[dict[str, Any]]:
-        store = await open_store(data_dir_of(args))
-        try:
-            return [
-                {"key_id": k.key_id, "label": k.label, "added_ms": k.added_ms, "public": k.public}
-                for k in await store.submissions.keys()
-            ]
-        finally:
-            await store.close()
+    async def keys(store: Store) -> list[dict[str, Any]]:
+        return [
+            {"key_id": k.key_id, "label": k.label, "added_ms": k.added_ms, "public": k.public}
+            for k in await store.submissions.keys()
+        ]
 
-    views = asyncio.run(keys())
+    views = run_on_store(data_dir_of(args), keys)
     if args.json:
         print(json.dumps({"moderators": views}, indent=2))
         return 0
@@ -140,72 +181,10 @@ def cmd_moderators_list(args: argparse.Namespace) -> int:
 
 
 def cmd_moderators_remove(args: argparse.Namespace) -> int:
-    async def remove() -> bool:
-        store = await open_store(data_dir_of(args))
-        try:
-            return await store.submissions.remove_key(args.key_id, actor=cli_actor())
-        finally:
-            await store.close()
-
-    if not asyncio.run(remove()):
+    actor = cli_actor()
+    if not run_on_store(
+        data_dir_of(args), lambda store: store.submissions.remove_key(args.key_id, actor=actor)
+    ):
         raise CommandError(f"no moderator key {args.key_id!r} on this node")
     print(f"removed moderator key {args.key_id}; new reports are no longer sealed to it")
     return 0
-
-
-def add_moderator_commands(
-    command: CommandAdder, data_dir_option: Callable[[argparse.ArgumentParser], None]
-) -> None:
-    """Register ``moderators`` with the CLI's parser."""
-    moderators: argparse.ArgumentParser = command(
-        "moderators",
-        "Manage the moderator keys that reports from the public are sealed to.",
-        lambda _: usage(moderators),
-    )
-    group = moderators.add_subparsers(title="moderators commands", metavar="COMMAND")
-    keygen = command(
-        "keygen",
-        "Create a moderator key pair on the moderator's own machine: write the private key "
-        "file (mode 0600) and print the public key and its id, for the node's operator to "
-        "add. No data directory is needed; the private key never goes to the node.",
-        cmd_keygen,
-        group,
-    )
-    keygen.add_argument(
-        "--out",
-        required=True,
-        type=Path,
-        metavar="FILE",
-        help="the private key file to create; an existing file is never overwritten",
-    )
-    add = command(
-        "add",
-        "Add a moderator's public key: reports received from now on are sealed to it too.",
-        cmd_moderators_add,
-        group,
-    )
-    data_dir_option(add)
-    add.add_argument(
-        "pubkey",
-        metavar="PUBKEY",
-        help=f"the public key ({PUBLIC_PREFIX}...), a file holding it, or a key file made "
-        "by keygen (only its public part is taken; the file must not stay on the server)",
-    )
-    add.add_argument("--label", default="", help="who holds the key, e.g. a name (default: none)")
-    listed = command(
-        "list",
-        "List the moderator keys reports are sealed to.",
-        cmd_moderators_list,
-        group,
-    )
-    data_dir_option(listed)
-    listed.add_argument("--json", action="store_true", help="print JSON")
-    remove = command(
-        "remove",
-        "Remove a moderator key: new reports are no longer sealed to it (earlier ones stay "
-        "readable with it).",
-        cmd_moderators_remove,
-        group,
-    )
-    data_dir_option(remove)
-    remove.add_argument("key_id", metavar="KEY_ID", help="the key's id, as moderators list shows")

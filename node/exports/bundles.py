@@ -8,12 +8,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
+from federation.verifier import Verifier
 from node.exports.formats import bundle_chunks
 from protocol.bundle import BadEntry, BundleReader
 from protocol.errors import ProtocolError
 from protocol.limits import Limits
 from protocol.records import SignedRecord, verify_record
-from storage.ingest import Verifier, ingest_batch
+from storage.ingest import ingest_batch
 from storage.records import Outcome, RecordFilter, StoredRecord
 from storage.store import Store, wall_clock_ms
 

@@ -1,51 +1,35 @@
 """The node a moderator works on: its database here (local) or its HTTP API (remote).
 
-Both answer in the API's JSON shapes (:mod:`node.api.submissions`), so the
-commands of :mod:`node.cli.submissions` are written once. Also here: building
-a record body from a submission, which happens on the moderator's side, after
-the private part is opened with their key.
+Both answer in the API's JSON shapes (:mod:`node.api.submissions`), so each
+``banscan submissions`` command is written once, against :class:`ModeratedNode`;
+:func:`with_node` opens the one the options name.
 """
 
-import getpass
+import argparse
+import asyncio
 import json
-from collections.abc import Sequence
-from typing import Any, Final, Protocol
+import os
+import urllib.parse
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any, Final, Protocol, TypeVar
 
 import aiohttp
 
-from node.cli.common import CommandError, CommandFailed, open_store
+from node.cli.common import CommandError, CommandFailed, cli_actor, data_dir_of, open_store
 from node.datadir import DataDir
-from node.moderation.submissions import (
-    Moderation,
-    SubmissionError,
-    record_publisher,
-    submission_view,
-)
-from protocol import geohash
+from node.moderation.service import Moderation, record_publisher
+from node.moderation.submissions import SubmissionError, submission_view
 from protocol.errors import ProtocolError
-from protocol.fields import MAX_AREA_PRECISION
-from protocol.keys import b64url_decode, b64url_encode
-from protocol.sealing import (
-    ModeratorKey,
-    SealingError,
-)
+from protocol.keys import b64url_encode
 from storage.store import Store
 from storage.submissions import AuditEntry
 
-# A draft's summary is the reporter's narrative as it is: marked, so that publishing the
-# draft is refused until the moderator has rewritten it.
-DRAFT_SUMMARY_MARK: Final = "TODO: rewrite before publishing; the reporter's own words follow. "
+TOKEN_ENV: Final = "BANSCAN_TOKEN"  # noqa: S105 (the name of a variable, not a token)
+_LOCAL_HOSTS: Final = frozenset({"127.0.0.1", "::1", "localhost"})
 _PAGE: Final = 500
 _AUDIT_PAGE: Final = 1000
 _HTTP_TIMEOUT_S: Final = 60
-
-
-def cli_actor() -> str:
-    """Who the audit log names for a local command: the operating-system user."""
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (OSError, KeyError):
-        return "cli:unknown"
+T = TypeVar("T")
 
 
 class ModeratedNode(Protocol):
@@ -274,107 +258,33 @@ class RemoteNode:
         await self._session.close()
 
 
-# -- record bodies from submissions ---------------------------------------------------------
+def with_node(
+    args: argparse.Namespace, work: Callable[[ModeratedNode], Coroutine[Any, Any, T]]
+) -> T:
+    """Run ``work`` on the node the options name: ``--node`` (remote) or the data directory."""
 
+    async def run() -> T:
+        node: ModeratedNode
+        if args.node is not None:
+            if args.data_dir is not None:
+                raise CommandError("give --node or --data-dir, not both")
+            if not args.node.startswith(("http://", "https://")):
+                raise CommandError("--node must be an http:// or https:// URL")
+            host = urllib.parse.urlsplit(args.node).hostname or ""
+            if args.node.startswith("http://") and host not in _LOCAL_HOSTS:
+                raise CommandError(
+                    "--node must be https:// unless the node is on this machine: the token "
+                    "and the reports' sealed parts would cross the network in the clear"
+                )
+            token = args.token or os.environ.get(TOKEN_ENV)
+            if not token:
+                raise CommandError(f"--node needs a moderator token: ${TOKEN_ENV} or --token")
+            node = await RemoteNode.open(args.node, token)
+        else:
+            node = await LocalNode.open(data_dir_of(args))
+        try:
+            return await work(node)
+        finally:
+            await node.close()
 
-def draft_body(
-    view: dict[str, Any], private: dict[str, Any], *, precision: int = MAX_AREA_PRECISION
-) -> dict[str, Any]:
-    """A proposed record body for a submission, for the moderator to redact and publish.
-
-    An incident's summary is the reporter's narrative as it is, after
-    :data:`DRAFT_SUMMARY_MARK`: it must be rewritten before anything is
-    published. An incident's point becomes the geohash cell holding it,
-    ``precision`` characters long (at most 6); a deployment keeps its point
-    (cameras are public), or a TODO when none was given.
-    """
-    if not 1 <= precision <= MAX_AREA_PRECISION:
-        raise CommandError(f"--precision must be from 1 to {MAX_AREA_PRECISION}")
-    triage = view["triage"]
-    sources = [{"url": url} for url in private.get("sources", [])]
-    lat, lon = private.get("lat"), private.get("lon")
-    point = None if lat is None or lon is None else (geohash.to_e7(lat), geohash.to_e7(lon))
-    body: dict[str, Any]
-    if view["kind"] == "deployment":
-        todo = "TODO: the report gave no point; geocode its place to 1e-7 degrees"
-        body = {
-            "lat_e7": todo if point is None else point[0],
-            "lon_e7": todo if point is None else point[1],
-            "country": triage["country"],
-            "city": triage.get("city"),
-            "observed_on": {"date": triage["occurred_on"], "precision": "day"},
-            "status": "reported",
-            "sources": sources,
-        }
-    else:
-        agency = triage.get("agency")
-        body = {
-            "occurred_on": {"date": triage["occurred_on"], "precision": "day"},
-            "country": triage["country"],
-            "city": triage.get("city"),
-            "area": None if lat is None or lon is None else geohash.snap(lat, lon, precision),
-            "category": triage.get("category", "other"),
-            "technology": {"type": triage.get("technology", "other")},
-            "agency": None if agency is None else {"name": agency},
-            "summary": DRAFT_SUMMARY_MARK + private.get("what_happened", ""),
-            "sources": sources,
-            "verification": {"status": "unverified"},
-        }
-    return {name: value for name, value in body.items() if value is not None}
-
-
-def redacted_body(
-    view: dict[str, Any],
-    private: dict[str, Any],
-    *,
-    precision: int,
-    summary: str | None,
-    omit: Sequence[str],
-    verification: str | None,
-    include_sources: bool = False,
-) -> dict[str, Any]:
-    """The body ``publish`` sends without ``--body``: the draft, with the moderator's summary.
-
-    Sources stay out unless the moderator has checked them (``include_sources``):
-    a link can be the reporter's own post.
-    """
-    body = draft_body(view, private, precision=precision)
-    if not include_sources:
-        body.pop("sources", None)
-    if view["kind"] == "incident":
-        if not summary:
-            raise CommandError(
-                f"{view['id']} is an incident: give --summary (the reporter's narrative is "
-                "never published as it is), or publish an edited draft with --body"
-            )
-        body["summary"] = summary
-        if verification is not None:
-            body["verification"] = {"status": verification}
-    elif isinstance(body["lat_e7"], str):
-        raise CommandError(
-            f"{view['id']} is a deployment sighting with no point: write a draft with "
-            "banscan submissions show --draft, geocode its place, and publish it with --body"
-        )
-    for field in omit:
-        body.pop(field, None)
-    return body
-
-
-def open_private(view: dict[str, Any], key: ModeratorKey) -> dict[str, Any] | None:
-    """The private part of a submission view, opened with the moderator's key; None if purged."""
-    sealed = view.get("sealed")
-    if sealed is None:
-        return None
-    try:
-        plaintext = key.open(b64url_decode(sealed), view["id"].encode("ascii"))
-    except (SealingError, ProtocolError, ValueError) as exc:
-        reason = exc.detail if isinstance(exc, ProtocolError) else str(exc)
-        raise CommandError(
-            f"cannot open {view['id']} with key {key.public.key_id}: {reason} "
-            f"(it is sealed to {', '.join(view.get('key_ids', [])) or 'no key'})"
-        ) from exc
-    private: dict[str, Any] = json.loads(plaintext)
-    return private
-
-
-# -- commands -------------------------------------------------------------------------------
+    return asyncio.run(run())

@@ -1,0 +1,44 @@
+"""The whole OpenAPI document, put together from its parts in a fixed order."""
+
+from functools import cache
+from typing import Any
+
+from node.api.openapi.records import record_paths
+from node.api.openapi.schemas import record_schemas
+from node.api.openapi.service import federation_paths, identity_paths, operations_paths
+from node.api.openapi.submission_schemas import submission_schemas
+from node.api.openapi.submissions import submission_paths
+
+
+@cache
+def openapi_document(version: str) -> dict[str, Any]:
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "banscan node API",
+            "version": version,
+            "description": "Signed incident and deployment records of the Ban the Scan network.",
+            "license": {"name": "AGPL-3.0-or-later", "identifier": "AGPL-3.0-or-later"},
+        },
+        "servers": [{"url": "/"}],
+        "components": {
+            "schemas": {**record_schemas(), **submission_schemas()},
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "httpSignature": {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": "Signature",
+                    "description": "RFC 9421 HTTP Message Signature by a member node's key "
+                    "(see docs/protocol.md, Federation)",
+                },
+            },
+        },
+        "paths": {
+            **identity_paths(),
+            **record_paths(),
+            **operations_paths(),
+            **federation_paths(),
+            **submission_paths(),
+        },
+    }

@@ -1,0 +1,305 @@
+"""The paths of reports from the public and their moderation: the report form's pages and
+the moderators' JSON routes."""
+
+from typing import Any
+
+from node.api.openapi.parts import BEARER, UNAUTHORIZED, json_answer, problem, schema_ref
+from node.api.openapi.submission_schemas import SUBMISSION_ID
+from node.moderation.submissions import SubmissionIn
+from storage.submissions import STATUSES
+
+_HTML = {"text/html": {"schema": {"type": "string"}}}
+_BAD_BODY = problem("The body is wrong; the problem names what.")
+_MODERATORS_ONLY = problem("Only moderator and admin tokens may do this.")
+_TOO_MANY = problem("Over the hourly limit for this client or for all; see Retry-After.")
+_NOT_JSON = problem("Not application/json.")
+_MODERATOR_ONLY: dict[str, Any] = {"401": UNAUTHORIZED, "403": _MODERATORS_ONLY}
+_SUBMISSION_ID_PARAMETER = {
+    "name": "submission_id",
+    "in": "path",
+    "required": True,
+    "schema": SUBMISSION_ID,
+}
+# Why the report form refuses a post, by status.
+_REFUSED = {
+    "400": "A malformed request, explained on the page",
+    "403": "The form's CSRF token is missing or wrong, or another site sent it",
+    "413": "The form is over the size accepted",
+    "415": "Not a form post (application/x-www-form-urlencoded)",
+    "429": "Too many reports from this client or from all; see Retry-After",
+}
+
+
+def submission_paths() -> dict[str, Any]:
+    return {**_form_paths(), **_submission_routes(), **_moderator_routes()}
+
+
+def _form_paths() -> dict[str, Any]:
+    return {
+        "/report": {
+            "get": _html_page(
+                "reportForm",
+                "The public report form (works without JavaScript)",
+                {"200": "Form", "503": "The node has no moderator keys yet and takes no reports"},
+            ),
+            "post": _form_post(
+                "reportSubmit",
+                "Send a report from the form; the page shows the receipt code",
+                {
+                    "201": "Receipt page",
+                    **_REFUSED,
+                    "422": "The form again, each wrong field explained",
+                    "503": "The node has no moderator keys yet and takes no reports",
+                },
+                list(SubmissionIn.model_fields),
+            ),
+        },
+        "/report/status": {
+            "get": _html_page(
+                "reportStatusForm", "A form to check a report's status", {"200": "Form"}
+            ),
+            "post": _form_post(
+                "reportStatus",
+                "The status of the report with this receipt code",
+                {
+                    "200": "The status, in words",
+                    **_REFUSED,
+                    "400": "Not a receipt code; the form again, explained",
+                    "404": "No report has this receipt code; the form again",
+                },
+                ["receipt"],
+            ),
+        },
+        "/static/report.css": {
+            "get": {
+                "operationId": "reportStylesheet",
+                "summary": "The form's stylesheet (no asset comes from another origin)",
+                "responses": {
+                    "200": {
+                        "description": "CSS",
+                        "content": {"text/css": {"schema": {"type": "string"}}},
+                    }
+                },
+            }
+        },
+    }
+
+
+def _submission_routes() -> dict[str, Any]:
+    return {
+        "/api/v1/submissions": {
+            "post": {
+                "operationId": "submitReport",
+                "summary": "Send a report; the private part is sealed to the moderators",
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": schema_ref("SubmissionIn")}},
+                },
+                "responses": {
+                    "201": json_answer(
+                        "The receipt code; keep it", schema_ref("SubmissionReceipt")
+                    ),
+                    "400": _BAD_BODY,
+                    "413": problem("Over [submissions] max_bytes."),
+                    "415": _NOT_JSON,
+                    "422": problem("A field is wrong; the detail names each one."),
+                    "429": _TOO_MANY,
+                    "503": problem("The node has no moderator keys yet and takes no reports."),
+                },
+            },
+            "get": {
+                "operationId": "listSubmissions",
+                "summary": "Submissions, oldest first: triage fields only",
+                "security": BEARER,
+                "parameters": [
+                    _query("status", {"enum": list(STATUSES)}),
+                    _query("kind", {"enum": ["incident", "deployment"]}),
+                    _query("limit", {"type": "integer", "minimum": 1, "maximum": 500}),
+                    _query("cursor", {"type": "string"}),
+                ],
+                "responses": {
+                    "200": json_answer("A page of submissions", schema_ref("SubmissionPage")),
+                    "400": problem("A parameter is wrong; the problem names it."),
+                    **_MODERATOR_ONLY,
+                },
+            },
+        },
+        "/api/v1/submissions/status": {
+            "post": {
+                "operationId": "receiptStatus",
+                "summary": "A receipt code's status, and nothing else",
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": schema_ref("ReceiptQuery")}},
+                },
+                "responses": {
+                    "200": json_answer("The status", schema_ref("ReceiptStatus")),
+                    "400": _BAD_BODY,
+                    "404": problem("No report has this receipt code."),
+                    "413": problem("The body is too large."),
+                    "415": _NOT_JSON,
+                    "429": _TOO_MANY,
+                },
+            }
+        },
+        "/api/v1/submissions/{submission_id}": {
+            "get": {
+                "operationId": "getSubmission",
+                "summary": "One submission; its private part only as ciphertext",
+                "security": BEARER,
+                "parameters": [_SUBMISSION_ID_PARAMETER],
+                "responses": {
+                    "200": json_answer("The submission", schema_ref("SubmissionView")),
+                    "404": problem("No such submission."),
+                    **_MODERATOR_ONLY,
+                },
+            }
+        },
+        "/api/v1/submissions/{submission_id}/publish": {
+            "post": _moderation(
+                "publishSubmission",
+                "Publish a redacted, signed record of it (again: a correction)",
+                "PublishRequest",
+                json_answer("The record published", schema_ref("PublishResult")),
+                _SUBMISSION_ID_PARAMETER,
+                {
+                    "409": problem("No consent to publish, or not pending or published."),
+                    "422": problem("The body does not satisfy its kind's schema."),
+                },
+            )
+        },
+        "/api/v1/submissions/{submission_id}/retract": {
+            "post": _moderation(
+                "retractSubmission",
+                "Retract every record published from it (corrections too)",
+                "RetractRequest",
+                json_answer("The retraction records", schema_ref("RetractResult")),
+                _SUBMISSION_ID_PARAMETER,
+                {"409": problem("It is not published."), "422": problem("Unknown reason.")},
+            )
+        },
+        "/api/v1/submissions/reject": {
+            "post": _moderation(
+                "rejectSubmissions",
+                "Reject pending submissions (bulk)",
+                "RejectRequest",
+                json_answer("Rejected, and skipped with why", schema_ref("RejectResult")),
+                None,
+                {"422": problem("Unknown reason.")},
+                ok="200",
+            )
+        },
+        "/api/v1/submissions/purge": {
+            "post": _moderation(
+                "purgeSubmissions",
+                "Delete private parts decided longer ago than the retention period",
+                "PurgeRequest",
+                json_answer(
+                    "The submissions whose private part was deleted", schema_ref("PurgeResult")
+                ),
+                None,
+                {},
+                ok="200",
+            )
+        },
+    }
+
+
+def _moderator_routes() -> dict[str, Any]:
+    return {
+        "/api/v1/moderators": {
+            "get": {
+                "operationId": "listModerators",
+                "summary": "The moderator keys new reports are sealed to",
+                "security": BEARER,
+                "responses": {
+                    "200": json_answer("Moderator keys", schema_ref("ModeratorList")),
+                    **_MODERATOR_ONLY,
+                },
+            }
+        },
+        "/api/v1/audit": {
+            "get": {
+                "operationId": "auditLog",
+                "summary": "The moderation audit log, and whether its hash chain is intact",
+                "security": BEARER,
+                "parameters": [
+                    _query("after", {"type": "integer", "minimum": 0}),
+                    _query("limit", {"type": "integer", "minimum": 1, "maximum": 10_000}),
+                ],
+                "responses": {
+                    "200": json_answer("Entries, oldest first", schema_ref("AuditLog")),
+                    "400": problem("A parameter is wrong; the problem names it."),
+                    **_MODERATOR_ONLY,
+                },
+            }
+        },
+    }
+
+
+def _html_page(operation_id: str, summary: str, statuses: dict[str, str]) -> dict[str, Any]:
+    return {
+        "operationId": operation_id,
+        "summary": summary,
+        "responses": {
+            status: {"description": description, "content": _HTML}
+            for status, description in statuses.items()
+        },
+    }
+
+
+def _form_post(
+    operation_id: str, summary: str, statuses: dict[str, str], fields: list[str]
+) -> dict[str, Any]:
+    """A form post: the CSRF token of the form page, the language, and the form's fields."""
+    operation = _html_page(operation_id, summary, statuses)
+    text = {"type": "string", "maxLength": 10_000}
+    schema = {
+        "type": "object",
+        "required": ["csrf"],
+        "properties": {name: text for name in ["csrf", "lang", *fields]},
+        "additionalProperties": False,
+    }
+    operation["requestBody"] = {
+        "required": True,
+        "content": {"application/x-www-form-urlencoded": {"schema": schema}},
+    }
+    return operation
+
+
+def _query(name: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "schema": schema}
+
+
+def _moderation(
+    operation_id: str,
+    summary: str,
+    request: str,
+    answer: dict[str, Any],
+    path_parameter: dict[str, Any] | None,
+    extra: dict[str, Any],
+    *,
+    ok: str = "201",
+) -> dict[str, Any]:
+    operation: dict[str, Any] = {
+        "operationId": operation_id,
+        "summary": summary,
+        "security": BEARER,
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": schema_ref(request)}},
+        },
+        "responses": {
+            ok: answer,
+            "400": problem("The body is wrong; the problem names what."),
+            "401": problem("No token, or a token this node does not know."),
+            "403": problem("Only moderator and admin tokens may do this."),
+            "413": problem("The body is too large."),
+            "415": problem("Not application/json."),
+            **extra,
+        },
+    }
+    if path_parameter is not None:
+        operation["parameters"] = [path_parameter]
+        operation["responses"]["404"] = problem("No such submission.")
+    return operation

@@ -1,0 +1,141 @@
+"""``banscan query`` and ``stats``: current incidents and deployments, read with the
+filters the API uses (:mod:`node.cli.filters`)."""
+
+import argparse
+import json
+from collections.abc import Callable
+from typing import Any
+
+from node.api.params import KINDS
+from node.api.query import SORTS, group_view, parse_group_by, parse_sort
+from node.api.records import stored_view
+from node.cli.common import CommandError, data_dir_of, run_on_store, table
+from node.cli.filters import add_filter_options, query_filter
+from node.cli.registrar import Registrar
+from node.problems import BadParameter
+from storage.queries import GROUP_KEYS, QueryRow
+
+MAX_ROWS = 100_000
+
+
+def register(cli: Registrar) -> None:
+    """Add ``query`` and ``stats``."""
+    query = cli.command(
+        "query",
+        "Print current incidents or deployments matching filters.",
+        cmd_query,
+        data_dir=True,
+    )
+    query.add_argument("--kind", required=True, choices=KINDS, help="which records")
+    add_filter_options(query)
+    query.add_argument(
+        "--sort",
+        default="-created",
+        choices=SORTS,
+        help="created or occurred; a leading - sorts descending (default: -created)",
+    )
+    query.add_argument(
+        "--limit", type=int, default=100, help=f"at most this many records, 1 to {MAX_ROWS}"
+    )
+    query.add_argument("--json", action="store_true", help="print JSON")
+
+    stats = cli.command(
+        "stats",
+        "Print counts, chapters and first and last dates, grouped.",
+        cmd_stats,
+        data_dir=True,
+    )
+    stats.add_argument(
+        "--kind", default="incident", choices=KINDS, help="which records (default: incident)"
+    )
+    stats.add_argument(
+        "--group-by",
+        default="",
+        metavar="KEYS",
+        help=f"comma-separated keys: {', '.join(GROUP_KEYS)}",
+    )
+    add_filter_options(stats)
+    stats.add_argument("--json", action="store_true", help="print JSON")
+
+
+def cmd_query(args: argparse.Namespace) -> int:
+    data_dir = data_dir_of(args)
+    where = query_filter(args)
+    if not 1 <= args.limit <= MAX_ROWS:
+        raise CommandError(f"--limit must be from 1 to {MAX_ROWS}")
+    sort = parse_sort(args.sort)
+    rows = run_on_store(data_dir, lambda store: store.queries.page(where, sort, None, args.limit))
+    if args.json:
+        records = [stored_view(row.record) for row in rows]
+        print(json.dumps({"records": records, "audiences": list(where.audiences)}, indent=2))
+        return 0
+    columns = _INCIDENT_COLUMNS if args.kind == "incident" else _DEPLOYMENT_COLUMNS
+    headers = [name for name, _ in columns]
+    cells = [[value(row) for _, value in columns] for row in rows]
+    print(table(headers, cells))
+    print(
+        f"{len(rows)} {args.kind} record(s)"
+        + (" (--limit reached)" if len(rows) == args.limit else "")
+    )
+    return 0
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    data_dir = data_dir_of(args)
+    where = query_filter(args)
+    try:
+        group_by = parse_group_by(args.group_by)
+    except BadParameter as exc:
+        raise CommandError(f"--group-by: {exc.detail.removeprefix('group_by: ')}") from exc
+    result = run_on_store(data_dir, lambda store: store.queries.stats(where, group_by))
+    measures = ("count", "chapters", "first", "last")
+    groups = [group_view(g) for g in result.groups]
+    total = group_view(result.total)
+    if args.json:
+        answer = {
+            "kind": where.kind,
+            "group_by": list(group_by),
+            "groups": groups,
+            "total": total,
+            "audiences": list(where.audiences),
+        }
+        print(json.dumps(answer, indent=2))
+        return 0
+    headers = [*group_by, *measures]
+    rows = [[g[h] for h in headers] for g in groups]
+    if group_by:
+        rows.append(["total", *([""] * (len(group_by) - 1)), *(total[m] for m in measures)])
+    else:
+        rows.append([total[m] for m in measures])
+    print(table(headers, rows))
+    return 0
+
+
+_INCIDENT_COLUMNS: tuple[tuple[str, Callable[[QueryRow], Any]], ...] = (
+    ("id", lambda row: row.record.id.hex()[:12]),
+    ("occurred", lambda row: row.occurred_on),
+    ("country", lambda row: row.country),
+    ("region", lambda row: row.region),
+    ("city", lambda row: row.city),
+    ("category", lambda row: row.category),
+    ("technology", lambda row: row.technology),
+    ("agency", lambda row: row.agency),
+    ("status", lambda row: row.status),
+)
+_DEPLOYMENT_COLUMNS: tuple[tuple[str, Callable[[QueryRow], Any]], ...] = (
+    ("id", lambda row: row.record.id.hex()[:12]),
+    ("observed", lambda row: row.occurred_on),
+    ("country", lambda row: row.country),
+    ("city", lambda row: row.city),
+    ("operator", lambda row: row.agency),
+    ("status", lambda row: row.status),
+    ("lat", lambda row: _degrees(row.lat_e7)),
+    ("lon", lambda row: _degrees(row.lon_e7)),
+)
+
+
+def _degrees(e7: int | None) -> str | None:
+    if e7 is None:
+        return None
+    sign = "-" if e7 < 0 else ""
+    return f"{sign}{abs(e7) // 10_000_000}.{abs(e7) % 10_000_000:07d}"

@@ -1,0 +1,107 @@
+"""What a read selects: :class:`QueryFilter`, and the SQL condition it becomes.
+
+Queries (:mod:`storage.queries`), aggregates (:mod:`storage.stats`) and the
+rollup (:mod:`storage.rollup`) all select records with a :class:`QueryFilter`.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from storage.sql import expand_in
+
+QueryKind = Literal["incident", "deployment"]
+
+
+@dataclass(frozen=True)
+class QueryFilter:
+    """What a query, an aggregate or an export selects. Empty tuples and None select all.
+
+    Values within one field are alternatives (OR); fields combine with AND.
+    ``occurred_*`` are inclusive ISO dates, ``created_*_ms`` inclusive
+    milliseconds. ``area_prefix`` (a geohash prefix) applies to incidents,
+    ``bbox`` (min_lat_e7, min_lon_e7, max_lat_e7, max_lon_e7; min_lon > max_lon
+    crosses the antimeridian) to deployments, and ``text`` is a full-text search
+    over incident summaries, matched as plain words (every word must occur).
+    """
+
+    kind: QueryKind
+    audiences: tuple[str, ...]
+    countries: tuple[str, ...] = ()
+    regions: tuple[str, ...] = ()
+    cities: tuple[str, ...] = ()
+    origins: tuple[bytes, ...] = ()
+    categories: tuple[str, ...] = ()
+    technologies: tuple[str, ...] = ()
+    agencies: tuple[str, ...] = ()
+    statuses: tuple[str, ...] = ()
+    occurred_from: str | None = None
+    occurred_to: str | None = None
+    created_from_ms: int | None = None
+    created_to_ms: int | None = None
+    area_prefix: str | None = None
+    bbox: tuple[int, int, int, int] | None = None
+    text: str | None = None
+
+
+def fts_match(text: str) -> str:
+    """An FTS5 query matching every word of ``text`` as a plain string, so no user input
+    is read as FTS syntax (quotes, NEAR, AND, column filters, ``*``). NUL would end an
+    FTS5 string early, so it separates words like a space."""
+    words = text.replace("\x00", " ").split()
+    return " ".join('"' + word.replace('"', '""') + '"' for word in words)
+
+
+def _in(column: str, values: Sequence[Any], clauses: list[str], params: list[Any]) -> None:
+    if values:
+        marks, listed = expand_in(values)
+        clauses.append(f"{column} IN {marks}")
+        params.extend(listed)
+
+
+def where_clause(query: QueryFilter, *, kind_index: bool = True) -> tuple[str, list[Any]]:
+    """The SQL condition (over ``records r``) and its bound parameters for ``query``.
+
+    ``kind_index=False`` keeps SQLite from choosing an index for the kind term alone
+    (a unary ``+``), while indexes on selective filters stay usable."""
+    clauses = [
+        "r.kind = ?" if kind_index else "+r.kind = ?",
+        "r.superseded_by IS NULL",
+        "r.retracted_by IS NULL",
+        "r.erased_ms IS NULL",
+    ]
+    params: list[Any] = [query.kind]
+    _in("r.audience", query.audiences or ("",), clauses, params)
+    _in("r.country", query.countries, clauses, params)
+    _in("r.region", query.regions, clauses, params)
+    _in("r.city", query.cities, clauses, params)
+    _in("r.origin", query.origins, clauses, params)
+    _in("r.category", query.categories, clauses, params)
+    _in("r.technology", query.technologies, clauses, params)
+    _in("r.agency COLLATE NOCASE", query.agencies, clauses, params)
+    _in("r.status", query.statuses, clauses, params)
+    bounds: tuple[tuple[str, str, Any], ...] = (
+        ("r.occurred_on", ">=", query.occurred_from),
+        ("r.occurred_on", "<=", query.occurred_to),
+        ("r.created_ms", ">=", query.created_from_ms),
+        ("r.created_ms", "<=", query.created_to_ms),
+    )
+    for column, operator, value in bounds:
+        if value is not None:
+            clauses.append(f"{column} {operator} ?")
+            params.append(value)
+    if query.area_prefix is not None:
+        # '{' sorts just after 'z', the last letter of the geohash alphabet: an index range.
+        clauses.append("r.area >= ? AND r.area < ?")
+        params.extend((query.area_prefix, query.area_prefix + "{"))
+    if query.bbox is not None:
+        min_lat, min_lon, max_lat, max_lon = query.bbox
+        clauses.append("r.lat_e7 BETWEEN ? AND ?")
+        params.extend((min_lat, max_lat))
+        joiner = "AND" if min_lon <= max_lon else "OR"
+        clauses.append(f"(r.lon_e7 >= ? {joiner} r.lon_e7 <= ?)")
+        params.extend((min_lon, max_lon))
+    if query.text is not None:
+        clauses.append("r.rid IN (SELECT rowid FROM summaries WHERE summaries MATCH ?)")
+        params.append(fts_match(query.text))
+    return " AND ".join(clauses), params
