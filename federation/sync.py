@@ -70,8 +70,6 @@ from storage.store import Store
 
 log = structlog.get_logger("banscan.federation")
 
-ROUTES = ("sync", "records", "push")
-PUBLIC_ROUTES = ("public/sync", "public/records")
 # Outcomes of records a peer sent that prove nothing against the peer: the
 # record is held, or will be once its origin is admitted.
 _FINE = frozenset({Outcome.ACCEPTED, Outcome.DUPLICATE, Outcome.QUARANTINED})

@@ -11,6 +11,7 @@ exception is logged and answered with a generic 500.
 
 import json
 from collections.abc import Awaitable, Callable
+from http import HTTPStatus
 from typing import Any
 
 import structlog
@@ -22,6 +23,7 @@ PROBLEM_TYPE_PREFIX = "urn:banscan:problem:"
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 log = structlog.get_logger("banscan.api")
 
+_KNOWN_STATUSES = frozenset(status.value for status in HTTPStatus)
 _HTTP_CODES = {
     400: "bad-request",
     401: "unauthorized",
@@ -162,4 +164,5 @@ def _http_detail(request: web.Request, exc: web.HTTPException) -> str:
         return f"method {request.method} is not allowed on {request.path}"
     if exc.status == 413:
         return "request body is larger than this node accepts (see [limits] max_batch_bytes)"
-    return exc.reason
+    # The standard phrase, not exc.reason or exc.text, which aiohttp may have worded.
+    return HTTPStatus(exc.status).phrase if exc.status in _KNOWN_STATUSES else "HTTP error"

@@ -10,13 +10,13 @@ status is known hands a :class:`Timing` to each observer the app lists under
 
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import structlog
 from aiohttp import web
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+from node.problems import Handler
 
 
 @dataclass(frozen=True, slots=True)

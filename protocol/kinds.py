@@ -24,6 +24,7 @@ from protocol.fields import (
     Tags,
     Text,
 )
+from protocol.validation import describe_validation_error
 
 IncidentCategory = Literal[
     "misidentification",
@@ -215,20 +216,3 @@ def decode_body(kind: str, body: bytes) -> StrictModel:
 def encode_body(model: StrictModel) -> bytes:
     """The msgpack bytes a node signs for a body it publishes (fields in schema order)."""
     return msgpack.packb(model.model_dump(mode="python", exclude_none=True), use_bin_type=True)
-
-
-def _short(text: str, limit: int = 40) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def describe_validation_error(exc: ValidationError) -> str:
-    """One line naming each wrong field, without echoing the submitted values."""
-    parts = []
-    for error in exc.errors(include_url=False, include_input=False)[:5]:
-        # Field names can come from the input (unknown keys): keep them short.
-        where = ".".join(_short(str(p)) for p in error["loc"][:6]) or "body"
-        parts.append(f"{where}: {_short(error['msg'], 200)}")
-    more = exc.error_count() - len(parts)
-    if more > 0:
-        parts.append(f"and {more} more")
-    return "; ".join(parts)

@@ -189,6 +189,11 @@ LIBRARY_WORDING = (
     "unpack(b)",
     "pydantic",
     "ValidationError",
+    "Input should",
+    "Value error",
+    "Extra inputs",
+    "String should",
+    "List should",
     "For further information",
     "sqlite",
     "cryptography",
@@ -217,7 +222,11 @@ BAD_INPUTS: dict[str, tuple[str, str, bytes, dict[str, str]]] = {
         "POST",
         "/api/v1/records",
         json.dumps(
-            {"kind": "incident", "audience": "public", "body": incident_body(country=7, lat="x")}
+            {
+                "kind": "incident",
+                "audience": "public",
+                "body": incident_body(country="XX", city=7, sources=[{}], extra=1),
+            }
         ).encode(),
         JSON,
     ),
@@ -270,3 +279,13 @@ async def test_bad_input_is_answered_in_our_own_words(
     assert problem["detail"].strip()
     for words in LIBRARY_WORDING:
         assert words.lower() not in text.lower(), f"{case}: {words!r} in {problem['detail']!r}"
+
+
+async def test_aiohttps_own_wording_of_an_http_error_is_not_passed_on(
+    aiohttp_client: ClientFactory,
+) -> None:
+    error = web.HTTPBadRequest(reason="Invalid header value char", text="aiohttp says so")
+    response = await answer_to(aiohttp_client, error)
+    problem = json.loads(await response.text())
+    assert (response.status, problem["type"]) == (400, PROBLEM_TYPE_PREFIX + "bad-request")
+    assert problem["detail"] == "Bad Request"

@@ -8,8 +8,6 @@ memory. Without a token only public records are exported; the
 ``Banscan-Audiences`` header names the audiences an export includes.
 """
 
-import datetime
-
 import structlog
 from aiohttp import web
 
@@ -18,6 +16,7 @@ from node.auth import readable_audiences, token_info
 from node.exports.formats import EXPORT_KINDS, FORMATS, CurrentRecords, export_chunks
 from node.problems import BadParameter
 from node.state import CONFIG, STORE
+from protocol.utc import utc_text
 
 routes = web.RouteTableDef()
 EXPORT_PARAMETERS = frozenset({"format", "kind"})
@@ -45,7 +44,7 @@ async def export(request: web.Request) -> web.StreamResponse:
     store = request.app[STORE]
     created_ms = store.clock()
 
-    day = datetime.datetime.fromtimestamp(created_ms // 1000, datetime.UTC).strftime("%Y%m%d")
+    day = utc_text(created_ms, "basic-date")
     filename = f"banscan-{kind}s-{day}.{export_format.extension}"
     response = web.StreamResponse(
         headers={

@@ -24,6 +24,7 @@ from node.problems import BadParameter
 from protocol.errors import KeyFormatError
 from protocol.keys import parse_key_text
 from protocol.records import VerifiedRecord
+from protocol.utc import utc_text
 from storage.store import Store
 
 
@@ -154,7 +155,4 @@ def cmd_members_list(args: argparse.Namespace) -> int:
 
 
 def _utc(ms: int | None) -> str | None:
-    if ms is None:
-        return None
-    moment = datetime.datetime.fromtimestamp(ms / 1000, tz=datetime.UTC)
-    return moment.strftime("%Y-%m-%d %H:%M:%SZ")
+    return None if ms is None else utc_text(ms)

@@ -21,7 +21,6 @@ from node.cli.common import (
 )
 from node.cli.registrar import Registrar
 from node.moderation.keyfile import save_moderator_key
-from node.moderation.submissions import utc_day
 from protocol.errors import KeyFormatError
 from protocol.sealing import (
     KEY_FILE_TYPE,
@@ -30,6 +29,7 @@ from protocol.sealing import (
     ModeratorKey,
     ModeratorPublicKey,
 )
+from protocol.utc import utc_text
 from storage.store import Store
 
 
@@ -176,7 +176,7 @@ def cmd_moderators_list(args: argparse.Namespace) -> int:
     if not views:
         print("no moderator keys: the node takes no reports (add one: banscan moderators add)")
         return 0
-    rows = [(v["key_id"], v["label"], utc_day(v["added_ms"])) for v in views]
+    rows = [(v["key_id"], v["label"], utc_text(v["added_ms"], "date")) for v in views]
     print(table(("key id", "label", "added"), rows))
     return 0
 

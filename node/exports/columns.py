@@ -7,7 +7,6 @@ straight from their columns, no envelope decoded.
 """
 
 import functools
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
@@ -15,6 +14,7 @@ from typing import Any, Final
 import msgpack
 
 from protocol.keys import key_text
+from protocol.utc import utc_text
 from storage.queries import BodyRow
 
 
@@ -78,20 +78,6 @@ def degrees(value_e7: int) -> str:
     return f"{sign}{whole}.{digits}" if digits else f"{sign}{whole}"
 
 
-def _created(created_ms: int) -> str:
-    days, millis = divmod(created_ms, 86_400_000)
-    seconds, millis = divmod(millis, 1000)
-    hours, seconds = divmod(seconds, 3600)
-    minutes, seconds = divmod(seconds, 60)
-    return f"{_day(days)}T{hours:02d}:{minutes:02d}:{seconds:02d}.{millis:03d}Z"
-
-
-@functools.lru_cache(maxsize=256)
-def _day(days: int) -> str:
-    # Records of one export share few days; strftime per row was a tenth of the CSV's time.
-    return time.strftime("%Y-%m-%d", time.gmtime(days * 86_400))
-
-
 _NO_MAP: Final[dict[str, Any]] = {}
 
 
@@ -120,7 +106,7 @@ def stored_body(body: bytes) -> dict[str, Any]:
 
 def _record_values(row: BodyRow) -> list[Any]:
     _, record_id, origin, audience, created_ms, _ = row
-    return [record_id.hex(), _origin_text(origin), audience, _created(created_ms)]
+    return [record_id.hex(), _origin_text(origin), audience, utc_text(created_ms, "rfc3339")]
 
 
 def incident_values(row: BodyRow, body: dict[str, Any]) -> list[Any]:
@@ -135,7 +121,7 @@ def incident_values(row: BodyRow, body: dict[str, Any]) -> list[Any]:
         record_id.hex(),
         _origin_text(origin),
         audience,
-        _created(created_ms),
+        utc_text(created_ms, "rfc3339"),
         occurred.get("date"),
         occurred.get("precision"),
         body.get("country"),

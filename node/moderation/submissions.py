@@ -37,12 +37,10 @@ from pydantic import (
 from node.problems import ApiError
 from protocol.fields import CountryCode, HttpUrl, Text
 from protocol.keys import b64url_encode
-from protocol.kinds import (
-    IncidentCategory,
-    TechnologyType,
-    describe_validation_error,
-)
+from protocol.kinds import IncidentCategory, TechnologyType
 from protocol.sealing import ModeratorPublicKey, seal
+from protocol.utc import utc_text
+from protocol.validation import describe_validation_error
 from storage.submissions import Submission, SubmissionStore
 
 SUBMISSION_KINDS: Final = ("incident", "deployment")
@@ -241,10 +239,6 @@ def new_submission_id() -> str:
     return "sub_" + "".join(secrets.choice(alphabet) for _ in range(16))
 
 
-def utc_day(ms: int) -> str:
-    return datetime.datetime.fromtimestamp(ms / 1000, datetime.UTC).date().isoformat()
-
-
 async def accept(
     store: SubmissionStore, submission: SubmissionIn, clock: Callable[[], int]
 ) -> tuple[str, str]:
@@ -260,7 +254,7 @@ async def accept(
         submission_id,
         receipt,
         kind=submission.kind,
-        received_on=utc_day(clock()),
+        received_on=utc_text(clock(), "date"),
         triage=submission.triage(),
         sealed=seal(private, keys, submission_id.encode("ascii")),
         key_ids=[key.key_id for key in keys],
