@@ -11,6 +11,7 @@ close it whatever happens.
 
 import argparse
 import asyncio
+import datetime
 import getpass
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -44,6 +45,12 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
         ).rstrip()
 
     return "\n".join([line(headers), line(["-" * w for w in widths]), *map(line, cells)])
+
+
+def utc_time(ms: int) -> str:
+    """A moment in milliseconds since the epoch, as the tables print it: UTC to the second."""
+    moment = datetime.datetime.fromtimestamp(ms / 1000, tz=datetime.UTC)
+    return moment.strftime("%Y-%m-%d %H:%M:%SZ")
 
 
 def data_dir_of(args: argparse.Namespace) -> DataDir:

@@ -17,6 +17,7 @@ from node.cli.common import (
     data_dir_of,
     run_on_store,
     table,
+    utc_time,
 )
 from node.cli.registrar import Registrar
 from node.membership import MembershipRefused, decide, member_views
@@ -154,7 +155,4 @@ def cmd_members_list(args: argparse.Namespace) -> int:
 
 
 def _utc(ms: int | None) -> str | None:
-    if ms is None:
-        return None
-    moment = datetime.datetime.fromtimestamp(ms / 1000, tz=datetime.UTC)
-    return moment.strftime("%Y-%m-%d %H:%M:%SZ")
+    return None if ms is None else utc_time(ms)

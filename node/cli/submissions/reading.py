@@ -1,14 +1,13 @@
 """``submissions list``, ``show`` and ``audit``: reading submissions and the audit log."""
 
 import argparse
-import datetime
 import json
 import os
 import sys
 from pathlib import Path
 from typing import Any
 
-from node.cli.common import CommandError, table
+from node.cli.common import CommandError, table, utc_time
 from node.cli.submissions.arguments import load_moderator_key, parse_submission_id
 from node.cli.submissions.drafts import draft_body, open_private
 from node.cli.submissions.nodes import with_node
@@ -112,7 +111,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
         rows = [
             (
                 e["seq"],
-                _utc_time(e["at_ms"]),
+                utc_time(e["at_ms"]),
                 e["actor"],
                 e["action"],
                 e["submission"],
@@ -148,8 +147,3 @@ def _write_new(path: Path, text: str) -> None:
 def _consent(triage: dict[str, Any]) -> str:
     given = [n for n in ("publish", "contact") if triage.get(f"consent_{n}")]
     return "+".join(given) or "none"
-
-
-def _utc_time(ms: int) -> str:
-    moment = datetime.datetime.fromtimestamp(ms / 1000, tz=datetime.UTC)
-    return moment.strftime("%Y-%m-%d %H:%M:%SZ")
