@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from node.cli import main
-from node.cli.devnet import port_free
+from node.cli.devnet.nodes import port_free
 from protocol.sealing import ModeratorKey
 from tests.factories import incident_body
 
