@@ -36,15 +36,13 @@ def closed_object(required: list[str], properties: dict[str, Any]) -> dict[str, 
     }
 
 
-def query_parameter(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
+def query_parameter(name: str, description: str | None, schema: dict[str, Any]) -> dict[str, Any]:
     """An optional query parameter."""
-    return {
-        "name": name,
-        "in": "query",
-        "required": False,
-        "description": description,
-        "schema": schema,
-    }
+    parameter: dict[str, Any] = {"name": name, "in": "query", "required": False}
+    if description is not None:
+        parameter["description"] = description
+    parameter["schema"] = schema
+    return parameter
 
 
 BAD_REQUEST = problem("A parameter or the body is wrong; the problem names it.")

@@ -20,10 +20,17 @@ from storage.queries import GROUP_KEYS
 
 
 def record_paths() -> dict[str, Any]:
-    return {**_record_routes(), **_query_routes()}
+    return {
+        **_record_listing(),
+        **_record_import_and_lookup(),
+        **_current_record_routes(),
+        **_export_route(),
+        **_chapter_routes(),
+    }
 
 
-def _record_routes() -> dict[str, Any]:
+def _record_listing() -> dict[str, Any]:
+    """Records in arrival order, with their signed bytes."""
     return {
         "/api/v1/records": {
             "get": {
@@ -75,6 +82,12 @@ def _record_routes() -> dict[str, Any]:
                 },
             },
         },
+    }
+
+
+def _record_import_and_lookup() -> dict[str, Any]:
+    """Importing a batch, and one record by id."""
+    return {
         "/api/v1/records/import": {
             "post": {
                 "operationId": "importRecords",
@@ -127,7 +140,8 @@ def _record_routes() -> dict[str, Any]:
     }
 
 
-def _query_routes() -> dict[str, Any]:
+def _current_record_routes() -> dict[str, Any]:
+    """Current incidents and deployments, and their stats."""
     return {
         "/api/v1/incidents": _list_operation("incident", "incidents"),
         "/api/v1/deployments": _list_operation("deployment", "deployments"),
@@ -156,6 +170,12 @@ def _query_routes() -> dict[str, Any]:
                 },
             }
         },
+    }
+
+
+def _export_route() -> dict[str, Any]:
+    """Current records of one kind as a file."""
+    return {
         "/api/v1/export": {
             "get": {
                 "operationId": "export",
@@ -196,6 +216,12 @@ def _query_routes() -> dict[str, Any]:
                 },
             }
         },
+    }
+
+
+def _chapter_routes() -> dict[str, Any]:
+    """What each chapter holds, and fork evidence."""
+    return {
         "/api/v1/coverage": {
             "get": {
                 "operationId": "coverage",

@@ -21,81 +21,93 @@ def record_schemas() -> dict[str, Any]:
         [(model, "validation") for model in KIND_MODELS.values()], ref_template=REF
     )
     schemas: dict[str, Any] = dict(top.get("$defs", {}))
-    schemas.update(
-        {
-            "Problem": {
-                "type": "object",
-                "description": "RFC 9457 problem details.",
-                "required": ["type", "title", "status", "detail"],
-                "properties": {
-                    "type": {"type": "string", "format": "uri"},
-                    "title": {"type": "string"},
-                    "status": {"type": "integer"},
-                    "detail": {"type": "string"},
-                    "parameter": {
-                        "type": "string",
-                        "description": "The query parameter that was wrong (bad-parameter).",
-                    },
-                    **{
-                        outcome: {
-                            "type": "integer",
-                            "description": "In a rejected import, the count of records with "
-                            "this outcome (every record of a rejected batch is rejected).",
-                        }
-                        for outcome in OUTCOMES
-                    },
-                    "results": {"type": "array", "items": schema_ref("IngestResult")},
-                },
-            },
-            "Record": _record(),
-            "NewRecord": {
-                "type": "object",
-                "required": ["kind", "audience", "body"],
-                "additionalProperties": False,
-                "properties": {
-                    "kind": {"type": "string", "enum": list(KIND_MODELS)},
-                    "audience": {"type": "string", "enum": list(AUDIENCES)},
-                    "body": {"type": "object"},
-                },
-            },
-            "RecordPage": {
-                "type": "object",
-                "required": ["records", "next_cursor", "audiences"],
-                "properties": {
-                    "records": {"type": "array", "items": schema_ref("Record")},
-                    "next_cursor": {"type": ["string", "null"]},
-                    "audiences": {"type": "array", "items": {"type": "string"}},
-                },
-            },
-            "StatsGroup": {
-                "type": "object",
-                "description": "One group: its group_by keys by name (null where records have "
-                "none), the record count, distinct chapters and first and last occurred_on.",
-                "required": ["count", "chapters", "first", "last"],
-                "properties": {
-                    **{key: {"type": ["string", "null"]} for key in GROUP_KEYS},
-                    "count": {"type": "integer", "minimum": 0},
-                    "chapters": {"type": "integer", "minimum": 0},
-                    "first": {"type": ["string", "null"], "format": "date"},
-                    "last": {"type": ["string", "null"], "format": "date"},
-                },
-            },
-            "Stats": {
-                "type": "object",
-                "required": ["kind", "group_by", "groups", "total", "audiences"],
-                "properties": {
-                    "kind": {"type": "string", "enum": list(KINDS)},
-                    "group_by": {"type": "array", "items": {"type": "string"}},
-                    "groups": {"type": "array", "items": schema_ref("StatsGroup")},
-                    "total": schema_ref("StatsGroup"),
-                    "audiences": {"type": "array", "items": {"type": "string"}},
-                },
-            },
-        }
-    )
-    schemas.update(_coverage_schemas())
-    schemas.update(_node_schemas())
+    schemas.update(_record_answer_schemas())
+    schemas.update(_stats_schemas())
+    schemas.update(_chapter_schemas())
+    schemas.update(_import_schemas())
+    schemas.update(_identity_schemas())
+    schemas.update(_peer_schemas())
     return schemas
+
+
+def _record_answer_schemas() -> dict[str, Any]:
+    """Problems, records and pages of records."""
+    return {
+        "Problem": {
+            "type": "object",
+            "description": "RFC 9457 problem details.",
+            "required": ["type", "title", "status", "detail"],
+            "properties": {
+                "type": {"type": "string", "format": "uri"},
+                "title": {"type": "string"},
+                "status": {"type": "integer"},
+                "detail": {"type": "string"},
+                "parameter": {
+                    "type": "string",
+                    "description": "The query parameter that was wrong (bad-parameter).",
+                },
+                **{
+                    outcome: {
+                        "type": "integer",
+                        "description": "In a rejected import, the count of records with "
+                        "this outcome (every record of a rejected batch is rejected).",
+                    }
+                    for outcome in OUTCOMES
+                },
+                "results": {"type": "array", "items": schema_ref("IngestResult")},
+            },
+        },
+        "Record": _record(),
+        "NewRecord": {
+            "type": "object",
+            "required": ["kind", "audience", "body"],
+            "additionalProperties": False,
+            "properties": {
+                "kind": {"type": "string", "enum": list(KIND_MODELS)},
+                "audience": {"type": "string", "enum": list(AUDIENCES)},
+                "body": {"type": "object"},
+            },
+        },
+        "RecordPage": {
+            "type": "object",
+            "required": ["records", "next_cursor", "audiences"],
+            "properties": {
+                "records": {"type": "array", "items": schema_ref("Record")},
+                "next_cursor": {"type": ["string", "null"]},
+                "audiences": {"type": "array", "items": {"type": "string"}},
+            },
+        },
+    }
+
+
+def _stats_schemas() -> dict[str, Any]:
+    """Stats, grouped."""
+    return {
+        "StatsGroup": {
+            "type": "object",
+            "description": "One group: its group_by keys by name (null where records have "
+            "none), the record count, distinct chapters and first and last occurred_on.",
+            "required": ["count", "chapters", "first", "last"],
+            "properties": {
+                **{key: {"type": ["string", "null"]} for key in GROUP_KEYS},
+                "count": {"type": "integer", "minimum": 0},
+                "chapters": {"type": "integer", "minimum": 0},
+                "first": {"type": ["string", "null"], "format": "date"},
+                "last": {"type": ["string", "null"], "format": "date"},
+            },
+        },
+        "Stats": {
+            "type": "object",
+            "required": ["kind", "group_by", "groups", "total", "audiences"],
+            "properties": {
+                "kind": {"type": "string", "enum": list(KINDS)},
+                "group_by": {"type": "array", "items": {"type": "string"}},
+                "groups": {"type": "array", "items": schema_ref("StatsGroup")},
+                "total": schema_ref("StatsGroup"),
+                "audiences": {"type": "array", "items": {"type": "string"}},
+            },
+        },
+    }
 
 
 def _record() -> dict[str, Any]:
@@ -141,7 +153,8 @@ def _record() -> dict[str, Any]:
     }
 
 
-def _coverage_schemas() -> dict[str, Any]:
+def _chapter_schemas() -> dict[str, Any]:
+    """What each chapter holds."""
     return {
         "ChapterCoverage": {
             "type": "object",
@@ -195,6 +208,12 @@ def _coverage_schemas() -> dict[str, Any]:
                 "audiences": {"type": "array", "items": {"type": "string"}},
             },
         },
+    }
+
+
+def _import_schemas() -> dict[str, Any]:
+    """What became of an import."""
+    return {
         "IngestResult": {
             "type": "object",
             "required": ["id", "outcome"],
@@ -216,11 +235,11 @@ def _coverage_schemas() -> dict[str, Any]:
                 "results": {"type": "array", "items": schema_ref("IngestResult")},
             },
         },
-        # Not "NodeInfo": that name is the body schema of the "node" kind.
     }
 
 
-def _node_schemas() -> dict[str, Any]:
+def _identity_schemas() -> dict[str, Any]:
+    """The node's identity, health and fork evidence."""
     return {
         "NodeIdentity": {
             "type": "object",
@@ -260,6 +279,12 @@ def _node_schemas() -> dict[str, Any]:
             "required": ["peers"],
             "properties": {"peers": {"type": "array", "items": schema_ref("Peer")}},
         },
+    }
+
+
+def _peer_schemas() -> dict[str, Any]:
+    """One peer, as the peers route shows it."""
+    return {
         "Peer": {
             "type": "object",
             "required": [

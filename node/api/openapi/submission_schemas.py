@@ -26,75 +26,87 @@ _RECORD_ID = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
 def submission_schemas() -> dict[str, Any]:
     _, top = models_json_schema([(SubmissionIn, "validation")], ref_template=REF)
     schemas: dict[str, Any] = dict(top.get("$defs", {}))
-    schemas.update(
-        {
-            "SubmissionReceipt": closed_object(
-                ["receipt", "status", "note"],
-                {
-                    "receipt": {"type": "string", "pattern": "^[A-Z2-9]{4}(-[A-Z2-9]{4}){4}$"},
-                    "status": {"const": "received"},
-                    "note": {"type": "string"},
-                },
-            ),
-            "ReceiptQuery": closed_object(["receipt"], {"receipt": {"type": "string"}}),
-            "ReceiptStatus": closed_object(
-                ["status"],
-                {"status": {"enum": ["received", "published", "not_published", "withdrawn"]}},
-            ),
-            "SubmissionView": closed_object(
-                [
-                    "id",
-                    "kind",
-                    "status",
-                    "received_on",
-                    "triage",
-                    "decided_ms",
-                    "record_id",
-                    "reason",
-                    "purged",
-                    "key_ids",
-                ],
-                {
-                    "id": SUBMISSION_ID,
-                    "kind": {"enum": ["incident", "deployment"]},
-                    "status": {"enum": list(STATUSES)},
-                    "received_on": {"type": "string", "format": "date"},
-                    "triage": {
-                        "type": "object",
-                        "description": "The coarse fields kept in the clear: kind, "
-                        "occurred_on, country, city, agency, technology, category, consent.",
-                    },
-                    "decided_ms": {"type": ["integer", "null"]},
-                    "record_id": {"oneOf": [_RECORD_ID, {"type": "null"}]},
-                    "reason": _NULLABLE_TEXT,
-                    "purged": {"type": "boolean"},
-                    "key_ids": {"type": "array", "items": {"type": "string"}},
-                    "sealed": {
-                        "type": ["string", "null"],
-                        "contentEncoding": "base64url",
-                        "description": "The private part, sealed to the moderator keys "
-                        "(docs/moderators.md); null once purged. Only in single views.",
-                    },
-                },
-            ),
-            "SubmissionPage": closed_object(
-                ["submissions", "next_cursor", "counts"],
-                {
-                    "submissions": {"type": "array", "items": schema_ref("SubmissionView")},
-                    "next_cursor": _NULLABLE_TEXT,
-                    "counts": {
-                        "type": "object",
-                        "additionalProperties": {"type": "integer", "minimum": 0},
-                    },
-                },
-            ),
-        }
-    )
-    schemas.update(_decision_schemas())
+    schemas.update(_report_schemas())
+    schemas.update(_submission_views())
+    schemas.update(_decision_bodies())
+    schemas.update(_moderator_schemas())
     return schemas
 
 
-def _decision_schemas() -> dict[str, Any]:
+def _report_schemas() -> dict[str, Any]:
+    """A report's receipt and status."""
+    return {
+        "SubmissionReceipt": closed_object(
+            ["receipt", "status", "note"],
+            {
+                "receipt": {"type": "string", "pattern": "^[A-Z2-9]{4}(-[A-Z2-9]{4}){4}$"},
+                "status": {"const": "received"},
+                "note": {"type": "string"},
+            },
+        ),
+        "ReceiptQuery": closed_object(["receipt"], {"receipt": {"type": "string"}}),
+        "ReceiptStatus": closed_object(
+            ["status"],
+            {"status": {"enum": ["received", "published", "not_published", "withdrawn"]}},
+        ),
+    }
+
+
+def _submission_views() -> dict[str, Any]:
+    """Submissions as moderators see them."""
+    return {
+        "SubmissionView": closed_object(
+            [
+                "id",
+                "kind",
+                "status",
+                "received_on",
+                "triage",
+                "decided_ms",
+                "record_id",
+                "reason",
+                "purged",
+                "key_ids",
+            ],
+            {
+                "id": SUBMISSION_ID,
+                "kind": {"enum": ["incident", "deployment"]},
+                "status": {"enum": list(STATUSES)},
+                "received_on": {"type": "string", "format": "date"},
+                "triage": {
+                    "type": "object",
+                    "description": "The coarse fields kept in the clear: kind, "
+                    "occurred_on, country, city, agency, technology, category, consent.",
+                },
+                "decided_ms": {"type": ["integer", "null"]},
+                "record_id": {"oneOf": [_RECORD_ID, {"type": "null"}]},
+                "reason": _NULLABLE_TEXT,
+                "purged": {"type": "boolean"},
+                "key_ids": {"type": "array", "items": {"type": "string"}},
+                "sealed": {
+                    "type": ["string", "null"],
+                    "contentEncoding": "base64url",
+                    "description": "The private part, sealed to the moderator keys "
+                    "(docs/moderators.md); null once purged. Only in single views.",
+                },
+            },
+        ),
+        "SubmissionPage": closed_object(
+            ["submissions", "next_cursor", "counts"],
+            {
+                "submissions": {"type": "array", "items": schema_ref("SubmissionView")},
+                "next_cursor": _NULLABLE_TEXT,
+                "counts": {
+                    "type": "object",
+                    "additionalProperties": {"type": "integer", "minimum": 0},
+                },
+            },
+        ),
+    }
+
+
+def _decision_bodies() -> dict[str, Any]:
+    """The bodies of the moderators' decisions and their answers."""
     return {
         "PublishRequest": closed_object(
             ["audience", "body"],
@@ -142,6 +154,12 @@ def _decision_schemas() -> dict[str, Any]:
         "PurgeResult": closed_object(
             ["purged"], {"purged": {"type": "array", "items": SUBMISSION_ID}}
         ),
+    }
+
+
+def _moderator_schemas() -> dict[str, Any]:
+    """Moderator keys and the audit log."""
+    return {
         "ModeratorList": closed_object(
             ["moderators"],
             {

@@ -3,7 +3,14 @@ the moderators' JSON routes."""
 
 from typing import Any
 
-from node.api.openapi.parts import BEARER, UNAUTHORIZED, json_answer, problem, schema_ref
+from node.api.openapi.parts import (
+    BEARER,
+    UNAUTHORIZED,
+    json_answer,
+    problem,
+    query_parameter,
+    schema_ref,
+)
 from node.api.openapi.submission_schemas import SUBMISSION_ID
 from node.moderation.submissions import SubmissionIn
 from storage.submissions import STATUSES
@@ -31,7 +38,12 @@ _REFUSED = {
 
 
 def submission_paths() -> dict[str, Any]:
-    return {**_form_paths(), **_submission_routes(), **_moderator_routes()}
+    return {
+        **_form_paths(),
+        **_reporting_routes(),
+        **_decision_routes(),
+        **_moderator_routes(),
+    }
 
 
 def _form_paths() -> dict[str, Any]:
@@ -85,7 +97,8 @@ def _form_paths() -> dict[str, Any]:
     }
 
 
-def _submission_routes() -> dict[str, Any]:
+def _reporting_routes() -> dict[str, Any]:
+    """Sending a report, and its status by receipt."""
     return {
         "/api/v1/submissions": {
             "post": {
@@ -112,10 +125,12 @@ def _submission_routes() -> dict[str, Any]:
                 "summary": "Submissions, oldest first: triage fields only",
                 "security": BEARER,
                 "parameters": [
-                    _query("status", {"enum": list(STATUSES)}),
-                    _query("kind", {"enum": ["incident", "deployment"]}),
-                    _query("limit", {"type": "integer", "minimum": 1, "maximum": 500}),
-                    _query("cursor", {"type": "string"}),
+                    query_parameter("status", None, {"enum": list(STATUSES)}),
+                    query_parameter("kind", None, {"enum": ["incident", "deployment"]}),
+                    query_parameter(
+                        "limit", None, {"type": "integer", "minimum": 1, "maximum": 500}
+                    ),
+                    query_parameter("cursor", None, {"type": "string"}),
                 ],
                 "responses": {
                     "200": json_answer("A page of submissions", schema_ref("SubmissionPage")),
@@ -142,6 +157,12 @@ def _submission_routes() -> dict[str, Any]:
                 },
             }
         },
+    }
+
+
+def _decision_routes() -> dict[str, Any]:
+    """One submission, and the moderators' decisions on it."""
+    return {
         "/api/v1/submissions/{submission_id}": {
             "get": {
                 "operationId": "getSubmission",
@@ -224,8 +245,10 @@ def _moderator_routes() -> dict[str, Any]:
                 "summary": "The moderation audit log, and whether its hash chain is intact",
                 "security": BEARER,
                 "parameters": [
-                    _query("after", {"type": "integer", "minimum": 0}),
-                    _query("limit", {"type": "integer", "minimum": 1, "maximum": 10_000}),
+                    query_parameter("after", None, {"type": "integer", "minimum": 0}),
+                    query_parameter(
+                        "limit", None, {"type": "integer", "minimum": 1, "maximum": 10_000}
+                    ),
                 ],
                 "responses": {
                     "200": json_answer("Entries, oldest first", schema_ref("AuditLog")),
@@ -267,10 +290,6 @@ def _form_post(
     return operation
 
 
-def _query(name: str, schema: dict[str, Any]) -> dict[str, Any]:
-    return {"name": name, "in": "query", "required": False, "schema": schema}
-
-
 def _moderation(
     operation_id: str,
     summary: str,
@@ -291,11 +310,10 @@ def _moderation(
         },
         "responses": {
             ok: answer,
-            "400": problem("The body is wrong; the problem names what."),
-            "401": problem("No token, or a token this node does not know."),
-            "403": problem("Only moderator and admin tokens may do this."),
+            "400": _BAD_BODY,
+            **_MODERATOR_ONLY,
             "413": problem("The body is too large."),
-            "415": problem("Not application/json."),
+            "415": _NOT_JSON,
             **extra,
         },
     }
