@@ -7,7 +7,7 @@ Run from the repository root::
 
 An in-process network of real nodes: each has its own SQLite store (a copy
 of one template, on /dev/shm when it exists, ``synchronous=normal``), the
-real :class:`~federation.sync.SyncService` and
+real :class:`~federation.service.SyncService` and
 :class:`~federation.sync.SyncClient`, and the real
 :class:`~federation.gossip.Gossip` (peer choice, eager push, backoff) driven
 round by round with a simulated clock. Only the network is in memory
@@ -63,7 +63,8 @@ import structlog
 from bench import harness
 from bench.harness import Table
 from federation.gossip import PUSH_ROUNDS, Gossip
-from federation.sync import LocalTransport, SyncClient, SyncService
+from federation.service import SyncService
+from federation.sync import LocalTransport, SyncClient
 from federation.tasks import TaskOwner
 from federation.verifier import Verifier
 from protocol.keys import NodeKey, key_text
@@ -228,7 +229,7 @@ async def build(
                 node_key(other).public_key, f"memory://node-{other}", "discovered", START_MS
             )
 
-        async def received(records: Sequence[SignedRecord], source: bytes | None, via: str) -> None:
+        async def received(records: Sequence[SignedRecord], source: bytes | None) -> None:
             node.inbox.append(Push(list(records), source))  # what a node's outbox would queue
             network.saw(node, records)
 

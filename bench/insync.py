@@ -15,7 +15,7 @@ steward's key is the first node's key. Generation and loading are not timed.
 
 Then it measures sessions of the second node with the first:
 
-- **in memory**: real stores, :class:`~federation.sync.SyncService` and
+- **in memory**: real stores, :class:`~federation.service.SyncService` and
   :class:`~federation.sync.SyncClient` over
   :class:`~federation.sync.LocalTransport`; bytes are the msgpack request and
   answer bodies (the session report);
@@ -49,7 +49,8 @@ from aiohttp.test_utils import TestServer
 from bench import harness
 from bench.harness import Table
 from bench.replication import CountingProxy
-from federation.sync import LocalTransport, PeerRef, SessionReport, SyncClient, SyncService
+from federation.service import SyncService
+from federation.sync import LocalTransport, PeerRef, SessionReport, SyncClient
 from federation.verifier import Verifier
 from node.app import create_app
 from node.config import Config, NetworkSection

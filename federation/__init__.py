@@ -8,8 +8,8 @@ human-facing API; the node hands it what it needs of its configuration
 - ``runtime``: :class:`~federation.runtime.Federation`, the owner that starts
   a node's federation and holds its parts;
 - ``httpsig``: RFC 9421 request and answer signatures, and their errors;
-- ``sync``: sync sessions over any transport, both the asking and the
-  answering side;
+- ``sync``: sync sessions over any transport, the asking side;
+- ``service``: sync's answering side: what a node tells its peers;
 - ``transport``: sync over HTTP, signed requests out and signed answers checked;
 - ``gossip``: scheduling sync: eager push, anti-entropy rounds, backoff;
 - ``announce``: this node's ``node`` record, published when it changes;

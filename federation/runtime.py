@@ -27,8 +27,9 @@ from federation.discovery import discover, run_discovery
 from federation.gossip import Gossip
 from federation.httpsig import Authenticator, MessageSigner, NotMember, SignedRequest
 from federation.own_feeds import OwnFeeds
+from federation.service import SyncService
 from federation.settings import FederationSettings
-from federation.sync import SyncClient, SyncService
+from federation.sync import SyncClient
 from federation.tasks import TaskOwner
 from federation.transport import HttpTransport
 from federation.verifier import Verifier
@@ -141,9 +142,7 @@ class Federation:
             await self.store.records.refresh_trust()
             return self.authenticator.verify_request(signed, body)
 
-    async def _received(
-        self, records: Sequence[SignedRecord], source: bytes | None, via: str
-    ) -> None:
+    async def _received(self, records: Sequence[SignedRecord], source: bytes | None) -> None:
         self.gossip.published(records, source)
         await self._learn(records)
 

@@ -1,9 +1,10 @@
 """Sync sessions (docs/protocol.md section 18): plain code over any transport.
 
-:class:`SyncService` answers a peer's requests; :class:`SyncClient` runs a
-session against one peer. Both talk through a :class:`Transport`: HTTP with
-RFC 9421 signatures in a node (:mod:`federation.transport`), or direct calls
-in memory (:class:`LocalTransport`) for tests and the dissemination benchmark.
+:class:`SyncClient` runs a session against one peer, and
+:class:`~federation.service.SyncService` answers a peer's requests. Both talk
+through a :class:`Transport`: HTTP with RFC 9421 signatures in a node
+(:mod:`federation.transport`), or direct calls in memory
+(:class:`LocalTransport`) for tests and the dissemination benchmark.
 
 A session, asked by node A of peer B:
 
@@ -32,55 +33,34 @@ from typing import Protocol, TypeVar
 
 import structlog
 
-from federation.verifier import Verifier
+from federation.service import SyncService, bad_results
 from protocol.envelope import AUDIENCES, decode_envelope
-from protocol.errors import AudienceNotAllowedError, BanscanError, ProtocolError
-from protocol.keys import key_text
+from protocol.errors import BanscanError, ProtocolError
 from protocol.records import SignedRecord, decode_batch, encode_batch
 from protocol.sync import (
     BUCKETS,
-    EntriesAnswer,
     EntriesRequest,
     Feed,
     PullRequest,
     PushResult,
-    SyncAnswer,
     SyncRequest,
     Want,
     bucket_digests,
     bucket_of,
     decode_entries_answer,
-    decode_pull_request,
     decode_push_answer,
     decode_sync_answer,
-    decode_sync_step,
-    encode_entries_answer,
     encode_entries_request,
     encode_pull_request,
-    encode_push_answer,
-    encode_sync_answer,
     encode_sync_request,
     in_buckets,
     restrict,
     vector_digest,
 )
-from storage.ingest import ingest_batch
-from storage.records import IngestResult, Outcome
+from storage.records import Outcome
 from storage.store import Store
 
 log = structlog.get_logger("banscan.federation")
-
-# Outcomes of records a peer sent that prove nothing against the peer: the
-# record is held, or will be once its origin is admitted.
-_FINE = frozenset({Outcome.ACCEPTED, Outcome.DUPLICATE, Outcome.QUARANTINED})
-# Refusals that prove nothing against the peer either: it may have taken the record
-# before it learnt the key was suspended or revoked (the envelope is kept as a tombstone).
-_NOT_ITS_FAULT = frozenset({"origin-suspended", "origin-revoked"})
-
-
-def _bad(results: Sequence[IngestResult]) -> list[IngestResult]:
-    """Results that show the sender sent what an honest peer never sends."""
-    return [r for r in results if r.outcome not in _FINE and r.code not in _NOT_ITS_FAULT]
 
 
 class PeerError(BanscanError):
@@ -124,102 +104,6 @@ class Transport(Protocol):
 
 _T = TypeVar("_T")
 _Call = Callable[[str, bytes], Awaitable[bytes]]
-Received = Callable[[Sequence[SignedRecord], bytes | None, str], Awaitable[None]]
-
-
-async def _ignore(records: Sequence[SignedRecord], source: bytes | None, via: str) -> None:
-    return None
-
-
-class SyncService:
-    """Answers peers: vector comparison, pulls and pushes, restricted by audience."""
-
-    def __init__(
-        self, store: Store, verifier: Verifier, own_key: bytes, received: Received = _ignore
-    ) -> None:
-        self.store = store
-        self.verifier = verifier
-        self.own_key = own_key
-        self.received = received
-
-    async def handle(self, route: str, requester: bytes | None, body: bytes) -> bytes:
-        """Answer one request; ``requester`` is the verified signer, None for public routes."""
-        if route.startswith("public/"):
-            requester = None
-            route = route.removeprefix("public/")
-        elif requester is None:
-            raise AudienceNotAllowedError(f"/federation/v1/{route} needs a signed request")
-        if route == "sync":
-            return await self.sync(requester, body)
-        if route == "records":
-            return await self.records(requester, body)
-        if route == "push" and requester is not None:
-            return await self.push(requester, body)
-        raise ValueError(f"no federation route {route!r}")
-
-    def audiences_for(self, requester: bytes | None) -> frozenset[str]:
-        if requester is None:
-            return frozenset({"public"})
-        return self.store.trust.audiences_for(requester)
-
-    async def sync(self, requester: bytes | None, body: bytes) -> bytes:
-        step = decode_sync_step(body)
-        shared = tuple(a for a in step.audiences if a in self.audiences_for(requester))
-        if not shared:
-            raise AudienceNotAllowedError("none of the audiences asked for may be sent to this key")
-        ours = await self.store.feeds.vector(shared)
-        if isinstance(step, SyncRequest):
-            if shared == step.audiences and vector_digest(ours) == step.digest:
-                return encode_sync_answer(SyncAnswer(shared, True))
-            return encode_sync_answer(SyncAnswer(shared, False, tuple(bucket_digests(ours))))
-        return encode_entries_answer(EntriesAnswer(in_buckets(ours, step.buckets)))
-
-    async def records(self, requester: bytes | None, body: bytes) -> bytes:
-        limits = self.verifier.limits
-        pull = decode_pull_request(body, limits.max_batch_records)
-        allowed = self.audiences_for(requester)
-        for want in pull.wants:
-            if want.audience not in allowed:
-                raise AudienceNotAllowedError(
-                    f"the {want.audience} audience may not be sent to this key"
-                )
-        batch = await self.store.feeds.read(
-            pull.wants,
-            max_records=pull.max_records,
-            # Room for the array header and the msgpack framing of each record.
-            max_bytes=limits.max_batch_bytes - 1024,
-        )
-        return encode_batch(batch)
-
-    async def push(self, requester: bytes, body: bytes) -> bytes:
-        batch = decode_batch(body, self.verifier.limits)
-        results = await self.receive(batch)
-        bad = [r for r in _bad(results) if r.code != "seq-gap"]
-        if bad:
-            log.warning(
-                "push held bad records",
-                peer=key_text(requester),
-                bad=len(bad),
-                codes=sorted({str(r.code) for r in bad}),
-            )
-        fresh = [
-            record
-            for record, result in zip(batch, results, strict=True)
-            if result.outcome is Outcome.ACCEPTED
-        ]
-        if fresh:
-            await self.received(fresh, requester, "push")
-        return encode_push_answer([PushResult(r.id, r.outcome.value, r.code) for r in results])
-
-    async def receive(self, batch: Sequence[SignedRecord]) -> list[IngestResult]:
-        """Verify and store records from a peer, refusing audiences this node may not hold."""
-        return await ingest_batch(
-            self.verifier,
-            self.store.records,
-            batch,
-            atomic=False,
-            audiences=self.store.trust.audiences_for(self.own_key),
-        )
 
 
 @dataclass
@@ -374,7 +258,7 @@ class SyncClient:
                     for record, result in zip(batch, results, strict=True)
                     if result.outcome is Outcome.ACCEPTED
                 )
-                bad = _bad(results)
+                bad = bad_results(results)
                 if bad:
                     raise Misbehaved(
                         f"the peer sent {len(bad)} records this node refused "

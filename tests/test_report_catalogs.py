@@ -113,18 +113,9 @@ def test_a_wheel_carries_the_templates_and_compiled_catalogs(tmp_path: Path) -> 
         )
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(ROOT / name, source / name)
+    offline = ["--no-deps", "--no-build-isolation", "--no-index"]
     subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "-q",
-            "--no-deps",
-            "--no-build-isolation",
-            "--no-index",
-        ]
-        + ["-w", str(tmp_path), str(source)],
+        [sys.executable, "-m", "pip", "wheel", "-q", *offline, "-w", str(tmp_path), str(source)],
         check=True,
         timeout=300,
     )

@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from federation.sync import LocalTransport, PeerError, PeerRef, SyncClient, SyncService
+from federation.service import SyncService
+from federation.sync import LocalTransport, PeerError, PeerRef, SyncClient
 from federation.verifier import Verifier
 from protocol.keys import NodeKey
 from protocol.limits import Limits
