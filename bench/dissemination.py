@@ -228,7 +228,7 @@ async def build(
                 node_key(other).public_key, f"memory://node-{other}", "discovered", START_MS
             )
 
-        async def received(records: Sequence[SignedRecord], source: bytes | None, via: str) -> None:
+        async def received(records: Sequence[SignedRecord], source: bytes | None) -> None:
             node.inbox.append(Push(list(records), source))  # what a node's outbox would queue
             network.saw(node, records)
 

@@ -141,9 +141,7 @@ class Federation:
             await self.store.records.refresh_trust()
             return self.authenticator.verify_request(signed, body)
 
-    async def _received(
-        self, records: Sequence[SignedRecord], source: bytes | None, via: str
-    ) -> None:
+    async def _received(self, records: Sequence[SignedRecord], source: bytes | None) -> None:
         self.gossip.published(records, source)
         await self._learn(records)
 

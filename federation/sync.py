@@ -124,10 +124,11 @@ class Transport(Protocol):
 
 _T = TypeVar("_T")
 _Call = Callable[[str, bytes], Awaitable[bytes]]
-Received = Callable[[Sequence[SignedRecord], bytes | None, str], Awaitable[None]]
+# Records a push brought that this node did not hold, and who pushed them.
+Received = Callable[[Sequence[SignedRecord], bytes | None], Awaitable[None]]
 
 
-async def _ignore(records: Sequence[SignedRecord], source: bytes | None, via: str) -> None:
+async def _ignore(records: Sequence[SignedRecord], source: bytes | None) -> None:
     return None
 
 
@@ -208,7 +209,7 @@ class SyncService:
             if result.outcome is Outcome.ACCEPTED
         ]
         if fresh:
-            await self.received(fresh, requester, "push")
+            await self.received(fresh, requester)
         return encode_push_answer([PushResult(r.id, r.outcome.value, r.code) for r in results])
 
     async def receive(self, batch: Sequence[SignedRecord]) -> list[IngestResult]:
