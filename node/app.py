@@ -57,8 +57,30 @@ def create_app(
         app[limiter] = RateLimiter(
             config.submissions.per_client_per_hour, config.submissions.per_hour, clock=clock
         )
+    app.cleanup_ctx.append(store_ctx(database, clock))
+    app.cleanup_ctx.append(federation.federation_ctx)
+    app.cleanup_ctx.append(api_submissions.retention_ctx)
+    # Last in, so first out: every background task stops while the store and the
+    # HTTP client it may use are still open.
+    app.cleanup_ctx.append(tasks_ctx)
+    app.add_routes(api_records.routes)
+    app.add_routes(api_node.routes)
+    app.add_routes(api_query.routes)
+    app.add_routes(api_export.routes)
+    app.add_routes(federation.routes)
+    app.add_routes(metrics.routes)
+    app.add_routes(api_submissions.routes)
+    app.add_routes(report_form.routes)
+    return app
 
-    async def store_ctx(app: web.Application) -> AsyncIterator[None]:
+
+def store_ctx(
+    database: Path, clock: Callable[[], int]
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    """The store, the signature checker and the moderation service, for the app's life."""
+
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        config, key = app[CONFIG], app[NODE_KEY]
         app[STORE] = await open_node_store(database, config, key.public_key, clock=clock)
         app[VERIFIER] = Verifier(
             config.network.id, config.limits.limits(), config.node.verify_threads
@@ -81,21 +103,7 @@ def create_app(
             app[VERIFIER].close()
             await app[STORE].close()
 
-    app.cleanup_ctx.append(store_ctx)
-    app.cleanup_ctx.append(federation.federation_ctx)
-    app.cleanup_ctx.append(api_submissions.retention_ctx)
-    # Last in, so first out: every background task stops while the store and the
-    # HTTP client it may use are still open.
-    app.cleanup_ctx.append(tasks_ctx)
-    app.add_routes(api_records.routes)
-    app.add_routes(api_node.routes)
-    app.add_routes(api_query.routes)
-    app.add_routes(api_export.routes)
-    app.add_routes(federation.routes)
-    app.add_routes(metrics.routes)
-    app.add_routes(api_submissions.routes)
-    app.add_routes(report_form.routes)
-    return app
+    return ctx
 
 
 async def tasks_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -27,14 +27,15 @@ Errors::
 """
 
 import contextlib
-import datetime
 import os
 import sqlite3
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from protocol.utc import utc_text
 from storage.migrations import MIGRATIONS
 
 PAGES_PER_STEP = 256
@@ -253,7 +254,7 @@ def _exclusive(target: Path) -> Iterator[None]:
 
 
 def _kept_name(target: Path) -> Path:
-    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
+    stamp = utc_text(time.time_ns() // 1_000_000, "basic")
     kept = target.with_name(f"{target.name}.before-restore-{stamp}")
     if kept.exists():
         raise BackupError(f"{kept} already exists; wait a second and try again")

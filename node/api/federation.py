@@ -12,7 +12,6 @@ answers are signed too, unbound to the (unsigned) request. Beyond
 
 import asyncio
 import dataclasses
-import datetime
 import re
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
@@ -34,6 +33,7 @@ from node.state import CONFIG, FEDERATION, NODE_KEY, STORE, TASKS, VERIFIER
 from protocol.errors import ProtocolError
 from protocol.keys import key_text, parse_key_text
 from protocol.records import VerifiedRecord
+from protocol.utc import utc_text
 from storage.store import Store
 from storage.tokens import Role
 
@@ -189,11 +189,7 @@ async def public_records(request: web.Request) -> web.StreamResponse:
 
 
 def _ms_iso(ms: int | None) -> str | None:
-    if ms is None:
-        return None
-    return datetime.datetime.fromtimestamp(ms / 1000, tz=datetime.UTC).isoformat(
-        timespec="milliseconds"
-    )
+    return None if ms is None else utc_text(ms, "isoformat")
 
 
 async def peer_views(

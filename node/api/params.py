@@ -71,16 +71,7 @@ def parse_query_filter(
     Parameters outside the filter set and ``allowed_extra`` are errors; the
     caller reads the ``allowed_extra`` ones itself.
     """
-    if kind not in KINDS:
-        raise BadParameter("kind", f"must be one of {', '.join(KINDS)}")
-    known = FILTER_PARAMETERS | allowed_extra
-    unknown = sorted(set(query) - known)
-    if unknown:
-        raise BadParameter(unknown[0][:40], f"unknown parameter; use {', '.join(sorted(known))}")
-    wrong_kind = INCIDENT_ONLY if kind == "deployment" else DEPLOYMENT_ONLY
-    misplaced = sorted(wrong_kind & set(query))
-    if misplaced:
-        raise BadParameter(misplaced[0], f"does not apply to {kind} records")
+    _check_names(query, kind, FILTER_PARAMETERS | allowed_extra)
     values = {name: _values(query, name) for name in MULTI_VALUED if name in query}
     single = {name: _single(query, name) for name in SINGLE_VALUED if name in query}
 
@@ -124,6 +115,19 @@ def parse_query_filter(
         bbox=parse_bbox(single["bbox"]) if "bbox" in single else None,
         text=_search(single.get("q")),
     )
+
+
+def _check_names(query: Mapping[str, str], kind: str, known: frozenset[str]) -> None:
+    """400 for an unknown kind, an unknown parameter or one of the other kind's."""
+    if kind not in KINDS:
+        raise BadParameter("kind", f"must be one of {', '.join(KINDS)}")
+    unknown = sorted(set(query) - known)
+    if unknown:
+        raise BadParameter(unknown[0][:40], f"unknown parameter; use {', '.join(sorted(known))}")
+    wrong_kind = INCIDENT_ONLY if kind == "deployment" else DEPLOYMENT_ONLY
+    misplaced = sorted(wrong_kind & set(query))
+    if misplaced:
+        raise BadParameter(misplaced[0], f"does not apply to {kind} records")
 
 
 def int_param(query: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:

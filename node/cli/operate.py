@@ -3,9 +3,9 @@ running and looking after this node."""
 
 import argparse
 import asyncio
-import datetime
 import json
 import sys
+import time
 import urllib.error
 import urllib.request
 from typing import Any
@@ -20,6 +20,7 @@ from node.serve import serve
 from protocol.envelope import NETWORK_ID_PATTERN
 from protocol.errors import KeyFormatError
 from protocol.keys import key_text, parse_key_text
+from protocol.utc import utc_text
 from storage.store import Store
 from storage.tokens import Role
 
@@ -194,7 +195,7 @@ def cmd_rotate_key(args: argparse.Namespace) -> int:
     url = data_dir.running_url()
     if url is not None and _probe(url).startswith("running"):
         raise CommandError(f"the node is running at {url}; stop it before rotating its key")
-    stamp = datetime.datetime.now(tz=datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
+    stamp = utc_text(time.time_ns() // 1_000_000, "basic")
     try:
         old, new, retired = data_dir.rotate_key(stamp)
     except DataDirError as exc:
