@@ -58,8 +58,8 @@ from node.state import FEDERATION
 from protocol.keys import NodeKey, key_text
 from protocol.limits import DEFAULT_LIMITS
 from protocol.records import SignedRecord, sign_record
+from storage.classify import Outcome
 from storage.ingest import ingest_batch
-from storage.records import Outcome
 from storage.store import Store
 from tests.factories import incident_body, seeded_key
 

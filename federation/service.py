@@ -29,8 +29,8 @@ from protocol.sync import (
     in_buckets,
     vector_digest,
 )
+from storage.classify import IngestResult, Outcome
 from storage.ingest import ingest_batch
-from storage.records import IngestResult, Outcome
 from storage.store import Store
 
 log = structlog.get_logger("banscan.federation")

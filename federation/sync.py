@@ -57,7 +57,7 @@ from protocol.sync import (
     restrict,
     vector_digest,
 )
-from storage.records import Outcome
+from storage.classify import Outcome
 from storage.store import Store
 
 log = structlog.get_logger("banscan.federation")

@@ -10,7 +10,8 @@ from typing import Protocol
 
 from protocol.errors import AudienceNotAllowedError, ProtocolError
 from protocol.records import SignedRecord, VerifiedRecord
-from storage.records import IngestResult, Outcome, RecordStore
+from storage.classify import IngestResult, Outcome
+from storage.records import RecordStore
 
 
 class Checker(Protocol):

@@ -24,25 +24,10 @@ from protocol.envelope import decode_envelope
 from protocol.kinds import NodeInfo, decode_body
 from storage import stats as aggregates
 from storage.database import Database
-from storage.filters import QueryFilter, QueryKind, where_clause
+from storage.filters import QueryFilter, where_clause
 from storage.sql import expand_in, statement
-from storage.stats import GROUP_KEYS, PERIODS, Stats, StatsGroup
+from storage.stats import Stats
 from storage.stored import StoredRecord
-
-# What was defined here before reads moved to storage.filters and storage.stats.
-__all__ = [
-    "GROUP_KEYS",
-    "PERIODS",
-    "BodyRow",
-    "ChapterCoverage",
-    "FeedCoverage",
-    "QueryFilter",
-    "QueryKind",
-    "QueryRow",
-    "RecordQueries",
-    "Stats",
-    "StatsGroup",
-]
 
 SortKey = Literal["created", "occurred"]
 SortOrder = tuple[SortKey, bool]  # (key, descending)

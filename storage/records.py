@@ -27,14 +27,11 @@ from protocol.records import VerifiedRecord
 from protocol.trust import Member, Trust
 from storage import quarantine
 from storage.classify import (
-    BATCH_REJECTED,
-    FORK_DETAIL,
     Feed,
     IngestResult,
     Outcome,
     Plan,
     Slot,
-    Verdict,
     classify,
     decided_subjects,
     feed_of,
@@ -45,21 +42,8 @@ from storage.database import Database
 from storage.members import load_members, rebuild_members, save_members, withdraw_revoked
 from storage.rollup import add_batch as add_to_rollup
 from storage.sql import expand_in, statement
-from storage.stored import Fork, RecordFilter, RecordReader, StoredRecord
+from storage.stored import RecordReader
 from storage.versions import apply_versions, withdraw
-
-# What was defined here before the classifier and the reads moved out.
-__all__ = [
-    "BATCH_REJECTED",
-    "FORK_DETAIL",
-    "Fork",
-    "IngestResult",
-    "Outcome",
-    "RecordFilter",
-    "RecordStore",
-    "StoredRecord",
-    "Verdict",
-]
 
 _log = structlog.get_logger("banscan.records")
 

@@ -11,7 +11,7 @@ from protocol.errors import ProtocolError
 from protocol.keys import NodeKey, key_text
 from protocol.limits import DEFAULT_LIMITS
 from protocol.records import SignedRecord, sign_record, verify_record
-from storage.records import Outcome
+from storage.classify import Outcome
 from storage.store import Store
 
 NETWORK = "banthescan"

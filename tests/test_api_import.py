@@ -24,7 +24,7 @@ from node.state import STORE
 from protocol.keys import NodeKey
 from protocol.limits import DEFAULT_LIMITS
 from protocol.records import SignedRecord, encode_batch
-from storage.records import Fork
+from storage.stored import Fork
 from storage.tokens import Role
 from tests.conftest import NodeClient, bearer
 from tests.factories import (

@@ -32,7 +32,7 @@ from node.cli import build_parser, main
 from node.config import ENV_NOT_KEYS, Config, config_keys, env_name
 from node.datadir import DataDir
 from protocol.kinds import KIND_MODELS, validate_body
-from storage.records import BATCH_REJECTED, Outcome
+from storage.classify import BATCH_REJECTED, Outcome
 from storage.tokens import Role
 
 ROOT = Path(__file__).resolve().parent.parent

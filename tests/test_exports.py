@@ -30,9 +30,10 @@ from protocol.geohash import decode
 from protocol.keys import key_text
 from protocol.limits import DEFAULT_LIMITS
 from protocol.records import SignedRecord
+from storage.classify import Outcome
 from storage.ingest import ingest_batch
 from storage.queries import BodyRow
-from storage.records import Outcome, RecordFilter, StoredRecord
+from storage.stored import RecordFilter, StoredRecord
 from storage.tokens import Role
 from tests.conftest import NodeClient, bearer
 from tests.factories import NETWORK, admit, deployment_body, incident_body, seeded_key, signed

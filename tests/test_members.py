@@ -14,7 +14,7 @@ from protocol.keys import NodeKey
 from protocol.limits import DEFAULT_LIMITS
 from protocol.records import SignedRecord, VerifiedRecord, verify_record
 from protocol.trust import Member
-from storage.records import IngestResult, Outcome
+from storage.classify import IngestResult, Outcome
 from storage.store import Store
 from tests.factories import NETWORK, feed, incident_body, membership, seeded_key, signed
 

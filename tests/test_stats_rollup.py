@@ -22,7 +22,8 @@ import pytest
 from protocol.limits import DEFAULT_LIMITS
 from protocol.records import verify_record
 from storage import rollup
-from storage.queries import QueryFilter, Stats, StatsGroup
+from storage.filters import QueryFilter
+from storage.stats import Stats, StatsGroup
 from storage.store import Store
 from tests.factories import NETWORK, STEWARD, admit
 from tests.querydata import CHAPTERS, Generated, Item, add_random, supersede_and_retract

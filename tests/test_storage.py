@@ -10,10 +10,11 @@ from federation.verifier import Verifier
 from protocol.limits import DEFAULT_LIMITS
 from protocol.records import SignedRecord, VerifiedRecord, verify_record
 from storage import SchemaVersionError
+from storage.classify import Outcome
 from storage.ingest import ingest_batch
 from storage.migrations import MIGRATIONS
-from storage.records import Outcome, RecordFilter
 from storage.store import Store
+from storage.stored import RecordFilter
 from storage.tokens import Role
 from tests.factories import NETWORK, deployment_body, feed, seeded_key, signed
 

@@ -19,7 +19,7 @@ from protocol.errors import KeyFormatError
 from protocol.fields import GEOHASH_ALPHABET, MAX_AREA_PRECISION
 from protocol.keys import parse_key_text
 from protocol.kinds import Deployment, IncidentCategory, TechnologyType, Verification
-from storage.queries import QueryFilter, QueryKind
+from storage.filters import QueryFilter, QueryKind
 
 KINDS: tuple[QueryKind, ...] = ("incident", "deployment")
 MULTI_VALUED = (

@@ -18,15 +18,14 @@ from node.state import STORE
 from protocol.keys import b64url_decode, b64url_encode, key_text
 from protocol.sync import Feed
 from storage.queries import (
-    GROUP_KEYS,
     ChapterCoverage,
     CursorKey,
     FeedCoverage,
     RecordQueries,
     SortKey,
     SortOrder,
-    StatsGroup,
 )
+from storage.stats import GROUP_KEYS, StatsGroup
 
 routes = web.RouteTableDef()
 MAX_PAGE = 500

@@ -15,8 +15,9 @@ from protocol.envelope import AUDIENCES, KIND_PATTERN
 from protocol.errors import KeyFormatError
 from protocol.keys import b64url_decode, b64url_encode, key_text, parse_key_text
 from protocol.records import decode_batch
+from storage.classify import IngestResult, Outcome
 from storage.ingest import ingest_batch
-from storage.records import IngestResult, Outcome, RecordFilter, StoredRecord
+from storage.stored import RecordFilter, StoredRecord
 from storage.tokens import Role
 
 routes = web.RouteTableDef()

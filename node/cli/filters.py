@@ -10,7 +10,7 @@ from node.api.params import parse_query_filter
 from node.auth import ALL_AUDIENCES
 from node.cli.common import CommandError
 from node.problems import BadParameter
-from storage.queries import QueryFilter
+from storage.filters import QueryFilter
 
 # (option, query parameter, help) for each filter.
 FILTER_OPTIONS = (

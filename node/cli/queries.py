@@ -13,7 +13,8 @@ from node.cli.common import CommandError, data_dir_of, run_on_store, table
 from node.cli.filters import add_filter_options, query_filter
 from node.cli.registrar import Registrar
 from node.problems import BadParameter
-from storage.queries import GROUP_KEYS, QueryRow
+from storage.queries import QueryRow
+from storage.stats import GROUP_KEYS
 
 MAX_ROWS = 100_000
 

@@ -27,9 +27,9 @@ from node.exports.formats import EXPORT_KINDS, FORMATS, CurrentRecords, ExportFo
 from node.publishing import publish
 from protocol.envelope import AUDIENCES
 from protocol.kinds import KNOWN_KINDS
-from storage.queries import QueryFilter
-from storage.records import RecordFilter
+from storage.filters import QueryFilter
 from storage.store import Store
+from storage.stored import RecordFilter
 
 
 def register_publish(cli: Registrar) -> None:

@@ -14,9 +14,10 @@ from protocol.bundle import BadEntry, BundleReader
 from protocol.errors import ProtocolError
 from protocol.limits import Limits
 from protocol.records import SignedRecord, verify_record
+from storage.classify import Outcome
 from storage.ingest import ingest_batch
-from storage.records import Outcome, RecordFilter, StoredRecord
 from storage.store import Store, wall_clock_ms
+from storage.stored import RecordFilter, StoredRecord
 
 CHUNK = 1 << 16
 

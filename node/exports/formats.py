@@ -27,8 +27,9 @@ from node.exports.columns import COLUMNS, ROW_VALUES, export_fields, stored_body
 from node.views import record_view
 from protocol.bundle import encode_header, encode_trailer
 from protocol.geohash import decode as decode_geohash
-from storage.queries import BodyRow, QueryFilter, RecordQueries
-from storage.records import StoredRecord
+from storage.filters import QueryFilter
+from storage.queries import BodyRow, RecordQueries
+from storage.stored import StoredRecord
 
 CHUNK_BYTES: Final = 1 << 16
 EXPORT_KINDS: Final = ("incident", "deployment")

@@ -16,7 +16,7 @@ from node.api.openapi.parts import (
 from node.api.params import CATEGORIES, INCIDENT_ONLY, KINDS, STATUSES, TECHNOLOGIES
 from node.exports.formats import EXPORT_KINDS, FORMATS
 from protocol.envelope import AUDIENCES
-from storage.queries import GROUP_KEYS
+from storage.stats import GROUP_KEYS
 
 
 def record_paths() -> dict[str, Any]:

@@ -8,8 +8,8 @@ from node.api.openapi.parts import B64, REF, schema_ref
 from node.api.params import KINDS
 from protocol.envelope import AUDIENCES
 from protocol.kinds import KIND_MODELS
-from storage.queries import GROUP_KEYS
-from storage.records import Outcome
+from storage.classify import Outcome
+from storage.stats import GROUP_KEYS
 
 # What became of each record of an import, in the order the node reports them.
 OUTCOMES = tuple(outcome.value for outcome in Outcome)
