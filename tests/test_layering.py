@@ -5,7 +5,9 @@ Inside node: the JSON API (node.api) and the HTML pages (node.web) never import
 each other; moderation and exports serve both and import neither, nor the CLI;
 nothing but the CLI imports the CLI; and the process modules at node's top
 import no subpackage, except node.app, which assembles them. protocol is pure:
-it does no file, network or database I/O.
+it does no file, network or database I/O. No module imports itself back
+through others (imports under ``TYPE_CHECKING`` and inside functions count: a
+loop hidden there is still a loop), and no module is over 400 lines.
 """
 
 import ast
@@ -14,6 +16,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = ("protocol", "storage", "federation", "node")
+MAX_LINES = 400
 
 # Modules a package's files may not import (a name forbids it and its submodules).
 FORBIDDEN: dict[str, set[str]] = {
@@ -119,3 +123,71 @@ def test_checker_sees_imports() -> None:
     assert violates("node.web.report", {"node.web"})
     assert not violates("node.webhooks", {"node.web"})
     assert offenders([ROOT / "node" / "app.py"], {"node.api"}) != {}
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def import_graph() -> dict[str, set[str]]:
+    """``{module: the project's modules it imports}``. ``from a import b`` names the
+    module ``a.b`` when there is one, else ``a``; a module's own packages are left
+    out (importing a sibling through its package is no loop)."""
+    modules = {
+        module_name(path): path for package in PACKAGES for path in (ROOT / package).rglob("*.py")
+    }
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        found = set()
+        for imported in imported_modules(path):
+            while imported and imported not in modules:
+                imported = imported.rpartition(".")[0]
+            if imported and imported != name and not name.startswith(imported + "."):
+                found.add(imported)
+        graph[name] = found
+    return graph
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """An import loop in ``graph``, as the modules it passes, or None."""
+    done: set[str] = set()
+
+    def visit(name: str, trail: list[str]) -> list[str] | None:
+        if name in trail:
+            return [*trail[trail.index(name) :], name]
+        if name in done:
+            return None
+        for other in sorted(graph.get(name, ())):
+            if (cycle := visit(other, [*trail, name])) is not None:
+                return cycle
+        done.add(name)
+        return None
+
+    for name in sorted(graph):
+        if (cycle := visit(name, [])) is not None:
+            return cycle
+    return None
+
+
+def test_no_import_loop() -> None:
+    graph = import_graph()
+    assert len(graph) > 100
+    assert find_cycle(graph) is None
+
+
+def test_cycle_finder_finds_loops() -> None:
+    """The shape node/api/openapi.py and openapi_submissions.py once had is caught."""
+    graph = {"openapi": {"parts", "submissions"}, "submissions": {"openapi"}, "parts": set()}
+    assert find_cycle(graph) == ["openapi", "submissions", "openapi"]
+    assert find_cycle({"openapi": {"submissions"}, "submissions": {"parts"}}) is None
+    assert "storage.rollup" in import_graph()["storage.records"]
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_no_module_is_over_400_lines(package: str) -> None:
+    sizes = {
+        str(path.relative_to(ROOT)): path.read_text(encoding="utf-8").count("\n")
+        for path in sorted((ROOT / package).rglob("*.py"))
+    }
+    assert {path: n for path, n in sizes.items() if n > MAX_LINES} == {}
