@@ -12,17 +12,17 @@ from typing import Any
 from node.api.params import MAX_SEARCH, MAX_TEXT, MAX_VALUES
 
 # What str.strip() removes and what ECMA-262's \s matches, together.
-_SPACE = "\\s\\x1c-\\x1f\\u0085\\ufeff"
+SPACE = "\\s\\x1c-\\x1f\\u0085\\ufeff"
 # An ed25519 key: 32 bytes as unpadded base64url, the last character's two spare bits zero.
 KEY = "ed25519:[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]"
 _DEGREES_180 = "-?(180(\\.0{1,15})?|(1[0-7][0-9]|[0-9]{1,2})(\\.[0-9]{1,15})?)"
 _DEGREES_90 = "-?(90(\\.0{1,15})?|[0-8]?[0-9](\\.[0-9]{1,15})?)"
 # Calendar days every year has (29 February is left out).
-_MONTH_DAY = "((0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])|(0[13-9]|1[0-2])-(29|30)|(0[13578]|1[02])-31)"
+MONTH_DAY = "((0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])|(0[13-9]|1[0-2])-(29|30)|(0[13578]|1[02])-31)"
 # Years 0001 to 9999, as Python's datetime takes them.
-_YEAR = "(000[1-9]|00[1-9][0-9]|0[1-9][0-9]{2}|[1-9][0-9]{3})"
+YEAR = "(000[1-9]|00[1-9][0-9]|0[1-9][0-9]{2}|[1-9][0-9]{3})"
 _TIMESTAMP = (
-    f"{_YEAR}-{_MONTH_DAY}T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{{1,6}})?"
+    f"{YEAR}-{MONTH_DAY}T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{{1,6}})?"
     "(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])"
 )
 
@@ -39,7 +39,7 @@ def one_of(values: Iterable[str]) -> str:
 
 def listed_text() -> dict[str, Any]:
     """Comma-separated free text: no value blank, none over MAX_TEXT characters."""
-    return listed(f"[^,{_SPACE}][^,]{{0,{MAX_TEXT - 1}}}")
+    return listed(f"[^,{SPACE}][^,]{{0,{MAX_TEXT - 1}}}")
 
 
 def search_text() -> dict[str, Any]:
@@ -48,7 +48,7 @@ def search_text() -> dict[str, Any]:
         "type": "string",
         "minLength": 1,
         "maxLength": MAX_SEARCH,
-        "pattern": f"^[^\\x00]*[^{_SPACE}\\x00][^\\x00]*$",
+        "pattern": f"^[^\\x00]*[^{SPACE}\\x00][^\\x00]*$",
     }
 
 
@@ -58,7 +58,7 @@ def time_ms() -> dict[str, Any]:
 
 
 def calendar_date() -> dict[str, Any]:
-    return {"type": "string", "format": "date", "pattern": f"^{_YEAR}-{_MONTH_DAY}$"}
+    return {"type": "string", "format": "date", "pattern": f"^{YEAR}-{MONTH_DAY}$"}
 
 
 def bbox() -> dict[str, Any]:
