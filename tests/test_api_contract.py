@@ -12,13 +12,16 @@ The normal suite runs a bounded number of examples per operation; the slow
 test runs many more.
 """
 
+import json
 import re
 from collections import Counter
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from openapi_schema_validator import OAS31Validator
 from schemathesis import GenerationMode, checks
 from schemathesis.core.result import Ok
 
@@ -150,3 +153,66 @@ def test_every_request_the_document_allows_is_accepted_at_length(
     live_node: LiveNode, served_document: dict[str, Any]
 ) -> None:
     assert fuzz_positive(live_node, served_document, examples=400) == Counter()
+
+
+def test_the_largest_values_the_document_allows_are_accepted(live_node: LiveNode) -> None:
+    """Found by the fuzzer: `after` up to 2**62 (19 digits) and `retention_days` 30.0."""
+    admin = {"Authorization": f"Bearer {live_node.tokens[Role.ADMIN]}"}
+    status, _, data = live_node.request("GET", f"/api/v1/audit?after={2**62}", headers=admin)
+    assert status == 200, data
+    status, _, _ = live_node.request("GET", f"/api/v1/audit?after={2**62 + 1}", headers=admin)
+    assert status == 400
+    body = json.dumps({"retention_days": 3650.0}).encode()
+    json_admin = {**admin, "Content-Type": "application/json"}
+    status, _, data = live_node.request("POST", "/api/v1/submissions/purge", body, json_admin)
+    assert status == 200, data
+    body = json.dumps({"retention_days": 1.5}).encode()
+    status, _, _ = live_node.request("POST", "/api/v1/submissions/purge", body, json_admin)
+    assert status == 400
+
+
+@pytest.mark.parametrize(
+    ("path", "parameter", "value"),
+    [
+        ("/api/v1/incidents", "country", ""),
+        ("/api/v1/incidents", "city", " "),
+        ("/api/v1/records", "cursor", ""),
+        ("/api/v1/deployments", "bbox", "0,91,1,1"),
+        ("/api/v1/stats", "group_by", "country,"),
+        ("/api/v1/incidents", "created_from", "2026-02-30T00:00:00Z"),
+    ],
+)
+def test_values_the_node_refuses_the_document_refuses_too(
+    live_node: LiveNode, served_document: dict[str, Any], path: str, parameter: str, value: str
+) -> None:
+    status, _, _ = live_node.request("GET", f"{path}?{parameter}={quote(value)}")
+    assert status == 400
+    parameters = served_document["paths"][path]["get"]["parameters"]
+    (schema,) = (p["schema"] for p in parameters if p["name"] == parameter)
+    assert not OAS31Validator(schema).is_valid(value)
+
+
+def test_a_revocation_time_too_large_to_store_is_refused_not_a_server_error(
+    live_node: LiveNode,
+) -> None:
+    """Found by the fuzzer: compromised_since_ms of 2**63 or more was a 500."""
+    headers = {
+        "Authorization": f"Bearer {live_node.tokens[Role.ADMIN]}",
+        "Content-Type": "application/json",
+    }
+    for since, expected in ((2**63 - 1, 201), (2**63, 422), (2**64, 422)):
+        body = {
+            "kind": "membership",
+            "audience": "network",
+            "body": {
+                "subject": "ed25519:o-GqCIgXn0KvuPG0rtmRCTqN3R-loyvhcBM79lBG188",
+                "action": "revoke",
+                "role": "chapter",
+                "name": "gone",
+                "compromised_since_ms": since,
+            },
+        }
+        status, _, data = live_node.request(
+            "POST", "/api/v1/records", json.dumps(body).encode(), headers
+        )
+        assert status == expected, data

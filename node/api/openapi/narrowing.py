@@ -3,15 +3,17 @@
 pydantic cannot see inside an ``AfterValidator`` or a ``model_validator``, so the
 schemas it generates for the kinds' bodies (:mod:`protocol.kinds`,
 :mod:`protocol.fields`) and for reports admit values the node refuses: any
-string as a country, a URL or a key, a month-precision date on the 15th, a
-revocation without ``compromised_since_ms``. :func:`narrow_checked_fields`
-tightens those fields, by name, to exactly what the validators accept.
+string as a country, a URL or a key, tag keys outside their pattern, a
+month-precision date on the 15th, a revocation without ``compromised_since_ms``.
+:func:`narrow_checked_fields` tightens those fields, by name, to exactly what
+the validators accept.
 """
 
 from typing import Any
 
 from node.api.openapi.patterns import KEY, MONTH_DAY, SPACE, YEAR
 from protocol.countries import COUNTRY_CODES
+from protocol.envelope import MAX_UINT63
 
 _GEOHASH = "^[0-9b-hjkmnp-z]{1,6}$"
 # protocol.fields._http_url, with both Python's and ECMA-262's notion of whitespace.
@@ -36,6 +38,9 @@ def narrow_checked_fields(schemas: dict[str, Any]) -> None:
                 _narrow_string(field, _STRINGS[name])
             elif name in _URL_LISTS and field.get("items", {}).get("type") == "string":
                 field["items"]["pattern"] = _HTTP_URL
+            elif "patternProperties" in field:
+                # A dict keyed by a pattern (a deployment's osm tags) has no other keys.
+                field.setdefault("additionalProperties", False)
     schemas["PartialDate"] = _partial_date(schemas["PartialDate"])
     _narrow_membership(schemas["Membership"])
     _narrow_report(schemas["SubmissionIn"])
@@ -75,7 +80,9 @@ def _narrow_membership(schema: dict[str, Any]) -> None:
     schema["if"] = {"properties": {"action": {"const": "revoke"}}}
     schema["then"] = {
         "required": ["compromised_since_ms"],
-        "properties": {"compromised_since_ms": {"type": "integer", "minimum": 0}},
+        "properties": {
+            "compromised_since_ms": {"type": "integer", "minimum": 0, "maximum": MAX_UINT63}
+        },
     }
     schema["else"] = {"properties": {"compromised_since_ms": {"type": "null"}}}
 
