@@ -149,6 +149,7 @@ def test_every_request_the_document_allows_is_accepted(
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)
 def test_every_request_the_document_allows_is_accepted_at_length(
     live_node: LiveNode, served_document: dict[str, Any]
 ) -> None:

@@ -27,9 +27,9 @@ _TIMESTAMP = (
 )
 
 
-def listed(item: str, most: int = MAX_VALUES) -> dict[str, Any]:
-    """Comma-separated values, each matching ``item``, at most ``most`` of them."""
-    return {"type": "string", "pattern": f"^({item})(,({item})){{0,{most - 1}}}$"}
+def listed(item: str) -> dict[str, Any]:
+    """Comma-separated values, each matching ``item``, at most MAX_VALUES of them."""
+    return {"type": "string", "pattern": f"^({item})(,({item})){{0,{MAX_VALUES - 1}}}$"}
 
 
 def one_of(values: Iterable[str]) -> str:
@@ -37,9 +37,16 @@ def one_of(values: Iterable[str]) -> str:
     return "|".join(sorted(values, key=lambda v: (-len(v), v)))
 
 
+def listed_names(values: Iterable[str]) -> dict[str, Any]:
+    """Comma-separated values, each one of ``values``, at most MAX_VALUES of them."""
+    return listed(one_of(values))
+
+
 def listed_text() -> dict[str, Any]:
-    """Comma-separated free text: no value blank, none over MAX_TEXT characters."""
-    return listed(f"[^,{SPACE}][^,]{{0,{MAX_TEXT - 1}}}")
+    """Comma-separated free text, no value blank, MAX_TEXT characters in all (so no value
+    is longer, and there are fewer than MAX_VALUES); the node itself takes longer lists."""
+    item = f"[^,{SPACE}][^,]*"
+    return {"type": "string", "maxLength": MAX_TEXT, "pattern": f"^{item}(,{item})*$"}
 
 
 def search_text() -> dict[str, Any]:

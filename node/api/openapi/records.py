@@ -18,6 +18,7 @@ from node.api.openapi.patterns import (
     bbox,
     calendar_date,
     listed,
+    listed_names,
     listed_text,
     one_of,
     opaque_cursor,
@@ -286,26 +287,30 @@ def _filters(kind: str | None) -> list[dict[str, Any]]:
     statuses = sorted(STATUSES[kind]) if kind else sorted(set().union(*STATUSES.values()))
     parameters = [
         query_parameter(
-            "country", "ISO 3166-1 alpha-2 codes, comma-separated", listed(one_of(COUNTRY_CODES))
+            "country", "ISO 3166-1 alpha-2 codes, comma-separated", listed_names(COUNTRY_CODES)
         ),
         query_parameter("region", "Regions, comma-separated", listed_text()),
         query_parameter("city", "Cities, comma-separated", listed_text()),
-        query_parameter("origin", "Chapter keys (ed25519:...), comma-separated", listed(KEY)),
+        query_parameter(
+            "origin",
+            "Chapter keys (ed25519:...), comma-separated",
+            listed(KEY),
+        ),
         query_parameter(
             "category",
             "Incident categories, comma-separated: " + ", ".join(sorted(CATEGORIES)),
-            listed(one_of(CATEGORIES)),
+            listed_names(CATEGORIES),
         ),
         query_parameter(
             "technology",
             "Technology types, comma-separated: " + ", ".join(sorted(TECHNOLOGIES)),
-            listed(one_of(TECHNOLOGIES)),
+            listed_names(TECHNOLOGIES),
         ),
         query_parameter(
             "agency", "Agency names (case-insensitive), comma-separated", listed_text()
         ),
         query_parameter(
-            "status", "Statuses, comma-separated: " + ", ".join(statuses), listed(one_of(statuses))
+            "status", "Statuses, comma-separated: " + ", ".join(statuses), listed_names(statuses)
         ),
         query_parameter("occurred_from", "occurred_on from (inclusive)", calendar_date()),
         query_parameter("occurred_to", "occurred_on to (inclusive)", calendar_date()),
