@@ -4,11 +4,12 @@ Parsing and signature bases come from the ``http-message-signatures``
 package; this module fixes what banscan signs and checks.
 
 A **request** signature (label ``banscan``) covers ``"@method"``,
-``"@target-uri"`` and ``"content-digest"`` (RFC 9530, sha-256 of the body),
-with the parameters ``created``, ``expires`` (at most 300 s after
-``created``), ``nonce``, ``keyid`` (the node key's text form), ``alg``
-(``ed25519``) and ``tag`` (``banscan/1 <network id>``, which binds the
-network id, so a request from one network is never valid in another).
+``"@target-uri"`` and ``"content-digest"`` (RFC 9530, sha-256 of the body; a
+field without a ``sha-256`` member is refused), with the parameters
+``created``, ``expires`` (at most 300 s after ``created``), ``nonce``,
+``keyid`` (the node key's text form), ``alg`` (``ed25519``) and ``tag``
+(``banscan/1 <network id>``, which binds the network id, so a request from
+one network is never valid in another).
 
 A **response** signature covers ``"@status"``, ``"content-digest"`` and
 ``"signature";req;key="banscan"``, the request's own signature, which binds
@@ -18,9 +19,10 @@ The receiver checks, in order: a signature labelled ``banscan`` is present;
 its keyid is a node key, and the signature and the body digest verify;
 ``alg`` is ed25519 and the tag names the receiver's network; ``created`` is
 not in the future; the signer is a member. For a request, also: the window
-is at most 300 s, ``expires`` is not past, and the nonce was not seen before
-within its window. Clock skew of 30 s is allowed either way. The clock is
-injected, so tests move time instead of sleeping.
+(``expires`` - ``created``) is from 0 to 300 s, ``expires`` is not past,
+and the nonce was not seen before within its window. Clock skew of 30 s is
+allowed either way. The clock is injected, so tests move time instead of
+sleeping.
 
 Errors::
 
@@ -28,7 +30,7 @@ Errors::
     ├── Unsigned              401 unsigned         no banscan signature
     ├── BadSignature          401 bad-signature    malformed, forged, or body digest wrong
     ├── WrongNetwork          401 wrong-network    tag names another network
-    ├── Stale                 401 stale            expired, or a window over 300 s
+    ├── Stale                 401 stale            expired, or a window not within 0..300 s
     ├── FromTheFuture         401 future           created after now (beyond the skew)
     ├── Replay                401 replay           nonce already seen
     ├── UnknownKey            403 unknown-key      keyid is not a node key
@@ -51,7 +53,8 @@ from http_message_signatures import (
     HTTPSignatureKeyResolver,
     algorithms,
 )
-from http_message_signatures.exceptions import HTTPMessageSignaturesException
+from http_message_signatures.digests import ContentDigest
+from http_message_signatures.exceptions import HTTPMessageSignaturesException, InvalidSignature
 from multidict import CIMultiDict
 
 from protocol import PROTOCOL_VERSION
@@ -183,8 +186,23 @@ class _Keys(HTTPSignatureKeyResolver):
             raise UnknownKey(f"keyid {key_id[:60]!r} is not a node key: {exc.detail}") from exc
 
 
+class _Sha256Digest(ContentDigest):
+    """``Content-Digest`` as section 15 has it: a ``sha-256`` member is required (the
+    package alone accepts a field with only ``sha-512``); any other member must match too."""
+
+    @classmethod
+    def verify(cls, value: str | bytes, body: bytes, *, key: str | None = None) -> None:
+        if key is None and "sha-256" not in cls._parse(value):
+            raise InvalidSignature("Content-Digest has no sha-256 member")
+        if key not in (None, "sha-256"):
+            raise InvalidSignature("only the sha-256 member of Content-Digest may be covered")
+        super().verify(value, body, key=key)
+
+
 class _Verifier(HTTPMessageVerifier):
     """The package's verifier, with the time checks left to :class:`Authenticator`."""
+
+    content_digest_class = _Sha256Digest
 
     def validate_created_and_expires(self, sig_input: Any, max_age: Any = None) -> None:
         return None
@@ -266,8 +284,10 @@ class Authenticator:
         if type(expires) is not int or type(nonce) is not str or not nonce:
             raise BadSignature("a request signature needs expires and nonce parameters")
         assert type(created) is int
-        if expires - created > MAX_WINDOW_S:
-            raise Stale(f"the signature's window is {expires - created} s; at most {MAX_WINDOW_S}")
+        if not 0 <= expires - created <= MAX_WINDOW_S:
+            raise Stale(
+                f"the signature's window is {expires - created} s; from 0 to {MAX_WINDOW_S}"
+            )
         if expires < self._clock() - CLOCK_SKEW_S:
             raise Stale("the request signature has expired")
         if not self.nonces.claim(params["keyid"], nonce, expires + CLOCK_SKEW_S):
