@@ -10,7 +10,10 @@
   whatever push missed, so a node that was offline always catches up.
 - **Backoff**: a failing peer waits ``min(max_backoff, 2^failures)`` seconds,
   times a random factor in [0.5, 1], or longer if it asked with
-  ``Retry-After``. At most one session per peer is in flight.
+  ``Retry-After``. At most one session per peer is in flight. An error answer
+  the peer did not sign (``federation.transport.UnattributedAnswer``) is no
+  failure of the peer's: it is noted as the peer's last error, and the peer
+  keeps its count of failures and is not backed off.
 """
 
 import asyncio
@@ -24,6 +27,7 @@ import structlog
 
 from federation.sync import Misbehaved, PeerError, PeerRef, SessionReport, SyncClient
 from federation.tasks import TaskOwner
+from federation.transport import UnattributedAnswer
 from protocol.envelope import decode_envelope
 from protocol.keys import key_text
 from protocol.records import SignedRecord
@@ -264,13 +268,22 @@ class Gossip:
         await self._failed(peer, Misbehaved(detail))
 
     async def _failed(self, peer: Peer, exc: PeerError) -> None:
+        now = self.clock_ms()
+        if isinstance(exc, UnattributedAnswer):
+            # Anyone on the path may have sent it: it costs the peer nothing.
+            await self.store.peers.interrupted(peer.key, exc.detail, now)
+            log.warning(
+                "peer answer not signed by the peer",
+                peer=key_text(peer.key),
+                error=exc.detail[:300],
+            )
+            return
         current = await self.store.peers.get(peer.key)
         failures = (current.failures if current else peer.failures) + 1
         delay = min(self.max_backoff_s, 2.0**failures) * self.rng.uniform(0.5, 1.0)
         if exc.retry_after is not None:
             delay = max(delay, min(exc.retry_after, self.max_backoff_s))
         self.stats[peer.key].failures += 1
-        now = self.clock_ms()
         await self.store.peers.failed(peer.key, exc.detail, now, now + int(delay * 1000))
         log.warning(
             "peer failed",

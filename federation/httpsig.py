@@ -243,16 +243,30 @@ class MessageSigner:
             body=body,
         )
 
-    def sign_response(self, response: SignedResponse, body: bytes, *, bound: bool = True) -> None:
+    def sign_response(self, response: SignedResponse, body: bytes, *, bound: bool = True) -> bool:
         """Add ``Content-Digest`` and a signature, bound to the request's own signature
-        unless ``bound`` is false (the answer to an unsigned request)."""
+        unless ``bound`` is false (the answer to an unsigned request). A request whose
+        signature fields are malformed (refused, then) cannot be bound to: its answer is
+        signed unbound. Returns whether the signature is bound."""
+        if bound:
+            try:
+                self._sign_response(response, body, RESPONSE_COMPONENTS)
+                return True
+            except (HTTPMessageSignaturesException, ValueError, KeyError, TypeError):
+                response.headers = headers()
+        self._sign_response(response, body, UNBOUND_RESPONSE_COMPONENTS)
+        return False
+
+    def _sign_response(
+        self, response: SignedResponse, body: bytes, components: tuple[str, ...]
+    ) -> None:
         self._signer.sign(
             response,
             key_id=self._key.text,
             created=self._now(),
             label=LABEL,
             tag=self._tag,
-            covered_component_ids=RESPONSE_COMPONENTS if bound else UNBOUND_RESPONSE_COMPONENTS,
+            covered_component_ids=components,
             body=body,
         )
 
