@@ -69,6 +69,8 @@ RESPONSE_COMPONENTS = ("@status", "content-digest", f'"signature";req;key="{LABE
 # An answer to an unsigned request (the public routes) cannot be bound to it.
 UNBOUND_RESPONSE_COMPONENTS = ("@status", "content-digest")
 
+REPLAY_DETAIL = "this request was already received (nonce seen before)"
+
 Clock = Callable[[], float]
 Headers = MutableMapping[str, str]
 
@@ -130,6 +132,18 @@ class SignedResponse:
     status_code: int
     request: SignedRequest
     headers: Headers
+
+
+@dataclass(frozen=True, slots=True)
+class RequestSignature:
+    """A request signature that passed every check but the replay check."""
+
+    signer: bytes
+    keyid: str
+    nonce: str
+    # Until when the nonce must be remembered: ``expires`` plus the clock skew; after
+    # that the ``expires`` check alone refuses the request.
+    remember_until: int
 
 
 def network_tag(network_id: str) -> str:
@@ -292,6 +306,13 @@ class Authenticator:
         self._verifier = _Verifier(signature_algorithm=algorithms.ED25519, key_resolver=_Keys())
 
     def verify_request(self, request: SignedRequest, body: bytes) -> bytes:
+        """The signer's key, once every check passed and the nonce is claimed."""
+        signature = self.check_request(request, body)
+        self.claim(signature)
+        return signature.signer
+
+    def check_request(self, request: SignedRequest, body: bytes) -> RequestSignature:
+        """Every check but the replay check, which :meth:`claim` makes."""
         params = self._verify(request, body, REQUEST_COMPONENTS)
         created, expires = params.get("created"), params.get("expires")
         nonce = params.get("nonce")
@@ -304,9 +325,13 @@ class Authenticator:
             )
         if expires < self._clock() - CLOCK_SKEW_S:
             raise Stale("the request signature has expired")
-        if not self.nonces.claim(params["keyid"], nonce, expires + CLOCK_SKEW_S):
-            raise Replay("this request was already received (nonce seen before)")
-        return parse_key_text(params["keyid"])
+        keyid = params["keyid"]
+        return RequestSignature(parse_key_text(keyid), keyid, nonce, expires + CLOCK_SKEW_S)
+
+    def claim(self, signature: RequestSignature) -> None:
+        """Remember the signature's nonce in memory; :class:`Replay` when it is known."""
+        if not self.nonces.claim(signature.keyid, signature.nonce, signature.remember_until):
+            raise Replay(REPLAY_DETAIL)
 
     def verify_response(
         self, response: SignedResponse, body: bytes, *, bound: bool = True
