@@ -107,6 +107,33 @@ REFUSALS = [
 ]
 
 
+async def test_a_refusal_of_a_malformed_signature_is_signed_unbound(
+    nodes: Callable[..., Any],
+) -> None:
+    """Nothing to bind to: the answer is still signed, and never a 500."""
+    steward = await nodes(STEWARD)
+    url = str(steward.make_url("/federation/v1/sync"))
+    garbage = headers(
+        [
+            ("Content-Type", "application/msgpack"),
+            ("Signature-Input", "banscan=(((("),
+            ("Signature", "banscan=:not base64:"),
+        ]
+    )
+    async with (
+        ClientSession() as session,
+        session.post(url, data=sync_body(), headers=dict(garbage)) as response,
+    ):
+        got = Exchange(
+            response.status,
+            await response.read(),
+            SignedRequest("POST", url, garbage),
+            dict(response.headers),
+        )
+    assert got.status == 401
+    assert got.signer(bound=False) == STEWARD.public_key
+
+
 @pytest.mark.parametrize("case", REFUSALS, ids=[case[0] for case in REFUSALS])
 async def test_a_nodes_error_answers_carry_its_signature(
     nodes: Callable[..., Any], case: tuple[Any, ...]
