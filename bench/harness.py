@@ -29,10 +29,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from node.config import steward_keys
-from node.datadir import DataDir
+from node.datadir import DataDir, open_node_store
 from node.membership import decide
-from storage.store import Store
 
 # What stops a benchmark from measuring at all (exit status 1).
 FAILURES: tuple[type[BaseException], ...] = (
@@ -129,7 +127,7 @@ def admit(data_dir: Path, subjects: Sequence[bytes]) -> None:
     async def run() -> None:
         directory = DataDir(data_dir)
         config, key = directory.load_config(), directory.load_key()
-        store = await Store.open(directory.database, stewards=steward_keys(config, key.public_key))
+        store = await open_node_store(directory.database, config, key.public_key)
         try:
             for n, subject in enumerate(subjects):
                 await decide(
