@@ -32,11 +32,7 @@ when a target is missed or a route is missing; 1 when it could not measure
 """
 
 import argparse
-import contextlib
 import os
-import signal
-import sqlite3
-import subprocess
 import sys
 import tempfile
 import time
@@ -44,7 +40,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bench import harness
-from bench.harness import Table, admit, checked, proc_status
+from bench.harness import Table, admit, checked, create_token, init_node, proc_status, stop_node
 from bench.querydata import FTS_WORD, origin_label
 from bench.querygen import NETWORK, ORIGINS, Dataset, generate
 from bench.querytiming import (
@@ -220,9 +216,7 @@ def measure(
         lines.extend(export_rows(export, proc_status(node.pid)["VmHWM"], rss_before))
         sql_bounds(data_dir / "banscan.db", warmup, repeat, lines)
     finally:
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            node.stop(signal.SIGTERM, timeout=120)
-        node.close()
+        stop_node(node, timeout=120)
     lines.extend(size_rows(data_dir, records))
 
 
@@ -269,7 +263,7 @@ def import_dataset(data_dir: Path, data: Dataset, lines: list[str]) -> str:
     if (data_dir / "banscan.db").is_file() and (data_dir / "bench-token").is_file():
         lines.append(row("import (setup)", "reused", str(data_dir)))
         return (data_dir / "bench-token").read_text().strip()
-    checked(banscan("init", "--data-dir", str(data_dir), "--network", NETWORK), "banscan init")
+    init_node(data_dir, NETWORK)
     admit(data_dir, [seeded_key(origin_label(o)).public_key for o in range(ORIGINS)])
     print("importing the bundle with banscan import ...", flush=True)
     began = time.perf_counter()
@@ -286,12 +280,7 @@ def import_dataset(data_dir: Path, data: Dataset, lines: list[str]) -> str:
             answer.strip().rpartition(": ")[2],
         )
     )
-    token = checked(
-        banscan(
-            "token", "create", "--data-dir", str(data_dir), "--role", "analyst", "--label", "bench"
-        ),
-        "banscan token create",
-    ).strip()
+    token = create_token(data_dir, "analyst")
     (data_dir / "bench-token").write_text(token + "\n")
     return token
 
@@ -329,7 +318,7 @@ def measure_all(args: argparse.Namespace) -> int:
             lines.append(row("extra SQL (setup)", f"{seconds:,.1f} s", "", " ".join(sql.split())))
         print("measuring ...", flush=True)
         measure(data_dir, token, data.records, args.warmup, args.repeat, lines)
-    except (RuntimeError, TimeoutError, OSError, subprocess.TimeoutExpired, sqlite3.Error) as exc:
+    except harness.FAILURES as exc:
         print("\n".join(lines))
         print(f"ERROR: {exc}", file=sys.stderr)
         return 1

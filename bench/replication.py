@@ -50,7 +50,7 @@ import msgpack
 
 from bench import harness
 from bench.harness import Table, checked, proc_cpu_seconds
-from bench.ingest import NETWORK, ORIGINS, generate, origin_label
+from bench.ingestdata import NETWORK, ORIGINS, generate, origin_label
 from node.datadir import DataDir
 from protocol.keys import NodeKey, key_text
 from protocol.records import SignedRecord, encode_batch, sign_record
