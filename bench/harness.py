@@ -22,6 +22,7 @@ import asyncio
 import datetime
 import os
 import platform
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -31,6 +32,7 @@ from pathlib import Path
 
 from node.datadir import DataDir, open_node_store
 from node.membership import decide
+from tests.nodeproc import NodeProcess, banscan
 
 # What stops a benchmark from measuring at all (exit status 1).
 FAILURES: tuple[type[BaseException], ...] = (
@@ -94,6 +96,34 @@ class Table:
 
 
 # --- node processes ----------------------------------------------------------------------
+
+
+def init_node(data_dir: Path, network: str, *stewards: str) -> str:
+    """``banscan init`` in ``data_dir`` (its own steward unless ``stewards`` are given); the
+    new node's key text."""
+    args = ["init", "--data-dir", str(data_dir), "--network", network]
+    for steward in stewards:
+        args += ["--steward", steward]
+    return checked(banscan(*args), "banscan init").strip().splitlines()[-1]
+
+
+def create_token(data_dir: Path, role: str) -> str:
+    """A new bearer token with ``role`` on the node in ``data_dir``."""
+    return checked(
+        banscan("token", "create", "--data-dir", str(data_dir), "--role", role, "--label", "bench"),
+        "banscan token create",
+    ).strip()
+
+
+def stop_node(node: NodeProcess, timeout: float) -> int:
+    """Stop a node with SIGTERM, killing it if it does not exit within ``timeout``; its exit
+    status (-9 when it was killed)."""
+    try:
+        return node.stop(signal.SIGTERM, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return -9
+    finally:
+        node.close()  # kills it if it is still there, and closes its pipes
 
 
 def checked(result: subprocess.CompletedProcess[str], what: str) -> str:
