@@ -6,7 +6,7 @@ Run from the repository root::
     python -m bench.replication --records 2000    # a quick run
 
 It generates signed ``incident`` records of about 1 KiB from 50 origins (the
-generator of ``bench/ingest.py``; not timed), then starts two real node
+generator of ``bench/ingestdata.py``; not timed), then starts two real node
 processes on 127.0.0.1, each in a temporary data directory:
 
 - the **source** (``banscan init``: its own steward). Its key signs one
