@@ -8,6 +8,7 @@ real SQLite file, with a real token of each role.
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -52,12 +53,12 @@ def expected_status(cell: str) -> int:
     return int(refused.group(1))
 
 
+@dataclass(frozen=True)
 class Targets:
     """Records for retractions to name: one this node signed, one another chapter signed."""
 
-    def __init__(self, own: str, others: str) -> None:
-        self.own = own
-        self.others = others
+    own: str
+    others: str
 
     @classmethod
     async def held(cls, client: NodeClient, tokens: dict[Role, str]) -> "Targets":
@@ -96,6 +97,7 @@ def test_the_table_has_every_kind_every_role_and_only_known_columns() -> None:
     assert set(columns) == set(COLUMNS)
     assert {column.split("`")[1] for column in columns} == set(KNOWN_KINDS)
     assert set(rows) == set(ROWS)
+    assert {role for role in ROWS.values() if role is not None} == set(Role)
     assert all(len(cells) == len(columns) for cells in rows.values())
 
 
