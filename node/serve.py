@@ -78,6 +78,7 @@ async def serve(data_dir: DataDir, host: str | None, port: int | None) -> None:
             _connections(app, runner.server, config),
             host or config.node.host,
             config.node.port if port is None else port,
+            backlog=128,  # aiohttp's TCPSite default, kept
         )
         bound_host, bound_port = server.sockets[0].getsockname()[:2]
         url = f"http://{_url_host(bound_host)}:{bound_port}"
