@@ -122,7 +122,7 @@ class HttpSection(Section):
     # Seconds a connection may wait with no request under way before it is closed.
     idle_timeout_s: Annotated[int, Field(ge=1, le=3600)] = 75
     # Connections one client may hold at once (not applied behind a proxy).
-    max_connections_per_client: Annotated[int, Field(ge=1, le=100_000)] = 32
+    max_connections_per_client: Annotated[int, Field(ge=1, le=100_000)] = 128
 
 
 class StorageSection(Section):
@@ -289,7 +289,7 @@ body_timeout_s = 60
 idle_timeout_s = 75
 # Connections one client may hold at once; more get 429. Not applied when
 # trust_forwarded_for is set: behind a proxy, the proxy's limits apply.
-max_connections_per_client = 32
+max_connections_per_client = 128
 
 [storage]
 # "full" syncs every commit to disk (safe against power loss); "normal" is
