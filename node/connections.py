@@ -179,6 +179,10 @@ class NodeConnection(web.RequestHandler):
             self._header_deadline = self._loop.call_later(
                 self._limits.header_timeout_s, self._headers_too_slow
             )
+            # From a request's first byte its header deadline governs, not the idle one
+            # (which aiohttp arms again once the request is answered).
+            self._cancel(self._keepalive_handle)
+            self._keepalive_handle = None
         if self._body is not None and self._body.is_eof():
             self._cancel(self._body_deadline)
             self._body_deadline = None
@@ -238,7 +242,7 @@ class NodeConnection(web.RequestHandler):
         self._header_deadline = self._body_deadline = None
 
     @staticmethod
-    def _cancel(handle: asyncio.TimerHandle | None) -> None:
+    def _cancel(handle: asyncio.Handle | None) -> None:
         if handle is not None:
             handle.cancel()
 

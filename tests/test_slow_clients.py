@@ -33,6 +33,7 @@ CSRF_COOKIE = "banscan_csrf=" + "c" * 43
 ENV = {
     "BANSCAN_HTTP_HEADER_TIMEOUT_S": str(TIMEOUT_S),
     "BANSCAN_HTTP_BODY_TIMEOUT_S": str(TIMEOUT_S),
+    "BANSCAN_HTTP_IDLE_TIMEOUT_S": str(TIMEOUT_S),
     "BANSCAN_HTTP_MAX_CONNECTIONS_PER_CLIENT": str(CAP),
     # The slow bodies below are reports: let the report limits pass them all.
     "BANSCAN_SUBMISSIONS_PER_CLIENT_PER_HOUR": "10000",
@@ -219,3 +220,21 @@ def test_one_client_holds_at_most_its_share_of_connections(node: NodeProcess) ->
     finally:
         for sock in mine:
             sock.close()
+
+
+def test_idle_connections_are_closed_without_an_answer(node: NodeProcess) -> None:
+    silent = open_from(node.url, "127.0.0.4")
+    kept_alive = open_from(node.url, "127.0.0.4")
+    kept_alive.sendall(b"GET /healthz HTTP/1.1\r\nHost: node\r\n\r\n")
+    held = [Held(silent, time.monotonic(), "silent"), Held(kept_alive, time.monotonic(), "idle")]
+    try:
+        read_until_closed(held, within_s=TIMEOUT_S + LATE_S)
+    finally:
+        for one in held:
+            one.sock.close()
+    assert held[0].received == b""
+    assert held[1].received.startswith(b"HTTP/1.1 200 ")
+    assert held[1].received.count(b"HTTP/1.1") == 1
+    for one in held:
+        assert one.closed is not None
+        assert TIMEOUT_S - 0.5 <= one.closed - one.opened <= TIMEOUT_S + LATE_S
