@@ -166,11 +166,16 @@ class NodeConnection(web.RequestHandler):
         in_body = self._body is not None and not self._body.is_eof()
         queued = len(self._messages)
         super().data_received(data)
+        if self._body is not None and self._body.is_eof():
+            self._cancel(self._body_deadline)
+            self._body = self._body_deadline = None
         if len(self._messages) > queued:
+            # Headers are in; the last request's body (if any) now has its own deadline.
             self._cancel(self._header_deadline)
             self._header_deadline = None
             payload = self._messages[-1][1]
-            if not payload.is_eof() and self._body_deadline is None:
+            if not payload.is_eof():
+                self._cancel(self._body_deadline)
                 self._body = payload
                 self._body_deadline = self._loop.call_later(
                     self._limits.body_timeout_s, self._body_too_slow
@@ -183,10 +188,6 @@ class NodeConnection(web.RequestHandler):
             # (which aiohttp arms again once the request is answered).
             self._cancel(self._keepalive_handle)
             self._keepalive_handle = None
-        if self._body is not None and self._body.is_eof():
-            self._cancel(self._body_deadline)
-            self._body_deadline = None
-            self._body = None
 
     def handle_error(
         self,

@@ -137,6 +137,21 @@ def get(url: str) -> int:
     return status
 
 
+def post_report_in_two_parts(url: str) -> int:
+    """An honest report whose body follows its headers in a second write; the status."""
+    body = json.dumps({"summary": "a camera on the corner"}).encode("utf-8")
+    with open_from(url, "127.0.0.1") as sock:
+        sock.sendall(
+            b"POST /api/v1/submissions HTTP/1.1\r\nHost: node\r\nConnection: close\r\n"
+            b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body)
+        )
+        sock.sendall(body)
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+    return int(received.split(b" ", 2)[1])
+
+
 def aborted(url: str, reason: str) -> int:
     with urllib.request.urlopen(f"{url}/metrics", timeout=30) as response:
         text = response.read().decode("utf-8")
@@ -171,6 +186,8 @@ def test_slow_connections_are_cut_off_on_time_and_honest_clients_are_served(
         started = time.monotonic()
         assert get(f"{node.url}/healthz") == 200
         assert get(f"{node.url}/api/v1/records?limit=10") == 200
+        # Read whole and judged (it lacks required fields), not cut off.
+        assert post_report_in_two_parts(node.url) == 422
         assert time.monotonic() - started < TIMEOUT_S
         assert all(one.closed is None for one in held)
 
