@@ -9,6 +9,7 @@ line, without the client's address or the bytes it sent.
 """
 
 import json
+import logging
 import re
 import socket
 import urllib.request
@@ -16,8 +17,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import structlog
 
 from node.datadir import DataDir
+from node.logs import configure_logging
 from tests.nodeproc import NodeProcess, running_node
 from tests.polling import eventually
 
@@ -133,3 +136,45 @@ def test_malformed_requests_are_problems_and_log_only_json(
         assert CLIENT_HOST not in line
         assert "reporter-phone" not in line
         assert "X-Probe" not in line
+
+
+@pytest.fixture
+def library_records() -> Iterator[None]:
+    """The node's logging set up in this process, and put back afterwards."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    saved = structlog.get_config()
+    configure_logging("info", "json")
+    try:
+        yield
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+        structlog.configure(**saved)
+
+
+@pytest.mark.usefixtures("library_records")
+def test_library_records_keep_their_template_but_not_what_was_formatted_into_it() -> None:
+    with structlog.testing.capture_logs() as events:
+        try:
+            raise ValueError("Invalid header value char: b'X-Probe-Secret: reporter-phone'")
+        except ValueError:
+            logging.getLogger("aiohttp.server").exception(
+                "Error handling request from %s", "203.0.113.9"
+            )
+        logging.getLogger("aiohttp.access").info('%a "%r" %s', "198.51.100.4", "GET /x", 200)
+        logging.getLogger("aiohttp.client").debug("below the level: %s", "dropped")
+
+    assert events == [
+        {
+            "event": "Error handling request from (withheld)",
+            "logger": "aiohttp.server",
+            "error": "ValueError",
+            "log_level": "error",
+        },
+        {
+            "event": '(withheld) "(withheld)" (withheld)',
+            "logger": "aiohttp.access",
+            "log_level": "info",
+        },
+    ]
