@@ -35,6 +35,7 @@ internal text sets ``public_detail``, which the client is told instead::
     │   └── NotMember                       403 not-member
     ├── federation.sync.PeerError           502 peer-error       a peer this node asked failed
     │   └── Misbehaved                      502 peer-error       it sent what no honest peer sends
+    ├── node.connections.BodyTimeout        408 request-timeout  a body past [http] body_timeout_s
     └── node.problems.ApiError              400 bad-request      the HTTP API (any status)
         ├── BadParameter                    400 bad-parameter    a query or path parameter
         ├── BadRequest                      400 bad-request      a malformed request body
