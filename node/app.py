@@ -42,6 +42,7 @@ def create_app(
     app = web.Application(
         middlewares=[
             timing_middleware,
+            federation.sign_answers,
             problem_middleware,
         ],
         client_max_size=config.limits.max_batch_bytes + _BODY_SLACK,
