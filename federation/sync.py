@@ -27,40 +27,34 @@ which need no signature, serve only the ``public`` audience and take no push.
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
 import structlog
 
+from federation.evidence import Ask, Compared, Unexpected, compare, exchange_evidence
 from federation.service import SyncService, bad_results
 from protocol.envelope import AUDIENCES, decode_envelope
 from protocol.errors import BanscanError, ProtocolError
+from protocol.keys import key_text
 from protocol.records import SignedRecord, decode_batch, encode_batch
 from protocol.sync import (
-    BUCKETS,
-    EntriesRequest,
     Feed,
     PullRequest,
     PushResult,
-    SyncRequest,
     Want,
-    bucket_digests,
-    bucket_of,
-    decode_entries_answer,
     decode_push_answer,
-    decode_sync_answer,
-    encode_entries_request,
     encode_pull_request,
-    encode_sync_request,
-    in_buckets,
-    restrict,
-    vector_digest,
 )
 from storage.classify import Outcome
 from storage.store import Store
 
 log = structlog.get_logger("banscan.federation")
+
+# How long a peer that refused sync version 2 is spoken to in version 1 before asking again.
+_RETRY_VERSION_2 = 3600.0
 
 
 class PeerError(BanscanError):
@@ -118,6 +112,7 @@ class SessionReport:
     bytes_received: int = 0
     pulled: int = 0
     pushed: int = 0
+    evidence: int = 0  # fork evidence envelopes taken from the peer and pushed to it
     accepted: list[SignedRecord] = field(default_factory=list)
 
 
@@ -127,6 +122,8 @@ class SyncClient:
     def __init__(self, service: SyncService, transport: Transport) -> None:
         self.service = service
         self.transport = transport
+        # Peers that refused sync version 2, and when (time.monotonic()).
+        self._version_one: dict[bytes, float] = {}
 
     @property
     def store(self) -> Store:
@@ -169,29 +166,28 @@ class SyncClient:
             report.bytes_received += len(answer)
             return answer
 
-        ours = await self.store.feeds.vector(audiences)
-        answer = _decoded(
-            decode_sync_answer,
-            await call("sync", encode_sync_request(SyncRequest(audiences, vector_digest(ours)))),
-        )
-        if answer.in_sync:
-            report.in_sync = True
-            return report
-        if not set(answer.audiences) <= set(audiences):
-            raise Misbehaved("the peer answered for audiences that were not asked for")
-        audiences = answer.audiences
-        ours = restrict(ours, audiences)
-        mine = bucket_digests(ours)
-        differing = tuple(i for i in range(BUCKETS) if mine[i] != answer.buckets[i])
-        ours = in_buckets(ours, differing)
-        theirs = _decoded(
-            decode_entries_answer,
-            await call("sync", encode_entries_request(EntriesRequest(audiences, differing, ours))),
-        ).entries
-        for origin, audience in theirs:
-            if audience not in audiences or bucket_of(origin) not in differing:
-                raise Misbehaved("the peer sent vector entries that were not asked for")
-        await self.store.peers.advertised(peer.key, audiences, differing, theirs)
+        async def ask(route: str, body: bytes, decode: Callable[[bytes], _T]) -> _T:
+            return _decoded(decode, await call(route, body))
+
+        try:
+            compared = await self._compare(peer, ask, audiences)
+            if compared is None:
+                report.in_sync = True
+                return report
+            audiences, differing = compared.audiences, compared.buckets
+            ours, theirs = compared.ours, compared.theirs
+            await self.store.peers.advertised(peer.key, audiences, differing, theirs)
+            if compared.forked:
+                report.evidence += await exchange_evidence(
+                    self.store,
+                    ask,
+                    self.service.receive,
+                    compared.forked,
+                    limits=self.service.verifier.limits,
+                    push=not report.public,
+                )
+        except Unexpected as exc:
+            raise Misbehaved(str(exc)) from exc
 
         # Stewards' feeds first: their membership decisions then apply to the records
         # that follow, which need no quarantine on the way.
@@ -213,6 +209,23 @@ class SyncClient:
             await self._push(call, gives, report)
             await self._push_own(call, peer, report)
         return report
+
+    async def _compare(
+        self, peer: PeerRef, ask: Ask, audiences: tuple[str, ...]
+    ) -> Compared | None:
+        """Steps 1 and 2 in sync version 2, or 1 with a peer that refused version 2 (an
+        older node answers 400 to a field it does not know) in the last hour."""
+        now = time.monotonic()
+        if self._version_one.get(peer.key, -_RETRY_VERSION_2) > now - _RETRY_VERSION_2:
+            return await compare(self.store, ask, audiences, 1)
+        try:
+            return await compare(self.store, ask, audiences, 2)
+        except PeerError as exc:
+            if exc.peer_status != 400:
+                raise
+        log.info("peer speaks sync version 1 only", peer=key_text(peer.key))
+        self._version_one[peer.key] = now
+        return await compare(self.store, ask, audiences, 1)
 
     async def _push_own(self, call: _Call, peer: PeerRef, report: SessionReport) -> None:
         """Push this node's own feeds of audiences it cannot compare with the peer, from
