@@ -159,13 +159,12 @@ async def exchange_evidence(
             request = encode_evidence_request(EvidenceRequest(*feed, after, tuple(ids)))
             batch = await ask("sync", request, lambda data: decode_batch(data, limits))
             slots = _evidence_slots(batch, feed, after, after + len(ids))
+            gives = await _own_evidence(store, feed, after, ids, slots) if push else []
             results = await receive(batch)
             if any(r.outcome not in _EVIDENCE_OUTCOMES for r in results):
                 raise Unexpected("the peer sent evidence that is not a fork")
             taken += sum(1 for r in results if r.outcome is Outcome.FORK)
-            if push:
-                gives = await _own_evidence(store, feed, after, ids, slots)
-                pushed += await _push_all(ask, gives, limits)
+            pushed += await _push_all(ask, gives, limits)
     return taken + pushed
 
 
