@@ -18,6 +18,12 @@ A session, asked by node A of peer B:
 3. ``records`` (pull): A asks for the ranges it lacks, in bounded batches,
    and stores each batch in one transaction.
 4. ``push``: A sends the ranges B lacks, in bounded batches.
+5. ``sync`` step ``evidence`` (version 2): for feeds both hold to the same seq
+   with different feed digests, A and B exchange the envelopes that differ,
+   kept as fork evidence (:mod:`federation.evidence`).
+
+Steps 1 and 2 run in sync version 2 (:mod:`protocol.sync2`), or in version 1
+with a peer that refused version 2.
 
 Every step is idempotent and every stored batch is final, so a session
 interrupted anywhere resumes where it stopped: the next one compares vectors
@@ -177,15 +183,6 @@ class SyncClient:
             audiences, differing = compared.audiences, compared.buckets
             ours, theirs = compared.ours, compared.theirs
             await self.store.peers.advertised(peer.key, audiences, differing, theirs)
-            if compared.forked:
-                report.evidence += await exchange_evidence(
-                    self.store,
-                    ask,
-                    self.service.receive,
-                    compared.forked,
-                    limits=self.service.verifier.limits,
-                    push=not report.public,
-                )
         except Unexpected as exc:
             raise Misbehaved(str(exc)) from exc
 
@@ -208,6 +205,18 @@ class SyncClient:
             ]
             await self._push(call, gives, report)
             await self._push_own(call, peer, report)
+        if compared.forked:
+            try:
+                report.evidence += await exchange_evidence(
+                    self.store,
+                    ask,
+                    self.service.receive,
+                    compared.forked,
+                    limits=self.service.verifier.limits,
+                    push=not report.public,
+                )
+            except Unexpected as exc:
+                raise Misbehaved(str(exc)) from exc
         return report
 
     async def _compare(
@@ -216,7 +225,8 @@ class SyncClient:
         """Steps 1 and 2 in sync version 2, or 1 with a peer that refused version 2 (an
         older node answers 400 to a field it does not know) in the last hour."""
         now = time.monotonic()
-        if self._version_one.get(peer.key, -_RETRY_VERSION_2) > now - _RETRY_VERSION_2:
+        refused = self._version_one.get(peer.key)
+        if refused is not None and now - refused < _RETRY_VERSION_2:
             return await compare(self.store, ask, audiences, 1)
         try:
             return await compare(self.store, ask, audiences, 2)
