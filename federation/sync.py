@@ -34,7 +34,7 @@ which need no signature, serve only the ``public`` audience and take no push.
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
@@ -59,6 +59,9 @@ from storage.store import Store
 
 log = structlog.get_logger("banscan.federation")
 
+# Push outcomes of records the peer holds without counting them in its vector: quarantined
+# now, or already waiting in its quarantine (a duplicate of a record past its vector).
+_HELD = frozenset({Outcome.QUARANTINED.value, Outcome.DUPLICATE.value})
 # How long a peer that refused sync version 2 is spoken to in version 1 before asking again.
 _RETRY_VERSION_2 = 3600.0
 
@@ -130,6 +133,9 @@ class SyncClient:
         self.transport = transport
         # Peers that refused sync version 2, and when (time.monotonic()).
         self._version_one: dict[bytes, float] = {}
+        # Per peer, how far each feed's pushed records wait in its quarantine: not
+        # pushed again (its vector counts only what it stores).
+        self._parked: dict[bytes, dict[Feed, int]] = {}
 
     @property
     def store(self) -> Store:
@@ -186,24 +192,20 @@ class SyncClient:
         except Unexpected as exc:
             raise Misbehaved(str(exc)) from exc
 
-        # Stewards' feeds first: their membership decisions then apply to the records
-        # that follow, which need no quarantine on the way.
-        stewards = self.store.trust.stewards
-        wants = [
-            Want(origin, audience, ours.get((origin, audience), 0), seq)
-            for (origin, audience), seq in sorted(
-                theirs.items(), key=lambda item: (item[0][0] not in stewards, item[0])
-            )
-            if seq > ours.get((origin, audience), 0)
-        ]
-        await self._pull(call, wants, report)
+        # Records this node's quarantine holds crossed the wire once: not again.
+        behind = {
+            feed: ours.get(feed, 0) for feed, seq in theirs.items() if seq > ours.get(feed, 0)
+        }
+        held = await self.store.feeds.quarantined_heads(behind)
+        await self._pull(call, _wants(theirs, {**ours, **held}, self.store.trust.stewards), report)
         if not report.public:
+            parked = self._parked.setdefault(peer.key, {})
             gives = [
-                Want(origin, audience, theirs.get((origin, audience), 0), seq)
-                for (origin, audience), seq in sorted(ours.items())
-                if seq > theirs.get((origin, audience), 0)
+                Want(*feed, after, seq)
+                for feed, seq in sorted(ours.items())
+                if seq > (after := max(theirs.get(feed, 0), parked.get(feed, 0)))
             ]
-            await self._push(call, gives, report)
+            await self._push(call, gives, report, parked)
             await self._push_own(call, peer, report)
         if compared.forked:
             try:
@@ -281,7 +283,9 @@ class SyncClient:
                     for record, result in zip(batch, results, strict=True)
                     if result.outcome is Outcome.ACCEPTED
                 )
-                bad = bad_results(results)
+                # A gap is never the peer's: each range starts where this node's feed or
+                # quarantine ended, unless its quarantine dropped records meanwhile.
+                bad = [r for r in bad_results(results) if r.code != "seq-gap"]
                 if bad:
                     raise Misbehaved(
                         f"the peer sent {len(bad)} records this node refused "
@@ -293,7 +297,14 @@ class SyncClient:
                 with contextlib.suppress(asyncio.CancelledError, PeerError):
                     await coming
 
-    async def _push(self, call: _Call, gives: list[Want], report: SessionReport) -> None:
+    async def _push(
+        self,
+        call: _Call,
+        gives: list[Want],
+        report: SessionReport,
+        parked: dict[Feed, int] | None = None,
+    ) -> None:
+        """Push ``gives`` in bounded batches; note in ``parked`` what the peer quarantined."""
         limits = self.service.verifier.limits
         while gives:
             batch = await self.store.feeds.read(
@@ -306,14 +317,31 @@ class SyncClient:
                 raise Misbehaved("the peer's push answer does not match the batch")
             report.pushed += len(batch)
             sent: dict[Feed, int] = {}
-            for record in batch:
+            for record, result in zip(batch, results, strict=True):
                 env = decode_envelope(record.envelope_bytes)
                 sent[(env.origin, env.audience)] = env.seq
+                if parked is not None and result.outcome in _HELD:
+                    parked[(env.origin, env.audience)] = env.seq
             gives = [
                 Want(w.origin, w.audience, sent.get((w.origin, w.audience), w.after), w.upto)
                 for w in gives
                 if sent.get((w.origin, w.audience), w.after) < w.upto
             ]
+
+
+def _wants(
+    theirs: Mapping[Feed, int], held: Mapping[Feed, int], stewards: Collection[bytes]
+) -> list[Want]:
+    """The ranges to pull: past what this node holds, stored or quarantined. Stewards'
+    feeds first: their membership decisions then apply to the records that follow, which
+    need no quarantine on the way."""
+    return [
+        Want(*feed, held.get(feed, 0), seq)
+        for feed, seq in sorted(
+            theirs.items(), key=lambda item: (item[0][0] not in stewards, item[0])
+        )
+        if seq > held.get(feed, 0)
+    ]
 
 
 def _advance(wants: list[Want], batch: Sequence[SignedRecord]) -> list[Want]:

@@ -6,7 +6,7 @@ erased, so the signed envelope still travels as a tombstone.
 """
 
 from collections import defaultdict
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 from protocol.records import SignedRecord
 from protocol.sync import Feed, Want
@@ -107,6 +107,25 @@ class FeedStore:
                 if bytes(record_id) not in known:
                     out.append(SignedRecord(envelope, signature, None))
         return out
+
+    async def quarantined_heads(self, heads: Mapping[Feed, int]) -> dict[Feed, int]:
+        """For each feed of ``heads`` (its stored max seq), how far the records held in the
+        quarantine carry it on with no gap; only feeds they carry on are listed."""
+        found: dict[Feed, int] = {}
+        for feed, head in heads.items():
+            reach = head
+            async with self._db.reader.execute(
+                "SELECT DISTINCT seq FROM quarantine WHERE origin = ? AND audience = ? "
+                "AND seq > ? ORDER BY seq",
+                (*feed, head),
+            ) as cursor:
+                async for (seq,) in cursor:
+                    if seq != reach + 1:
+                        break
+                    reach = seq
+            if reach > head:
+                found[feed] = reach
+        return found
 
     async def heads(self, origin: bytes) -> dict[str, int]:
         """``{audience: max contiguous seq}`` of ``origin``'s feeds."""
