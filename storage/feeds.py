@@ -21,6 +21,8 @@ class FeedStore:
         # Each feed's (seq, digest over its stored ids up to seq): slots below a feed's
         # head never change, so the digest is extended from here as the feed grows.
         self._chains: dict[Feed, Entry] = {}
+        # Forked feeds' digests, by (seq, number of evidence ids) when computed.
+        self._forked: dict[Feed, tuple[tuple[int, int], bytes]] = {}
 
     async def vector(self, audiences: Collection[str]) -> dict[Feed, int]:
         """``{(origin, audience): max contiguous seq}`` for the feeds of ``audiences`` held."""
@@ -52,19 +54,22 @@ class FeedStore:
         if done > seq:  # another store replaced the database under this one
             done, digest = 0, FEED_DIGEST_START
         if done < seq:
-            async with self._db.reader.execute(
-                "SELECT id FROM records WHERE origin = ? AND audience = ? AND seq > ? "
-                "AND seq <= ? ORDER BY seq",
-                (*feed, done, seq),
-            ) as cursor:
-                async for (record_id,) in cursor:
-                    digest = feed_step(digest, (bytes(record_id),))
+            for record_id in await self.slot_ids(feed, done, seq):
+                digest = feed_step(digest, (record_id,))
             self._chains[feed] = (seq, digest)
         return digest
 
     async def _forked_digest(self, feed: Feed, seq: int, evidence: dict[int, list[bytes]]) -> bytes:
+        """The digest of a feed with fork evidence, computed again only when its seq or its
+        evidence changed."""
+        key = (seq, sum(len(ids) for ids in evidence.values()))
+        cached = self._forked.get(feed)
+        if cached is not None and cached[0] == key:
+            return cached[1]
         ids = await self.slot_ids(feed, 0, seq)
-        return feed_digest([ids[i], *evidence.get(i + 1, ())] for i in range(len(ids)))
+        digest = feed_digest([ids[i], *evidence.get(i + 1, ())] for i in range(len(ids)))
+        self._forked[feed] = (key, digest)
+        return digest
 
     async def _evidence_ids(self, audiences: Collection[str]) -> dict[Feed, dict[int, list[bytes]]]:
         """The ids of fork evidence held, by feed and seq (few: forks are rare)."""
@@ -77,12 +82,12 @@ class FeedStore:
 
     async def slot_ids(self, feed: Feed, after: int, upto: int) -> list[bytes]:
         """The stored ids of slots ``after < seq <= upto`` of ``feed``, in seq order."""
-        async with self._db.reader.execute(
+        rows = await self._db.reader.execute_fetchall(
             "SELECT id FROM records WHERE origin = ? AND audience = ? AND seq > ? "
             "AND seq <= ? ORDER BY seq",
             (*feed, after, upto),
-        ) as cursor:
-            return [bytes(row[0]) async for row in cursor]
+        )
+        return [bytes(row[0]) for row in rows]
 
     async def evidence(self, feed: Feed, after: int, ids: Sequence[bytes]) -> list[SignedRecord]:
         """Envelopes (no bodies) of slots ``after + 1 ... after + len(ids)`` that ``ids``
