@@ -14,8 +14,10 @@ off (in the peers table and ``GET /api/v1/federation/peers``); and an honest
 member node keeps syncing with home throughout. One test runs home as a real
 ``banscan run`` process whose own gossip loop meets the hostile peer.
 
-A strict xfail pins a weakness found on the way: a fork told to two nodes by
-pull is never found by anti-entropy.
+The hostile peer speaks sync version 1 only, as an older node does: it
+answers a version 2 request ``400 malformed``, and home falls back. A fork it
+tells to home and to the honest node by pull is found when those two sync
+(sync version 2's feed digests, docs/protocol.md section 16.1).
 """
 
 import asyncio
