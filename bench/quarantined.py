@@ -123,7 +123,10 @@ def report(result: Run) -> list[str]:
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.quarantined",
+        description=__doc__.split("\n\n")[0] if __doc__ else None,
+    )
     parser.add_argument("--records", type=int, default=1_000, help="quarantined records")
     parser.add_argument("--sessions", type=int, default=5, help="sessions with the source")
     args = parser.parse_args(argv)
