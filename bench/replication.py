@@ -25,6 +25,10 @@ and status lines, headers (RFC 9421 signatures, content digests) and bodies.
 The fresh node's own session counters (bodies only) are printed beside them.
 Raw size is the sum of envelope, signature and body bytes of the records.
 
+With ``--quarantined`` it also runs ``bench/quarantined.py``: the bytes that
+five sessions send of 1,000 records waiting in a node's quarantine, beside
+the figure measured before such records crossed the wire only once.
+
 It reports and does not assert: the exit status is 0 even when a target is
 missed, 1 only when the benchmark itself could not run, 2 for bad arguments.
 """
@@ -43,7 +47,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import harness
+from bench import harness, quarantined
 from bench.harness import Table, proc_cpu_seconds, stop_node
 from bench.ingestdata import ORIGINS, generate
 from bench.proxy import ProxyThread
@@ -291,6 +295,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--timeout", type=float, default=120.0, help="give up after this many seconds (120)"
     )
+    parser.add_argument(
+        "--quarantined",
+        action="store_true",
+        help="also measure what repeated sessions send of records the fresh node holds in "
+        "its quarantine (bench/quarantined.py), beside the figure before they were skipped",
+    )
     args = parser.parse_args(argv)
     if args.records < 1 or args.timeout <= 0:
         parser.error("--records and --timeout must be positive")
@@ -315,6 +325,8 @@ def measure(args: argparse.Namespace) -> int:
         + " the origins' feeds):"
     )
     print("\n".join(f"  {event}" for event in run.events))
+    if args.quarantined:
+        print("\n".join(["", *quarantined.measure(1_000, 5)]))
     if run.held < run.records:
         print(f"ERROR: the fresh node held {run.held} of {run.records} after {args.timeout} s")
         return 1
