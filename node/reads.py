@@ -6,7 +6,10 @@ intake and federation must keep going, so anonymous reads (``GET`` without an
 :class:`ReadGate`: at most ``reads.anonymous_concurrency`` run at once, up to
 ``reads.anonymous_queue`` wait their turn, and beyond that a read is answered
 ``503`` problem+json with ``Retry-After``. Nothing else waits at that gate, so
-a publisher, a report or a peer's sync session is never queued behind readers.
+a publisher, a report or a peer's sync session is never queued behind readers;
+and while any such request (any method but ``GET`` and ``HEAD``) is handled, the
+gate lets one anonymous read through at a time, so the event loop and the
+database's threads serve the write first.
 
 Answers to the routes in :data:`CACHED_ROUTES` are kept as the bytes sent
 (:class:`node.readcache.AnswerCache`), labelled with SQLite's ``data_version``
@@ -72,31 +75,56 @@ class ReadsBusy(ApiError):
 
 
 class ReadGate:
-    """A concurrency limit with a bounded, first-come first-served queue."""
+    """A concurrency limit with a bounded, first-come first-served queue.
+
+    While a priority request (a write, a report, a federation call) is being
+    handled, one anonymous read at a time is let through instead of
+    ``concurrency``, so the event loop and the database's threads stay free for it.
+    """
 
     def __init__(self, concurrency: int, queue: int) -> None:
-        self._free = concurrency
+        self._concurrency = concurrency
         self._queue = queue
+        self._active = 0
+        self._priority = 0
         self._waiters: deque[asyncio.Future[None]] = deque()
 
     @property
+    def waiting(self) -> int:
+        """Reads waiting for a turn."""
+        return sum(1 for w in self._waiters if not w.done())
+
+    @property
     def busy(self) -> bool:
-        """Whether reads are waiting for a turn."""
-        return any(not w.done() for w in self._waiters)
+        return self.waiting > 0
 
     @asynccontextmanager
     async def admitted(self) -> AsyncIterator[None]:
-        if self._free > 0 and not self.busy:
-            self._free -= 1
+        if self._active < self._limit() and not self.busy:
+            self._active += 1
         else:
             await self._wait()
         try:
             yield
         finally:
-            self._release()
+            self._active -= 1
+            self._wake()
+
+    @asynccontextmanager
+    async def priority(self) -> AsyncIterator[None]:
+        """Hold anonymous reads to one at a time while the block runs."""
+        self._priority += 1
+        try:
+            yield
+        finally:
+            self._priority -= 1
+            self._wake()
+
+    def _limit(self) -> int:
+        return min(1, self._concurrency) if self._priority else self._concurrency
 
     async def _wait(self) -> None:
-        if sum(1 for w in self._waiters if not w.done()) >= self._queue:
+        if self.waiting >= self._queue:
             raise ReadsBusy()
         turn = asyncio.get_running_loop().create_future()
         self._waiters.append(turn)
@@ -104,16 +132,16 @@ class ReadGate:
             await turn
         except asyncio.CancelledError:
             if turn.done() and not turn.cancelled():
-                self._release()  # handed a turn as it was cancelled: pass it on
+                self._active -= 1  # handed a turn as it was cancelled: pass it on
+                self._wake()
             raise
 
-    def _release(self) -> None:
-        while self._waiters:
+    def _wake(self) -> None:
+        while self._waiters and self._active < self._limit():
             turn = self._waiters.popleft()
             if not turn.done():
+                self._active += 1
                 turn.set_result(None)
-                return
-        self._free += 1
 
 
 @dataclass
@@ -131,14 +159,14 @@ class Reads:
     async def answer(self, request: web.Request, handler: Handler) -> Answer | web.StreamResponse:
         """The anonymous answer to a cached route, from bytes where they are current."""
         key = request.path_qs
-        cached = self.cache.get(key)
-        if (
-            cached is not None
-            and self.gate.busy
-            and self.clock() - cached.computed_ms < self.max_age_s * 1000
-        ):
-            return cached
         async with self.gate.admitted():
+            cached = self.cache.get(key)
+            if (
+                cached is not None
+                and self.gate.busy
+                and self.clock() - cached.computed_ms < self.max_age_s * 1000
+            ):
+                return cached
             version = await data_version(request)
             cached = self.cache.get(key)
             if cached is not None and cached.version == version:
@@ -214,9 +242,12 @@ async def data_version(request: web.Request) -> int:
 async def read_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     resource = request.match_info.route.resource
     route = resource.canonical if resource is not None else ""
-    if request.method not in ("GET", "HEAD") or route not in GATED_ROUTES:
-        return await handler(request)
     reads = request.app[READS]
+    if request.method not in ("GET", "HEAD"):
+        async with reads.gate.priority():
+            return await handler(request)
+    if route not in GATED_ROUTES:
+        return await handler(request)
     if "Authorization" in request.headers:
         response = await handler(request)
         if not response.prepared:  # a streamed export sets its own
