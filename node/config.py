@@ -129,6 +129,15 @@ class StorageSection(Section):
     synchronous: Literal["normal", "full"] = "full"
 
 
+class ReadsSection(Section):
+    # Anonymous reads served at once, and waiting beyond those before a 503.
+    anonymous_concurrency: Annotated[int, Field(ge=1, le=256)] = 4
+    anonymous_queue: Annotated[int, Field(ge=0, le=100_000)] = 512
+    # Cache-Control max-age of anonymous answers; also how stale the node serves them when busy.
+    max_age_s: Annotated[int, Field(ge=0, le=3600)] = 1
+    cache_entries: Annotated[int, Field(ge=0, le=100_000)] = 1024
+
+
 class LogSection(Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["auto", "json", "console"] = "auto"
@@ -142,6 +151,7 @@ class Config(Section):
     submissions: SubmissionsSection = SubmissionsSection()
     http: HttpSection = HttpSection()
     storage: StorageSection = StorageSection()
+    reads: ReadsSection = ReadsSection()
     log: LogSection = LogSection()
     # ``[[peers]]`` tables; not overridable from the environment.
     peers: list[PeerEntry] = []
@@ -295,6 +305,16 @@ max_connections_per_client = 128
 # "full" syncs every commit to disk (safe against power loss); "normal" is
 # faster and safe against crashes of the process.
 synchronous = "full"
+
+[reads]
+# Anonymous GETs served at once; more wait in a queue of anonymous_queue, and
+# beyond it get 503 with Retry-After, so readers never starve writes or sync.
+anonymous_concurrency = 4
+anonymous_queue = 512
+# Seconds anonymous answers may be cached (Cache-Control max-age).
+max_age_s = 1
+# Encoded anonymous answers kept in memory.
+cache_entries = 1024
 
 [log]
 level = "info"
