@@ -36,6 +36,7 @@ internal text sets ``public_detail``, which the client is told instead::
     ├── federation.sync.PeerError           502 peer-error       a peer this node asked failed
     │   ├── Misbehaved                      502 peer-error       it sent what no honest peer sends
     │   └── transport.UnattributedAnswer    502 peer-error       an error answer not signed by it
+    ├── node.connections.BodyTimeout        408 request-timeout  a body past [http] body_timeout_s
     └── node.problems.ApiError              400 bad-request      the HTTP API (any status)
         ├── BadParameter                    400 bad-parameter    a query or path parameter
         ├── BadRequest                      400 bad-request      a malformed request body
