@@ -148,7 +148,13 @@ class NodeConnection(web.RequestHandler):
                 self._on_abort("too-many-connections")
                 assert isinstance(transport, asyncio.Transport)
                 transport.write(TOO_MANY_CONNECTIONS)
-                transport.close()
+                # Half-closed rather than closed, so that a request already on its way
+                # does not turn the answer into a reset; closed when the client closes
+                # (eof_received) or after the header deadline, whichever comes first.
+                transport.write_eof()
+                self._header_deadline = self._loop.call_later(
+                    self._limits.header_timeout_s, transport.close
+                )
                 return
         super().connection_made(transport)
 
@@ -161,8 +167,8 @@ class NodeConnection(web.RequestHandler):
             super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
-        if self._cut_off:
-            return  # past a deadline: the answer is on its way, the rest is not read
+        if self._cut_off or self._refused:
+            return  # the answer is on its way; the rest is not read
         in_body = self._body is not None and not self._body.is_eof()
         queued = len(self._messages)
         super().data_received(data)

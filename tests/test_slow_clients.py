@@ -214,6 +214,8 @@ def test_one_client_holds_at_most_its_share_of_connections(node: NodeProcess) ->
         for sock in mine:
             sock.sendall(HEADER_SLOW)
         with open_from(node.url, "127.0.0.3") as extra:
+            # Its request is already sent when the refusal comes: still read as an answer.
+            extra.sendall(b"GET /healthz HTTP/1.1\r\nHost: node\r\n\r\n")
             received = b""
             while chunk := extra.recv(65536):
                 received += chunk
