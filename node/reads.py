@@ -69,8 +69,10 @@ class ReadsBusy(ApiError):
     status = 503
     code = "busy"
 
-    def __init__(self) -> None:
-        super().__init__("too many anonymous reads are waiting; try again shortly")
+    def __init__(
+        self, detail: str = "too many anonymous reads are waiting; try again shortly"
+    ) -> None:
+        super().__init__(detail)
         self.headers["Retry-After"] = str(RETRY_AFTER_S)
 
 

@@ -46,6 +46,7 @@ internal text sets ``public_detail``, which the client is told instead::
         ├── RequestTimeout                  408 request-timeout  a body that did not arrive in time
         ├── UnsupportedMediaType            415 unsupported-media-type
         ├── TooManyRequests                 429 too-many-requests  with Retry-After
+        ├── node.reads.ReadsBusy            503 busy             anonymous reads queued past [reads]
         └── node.moderation.submissions.SubmissionError  422 invalid-submission
             ├── SubmissionsClosed           503 submissions-closed
             ├── SubmissionNotFound          404 not-found
