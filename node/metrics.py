@@ -27,7 +27,8 @@ moment it arrived, to the microsecond.
 
 Counters still tell when reports arrived to within a scrape, so ``/metrics``
 answers only a caller on the node's own host (a direct connection from a
-loopback address, not one relayed by the proxy) or one with a token.
+loopback address, not one relayed by the proxy) or one with a token. A caller
+that sends a token must send a valid one, from this host too.
 """
 
 from collections.abc import Iterator
@@ -185,7 +186,8 @@ def _from_this_host(request: web.Request) -> bool:
 
 @routes.get("/metrics")
 async def metrics(request: web.Request) -> web.Response:
-    if not _from_this_host(request):
+    # A token sent from this host is checked like any other: an invalid one is refused.
+    if not _from_this_host(request) or "Authorization" in request.headers:
         await require_role(request, frozenset(Role))
     registry = request.app[METRICS]
     await registry.refresh(request.app)
