@@ -20,6 +20,8 @@ from node.datadir import open_node_store
 from node.logs import log_request
 from node.moderation.service import Moderation, record_publisher
 from node.problems import problem_middleware
+from node.readcache import AnswerCache
+from node.reads import READS, ReadGate, Reads, read_middleware
 from node.security import add_security_headers
 from node.state import CONFIG, NODE_KEY, STORE, TASKS, VERIFIER
 from node.timing import OBSERVERS, timing_middleware
@@ -42,7 +44,9 @@ def create_app(
     app = web.Application(
         middlewares=[
             timing_middleware,
+            federation.sign_answers,
             problem_middleware,
+            read_middleware,
         ],
         client_max_size=config.limits.max_batch_bytes + _BODY_SLACK,
     )
@@ -57,6 +61,12 @@ def create_app(
         app[limiter] = RateLimiter(
             config.submissions.per_client_per_hour, config.submissions.per_hour, clock=clock
         )
+    app[READS] = Reads(
+        ReadGate(config.reads.anonymous_concurrency, config.reads.anonymous_queue),
+        AnswerCache(config.reads.cache_entries, started_ms=clock()),
+        config.reads.max_age_s,
+        clock,
+    )
     app.cleanup_ctx.append(store_ctx(database, clock))
     app.cleanup_ctx.append(federation.federation_ctx)
     app.cleanup_ctx.append(api_submissions.retention_ctx)

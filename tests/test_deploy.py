@@ -953,6 +953,7 @@ def nginx_config(
         .replace("/etc/letsencrypt/live/nyc.example.org/fullchain.pem", str(tmp_path / "cert.pem"))
         .replace("/etc/letsencrypt/live/nyc.example.org/privkey.pem", str(tmp_path / "key.pem"))
         .replace("/var/log/nginx/", f"{tmp_path}/")
+        .replace("/var/cache/nginx/", f"{tmp_path}/cache/")
         .replace("listen 443 ssl;", f"listen 127.0.0.1:{https_port} ssl;")
         .replace("listen 80;", f"listen 127.0.0.1:{http_port};")
         .replace("http://127.0.0.1:8470", f"http://127.0.0.1:{upstream}")
@@ -960,6 +961,7 @@ def nginx_config(
     # Only IPv4 on the loopback here.
     site = "\n".join(line for line in site.splitlines() if "listen [::]" not in line)
     (tmp_path / "site.conf").write_text(site, encoding="utf-8")
+    (tmp_path / "cache").mkdir(exist_ok=True)
     # Workers run as root only when the test does, to write their temp files in tmp_path.
     user = "user root;\n" if os.geteuid() == 0 else ""
     config = tmp_path / "nginx.conf"

@@ -5,7 +5,10 @@ takes the same filters as the query routes (:mod:`node.api.params`). The
 parameters are all checked before the first byte is sent, so a bad one gets a
 400 problem+json; after that the body streams from the database in constant
 memory. Without a token only public records are exported; the
-``Banscan-Audiences`` header names the audiences an export includes.
+``Banscan-Audiences`` header names the audiences an export includes. Anonymous
+exports wait their turn at the read gate (:mod:`node.reads`) and may be kept by
+a cache only if revalidated (``no-cache``); exports with a token are
+``private, no-store``.
 """
 
 import structlog
@@ -15,6 +18,7 @@ from node.api.params import parse_query_filter
 from node.auth import readable_audiences, token_info
 from node.exports.formats import EXPORT_KINDS, FORMATS, CurrentRecords, export_chunks
 from node.problems import BadParameter
+from node.reads import PRIVATE
 from node.state import CONFIG, STORE
 from protocol.utc import utc_text
 
@@ -51,6 +55,8 @@ async def export(request: web.Request) -> web.StreamResponse:
             "Content-Type": export_format.media_type,
             "Content-Disposition": f'attachment; filename="{filename}"',
             AUDIENCES_HEADER: ", ".join(audiences),
+            "Cache-Control": PRIVATE if "Authorization" in request.headers else "no-cache",
+            "Vary": "Authorization",
         }
     )
     chunks = export_chunks(

@@ -14,6 +14,7 @@ from node.api.params import int_param, parse_query_filter
 from node.api.records import stored_view
 from node.auth import readable_audiences, token_info
 from node.problems import BadParameter
+from node.reads import json_answer
 from node.state import STORE
 from protocol.keys import b64url_decode, b64url_encode, key_text
 from protocol.sync import Feed
@@ -60,12 +61,13 @@ async def _list(request: web.Request, kind: str) -> web.Response:
     after = decode_cursor(query["cursor"], sort) if "cursor" in query else None
     rows = await queries(request).page(where, sort, after, limit)
     next_cursor = encode_cursor(rows[-1].cursor_key(sort[0]), sort) if len(rows) == limit else None
-    return web.json_response(
-        {
+    return await json_answer(
+        lambda: {
             "records": [stored_view(row.record) for row in rows],
             "next_cursor": next_cursor,
             "audiences": list(audiences),
-        }
+        },
+        len(rows),
     )
 
 

@@ -15,6 +15,7 @@ from node.auth import (
 )
 from node.problems import ApiError, BadParameter, BadRequest, NotFound, UnsupportedMediaType
 from node.publishing import publish, retraction_target, signed_here
+from node.reads import json_answer
 from node.state import CONFIG, FEDERATION, NODE_KEY, STORE, VERIFIER
 from node.views import record_view
 from protocol.envelope import AUDIENCES, KIND_PATTERN
@@ -164,12 +165,13 @@ async def list_records(request: web.Request) -> web.Response:
     )
     records = await request.app[STORE].records.page(where, after_rid=after, limit=limit)
     next_cursor = b64url_encode(str(records[-1].rid).encode()) if len(records) == limit else None
-    return web.json_response(
-        {
+    return await json_answer(
+        lambda: {
             "records": [stored_view(r) for r in records],
             "next_cursor": next_cursor,
             "audiences": list(audiences),
-        }
+        },
+        len(records),
     )
 
 

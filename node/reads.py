@@ -1,0 +1,274 @@
+"""Anonymous reads: admitted a few at a time, answered from encoded bytes, safe to cache.
+
+A public site can send thousands of visitors to a node at once. Writes, report
+intake and federation must keep going, so anonymous reads (``GET`` without an
+``Authorization`` header) of the routes in :data:`GATED_ROUTES` go through a
+:class:`ReadGate`: at most ``reads.anonymous_concurrency`` run at once, up to
+``reads.anonymous_queue`` wait their turn, and beyond that a read is answered
+``503`` problem+json with ``Retry-After``. Nothing else waits at that gate, so
+a publisher, a report or a peer's sync session is never queued behind readers;
+and while any such request (any method but ``GET`` and ``HEAD``) is handled, the
+gate lets one anonymous read through at a time, so the event loop and the
+database's threads serve the write first.
+
+Answers to the routes in :data:`CACHED_ROUTES` are kept as the bytes sent
+(:class:`node.readcache.AnswerCache`), labelled with SQLite's ``data_version``
+of the reader connection, which changes whenever any connection (this node's
+writer, ``banscan members`` in another process) commits. A read whose version
+is unchanged is answered from those bytes; concurrent reads of one answer at
+one version compute it once. When readers are already queued at the gate, an
+answer younger than ``reads.max_age_s`` is served without asking the database:
+exactly what the answer's ``Cache-Control: public, max-age`` lets any HTTP cache
+do anyway. Anonymous answers carry ``ETag`` and ``Last-Modified`` and are
+answered ``304`` to a matching conditional request; every answer of these
+routes carries ``Vary: Authorization``, and an authenticated one
+``Cache-Control: private, no-store``.
+
+Large answers are encoded off the event loop (:func:`json_answer`), so one page
+of 500 records does not hold up every other connection while it is encoded.
+"""
+
+import asyncio
+import json
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from node.problems import ApiError
+from node.readcache import Answer, AnswerCache, not_modified
+from node.state import STORE
+
+# Routes whose anonymous answers are cached and validated (``resource.canonical``).
+CACHED_ROUTES = frozenset(
+    {
+        "/api/v1/records",
+        "/api/v1/records/{id}",
+        "/api/v1/incidents",
+        "/api/v1/deployments",
+        "/api/v1/stats",
+        "/api/v1/coverage",
+    }
+)
+# Anonymous reads of these wait at the gate; exports stream and are not cached.
+GATED_ROUTES = CACHED_ROUTES | {"/api/v1/export"}
+# Answers with more records than this are encoded on a worker thread.
+OFF_LOOP_RECORDS = 16
+RETRY_AFTER_S = 1
+PRIVATE = "private, no-store"
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class ReadsBusy(ApiError):
+    """Too many anonymous reads are waiting already; answered with ``Retry-After``."""
+
+    status = 503
+    code = "busy"
+
+    def __init__(
+        self, detail: str = "too many anonymous reads are waiting; try again shortly"
+    ) -> None:
+        super().__init__(detail)
+        self.headers["Retry-After"] = str(RETRY_AFTER_S)
+
+
+class ReadGate:
+    """A concurrency limit with a bounded, first-come first-served queue.
+
+    While a priority request (a write, a report, a federation call) is being
+    handled, one anonymous read at a time is let through instead of
+    ``concurrency``, so the event loop and the database's threads stay free for it.
+    """
+
+    def __init__(self, concurrency: int, queue: int) -> None:
+        self._concurrency = concurrency
+        self._queue = queue
+        self._active = 0
+        self._priority = 0
+        self._waiters: deque[asyncio.Future[None]] = deque()
+
+    @property
+    def waiting(self) -> int:
+        """Reads waiting for a turn."""
+        return sum(1 for w in self._waiters if not w.done())
+
+    @property
+    def busy(self) -> bool:
+        return self.waiting > 0
+
+    @asynccontextmanager
+    async def admitted(self) -> AsyncIterator[None]:
+        if self._active < self._limit() and not self.busy:
+            self._active += 1
+        else:
+            await self._wait()
+        try:
+            yield
+        finally:
+            self._active -= 1
+            self._wake()
+
+    @asynccontextmanager
+    async def priority(self) -> AsyncIterator[None]:
+        """Hold anonymous reads to one at a time while the block runs."""
+        self._priority += 1
+        try:
+            yield
+        finally:
+            self._priority -= 1
+            self._wake()
+
+    def _limit(self) -> int:
+        return min(1, self._concurrency) if self._priority else self._concurrency
+
+    async def _wait(self) -> None:
+        if self.waiting >= self._queue:
+            raise ReadsBusy()
+        turn = asyncio.get_running_loop().create_future()
+        self._waiters.append(turn)
+        try:
+            await turn
+        except asyncio.CancelledError:
+            if turn.done() and not turn.cancelled():
+                self._active -= 1  # handed a turn as it was cancelled: pass it on
+                self._wake()
+            raise
+
+    def _wake(self) -> None:
+        while self._waiters and self._active < self._limit():
+            turn = self._waiters.popleft()
+            if not turn.done():
+                self._active += 1
+                turn.set_result(None)
+
+
+@dataclass
+class Reads:
+    """The gate and the cache of one node, with the freshness their answers promise."""
+
+    gate: ReadGate
+    cache: AnswerCache
+    max_age_s: int
+    clock: Callable[[], int]
+
+    def __post_init__(self) -> None:
+        self._inflight: dict[tuple[str, int], asyncio.Future[Answer | web.StreamResponse]] = {}
+
+    async def answer(self, request: web.Request, handler: Handler) -> Answer | web.StreamResponse:
+        """The anonymous answer to a cached route, from bytes where they are current."""
+        key = request.path_qs
+        async with self.gate.admitted():
+            cached = self.cache.get(key)
+            if (
+                cached is not None
+                and self.gate.busy
+                and self.clock() - cached.computed_ms < self.max_age_s * 1000
+            ):
+                return cached
+            version = await data_version(request)
+            cached = self.cache.get(key)
+            if cached is not None and cached.version == version:
+                return cached
+            return await self._computed_once(request, handler, key, version)
+
+    async def _computed_once(
+        self, request: web.Request, handler: Handler, key: str, version: int
+    ) -> Answer | web.StreamResponse:
+        flight = (key, version)
+        pending = self._inflight.get(flight)
+        if pending is not None:
+            try:
+                return await asyncio.shield(pending)
+            except asyncio.CancelledError:
+                if not pending.cancelled():
+                    raise
+        result: asyncio.Future[Answer | web.StreamResponse]
+        result = asyncio.get_running_loop().create_future()
+        self._inflight[flight] = result
+        try:
+            answer = await self._compute(request, handler, key, version)
+        except BaseException as exc:
+            if isinstance(exc, asyncio.CancelledError):
+                result.cancel()
+            else:
+                result.set_exception(exc)
+                result.exception()  # retrieved here, so an unshared failure is not logged
+            raise
+        finally:
+            del self._inflight[flight]
+        result.set_result(answer)
+        return answer
+
+    async def _compute(
+        self, request: web.Request, handler: Handler, key: str, version: int
+    ) -> Answer | web.StreamResponse:
+        response = await handler(request)
+        if response.status != 200 or not isinstance(response, web.Response):
+            return response
+        body = response.body
+        if not isinstance(body, bytes):
+            return response
+        content_type = response.headers.get("Content-Type", "application/json")
+        return self.cache.put(key, body, content_type, version, self.clock())
+
+    def respond(self, request: web.Request, answer: Answer) -> web.Response:
+        headers = {
+            "ETag": answer.etag,
+            "Last-Modified": answer.last_modified(),
+            "Cache-Control": f"public, max-age={self.max_age_s}",
+            "Vary": "Authorization",
+        }
+        if not_modified(request, answer):
+            return web.Response(status=304, headers=headers)
+        return web.Response(
+            body=answer.body, headers={**headers, "Content-Type": answer.content_type}
+        )
+
+
+READS = web.AppKey("reads", Reads)
+
+
+async def data_version(request: web.Request) -> int:
+    """SQLite's count of commits by other connections, as the reader connection sees it."""
+    async with request.app[STORE].db.reader.execute("PRAGMA data_version") as cursor:
+        row = await cursor.fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+@web.middleware
+async def read_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    resource = request.match_info.route.resource
+    route = resource.canonical if resource is not None else ""
+    reads = request.app[READS]
+    if request.method not in ("GET", "HEAD"):
+        async with reads.gate.priority():
+            return await handler(request)
+    if route not in GATED_ROUTES:
+        return await handler(request)
+    if "Authorization" in request.headers:
+        response = await handler(request)
+        if not response.prepared:  # a streamed export sets its own
+            response.headers["Cache-Control"] = PRIVATE
+            response.headers["Vary"] = "Authorization"
+        return response
+    if route not in CACHED_ROUTES:
+        async with reads.gate.admitted():
+            return await handler(request)
+    answer = await reads.answer(request, handler)
+    if isinstance(answer, Answer):
+        return reads.respond(request, answer)
+    return answer
+
+
+async def json_answer(build: Callable[[], Any], records: int) -> web.Response:
+    """``web.json_response(build())``, built and encoded on a worker thread when large."""
+    if records <= OFF_LOOP_RECORDS:
+        text = json.dumps(build())
+    else:
+        text = await asyncio.to_thread(lambda: json.dumps(build()))
+    return web.Response(text=text, content_type="application/json")
