@@ -78,10 +78,17 @@ class PeerError(BanscanError):
     public_detail = "a peer this node asked did not answer as it should"
 
     def __init__(
-        self, detail: str, *, peer_status: int | None = None, retry_after: float | None = None
+        self,
+        detail: str,
+        *,
+        peer_status: int | None = None,
+        retry_after: float | None = None,
+        unsigned_status: int | None = None,
     ) -> None:
         super().__init__(detail)
         self.peer_status = peer_status
+        # The status of an error answer the peer did not sign (an older node signs none).
+        self.unsigned_status = unsigned_status
         self.retry_after = retry_after
         # The session's report up to the failure, when a session failed.
         self.report: SessionReport | None = None
@@ -233,7 +240,10 @@ class SyncClient:
         try:
             return await compare(self.store, ask, audiences, 2)
         except PeerError as exc:
-            if exc.peer_status != 400:
+            # Nodes of version 1 sign no error answers, so an unsigned 400 counts too: a man
+            # in the middle can make this node speak version 1 to the peer for an hour, as
+            # it could stop the sessions altogether.
+            if 400 not in (exc.peer_status, exc.unsigned_status):
                 raise
         log.info("peer speaks sync version 1 only", peer=key_text(peer.key))
         self._version_one[peer.key] = now

@@ -105,7 +105,8 @@ class HttpTransport:
         except Misbehaved as exc:
             return UnattributedAnswer(
                 f"{route}: an HTTP {response.status} answer not signed by the peer "
-                f"(ignored: {exc.detail})"
+                f"(ignored: {exc.detail})",
+                unsigned_status=response.status,
             )
         return PeerError(
             f"{route}: HTTP {response.status}: {_problem_detail(body)}",

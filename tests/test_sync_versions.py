@@ -64,7 +64,7 @@ def refuse_version_2(app: web.Application) -> web.Application:
         result: web.StreamResponse = await handler(request)
         return result
 
-    app.middlewares.append(old)
+    app.middlewares.insert(0, old)  # outermost: nothing signs its answer
     return app
 
 
