@@ -69,8 +69,10 @@ class ReadsBusy(ApiError):
     status = 503
     code = "busy"
 
-    def __init__(self) -> None:
-        super().__init__("too many anonymous reads are waiting; try again shortly")
+    def __init__(
+        self, detail: str = "too many anonymous reads are waiting; try again shortly"
+    ) -> None:
+        super().__init__(detail)
         self.headers["Retry-After"] = str(RETRY_AFTER_S)
 
 
@@ -87,12 +89,13 @@ class ReadGate:
         self._queue = queue
         self._active = 0
         self._priority = 0
+        self._waiting = 0  # the waiters not yet handed a turn nor cancelled
         self._waiters: deque[asyncio.Future[None]] = deque()
 
     @property
     def waiting(self) -> int:
         """Reads waiting for a turn."""
-        return sum(1 for w in self._waiters if not w.done())
+        return self._waiting
 
     @property
     def busy(self) -> bool:
@@ -128,10 +131,13 @@ class ReadGate:
             raise ReadsBusy()
         turn = asyncio.get_running_loop().create_future()
         self._waiters.append(turn)
+        self._waiting += 1
         try:
             await turn
         except asyncio.CancelledError:
-            if turn.done() and not turn.cancelled():
+            if turn.cancelled():
+                self._waiting -= 1
+            else:
                 self._active -= 1  # handed a turn as it was cancelled: pass it on
                 self._wake()
             raise
@@ -141,6 +147,7 @@ class ReadGate:
             turn = self._waiters.popleft()
             if not turn.done():
                 self._active += 1
+                self._waiting -= 1
                 turn.set_result(None)
 
 

@@ -44,6 +44,7 @@ internal text sets ``public_detail``, which the client is told instead::
         ├── RequestTimeout                  408 request-timeout  a body that did not arrive in time
         ├── UnsupportedMediaType            415 unsupported-media-type
         ├── TooManyRequests                 429 too-many-requests  with Retry-After
+        ├── node.reads.ReadsBusy            503 busy             readers queued full; Retry-After
         └── node.moderation.submissions.SubmissionError  422 invalid-submission
             ├── SubmissionsClosed           503 submissions-closed
             ├── SubmissionNotFound          404 not-found
