@@ -22,6 +22,7 @@ import asyncio
 import datetime
 import os
 import platform
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -29,10 +30,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from node.config import steward_keys
-from node.datadir import DataDir
+from node.datadir import DataDir, open_node_store
 from node.membership import decide
-from storage.store import Store
+from tests.nodeproc import NodeProcess, banscan
 
 # What stops a benchmark from measuring at all (exit status 1).
 FAILURES: tuple[type[BaseException], ...] = (
@@ -98,6 +98,34 @@ class Table:
 # --- node processes ----------------------------------------------------------------------
 
 
+def init_node(data_dir: Path, network: str, *stewards: str) -> str:
+    """``banscan init`` in ``data_dir`` (its own steward unless ``stewards`` are given); the
+    new node's key text."""
+    args = ["init", "--data-dir", str(data_dir), "--network", network]
+    for steward in stewards:
+        args += ["--steward", steward]
+    return checked(banscan(*args), "banscan init").strip().splitlines()[-1]
+
+
+def create_token(data_dir: Path, role: str) -> str:
+    """A new bearer token with ``role`` on the node in ``data_dir``."""
+    return checked(
+        banscan("token", "create", "--data-dir", str(data_dir), "--role", role, "--label", "bench"),
+        "banscan token create",
+    ).strip()
+
+
+def stop_node(node: NodeProcess, timeout: float) -> int:
+    """Stop a node with SIGTERM, killing it if it does not exit within ``timeout``; its exit
+    status (-9 when it was killed)."""
+    try:
+        return node.stop(signal.SIGTERM, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return -9
+    finally:
+        node.close()  # kills it if it is still there, and closes its pipes
+
+
 def checked(result: subprocess.CompletedProcess[str], what: str) -> str:
     """The standard output of a ``banscan`` command that must succeed."""
     if result.returncode != 0:
@@ -129,7 +157,7 @@ def admit(data_dir: Path, subjects: Sequence[bytes]) -> None:
     async def run() -> None:
         directory = DataDir(data_dir)
         config, key = directory.load_config(), directory.load_key()
-        store = await Store.open(directory.database, stewards=steward_keys(config, key.public_key))
+        store = await open_node_store(directory.database, config, key.public_key)
         try:
             for n, subject in enumerate(subjects):
                 await decide(

@@ -21,228 +21,46 @@ start, or a batch was not accepted), 2 for bad arguments.
 
 import argparse
 import contextlib
-import datetime
-import hashlib
 import http.client
 import json
 import os
-import random
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 import urllib.parse
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any
 
-import msgpack
 import nacl.bindings
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from bench import harness
-from bench.harness import Table, admit, checked, proc_cpu_seconds, proc_status
+from bench.harness import (
+    Table,
+    admit,
+    create_token,
+    init_node,
+    proc_cpu_seconds,
+    proc_status,
+    stop_node,
+)
+from bench.ingestdata import NETWORK, ORIGINS, Corpus, generate, origin_label, streams
 from protocol.envelope import decode_envelope
-from protocol.kinds import IncidentCategory, TechnologyType
 from protocol.limits import DEFAULT_LIMITS
-from protocol.records import SignedRecord, encode_batch, sign_record, verify_record
+from protocol.records import SignedRecord, encode_batch, verify_record
 from tests.factories import seeded_key
-from tests.nodeproc import NodeProcess, banscan
+from tests.nodeproc import NodeProcess
 
-NETWORK = "banthescan"
 IMPORT_PATH = "/api/v1/records/import"
 TARGET_RATE = 5_000
 AIM_RATE = 10_000
 MAX_RSS_MIB = 200
-ORIGINS = 50
-AUDIENCE_WEIGHTS = {"public": 0.7, "network": 0.2, "coordinators": 0.1}
-# Envelope, signature and framing take about 194 bytes, so a record is about 1 KiB on the wire.
-BODY_BYTES = 830
 VERIFY_ROUNDS = 20_000
-CREATED_MS = 1_735_689_600_000  # 2025-01-01T00:00:00Z
-
-# (country, region, city, geohash prefix of the city's 20 km cell)
-PLACES = (
-    ("US", "NY", "New York", "dr5r"),
-    ("US", "CA", "Los Angeles", "9q5c"),
-    ("GB", "ENG", "London", "gcpv"),
-    ("DE", "BE", "Berlin", "u33d"),
-    ("FR", "IDF", "Paris", "u09t"),
-    ("IN", "DL", "Delhi", "ttng"),
-    ("BR", "SP", "São Paulo", "6gyc"),
-    ("AR", "C", "Buenos Aires", "69y7"),
-    ("ZA", "GT", "Johannesburg", "ke7h"),
-    ("AU", "NSW", "Sydney", "r3gx"),
-    ("CA", "ON", "Toronto", "dpz8"),
-    ("MX", "CMX", "Ciudad de México", "9g3w"),
-    ("NL", "NH", "Amsterdam", "u173"),
-    ("KE", "30", "Nairobi", "kzf0"),
-    ("JP", "13", "Tokyo", "xn77"),
-    ("RU", "MOW", "Moscow", "ucfv"),
-    ("HK", "HK", "Hong Kong", "wecn"),
-)
-CATEGORIES = get_args(IncidentCategory)
-TECHNOLOGIES = get_args(TechnologyType)
-AGENCIES = ("City Police", "Metropolitan Police", "Transit Police", "Border Agency", "Sheriff")
-TAGS = ("vans", "protest", "school", "stadium", "transit", "vendor", "foia", "court", "minor")
-SENTENCES = (
-    "Witnesses saw a camera van parked at the corner before the march began.",
-    "Officers stopped several people after an alert from the live system.",
-    "The person was released after their identity was confirmed by hand.",
-    "A records request later confirmed that the agency used a vendor watch list.",
-    "Local reporters documented the deployment and archived the footage.",
-    "The chapter corroborated the account with two independent witnesses.",
-    "No notice of the deployment was given to the public beforehand.",
-    "Images from the event were searched against a mugshot database afterwards.",
-)
-GEOHASH = "0123456789bcdefghjkmnpqrstuvwxyz"
-
-
-# --- generating records ------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class FeedJob:
-    origin: int
-    audience: str
-    count: int
-    seed: int
-
-
-Wire = tuple[bytes, bytes, bytes]  # envelope, signature, body
-
-
-def origin_label(origin: int) -> str:
-    return f"banscan-bench-origin-{origin}"
-
-
-def incident_body(rng: random.Random, origin: int, size: int) -> bytes:
-    """A valid incident body of about ``size`` bytes: realistic fields, padded summary."""
-    country, region, city, cell = PLACES[origin % len(PLACES)]
-    day = datetime.date(2019, 1, 1) + datetime.timedelta(days=rng.randrange(2_400))
-    precision = rng.choices(("day", "month", "year"), (0.8, 0.15, 0.05))[0]
-    if precision == "month":
-        day = day.replace(day=1)
-    elif precision == "year":
-        day = day.replace(month=1, day=1)
-    body: dict[str, Any] = {
-        "occurred_on": {"date": day.isoformat(), "precision": precision},
-        "country": country,
-        "region": region,
-        "city": city,
-        "area": cell + "".join(rng.choice(GEOHASH) for _ in range(2)),
-        "category": rng.choice(CATEGORIES),
-        "technology": {"type": rng.choice(TECHNOLOGIES)},
-        "agency": {"name": rng.choice(AGENCIES)},
-        "summary": "",
-        "sources": [
-            {
-                "url": f"https://news.example.org/{origin}/{rng.getrandbits(40):x}",
-                "sha256": hashlib.sha256(rng.randbytes(8)).hexdigest(),
-            }
-            for _ in range(rng.randrange(3))
-        ],
-        "verification": {
-            "status": rng.choice(("unverified", "corroborated", "verified")),
-            "confirmations": rng.randrange(5),
-        },
-        "tags": rng.sample(TAGS, rng.randrange(4)),
-    }
-    room = max(0, size - len(msgpack.packb(body, use_bin_type=True)) - 2)
-    summary = ""
-    while len(summary) < room:
-        summary += rng.choice(SENTENCES) + " "
-    body["summary"] = summary[:room].rstrip() or "Unreported."
-    return msgpack.packb(body, use_bin_type=True)
-
-
-def sign_feed(job: FeedJob) -> list[Wire]:
-    """Seqs 1..count of one (origin, audience) feed. Runs in a worker process."""
-    key = seeded_key(origin_label(job.origin))
-    rng = random.Random(job.seed)
-    records = []
-    for seq in range(1, job.count + 1):
-        size = rng.randrange(BODY_BYTES - 150, BODY_BYTES + 150)
-        record = sign_record(
-            key,
-            network_id=NETWORK,
-            audience=job.audience,
-            seq=seq,
-            created_ms=CREATED_MS + seq * 60_000 + job.origin,
-            kind="incident",
-            body=incident_body(rng, job.origin, size),
-        )
-        assert record.body is not None
-        records.append((record.envelope_bytes, record.signature, record.body))
-    return records
-
-
-@dataclass(frozen=True, slots=True)
-class Corpus:
-    records: list[SignedRecord]  # in sending order; each feed's seqs ascend
-    origins: list[int]  # the origin index of each record
-    feeds: int
-    seconds: float
-    workers: int
-
-    @property
-    def mean_bytes(self) -> float:
-        return sum(
-            len(r.envelope_bytes) + len(r.signature) + len(r.body or b"") + 8 for r in self.records
-        ) / max(1, len(self.records))
-
-
-def generate(count: int, seed: int) -> Corpus:
-    """``count`` records over 50 origins (a few busy chapters, many quiet ones), interleaved."""
-    started = time.perf_counter()
-    rng = random.Random(seed)
-    feeds = [(o, a) for o in range(ORIGINS) for a in AUDIENCE_WEIGHTS]
-    weights = [AUDIENCE_WEIGHTS[a] / (o + 1) ** 0.8 for o, a in feeds]
-    order = rng.choices(range(len(feeds)), weights, k=count)
-    counts = [0] * len(feeds)
-    for index in order:
-        counts[index] += 1
-    jobs = [
-        FeedJob(origin, audience, counts[i], seed * 1_000 + i)
-        for i, (origin, audience) in enumerate(feeds)
-        if counts[i]
-    ]
-    workers = os.cpu_count() or 1
-    with ProcessPoolExecutor(workers) as pool:
-        signed = dict(
-            zip(((j.origin, j.audience) for j in jobs), pool.map(sign_feed, jobs), strict=True)
-        )
-    cursors = dict.fromkeys(signed, 0)
-    records, origins = [], []
-    for index in order:
-        feed = feeds[index]
-        envelope, signature, body = signed[feed][cursors[feed]]
-        cursors[feed] += 1
-        records.append(SignedRecord(envelope, signature, body))
-        origins.append(feed[0])
-    return Corpus(records, origins, len(jobs), time.perf_counter() - started, workers)
-
-
-def streams(corpus: Corpus, clients: int) -> list[list[SignedRecord]]:
-    """Split the records between clients by origin, so no feed's seqs race between clients."""
-    per_origin: dict[int, int] = {}
-    for origin in corpus.origins:
-        per_origin[origin] = per_origin.get(origin, 0) + 1
-    loads = [0] * clients
-    owner: dict[int, int] = {}
-    for origin, n in sorted(per_origin.items(), key=lambda item: -item[1]):
-        client = loads.index(min(loads))
-        owner[origin] = client
-        loads[client] += n
-    out: list[list[SignedRecord]] = [[] for _ in range(clients)]
-    for record, origin in zip(corpus.records, corpus.origins, strict=True):
-        out[owner[origin]].append(record)
-    return out
 
 
 # --- raw verification rates --------------------------------------------------------------
@@ -345,64 +163,59 @@ def post_all(host: str, port: int, token: str, client: Client, start: threading.
         conn.close()
 
 
+def client_batches(stream: Sequence[SignedRecord], batch_size: int) -> Client:
+    """A client with its batches encoded in advance, so that encoding is not timed."""
+    parts = [stream[i : i + batch_size] for i in range(0, len(stream), batch_size)]
+    return Client([(encode_batch(list(part)), len(part)) for part in parts])
+
+
+@dataclass(frozen=True, slots=True)
+class Timed:
+    """What was measured on the node while the clients posted."""
+
+    seconds: float
+    idle_rss_kib: int
+    peak_rss_kib: int
+    node_cpu_s: float
+
+
+def post_concurrently(node: NodeProcess, token: str, clients: Sequence[Client]) -> Timed:
+    """Post every client's batches from its own thread, all starting together."""
+    url = urllib.parse.urlsplit(node.wait_serving())
+    if url.hostname != "127.0.0.1" or url.port is None:
+        raise RuntimeError(f"the node serves {url.geturl()}, not on 127.0.0.1")
+    idle_rss = proc_status(node.pid)["VmRSS"]
+    cpu_before = proc_cpu_seconds(node.pid)
+    start = threading.Barrier(len(clients) + 1)
+    threads = [
+        threading.Thread(target=post_all, args=(url.hostname, url.port, token, client, start))
+        for client in clients
+    ]
+    for thread in threads:
+        thread.start()
+    with contextlib.suppress(threading.BrokenBarrierError):
+        start.wait()  # broken when a client could not connect; it reports why
+    began = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    seconds = time.perf_counter() - began
+    node_cpu = proc_cpu_seconds(node.pid) - cpu_before
+    return Timed(seconds, idle_rss, proc_status(node.pid)["VmHWM"], node_cpu)
+
+
 def ingest(corpus: Corpus, batch_size: int, clients: int) -> IngestRun:
     """Start a fresh node, post every batch from ``clients`` threads, stop the node."""
-    per_client = [
-        Client(
-            [
-                (encode_batch(stream[i : i + batch_size]), len(stream[i : i + batch_size]))
-                for i in range(0, len(stream), batch_size)
-            ]
-        )
-        for stream in streams(corpus, clients)
-    ]
+    per_client = [client_batches(stream, batch_size) for stream in streams(corpus, clients)]
     with tempfile.TemporaryDirectory(prefix="banscan-bench-") as tmp:
         data_dir = Path(tmp) / "node"
-        checked(banscan("init", "--data-dir", str(data_dir), "--network", NETWORK), "banscan init")
+        init_node(data_dir, NETWORK)
         admit(data_dir, [seeded_key(origin_label(o)).public_key for o in range(ORIGINS)])
-        token = checked(
-            banscan(
-                "token",
-                "create",
-                "--data-dir",
-                str(data_dir),
-                "--role",
-                "publisher",
-                "--label",
-                "bench",
-            ),
-            "banscan token create",
-        ).strip()
+        token = create_token(data_dir, "publisher")
         node = NodeProcess(data_dir)
         try:
-            url = urllib.parse.urlsplit(node.wait_serving())
-            if url.hostname != "127.0.0.1" or url.port is None:
-                raise RuntimeError(f"the node serves {url.geturl()}, not on 127.0.0.1")
-            idle_rss = proc_status(node.pid)["VmRSS"]
-            cpu_before = proc_cpu_seconds(node.pid)
-            start = threading.Barrier(clients + 1)
-            threads = [
-                threading.Thread(
-                    target=post_all, args=(url.hostname, url.port, token, client, start)
-                )
-                for client in per_client
-            ]
-            for thread in threads:
-                thread.start()
-            with contextlib.suppress(threading.BrokenBarrierError):
-                start.wait()  # broken when a client could not connect; it reports why
-            began = time.perf_counter()
-            for thread in threads:
-                thread.join()
-            seconds = time.perf_counter() - began
-            node_cpu = proc_cpu_seconds(node.pid) - cpu_before
-            peak_rss = proc_status(node.pid)["VmHWM"]
+            timed = post_concurrently(node, token, per_client)
         finally:
-            try:
-                status = node.stop(signal.SIGTERM, timeout=60)
-            except subprocess.TimeoutExpired:
-                status = -9
-            node.close()  # kills it if it is still there, and closes its pipes
+            status = stop_node(node, timeout=60)
         errors = [f"client {i}: {c.error}" for i, c in enumerate(per_client) if c.error]
         if status != 0:
             errors.append(f"node exited with {status}: {''.join(node.stderr_lines)[-2000:]}")
@@ -411,10 +224,10 @@ def ingest(corpus: Corpus, batch_size: int, clients: int) -> IngestRun:
         clients=clients,
         records=len(corpus.records),
         accepted=sum(c.accepted for c in per_client),
-        seconds=seconds,
-        idle_rss_kib=idle_rss,
-        peak_rss_kib=peak_rss,
-        node_cpu_s=node_cpu,
+        seconds=timed.seconds,
+        idle_rss_kib=timed.idle_rss_kib,
+        peak_rss_kib=timed.peak_rss_kib,
+        node_cpu_s=timed.node_cpu_s,
         db_bytes=db_bytes,
         latencies=[t for c in per_client for t in c.latencies],
         errors=errors,

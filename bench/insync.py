@@ -48,7 +48,7 @@ from aiohttp.test_utils import TestServer
 
 from bench import harness
 from bench.harness import Table
-from bench.replication import CountingProxy
+from bench.proxy import CountingProxy
 from federation.service import SyncService
 from federation.sync import LocalTransport, PeerRef, SessionReport, SyncClient
 from federation.verifier import Verifier

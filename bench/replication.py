@@ -6,7 +6,7 @@ Run from the repository root::
     python -m bench.replication --records 2000    # a quick run
 
 It generates signed ``incident`` records of about 1 KiB from 50 origins (the
-generator of ``bench/ingest.py``; not timed), then starts two real node
+generator of ``bench/ingestdata.py``; not timed), then starts two real node
 processes on 127.0.0.1, each in a temporary data directory:
 
 - the **source** (``banscan init``: its own steward). Its key signs one
@@ -25,17 +25,18 @@ and status lines, headers (RFC 9421 signatures, content digests) and bodies.
 The fresh node's own session counters (bodies only) are printed beside them.
 Raw size is the sum of envelope, signature and body bytes of the records.
 
+With ``--quarantined`` it also runs ``bench/quarantined.py``: the bytes that
+five sessions send of 1,000 records waiting in a node's quarantine, beside
+the figure measured before such records crossed the wire only once.
+
 It reports and does not assert: the exit status is 0 even when a target is
 missed, 1 only when the benchmark itself could not run, 2 for bad arguments.
 """
 
 import argparse
-import asyncio
-import contextlib
 import datetime
 import json
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import threading
@@ -46,182 +47,26 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import msgpack
-
-from bench import harness
-from bench.harness import Table, checked, proc_cpu_seconds
-from bench.ingest import NETWORK, ORIGINS, generate, origin_label
+from bench import harness, quarantined
+from bench.harness import Table, proc_cpu_seconds, stop_node
+from bench.ingestdata import ORIGINS, generate
+from bench.proxy import ProxyThread
+from bench.replicapair import add_peer, init_pair, post_batches
 from node.datadir import DataDir
-from protocol.keys import NodeKey, key_text
-from protocol.records import SignedRecord, encode_batch, sign_record
-from tests.factories import seeded_key
-from tests.nodeproc import NodeProcess, banscan
+from protocol.records import SignedRecord
+from tests.nodeproc import NodeProcess
 
 TARGET_SECONDS = 2.0
 TARGET_RATIO = 1.15
-IMPORT_BATCH = 500
 POLL_S = 0.01
 FEDERATION_EVENTS = {"synced", "peer failed", "released quarantined records", "sync round failed"}
 
 
-# --- a TCP proxy that counts bytes ------------------------------------------------------
-
-
-class CountingProxy:
-    """Forwards TCP connections on 127.0.0.1 to a target port and counts the bytes."""
-
-    def __init__(self, target_port: int) -> None:
-        self.target_port = target_port
-        self.upstream = 0  # client to server: requests
-        self.downstream = 0  # server to client: answers
-        self.connections = 0
-        # When set, the next bytes each way are kept (from empty), for a look at headers.
-        self.capture = False
-        self.sent = bytearray()
-        self.received = bytearray()
-        self._server: asyncio.Server | None = None
-        self._pipes: set[asyncio.Task[None]] = set()
-
-    @property
-    def total(self) -> int:
-        return self.upstream + self.downstream
-
-    async def start(self) -> int:
-        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
-        port: int = self._server.sockets[0].getsockname()[1]
-        return port
-
-    async def close(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-        for task in list(self._pipes):
-            task.cancel()
-        await asyncio.gather(*self._pipes, return_exceptions=True)
-
-    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.connections += 1
-        try:
-            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
-        except OSError:
-            writer.close()
-            return
-        for task in (
-            asyncio.create_task(self._pipe(reader, up_writer, up=True), name="proxy-up"),
-            asyncio.create_task(self._pipe(up_reader, writer, up=False), name="proxy-down"),
-        ):
-            self._pipes.add(task)
-            task.add_done_callback(self._pipes.discard)
-
-    async def _pipe(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, up: bool
-    ) -> None:
-        try:
-            while chunk := await reader.read(1 << 16):
-                if self.capture:
-                    self.capture = False
-                    self.sent.clear()
-                    self.received.clear()
-                if up:
-                    self.upstream += len(chunk)
-                    self.sent += chunk[: 1 << 14]
-                else:
-                    self.downstream += len(chunk)
-                    self.received += chunk[: 1 << 14]
-                writer.write(chunk)
-                await writer.drain()
-        except (ConnectionError, OSError):
-            pass
-        finally:
-            writer.close()
-
-
-class ProxyThread:
-    """A :class:`CountingProxy` on its own event loop in a thread, for synchronous code."""
-
-    def __init__(self, target_port: int) -> None:
-        self.proxy = CountingProxy(target_port)
-        self.port = 0
-        self._loop = asyncio.new_event_loop()
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="counting-proxy", daemon=True)
-        self._thread.start()
-        if not self._ready.wait(10):
-            raise RuntimeError("the counting proxy did not start")
-
-    def _run(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        self.port = self._loop.run_until_complete(self.proxy.start())
-        self._ready.set()
-        self._loop.run_forever()
-
-    def close(self) -> None:
-        asyncio.run_coroutine_threadsafe(self.proxy.close(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-        self._loop.close()
-
-
-# --- setting up the two nodes -----------------------------------------------------------
+# --- measuring the fresh node's pull -----------------------------------------------------
 
 
 def raw_bytes(records: Sequence[SignedRecord]) -> int:
     return sum(len(r.envelope_bytes) + len(r.signature) + len(r.body or b"") for r in records)
-
-
-def memberships(steward: NodeKey, subjects: Sequence[tuple[bytes, str]]) -> list[SignedRecord]:
-    """Admissions signed by ``steward``, seqs 1.. of its public feed."""
-    now = time.time_ns() // 1_000_000
-    return [
-        sign_record(
-            steward,
-            network_id=NETWORK,
-            audience="public",
-            seq=seq,
-            created_ms=now + seq,
-            kind="membership",
-            body=msgpack.packb(
-                {
-                    "subject": key_text(subject),
-                    "action": "admit",
-                    "role": role,
-                    "name": f"bench member {seq}",
-                },
-                use_bin_type=True,
-            ),
-        )
-        for seq, (subject, role) in enumerate(subjects, start=1)
-    ]
-
-
-def post_batches(url: str, token: str, records: Sequence[SignedRecord]) -> None:
-    for start in range(0, len(records), IMPORT_BATCH):
-        part = records[start : start + IMPORT_BATCH]
-        request = urllib.request.Request(
-            url.rstrip("/") + "/api/v1/records/import",
-            data=encode_batch(list(part)),
-            headers={"Content-Type": "application/msgpack", "Authorization": f"Bearer {token}"},
-            method="POST",
-        )
-        with urllib.request.urlopen(request, timeout=300) as response:
-            answer = json.loads(response.read())
-        if answer.get("accepted") != len(part):
-            raise RuntimeError(f"the source accepted {answer.get('accepted')} of {len(part)}")
-
-
-def init_node(data_dir: Path, *stewards: str) -> str:
-    """``banscan init``; the new node's key text."""
-    args = ["init", "--data-dir", str(data_dir), "--network", NETWORK]
-    for steward in stewards:
-        args += ["--steward", steward]
-    return checked(banscan(*args), "banscan init").strip().splitlines()[-1]
-
-
-def token(data_dir: Path, role: str) -> str:
-    return checked(
-        banscan("token", "create", "--data-dir", str(data_dir), "--role", role, "--label", "bench"),
-        "banscan token create",
-    ).strip()
 
 
 def held_incidents(database: Path) -> int:
@@ -280,20 +125,42 @@ def federation_events(lines: Sequence[str], spawned: float) -> list[str]:
     return events
 
 
-def first_key(below: bytes) -> NodeKey:
-    """A fixed-seed key that sorts before ``below``."""
-    for attempt in range(1_000_000):
-        key = seeded_key(f"banscan-bench-replication-source-{attempt}")
-        if key.public_key < below:
-            return key
-    raise RuntimeError("no key sorts first")
+@dataclass(frozen=True, slots=True)
+class Pulled:
+    held: int
+    seconds_from_spawn: float
+    seconds_from_serving: float | None
 
 
-def replace_key(data_dir: DataDir, key: NodeKey) -> NodeKey:
-    """Give a node that has not run yet another key (as an operator restoring one would)."""
-    with data_dir.key_file.open("wb") as handle:  # keeps the file's mode, 0600
-        handle.write(key.to_pem())
-    return key
+def wait_until_held(fresh: NodeProcess, count: int, began: float, timeout_s: float) -> Pulled:
+    """Poll the fresh node's database until it holds ``count`` incidents or time is up."""
+    database = DataDir(fresh.data_dir).database
+    deadline = began + timeout_s
+    tick = threading.Event()  # never set: its wait is the poll interval
+    serving_at: float | None = None
+    while True:
+        held = held_incidents(database)
+        now = time.perf_counter()
+        if serving_at is None and fresh.url:
+            serving_at = now
+        if held >= count or now > deadline:
+            break
+        if fresh._proc.poll() is not None:
+            raise RuntimeError(f"the fresh node exited: {''.join(fresh.stderr_lines)}")
+        tick.wait(POLL_S)
+    from_serving = now - serving_at if serving_at is not None and serving_at <= now else None
+    return Pulled(held, now - began, from_serving)
+
+
+def settled_session(url: str, analyst: str) -> dict[str, Any]:
+    """The fresh node's session counters, once a session has reported."""
+    session = peer_stats(url, analyst)
+    # The last batch is stored before the session that pulled it reports.
+    settle = time.perf_counter() + 10
+    while not session.get("sessions") and time.perf_counter() < settle:
+        threading.Event().wait(POLL_S)
+        session = peer_stats(url, analyst)
+    return session
 
 
 def replicate(
@@ -304,86 +171,44 @@ def replicate(
     steward_first: bool,
 ) -> Replication:
     with tempfile.TemporaryDirectory(prefix="banscan-bench-repl-") as tmp:
-        source_dir, fresh_dir = Path(tmp) / "source", Path(tmp) / "fresh"
-        source_text = init_node(source_dir)
-        origins = [seeded_key(origin_label(o)).public_key for o in range(ORIGINS)]
-        if steward_first:
-            source_text = replace_key(DataDir(source_dir), first_key(min(origins))).text
-        init_node(fresh_dir, source_text)
-        publisher, analyst = token(source_dir, "publisher"), token(fresh_dir, "analyst")
-        steward = DataDir(source_dir).load_key()
-        fresh_key = DataDir(fresh_dir).load_key()
-        admissions = memberships(
-            steward,
-            [(o, "chapter") for o in origins] + [(fresh_key.public_key, "coordinator")],
-        )
-        source = NodeProcess(source_dir)
+        pair = init_pair(Path(tmp), steward_first=steward_first)
+        source = NodeProcess(pair.source_dir)
         proxy: ProxyThread | None = None
         fresh: NodeProcess | None = None
         try:
             source_url = source.wait_serving()
-            post_batches(source_url, publisher, admissions)
-            post_batches(source_url, publisher, records)
+            post_batches(source_url, pair.publisher, pair.admissions)
+            post_batches(source_url, pair.publisher, records)
             proxy = ProxyThread(int(source_url.rsplit(":", 1)[1].rstrip("/")))
-            with (fresh_dir / "banscan.toml").open("a", encoding="utf-8") as config:
-                config.write(
-                    f'\n[[peers]]\nurl = "http://127.0.0.1:{proxy.port}"\nkey = "{source_text}"\n'
-                )
+            add_peer(pair.fresh_dir, proxy.port, pair.source_text)
             source_cpu = proc_cpu_seconds(source.pid)
-            database = DataDir(fresh_dir).database
             env = {"BANSCAN_LOG_FORMAT": "json"}
             if sync_interval_s is not None:
                 env["BANSCAN_FEDERATION_SYNC_INTERVAL_S"] = str(sync_interval_s)
             spawned = time.time()
             began = time.perf_counter()
-            fresh = NodeProcess(fresh_dir, env)
-            deadline = began + timeout_s
-            held = 0
-            tick = threading.Event()  # never set: its wait is the poll interval
-            serving_at: float | None = None
-            while True:
-                held = held_incidents(database)
-                now = time.perf_counter()
-                if serving_at is None and fresh.url:
-                    serving_at = now
-                if held >= len(records) or now > deadline:
-                    break
-                if fresh._proc.poll() is not None:
-                    raise RuntimeError(f"the fresh node exited: {''.join(fresh.stderr_lines)}")
-                tick.wait(POLL_S)
-            seconds = now - began
-            fresh_url = fresh.wait_serving()
-            session = peer_stats(fresh_url, analyst)
-            # The last batch is stored before the session that pulled it reports.
-            settle = time.perf_counter() + 10
-            while not session.get("sessions") and time.perf_counter() < settle:
-                tick.wait(POLL_S)
-                session = peer_stats(fresh_url, analyst)
-            fresh_cpu = proc_cpu_seconds(fresh.pid)
-            source_cpu = proc_cpu_seconds(source.pid) - source_cpu
+            fresh = NodeProcess(pair.fresh_dir, env)
+            pulled = wait_until_held(fresh, len(records), began, timeout_s)
+            session = settled_session(fresh.wait_serving(), pair.analyst)
             result = Replication(
                 records=len(records),
-                held=held,
+                held=pulled.held,
                 raw_bytes=raw_bytes(records),
-                seconds_from_spawn=seconds,
-                seconds_from_serving=(
-                    now - serving_at if serving_at is not None and serving_at <= now else None
-                ),
+                seconds_from_spawn=pulled.seconds_from_spawn,
+                seconds_from_serving=pulled.seconds_from_serving,
                 wire_up=proxy.proxy.upstream,
                 wire_down=proxy.proxy.downstream,
                 connections=proxy.proxy.connections,
                 session=session,
-                fresh_cpu_s=fresh_cpu,
-                source_cpu_s=source_cpu,
-                steward_first=all(steward.public_key < o for o in origins),
+                fresh_cpu_s=proc_cpu_seconds(fresh.pid),
+                source_cpu_s=proc_cpu_seconds(source.pid) - source_cpu,
+                steward_first=all(pair.steward.public_key < o for o in pair.origins),
                 events=federation_events(fresh.stderr_lines, spawned),
             )
         finally:
             for node in (fresh, source):
                 if node is not None:
-                    with contextlib.suppress(subprocess.TimeoutExpired):
-                        node.stop(timeout=30)
-                    node.close()
+                    stop_node(node, timeout=30)
             if proxy is not None:
                 proxy.close()
     return result
@@ -470,6 +295,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--timeout", type=float, default=120.0, help="give up after this many seconds (120)"
     )
+    parser.add_argument(
+        "--quarantined",
+        action="store_true",
+        help="also measure what repeated sessions send of records the fresh node holds in "
+        "its quarantine (bench/quarantined.py), beside the figure before they were skipped",
+    )
     args = parser.parse_args(argv)
     if args.records < 1 or args.timeout <= 0:
         parser.error("--records and --timeout must be positive")
@@ -494,6 +325,8 @@ def measure(args: argparse.Namespace) -> int:
         + " the origins' feeds):"
     )
     print("\n".join(f"  {event}" for event in run.events))
+    if args.quarantined:
+        print("\n".join(["", *quarantined.measure(1_000, 5)]))
     if run.held < run.records:
         print(f"ERROR: the fresh node held {run.held} of {run.records} after {args.timeout} s")
         return 1

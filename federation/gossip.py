@@ -10,7 +10,11 @@
   whatever push missed, so a node that was offline always catches up.
 - **Backoff**: a failing peer waits ``min(max_backoff, 2^failures)`` seconds,
   times a random factor in [0.5, 1], or longer if it asked with
-  ``Retry-After``. At most one session per peer is in flight.
+  ``Retry-After``. At most one session per peer is in flight. An error answer
+  the peer did not sign (``federation.transport.UnattributedAnswer``) is no
+  failure of the peer's: it is noted as the peer's last error, the peer keeps
+  its count of failures and is not backed off; only its weight in the choice
+  of a round's peer falls, as a failure's would, until a session succeeds.
 """
 
 import asyncio
@@ -24,6 +28,7 @@ import structlog
 
 from federation.sync import Misbehaved, PeerError, PeerRef, SessionReport, SyncClient
 from federation.tasks import TaskOwner
+from federation.transport import UnattributedAnswer
 from protocol.envelope import decode_envelope
 from protocol.keys import key_text
 from protocol.records import SignedRecord
@@ -73,6 +78,9 @@ class Gossip:
         self.rng = rng or random.Random()  # noqa: S311 - peer choice, not secrets
         self.stats: dict[bytes, PeerStats] = defaultdict(PeerStats)
         self._locks: dict[bytes, asyncio.Lock] = defaultdict(asyncio.Lock)
+        # Error answers each peer did not sign, since its last good session: they cost it
+        # no backoff, only weight in the choice of a round's peer (see :meth:`choose`).
+        self._unattributed: dict[bytes, int] = defaultdict(int)
         self._outbox: asyncio.Queue[tuple[list[SignedRecord], bytes | None]] = asyncio.Queue()
         self._wake = asyncio.Event()
         self.tasks = tasks
@@ -200,9 +208,11 @@ class Gossip:
             return None
         now = self.clock_ms()
         # Seconds since the last success (or since the peer was added), less for a
-        # peer that keeps failing, so a broken peer does not crowd out healthy ones.
+        # peer that keeps failing, or whose answers keep coming unsigned (a node behind
+        # a proxy that answers 502 for it), so a broken peer does not crowd out healthy ones.
         weights = [
-            (1.0 + (now - (p.last_success_ms or p.added_ms)) / 1000) / (1 + p.failures)
+            (1.0 + (now - (p.last_success_ms or p.added_ms)) / 1000)
+            / (1 + p.failures + self._unattributed[p.key])
             for p in peers
         ]
         return self.rng.choices(peers, weights)[0]
@@ -233,6 +243,7 @@ class Gossip:
                 for report in reports:
                     self._count(report)
             await self.store.peers.succeeded(peer.key, self.clock_ms())
+            self._unattributed.pop(peer.key, None)
             for report in reports:
                 if report.accepted:
                     await self.on_pulled(report.accepted)
@@ -264,13 +275,23 @@ class Gossip:
         await self._failed(peer, Misbehaved(detail))
 
     async def _failed(self, peer: Peer, exc: PeerError) -> None:
+        now = self.clock_ms()
+        if isinstance(exc, UnattributedAnswer):
+            # Anyone on the path may have sent it: no failure of the peer's, no backoff.
+            self._unattributed[peer.key] += 1
+            await self.store.peers.interrupted(peer.key, exc.detail, now)
+            log.warning(
+                "peer answer not signed by the peer",
+                peer=key_text(peer.key),
+                error=exc.detail[:300],
+            )
+            return
         current = await self.store.peers.get(peer.key)
         failures = (current.failures if current else peer.failures) + 1
         delay = min(self.max_backoff_s, 2.0**failures) * self.rng.uniform(0.5, 1.0)
         if exc.retry_after is not None:
             delay = max(delay, min(exc.retry_after, self.max_backoff_s))
         self.stats[peer.key].failures += 1
-        now = self.clock_ms()
         await self.store.peers.failed(peer.key, exc.detail, now, now + int(delay * 1000))
         log.warning(
             "peer failed",

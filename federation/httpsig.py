@@ -4,11 +4,12 @@ Parsing and signature bases come from the ``http-message-signatures``
 package; this module fixes what banscan signs and checks.
 
 A **request** signature (label ``banscan``) covers ``"@method"``,
-``"@target-uri"`` and ``"content-digest"`` (RFC 9530, sha-256 of the body),
-with the parameters ``created``, ``expires`` (at most 300 s after
-``created``), ``nonce``, ``keyid`` (the node key's text form), ``alg``
-(``ed25519``) and ``tag`` (``banscan/1 <network id>``, which binds the
-network id, so a request from one network is never valid in another).
+``"@target-uri"`` and ``"content-digest"`` (RFC 9530, sha-256 of the body; a
+field without a ``sha-256`` member is refused), with the parameters
+``created``, ``expires`` (at most 300 s after ``created``), ``nonce``,
+``keyid`` (the node key's text form), ``alg`` (``ed25519``) and ``tag``
+(``banscan/1 <network id>``, which binds the network id, so a request from
+one network is never valid in another).
 
 A **response** signature covers ``"@status"``, ``"content-digest"`` and
 ``"signature";req;key="banscan"``, the request's own signature, which binds
@@ -18,9 +19,10 @@ The receiver checks, in order: a signature labelled ``banscan`` is present;
 its keyid is a node key, and the signature and the body digest verify;
 ``alg`` is ed25519 and the tag names the receiver's network; ``created`` is
 not in the future; the signer is a member. For a request, also: the window
-is at most 300 s, ``expires`` is not past, and the nonce was not seen before
-within its window. Clock skew of 30 s is allowed either way. The clock is
-injected, so tests move time instead of sleeping.
+(``expires`` - ``created``) is from 0 to 300 s, ``expires`` is not past,
+and the nonce was not seen before within its window. Clock skew of 30 s is
+allowed either way. The clock is injected, so tests move time instead of
+sleeping.
 
 Errors::
 
@@ -28,7 +30,7 @@ Errors::
     ├── Unsigned              401 unsigned         no banscan signature
     ├── BadSignature          401 bad-signature    malformed, forged, or body digest wrong
     ├── WrongNetwork          401 wrong-network    tag names another network
-    ├── Stale                 401 stale            expired, or a window over 300 s
+    ├── Stale                 401 stale            expired, or a window not within 0..300 s
     ├── FromTheFuture         401 future           created after now (beyond the skew)
     ├── Replay                401 replay           nonce already seen
     ├── UnknownKey            403 unknown-key      keyid is not a node key
@@ -51,7 +53,8 @@ from http_message_signatures import (
     HTTPSignatureKeyResolver,
     algorithms,
 )
-from http_message_signatures.exceptions import HTTPMessageSignaturesException
+from http_message_signatures.digests import ContentDigest
+from http_message_signatures.exceptions import HTTPMessageSignaturesException, InvalidSignature
 from multidict import CIMultiDict
 
 from protocol import PROTOCOL_VERSION
@@ -65,6 +68,8 @@ REQUEST_COMPONENTS = ("@method", "@target-uri", "content-digest")
 RESPONSE_COMPONENTS = ("@status", "content-digest", f'"signature";req;key="{LABEL}"')
 # An answer to an unsigned request (the public routes) cannot be bound to it.
 UNBOUND_RESPONSE_COMPONENTS = ("@status", "content-digest")
+
+REPLAY_DETAIL = "this request was already received (nonce seen before)"
 
 Clock = Callable[[], float]
 Headers = MutableMapping[str, str]
@@ -129,6 +134,18 @@ class SignedResponse:
     headers: Headers
 
 
+@dataclass(frozen=True, slots=True)
+class RequestSignature:
+    """A request signature that passed every check but the replay check."""
+
+    signer: bytes
+    keyid: str
+    nonce: str
+    # Until when the nonce must be remembered: ``expires`` plus the clock skew; after
+    # that the ``expires`` check alone refuses the request.
+    remember_until: int
+
+
 def network_tag(network_id: str) -> str:
     return f"{PROTOCOL_VERSION} {network_id}"
 
@@ -183,8 +200,23 @@ class _Keys(HTTPSignatureKeyResolver):
             raise UnknownKey(f"keyid {key_id[:60]!r} is not a node key: {exc.detail}") from exc
 
 
+class _Sha256Digest(ContentDigest):
+    """``Content-Digest`` as section 15 has it: a ``sha-256`` member is required (the
+    package alone accepts a field with only ``sha-512``); any other member must match too."""
+
+    @classmethod
+    def verify(cls, value: str | bytes, body: bytes, *, key: str | None = None) -> None:
+        if key is None and "sha-256" not in cls._parse(value):
+            raise InvalidSignature("Content-Digest has no sha-256 member")
+        if key not in (None, "sha-256"):
+            raise InvalidSignature("only the sha-256 member of Content-Digest may be covered")
+        super().verify(value, body, key=key)
+
+
 class _Verifier(HTTPMessageVerifier):
     """The package's verifier, with the time checks left to :class:`Authenticator`."""
+
+    content_digest_class = _Sha256Digest
 
     def validate_created_and_expires(self, sig_input: Any, max_age: Any = None) -> None:
         return None
@@ -225,16 +257,30 @@ class MessageSigner:
             body=body,
         )
 
-    def sign_response(self, response: SignedResponse, body: bytes, *, bound: bool = True) -> None:
+    def sign_response(self, response: SignedResponse, body: bytes, *, bound: bool = True) -> bool:
         """Add ``Content-Digest`` and a signature, bound to the request's own signature
-        unless ``bound`` is false (the answer to an unsigned request)."""
+        unless ``bound`` is false (the answer to an unsigned request). A request whose
+        signature fields are malformed (refused, then) cannot be bound to: its answer is
+        signed unbound. Returns whether the signature is bound."""
+        if bound:
+            try:
+                self._sign_response(response, body, RESPONSE_COMPONENTS)
+                return True
+            except (HTTPMessageSignaturesException, ValueError, KeyError, TypeError):
+                response.headers = headers()
+        self._sign_response(response, body, UNBOUND_RESPONSE_COMPONENTS)
+        return False
+
+    def _sign_response(
+        self, response: SignedResponse, body: bytes, components: tuple[str, ...]
+    ) -> None:
         self._signer.sign(
             response,
             key_id=self._key.text,
             created=self._now(),
             label=LABEL,
             tag=self._tag,
-            covered_component_ids=RESPONSE_COMPONENTS if bound else UNBOUND_RESPONSE_COMPONENTS,
+            covered_component_ids=components,
             body=body,
         )
 
@@ -260,19 +306,32 @@ class Authenticator:
         self._verifier = _Verifier(signature_algorithm=algorithms.ED25519, key_resolver=_Keys())
 
     def verify_request(self, request: SignedRequest, body: bytes) -> bytes:
+        """The signer's key, once every check passed and the nonce is claimed."""
+        signature = self.check_request(request, body)
+        self.claim(signature)
+        return signature.signer
+
+    def check_request(self, request: SignedRequest, body: bytes) -> RequestSignature:
+        """Every check but the replay check, which :meth:`claim` makes."""
         params = self._verify(request, body, REQUEST_COMPONENTS)
         created, expires = params.get("created"), params.get("expires")
         nonce = params.get("nonce")
         if type(expires) is not int or type(nonce) is not str or not nonce:
             raise BadSignature("a request signature needs expires and nonce parameters")
         assert type(created) is int
-        if expires - created > MAX_WINDOW_S:
-            raise Stale(f"the signature's window is {expires - created} s; at most {MAX_WINDOW_S}")
+        if not 0 <= expires - created <= MAX_WINDOW_S:
+            raise Stale(
+                f"the signature's window is {expires - created} s; from 0 to {MAX_WINDOW_S}"
+            )
         if expires < self._clock() - CLOCK_SKEW_S:
             raise Stale("the request signature has expired")
-        if not self.nonces.claim(params["keyid"], nonce, expires + CLOCK_SKEW_S):
-            raise Replay("this request was already received (nonce seen before)")
-        return parse_key_text(params["keyid"])
+        keyid = params["keyid"]
+        return RequestSignature(parse_key_text(keyid), keyid, nonce, expires + CLOCK_SKEW_S)
+
+    def claim(self, signature: RequestSignature) -> None:
+        """Remember the signature's nonce in memory; :class:`Replay` when it is known."""
+        if not self.nonces.claim(signature.keyid, signature.nonce, signature.remember_until):
+            raise Replay(REPLAY_DETAIL)
 
     def verify_response(
         self, response: SignedResponse, body: bytes, *, bound: bool = True

@@ -25,7 +25,14 @@ import structlog
 from federation.announce import Publish, announce
 from federation.discovery import discover, run_discovery
 from federation.gossip import Gossip
-from federation.httpsig import Authenticator, MessageSigner, NotMember, SignedRequest
+from federation.httpsig import (
+    REPLAY_DETAIL,
+    Authenticator,
+    MessageSigner,
+    NotMember,
+    Replay,
+    SignedRequest,
+)
 from federation.own_feeds import OwnFeeds
 from federation.service import SyncService
 from federation.settings import FederationSettings
@@ -133,14 +140,21 @@ class Federation:
 
     async def authenticate(self, signed: SignedRequest, body: bytes) -> bytes:
         """The signer's key. A key unknown as a member may have been admitted from the CLI
-        (another process) since this node last looked: look again, then decide."""
+        (another process) since this node last looked: look again, then decide.
+
+        The nonce is claimed in memory, then in the store, committed before the request
+        is answered: a request received before a restart is still a replay after it."""
         try:
-            return self.authenticator.verify_request(signed, body)
+            signature = self.authenticator.check_request(signed, body)
         except NotMember:
-            # The membership check comes before the nonce is claimed, so checking again
-            # is no replay.
             await self.store.records.refresh_trust()
-            return self.authenticator.verify_request(signed, body)
+            signature = self.authenticator.check_request(signed, body)
+        self.authenticator.claim(signature)
+        now_s = self.store.clock() // 1000
+        nonce, until = signature.nonce, signature.remember_until
+        if not await self.store.nonces.claim(signature.keyid, nonce, until, now_s):
+            raise Replay(REPLAY_DETAIL)
+        return signature.signer
 
     async def _received(self, records: Sequence[SignedRecord], source: bytes | None) -> None:
         self.gossip.published(records, source)

@@ -22,12 +22,18 @@ from protocol.sync import (
     SyncRequest,
     bucket_digests,
     decode_pull_request,
-    decode_sync_step,
     encode_entries_answer,
     encode_push_answer,
     encode_sync_answer,
     in_buckets,
     vector_digest,
+)
+from protocol.sync2 import (
+    EvidenceRequest,
+    bucket_digests2,
+    decode_any_sync_step,
+    encode_entries_answer2,
+    vector_digest2,
 )
 from storage.classify import IngestResult, Outcome
 from storage.ingest import ingest_batch
@@ -88,16 +94,36 @@ class SyncService:
         return self.store.trust.audiences_for(requester)
 
     async def sync(self, requester: bytes | None, body: bytes) -> bytes:
-        step = decode_sync_step(body)
+        """Step ``digest`` or ``entries`` of either version, or version 2's ``evidence``."""
+        version, step = decode_any_sync_step(body)
+        if isinstance(step, EvidenceRequest):
+            return await self.evidence(requester, step)
         shared = tuple(a for a in step.audiences if a in self.audiences_for(requester))
         if not shared:
             raise AudienceNotAllowedError("none of the audiences asked for may be sent to this key")
-        ours = await self.store.feeds.vector(shared)
+        if version == 1:
+            ours = await self.store.feeds.vector(shared)
+            if isinstance(step, SyncRequest):
+                if shared == step.audiences and vector_digest(ours) == step.digest:
+                    return encode_sync_answer(SyncAnswer(shared, True))
+                return encode_sync_answer(SyncAnswer(shared, False, tuple(bucket_digests(ours))))
+            return encode_entries_answer(EntriesAnswer(in_buckets(ours, step.buckets)))
+        ours2 = await self.store.feeds.vector2(shared)
         if isinstance(step, SyncRequest):
-            if shared == step.audiences and vector_digest(ours) == step.digest:
+            if shared == step.audiences and vector_digest2(ours2) == step.digest:
                 return encode_sync_answer(SyncAnswer(shared, True))
-            return encode_sync_answer(SyncAnswer(shared, False, tuple(bucket_digests(ours))))
-        return encode_entries_answer(EntriesAnswer(in_buckets(ours, step.buckets)))
+            return encode_sync_answer(SyncAnswer(shared, False, tuple(bucket_digests2(ours2))))
+        return encode_entries_answer2(in_buckets(ours2, step.buckets))
+
+    async def evidence(self, requester: bytes | None, step: EvidenceRequest) -> bytes:
+        """The envelopes of a feed's slots that differ from the asker's ids, and fork
+        evidence, with no bodies (docs/protocol.md section 17.8)."""
+        if step.audience not in self.audiences_for(requester):
+            raise AudienceNotAllowedError(
+                f"the {step.audience} audience may not be sent to this key"
+            )
+        found = await self.store.feeds.evidence((step.origin, step.audience), step.after, step.ids)
+        return encode_batch(found[: self.verifier.limits.max_batch_records])
 
     async def records(self, requester: bytes | None, body: bytes) -> bytes:
         limits = self.verifier.limits

@@ -18,6 +18,12 @@ A session, asked by node A of peer B:
 3. ``records`` (pull): A asks for the ranges it lacks, in bounded batches,
    and stores each batch in one transaction.
 4. ``push``: A sends the ranges B lacks, in bounded batches.
+5. ``sync`` step ``evidence`` (version 2): for feeds both hold to the same seq
+   with different feed digests, A and B exchange the envelopes that differ,
+   kept as fork evidence (:mod:`federation.evidence`).
+
+Steps 1 and 2 run in sync version 2 (:mod:`protocol.sync2`), or in version 1
+with a peer that refused version 2.
 
 Every step is idempotent and every stored batch is final, so a session
 interrupted anywhere resumes where it stopped: the next one compares vectors
@@ -27,40 +33,37 @@ which need no signature, serve only the ``public`` audience and take no push.
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Sequence
+import time
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
 import structlog
 
+from federation.evidence import Ask, Compared, Unexpected, compare, exchange_evidence
 from federation.service import SyncService, bad_results
 from protocol.envelope import AUDIENCES, decode_envelope
 from protocol.errors import BanscanError, ProtocolError
+from protocol.keys import key_text
 from protocol.records import SignedRecord, decode_batch, encode_batch
 from protocol.sync import (
-    BUCKETS,
-    EntriesRequest,
     Feed,
     PullRequest,
     PushResult,
-    SyncRequest,
     Want,
-    bucket_digests,
-    bucket_of,
-    decode_entries_answer,
     decode_push_answer,
-    decode_sync_answer,
-    encode_entries_request,
     encode_pull_request,
-    encode_sync_request,
-    in_buckets,
-    restrict,
-    vector_digest,
 )
 from storage.classify import Outcome
 from storage.store import Store
 
 log = structlog.get_logger("banscan.federation")
+
+# Push outcomes of records the peer holds without counting them in its vector: quarantined
+# now, or already waiting in its quarantine (a duplicate of a record past its vector).
+_HELD = frozenset({Outcome.QUARANTINED.value, Outcome.DUPLICATE.value})
+# How long a peer that refused sync version 2 is spoken to in version 1 before asking again.
+_RETRY_VERSION_2 = 3600.0
 
 
 class PeerError(BanscanError):
@@ -118,6 +121,7 @@ class SessionReport:
     bytes_received: int = 0
     pulled: int = 0
     pushed: int = 0
+    evidence: int = 0  # fork evidence envelopes taken from the peer and pushed to it
     accepted: list[SignedRecord] = field(default_factory=list)
 
 
@@ -127,6 +131,11 @@ class SyncClient:
     def __init__(self, service: SyncService, transport: Transport) -> None:
         self.service = service
         self.transport = transport
+        # Peers that refused sync version 2, and when (time.monotonic()).
+        self._version_one: dict[bytes, float] = {}
+        # Per peer, how far each feed's pushed records wait in its quarantine: not
+        # pushed again (its vector counts only what it stores).
+        self._parked: dict[bytes, dict[Feed, int]] = {}
 
     @property
     def store(self) -> Store:
@@ -169,50 +178,66 @@ class SyncClient:
             report.bytes_received += len(answer)
             return answer
 
-        ours = await self.store.feeds.vector(audiences)
-        answer = _decoded(
-            decode_sync_answer,
-            await call("sync", encode_sync_request(SyncRequest(audiences, vector_digest(ours)))),
-        )
-        if answer.in_sync:
-            report.in_sync = True
-            return report
-        if not set(answer.audiences) <= set(audiences):
-            raise Misbehaved("the peer answered for audiences that were not asked for")
-        audiences = answer.audiences
-        ours = restrict(ours, audiences)
-        mine = bucket_digests(ours)
-        differing = tuple(i for i in range(BUCKETS) if mine[i] != answer.buckets[i])
-        ours = in_buckets(ours, differing)
-        theirs = _decoded(
-            decode_entries_answer,
-            await call("sync", encode_entries_request(EntriesRequest(audiences, differing, ours))),
-        ).entries
-        for origin, audience in theirs:
-            if audience not in audiences or bucket_of(origin) not in differing:
-                raise Misbehaved("the peer sent vector entries that were not asked for")
-        await self.store.peers.advertised(peer.key, audiences, differing, theirs)
+        async def ask(route: str, body: bytes, decode: Callable[[bytes], _T]) -> _T:
+            return _decoded(decode, await call(route, body))
 
-        # Stewards' feeds first: their membership decisions then apply to the records
-        # that follow, which need no quarantine on the way.
-        stewards = self.store.trust.stewards
-        wants = [
-            Want(origin, audience, ours.get((origin, audience), 0), seq)
-            for (origin, audience), seq in sorted(
-                theirs.items(), key=lambda item: (item[0][0] not in stewards, item[0])
-            )
-            if seq > ours.get((origin, audience), 0)
-        ]
-        await self._pull(call, wants, report)
+        try:
+            compared = await self._compare(peer, ask, audiences)
+            if compared is None:
+                report.in_sync = True
+                return report
+            audiences, differing = compared.audiences, compared.buckets
+            ours, theirs = compared.ours, compared.theirs
+            await self.store.peers.advertised(peer.key, audiences, differing, theirs)
+        except Unexpected as exc:
+            raise Misbehaved(str(exc)) from exc
+
+        # Records this node's quarantine holds crossed the wire once: not again.
+        behind = {
+            feed: ours.get(feed, 0) for feed, seq in theirs.items() if seq > ours.get(feed, 0)
+        }
+        held = await self.store.feeds.quarantined_heads(behind)
+        await self._pull(call, _wants(theirs, {**ours, **held}, self.store.trust.stewards), report)
         if not report.public:
+            parked = self._parked.setdefault(peer.key, {})
             gives = [
-                Want(origin, audience, theirs.get((origin, audience), 0), seq)
-                for (origin, audience), seq in sorted(ours.items())
-                if seq > theirs.get((origin, audience), 0)
+                Want(*feed, after, seq)
+                for feed, seq in sorted(ours.items())
+                if seq > (after := max(theirs.get(feed, 0), parked.get(feed, 0)))
             ]
-            await self._push(call, gives, report)
+            await self._push(call, gives, report, parked)
             await self._push_own(call, peer, report)
+        if compared.forked:
+            try:
+                report.evidence += await exchange_evidence(
+                    self.store,
+                    ask,
+                    self.service.receive,
+                    compared.forked,
+                    limits=self.service.verifier.limits,
+                    push=not report.public,
+                )
+            except Unexpected as exc:
+                raise Misbehaved(str(exc)) from exc
         return report
+
+    async def _compare(
+        self, peer: PeerRef, ask: Ask, audiences: tuple[str, ...]
+    ) -> Compared | None:
+        """Steps 1 and 2 in sync version 2, or 1 with a peer that refused version 2 (an
+        older node answers 400 to a field it does not know) in the last hour."""
+        now = time.monotonic()
+        refused = self._version_one.get(peer.key)
+        if refused is not None and now - refused < _RETRY_VERSION_2:
+            return await compare(self.store, ask, audiences, 1)
+        try:
+            return await compare(self.store, ask, audiences, 2)
+        except PeerError as exc:
+            if exc.peer_status != 400:
+                raise
+        log.info("peer speaks sync version 1 only", peer=key_text(peer.key))
+        self._version_one[peer.key] = now
+        return await compare(self.store, ask, audiences, 1)
 
     async def _push_own(self, call: _Call, peer: PeerRef, report: SessionReport) -> None:
         """Push this node's own feeds of audiences it cannot compare with the peer, from
@@ -258,7 +283,9 @@ class SyncClient:
                     for record, result in zip(batch, results, strict=True)
                     if result.outcome is Outcome.ACCEPTED
                 )
-                bad = bad_results(results)
+                # A gap is never the peer's: each range starts where this node's feed or
+                # quarantine ended, unless its quarantine dropped records meanwhile.
+                bad = [r for r in bad_results(results) if r.code != "seq-gap"]
                 if bad:
                     raise Misbehaved(
                         f"the peer sent {len(bad)} records this node refused "
@@ -270,7 +297,14 @@ class SyncClient:
                 with contextlib.suppress(asyncio.CancelledError, PeerError):
                     await coming
 
-    async def _push(self, call: _Call, gives: list[Want], report: SessionReport) -> None:
+    async def _push(
+        self,
+        call: _Call,
+        gives: list[Want],
+        report: SessionReport,
+        parked: dict[Feed, int] | None = None,
+    ) -> None:
+        """Push ``gives`` in bounded batches; note in ``parked`` what the peer quarantined."""
         limits = self.service.verifier.limits
         while gives:
             batch = await self.store.feeds.read(
@@ -283,14 +317,31 @@ class SyncClient:
                 raise Misbehaved("the peer's push answer does not match the batch")
             report.pushed += len(batch)
             sent: dict[Feed, int] = {}
-            for record in batch:
+            for record, result in zip(batch, results, strict=True):
                 env = decode_envelope(record.envelope_bytes)
                 sent[(env.origin, env.audience)] = env.seq
+                if parked is not None and result.outcome in _HELD:
+                    parked[(env.origin, env.audience)] = env.seq
             gives = [
                 Want(w.origin, w.audience, sent.get((w.origin, w.audience), w.after), w.upto)
                 for w in gives
                 if sent.get((w.origin, w.audience), w.after) < w.upto
             ]
+
+
+def _wants(
+    theirs: Mapping[Feed, int], held: Mapping[Feed, int], stewards: Collection[bytes]
+) -> list[Want]:
+    """The ranges to pull: past what this node holds, stored or quarantined. Stewards'
+    feeds first: their membership decisions then apply to the records that follow, which
+    need no quarantine on the way."""
+    return [
+        Want(*feed, held.get(feed, 0), seq)
+        for feed, seq in sorted(
+            theirs.items(), key=lambda item: (item[0][0] not in stewards, item[0])
+        )
+        if seq > held.get(feed, 0)
+    ]
 
 
 def _advance(wants: list[Want], batch: Sequence[SignedRecord]) -> list[Want]:

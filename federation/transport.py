@@ -9,6 +9,10 @@ routes are not signed; their answers are, but cannot be bound to a request.
 A peer that answers too slowly (``timeout_s`` for the whole exchange), too
 much (over the batch limit), or with anything but a good answer raises
 :class:`~federation.sync.PeerError`; a ``429`` carries its ``Retry-After``.
+Error answers are signed like the others; one that the peer did not sign
+raises :class:`UnattributedAnswer` instead, which does not count against the
+peer, so that a man in the middle cannot make this node back off an honest
+peer by answering for it.
 """
 
 import json
@@ -31,6 +35,13 @@ from protocol.keys import key_text
 MSGPACK = "application/msgpack"
 PREFIX = "/federation/v1/"
 log = structlog.get_logger("banscan.federation")
+
+
+class UnattributedAnswer(PeerError):
+    """An error answer that the peer did not sign (or that is not bound to the request):
+    anyone on the path may have sent it, so it says nothing about the peer. The session
+    fails, but ``federation.gossip`` neither counts it among the peer's failures nor
+    backs the peer off (docs/protocol.md section 15)."""
 
 
 class HttpTransport:
@@ -65,11 +76,7 @@ class HttpTransport:
             ) as response:
                 answer = await _read_capped(response, self._max_answer)
                 if response.status != 200:
-                    raise PeerError(
-                        f"{route}: HTTP {response.status}: {_problem_detail(answer)}",
-                        peer_status=response.status,
-                        retry_after=_retry_after(response.headers.get("Retry-After")),
-                    )
+                    raise self._refusal(peer, route, request, response, answer, bound=signed)
                 self._check_answer(peer, request, response, answer, bound=signed)
                 return answer
         except TimeoutError as exc:
@@ -79,6 +86,32 @@ class HttpTransport:
             # which the peers route shows.
             log.info("peer request failed", url=url, error=f"{type(exc).__name__}: {exc}")
             raise PeerError(f"{route}: {_failure(exc)}") from exc
+
+    def _refusal(
+        self,
+        peer: PeerRef,
+        route: str,
+        request: SignedRequest,
+        response: aiohttp.ClientResponse,
+        body: bytes,
+        *,
+        bound: bool,
+    ) -> PeerError:
+        """The error for an answer other than 200: the peer's own refusal when the peer
+        signed it, else an :class:`UnattributedAnswer` (its status, text and
+        ``Retry-After`` may be anyone's)."""
+        try:
+            self._check_answer(peer, request, response, body, bound=bound)
+        except Misbehaved as exc:
+            return UnattributedAnswer(
+                f"{route}: an HTTP {response.status} answer not signed by the peer "
+                f"(ignored: {exc.detail})"
+            )
+        return PeerError(
+            f"{route}: HTTP {response.status}: {_problem_detail(body)}",
+            peer_status=response.status,
+            retry_after=_retry_after(response.headers.get("Retry-After")),
+        )
 
     def _check_answer(
         self,

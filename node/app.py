@@ -44,6 +44,7 @@ def create_app(
     app = web.Application(
         middlewares=[
             timing_middleware,
+            federation.sign_answers,
             problem_middleware,
             read_middleware,
         ],

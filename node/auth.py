@@ -5,8 +5,11 @@
 | (none)    | yes         | no                         | no              |
 | analyst   | yes         | yes                        | no              |
 | moderator | yes         | yes                        | no              |
-| publisher | yes         | yes                        | yes             |
-| admin     | yes         | yes                        | yes             |
+| publisher | yes         | yes                        | yes, some kinds |
+| admin     | yes         | yes                        | yes, some kinds |
+
+What a writer may publish depends on the kind too (:func:`require_publishing_right`;
+the role x kind table is in docs/api.md, "What each role may publish").
 """
 
 from aiohttp import web
@@ -18,6 +21,9 @@ from storage.tokens import Role, TokenInfo
 ALL_AUDIENCES = ("public", "network", "coordinators")
 PUBLIC_ONLY = ("public",)
 WRITERS = frozenset({Role.ADMIN, Role.PUBLISHER})
+# On a steward's node these carry the steward's powers over the whole network.
+RETRACTORS_OF_OTHERS = frozenset({Role.ADMIN})
+COMMAND_LINE_KINDS = frozenset({"membership"})
 
 
 async def token_info(request: web.Request) -> TokenInfo | None:
@@ -49,3 +55,23 @@ async def require_role(request: web.Request, allowed: frozenset[Role]) -> TokenI
 
 def readable_audiences(info: TokenInfo | None) -> tuple[str, ...]:
     return PUBLIC_ONLY if info is None else ALL_AUDIENCES
+
+
+def require_publishing_right(info: TokenInfo, kind: object, *, retracts_unsigned: bool) -> None:
+    """Refuse a record a writer's role may not have the node sign (docs/api.md).
+
+    A ``membership`` record decides which keys the whole network accepts, so no
+    token publishes one: ``banscan members`` does, on the node's own host
+    (docs/threat-model.md). A retraction of a record the node did not sign
+    withdraws another chapter's record everywhere when the node is a steward, so
+    it needs ``admin``. ``kind`` is whatever JSON the request sent."""
+    if isinstance(kind, str) and kind in COMMAND_LINE_KINDS:
+        raise Forbidden(
+            f"no token may publish a {kind} record; a steward publishes membership "
+            "decisions with 'banscan members' on the node's own host"
+        )
+    if retracts_unsigned and info.role not in RETRACTORS_OF_OTHERS:
+        raise Forbidden(
+            "retracting a record this node did not sign needs the admin role; "
+            f"the token given has the {info.role.value} role"
+        )

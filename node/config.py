@@ -112,6 +112,19 @@ class SubmissionsSection(Section):
     max_bytes: Annotated[int, Field(ge=4096, le=1 << 20)] = 64 * 1024
 
 
+class HttpSection(Section):
+    """Limits on slow HTTP clients (node/connections.py); a client past one gets 408 or 429."""
+
+    # Seconds for a request's line and headers to arrive, from its first byte.
+    header_timeout_s: Annotated[int, Field(ge=1, le=600)] = 10
+    # Seconds for a request's body to arrive whole, from the end of its headers.
+    body_timeout_s: Annotated[int, Field(ge=1, le=3600)] = 60
+    # Seconds a connection may wait with no request under way before it is closed.
+    idle_timeout_s: Annotated[int, Field(ge=1, le=3600)] = 75
+    # Connections one client may hold at once (not applied behind a proxy).
+    max_connections_per_client: Annotated[int, Field(ge=1, le=100_000)] = 128
+
+
 class StorageSection(Section):
     synchronous: Literal["normal", "full"] = "full"
 
@@ -136,6 +149,7 @@ class Config(Section):
     limits: LimitsSection = LimitsSection()
     federation: FederationSection = FederationSection()
     submissions: SubmissionsSection = SubmissionsSection()
+    http: HttpSection = HttpSection()
     storage: StorageSection = StorageSection()
     reads: ReadsSection = ReadsSection()
     log: LogSection = LogSection()
@@ -275,6 +289,17 @@ per_hour = 600
 trust_forwarded_for = false
 # The largest report accepted, in bytes.
 max_bytes = 65536
+
+[http]
+# Limits on slow clients: seconds for a request's line and headers to arrive
+# (from its first byte), for its body to arrive whole, and for a connection to
+# sit idle; past one the node answers 408 and closes the connection.
+header_timeout_s = 10
+body_timeout_s = 60
+idle_timeout_s = 75
+# Connections one client may hold at once; more get 429. Not applied when
+# trust_forwarded_for is set: behind a proxy, the proxy's limits apply.
+max_connections_per_client = 128
 
 [storage]
 # "full" syncs every commit to disk (safe against power loss); "normal" is

@@ -9,6 +9,7 @@ when Prometheus scrapes:
 |---|---|---|
 | ``banscan_http_requests_total`` | counter | method, route, status |
 | ``banscan_http_request_duration_seconds`` | histogram | method, route |
+| ``banscan_requests_aborted_total`` | counter | reason |
 | ``banscan_records`` | gauge | kind, audience |
 | ``banscan_quarantine_records`` / ``banscan_quarantine_bytes`` | gauge | |
 | ``banscan_peers`` | gauge | state (ok, failing, backed_off) |
@@ -20,6 +21,11 @@ when Prometheus scrapes:
 | ``banscan_sync_records_pulled_total`` / ``..._pushed_total`` | counter | peer |
 | ``banscan_peer_behind_records`` | gauge | peer |
 
+A request is aborted when its client goes away before it is answered
+(``client-gone``), or when the node cuts a slow client off (``header-timeout``,
+``body-timeout``, ``too-many-connections``; :mod:`node.connections`). Only the
+reason is counted: not the route, nor when.
+
 Routes are labelled by their template (``/api/v1/records/{id}``), never by
 the path asked for, and nothing about the client is recorded. No
 ``*_created`` series are exported: the first report's counter would carry the
@@ -27,7 +33,8 @@ moment it arrived, to the microsecond.
 
 Counters still tell when reports arrived to within a scrape, so ``/metrics``
 answers only a caller on the node's own host (a direct connection from a
-loopback address, not one relayed by the proxy) or one with a token.
+loopback address, not one relayed by the proxy) or one with a token. A caller
+that sends a token must send a valid one, from this host too.
 """
 
 from collections.abc import Iterator
@@ -56,6 +63,7 @@ disable_created_metrics()  # type: ignore[no-untyped-call]
 _LOOPBACK = frozenset({"127.0.0.1", "::1"})
 _RELAYED = ("X-Forwarded-For", "Forwarded", "X-Real-IP")
 
+ABORT_REASONS = ("client-gone", "header-timeout", "body-timeout", "too-many-connections")
 # Seconds: most API answers take milliseconds; exports and imports take longer.
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 
@@ -76,6 +84,14 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
+        self.aborted = Counter(
+            "banscan_requests_aborted",
+            "Requests not answered whole: the client went away or was cut off for being slow.",
+            ("reason",),
+            registry=self.registry,
+        )
+        for reason in ABORT_REASONS:
+            self.aborted.labels(reason)
         self.records = Gauge(
             "banscan_records",
             "Records held, by kind and audience.",
@@ -115,6 +131,9 @@ class Metrics:
 
     def observe(self, timing: Timing) -> None:
         """Count one answered request (an observer of :mod:`node.timing`)."""
+        if timing.status is None:
+            self.aborted.labels("client-gone").inc()
+            return
         self.requests.labels(timing.method, timing.route, str(timing.status)).inc()
         self.latency.labels(timing.method, timing.route).observe(timing.duration_s)
 
@@ -185,7 +204,8 @@ def _from_this_host(request: web.Request) -> bool:
 
 @routes.get("/metrics")
 async def metrics(request: web.Request) -> web.Response:
-    if not _from_this_host(request):
+    # A token sent from this host is checked like any other: an invalid one is refused.
+    if not _from_this_host(request) or "Authorization" in request.headers:
         await require_role(request, frozenset(Role))
     registry = request.app[METRICS]
     await registry.refresh(request.app)

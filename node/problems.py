@@ -7,6 +7,12 @@ and its subclasses, :class:`ApiError` among them) is answered with its own
 status and code. Internal text and stack traces never reach a client: a class
 whose detail may hold them has a ``public_detail``, and an unexpected
 exception is logged and answered with a generic 500.
+
+A client that closes its connection before it is answered (an upload cut off
+mid-body, a download abandoned) is no error of the node: the middleware
+raises :class:`ClientGone`, which :mod:`node.timing` counts apart, and nothing
+is answered or logged. A 408 closes the connection: what the client sends
+after it would be read as a new request.
 """
 
 import json
@@ -86,6 +92,10 @@ class RequestTimeout(ApiError):
     code = "request-timeout"
 
 
+class ClientGone(Exception):
+    """The client closed the connection before it was answered; there is no one to answer."""
+
+
 class UnsupportedMediaType(ApiError):
     status = 415
     code = "unsupported-media-type"
@@ -130,7 +140,10 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
     try:
         return await handler(request)
     except BanscanError as exc:
-        return error_response(exc)
+        response = error_response(exc)
+        if response.status == 408:
+            response.force_close()
+        return response
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
@@ -140,9 +153,17 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
         if "Allow" in exc.headers:
             response.headers["Allow"] = exc.headers["Allow"]
         return response
-    except Exception:
+    except Exception as exc:
+        if isinstance(exc, ConnectionError) and client_gone(request):
+            raise ClientGone from exc
         log.exception("unhandled error")
         return problem_response(500, "internal-error", "the node failed to handle this request")
+
+
+def client_gone(request: web.BaseRequest) -> bool:
+    """Whether the client's connection is closed or closing (reads and writes fail)."""
+    transport = request.transport
+    return transport is None or transport.is_closing()
 
 
 def error_response(exc: BanscanError) -> web.Response:

@@ -6,7 +6,7 @@ from typing import Any
 from protocol.envelope import AUDIENCES
 from protocol.errors import BodySchemaError, UnknownAudienceError
 from protocol.keys import NodeKey
-from protocol.kinds import KNOWN_KINDS, encode_body, validate_body
+from protocol.kinds import KNOWN_KINDS, Retraction, encode_body, validate_body
 from protocol.limits import Limits
 from protocol.records import VerifiedRecord, seal_record
 from storage.records import RecordStore
@@ -49,3 +49,22 @@ async def publish(
             content=content,
         ),
     )
+
+
+def retraction_target(kind: object, body: object) -> bytes | None:
+    """The id of the record a valid ``retraction`` body names; None for any other
+    kind or an invalid body, which :func:`publish` refuses as such."""
+    if kind != "retraction":
+        return None
+    try:
+        content = validate_body("retraction", body)
+    except BodySchemaError:
+        return None
+    assert isinstance(content, Retraction)
+    return bytes.fromhex(content.target)
+
+
+async def signed_here(records: RecordStore, key: NodeKey, record_id: bytes) -> bool:
+    """Whether this node holds ``record_id`` and signed it with its current key."""
+    held = await records.get(record_id)
+    return held is not None and held.envelope.origin == key.public_key

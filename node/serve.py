@@ -10,11 +10,15 @@ was still arriving would stall until the grace period ran out and be dropped.
 import asyncio
 import gc
 import signal
+from collections.abc import Callable
 
 import structlog
 from aiohttp import web
 
+from node import abuse, metrics
 from node.app import create_app
+from node.config import Config
+from node.connections import ClientConnections, SlowClientLimits, connection_factory
 from node.datadir import DataDir
 from node.logs import configure_logging
 from node.problems import Handler
@@ -67,12 +71,16 @@ async def serve(data_dir: DataDir, host: str | None, port: int | None) -> None:
     await runner.setup()
     # Everything loaded so far lives as long as the node: keep it out of the cyclic GC.
     gc.freeze()
+    server: asyncio.Server | None = None
     try:
-        site = web.TCPSite(
-            runner, host or config.node.host, config.node.port if port is None else port
+        assert runner.server is not None
+        server = await loop.create_server(
+            _connections(app, runner.server, config),
+            host or config.node.host,
+            config.node.port if port is None else port,
+            backlog=128,  # aiohttp's TCPSite default, kept
         )
-        await site.start()
-        bound_host, bound_port = runner.addresses[0][:2]
+        bound_host, bound_port = server.sockets[0].getsockname()[:2]
         url = f"http://{_url_host(bound_host)}:{bound_port}"
         # Written before the line below, so whoever reads that line finds the file.
         data_dir.url_file.write_text(url + "\n", encoding="utf-8")
@@ -81,7 +89,7 @@ async def serve(data_dir: DataDir, host: str | None, port: int | None) -> None:
         log.info("serving", url=url, network=config.network.id)
         await stop.wait()
         log.info("shutting down")
-        await site.stop()
+        server.close()
         # A request already parsed starts its handler a loop turn or two later.
         for _ in range(3):
             await asyncio.sleep(0)
@@ -92,8 +100,32 @@ async def serve(data_dir: DataDir, host: str | None, port: int | None) -> None:
             log.warning("requests still in flight after the grace period", count=in_flight.count)
     finally:
         data_dir.url_file.unlink(missing_ok=True)
+        if server is not None:
+            server.close()
         await runner.cleanup()
     log.info("stopped")
+
+
+def _connections(
+    app: web.Application, server: web.Server, config: Config
+) -> Callable[[], web.RequestHandler]:
+    """Each connection under the slow-client limits of ``[http]`` (:mod:`node.connections`)."""
+    http = config.http
+    limits = SlowClientLimits(
+        header_timeout_s=http.header_timeout_s,
+        body_timeout_s=http.body_timeout_s,
+        idle_timeout_s=http.idle_timeout_s,
+        max_connections_per_client=None
+        if config.submissions.trust_forwarded_for
+        else http.max_connections_per_client,
+    )
+    clients = None
+    if limits.max_connections_per_client is not None:
+        clients = ClientConnections(
+            limits.max_connections_per_client, app[abuse.REPORT_LIMITER].client_key
+        )
+    aborted = app[metrics.METRICS].aborted
+    return connection_factory(server, limits, clients, lambda reason: aborted.labels(reason).inc())
 
 
 def _url_host(host: str) -> str:

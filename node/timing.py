@@ -6,6 +6,10 @@ status is known hands a :class:`Timing` to each observer the app lists under
 :data:`OBSERVERS`: :func:`node.logs.log_request` and
 :meth:`node.metrics.Metrics.observe`. A route is named by its template
 (``/api/v1/records/{id}``), never by the path asked for.
+
+A request whose client went away before it was answered
+(:class:`node.problems.ClientGone`) has no status: its timing says so with
+``status=None``, and aiohttp is handed an answer that is never sent.
 """
 
 import time
@@ -16,7 +20,7 @@ from dataclasses import dataclass
 import structlog
 from aiohttp import web
 
-from node.problems import Handler
+from node.problems import ClientGone, Handler
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,7 +29,7 @@ class Timing:
 
     method: str
     route: str  # the matched route's template; "(unmatched)" when none matched
-    status: int
+    status: int | None  # None: the client went away before it was answered
     duration_s: float
 
 
@@ -38,7 +42,7 @@ async def timing_middleware(request: web.Request, handler: Handler) -> web.Strea
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(request_id=uuid.uuid4().hex[:16])
     started = time.perf_counter()
-    status = 500
+    status: int | None = 500
     try:
         response = await handler(request)
         status = response.status
@@ -46,6 +50,10 @@ async def timing_middleware(request: web.Request, handler: Handler) -> web.Strea
     except web.HTTPException as exc:
         status = exc.status
         raise
+    except ClientGone:
+        status = None
+        # Never sent: aiohttp drops an answer it cannot write, without a log line.
+        return web.Response(status=400)
     finally:
         resource = request.match_info.route.resource
         timing = Timing(

@@ -34,7 +34,9 @@ internal text sets ``public_detail``, which the client is told instead::
     │   ├── UnknownKey                      403 unknown-key
     │   └── NotMember                       403 not-member
     ├── federation.sync.PeerError           502 peer-error       a peer this node asked failed
-    │   └── Misbehaved                      502 peer-error       it sent what no honest peer sends
+    │   ├── Misbehaved                      502 peer-error       it sent what no honest peer sends
+    │   └── transport.UnattributedAnswer    502 peer-error       an error answer not signed by it
+    ├── node.connections.BodyTimeout        408 request-timeout  a body past [http] body_timeout_s
     └── node.problems.ApiError              400 bad-request      the HTTP API (any status)
         ├── BadParameter                    400 bad-parameter    a query or path parameter
         ├── BadRequest                      400 bad-request      a malformed request body
@@ -44,7 +46,7 @@ internal text sets ``public_detail``, which the client is told instead::
         ├── RequestTimeout                  408 request-timeout  a body that did not arrive in time
         ├── UnsupportedMediaType            415 unsupported-media-type
         ├── TooManyRequests                 429 too-many-requests  with Retry-After
-        ├── node.reads.ReadsBusy            503 busy             readers queued full; Retry-After
+        ├── node.reads.ReadsBusy            503 busy             anonymous reads queued past [reads]
         └── node.moderation.submissions.SubmissionError  422 invalid-submission
             ├── SubmissionsClosed           503 submissions-closed
             ├── SubmissionNotFound          404 not-found

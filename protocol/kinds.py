@@ -10,6 +10,7 @@ from typing import Annotated, Any, Final, Literal
 import msgpack
 from pydantic import Field, ValidationError, model_validator
 
+from protocol.envelope import MAX_UINT63
 from protocol.errors import BodySchemaError, MalformedError
 from protocol.fields import (
     CountryCode,
@@ -132,7 +133,8 @@ class Membership(StrictModel):
     name: Text
     city: Text | None = None
     country: CountryCode | None = None
-    compromised_since_ms: Annotated[int, Field(ge=0)] | None = None
+    # Bounded like created_ms: a larger value cannot be stored (SQLite's INTEGER).
+    compromised_since_ms: Annotated[int, Field(ge=0, le=MAX_UINT63)] | None = None
 
     @model_validator(mode="after")
     def _revoke_needs_time(self) -> "Membership":

@@ -19,7 +19,7 @@ import hashlib
 import struct
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import msgpack
 
@@ -38,6 +38,7 @@ MAX_WANTS = 10_000
 
 Feed = tuple[bytes, str]
 Vector = Mapping[Feed, int]
+_V = TypeVar("_V")  # a vector entry: a seq (version 1) or a seq and digest (version 2)
 
 
 def bucket_of(origin: bytes) -> int:
@@ -64,11 +65,11 @@ def bucket_digests(vector: Vector) -> list[bytes]:
     return [h.digest()[:BUCKET_DIGEST_BYTES] for h in hashes]
 
 
-def in_buckets(vector: Vector, buckets: Collection[int]) -> dict[Feed, int]:
+def in_buckets(vector: Mapping[Feed, _V], buckets: Collection[int]) -> dict[Feed, _V]:
     return {feed: seq for feed, seq in vector.items() if bucket_of(feed[0]) in buckets}
 
 
-def restrict(vector: Vector, audiences: Collection[str]) -> dict[Feed, int]:
+def restrict(vector: Mapping[Feed, _V], audiences: Collection[str]) -> dict[Feed, _V]:
     return {feed: seq for feed, seq in vector.items() if feed[1] in audiences}
 
 
@@ -121,7 +122,7 @@ class PullRequest:
     max_records: int
 
 
-def _pack(value: dict[str, Any]) -> bytes:
+def pack(value: dict[str, Any]) -> bytes:
     return msgpack.packb(value, use_bin_type=True)
 
 
@@ -130,11 +131,11 @@ def _entries_wire(entries: Mapping[Feed, int]) -> list[list[Any]]:
 
 
 def encode_sync_request(message: SyncRequest) -> bytes:
-    return _pack({"step": "digest", "audiences": list(message.audiences), "digest": message.digest})
+    return pack({"step": "digest", "audiences": list(message.audiences), "digest": message.digest})
 
 
 def encode_entries_request(message: EntriesRequest) -> bytes:
-    return _pack(
+    return pack(
         {
             "step": "entries",
             "audiences": list(message.audiences),
@@ -148,15 +149,15 @@ def encode_sync_answer(message: SyncAnswer) -> bytes:
     value: dict[str, Any] = {"audiences": list(message.audiences), "in_sync": message.in_sync}
     if not message.in_sync:
         value["buckets"] = list(message.buckets)
-    return _pack(value)
+    return pack(value)
 
 
 def encode_entries_answer(message: EntriesAnswer) -> bytes:
-    return _pack({"entries": _entries_wire(message.entries)})
+    return pack({"entries": _entries_wire(message.entries)})
 
 
 def encode_pull_request(message: PullRequest) -> bytes:
-    return _pack(
+    return pack(
         {
             "wants": [[w.origin, w.audience, w.after, w.upto] for w in message.wants],
             "max_records": message.max_records,
@@ -166,52 +167,47 @@ def encode_pull_request(message: PullRequest) -> bytes:
 
 def decode_sync_step(data: bytes) -> SyncRequest | EntriesRequest:
     """A request to ``/federation/v1/sync``: step ``digest`` or step ``entries``."""
-    value = _map(data, "sync request")
+    value = parse_map(data, "sync request")
     step = value.get("step")
-    audiences = _audiences(value.get("audiences"))
+    audiences = parse_audiences(value.get("audiences"))
     if step == "digest":
-        _keys(value, {"step", "audiences", "digest"}, "sync request")
-        return SyncRequest(audiences, _digest(value.get("digest"), DIGEST_BYTES, "digest"))
+        require_keys(value, {"step", "audiences", "digest"}, "sync request")
+        return SyncRequest(audiences, parse_digest(value.get("digest"), DIGEST_BYTES, "digest"))
     if step == "entries":
-        _keys(value, {"step", "audiences", "buckets", "entries"}, "sync request")
-        buckets = value.get("buckets")
-        if not isinstance(buckets, list) or not all(
-            type(b) is int and 0 <= b < BUCKETS for b in buckets
-        ):
-            raise MalformedError(f"buckets must be a list of integers 0 to {BUCKETS - 1}")
-        return EntriesRequest(audiences, tuple(sorted(set(buckets))), _entries(value))
+        require_keys(value, {"step", "audiences", "buckets", "entries"}, "sync request")
+        return EntriesRequest(audiences, parse_bucket_list(value.get("buckets")), _entries(value))
     raise MalformedError('a sync request\'s step must be "digest" or "entries"')
 
 
 def decode_sync_answer(data: bytes) -> SyncAnswer:
-    value = _map(data, "sync answer")
-    audiences = _audiences(value.get("audiences"))
+    value = parse_map(data, "sync answer")
+    audiences = parse_audiences(value.get("audiences"))
     in_sync = value.get("in_sync")
     if type(in_sync) is not bool:
         raise MalformedError("in_sync must be a boolean")
     if in_sync:
-        _keys(value, {"audiences", "in_sync"}, "sync answer")
+        require_keys(value, {"audiences", "in_sync"}, "sync answer")
         return SyncAnswer(audiences, True)
-    _keys(value, {"audiences", "in_sync", "buckets"}, "sync answer")
+    require_keys(value, {"audiences", "in_sync", "buckets"}, "sync answer")
     buckets = value.get("buckets")
     if not isinstance(buckets, list) or len(buckets) != BUCKETS:
         raise MalformedError(f"buckets must be a list of {BUCKETS} digests")
     return SyncAnswer(
         audiences,
         False,
-        tuple(_digest(b, BUCKET_DIGEST_BYTES, "bucket digest") for b in buckets),
+        tuple(parse_digest(b, BUCKET_DIGEST_BYTES, "bucket digest") for b in buckets),
     )
 
 
 def decode_entries_answer(data: bytes) -> EntriesAnswer:
-    value = _map(data, "entries answer")
-    _keys(value, {"entries"}, "entries answer")
+    value = parse_map(data, "entries answer")
+    require_keys(value, {"entries"}, "entries answer")
     return EntriesAnswer(_entries(value))
 
 
 def decode_pull_request(data: bytes, max_records: int) -> PullRequest:
-    value = _map(data, "pull request")
-    _keys(value, {"wants", "max_records"}, "pull request")
+    value = parse_map(data, "pull request")
+    require_keys(value, {"wants", "max_records"}, "pull request")
     wants = value.get("wants")
     if not isinstance(wants, list):
         raise MalformedError("wants must be a list of [origin, audience, after, upto]")
@@ -222,8 +218,8 @@ def decode_pull_request(data: bytes, max_records: int) -> PullRequest:
         if not isinstance(want, list) or len(want) != 4:
             raise MalformedError(f"want {index} must be [origin, audience, after, upto]")
         origin, audience, after, upto = want
-        _origin(origin, f"want {index}")
-        _audience(audience)
+        parse_origin(origin, f"want {index}")
+        parse_audience(audience)
         if type(after) is not int or type(upto) is not int or not 0 <= after < upto:
             raise MalformedError(
                 f"want {index}: after and upto must be integers, 0 <= after < upto"
@@ -235,7 +231,7 @@ def decode_pull_request(data: bytes, max_records: int) -> PullRequest:
     return PullRequest(tuple(parsed), min(limit, max_records))
 
 
-def _map(data: bytes, what: str) -> dict[str, Any]:
+def parse_map(data: bytes, what: str) -> dict[str, Any]:
     try:
         value = msgpack.unpackb(
             data,
@@ -254,7 +250,15 @@ def _map(data: bytes, what: str) -> dict[str, Any]:
     return value
 
 
-def _keys(value: Mapping[str, Any], expected: set[str], what: str) -> None:
+def parse_bucket_list(buckets: Any) -> tuple[int, ...]:
+    if not isinstance(buckets, list) or not all(
+        type(b) is int and 0 <= b < BUCKETS for b in buckets
+    ):
+        raise MalformedError(f"buckets must be a list of integers 0 to {BUCKETS - 1}")
+    return tuple(sorted(set(buckets)))
+
+
+def require_keys(value: Mapping[str, Any], expected: set[str], what: str) -> None:
     if unknown := set(value) - expected:
         raise MalformedError(
             f"the {what} has unknown fields: {', '.join(sorted(map(str, unknown)))}"
@@ -263,13 +267,13 @@ def _keys(value: Mapping[str, Any], expected: set[str], what: str) -> None:
         raise MalformedError(f"the {what} lacks {', '.join(sorted(missing))}")
 
 
-def _audiences(value: Any) -> tuple[str, ...]:
+def parse_audiences(value: Any) -> tuple[str, ...]:
     if not isinstance(value, list) or not value:
         raise MalformedError("audiences must be a non-empty list")
-    return tuple(sorted({_audience(a) for a in value}, key=AUDIENCES.index))
+    return tuple(sorted({parse_audience(a) for a in value}, key=AUDIENCES.index))
 
 
-def _audience(value: Any) -> str:
+def parse_audience(value: Any) -> str:
     if value not in AUDIENCES:
         raise UnknownAudienceError(
             f"audience {str(value)[:40]!r} is not one of {', '.join(AUDIENCES)}"
@@ -277,13 +281,13 @@ def _audience(value: Any) -> str:
     return str(value)
 
 
-def _origin(value: Any, where: str) -> bytes:
+def parse_origin(value: Any, where: str) -> bytes:
     if type(value) is not bytes or len(value) != PUBLIC_KEY_BYTES:
         raise MalformedError(f"{where}: an origin is {PUBLIC_KEY_BYTES} bytes of bin")
     return value
 
 
-def _digest(value: Any, size: int, what: str) -> bytes:
+def parse_digest(value: Any, size: int, what: str) -> bytes:
     if type(value) is not bytes or len(value) != size:
         raise MalformedError(f"a {what} is {size} bytes of bin")
     return value
@@ -300,7 +304,7 @@ def _entries(value: Mapping[str, Any]) -> dict[Feed, int]:
         if not isinstance(entry, list) or len(entry) != 3:
             raise MalformedError(f"entry {index} must be [origin, audience, seq]")
         origin, audience, seq = entry
-        feed = (_origin(origin, f"entry {index}"), _audience(audience))
+        feed = (parse_origin(origin, f"entry {index}"), parse_audience(audience))
         if type(seq) is not int or seq < 1:
             raise MalformedError(f"entry {index}: seq must be a positive integer")
         if feed in parsed:

@@ -13,8 +13,9 @@ its own modules import each other without loops (tests/test_storage_imports.py).
   ``rollup``, ``quarantine`` and ``members`` keep what a write changes.
 - ``filters``, ``queries`` and ``stats``: filtered reads and aggregates;
   ``columns``: the query columns filled at insert time.
-- ``feeds`` and ``peers`` for sync; ``submissions`` and ``tokens`` for the
-  node's users; ``backup``: backing up and restoring the database file.
+- ``feeds`` and ``peers`` for sync, ``nonces`` for the federation's replay
+  check; ``submissions`` and ``tokens`` for the node's users; ``backup``:
+  backing up and restoring the database file.
 
 Its errors, :class:`StorageError` and :class:`SchemaVersionError`, belong to
 the one error tree drawn in :mod:`protocol.errors`. Their ``detail`` may

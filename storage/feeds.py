@@ -5,10 +5,12 @@ envelope of a slot (never fork evidence), and with no body once the body was
 erased, so the signed envelope still travels as a tombstone.
 """
 
-from collections.abc import Collection, Sequence
+from collections import defaultdict
+from collections.abc import Collection, Mapping, Sequence
 
 from protocol.records import SignedRecord
 from protocol.sync import Feed, Want
+from protocol.sync2 import FEED_DIGEST_START, Entry, feed_digest, feed_step
 from storage.database import Database
 from storage.sql import expand_in, statement
 
@@ -16,6 +18,11 @@ from storage.sql import expand_in, statement
 class FeedStore:
     def __init__(self, db: Database) -> None:
         self._db = db
+        # Each feed's (seq, digest over its stored ids up to seq): slots below a feed's
+        # head never change, so the digest is extended from here as the feed grows.
+        self._chains: dict[Feed, Entry] = {}
+        # Forked feeds' digests, by (seq, number of evidence ids) when computed.
+        self._forked: dict[Feed, tuple[tuple[int, int], bytes]] = {}
 
     async def vector(self, audiences: Collection[str]) -> dict[Feed, int]:
         """``{(origin, audience): max contiguous seq}`` for the feeds of ``audiences`` held."""
@@ -27,6 +34,103 @@ class FeedStore:
         )
         async with self._db.reader.execute(sql, params) as cursor:
             return {(origin, audience): seq async for origin, audience, seq in cursor}
+
+    async def vector2(self, audiences: Collection[str]) -> dict[Feed, Entry]:
+        """``{(origin, audience): (max contiguous seq, feed digest)}`` (docs/protocol.md
+        section 16.1): the digest covers the stored ids and, for a forked feed, the
+        fork evidence held."""
+        heads = await self.vector(audiences)
+        forked = await self._evidence_ids(audiences)
+        out: dict[Feed, Entry] = {}
+        for feed, seq in heads.items():
+            if feed in forked:
+                out[feed] = (seq, await self._forked_digest(feed, seq, forked[feed]))
+            else:
+                out[feed] = (seq, await self._chain(feed, seq))
+        return out
+
+    async def _chain(self, feed: Feed, seq: int) -> bytes:
+        done, digest = self._chains.get(feed, (0, FEED_DIGEST_START))
+        if done > seq:  # another store replaced the database under this one
+            done, digest = 0, FEED_DIGEST_START
+        if done < seq:
+            for record_id in await self.slot_ids(feed, done, seq):
+                digest = feed_step(digest, (record_id,))
+            self._chains[feed] = (seq, digest)
+        return digest
+
+    async def _forked_digest(self, feed: Feed, seq: int, evidence: dict[int, list[bytes]]) -> bytes:
+        """The digest of a feed with fork evidence, computed again only when its seq or its
+        evidence changed."""
+        key = (seq, sum(len(ids) for ids in evidence.values()))
+        cached = self._forked.get(feed)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        ids = await self.slot_ids(feed, 0, seq)
+        digest = feed_digest([ids[i], *evidence.get(i + 1, ())] for i in range(len(ids)))
+        self._forked[feed] = (key, digest)
+        return digest
+
+    async def _evidence_ids(self, audiences: Collection[str]) -> dict[Feed, dict[int, list[bytes]]]:
+        """The ids of fork evidence held, by feed and seq (few: forks are rare)."""
+        found: dict[Feed, dict[int, list[bytes]]] = defaultdict(lambda: defaultdict(list))
+        async with self._db.reader.execute("SELECT origin, audience, seq, id FROM forks") as cur:
+            async for origin, audience, seq, record_id in cur:
+                if audience in audiences:
+                    found[(origin, audience)][seq].append(bytes(record_id))
+        return found
+
+    async def slot_ids(self, feed: Feed, after: int, upto: int) -> list[bytes]:
+        """The stored ids of slots ``after < seq <= upto`` of ``feed``, in seq order."""
+        rows = await self._db.reader.execute_fetchall(
+            "SELECT id FROM records WHERE origin = ? AND audience = ? AND seq > ? "
+            "AND seq <= ? ORDER BY seq",
+            (*feed, after, upto),
+        )
+        return [bytes(row[0]) for row in rows]
+
+    async def evidence(self, feed: Feed, after: int, ids: Sequence[bytes]) -> list[SignedRecord]:
+        """Envelopes (no bodies) of slots ``after + 1 ... after + len(ids)`` that ``ids``
+        do not name: the stored one where it differs from the id given, and fork evidence."""
+        upto = after + len(ids)
+        known = set(ids)
+        out: list[SignedRecord] = []
+        async with self._db.reader.execute(
+            "SELECT seq, id, envelope, signature FROM records WHERE origin = ? AND audience = ? "
+            "AND seq > ? AND seq <= ? ORDER BY seq",
+            (*feed, after, upto),
+        ) as cursor:
+            async for seq, record_id, envelope, signature in cursor:
+                if bytes(record_id) != ids[seq - after - 1]:
+                    out.append(SignedRecord(envelope, signature, None))
+        async with self._db.reader.execute(
+            "SELECT id, envelope, signature FROM forks WHERE origin = ? AND audience = ? "
+            "AND seq > ? AND seq <= ? ORDER BY seq, id",
+            (*feed, after, upto),
+        ) as cursor:
+            async for record_id, envelope, signature in cursor:
+                if bytes(record_id) not in known:
+                    out.append(SignedRecord(envelope, signature, None))
+        return out
+
+    async def quarantined_heads(self, heads: Mapping[Feed, int]) -> dict[Feed, int]:
+        """For each feed of ``heads`` (its stored max seq), how far the records held in the
+        quarantine carry it on with no gap; only feeds they carry on are listed."""
+        found: dict[Feed, int] = {}
+        for feed, head in heads.items():
+            reach = head
+            async with self._db.reader.execute(
+                "SELECT DISTINCT seq FROM quarantine WHERE origin = ? AND audience = ? "
+                "AND seq > ? ORDER BY seq",
+                (*feed, head),
+            ) as cursor:
+                async for (seq,) in cursor:
+                    if seq != reach + 1:
+                        break
+                    reach = seq
+            if reach > head:
+                found[feed] = reach
+        return found
 
     async def heads(self, origin: bytes) -> dict[str, int]:
         """``{audience: max contiguous seq}`` of ``origin``'s feeds."""

@@ -335,6 +335,17 @@ MIGRATIONS: tuple[str, ...] = (
     # 6: submissions from the public, moderators' public keys, the moderation audit
     # log (storage.submissions)
     _SUBMISSIONS,
+    # 7: the nonces of accepted federation requests, until their signature expires, so
+    # a request captured before a restart is still a replay after it (storage.nonces)
+    """
+    CREATE TABLE request_nonces (
+        keyid   TEXT NOT NULL,                 -- the signer's keyid, as signed
+        nonce   TEXT NOT NULL,
+        until_s INTEGER NOT NULL,              -- expires + the clock skew, in seconds
+        PRIMARY KEY (keyid, nonce)
+    ) WITHOUT ROWID;
+    CREATE INDEX request_nonces_until ON request_nonces (until_s);
+    """,
 )
 
 

@@ -108,6 +108,15 @@ class PeerStore:
             rows = await conn.execute_fetchall("SELECT failures FROM peers WHERE key = ?", (key,))
         return next(iter(rows))[0] if rows else 0
 
+    async def interrupted(self, key: bytes, error: str, now: int) -> None:
+        """A session failed through no proven fault of the peer: note it, leaving the
+        count of failures and the backoff as they are."""
+        async with self._db.transaction() as conn:
+            await conn.execute(
+                "UPDATE peers SET last_attempt_ms = ?, last_error = ? WHERE key = ?",
+                (now, error[:500], key),
+            )
+
     async def advertised(
         self,
         peer: bytes,

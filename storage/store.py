@@ -7,6 +7,7 @@ from pathlib import Path
 from protocol.trust import Trust
 from storage.database import Database, Synchronous
 from storage.feeds import FeedStore
+from storage.nonces import NonceStore
 from storage.peers import PeerStore
 from storage.quarantine import DEFAULT_MAX_BYTES
 from storage.queries import RecordQueries
@@ -37,6 +38,7 @@ class Store:
         self.tokens = TokenStore(db, clock)
         self.feeds = FeedStore(db)
         self.peers = PeerStore(db)
+        self.nonces = NonceStore(db)
         self.submissions = SubmissionStore(db, clock)
 
     @classmethod

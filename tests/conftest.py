@@ -17,8 +17,7 @@ from aiohttp.test_utils import TestClient
 from hypothesis import settings
 
 from node.app import create_app
-from node.config import steward_keys
-from node.datadir import DataDir
+from node.datadir import DataDir, open_node_store
 from node.state import STORE
 from storage.store import Store, wall_clock_ms
 from storage.tokens import Role
@@ -98,15 +97,11 @@ def bearer(token: str) -> dict[str, str]:
 
 @asynccontextmanager
 async def node_store(directory: Path) -> AsyncIterator[Store]:
-    """The store of a stopped node, opened as the node opens it: its configured stewards,
-    or its own key when it has none, and its configured ``synchronous``."""
+    """The store of a stopped node, opened as the node opens it (its configured stewards,
+    or its own key when it has none; its durability and quarantine bound)."""
     data_dir = DataDir(directory)
-    config, key = data_dir.load_config(), data_dir.load_key()
-    store = await Store.open(
-        data_dir.database,
-        synchronous=config.storage.synchronous,
-        stewards=steward_keys(config, key.public_key),
-    )
+    key = data_dir.load_key()
+    store = await open_node_store(data_dir.database, data_dir.load_config(), key.public_key)
     try:
         yield store
     finally:

@@ -6,6 +6,8 @@ import os
 import re
 import sqlite3
 import stat
+import subprocess
+import sys
 import tomllib
 import urllib.error
 import urllib.request
@@ -201,6 +203,24 @@ def test_a_command_group_without_its_command_prints_help_and_exits_2() -> None:
     result = banscan("token")
     assert result.returncode == 2
     assert "create" in result.stdout
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly(node_dir: Path) -> None:
+    """``banscan status | head -1``: no traceback when the pipe is closed."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader has gone before the command writes a byte
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "node.cli", "status", "--data-dir", str(node_dir)],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            timeout=60,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+    assert result.stderr == b""
+    assert result.returncode == 141
 
 
 # --- token create -----------------------------------------------------------------------------

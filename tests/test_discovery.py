@@ -1,8 +1,7 @@
 """Announcing and discovery over a real store, without a network: a node publishes its
 ``node`` record only when it changes, and peers come and go with members' records."""
 
-from collections.abc import AsyncIterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -24,14 +23,13 @@ T0 = 1_760_000_000_000
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    opened = await Store.open(
-        tmp_path / "banscan.db",
-        clock=lambda: T0,
-        stewards=frozenset({STEWARD.public_key, HOME.public_key}),
-    )
-    yield opened
-    await opened.close()
+def store_clock() -> Callable[[], int]:
+    return lambda: T0
+
+
+@pytest.fixture
+def stewards() -> frozenset[bytes]:
+    return frozenset({STEWARD.public_key, HOME.public_key})
 
 
 def place(url: str, name: str = "Home chapter") -> Announcement:

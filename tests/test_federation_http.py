@@ -1,5 +1,8 @@
 """Federation over real HTTP: two node apps on 127.0.0.1, signed both ways."""
 
+import base64
+import datetime
+import hashlib
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -9,8 +12,15 @@ import msgpack
 import pytest
 from aiohttp import ClientSession
 from aiohttp.test_utils import TestServer
+from http_message_signatures import HTTPMessageSigner, HTTPSignatureKeyResolver, algorithms
 
-from federation.httpsig import MessageSigner, SignedRequest, headers
+from federation.httpsig import (
+    REQUEST_COMPONENTS,
+    MessageSigner,
+    SignedRequest,
+    headers,
+    network_tag,
+)
 from federation.sync import PeerError, PeerRef
 from node.app import create_app
 from node.config import Config, FederationSection, NetworkSection
@@ -145,6 +155,59 @@ async def test_refused_requests(
         got, problem, _ = await post(server, route, sync_body(), key=signer, **options)
         assert got == status
         assert problem["type"] == f"urn:banscan:problem:{code}"
+
+
+def loosely_signed(url: str, body: bytes, *, expires_after: int, digest: str) -> dict[str, str]:
+    """The steward's request signed by the RFC 9421 package directly, with a window and a
+    ``Content-Digest`` that our own signer would never write."""
+    request = SignedRequest("POST", url, headers([("Content-Type", "application/msgpack")]))
+    request.headers["Content-Digest"] = digest
+    created = datetime.datetime.fromtimestamp(int(time.time()), tz=datetime.UTC)
+
+    class Keys(HTTPSignatureKeyResolver):
+        def resolve_private_key(self, key_id: str) -> Any:
+            return STEWARD.private_key
+
+    HTTPMessageSigner(signature_algorithm=algorithms.ED25519, key_resolver=Keys()).sign(
+        request,
+        key_id=STEWARD.text,
+        created=created,
+        expires=created + datetime.timedelta(seconds=expires_after),
+        nonce=f"loose-{expires_after}-{digest[:7]}",
+        label="banscan",
+        tag=network_tag(NETWORK),
+        covered_component_ids=REQUEST_COMPONENTS,
+        use_existing_digest=True,
+    )
+    return dict(request.headers)
+
+
+def digest_of(body: bytes, algorithm: str) -> str:
+    value = base64.b64encode(hashlib.new(algorithm.replace("-", ""), body).digest()).decode()
+    return f"{algorithm}=:{value}:"
+
+
+@pytest.mark.parametrize(
+    ("expires_after", "algorithm", "status", "code"),
+    [
+        (300, "sha-256", 200, None),
+        (-10, "sha-256", 401, "stale"),  # expires before created
+        (300, "sha-512", 401, "bad-signature"),  # section 15 requires sha-256
+    ],
+    ids=["as-specified", "expires-before-created", "sha-512-only"],
+)
+async def test_a_signature_looser_than_the_profile_is_refused(
+    start: Start, expires_after: int, algorithm: str, status: int, code: str | None
+) -> None:
+    server = await start(CHAPTER)
+    url = str(server.make_url("/federation/v1/sync"))
+    sent = loosely_signed(
+        url, sync_body(), expires_after=expires_after, digest=digest_of(sync_body(), algorithm)
+    )
+    got, answer, _ = await post(server, "sync", sync_body(), replay=sent)
+    assert got == status
+    if code is not None:
+        assert answer["type"] == f"urn:banscan:problem:{code}"
 
 
 async def test_a_replayed_request_is_refused(start: Start) -> None:

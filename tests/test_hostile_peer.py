@@ -14,8 +14,10 @@ off (in the peers table and ``GET /api/v1/federation/peers``); and an honest
 member node keeps syncing with home throughout. One test runs home as a real
 ``banscan run`` process whose own gossip loop meets the hostile peer.
 
-A strict xfail pins a weakness found on the way: a fork told to two nodes by
-pull is never found by anti-entropy.
+The hostile peer speaks sync version 1 only, as an older node does: it
+answers a version 2 request ``400 malformed``, and home falls back. A fork it
+tells to home and to the honest node by pull is found when those two sync
+(sync version 2's feed digests, docs/protocol.md section 16.1).
 """
 
 import asyncio
@@ -45,6 +47,7 @@ from node.config import Config, FederationSection, LimitsSection, NetworkSection
 from node.datadir import DataDir
 from node.publishing import publish
 from node.state import FEDERATION, STORE
+from protocol.errors import MalformedError
 from protocol.keys import NodeKey
 from protocol.limits import DEFAULT_LIMITS
 from protocol.records import SignedRecord, decode_batch, encode_batch
@@ -152,7 +155,11 @@ class HostilePeer:
     async def _serve(self, request: web.Request) -> web.StreamResponse:
         route = request.match_info["route"].removeprefix("public/")
         body = await request.read()
-        answer = self.answers.get(route) or self._honest_answer(route, body)
+        try:
+            answer = self.answers.get(route) or self._honest_answer(route, body)
+        except MalformedError as exc:
+            # As a node of sync version 1 answers a version 2 request: 400, malformed.
+            return self._refuse(request, exc)
         trick = self.trick if route == self.trick_route else Trick.NONE
         if trick is Trick.NO_HEADERS:
             await self._stall()
@@ -178,6 +185,21 @@ class HostilePeer:
         elif trick in (Trick.NO_END, Trick.OVERSIZED):
             return await self._stream(request, signature, answer, trick)
         return web.Response(body=answer, content_type=MSGPACK, headers=signature)
+
+    def _refuse(self, request: web.Request, exc: MalformedError) -> web.Response:
+        problem = json.dumps({"type": exc.code, "status": 400, "detail": exc.detail}).encode()
+        signed_request = SignedRequest(
+            request.method, str(request.url), headers(request.headers.items())
+        )
+        reply = SignedResponse(400, signed_request, headers())
+        self.signer.sign_response(reply, problem, bound="Signature" in request.headers)
+        names = ("Content-Digest", "Signature-Input", "Signature")
+        return web.Response(
+            status=400,
+            body=problem,
+            content_type="application/problem+json",
+            headers={name: reply.headers[name] for name in names},
+        )
 
     def _honest_answer(self, route: str, body: bytes) -> bytes:
         if route == "sync":
@@ -884,11 +906,6 @@ async def test_requests_whose_body_never_ends_do_not_starve_honest_peers(net: Ne
             writer.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a sync vector holds only each feed's max seq: two nodes holding different "
-    "envelopes for one slot compare equal, so a fork told to two nodes is never found",
-)
 async def test_a_fork_told_to_two_nodes_is_found_when_they_sync(net: Network) -> None:
     # The hostile peer serves home one seq 2 and the honest node another. (Had either
     # come by push, the eager push onward would have met the other and found the fork.)
@@ -906,4 +923,9 @@ async def test_a_fork_told_to_two_nodes_is_found_when_they_sync(net: Network) ->
         assert await gossip.sync_with(peer) is not None
         assert await store.records.get(record.id) is not None
     await exchange(net)
-    assert await net.home_store.records.forks() or await net.honest_store.records.forks()
+    # Both nodes keep both envelopes as evidence and flag the origin.
+    for store in (net.home_store, net.honest_store):
+        forks = await store.records.forks()
+        assert [(f.origin, f.seq) for f in forks] == [(HOSTILE.public_key, 2)]
+        assert {forks[0].second_id, forks[0].first_id} == {GENUINE[1].id, other.id}
+        assert await store.records.flagged_origins() == [HOSTILE.public_key]

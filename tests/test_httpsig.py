@@ -157,8 +157,12 @@ def unsigned() -> SignedRequest:
     return request
 
 
-def long_window() -> SignedRequest:
+def hand_signed(expires_after: int = MAX_WINDOW_S, digest: str | None = None) -> SignedRequest:
+    """Alice's request signed by the package directly, so it may break our profile:
+    its window, or a ``Content-Digest`` of our choosing."""
     request = SignedRequest("POST", URL, headers())
+    if digest is not None:
+        request.headers["Content-Digest"] = digest
     created = datetime.datetime.fromtimestamp(Clock()(), tz=datetime.UTC)
     private = Ed25519PrivateKey.from_private_bytes(hashlib.sha256(b"alice").digest())
 
@@ -170,14 +174,28 @@ def long_window() -> SignedRequest:
         request,
         key_id=ALICE.text,
         created=created,
-        expires=created + datetime.timedelta(seconds=MAX_WINDOW_S + 1),
+        expires=created + datetime.timedelta(seconds=expires_after),
         nonce="n",
         label="banscan",
         tag=network_tag("net"),
         covered_component_ids=REQUEST_COMPONENTS,
-        body=BODY,
+        body=None if digest is not None else BODY,
+        use_existing_digest=digest is not None,
     )
     return request
+
+
+def long_window() -> SignedRequest:
+    return hand_signed(expires_after=MAX_WINDOW_S + 1)
+
+
+def expires_before_created() -> SignedRequest:
+    return hand_signed(expires_after=-10)
+
+
+def sha512_only() -> SignedRequest:
+    digest = base64.b64encode(hashlib.sha512(BODY).digest()).decode()
+    return hand_signed(digest=f"sha-512=:{digest}:")
 
 
 @pytest.mark.parametrize(
@@ -190,9 +208,22 @@ def long_window() -> SignedRequest:
         (signed_request, BODY, MAX_WINDOW_S + 31, None, 401, "stale"),
         (signed_request, BODY, -31, None, 401, "future"),
         (long_window, BODY, 0, None, 401, "stale"),
+        (expires_before_created, BODY, 0, None, 401, "stale"),
+        (sha512_only, BODY, 0, None, 401, "bad-signature"),
         (signed_request, BODY, 0, set(), 403, "not-member"),
     ],
-    ids=["unsigned", "forged", "tampered", "network", "stale", "future", "window", "member"],
+    ids=[
+        "unsigned",
+        "forged",
+        "tampered",
+        "network",
+        "stale",
+        "future",
+        "window",
+        "expires-before-created",
+        "sha-512-only",
+        "member",
+    ],
 )
 def test_refusals(
     make: Any, body: bytes, clock_at: int, members: set[bytes] | None, status: int, code: str

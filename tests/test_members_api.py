@@ -104,14 +104,19 @@ async def test_the_node_as_steward_retracts_another_origins_record(
     assert response.status == 200, await response.text()
     assert client.app[NODE_KEY].public_key in client.app[STORE].trust.stewards
 
+    retraction = {
+        "kind": "retraction",
+        "audience": "public",
+        "body": {"target": target.id.hex(), "reason": "safety"},
+    }
+    # Only an admin token carries the steward's power over another chapter's record.
+    refused = await client.post(
+        "/api/v1/records", json=retraction, headers=bearer(tokens[Role.PUBLISHER])
+    )
+    assert refused.status == 403, await refused.text()
+    assert await incident_ids(client) == {target.id.hex()}
     published = await client.post(
-        "/api/v1/records",
-        json={
-            "kind": "retraction",
-            "audience": "public",
-            "body": {"target": target.id.hex(), "reason": "safety"},
-        },
-        headers=bearer(tokens[Role.PUBLISHER]),
+        "/api/v1/records", json=retraction, headers=bearer(tokens[Role.ADMIN])
     )
     assert published.status == 201, await published.text()
     assert await incident_ids(client) == set()

@@ -105,3 +105,24 @@ async def test_metrics_answer_this_host_or_a_token_and_carry_no_created_times(
     assert local.status == 200
     # A *_created series would date the first request of each kind (the first report).
     assert "_created" not in await local.text()
+
+
+async def test_metrics_from_this_host_refuse_an_invalid_token(
+    client: NodeClient, tokens: dict[Role, str]
+) -> None:
+    """The node's own host needs no token, but a token it sends must be valid (docs/api.md)."""
+    for headers in (
+        bearer("bst_not-a-token-of-this-node"),
+        {"Authorization": "Basic dXNlcjpwYXNz"},
+        {"Authorization": "Bearer "},
+    ):
+        refused = await client.get("/metrics", headers=headers)
+        assert refused.status == 401, headers
+        assert refused.content_type == "application/problem+json"
+        assert (await refused.json())["type"] == "urn:banscan:problem:unauthorized"
+        assert refused.headers["WWW-Authenticate"] == 'Bearer realm="banscan"'
+        assert "banscan_" not in await refused.text()
+
+    for role in Role:
+        assert (await client.get("/metrics", headers=bearer(tokens[role]))).status == 200
+    assert (await client.get("/metrics")).status == 200

@@ -233,7 +233,7 @@ async def test_migration_5_builds_the_rollup_of_existing_records(tmp_path: Path)
         conn.execute("DROP TABLE stats_cells")
         conn.execute("DROP INDEX records_current_rollup")
         # Back to version 4: what later migrations made goes too.
-        for name in ("submissions", "moderator_keys", "audit_log"):
+        for name in ("submissions", "moderator_keys", "audit_log", "request_nonces"):
             conn.execute(f"DROP TABLE {name}")
         conn.execute("PRAGMA user_version = 4")
     store = await Store.open(path, stewards=frozenset({STEWARD.public_key}))

@@ -23,11 +23,11 @@ from federation.gossip import PeerStats
 from federation.httpsig import AuthError, SignedRequest, SignedResponse, headers
 from federation.runtime import Federation
 from federation.settings import Announcement, FederationSettings
-from federation.transport import MSGPACK
+from federation.transport import MSGPACK, PREFIX
 from node import __version__
 from node.auth import require_role
 from node.config import Config
-from node.problems import RequestTimeout, TooManyRequests, UnsupportedMediaType
+from node.problems import Handler, RequestTimeout, TooManyRequests, UnsupportedMediaType
 from node.publishing import publish
 from node.state import CONFIG, FEDERATION, NODE_KEY, STORE, TASKS, VERIFIER
 from protocol.errors import ProtocolError
@@ -148,10 +148,29 @@ async def _answer(request: web.Request, route: str) -> web.StreamResponse:
             if requester is not None:
                 await federation.gossip.penalize(requester, f"{route}: {exc.code}: {exc.detail}")
             raise
-    response = web.Response(body=answer, content_type=MSGPACK)
-    request_part = signed or SignedRequest(request.method, _target_uri(request), headers())
-    reply = SignedResponse(200, request_part, headers([("Content-Type", MSGPACK)]))
-    federation.signer.sign_response(reply, answer, bound=signed is not None)
+    # Signed on its way out, as every answer under /federation/v1/ is.
+    return web.Response(body=answer, content_type=MSGPACK)
+
+
+@web.middleware
+async def sign_answers(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Sign every answer under ``/federation/v1/``, errors (problem+json) included, so
+    that a man in the middle cannot pass a refusal of its own off as the peer's
+    (docs/protocol.md section 15). Placed outside the problem middleware, it sees the
+    problem that an error became."""
+    response = await handler(request)
+    federation = request.app.get(FEDERATION)
+    if not request.path.startswith(PREFIX) or federation is None:
+        return response
+    if not isinstance(response, web.Response) or "Signature" in response.headers:
+        return response
+    body = response.body if isinstance(response.body, bytes) else b""
+    asked = SignedRequest(request.method, _target_uri(request), headers(request.headers.items()))
+    # Bound to the request's own signature, as a 200 answer is, so that a signed refusal
+    # cannot be replayed to another request; unbound when there is none to bind to.
+    bound = not request.path.startswith(PREFIX + "public/") and "Signature" in request.headers
+    reply = SignedResponse(response.status, asked, headers())
+    federation.signer.sign_response(reply, body, bound=bound)
     for name in ("Content-Digest", "Signature-Input", "Signature"):
         response.headers[name] = reply.headers[name]
     return response

@@ -134,8 +134,10 @@ def int_param(query: Mapping[str, str], name: str, default: int, low: int, high:
     if name not in query:
         return default
     text = query[name]
-    # isdigit() alone admits digits int() refuses ("²") and strings too long to convert.
-    if not (text.isascii() and text.isdigit()) or len(text) > 18 or not low <= int(text) <= high:
+    # isdigit() alone admits digits int() refuses ("²") and strings too long to convert;
+    # as many digits as ``high`` has are read, so every value up to ``high`` is taken.
+    too_long = len(text) > max(18, len(str(high)))
+    if not (text.isascii() and text.isdigit()) or too_long or not low <= int(text) <= high:
         raise BadParameter(name, f"must be an integer from {low} to {high}")
     return int(text)
 

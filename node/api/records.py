@@ -6,9 +6,15 @@ from aiohttp import web
 
 from node.api.bodies import parse_json_object
 from node.api.params import int_param, parse_time_ms
-from node.auth import WRITERS, readable_audiences, require_role, token_info
+from node.auth import (
+    WRITERS,
+    readable_audiences,
+    require_publishing_right,
+    require_role,
+    token_info,
+)
 from node.problems import ApiError, BadParameter, BadRequest, NotFound, UnsupportedMediaType
-from node.publishing import publish
+from node.publishing import publish, retraction_target, signed_here
 from node.reads import json_answer
 from node.state import CONFIG, FEDERATION, NODE_KEY, STORE, VERIFIER
 from node.views import record_view
@@ -35,7 +41,7 @@ def stored_view(record: StoredRecord) -> dict[str, Any]:
 
 @routes.post("/api/v1/records")
 async def create_record(request: web.Request) -> web.Response:
-    await require_role(request, WRITERS)
+    info = await require_role(request, WRITERS)
     payload = await _json_object(request)
     unknown = sorted(set(payload) - {"kind", "audience", "body"})
     if unknown:
@@ -43,10 +49,17 @@ async def create_record(request: web.Request) -> web.Response:
     for field in ("kind", "audience", "body"):
         if field not in payload:
             raise BadRequest(f"missing field: {field}")
+    records, key = request.app[STORE].records, request.app[NODE_KEY]
+    target = retraction_target(payload["kind"], payload["body"])
+    require_publishing_right(
+        info,
+        payload["kind"],
+        retracts_unsigned=target is not None and not await signed_here(records, key, target),
+    )
     config = request.app[CONFIG]
     record = await publish(
-        request.app[STORE].records,
-        request.app[NODE_KEY],
+        records,
+        key,
         network_id=config.network.id,
         limits=config.limits.limits(),
         kind=payload["kind"],

@@ -195,6 +195,9 @@ async def purge_submissions(request: web.Request) -> web.Response:
         raise BadRequest(f"unknown field(s): {', '.join(unknown)}; expected retention_days")
     config = request.app[CONFIG].submissions
     days = payload.get("retention_days", config.retention_days)
+    # JSON has one number type: 30.0 is the integer 30 (as the document's "integer" says).
+    if isinstance(days, float) and days.is_integer():
+        days = int(days)
     if not isinstance(days, int) or isinstance(days, bool) or not 0 <= days <= 3650:
         raise BadRequest("retention_days must be a whole number of days from 0 to 3650")
     purged = await request.app[MODERATION].purge(_clock(request)(), days, actor=actor_name(info))

@@ -24,7 +24,9 @@ The file holds:
 It also builds ``tests/vectors/sync.json`` (:func:`build_sync_vectors`): two
 vectors over the same records, their digests and bucket digests, every
 federation message of one sync session between them, and an RFC 9421 signed
-request and answer, all from the same fixed seeds, clock and nonce.
+request and answer, all from the same fixed seeds, clock and nonce; and, under
+``version_2``, the same in sync version 2 with an evidence exchange over a fork
+(``generate_sync2.py``).
 """
 
 import hashlib
@@ -680,6 +682,9 @@ def _signed_exchange(keys: dict[str, NodeKey], body: bytes, answer: bytes) -> di
 
 
 def build_sync_vectors() -> dict[str, Any]:
+    # Imported here: generate_sync2 is a module of this directory, as this one is.
+    from tests.vectors.generate_sync2 import build_version_2
+
     keys = _keys()
     valid = {name: record for name, _, record, _ in _valid_records(keys)}
     held = [valid[n] for n in ("incident", "deployment", "retraction", "node")]
@@ -762,6 +767,7 @@ def build_sync_vectors() -> dict[str, Any]:
         },
         "messages": {name: data.hex() for name, data in messages.items()},
         "signatures": _signed_exchange(keys, sync_request, sync_answer),
+        "version_2": build_version_2(keys["chapter"], asker_records, held),
     }
 
 

@@ -3,6 +3,7 @@
 from functools import cache
 from typing import Any
 
+from node.api.openapi.narrowing import narrow_checked_fields
 from node.api.openapi.records import record_paths
 from node.api.openapi.schemas import record_schemas
 from node.api.openapi.service import federation_paths, identity_paths, operations_paths
@@ -12,6 +13,8 @@ from node.api.openapi.submissions import submission_paths
 
 @cache
 def openapi_document(version: str) -> dict[str, Any]:
+    schemas = {**record_schemas(), **submission_schemas()}
+    narrow_checked_fields(schemas)
     return {
         "openapi": "3.1.0",
         "info": {
@@ -22,7 +25,7 @@ def openapi_document(version: str) -> dict[str, Any]:
         },
         "servers": [{"url": "/"}],
         "components": {
-            "schemas": {**record_schemas(), **submission_schemas()},
+            "schemas": schemas,
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer"},
                 "httpSignature": {

@@ -13,10 +13,33 @@ from node.api.openapi.parts import (
     query_parameter,
     schema_ref,
 )
+from node.api.openapi.patterns import (
+    KEY,
+    bbox,
+    calendar_date,
+    listed,
+    listed_text,
+    one_of,
+    opaque_cursor,
+    search_text,
+    time_ms,
+)
 from node.api.params import CATEGORIES, INCIDENT_ONLY, KINDS, STATUSES, TECHNOLOGIES
+from node.api.query import MAX_GROUP_KEYS
 from node.exports.formats import EXPORT_KINDS, FORMATS
+from protocol.countries import COUNTRY_CODES
 from protocol.envelope import AUDIENCES
 from storage.stats import GROUP_KEYS
+
+_KIND = "[a-z][a-z0-9_]{0,31}"
+# Empty items are skipped: "incident,,deployment" and "" are accepted.
+_KINDS_PATTERN = f"^({_KIND})?(,({_KIND})?)*$"
+
+
+def _group_by_pattern() -> str:
+    """Up to MAX_GROUP_KEYS keys of GROUP_KEYS, or none (repeating one is refused)."""
+    key = one_of(GROUP_KEYS)
+    return f"^(({key})(,({key})){{0,{MAX_GROUP_KEYS - 1}}})?$"
 
 
 def record_paths() -> dict[str, Any]:
@@ -38,24 +61,30 @@ def _record_listing() -> dict[str, Any]:
                 "summary": "Records in arrival order, filtered, a page at a time",
                 "security": OPTIONAL_BEARER,
                 "parameters": [
-                    query_parameter("kind", "Comma-separated kinds", {"type": "string"}),
-                    query_parameter("origin", "Origin key, ed25519:...", {"type": "string"}),
+                    query_parameter(
+                        "kind",
+                        "Comma-separated kinds",
+                        {"type": "string", "pattern": _KINDS_PATTERN},
+                    ),
+                    query_parameter(
+                        "origin",
+                        "Origin key, ed25519:...",
+                        {"type": "string", "pattern": f"^{KEY}$"},
+                    ),
                     query_parameter(
                         "audience", "One audience", {"type": "string", "enum": list(AUDIENCES)}
                     ),
                     query_parameter(
                         "since",
                         "created_ms lower bound: milliseconds or RFC 3339",
-                        {"type": "string"},
+                        time_ms(),
                     ),
                     query_parameter(
                         "limit",
                         "Page size",
                         {"type": "integer", "minimum": 1, "maximum": 500, "default": 100},
                     ),
-                    query_parameter(
-                        "cursor", "next_cursor of the previous page", {"type": "string"}
-                    ),
+                    query_parameter("cursor", "next_cursor of the previous page", opaque_cursor()),
                 ],
                 "responses": {
                     "200": json_answer("A page of records", schema_ref("RecordPage")),
@@ -159,7 +188,10 @@ def _current_record_routes() -> dict[str, Any]:
                     query_parameter(
                         "group_by",
                         "Comma-separated keys (at most 4): " + ", ".join(GROUP_KEYS),
-                        {"type": "string"},
+                        {
+                            "type": "string",
+                            "pattern": _group_by_pattern(),
+                        },
                     ),
                     *_filters(None),
                 ],
@@ -253,55 +285,43 @@ def _filters(kind: str | None) -> list[dict[str, Any]]:
     """The filter parameters of parse_query_filter; ``kind`` None: both kinds (stats)."""
     statuses = sorted(STATUSES[kind]) if kind else sorted(set().union(*STATUSES.values()))
     parameters = [
-        query_parameter("country", "ISO 3166-1 alpha-2 codes, comma-separated", {"type": "string"}),
-        query_parameter("region", "Regions, comma-separated", {"type": "string"}),
-        query_parameter("city", "Cities, comma-separated", {"type": "string"}),
         query_parameter(
-            "origin", "Chapter keys (ed25519:...), comma-separated", {"type": "string"}
+            "country", "ISO 3166-1 alpha-2 codes, comma-separated", listed(one_of(COUNTRY_CODES))
         ),
+        query_parameter("region", "Regions, comma-separated", listed_text()),
+        query_parameter("city", "Cities, comma-separated", listed_text()),
+        query_parameter("origin", "Chapter keys (ed25519:...), comma-separated", listed(KEY)),
         query_parameter(
             "category",
             "Incident categories, comma-separated: " + ", ".join(sorted(CATEGORIES)),
-            {"type": "string"},
+            listed(one_of(CATEGORIES)),
         ),
         query_parameter(
             "technology",
             "Technology types, comma-separated: " + ", ".join(sorted(TECHNOLOGIES)),
-            {"type": "string"},
+            listed(one_of(TECHNOLOGIES)),
         ),
         query_parameter(
-            "agency", "Agency names (case-insensitive), comma-separated", {"type": "string"}
+            "agency", "Agency names (case-insensitive), comma-separated", listed_text()
         ),
         query_parameter(
-            "status", "Statuses, comma-separated: " + ", ".join(statuses), {"type": "string"}
+            "status", "Statuses, comma-separated: " + ", ".join(statuses), listed(one_of(statuses))
+        ),
+        query_parameter("occurred_from", "occurred_on from (inclusive)", calendar_date()),
+        query_parameter("occurred_to", "occurred_on to (inclusive)", calendar_date()),
+        query_parameter(
+            "created_from", "created_ms from (inclusive): milliseconds or RFC 3339", time_ms()
         ),
         query_parameter(
-            "occurred_from", "occurred_on from (inclusive)", {"type": "string", "format": "date"}
-        ),
-        query_parameter(
-            "occurred_to", "occurred_on to (inclusive)", {"type": "string", "format": "date"}
-        ),
-        query_parameter(
-            "created_from",
-            "created_ms from (inclusive): milliseconds or RFC 3339",
-            {"type": "string"},
-        ),
-        query_parameter(
-            "created_to", "created_ms to (inclusive): milliseconds or RFC 3339", {"type": "string"}
+            "created_to", "created_ms to (inclusive): milliseconds or RFC 3339", time_ms()
         ),
         query_parameter(
             "area",
             "Incidents: geohash prefix of 1-6 characters",
             {"type": "string", "pattern": "^[0-9b-hjkmnp-z]{1,6}$"},
         ),
-        query_parameter(
-            "bbox", "Deployments: min_lon,min_lat,max_lon,max_lat in degrees", {"type": "string"}
-        ),
-        query_parameter(
-            "q",
-            "Incidents: words that must all occur in the summary",
-            {"type": "string", "maxLength": 500},
-        ),
+        query_parameter("bbox", "Deployments: min_lon,min_lat,max_lon,max_lat in degrees", bbox()),
+        query_parameter("q", "Incidents: words that must all occur in the summary", search_text()),
     ]
     if kind == "incident":
         return [p for p in parameters if p["name"] != "bbox"]
@@ -333,7 +353,7 @@ def _list_operation(kind: str, plural: str) -> dict[str, Any]:
                     {"type": "integer", "minimum": 1, "maximum": 500, "default": 100},
                 ),
                 query_parameter(
-                    "cursor", "next_cursor of the previous page (same sort)", {"type": "string"}
+                    "cursor", "next_cursor of the previous page (same sort)", opaque_cursor()
                 ),
             ],
             "responses": {

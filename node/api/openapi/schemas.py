@@ -59,14 +59,20 @@ def _record_answer_schemas() -> dict[str, Any]:
         },
         "Record": _record(),
         "NewRecord": {
-            "type": "object",
-            "required": ["kind", "audience", "body"],
-            "additionalProperties": False,
-            "properties": {
-                "kind": {"type": "string", "enum": list(KIND_MODELS)},
-                "audience": {"type": "string", "enum": list(AUDIENCES)},
-                "body": {"type": "object"},
-            },
+            "description": "A kind, an audience, and a body of that kind's schema.",
+            "oneOf": [
+                {
+                    "type": "object",
+                    "required": ["kind", "audience", "body"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "kind": {"const": kind},
+                        "audience": {"type": "string", "enum": list(AUDIENCES)},
+                        "body": schema_ref(model.__name__),
+                    },
+                }
+                for kind, model in KIND_MODELS.items()
+            ],
         },
         "RecordPage": {
             "type": "object",

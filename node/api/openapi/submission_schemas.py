@@ -20,6 +20,8 @@ from storage.submissions import STATUSES
 
 SUBMISSION_ID = {"type": "string", "pattern": f"^{SUBMISSION_ID_PATTERN}$"}
 _NULLABLE_TEXT = {"type": ["string", "null"]}
+_MAX_REJECT = 500
+_RECEIPT = {"type": "string", "pattern": "^[A-Z2-9]{4}(-[A-Z2-9]{4}){4}$"}
 _RECORD_ID = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
 
 
@@ -39,12 +41,12 @@ def _report_schemas() -> dict[str, Any]:
         "SubmissionReceipt": closed_object(
             ["receipt", "status", "note"],
             {
-                "receipt": {"type": "string", "pattern": "^[A-Z2-9]{4}(-[A-Z2-9]{4}){4}$"},
+                "receipt": _RECEIPT,
                 "status": {"const": "received"},
                 "note": {"type": "string"},
             },
         ),
-        "ReceiptQuery": closed_object(["receipt"], {"receipt": {"type": "string"}}),
+        "ReceiptQuery": closed_object(["receipt"], {"receipt": _RECEIPT}),
         "ReceiptStatus": closed_object(
             ["status"],
             {"status": {"enum": ["received", "published", "not_published", "withdrawn"]}},
@@ -137,7 +139,12 @@ def _decision_bodies() -> dict[str, Any]:
         "RejectRequest": closed_object(
             ["ids", "reason"],
             {
-                "ids": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+                "ids": {
+                    "type": "array",
+                    "items": SUBMISSION_ID,
+                    "minItems": 1,
+                    "maxItems": _MAX_REJECT,
+                },
                 "reason": {"enum": list(REJECT_REASONS)},
             },
         ),

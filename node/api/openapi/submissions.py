@@ -27,6 +27,9 @@ _SUBMISSION_ID_PARAMETER = {
     "required": True,
     "schema": SUBMISSION_ID,
 }
+# Cursors and audit positions: at most 18 digits, within SQLite's integers.
+_CURSOR_PATTERN = "^[0-9]{1,18}$"
+_MAX_AFTER = 2**62
 # Why the report form refuses a post, by status.
 _REFUSED = {
     "400": "A malformed request, explained on the page",
@@ -130,7 +133,7 @@ def _reporting_routes() -> dict[str, Any]:
                     query_parameter(
                         "limit", None, {"type": "integer", "minimum": 1, "maximum": 500}
                     ),
-                    query_parameter("cursor", None, {"type": "string"}),
+                    query_parameter("cursor", None, {"type": "string", "pattern": _CURSOR_PATTERN}),
                 ],
                 "responses": {
                     "200": json_answer("A page of submissions", schema_ref("SubmissionPage")),
@@ -245,7 +248,9 @@ def _moderator_routes() -> dict[str, Any]:
                 "summary": "The moderation audit log, and whether its hash chain is intact",
                 "security": BEARER,
                 "parameters": [
-                    query_parameter("after", None, {"type": "integer", "minimum": 0}),
+                    query_parameter(
+                        "after", None, {"type": "integer", "minimum": 0, "maximum": _MAX_AFTER}
+                    ),
                     query_parameter(
                         "limit", None, {"type": "integer", "minimum": 1, "maximum": 10_000}
                     ),

@@ -1,0 +1,120 @@
+"""The replication benchmark's two nodes before either runs: the source (its own steward)
+and the fresh node (whose steward is the source), their tokens, the source's admissions
+of every origin and of the fresh node, posting records to the source, and the fresh
+node's one peer entry.
+"""
+
+import json
+import time
+import urllib.request
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import msgpack
+
+from bench.harness import create_token, init_node
+from bench.ingestdata import NETWORK, ORIGINS, origin_label
+from node.datadir import DataDir
+from protocol.keys import NodeKey, key_text
+from protocol.records import SignedRecord, encode_batch, sign_record
+from tests.factories import seeded_key
+
+IMPORT_BATCH = 500
+
+
+def memberships(steward: NodeKey, subjects: Sequence[tuple[bytes, str]]) -> list[SignedRecord]:
+    """Admissions signed by ``steward``, seqs 1.. of its public feed."""
+    now = time.time_ns() // 1_000_000
+    return [
+        sign_record(
+            steward,
+            network_id=NETWORK,
+            audience="public",
+            seq=seq,
+            created_ms=now + seq,
+            kind="membership",
+            body=msgpack.packb(
+                {
+                    "subject": key_text(subject),
+                    "action": "admit",
+                    "role": role,
+                    "name": f"bench member {seq}",
+                },
+                use_bin_type=True,
+            ),
+        )
+        for seq, (subject, role) in enumerate(subjects, start=1)
+    ]
+
+
+def post_batches(url: str, token: str, records: Sequence[SignedRecord]) -> None:
+    for start in range(0, len(records), IMPORT_BATCH):
+        part = records[start : start + IMPORT_BATCH]
+        request = urllib.request.Request(
+            url.rstrip("/") + "/api/v1/records/import",
+            data=encode_batch(list(part)),
+            headers={"Content-Type": "application/msgpack", "Authorization": f"Bearer {token}"},
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=300) as response:
+            answer = json.loads(response.read())
+        if answer.get("accepted") != len(part):
+            raise RuntimeError(f"the source accepted {answer.get('accepted')} of {len(part)}")
+
+
+def first_key(below: bytes) -> NodeKey:
+    """A fixed-seed key that sorts before ``below``."""
+    for attempt in range(1_000_000):
+        key = seeded_key(f"banscan-bench-replication-source-{attempt}")
+        if key.public_key < below:
+            return key
+    raise RuntimeError("no key sorts first")
+
+
+def replace_key(data_dir: DataDir, key: NodeKey) -> NodeKey:
+    """Give a node that has not run yet another key (as an operator restoring one would)."""
+    with data_dir.key_file.open("wb") as handle:  # keeps the file's mode, 0600
+        handle.write(key.to_pem())
+    return key
+
+
+@dataclass(frozen=True, slots=True)
+class Pair:
+    """The two initialised nodes, before either runs."""
+
+    source_dir: Path
+    fresh_dir: Path
+    source_text: str  # the source's key, the fresh node's steward
+    publisher: str  # a token on the source
+    analyst: str  # a token on the fresh node
+    steward: NodeKey  # the source's key
+    origins: list[bytes]
+    admissions: list[SignedRecord]  # the origins and the fresh node, signed by the source
+
+
+def init_pair(tmp: Path, *, steward_first: bool) -> Pair:
+    """``banscan init`` the source and the fresh node (whose steward is the source), tokens
+    for both, and the source's admissions of every origin and of the fresh node."""
+    source_dir, fresh_dir = tmp / "source", tmp / "fresh"
+    source_text = init_node(source_dir, NETWORK)
+    origins = [seeded_key(origin_label(o)).public_key for o in range(ORIGINS)]
+    if steward_first:
+        source_text = replace_key(DataDir(source_dir), first_key(min(origins))).text
+    init_node(fresh_dir, NETWORK, source_text)
+    publisher, analyst = create_token(source_dir, "publisher"), create_token(fresh_dir, "analyst")
+    steward = DataDir(source_dir).load_key()
+    fresh_key = DataDir(fresh_dir).load_key()
+    admissions = memberships(
+        steward,
+        [(o, "chapter") for o in origins] + [(fresh_key.public_key, "coordinator")],
+    )
+    return Pair(
+        source_dir, fresh_dir, source_text, publisher, analyst, steward, origins, admissions
+    )
+
+
+def add_peer(data_dir: Path, port: int, source_key: str) -> None:
+    """The fresh node's only peer: the source, through the proxy on ``port``."""
+    with (data_dir / "banscan.toml").open("a", encoding="utf-8") as config:
+        config.write(f'\n[[peers]]\nurl = "http://127.0.0.1:{port}"\nkey = "{source_key}"\n')

@@ -1,0 +1,218 @@
+"""The served OpenAPI document is no looser than the node (issue 13, defect 6).
+
+Schemathesis generates only requests the document allows (its positive phase)
+for every operation with a JSON, form or query input, and sends them to a real
+node on 127.0.0.1. Each must be answered without a 4xx, except the refusals
+listed in :data:`ALLOWED_REFUSALS`: authentication and CSRF, ids and receipts
+the node does not hold, rate limits, and the few checks JSON Schema cannot
+express (one parameter compared with another, a date against today, a cursor
+the node did not issue). Every answer must also match the document.
+
+The normal suite runs a bounded number of examples per operation; the slow
+test runs many more.
+"""
+
+import json
+import re
+from collections import Counter
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from openapi_schema_validator import OAS31Validator
+from schemathesis import GenerationMode, checks
+from schemathesis.core.result import Ok
+
+from storage.tokens import Role
+from tests.test_api_fuzz import LiveNode, live_node, served_document
+
+__all__ = ["live_node", "served_document"]
+
+# Bodies of raw msgpack, which JSON Schema cannot describe: these operations are
+# fuzzed with signed and damaged batches in tests/test_api_fuzz.py and tests/test_federation*.
+MSGPACK_OPERATIONS = frozenset(
+    {
+        "POST /api/v1/records/import",
+        "POST /federation/v1/sync",
+        "POST /federation/v1/records",
+        "POST /federation/v1/push",
+        "POST /federation/v1/public/sync",
+        "POST /federation/v1/public/records",
+    }
+)
+
+_ANY = re.compile(".*", re.DOTALL)
+# A filter the node compares with another parameter: JSON Schema has no way to say it.
+_CROSS_PARAMETER = re.compile(
+    r"^(occurred_to: is before occurred_from"
+    r"|created_to: is before created_from"
+    r"|bbox: min_lat is greater than max_lat"
+    r"|(bbox|area|q|category|technology): does not apply to (incident|deployment) records"
+    r"|status: '[a-z_]+' is not one of .*"
+    r"|group_by: names a key twice)$"
+)
+# JSON Schema's "integer" admits 5.0; signed bodies are strict and take only 5.
+_WHOLE_FLOAT = re.compile(r"^[a-z]+ body is invalid: ([a-z0-9_.]+: must be an integer(; |$))+$")
+_OPAQUE_CURSOR = re.compile(r"^cursor: not a cursor this node issued( for this sort)?$")
+
+# Operation -> (status, pattern the problem's "parameter: detail" or detail matches).
+ALLOWED_REFUSALS: dict[str, tuple[tuple[int, re.Pattern[str]], ...]] = {
+    # Only ids the node holds are found.
+    "GET /api/v1/records/{id}": ((404, _ANY),),
+    "GET /api/v1/submissions/{submission_id}": ((404, _ANY),),
+    "POST /api/v1/submissions/{submission_id}/publish": ((404, _ANY),),
+    "POST /api/v1/submissions/{submission_id}/retract": ((404, _ANY),),
+    # Cross-parameter checks, and cursors only the node can issue.
+    "GET /api/v1/records": ((400, _OPAQUE_CURSOR),),
+    "GET /api/v1/incidents": ((400, _CROSS_PARAMETER), (400, _OPAQUE_CURSOR)),
+    "GET /api/v1/deployments": ((400, _CROSS_PARAMETER), (400, _OPAQUE_CURSOR)),
+    "GET /api/v1/stats": ((400, _CROSS_PARAMETER),),
+    "GET /api/v1/export": ((400, _CROSS_PARAMETER),),
+    "POST /api/v1/records": ((422, _WHOLE_FLOAT),),
+    # Reports and receipt checks are rate limited per client; receipts are unknown;
+    # a report's day may be no later than tomorrow, which a schema cannot say.
+    "POST /api/v1/submissions": (
+        (429, _ANY),
+        (422, re.compile(r"^the submission is invalid: occurred_on: is in the future$")),
+    ),
+    "POST /api/v1/submissions/status": ((404, _ANY), (429, _ANY)),
+    # The report form's CSRF token comes from the form page (docs/api.md).
+    "POST /report": ((403, _ANY), (429, _ANY)),
+    "POST /report/status": ((403, _ANY), (429, _ANY)),
+}
+
+
+def _refusal(response: Any) -> str:
+    """The problem's "parameter: detail" (or detail), or the start of a non-JSON body."""
+    try:
+        problem = response.json()
+    except ValueError:
+        return bytes(response.content[:200]).decode("utf-8", "replace")
+    detail = str(problem.get("detail", ""))
+    parameter = problem.get("parameter")
+    return f"{parameter}: {detail.removeprefix(f'{parameter}: ')}" if parameter else detail
+
+
+def allowed(label: str, status: int, refusal: str) -> bool:
+    return any(
+        status == expected and pattern.match(refusal)
+        for expected, pattern in ALLOWED_REFUSALS.get(label, ())
+    )
+
+
+def fuzz_positive(node: LiveNode, document: dict[str, Any], examples: int) -> Counter[str]:
+    """Send ``examples`` valid requests per operation; the refusals not allowed, counted."""
+    schema = schemathesis.openapi.from_dict(document)
+    headers = {"Authorization": f"Bearer {node.tokens[Role.ADMIN]}"}
+    mismatches: Counter[str] = Counter()
+    for result in schema.get_all_operations():
+        assert isinstance(result, Ok), result
+        operation = result.ok()
+        if operation.label in MSGPACK_OPERATIONS:
+            continue
+
+        @settings(
+            max_examples=examples,
+            deadline=None,
+            database=None,
+            derandomize=True,
+            suppress_health_check=list(HealthCheck),
+        )
+        @given(case=operation.as_strategy(generation_mode=GenerationMode.POSITIVE))
+        def fuzz(case: schemathesis.Case[Any]) -> None:
+            response = case.call(base_url=node.url, headers=headers)
+            case.validate_response(
+                response,
+                checks=[
+                    checks.not_a_server_error,
+                    checks.status_code_conformance,
+                    checks.content_type_conformance,
+                    checks.response_schema_conformance,
+                ],
+            )
+            status = response.status_code
+            if 400 <= status < 500:
+                refusal = _refusal(response)
+                if not allowed(case.operation.label, status, refusal):
+                    mismatches[f"{case.operation.label} {status} {refusal[:120]!r}"] += 1
+
+        fuzz()
+    return mismatches
+
+
+def test_every_request_the_document_allows_is_accepted(
+    live_node: LiveNode, served_document: dict[str, Any]
+) -> None:
+    assert fuzz_positive(live_node, served_document, examples=40) == Counter()
+
+
+@pytest.mark.slow
+def test_every_request_the_document_allows_is_accepted_at_length(
+    live_node: LiveNode, served_document: dict[str, Any]
+) -> None:
+    assert fuzz_positive(live_node, served_document, examples=400) == Counter()
+
+
+def test_the_largest_values_the_document_allows_are_accepted(live_node: LiveNode) -> None:
+    """Found by the fuzzer: `after` up to 2**62 (19 digits) and `retention_days` 30.0."""
+    admin = {"Authorization": f"Bearer {live_node.tokens[Role.ADMIN]}"}
+    status, _, data = live_node.request("GET", f"/api/v1/audit?after={2**62}", headers=admin)
+    assert status == 200, data
+    status, _, _ = live_node.request("GET", f"/api/v1/audit?after={2**62 + 1}", headers=admin)
+    assert status == 400
+    body = json.dumps({"retention_days": 3650.0}).encode()
+    json_admin = {**admin, "Content-Type": "application/json"}
+    status, _, data = live_node.request("POST", "/api/v1/submissions/purge", body, json_admin)
+    assert status == 200, data
+    body = json.dumps({"retention_days": 1.5}).encode()
+    status, _, _ = live_node.request("POST", "/api/v1/submissions/purge", body, json_admin)
+    assert status == 400
+
+
+@pytest.mark.parametrize(
+    ("path", "parameter", "value"),
+    [
+        ("/api/v1/incidents", "country", ""),
+        ("/api/v1/incidents", "city", " "),
+        ("/api/v1/records", "cursor", ""),
+        ("/api/v1/deployments", "bbox", "0,91,1,1"),
+        ("/api/v1/stats", "group_by", "country,"),
+        ("/api/v1/incidents", "created_from", "2026-02-30T00:00:00Z"),
+    ],
+)
+def test_values_the_node_refuses_the_document_refuses_too(
+    live_node: LiveNode, served_document: dict[str, Any], path: str, parameter: str, value: str
+) -> None:
+    status, _, _ = live_node.request("GET", f"{path}?{parameter}={quote(value)}")
+    assert status == 400
+    parameters = served_document["paths"][path]["get"]["parameters"]
+    (schema,) = (p["schema"] for p in parameters if p["name"] == parameter)
+    assert not OAS31Validator(schema).is_valid(value)
+
+
+def test_a_revocation_time_too_large_to_store_is_refused_not_a_server_error(
+    live_node: LiveNode,
+) -> None:
+    """Found by the fuzzer: compromised_since_ms of 2**63 or more was a 500."""
+    headers = {
+        "Authorization": f"Bearer {live_node.tokens[Role.ADMIN]}",
+        "Content-Type": "application/json",
+    }
+    for since, expected in ((2**63 - 1, 201), (2**63, 422), (2**64, 422)):
+        body = {
+            "kind": "membership",
+            "audience": "network",
+            "body": {
+                "subject": "ed25519:o-GqCIgXn0KvuPG0rtmRCTqN3R-loyvhcBM79lBG188",
+                "action": "revoke",
+                "role": "chapter",
+                "name": "gone",
+                "compromised_since_ms": since,
+            },
+        }
+        status, _, data = live_node.request(
+            "POST", "/api/v1/records", json.dumps(body).encode(), headers
+        )
+        assert status == expected, data
