@@ -187,10 +187,15 @@ class Reads:
         pending = self._inflight.get(flight)
         if pending is not None:
             try:
-                return await asyncio.shield(pending)
+                shared = await asyncio.shield(pending)
             except asyncio.CancelledError:
                 if not pending.cancelled():
                     raise
+            else:
+                # A response object answers one request only: an uncached one is not shared.
+                if isinstance(shared, Answer):
+                    return shared
+                return await self._compute(request, handler, key, version)
         result: asyncio.Future[Answer | web.StreamResponse]
         result = asyncio.get_running_loop().create_future()
         self._inflight[flight] = result
