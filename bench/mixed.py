@@ -48,14 +48,13 @@ import aiohttp
 from aiohttp.test_utils import TestServer
 
 from bench import harness
-from bench.harness import Table, admit, checked
+from bench.harness import Table, checked
 from federation.sync import PeerRef
 from node.app import create_app
 from node.datadir import DataDir
 from node.state import FEDERATION
 from protocol.keys import parse_key_text
 from protocol.sealing import ModeratorKey
-from storage.store import Store
 from tests.factories import incident_body
 from tests.nodeproc import NodeProcess, banscan
 
@@ -202,13 +201,12 @@ async def prepare(work: Path, env: dict[str, str]) -> tuple[Path, str, DataDir]:
     ).strip()
     peer = DataDir(work / "peer")
     peer_key = peer.init(NETWORK, [node_key])
-    await asyncio.to_thread(admit, data, [peer_key.public_key])
-    store = await Store.open(DataDir(data).database)
-    try:
-        public = ModeratorKey.generate().public
-        await store.submissions.add_key(public.key_id, public.text, "bench", actor="bench")
-    finally:
-        await store.close()
+    # Through the tree's own CLI, whose config it reads: trees may differ in settings.
+    admit = ["members", "admit", peer_key.text, "--role", "chapter", "--name", "bench peer"]
+    checked(banscan(*admit, "--data-dir", str(data), env=env), "banscan members admit")
+    moderator = ModeratorKey.generate().public.text
+    add = ["moderators", "add", moderator, "--label", "bench", "--data-dir", str(data)]
+    checked(banscan(*add, env=env), "banscan moderators add")
     return data, token, peer
 
 

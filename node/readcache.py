@@ -45,11 +45,18 @@ def entity_tag(body: bytes) -> str:
     return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
 
 
-class AnswerCache:
-    """The most recently used answers, at most ``entries`` of them."""
+# Whatever ``entries`` says, the cache holds at most this many bytes of answers, so
+# queries that differ only in a cursor or a date cannot make it grow without bound.
+MAX_BYTES = 64 << 20
 
-    def __init__(self, entries: int, started_ms: int) -> None:
+
+class AnswerCache:
+    """The most recently used answers, at most ``entries`` of them and :data:`MAX_BYTES`."""
+
+    def __init__(self, entries: int, started_ms: int, max_bytes: int = MAX_BYTES) -> None:
         self._entries = entries
+        self._max_bytes = max_bytes
+        self._bytes = 0
         self._answers: OrderedDict[str, Answer] = OrderedDict()
         self._started_s = started_ms // 1000
 
@@ -72,12 +79,20 @@ class AnswerCache:
                 previous is not None and previous.modified_s >= modified_s
             )
         answer = Answer(body, content_type, version, now_ms, etag, modified_s, ambiguous)
-        if self._entries > 0:
+        if previous is not None:
+            del self._answers[key]
+            self._bytes -= len(previous.body)
+        if self._entries > 0 and len(body) <= self._max_bytes // 8:
             self._answers[key] = answer
-            self._answers.move_to_end(key)
-            while len(self._answers) > self._entries:
-                self._answers.popitem(last=False)
+            self._bytes += len(body)
+            while len(self._answers) > self._entries or self._bytes > self._max_bytes:
+                _, evicted = self._answers.popitem(last=False)
+                self._bytes -= len(evicted.body)
         return answer
+
+    @property
+    def size_bytes(self) -> int:
+        return self._bytes
 
 
 def not_modified(request: web.Request, answer: Answer) -> bool:

@@ -89,12 +89,13 @@ class ReadGate:
         self._queue = queue
         self._active = 0
         self._priority = 0
+        self._waiting = 0  # the waiters not yet handed a turn nor cancelled
         self._waiters: deque[asyncio.Future[None]] = deque()
 
     @property
     def waiting(self) -> int:
         """Reads waiting for a turn."""
-        return sum(1 for w in self._waiters if not w.done())
+        return self._waiting
 
     @property
     def busy(self) -> bool:
@@ -130,10 +131,13 @@ class ReadGate:
             raise ReadsBusy()
         turn = asyncio.get_running_loop().create_future()
         self._waiters.append(turn)
+        self._waiting += 1
         try:
             await turn
         except asyncio.CancelledError:
-            if turn.done() and not turn.cancelled():
+            if turn.cancelled():
+                self._waiting -= 1
+            else:
                 self._active -= 1  # handed a turn as it was cancelled: pass it on
                 self._wake()
             raise
@@ -143,6 +147,7 @@ class ReadGate:
             turn = self._waiters.popleft()
             if not turn.done():
                 self._active += 1
+                self._waiting -= 1
                 turn.set_result(None)
 
 
@@ -182,10 +187,15 @@ class Reads:
         pending = self._inflight.get(flight)
         if pending is not None:
             try:
-                return await asyncio.shield(pending)
+                shared = await asyncio.shield(pending)
             except asyncio.CancelledError:
                 if not pending.cancelled():
                     raise
+            else:
+                # A response object answers one request only: an uncached one is not shared.
+                if isinstance(shared, Answer):
+                    return shared
+                return await self._compute(request, handler, key, version)
         result: asyncio.Future[Answer | web.StreamResponse]
         result = asyncio.get_running_loop().create_future()
         self._inflight[flight] = result

@@ -15,6 +15,7 @@ from aiohttp import web
 from node.app import create_app
 from node.config import ReadsSection
 from node.datadir import DataDir
+from node.readcache import AnswerCache
 from node.reads import READS
 from node.state import STORE
 from storage.tokens import Role
@@ -239,3 +240,18 @@ async def test_a_write_in_progress_lets_one_anonymous_read_through_at_a_time(
     async with gate.admitted(), gate.admitted(), gate.admitted():
         # Without a write in progress, a fourth read is let through at once.
         assert (await client.get("/api/v1/incidents")).status == 200
+
+
+async def test_the_answer_cache_stays_within_its_bytes_whatever_the_queries(
+    aiohttp_client: ClientFactory, data_dir: DataDir, clock: Clock
+) -> None:
+    client, token = await started(aiohttp_client, data_dir, clock, cache_entries=100_000)
+    await publish(client, token)
+    size = len(await (await client.get(RECORDS)).read())
+    reads = client.app[READS]
+    reads.cache = AnswerCache(100_000, START_MS, max_bytes=10 * size)
+    for since in range(60):  # queries that differ only in a parameter
+        answer = await client.get(RECORDS, params={"since": str(since)})
+        assert answer.status == 200
+        assert reads.cache.size_bytes <= 10 * size
+    assert reads.cache.size_bytes >= 8 * size
