@@ -20,6 +20,7 @@ from node import __version__
 from node.api.openapi import openapi_document
 from node.api.openapi.submissions import submission_paths
 from node.datadir import DataDir
+from node.reads import CACHED_ROUTES, GATED_ROUTES
 from node.state import FEDERATION
 from protocol.keys import NodeKey
 from protocol.records import encode_batch
@@ -141,6 +142,10 @@ class Conformance:
         status = str(response.status)
         operation = self.document["paths"][path][method]
         assert status in operation["responses"], f"{method} {path} answered undocumented {status}"
+        if "content" not in operation["responses"][status]:
+            assert await response.read() == b"", f"{method} {path} {status} has a body"
+            self.seen.add((method, path, status))
+            return None
         content = operation["responses"][status]["content"]
         assert response.content_type in content, (method, path, status, response.content_type)
         if response.content_type in ("text/plain", "text/html", "text/css"):
@@ -259,6 +264,15 @@ async def test_real_responses_match_their_documented_schemas(
         await check("get", path, await client.get(path, headers=bearer("bst_unknown")))
     stats = {"group_by": "country,origin,week", "kind": "incident"}
     await check("get", "/api/v1/stats", await client.get("/api/v1/stats", params=stats))
+    # Anonymous answers carry validators; sent back, they are answered 304.
+    for path, url in [(p, p) for p in CACHED_ROUTES if "{" not in p] + [
+        (one, one.format(id=created[0]["id"]))
+    ]:
+        first = await client.get(url)
+        assert first.status == 200, path
+        assert first.headers["ETag"], path
+        again = {"If-None-Match": first.headers["ETag"]}
+        await check("get", path, await client.get(url, headers=again))
 
     export = "/api/v1/export"
     for fmt in ("csv", "geojson", "ndjson", "bundle"):
@@ -289,7 +303,10 @@ async def test_real_responses_match_their_documented_schemas(
         for seen in documented - conformance.seen
         if FEDERATION_PREFIX not in seen[1] and seen[1] not in elsewhere
     }
-    assert missed == {("get", "/healthz", "503")}
+    # Busy (503) needs more anonymous readers queued than the gate holds: see
+    # tests/test_reads.py.
+    busy = {("get", path, "503") for path in GATED_ROUTES}
+    assert missed == {("get", "/healthz", "503"), *busy}
 
 
 FEDERATION_PREFIX = "/federation/v1/"

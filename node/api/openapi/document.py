@@ -3,6 +3,7 @@
 from functools import cache
 from typing import Any
 
+from node.api.openapi.caching import add_read_answers
 from node.api.openapi.narrowing import narrow_checked_fields
 from node.api.openapi.records import record_paths
 from node.api.openapi.schemas import record_schemas
@@ -15,6 +16,14 @@ from node.api.openapi.submissions import submission_paths
 def openapi_document(version: str) -> dict[str, Any]:
     schemas = {**record_schemas(), **submission_schemas()}
     narrow_checked_fields(schemas)
+    paths = {
+        **identity_paths(),
+        **record_paths(),
+        **operations_paths(),
+        **federation_paths(),
+        **submission_paths(),
+    }
+    add_read_answers(paths)
     return {
         "openapi": "3.1.0",
         "info": {
@@ -37,11 +46,5 @@ def openapi_document(version: str) -> dict[str, Any]:
                 },
             },
         },
-        "paths": {
-            **identity_paths(),
-            **record_paths(),
-            **operations_paths(),
-            **federation_paths(),
-            **submission_paths(),
-        },
+        "paths": paths,
     }
