@@ -25,6 +25,7 @@ from typing import Any, Final
 from aiohttp import web
 
 from node.abuse import RECEIPT_LIMITER, REPORT_LIMITER, RateLimiter, count_attempt, read_limited
+from node.connections import BodyTimeout
 from node.moderation.submissions import (
     SubmissionIn,
     SubmissionsClosed,
@@ -83,7 +84,7 @@ _TEXT_FIELDS: Final = tuple(
     name for name in FIELD_ORDER if name not in ("lat", "lon", "sources", *CONSENTS)
 )
 # The pages that refuse a request; each has ``<topic>.title`` and ``<topic>.body``.
-REFUSALS: Final = ("closed", "csrf", "ratelimit", "toolarge", "unreadable")
+REFUSALS: Final = ("closed", "csrf", "ratelimit", "slow", "toolarge", "unreadable")
 _MAX_FIELDS: Final = 64
 _STATUS_BODY_BYTES: Final = 4096
 
@@ -212,6 +213,10 @@ async def _read_form(
         body = await read_limited(request, max_bytes)
     except ApiError as exc:
         raise _Refused(413, "toolarge", max_kb=max_bytes // 1024) from exc
+    except BodyTimeout as exc:
+        # A person on a slow connection gets a page, not problem+json; the connection
+        # closes after it (node/connections.py).
+        raise _Refused(408, "slow", seconds=request.app[CONFIG].http.body_timeout_s) from exc
     try:
         pairs = urllib.parse.parse_qsl(
             body.decode("utf-8"), keep_blank_values=True, max_num_fields=_MAX_FIELDS
