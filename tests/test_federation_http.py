@@ -24,11 +24,11 @@ from federation.httpsig import (
 from federation.sync import PeerError, PeerRef
 from node.app import create_app
 from node.config import Config, FederationSection, NetworkSection
-from node.publishing import publish
 from node.state import FEDERATION, STORE
 from protocol.keys import NodeKey
 from protocol.sync import SyncRequest, Want, encode_sync_request, vector_digest
-from tests.factories import NETWORK, incident_body, seeded_key
+from tests.factories import NETWORK, seeded_key
+from tests.nodeapp import put
 
 STEWARD = seeded_key("http steward")
 CHAPTER = seeded_key("http chapter")
@@ -55,20 +55,6 @@ async def start(tmp_path: Path) -> Any:
     yield start_node
     for server in servers:
         await server.close()
-
-
-async def put(server: TestServer, audience: str, kind: str = "incident", body: Any = None) -> None:
-    app = server.app
-    await publish(
-        app[STORE].records,
-        app[FEDERATION].key,
-        network_id=NETWORK,
-        limits=app[FEDERATION].settings.limits,
-        kind=kind,
-        audience=audience,
-        body=body if body is not None else incident_body(),
-        clock=app[STORE].clock,
-    )
 
 
 def ref(server: TestServer) -> PeerRef:

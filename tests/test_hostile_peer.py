@@ -74,6 +74,7 @@ from storage.store import Store
 from storage.tokens import Role
 from tests.conftest import node_store
 from tests.factories import NETWORK, incident_body, membership, seeded_key, signed
+from tests.nodeapp import put
 from tests.nodeproc import NodeProcess
 from tests.polling import eventually_async
 
@@ -339,22 +340,6 @@ def node_config(steward: NodeKey = HOME) -> Config:
         # Rounds are driven by the tests; an hour keeps the background loop out of the way.
         federation=FederationSection(timeout_s=TIMEOUT_S, sync_interval_s=3600),
     )
-
-
-async def put(server: TestServer, audience: str, kind: str = "incident", body: Any = None) -> bytes:
-    """Publish on ``server``'s node; the new record's id."""
-    federation = server.app[FEDERATION]
-    record = await publish(
-        server.app[STORE].records,
-        federation.key,
-        network_id=NETWORK,
-        limits=federation.settings.limits,
-        kind=kind,
-        audience=audience,
-        body=body if body is not None else incident_body(),
-        clock=server.app[STORE].clock,
-    )
-    return record.id
 
 
 @contextlib.contextmanager

@@ -9,7 +9,8 @@ from node.state import FEDERATION, STORE
 from storage.tokens import Role
 from tests.conftest import NodeClient, bearer
 from tests.factories import incident_body
-from tests.test_federation_http import CHAPTER, STEWARD, Start, put, ref
+from tests.nodeapp import put
+from tests.test_federation_http import CHAPTER, STEWARD, Start, ref
 from tests.test_federation_http import start as start  # the fixture
 
 

@@ -19,7 +19,6 @@ from federation.httpsig import MessageSigner, SignedRequest, headers
 from federation.sync import PeerRef
 from node.app import create_app
 from node.config import Config, NetworkSection
-from node.publishing import publish
 from node.state import FEDERATION, STORE
 from protocol.keys import NodeKey
 from protocol.limits import Limits
@@ -41,6 +40,7 @@ from protocol.sync import (
 from protocol.sync2 import feed_digest
 from storage.classify import Outcome
 from tests.factories import NETWORK, incident_body, seeded_key, signed
+from tests.nodeapp import put
 
 STEWARD = seeded_key("versions steward")
 CHAPTER_A = seeded_key("versions chapter a")
@@ -83,20 +83,6 @@ async def start(tmp_path: Path) -> AsyncIterator[Start]:
     yield start_node
     for server in servers:
         await server.close()
-
-
-async def put(server: TestServer, audience: str, kind: str = "incident", body: Any = None) -> None:
-    app = server.app
-    await publish(
-        app[STORE].records,
-        app[FEDERATION].key,
-        network_id=NETWORK,
-        limits=app[FEDERATION].settings.limits,
-        kind=kind,
-        audience=audience,
-        body=body if body is not None else incident_body(),
-        clock=app[STORE].clock,
-    )
 
 
 async def admit(steward: TestServer, *keys: NodeKey) -> None:
