@@ -25,8 +25,10 @@ from node.reads import READS, ReadGate, Reads, read_middleware
 from node.security import add_security_headers
 from node.state import CONFIG, NODE_KEY, STORE, TASKS, VERIFIER
 from node.timing import OBSERVERS, timing_middleware
+from node.web import about as site_about
 from node.web import report as report_form
-from node.web import templating
+from node.web import static, templating
+from node.web.site import SITE, SiteInfo, html_errors
 from protocol.keys import NodeKey
 from storage.store import wall_clock_ms
 
@@ -46,6 +48,7 @@ def create_app(
             timing_middleware,
             federation.sign_answers,
             problem_middleware,
+            html_errors,
             read_middleware,
         ],
         client_max_size=config.limits.max_batch_bytes + _BODY_SLACK,
@@ -55,6 +58,7 @@ def create_app(
     app[NODE_KEY] = key
     app[TASKS] = TaskOwner()
     app[templating.TEMPLATES] = templating.environment()
+    app[SITE] = SiteInfo.from_config(config)
     app[metrics.METRICS] = metrics.Metrics()
     app[OBSERVERS] = (log_request, app[metrics.METRICS].observe)
     for limiter in (abuse.REPORT_LIMITER, abuse.RECEIPT_LIMITER):
@@ -81,6 +85,8 @@ def create_app(
     app.add_routes(metrics.routes)
     app.add_routes(api_submissions.routes)
     app.add_routes(report_form.routes)
+    app.add_routes(static.routes)
+    app.add_routes(site_about.routes)
     return app
 
 

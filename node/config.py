@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from protocol.envelope import NETWORK_ID_PATTERN
-from protocol.fields import CountryCode, HttpUrl, KeyText, Text
+from protocol.fields import CountryCode, HttpUrl, KeyText, LongText, Text
 from protocol.keys import parse_key_text
 from protocol.limits import Limits
 
@@ -138,6 +138,42 @@ class ReadsSection(Section):
     cache_entries: Annotated[int, Field(ge=0, le=100_000)] = 1024
 
 
+LanguageCode = Annotated[str, Field(pattern=r"^[a-z]{2,3}$")]
+Origin = Annotated[str, Field(pattern=r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$")]
+BasemapName = Annotated[str, Field(pattern=r"^(outlines|pmtiles:[A-Za-z0-9][A-Za-z0-9._-]{0,99})$")]
+
+
+class SiteAction(Section):
+    """A ``[[site.actions]]`` table: something a visitor can do, linked from the home page."""
+
+    title: Text
+    url: HttpUrl
+
+
+class SiteSection(Section):
+    """The public site (docs/site.md): who runs the node, what it says, how the map is drawn."""
+
+    # The chapter's name and city as the pages show them; empty: [node] name and city.
+    name: Text = ""
+    city: Text = ""
+    # A short text about the chapter and its privacy policy, per language
+    # (``about = { en = "...", es = "..." }``); a language without one gets the first given.
+    about: dict[LanguageCode, LongText] = {}
+    privacy: dict[LanguageCode, LongText] = {}
+    # How to reach the chapter: an e-mail address or a URL.
+    contact: Text = ""
+    # Campaign actions (a petition, a letter to the council): tables of title and url.
+    actions: Annotated[list[SiteAction], Field(max_length=12)] = []
+    # The map shows an area cell's incident count only when it holds at least this many;
+    # smaller cells merge into their parent cell, so no single report can be located.
+    min_incidents_per_cell: Annotated[int, Field(ge=2, le=1000)] = 3
+    # "outlines" (Natural Earth country outlines shipped with banscan) or
+    # "pmtiles:FILE", a PMTiles extract in the data directory (docs/site.md).
+    basemap: BasemapName = "outlines"
+    # Origins allowed to show /embed/map in a frame (Content-Security-Policy frame-ancestors).
+    embed_origins: Annotated[list[Origin], Field(max_length=32)] = []
+
+
 class LogSection(Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["auto", "json", "console"] = "auto"
@@ -152,6 +188,7 @@ class Config(Section):
     http: HttpSection = HttpSection()
     storage: StorageSection = StorageSection()
     reads: ReadsSection = ReadsSection()
+    site: SiteSection = SiteSection()
     log: LogSection = LogSection()
     # ``[[peers]]`` tables; not overridable from the environment.
     peers: list[PeerEntry] = []
@@ -212,9 +249,18 @@ def _env_value(section: str, key: str, value: str) -> Any:
     section_model = Config.model_fields[section].annotation
     assert section_model is not None
     annotation = section_model.model_fields[key].annotation
-    if getattr(annotation, "__origin__", None) is list:
+    container = getattr(annotation, "__origin__", None)
+    if container is dict or key in _TABLE_KEYS:
+        raise ConfigError(
+            f"{env_name(section, key)}: [{section}] {key} holds tables; set it in {CONFIG_FILE}"
+        )
+    if container is list:
         return [item.strip() for item in value.split(",") if item.strip()]
     return value
+
+
+# Keys whose values are tables, which an environment variable cannot express.
+_TABLE_KEYS = frozenset({"actions"})
 
 
 def config_template(network_id: str, stewards: list[str]) -> str:
@@ -315,6 +361,29 @@ anonymous_queue = 512
 max_age_s = 1
 # Encoded anonymous answers kept in memory.
 cache_entries = 1024
+
+[site]
+# The public site (docs/site.md). Name and city default to [node]'s.
+name = ""
+city = ""
+# An e-mail address or URL where visitors reach the chapter.
+contact = ""
+# The map shows an area's incident count only when it holds at least this
+# many incidents; smaller areas merge into larger ones, so no single report
+# can be located from the map.
+min_incidents_per_cell = 3
+# "outlines" (country outlines shipped with banscan) or "pmtiles:FILE" for a
+# PMTiles extract placed in the data directory.
+basemap = "outlines"
+# Sites allowed to show the map in a frame, e.g. ["https://partner.example"].
+embed_origins = []
+# Texts per language, on the home page and the privacy page, e.g.
+# about = {{ en = "We document police use of facial recognition.", es = "..." }}
+about = {{}}
+privacy = {{}}
+# Campaign actions linked from the home page, e.g.
+# actions = [{{ title = "Sign the petition", url = "https://campaign.example/petition" }}]
+actions = []
 
 [log]
 level = "info"

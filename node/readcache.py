@@ -32,6 +32,8 @@ class Answer:
     etag: str
     modified_s: int
     ambiguous: bool
+    # Headers of the handler's answer that every copy carries (KEPT_HEADERS).
+    headers: tuple[tuple[str, str], ...] = ()
 
     def last_modified(self) -> str:
         return http_date(self.modified_s)
@@ -66,7 +68,15 @@ class AnswerCache:
             self._answers.move_to_end(key)
         return answer
 
-    def put(self, key: str, body: bytes, content_type: str, version: int, now_ms: int) -> Answer:
+    def put(
+        self,
+        key: str,
+        body: bytes,
+        content_type: str,
+        version: int,
+        now_ms: int,
+        headers: tuple[tuple[str, str], ...] = (),
+    ) -> Answer:
         """Keep a freshly computed answer; validators carried over when the bytes are equal."""
         etag = entity_tag(body)
         previous = self._answers.get(key)
@@ -78,7 +88,7 @@ class AnswerCache:
             ambiguous = modified_s == self._started_s or (
                 previous is not None and previous.modified_s >= modified_s
             )
-        answer = Answer(body, content_type, version, now_ms, etag, modified_s, ambiguous)
+        answer = Answer(body, content_type, version, now_ms, etag, modified_s, ambiguous, headers)
         if previous is not None:
             del self._answers[key]
             self._bytes -= len(previous.body)

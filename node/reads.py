@@ -58,6 +58,8 @@ GATED_ROUTES = CACHED_ROUTES | {"/api/v1/export"}
 # Answers with more records than this are encoded on a worker thread.
 OFF_LOOP_RECORDS = 16
 RETRY_AFTER_S = 1
+# Headers a handler may set that are kept with its cached answer (a page's own policy).
+KEPT_HEADERS = ("Content-Security-Policy",)
 PRIVATE = "private, no-store"
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -163,9 +165,14 @@ class Reads:
     def __post_init__(self) -> None:
         self._inflight: dict[tuple[str, int], asyncio.Future[Answer | web.StreamResponse]] = {}
 
-    async def answer(self, request: web.Request, handler: Handler) -> Answer | web.StreamResponse:
-        """The anonymous answer to a cached route, from bytes where they are current."""
-        key = request.path_qs
+    async def answer(
+        self, request: web.Request, handler: Handler, key: str | None = None
+    ) -> Answer | web.StreamResponse:
+        """The anonymous answer to a cached route, from bytes where they are current.
+
+        ``key`` names the answer in the cache: the path and query unless the answer
+        also depends on something else (a page's language)."""
+        key = request.path_qs if key is None else key
         async with self.gate.admitted():
             cached = self.cache.get(key)
             if (
@@ -223,19 +230,25 @@ class Reads:
         if not isinstance(body, bytes):
             return response
         content_type = response.headers.get("Content-Type", "application/json")
-        return self.cache.put(key, body, content_type, version, self.clock())
+        kept = tuple(
+            (name, response.headers[name]) for name in KEPT_HEADERS if name in response.headers
+        )
+        return self.cache.put(key, body, content_type, version, self.clock(), kept)
 
-    def respond(self, request: web.Request, answer: Answer) -> web.Response:
+    def respond(
+        self, request: web.Request, answer: Answer, vary: str = "Authorization"
+    ) -> web.Response:
         headers = {
             "ETag": answer.etag,
             "Last-Modified": answer.last_modified(),
             "Cache-Control": f"public, max-age={self.max_age_s}",
-            "Vary": "Authorization",
+            "Vary": vary,
         }
         if not_modified(request, answer):
             return web.Response(status=304, headers=headers)
         return web.Response(
-            body=answer.body, headers={**headers, "Content-Type": answer.content_type}
+            body=answer.body,
+            headers={**headers, **dict(answer.headers), "Content-Type": answer.content_type},
         )
 
 

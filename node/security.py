@@ -23,10 +23,40 @@ from typing import Final
 
 from aiohttp import web
 
-CONTENT_SECURITY_POLICY: Final = (
-    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
-    "frame-ancestors 'none'; base-uri 'none'"
-)
+
+def content_security_policy(
+    *,
+    scripts: bool = False,
+    workers: bool = False,
+    connect: bool = False,
+    frame_ancestors: tuple[str, ...] = (),
+) -> str:
+    """The policy of a page: everything from this origin only, and only what it needs.
+
+    ``scripts``: same-origin scripts (the map, the record check); ``workers``:
+    same-origin web workers and ``blob:`` images (MapLibre); ``connect``:
+    ``fetch`` to this origin (map data, tiles); ``frame_ancestors``: the origins
+    that may show the page in a frame (none by default)."""
+    ancestors = " ".join(frame_ancestors) or "'none'"
+    directives = [
+        "default-src 'none'",
+        "style-src 'self'",
+        "img-src 'self' data: blob:" if workers else "img-src 'self'",
+        "form-action 'self'",
+        f"frame-ancestors {ancestors}",
+        "base-uri 'none'",
+    ]
+    if scripts:
+        directives.append("script-src 'self'")
+    if workers:
+        directives.append("worker-src 'self' blob:")
+        directives.append("child-src 'self' blob:")
+    if connect:
+        directives.append("connect-src 'self'")
+    return "; ".join(directives)
+
+
+CONTENT_SECURITY_POLICY: Final = content_security_policy()
 SECURITY_HEADERS: Final = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
     "Referrer-Policy": "no-referrer",
@@ -44,9 +74,15 @@ _CSRF_SECRET: Final = secrets.token_bytes(32)
 
 
 async def add_security_headers(request: web.Request, response: web.StreamResponse) -> None:
-    """Add :data:`SECURITY_HEADERS` to a response about to be sent (``on_response_prepare``)."""
+    """Add :data:`SECURITY_HEADERS` to a response about to be sent (``on_response_prepare``).
+
+    A page whose own policy lets other origins frame it (``/embed/map``) gets no
+    ``X-Frame-Options``, which could only forbid that."""
+    policy = response.headers.get("Content-Security-Policy", "")
+    framable = "frame-ancestors" in policy and "frame-ancestors 'none'" not in policy
     for name, value in SECURITY_HEADERS.items():
-        response.headers.setdefault(name, value)
+        if not (framable and name == "X-Frame-Options"):
+            response.headers.setdefault(name, value)
 
 
 def _b64(data: bytes) -> str:

@@ -20,7 +20,10 @@ QUERY_COLUMNS = (
     "lon_e7",
     "supersedes",
     "retracts",
+    "frt",
 )
+# The columns migration 2 added and filled; ``frt`` came with migration 8.
+V2_QUERY_COLUMNS = QUERY_COLUMNS[:13]
 _EMPTY: tuple[Any, ...] = (None,) * len(QUERY_COLUMNS)
 
 
@@ -41,6 +44,7 @@ def query_columns(content: StrictModel | None) -> tuple[Any, ...]:
             None,
             bytes.fromhex(content.supersedes) if content.supersedes else None,
             None,
+            None,
         )
     if isinstance(content, Deployment):
         return (
@@ -57,9 +61,10 @@ def query_columns(content: StrictModel | None) -> tuple[Any, ...]:
             content.lon_e7,
             bytes.fromhex(content.supersedes) if content.supersedes else None,
             None,
+            content.frt_capability.status,
         )
     if isinstance(content, Retraction):
-        return (*_EMPTY[:-1], bytes.fromhex(content.target))
+        return (*_EMPTY[:-2], bytes.fromhex(content.target), None)
     return _EMPTY
 
 

@@ -19,10 +19,11 @@ class QueryFilter:
 
     Values within one field are alternatives (OR); fields combine with AND.
     ``occurred_*`` are inclusive ISO dates, ``created_*_ms`` inclusive
-    milliseconds. ``area_prefix`` (a geohash prefix) applies to incidents,
-    ``bbox`` (min_lat_e7, min_lon_e7, max_lat_e7, max_lon_e7; min_lon > max_lon
-    crosses the antimeridian) to deployments, and ``text`` is a full-text search
-    over incident summaries, matched as plain words (every word must occur).
+    milliseconds. ``area_prefix`` (a geohash prefix) applies to incidents;
+    ``frt`` (FRT capability statuses) and ``bbox`` (min_lat_e7, min_lon_e7,
+    max_lat_e7, max_lon_e7; min_lon > max_lon crosses the antimeridian) to
+    deployments; ``text`` is a full-text search over incident summaries,
+    matched as plain words (every word must occur).
     """
 
     kind: QueryKind
@@ -35,6 +36,7 @@ class QueryFilter:
     technologies: tuple[str, ...] = ()
     agencies: tuple[str, ...] = ()
     statuses: tuple[str, ...] = ()
+    frt: tuple[str, ...] = ()
     occurred_from: str | None = None
     occurred_to: str | None = None
     created_from_ms: int | None = None
@@ -80,6 +82,7 @@ def where_clause(query: QueryFilter, *, kind_index: bool = True) -> tuple[str, l
     _in("r.technology", query.technologies, clauses, params)
     _in("r.agency COLLATE NOCASE", query.agencies, clauses, params)
     _in("r.status", query.statuses, clauses, params)
+    _in("r.frt", query.frt, clauses, params)
     bounds: tuple[tuple[str, str, Any], ...] = (
         ("r.occurred_on", ">=", query.occurred_from),
         ("r.occurred_on", "<=", query.occurred_to),

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 import aiosqlite
 
 from protocol.kinds import decode_body, is_known_kind
-from storage.columns import QUERY_COLUMNS, query_columns, summary_text
+from storage.columns import QUERY_COLUMNS, V2_QUERY_COLUMNS, query_columns, summary_text
 from storage.sql import statement
 
 # Version 5: the tables of storage.rollup and the triggers that keep them exact.
@@ -346,6 +346,12 @@ MIGRATIONS: tuple[str, ...] = (
     ) WITHOUT ROWID;
     CREATE INDEX request_nonces_until ON request_nonces (until_s);
     """,
+    # 8: a deployment's FRT capability (confirmed, suspected, unknown) as a query column,
+    # filled from stored bodies by _backfill_frt
+    """
+    ALTER TABLE records ADD COLUMN frt TEXT;
+    CREATE INDEX records_frt ON records (kind, frt) WHERE frt IS NOT NULL;
+    """,
 )
 
 
@@ -359,15 +365,27 @@ async def _backfill_query_columns(conn: aiosqlite.Connection) -> None:
         if not is_known_kind(kind):
             continue
         content = decode_body(kind, body)
-        updates.append((*query_columns(content), rid))
+        updates.append((*query_columns(content)[: len(V2_QUERY_COLUMNS)], rid))
         if (text := summary_text(content)) is not None:
             summaries.append((rid, text))
-    assignments = ", ".join(f"{column} = ?" for column in QUERY_COLUMNS)
+    assignments = ", ".join(f"{column} = ?" for column in V2_QUERY_COLUMNS)
     sql = statement("UPDATE records SET {assignments} WHERE rid = ?", assignments=assignments)
     await conn.executemany(sql, updates)
     await conn.executemany("INSERT INTO summaries (rowid, summary) VALUES (?, ?)", summaries)
 
 
+async def _backfill_frt(conn: aiosqlite.Connection) -> None:
+    """Version 8: a stored deployment's FRT capability status."""
+    rows = await conn.execute_fetchall(
+        "SELECT r.rid, b.body FROM records r JOIN bodies b ON b.rid = r.rid"
+        " WHERE r.kind = 'deployment'"
+    )
+    frt = QUERY_COLUMNS.index("frt")
+    updates = [(query_columns(decode_body("deployment", body))[frt], rid) for rid, body in rows]
+    await conn.executemany("UPDATE records SET frt = ? WHERE rid = ?", updates)
+
+
 BACKFILLS: dict[int, Callable[[aiosqlite.Connection], Awaitable[None]]] = {
     2: _backfill_query_columns,
+    8: _backfill_frt,
 }

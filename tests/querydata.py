@@ -22,6 +22,7 @@ TECHNOLOGIES = ("live_frt", "retrospective_frt", "drone")
 AGENCIES = ("NYPD", "Met Police", "Bundespolizei", None)
 VERIFICATION = ("unverified", "corroborated", "verified")
 DEPLOYMENT_STATUS = ("reported", "corroborated", "confirmed")
+FRT = ("confirmed", "suspected", "unknown")
 AREAS = ("gcpvj0", "gcpvj1", "gcpuvx", "dr5ru7", "u33db2", "u09tvw")
 WORDS = ("vans", "march", "camera", "arrest", "station", "school", "drone", "border", "match")
 AUDIENCES = ("public", "public", "network", "coordinators")
@@ -91,12 +92,15 @@ def random_incident(rng: random.Random) -> dict[str, Any]:
 
 def random_deployment(rng: random.Random) -> dict[str, Any]:
     country = rng.choice(COUNTRIES)
+    lat_e7 = rng.randrange(-900_000_000, 900_000_001)
     body = deployment_body(
-        lat_e7=rng.randrange(-900_000_000, 900_000_001),
+        lat_e7=lat_e7,
         lon_e7=rng.randrange(-1_800_000_000, 1_800_000_001),
         country=country,
         city=CITIES[country],
         status=rng.choice(DEPLOYMENT_STATUS),
+        # From the latitude, so the random sequence (and every other test's data) stays.
+        frt_capability={"status": FRT[lat_e7 % 3], "basis": []},
     )
     if rng.random() < 0.5:
         body["observed_on"] = {"date": f"2025-0{rng.randrange(1, 10)}-01", "precision": "month"}

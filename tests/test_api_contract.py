@@ -52,7 +52,7 @@ _CROSS_PARAMETER = re.compile(
     r"^(occurred_to: is before occurred_from"
     r"|created_to: is before created_from"
     r"|bbox: min_lat is greater than max_lat"
-    r"|(bbox|area|q|category|technology): does not apply to (incident|deployment) records"
+    r"|(bbox|frt|area|q|category|technology): does not apply to (incident|deployment) records"
     r"|status: '[a-z_]+' is not one of .*"
     r"|group_by: names a key twice)$"
 )

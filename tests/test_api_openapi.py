@@ -18,6 +18,7 @@ from federation.httpsig import MessageSigner, SignedRequest
 from federation.httpsig import headers as signed_headers
 from node import __version__
 from node.api.openapi import openapi_document
+from node.api.openapi.site import site_paths
 from node.api.openapi.submissions import submission_paths
 from node.datadir import DataDir
 from node.reads import CACHED_ROUTES, GATED_ROUTES
@@ -148,7 +149,7 @@ class Conformance:
             return None
         content = operation["responses"][status]["content"]
         assert response.content_type in content, (method, path, status, response.content_type)
-        if response.content_type in ("text/plain", "text/html", "text/css"):
+        if response.content_type in ("text/plain", "text/html", "text/css", "text/javascript"):
             self.seen.add((method, path, status))
             return await response.text()
         if response.content_type == MSGPACK:
@@ -297,7 +298,8 @@ async def test_real_responses_match_their_documented_schemas(
     # A failing database cannot be arranged from outside without breaking the node.
     # The federation routes are checked by the next test, the routes of reports and
     # their moderation by tests/test_submissions_openapi.py.
-    elsewhere = set(submission_paths())
+    # The site's pages, by tests/test_site_openapi.py.
+    elsewhere = set(submission_paths()) | set(site_paths())
     missed = {
         seen
         for seen in documented - conformance.seen

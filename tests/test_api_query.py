@@ -288,6 +288,21 @@ async def test_deployments_in_a_bounding_box(
     assert {r["id"] for r in records} == expected
 
 
+async def test_deployments_by_frt_capability(
+    client: NodeClient, tokens: dict[Role, str], generated: Generated
+) -> None:
+    records = await walk(
+        client, "/api/v1/deployments", {"frt": "confirmed,suspected"}, tokens[Role.ANALYST]
+    )
+    expected = {
+        i.id
+        for i in generated.visible("deployment", ALL)
+        if i.body["frt_capability"]["status"] != "unknown"
+    }
+    assert expected
+    assert {r["id"] for r in records} == expected
+
+
 async def test_pagination_has_no_gaps_or_repeats_while_records_arrive(
     client: NodeClient, tokens: dict[Role, str], generated: Generated
 ) -> None:

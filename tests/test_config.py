@@ -41,7 +41,14 @@ SAMPLES: dict[tuple[str, str], tuple[str, Any]] = {
         "https://a.example.org, https://b.example.org",
         ["https://a.example.org", "https://b.example.org"],
     ),
+    ("site", "basemap"): ("pmtiles:city.pmtiles", "pmtiles:city.pmtiles"),
+    ("site", "embed_origins"): (
+        "https://partner.example, http://127.0.0.1:8080",
+        ["https://partner.example", "http://127.0.0.1:8080"],
+    ),
 }
+# Keys holding tables, which only the file can set.
+FILE_ONLY = {("site", "about"), ("site", "privacy"), ("site", "actions")}
 
 
 def sample_override(section: str, key: str) -> tuple[str, Any]:
@@ -103,7 +110,9 @@ def test_the_file_init_writes_mentions_every_key(tmp_path: Path) -> None:
         assert f"\n{key} = " in text, f"{section}.{key} is missing from banscan.toml"
 
 
-@pytest.mark.parametrize(("section", "key"), config_keys())
+@pytest.mark.parametrize(
+    ("section", "key"), [pair for pair in config_keys() if pair not in FILE_ONLY]
+)
 def test_every_key_is_overridden_by_its_environment_variable(
     tmp_path: Path, section: str, key: str
 ) -> None:
@@ -118,6 +127,28 @@ def test_every_key_is_overridden_by_its_environment_variable(
             assert setting(config, other_section, other_key) == setting(
                 Config(), other_section, other_key
             )
+
+
+@pytest.mark.parametrize(("section", "key"), sorted(FILE_ONLY))
+def test_a_key_holding_tables_is_refused_from_the_environment(
+    tmp_path: Path, section: str, key: str
+) -> None:
+    with pytest.raises(ConfigError, match=f"{env_var(section, key)}: .* set it in banscan.toml"):
+        load_config(tmp_path, {env_var(section, key): "en=text"})
+
+
+def test_site_texts_and_actions_from_the_file(tmp_path: Path) -> None:
+    write_config(
+        tmp_path,
+        '[site]\nabout = { en = "About us", es = "Sobre nosotros" }\n'
+        'actions = [{ title = "Sign", url = "https://campaign.example/sign" }]\n',
+    )
+    site = load_config(tmp_path, {}).site
+    assert site.about == {"en": "About us", "es": "Sobre nosotros"}
+    assert [(a.title, a.url) for a in site.actions] == [("Sign", "https://campaign.example/sign")]
+    write_config(tmp_path, '[site]\nabout = { english = "About us" }\n')
+    with pytest.raises(ConfigError, match=r"site\.about"):
+        load_config(tmp_path, {})
 
 
 def test_environment_wins_over_the_file(tmp_path: Path) -> None:

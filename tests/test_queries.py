@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from node.api.params import parse_bbox, parse_query_filter
+from node.params import parse_bbox, parse_query_filter
 from node.problems import BadParameter
 from protocol.limits import DEFAULT_LIMITS
 from protocol.records import verify_record
@@ -103,7 +103,7 @@ def test_week_expression_is_the_iso_week(day: datetime.date) -> None:
     assert row == (f"{year}-W{week:02d}",)
 
 
-# The parameter parser (node.api.params): any input is a filter or a BadParameter.
+# The parameter parser (node.params): any input is a filter or a BadParameter.
 
 _NAMES = st.sampled_from(
     ["country", "area", "bbox", "q", "occurred_from", "created_to", "origin", "status", "x"]

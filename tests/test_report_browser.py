@@ -15,7 +15,7 @@ from aiohttp.test_utils import TestServer
 from playwright import async_api
 
 from node.state import STORE
-from node.web.pages import CSS_URL
+from node.web.static import static_url
 from protocol.sealing import ModeratorKey
 
 CHROMIUM = shutil.which("chromium")
@@ -89,7 +89,7 @@ async def test_a_report_sent_with_javascript_off_loads_nothing_from_elsewhere(
             await browser.close()
 
     assert [url for url in requested if origin(url) != home] == []
-    assert answered[f"{home}{CSS_URL}"] == 200
+    assert answered[f"{home}{static_url('site.css')}"] == 200
     assert [text for text in console if "Content Security Policy" in text] == []
     [(_, submission)] = await app[STORE].submissions.page()
     assert submission.triage["category"] == "protest_surveillance"

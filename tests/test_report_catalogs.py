@@ -20,8 +20,11 @@ from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
+from node.config import Config
 from node.web import i18n, templating
 from node.web.i18n import CATALOGS
+from node.web.site import NAVIGATION, SiteInfo
+from node.web.static import static_url
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCALES = ROOT / "node" / "web" / "locales"
@@ -127,14 +130,17 @@ def test_a_wheel_carries_the_templates_and_compiled_catalogs(tmp_path: Path) -> 
     assert templates
     assert templates <= names
     assert {f"node/web/locales/{lang}/LC_MESSAGES/messages.mo" for lang in LANGUAGES} <= names
-    assert "node/web/static/report.css" in names
+    assert "node/web/static/site.css" in names
 
 
 def test_a_right_to_left_language_gets_dir_rtl() -> None:
     env = templating.environment()
     page = env.get_template("status_result.html")
     context: dict[str, object] = {
-        "css_url": "/s.css",
+        "site": SiteInfo.from_config(Config()),
+        "static_url": static_url,
+        "navigation": NAVIGATION,
+        "nav": None,
         "switch_to": None,
         "other_languages": [],
         "failed": False,

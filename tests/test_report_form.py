@@ -17,7 +17,7 @@ from node.state import CONFIG, STORE
 from node.web import i18n
 from node.web import pages as report_pages
 from node.web import report as report_form
-from node.web.pages import CSS_URL
+from node.web.static import static_url
 from protocol.sealing import ModeratorKey
 from tests.conftest import ClientFactory, NodeClient
 
@@ -148,13 +148,19 @@ async def test_form_is_labelled_and_sent_with_security_headers(
     assert len(page.all("fieldset")) == len(page.all("legend"))
     assert "Category (incidents only)" in text
     assert "does not store your IP address" in text
-    assert page.all("link") == [{"rel": "stylesheet", "href": CSS_URL}]
+    assert page.all("link") == [{"rel": "stylesheet", "href": static_url("site.css")}]
     assert {"href": "/report?lang=es", "hreflang": "es", "lang": "es"} in page.all("a")
 
 
 async def test_every_response_has_the_security_headers(client: NodeClient) -> None:
     streamed = "/api/v1/export?format=csv&kind=incident"  # headers sent before the body
-    for path in ("/api/v1/no-such-route", "/report/status", CSS_URL, streamed, "/metrics"):
+    for path in (
+        "/api/v1/no-such-route",
+        "/report/status",
+        static_url("site.css"),
+        streamed,
+        "/metrics",
+    ):
         response = await client.get(path)
         for name, value in SECURITY_HEADERS.items():
             assert response.headers[name] == value, (path, name)
@@ -164,7 +170,7 @@ async def test_every_response_has_the_security_headers(client: NodeClient) -> No
 
 
 async def test_the_stylesheet_is_served_with_a_long_cache(client: NodeClient) -> None:
-    response = await client.get(CSS_URL)
+    response = await client.get(static_url("site.css"))
 
     assert response.status == 200
     assert response.content_type == "text/css"
@@ -277,7 +283,7 @@ async def test_wrong_fields_are_named_and_the_form_keeps_its_values(
     page = Page(text)
     [summary] = [a for a in page.all("div") if a.get("role") == "alert"]
     assert summary["class"] == "error-summary"
-    links = [a["href"] for a in page.all("a") if a["href"].startswith("#")]
+    links = [a["href"] for a in page.all("a") if a["href"].startswith("#") and a["href"] != "#main"]
     assert links == ["#what_happened", "#occurred_on", "#lon", "#sources", "#email"]
     for name in ("what_happened", "occurred_on", "lon", "sources", "email"):
         control = page.by_id(name)
@@ -326,7 +332,8 @@ async def test_each_wrong_field_is_linked_from_the_summary(
 
     assert status == 422
     page = Page(text)
-    assert [a["href"] for a in page.all("a") if a["href"].startswith("#")] == [link]
+    in_page = [a["href"] for a in page.all("a") if a["href"].startswith("#")]
+    assert in_page == ["#main", link]  # the skip link, then the summary's
     assert page.by_id(link[1:])["aria-invalid"] == "true"
     assert await stored(app) == []
 

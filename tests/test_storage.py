@@ -121,12 +121,42 @@ async def test_indexed_columns_are_filled_at_insert(store: Store) -> None:
     await store.records.ingest(records)
     with sqlite3.connect(store.db.path) as conn:
         rows = conn.execute(
-            "SELECT kind, country, city, category, occurred_on FROM records ORDER BY seq"
+            "SELECT kind, country, city, category, occurred_on, frt FROM records ORDER BY seq"
         ).fetchall()
     assert rows == [
-        ("incident", "US", "New York", "protest_surveillance", "2025-03-14"),
-        ("deployment", "US", "New York", None, None),
+        ("incident", "US", "New York", "protest_surveillance", "2025-03-14", None),
+        ("deployment", "US", "New York", None, None, "suspected"),
     ]
+
+
+async def test_migration_8_fills_the_frt_column_of_stored_deployments(tmp_path: Path) -> None:
+    path = tmp_path / "banscan.db"
+    store = await Store.open(path, stewards=STEWARDS)
+    key = seeded_key("chapter")
+    await store.records.ingest(
+        verified(
+            [
+                signed(key, 1),
+                signed(key, 2, kind="deployment", body=deployment_body()),
+                signed(
+                    key,
+                    3,
+                    kind="deployment",
+                    body=deployment_body(frt_capability={"status": "confirmed", "basis": []}),
+                ),
+            ]
+        )
+    )
+    await store.close()
+    with sqlite3.connect(path, isolation_level=None) as conn:  # back to version 7
+        conn.execute("DROP INDEX records_frt")
+        conn.execute("ALTER TABLE records DROP COLUMN frt")
+        conn.execute("PRAGMA user_version = 7")
+    store = await Store.open(path, stewards=STEWARDS)
+    await store.close()
+    with sqlite3.connect(path) as conn:
+        rows = conn.execute("SELECT kind, frt FROM records ORDER BY seq").fetchall()
+    assert rows == [("incident", None), ("deployment", "suspected"), ("deployment", "confirmed")]
 
 
 async def test_unknown_kind_is_stored_opaque(store: Store) -> None:

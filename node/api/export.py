@@ -1,7 +1,7 @@
 """The export route: current incidents or deployments, filtered, streamed as a file.
 
 ``GET /api/v1/export?format=csv|geojson|ndjson|bundle&kind=incident|deployment``
-takes the same filters as the query routes (:mod:`node.api.params`). The
+takes the same filters as the query routes (:mod:`node.params`). The
 parameters are all checked before the first byte is sent, so a bad one gets a
 400 problem+json; after that the body streams from the database in constant
 memory. Without a token only public records are exported; the
@@ -14,9 +14,9 @@ a cache only if revalidated (``no-cache``); exports with a token are
 import structlog
 from aiohttp import web
 
-from node.api.params import parse_query_filter
 from node.auth import readable_audiences, token_info
 from node.exports.formats import EXPORT_KINDS, FORMATS, CurrentRecords, export_chunks
+from node.params import parse_query_filter
 from node.problems import BadParameter
 from node.reads import PRIVATE
 from node.state import CONFIG, STORE

@@ -10,9 +10,9 @@ from typing import Any
 
 from aiohttp import web
 
-from node.api.params import int_param, parse_query_filter
 from node.api.records import stored_view
 from node.auth import readable_audiences, token_info
+from node.params import int_param, parse_query_filter
 from node.problems import BadParameter
 from node.reads import json_answer
 from node.state import STORE

@@ -5,7 +5,6 @@ from typing import Any
 from aiohttp import web
 
 from node.api.bodies import parse_json_object
-from node.api.params import int_param, parse_time_ms
 from node.auth import (
     WRITERS,
     readable_audiences,
@@ -13,6 +12,7 @@ from node.auth import (
     require_role,
     token_info,
 )
+from node.params import int_param, parse_time_ms
 from node.problems import ApiError, BadParameter, BadRequest, NotFound, UnsupportedMediaType
 from node.publishing import publish, retraction_target, signed_here
 from node.reads import json_answer

@@ -27,7 +27,6 @@ from aiohttp import web
 
 from node.abuse import RECEIPT_LIMITER, REPORT_LIMITER, count_attempt
 from node.api.bodies import read_json
-from node.api.params import int_param
 from node.auth import require_role
 from node.moderation.retention import Retention
 from node.moderation.service import Moderation
@@ -39,6 +38,7 @@ from node.moderation.submissions import (
     parse_submission,
     submission_view,
 )
+from node.params import int_param
 from node.problems import BadParameter, BadRequest, NotFound
 from node.state import CONFIG, FEDERATION, STORE, TASKS
 from protocol.keys import b64url_encode

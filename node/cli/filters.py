@@ -1,14 +1,14 @@
 """The filter options ``export``, ``query`` and ``stats`` share with the API.
 
-They are parsed by :func:`node.api.params.parse_query_filter`, as the API's
+They are parsed by :func:`node.params.parse_query_filter`, as the API's
 query parameters are, so the command line and the API always agree.
 """
 
 import argparse
 
-from node.api.params import parse_query_filter
 from node.auth import ALL_AUDIENCES
 from node.cli.common import CommandError
+from node.params import parse_query_filter
 from node.problems import BadParameter
 from storage.filters import QueryFilter
 
@@ -28,6 +28,11 @@ FILTER_OPTIONS = (
     ("--created-to", "created_to", "created at or before: milliseconds or RFC 3339"),
     ("--area", "area", "incidents: a geohash prefix of 1 to 6 characters"),
     ("--bbox", "bbox", "deployments: min_lon,min_lat,max_lon,max_lat in degrees"),
+    (
+        "--frt",
+        "frt",
+        "deployments: FRT capability (confirmed, suspected, unknown), comma-separated",
+    ),
     ("--text", "q", "incidents: words that must all occur in the summary"),
 )
 

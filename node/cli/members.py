@@ -10,7 +10,6 @@ import json
 from collections.abc import Awaitable
 from typing import Any
 
-from node.api.params import parse_time_ms
 from node.cli.common import (
     CommandError,
     CommandFailed,
@@ -20,6 +19,7 @@ from node.cli.common import (
 )
 from node.cli.registrar import Registrar
 from node.membership import MembershipRefused, decide, member_views
+from node.params import parse_time_ms
 from node.problems import BadParameter
 from protocol.errors import KeyFormatError
 from protocol.keys import parse_key_text

@@ -6,12 +6,12 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from node.api.params import KINDS
 from node.api.query import SORTS, group_view, parse_group_by, parse_sort
 from node.api.records import stored_view
 from node.cli.common import CommandError, data_dir_of, run_on_store, table
 from node.cli.filters import add_filter_options, query_filter
 from node.cli.registrar import Registrar
+from node.params import KINDS
 from node.problems import BadParameter
 from storage.queries import QueryRow
 from storage.stats import GROUP_KEYS

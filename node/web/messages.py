@@ -14,6 +14,7 @@ from typing import IO, Any
 from node.moderation.submissions import RECEIPT_STATUS, SUBMISSION_KINDS
 from node.web.pages import CATEGORIES, HINTED, TECHNOLOGIES
 from node.web.report import FIELD_ORDER, REFUSALS
+from node.web.site import ERROR_TOPICS, OTHER_ERROR
 from protocol.countries import COUNTRY_CODES
 
 
@@ -31,6 +32,8 @@ def built_ids() -> Iterator[str]:
     yield from (f"country.{code}" for code in sorted(COUNTRY_CODES))
     yield from (f"status.{word}" for word in dict.fromkeys(RECEIPT_STATUS.values()))
     yield from (f"{topic}.{part}" for topic in REFUSALS for part in ("title", "body"))
+    for topic in (*ERROR_TOPICS.values(), OTHER_ERROR):
+        yield from (f"{topic}.title", f"{topic}.body")
 
 
 def extract(

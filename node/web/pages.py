@@ -1,25 +1,23 @@
 """The report pages, rendered from ``node/web/templates/`` in a request's language.
 
-One layout (``base.html``: header, language switch) and one template per page: the
+One layout (``base.html``) and one template per page: the
 report form and its fields, the receipt, the status form and its answer, and the
 page that refuses a request. No script and no inline style: Tor Browser at its
-"Safest" setting shows them as they are. The stylesheet is the pages' only other
-resource; its URL changes with it, so it can be cached for long.
+"Safest" setting shows them as they are. The layout is the public site's
+(:mod:`node.web.site`): its navigation, and who runs the node at the foot.
 
 Each function here gathers what its template reads and renders it.
 """
 
-import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from importlib import resources
-from typing import Any, Final, get_args
+from typing import Final, get_args
 
-import jinja2
+from aiohttp import web
 
 from node.moderation.submissions import RECEIPT_STATUS, SUBMISSION_KINDS
-from node.security import CSRF_FIELD
-from node.web.i18n import CATALOGS, N_, Catalog, countries
+from node.web.i18n import N_, Catalog, countries
+from node.web.site import render
 from protocol.kinds import IncidentCategory, TechnologyType
 
 REQUIRED: Final = frozenset({"kind", "what_happened", "occurred_on", "country", "place"})
@@ -40,34 +38,6 @@ TECHNOLOGIES: Final[tuple[str, ...]] = get_args(TechnologyType)
 CATEGORIES: Final[tuple[str, ...]] = get_args(IncidentCategory)
 CONSENTS: Final = ("consent_contact", "consent_publish")
 
-STYLESHEET: Final = (resources.files("node.web") / "static" / "report.css").read_bytes()
-CSS_URL: Final = f"/static/report.css?v={hashlib.sha256(STYLESHEET).hexdigest()[:12]}"
-
-
-def _render(
-    env: jinja2.Environment,
-    template: str,
-    t: Catalog,
-    *,
-    switch_to: str | None,
-    failed: bool = False,
-    **context: Any,
-) -> str:
-    """A whole page. ``switch_to`` is the page to link in each other language; None on an
-    answer to a form, which a switch would lose (a receipt code, or what was typed)."""
-    other_languages = [
-        (lang, CATALOGS[lang].gettext("lang.name")) for lang in sorted(CATALOGS) if lang != t.lang
-    ]
-    return env.get_template(template).render(
-        t=t,
-        css_url=CSS_URL,
-        csrf_field=CSRF_FIELD,
-        switch_to=switch_to,
-        other_languages=other_languages,
-        failed=failed,
-        **context,
-    )
-
 
 # The report form.
 
@@ -80,10 +50,10 @@ class FormState:
     errors: tuple[str, ...] = ()  # the wrong fields, in form order, perhaps "form"
 
 
-def form_page(env: jinja2.Environment, state: FormState) -> str:
+def form_page(request: web.Request, state: FormState) -> str:
     t = state.t
-    return _render(
-        env,
+    return render(
+        request,
         "report_form.html",
         t,
         switch_to=None if state.errors else "/report",
@@ -107,19 +77,19 @@ def _anchor(name: str) -> str:
     return {"kind": "kind-incident", "form": "report-form"}.get(name, name)
 
 
-def receipt_page(env: jinja2.Environment, t: Catalog, receipt: str) -> str:
-    return _render(env, "receipt.html", t, switch_to=None, receipt=receipt)
+def receipt_page(request: web.Request, t: Catalog, receipt: str) -> str:
+    return render(request, "receipt.html", t, switch_to=None, receipt=receipt)
 
 
 # The receipt's status.
 
 
 def status_page(
-    env: jinja2.Environment, t: Catalog, token: str, typed: str = "", error: str | None = None
+    request: web.Request, t: Catalog, token: str, typed: str = "", error: str | None = None
 ) -> str:
     """The form for a receipt code; ``error`` is the message id of what is wrong with it."""
-    return _render(
-        env,
+    return render(
+        request,
         "status_form.html",
         t,
         switch_to=None if error else "/report/status",
@@ -130,10 +100,10 @@ def status_page(
     )
 
 
-def status_result_page(env: jinja2.Environment, t: Catalog, status: str) -> str:
+def status_result_page(request: web.Request, t: Catalog, status: str) -> str:
     """A report's status, in words."""
-    return _render(
-        env, "status_result.html", t, switch_to=None, status=f"status.{RECEIPT_STATUS[status]}"
+    return render(
+        request, "status_result.html", t, switch_to=None, status=f"status.{RECEIPT_STATUS[status]}"
     )
 
 
@@ -141,8 +111,8 @@ def status_result_page(env: jinja2.Environment, t: Catalog, status: str) -> str:
 
 
 def refusal_page(
-    env: jinja2.Environment, t: Catalog, topic: str, values: Mapping[str, int], path: str
+    request: web.Request, t: Catalog, topic: str, values: Mapping[str, int], path: str
 ) -> str:
     """Why a request to ``path`` was refused: ``<topic>.title`` and ``<topic>.body``."""
     back = N_("back.form") if path == "/report" else N_("nav.status")
-    return _render(env, "refusal.html", t, switch_to=path, topic=topic, values=values, back=back)
+    return render(request, "refusal.html", t, switch_to=path, topic=topic, values=values, back=back)

@@ -4,7 +4,6 @@
     POST /report               a report, form-encoded; answers a page with the receipt code
     GET  /report/status        a form for a receipt code
     POST /report/status        that report's status in words, and nothing else
-    GET  /static/report.css    the pages' only stylesheet
 
 The pages work in Tor Browser at its "Safest" setting: no script, no inline
 style, nothing from another origin (:mod:`node.security` sets the policy and
@@ -47,7 +46,6 @@ from node.state import CONFIG, STORE
 from node.web.i18n import N_, Catalog, catalog
 from node.web.pages import (
     CONSENTS,
-    STYLESHEET,
     FormState,
     form_page,
     receipt_page,
@@ -55,7 +53,6 @@ from node.web.pages import (
     status_page,
     status_result_page,
 )
-from node.web.templating import TEMPLATES
 
 routes = web.RouteTableDef()
 
@@ -87,19 +84,6 @@ _TEXT_FIELDS: Final = tuple(
 REFUSALS: Final = ("closed", "csrf", "ratelimit", "slow", "toolarge", "unreadable")
 _MAX_FIELDS: Final = 64
 _STATUS_BODY_BYTES: Final = 4096
-
-
-# The stylesheet, served with a long cache under a URL that changes with it.
-
-
-@routes.get("/static/report.css")
-async def stylesheet(request: web.Request) -> web.Response:
-    return web.Response(
-        body=STYLESHEET,
-        content_type="text/css",
-        charset="utf-8",
-        headers={"Cache-Control": "public, max-age=31536000, immutable"},
-    )
 
 
 # Answers.
@@ -187,7 +171,7 @@ class _Refused(Exception):
 
 
 def _refusal(request: web.Request, t: Catalog, refused: _Refused, path: str) -> web.Response:
-    page = refusal_page(request.app[TEMPLATES], t, refused.topic, refused.values, path)
+    page = refusal_page(request, t, refused.topic, refused.values, path)
     return _respond(page, refused.status, refused.headers)
 
 
@@ -233,15 +217,15 @@ async def _read_form(
 
 @routes.get("/report")
 async def report_form(request: web.Request) -> web.Response:
-    t, env = catalog(request), request.app[TEMPLATES]
+    t = catalog(request)
     if not await request.app[STORE].submissions.keys():
         return _refusal(request, t, _Refused(503, "closed"), "/report")
-    return _with_csrf(request, lambda token: form_page(env, FormState(t, token)))
+    return _with_csrf(request, lambda token: form_page(request, FormState(t, token)))
 
 
 @routes.post("/report")
 async def send_report(request: web.Request) -> web.Response:
-    t, env = catalog(request), request.app[TEMPLATES]
+    t = catalog(request)
     try:
         values = await _read_form(
             request, request.app[CONFIG].submissions.max_bytes, REPORT_LIMITER
@@ -254,7 +238,7 @@ async def send_report(request: web.Request) -> web.Response:
     if wrong:
         return _with_csrf(
             request,
-            lambda token: form_page(env, FormState(t, token, values, wrong)),
+            lambda token: form_page(request, FormState(t, token, values, wrong)),
             422,
         )
     store = request.app[STORE]
@@ -264,18 +248,18 @@ async def send_report(request: web.Request) -> web.Response:
         )
     except SubmissionsClosed:
         return _refusal(request, t, _Refused(503, "closed"), "/report")
-    return _respond(receipt_page(env, t, receipt), 201)
+    return _respond(receipt_page(request, t, receipt), 201)
 
 
 @routes.get("/report/status")
 async def status_form(request: web.Request) -> web.Response:
-    t, env = catalog(request), request.app[TEMPLATES]
-    return _with_csrf(request, lambda token: status_page(env, t, token))
+    t = catalog(request)
+    return _with_csrf(request, lambda token: status_page(request, t, token))
 
 
 @routes.post("/report/status")
 async def check_status(request: web.Request) -> web.Response:
-    t, env = catalog(request), request.app[TEMPLATES]
+    t = catalog(request)
     try:
         values = await _read_form(request, _STATUS_BODY_BYTES, RECEIPT_LIMITER)
     except _Refused as refused:
@@ -286,14 +270,14 @@ async def check_status(request: web.Request) -> web.Response:
     if receipt is None:
         return _with_csrf(
             request,
-            lambda token: status_page(env, t, token, typed, N_("status.bad")),
+            lambda token: status_page(request, t, token, typed, N_("status.bad")),
             400,
         )
     status = await request.app[STORE].submissions.status_by_receipt(receipt)
     if status is None:
         return _with_csrf(
             request,
-            lambda token: status_page(env, t, token, typed, N_("status.unknown")),
+            lambda token: status_page(request, t, token, typed, N_("status.unknown")),
             404,
         )
-    return _respond(status_result_page(env, t, status))
+    return _respond(status_result_page(request, t, status))

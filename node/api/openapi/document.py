@@ -8,6 +8,7 @@ from node.api.openapi.narrowing import narrow_checked_fields
 from node.api.openapi.records import record_paths
 from node.api.openapi.schemas import record_schemas
 from node.api.openapi.service import federation_paths, identity_paths, operations_paths
+from node.api.openapi.site import site_paths
 from node.api.openapi.submission_schemas import submission_schemas
 from node.api.openapi.submissions import submission_paths
 
@@ -22,6 +23,7 @@ def openapi_document(version: str) -> dict[str, Any]:
         **operations_paths(),
         **federation_paths(),
         **submission_paths(),
+        **site_paths(),
     }
     add_read_answers(paths)
     return {

@@ -1,4 +1,4 @@
-"""Query parameter schemas exactly as narrow as the checks in :mod:`node.api.params`.
+"""Query parameter schemas exactly as narrow as the checks in :mod:`node.params`.
 
 Every value one of these schemas admits is one the node accepts, so a client
 (or a schema-driven fuzzer) that follows the document is never refused a
@@ -9,7 +9,7 @@ read alike.
 from collections.abc import Iterable
 from typing import Any
 
-from node.api.params import MAX_SEARCH, MAX_TEXT, MAX_VALUES
+from node.params import MAX_SEARCH, MAX_TEXT, MAX_VALUES
 
 # What str.strip() removes and what ECMA-262's \s matches, together.
 SPACE = "\\s\\x1c-\\x1f\\u0085\\ufeff"

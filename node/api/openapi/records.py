@@ -25,9 +25,17 @@ from node.api.openapi.patterns import (
     search_text,
     time_ms,
 )
-from node.api.params import CATEGORIES, INCIDENT_ONLY, KINDS, STATUSES, TECHNOLOGIES
 from node.api.query import MAX_GROUP_KEYS
 from node.exports.formats import EXPORT_KINDS, FORMATS
+from node.params import (
+    CATEGORIES,
+    DEPLOYMENT_ONLY,
+    FRT_STATUSES,
+    INCIDENT_ONLY,
+    KINDS,
+    STATUSES,
+    TECHNOLOGIES,
+)
 from protocol.countries import COUNTRY_CODES
 from protocol.envelope import AUDIENCES
 from storage.stats import GROUP_KEYS
@@ -326,10 +334,15 @@ def _filters(kind: str | None) -> list[dict[str, Any]]:
             {"type": "string", "pattern": "^[0-9b-hjkmnp-z]{1,6}$"},
         ),
         query_parameter("bbox", "Deployments: min_lon,min_lat,max_lon,max_lat in degrees", bbox()),
+        query_parameter(
+            "frt",
+            "Deployments: FRT capability, comma-separated: " + ", ".join(sorted(FRT_STATUSES)),
+            listed_names(FRT_STATUSES),
+        ),
         query_parameter("q", "Incidents: words that must all occur in the summary", search_text()),
     ]
     if kind == "incident":
-        return [p for p in parameters if p["name"] != "bbox"]
+        return [p for p in parameters if p["name"] not in DEPLOYMENT_ONLY]
     if kind == "deployment":
         return [p for p in parameters if p["name"] not in INCIDENT_ONLY]
     return parameters

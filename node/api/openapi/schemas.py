@@ -5,7 +5,7 @@ from typing import Any
 from pydantic.json_schema import models_json_schema
 
 from node.api.openapi.parts import B64, REF, schema_ref
-from node.api.params import KINDS
+from node.params import KINDS
 from protocol.envelope import AUDIENCES
 from protocol.kinds import KIND_MODELS
 from storage.classify import Outcome

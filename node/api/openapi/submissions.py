@@ -85,18 +85,6 @@ def _form_paths() -> dict[str, Any]:
                 ["receipt"],
             ),
         },
-        "/static/report.css": {
-            "get": {
-                "operationId": "reportStylesheet",
-                "summary": "The form's stylesheet (no asset comes from another origin)",
-                "responses": {
-                    "200": {
-                        "description": "CSS",
-                        "content": {"text/css": {"schema": {"type": "string"}}},
-                    }
-                },
-            }
-        },
     }
 
 

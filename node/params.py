@@ -18,7 +18,7 @@ from protocol.countries import COUNTRY_CODES
 from protocol.errors import KeyFormatError
 from protocol.fields import GEOHASH_ALPHABET, MAX_AREA_PRECISION
 from protocol.keys import parse_key_text
-from protocol.kinds import Deployment, IncidentCategory, TechnologyType, Verification
+from protocol.kinds import Deployment, FrtCapability, IncidentCategory, TechnologyType, Verification
 from storage.filters import QueryFilter, QueryKind
 
 KINDS: tuple[QueryKind, ...] = ("incident", "deployment")
@@ -31,6 +31,7 @@ MULTI_VALUED = (
     "technology",
     "agency",
     "status",
+    "frt",
 )
 SINGLE_VALUED = (
     "occurred_from",
@@ -43,13 +44,14 @@ SINGLE_VALUED = (
 )
 FILTER_PARAMETERS = frozenset(MULTI_VALUED + SINGLE_VALUED)
 INCIDENT_ONLY = frozenset({"category", "technology", "area", "q"})
-DEPLOYMENT_ONLY = frozenset({"bbox"})
+DEPLOYMENT_ONLY = frozenset({"bbox", "frt"})
 MAX_VALUES = 100
 MAX_TEXT = 200
 MAX_SEARCH = 500
 
 CATEGORIES = frozenset(get_args(IncidentCategory))
 TECHNOLOGIES = frozenset(get_args(TechnologyType))
+FRT_STATUSES = frozenset(get_args(FrtCapability.model_fields["status"].annotation))
 STATUSES: dict[str, frozenset[str]] = {
     "incident": frozenset(get_args(Verification.model_fields["status"].annotation)),
     "deployment": frozenset(get_args(Deployment.model_fields["status"].annotation)),
@@ -82,6 +84,7 @@ def parse_query_filter(
     _one_of("category", values.get("category", ()), CATEGORIES)
     _one_of("technology", values.get("technology", ()), TECHNOLOGIES)
     _one_of("status", values.get("status", ()), STATUSES[kind])
+    _one_of("frt", values.get("frt", ()), FRT_STATUSES)
     for name in ("region", "city", "agency"):
         if any(len(v) > MAX_TEXT for v in values.get(name, ())):
             raise BadParameter(name, f"a value is longer than {MAX_TEXT} characters")
@@ -107,6 +110,7 @@ def parse_query_filter(
         technologies=values.get("technology", ()),
         agencies=values.get("agency", ()),
         statuses=values.get("status", ()),
+        frt=values.get("frt", ()),
         occurred_from=occurred_from,
         occurred_to=occurred_to,
         created_from_ms=created_from,

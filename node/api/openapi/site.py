@@ -1,0 +1,75 @@
+"""The public site's paths: HTML pages, the files they use, and the map's data.
+
+Pages answer ``text/html`` in the visitor's language (``lang``, else
+Accept-Language); an error on a page is a page too, never problem+json.
+"""
+
+from typing import Any
+
+from node.api.openapi.parts import problem, query_parameter
+
+_HTML = {"text/html": {"schema": {"type": "string"}}}
+_LANG = query_parameter(
+    "lang", "The page's language (else Accept-Language, else English)", {"enum": ["en", "es"]}
+)
+
+
+def html_page(
+    operation_id: str,
+    summary: str,
+    statuses: dict[str, str],
+    parameters: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """A page's GET: its statuses, each an HTML page."""
+    return {
+        "operationId": operation_id,
+        "summary": summary,
+        "parameters": [_LANG, *(parameters or [])],
+        "responses": {
+            status: {"description": description, "content": _HTML}
+            for status, description in statuses.items()
+        },
+    }
+
+
+def site_paths() -> dict[str, Any]:
+    return {
+        "/privacy": {
+            "get": html_page(
+                "privacyPage",
+                "Who runs the node and what it does with visitors' data",
+                {"200": "The page"},
+            )
+        },
+        "/static/{name}": {
+            "get": {
+                "operationId": "staticFile",
+                "summary": "A file the pages use: stylesheet, scripts, map outlines "
+                "(nothing is loaded from another origin)",
+                "parameters": [
+                    {
+                        "name": "name",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string", "maxLength": 200},
+                    },
+                    query_parameter(
+                        "v",
+                        "The file's version; with the current one it may be cached for a year",
+                        {"type": "string", "maxLength": 64},
+                    ),
+                ],
+                "responses": {
+                    "200": {
+                        "description": "The file",
+                        "content": {
+                            media: {"schema": {"type": "string"}}
+                            for media in ("text/css", "text/javascript", "application/json")
+                        },
+                    },
+                    "304": {"description": "The client's copy is current"},
+                    "404": problem("No such file"),
+                },
+            }
+        },
+    }
