@@ -1,0 +1,127 @@
+"""Pages in a real browser: Debian's chromium driven by Playwright, against a real node.
+
+:func:`open_browser` starts headless chromium; :func:`visit` opens a page with
+JavaScript on or off at a window width, and records every request the page
+makes, every console message and every Content-Security-Policy violation, so a
+test can assert that nothing left the node's origin. :func:`screenshot` keeps a
+picture of the page as a test artifact (``$BANSCAN_SCREENSHOTS``, by default
+``build/screenshots/``), to be looked at by a person.
+
+On CI the absence of chromium is a failure (``.ci/run`` installs it); elsewhere
+the browser tests are skipped.
+"""
+
+import os
+import shutil
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+from playwright import async_api
+
+ServerFactory = Callable[[web.Application], Awaitable[TestServer]]  # aiohttp_server
+CHROMIUM = shutil.which("chromium")
+if CHROMIUM is None and os.environ.get("CI"):
+    pytest.fail("no chromium on PATH; .ci/run should have installed it", pytrace=False)
+needs_chromium = pytest.mark.skipif(
+    CHROMIUM is None, reason="no chromium on PATH (apt-get install chromium; .ci/run does)"
+)
+ROOT = Path(__file__).resolve().parent.parent
+SCREENSHOTS = Path(os.environ.get("BANSCAN_SCREENSHOTS", ROOT / "build" / "screenshots"))
+# The widths every page is looked at: a laptop and a phone.
+WIDTHS = (1280, 390)
+# Flags that keep chromium from calling Google's services, which this machine refuses.
+_QUIET = [
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
+def origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+@asynccontextmanager
+async def open_browser() -> AsyncIterator[async_api.Browser]:
+    assert CHROMIUM is not None
+    async with async_api.async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=_QUIET)
+        try:
+            yield browser
+        finally:
+            await browser.close()
+
+
+@dataclass
+class Visit:
+    """A page and what it did: requests, console messages, failed requests."""
+
+    page: async_api.Page
+    home: str
+    requested: list[str] = field(default_factory=list)
+    console: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # uncaught script errors
+
+    def elsewhere(self) -> list[str]:
+        """Requests to any origin but the node's (data: and blob: URLs are the page's own)."""
+        return [
+            url
+            for url in self.requested
+            if not url.startswith(("data:", "blob:")) and origin(url) != self.home
+        ]
+
+    def csp_violations(self) -> list[str]:
+        return [text for text in self.console if "Content Security Policy" in text]
+
+    def assert_self_contained(self) -> None:
+        """Nothing left the origin, nothing was refused by the policy, no script failed."""
+        assert self.elsewhere() == []
+        assert self.csp_violations() == []
+        assert self.errors == []
+
+
+@asynccontextmanager
+async def visit(
+    browser: async_api.Browser,
+    url: str,
+    *,
+    javascript: bool,
+    width: int = 1280,
+    locale: str = "en-GB",
+) -> AsyncIterator[Visit]:
+    """``url`` opened in a fresh context (no cookies) with JavaScript on or off."""
+    context = await browser.new_context(
+        java_script_enabled=javascript,
+        locale=locale,
+        viewport={"width": width, "height": 900},
+    )
+    context.set_default_timeout(15_000)
+    try:
+        page = await context.new_page()
+        seen = Visit(page, origin(url))
+        page.on("request", lambda request: seen.requested.append(request.url))
+        page.on("console", lambda message: seen.console.append(message.text))
+        page.on("requestfailed", lambda request: seen.failed.append(request.url))
+        page.on("pageerror", lambda error: seen.errors.append(str(error)))
+        await page.goto(url)
+        yield seen
+    finally:
+        await context.close()
+
+
+async def screenshot(page: async_api.Page, name: str) -> Path:
+    """Keep a full-page picture as ``<name>.png`` among the test artifacts."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    await page.screenshot(path=str(path), full_page=True)
+    return path
