@@ -124,13 +124,17 @@ class Trust:
         return current is None or decision.rank > current.rank
 
     def commit(self, staged: Mapping[bytes, Member]) -> None:
-        """Take decisions staged by a transaction that has committed."""
+        """Take decisions staged by a transaction that has committed.
+
+        The members are replaced, never changed in place: the store commits from its
+        writer thread while the event loop may be iterating :meth:`members`."""
         if staged:
-            self._members.update(staged)
+            self._members = {**self._members, **staged}
             self.version += 1
 
     def reset(self, members: Iterable[Member]) -> None:
-        """Replace the whole state (at open, after rebuilding the table)."""
+        """Replace the whole state (at open, after rebuilding the table, or when another
+        process has decided); replaced whole, as in :meth:`commit`."""
         self._members = {member.subject: member for member in members}
         self.version += 1
 

@@ -1,10 +1,20 @@
-"""The SQLite database: one writer connection, one reader connection, migrations."""
+"""The SQLite database: one writer connection, one reader connection, migrations.
+
+Both connections are aiosqlite's: each runs its statements on a thread of its
+own, and every awaited call is a round trip through that thread and back
+through the event loop. Under load that wait, not SQLite, is what a write
+costs (bench/README.md, "bench/publishpath.py"), so the hot writes (records)
+use :meth:`Database.write`: the whole transaction, ``BEGIN`` to ``COMMIT``,
+as one synchronous function on the writer's thread, one round trip in all.
+Other writes, seldom and small, use :meth:`Database.transaction`.
+"""
 
 import asyncio
-from collections.abc import AsyncIterator
+import sqlite3
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 import aiosqlite
 
@@ -15,6 +25,7 @@ from storage.sql import split_statements
 Synchronous = Literal["normal", "full"]
 BUSY_TIMEOUT_MS = 10_000
 CHECKPOINT_WAIT_MS = 1_000
+T = TypeVar("T")
 
 
 class Database:
@@ -53,6 +64,44 @@ class Database:
                 await self._writer.rollback()
                 raise
             await self._writer.commit()
+
+    async def write(
+        self,
+        work: Callable[[sqlite3.Connection], T],
+        committed: Callable[[T], None] | None = None,
+    ) -> T:
+        """Run ``work`` in one ``BEGIN IMMEDIATE`` transaction on the writer's thread, in
+        one round trip: committed when it returns, rolled back when it raises.
+
+        ``work`` runs on that thread, so it may use the connection it is given and
+        nothing of the event loop's. ``committed`` runs there too, right after the
+        commit and before the result comes back, so that what must follow a commit
+        (the in-memory trust state) cannot be separated from it by a cancelled
+        caller. Writes are one at a time, in the order asked, with those of
+        :meth:`transaction`."""
+        async with self._write_lock:
+            # aiosqlite runs any callable on its thread through ``_execute``; its public
+            # methods are that same call, one statement each.
+            result: T = await self._writer._execute(  # type: ignore[no-untyped-call]
+                self._run, work, committed
+            )
+        return result
+
+    def _run(
+        self, work: Callable[[sqlite3.Connection], T], committed: Callable[[T], None] | None
+    ) -> T:
+        """On the writer's thread: the transaction of :meth:`write`."""
+        conn = self._writer._conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            result = work(conn)
+        except BaseException:
+            conn.rollback()
+            raise
+        conn.commit()
+        if committed is not None:
+            committed(result)
+        return result
 
     async def checkpoint(self) -> bool:
         """Copy the WAL into the database and truncate it, so no freed page lingers there.

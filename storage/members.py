@@ -12,9 +12,8 @@ in-memory copy, kept in step with it:
   so a rollback leaves it unchanged.
 """
 
+import sqlite3
 from collections.abc import Iterable
-
-import aiosqlite
 
 from protocol.errors import ProtocolError
 from protocol.kinds import Membership, decode_body
@@ -25,13 +24,13 @@ from storage.versions import withdraw
 _COLUMNS = "subject, action, role, name, city, country, compromised_since_ms, decided_ms, record_id"
 
 
-async def load_members(conn: aiosqlite.Connection) -> list[Member]:
-    rows = await conn.execute_fetchall(statement("SELECT {columns} FROM members", columns=_COLUMNS))
+def load_members(conn: sqlite3.Connection) -> list[Member]:
+    rows = conn.execute(statement("SELECT {columns} FROM members", columns=_COLUMNS)).fetchall()
     return [Member(*row) for row in rows]
 
 
-async def save_members(conn: aiosqlite.Connection, members: Iterable[Member]) -> None:
-    await conn.executemany(
+def save_members(conn: sqlite3.Connection, members: Iterable[Member]) -> None:
+    conn.executemany(
         statement(
             "INSERT OR REPLACE INTO members ({columns}) VALUES (?,?,?,?,?,?,?,?,?)",
             columns=_COLUMNS,
@@ -53,7 +52,7 @@ async def save_members(conn: aiosqlite.Connection, members: Iterable[Member]) ->
     )
 
 
-async def rebuild_members(conn: aiosqlite.Connection, stewards: frozenset[bytes]) -> list[Member]:
+def rebuild_members(conn: sqlite3.Connection, stewards: frozenset[bytes]) -> list[Member]:
     """Derive the state from every stored membership record of a steward, and store it."""
     latest: dict[bytes, Member] = {}
     marks, params = expand_in(sorted(stewards))
@@ -62,7 +61,7 @@ async def rebuild_members(conn: aiosqlite.Connection, stewards: frozenset[bytes]
         "WHERE r.kind = 'membership' AND r.origin IN {marks}",
         marks=marks,
     )
-    rows = await conn.execute_fetchall(sql, params)
+    rows = conn.execute(sql, params).fetchall()
     for record_id, created_ms, body in rows:
         try:
             content = decode_body("membership", body)
@@ -73,18 +72,18 @@ async def rebuild_members(conn: aiosqlite.Connection, stewards: frozenset[bytes]
         current = latest.get(decision.subject)
         if current is None or decision.rank > current.rank:
             latest[decision.subject] = decision
-    await conn.execute("DELETE FROM members")
-    await save_members(conn, latest.values())
+    conn.execute("DELETE FROM members")
+    save_members(conn, latest.values())
     return list(latest.values())
 
 
-async def withdraw_revoked(conn: aiosqlite.Connection, member: Member, now: int) -> int:
+def withdraw_revoked(conn: sqlite3.Connection, member: Member, now: int) -> int:
     """Withdraw the records a revoked key created since it was compromised; how many."""
     assert member.compromised_since_ms is not None
-    rows = await conn.execute_fetchall(
+    rows = conn.execute(
         "SELECT rid FROM records WHERE origin = ? AND created_ms >= ? AND retracted_by IS NULL",
         (member.subject, member.compromised_since_ms),
-    )
+    ).fetchall()
     withdrawn = [(member.record_id, int(row[0])) for row in rows]
-    await withdraw(conn, withdrawn, now)
+    withdraw(conn, withdrawn, now)
     return len(withdrawn)

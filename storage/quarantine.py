@@ -7,6 +7,7 @@ and judged again (``storage.records``). The quarantine is bounded in bytes:
 past the bound the records held longest are dropped first, and only then.
 """
 
+import sqlite3
 from collections.abc import Collection, Sequence
 
 import aiosqlite
@@ -25,7 +26,7 @@ def _size(record: VerifiedRecord) -> int:
     return len(record.envelope_bytes) + len(record.signature) + len(record.body or b"")
 
 
-async def held_ids(conn: aiosqlite.Connection, ids: Collection[bytes]) -> set[bytes]:
+def held_ids(conn: sqlite3.Connection, ids: Collection[bytes]) -> set[bytes]:
     """Which of ``ids`` the quarantine already holds."""
     found: set[bytes] = set()
     listed = sorted(ids)
@@ -33,13 +34,13 @@ async def held_ids(conn: aiosqlite.Connection, ids: Collection[bytes]) -> set[by
         part = listed[start : start + 500]
         marks, params = expand_in(part)
         sql = statement("SELECT id FROM quarantine WHERE id IN {marks}", marks=marks)
-        rows = await conn.execute_fetchall(sql, params)
+        rows = conn.execute(sql, params).fetchall()
         found.update(bytes(row[0]) for row in rows)
     return found
 
 
-async def hold(conn: aiosqlite.Connection, records: Sequence[VerifiedRecord], now: int) -> None:
-    await conn.executemany(
+def hold(conn: sqlite3.Connection, records: Sequence[VerifiedRecord], now: int) -> None:
+    conn.executemany(
         "INSERT OR IGNORE INTO quarantine (id, origin, audience, seq, envelope, signature, body,"
         " size, received_ms) VALUES (?,?,?,?,?,?,?,?,?)",
         [
@@ -59,46 +60,45 @@ async def hold(conn: aiosqlite.Connection, records: Sequence[VerifiedRecord], no
     )
 
 
-async def release(conn: aiosqlite.Connection, origins: Collection[bytes]) -> list[VerifiedRecord]:
+def release(conn: sqlite3.Connection, origins: Collection[bytes]) -> list[VerifiedRecord]:
     """Take every held record of ``origins`` out of the quarantine, in feed order.
 
     They were verified when they arrived, so only their bodies are decoded again."""
     released: list[VerifiedRecord] = []
     for origin in sorted(origins):
-        rows = await conn.execute_fetchall(
+        rows = conn.execute(
             "SELECT envelope, signature, body FROM quarantine WHERE origin = ? "
             "ORDER BY audience, seq",
             (origin,),
-        )
-        await conn.execute("DELETE FROM quarantine WHERE origin = ?", (origin,))
+        ).fetchall()
+        conn.execute("DELETE FROM quarantine WHERE origin = ?", (origin,))
         for envelope, signature, body in rows:
             record = SignedRecord(envelope, signature, body)
             released.append(finish_record(record, decode_envelope(envelope)))
     return released
 
 
-async def held_origins(conn: aiosqlite.Connection) -> set[bytes]:
-    rows = await conn.execute_fetchall("SELECT DISTINCT origin FROM quarantine")
+def held_origins(conn: sqlite3.Connection) -> set[bytes]:
+    rows = conn.execute("SELECT DISTINCT origin FROM quarantine").fetchall()
     return {bytes(row[0]) for row in rows}
 
 
-async def enforce_bound(conn: aiosqlite.Connection, max_bytes: int) -> int:
+def enforce_bound(conn: sqlite3.Connection, max_bytes: int) -> int:
     """Drop the records held longest until the quarantine fits ``max_bytes``; how many."""
-    rows = await conn.execute_fetchall("SELECT COALESCE(SUM(size), 0) FROM quarantine")
-    excess = int(next(iter(rows))[0]) - max_bytes
+    excess = int(conn.execute("SELECT COALESCE(SUM(size), 0) FROM quarantine").fetchone()[0])
+    excess -= max_bytes
     if excess <= 0:
         return 0
     # Within one arrival, a feed's later seqs go first, so what stays is contiguous.
     victims: list[bytes] = []
-    async with conn.execute(
-        "SELECT id, size FROM quarantine ORDER BY received_ms, seq DESC, id"
-    ) as cursor:
-        async for record_id, size in cursor:
-            if excess <= 0:
-                break
-            victims.append(record_id)
-            excess -= size
-    await conn.executemany("DELETE FROM quarantine WHERE id = ?", [(v,) for v in victims])
+    cursor = conn.execute("SELECT id, size FROM quarantine ORDER BY received_ms, seq DESC, id")
+    for record_id, size in cursor:
+        if excess <= 0:
+            break
+        victims.append(record_id)
+        excess -= size
+    cursor.close()
+    conn.executemany("DELETE FROM quarantine WHERE id = ?", [(v,) for v in victims])
     log.warning("quarantine full: dropped the oldest records", dropped=len(victims))
     return len(victims)
 

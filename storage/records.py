@@ -17,10 +17,10 @@ A batch is atomic when asked: one rejected record rolls back the whole batch;
 quarantined records are not rejections. Reads are :class:`storage.stored.RecordReader`'s.
 """
 
+import sqlite3
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import aiosqlite
 import structlog
 
 from protocol.records import VerifiedRecord
@@ -69,7 +69,15 @@ _INSERT_RECORD = statement(
 
 
 class RecordStore(RecordReader):
-    """Reads and writes records. All writes are batched into single transactions."""
+    """Reads and writes records. All writes are batched into single transactions.
+
+    Each write is one call of :meth:`storage.database.Database.write`: reading
+    the feeds' heads, classifying, inserting, the rollup, versions and the
+    quarantine all run as one function on the writer connection's thread, so
+    a write waits for the event loop once, not once per statement. The
+    in-memory trust state is read there too; it changes only by replacing its
+    members wholesale (:class:`protocol.trust.Trust`), so readers on the event
+    loop never see it half changed."""
 
     def __init__(
         self,
@@ -89,19 +97,21 @@ class RecordStore(RecordReader):
         may have changed since the last run), and apply it to the quarantine and to
         revoked keys' records."""
         staged: dict[bytes, Member] = {}
-        async with self._db.transaction() as conn:
-            await self._follow_other_writers(conn)
-            before = {m.subject: m for m in await load_members(conn)}
-            members = await rebuild_members(conn, self.trust.stewards)
+
+        def work(conn: sqlite3.Connection) -> None:
+            self._follow_other_writers(conn)
+            before = {m.subject: m for m in load_members(conn)}
+            members = rebuild_members(conn, self.trust.stewards)
             self.trust.reset(())
             staged.update((m.subject, m) for m in members)
             now = self._clock()
             for member in members:
                 if member.action == "revoke" and before.get(member.subject) != member:
-                    await withdraw_revoked(conn, member, now)
-            held = await quarantine.held_origins(conn)
-            await self._release(conn, held & (set(staged) | self.trust.stewards), staged)
-        self.trust.reset(staged.values())
+                    withdraw_revoked(conn, member, now)
+            held = quarantine.held_origins(conn)
+            self._release(conn, held & (set(staged) | self.trust.stewards), staged)
+
+        await self._db.write(work, lambda _: self.trust.reset(staged.values()))
 
     async def ingest(
         self, records: Sequence[VerifiedRecord], *, atomic: bool = True
@@ -112,65 +122,68 @@ class RecordStore(RecordReader):
         and every other record's result says it was not stored.
         """
         staged: dict[bytes, Member] = {}
+
+        def work(conn: sqlite3.Connection) -> list[IngestResult]:
+            self._follow_other_writers(conn)
+            results = self._ingest(conn, records, staged)
+            if atomic and any(r.outcome is Outcome.REJECTED for r in results):
+                raise _Rollback(results)
+            self._bound_quarantine(conn)
+            return results
+
         try:
-            async with self._db.transaction() as conn:
-                await self._follow_other_writers(conn)
-                results = await self._ingest(conn, records, staged)
-                if atomic and any(r.outcome is Outcome.REJECTED for r in results):
-                    raise _Rollback(results)
-                await self._bound_quarantine(conn)
+            # Committed: only then may the in-memory state see the new decisions.
+            return await self._db.write(work, lambda _: self.trust.commit(staged))
         except _Rollback as rollback:
             return [
                 r if r.outcome is Outcome.REJECTED else IngestResult(r.id, Outcome.REJECTED)
                 for r in rollback.results
             ]
-        # Committed: only now may the in-memory state see the new decisions.
-        self.trust.commit(staged)
-        return results
 
     async def append(
         self, origin: bytes, audience: str, build: Callable[[int], VerifiedRecord]
     ) -> VerifiedRecord:
         """Add this node's own next record to a feed; ``build`` signs it for the given seq.
 
-        Stored whatever this node's standing: a chapter publishes before it is admitted."""
+        ``build`` runs on the writer's thread, inside the transaction that stores
+        the record. Stored whatever this node's standing: a chapter publishes
+        before it is admitted."""
         staged: dict[bytes, Member] = {}
-        async with self._db.transaction() as conn:
-            await self._follow_other_writers(conn)
-            async with conn.execute(
+
+        def work(conn: sqlite3.Connection) -> VerifiedRecord:
+            self._follow_other_writers(conn)
+            row = conn.execute(
                 "SELECT max_seq FROM feeds WHERE origin = ? AND audience = ?", (origin, audience)
-            ) as cursor:
-                row = await cursor.fetchone()
+            ).fetchone()
             record = build((row[0] if row else 0) + 1)
-            results = await self._ingest(conn, [record], staged, own=True)
+            results = self._ingest(conn, [record], staged, own=True)
             if results[0].outcome is not Outcome.ACCEPTED:
                 raise RuntimeError(f"own record not accepted: {results[0]}")
-            await self._bound_quarantine(conn)
-        self.trust.commit(staged)
-        return record
+            self._bound_quarantine(conn)
+            return record
+
+        return await self._db.write(work, lambda _: self.trust.commit(staged))
 
     async def refresh_trust(self) -> None:
         """Take membership decisions another process (``banscan members``) committed."""
-        async with self._db.transaction() as conn:
-            await self._follow_other_writers(conn)
+        await self._db.write(self._follow_other_writers)
 
-    async def _follow_other_writers(self, conn: aiosqlite.Connection) -> None:
+    def _follow_other_writers(self, conn: sqlite3.Connection) -> None:
         # data_version changes when another connection commits: then the members table
         # may hold decisions (made and applied by that process) this Trust has not seen.
-        rows = await conn.execute_fetchall("PRAGMA data_version")
-        version = int(next(iter(rows))[0])
+        version = int(conn.execute("PRAGMA data_version").fetchone()[0])
         if version != self._data_version:
             if self._data_version is not None:
-                self.trust.reset(await load_members(conn))
+                self.trust.reset(load_members(conn))
             self._data_version = version
 
     async def quarantine_totals(self) -> tuple[int, int]:
         """(records, bytes) waiting in the quarantine."""
         return await quarantine.quarantine_totals(self._db.reader)
 
-    async def _ingest(
+    def _ingest(
         self,
-        conn: aiosqlite.Connection,
+        conn: sqlite3.Connection,
         records: Sequence[VerifiedRecord],
         staged: dict[bytes, Member],
         *,
@@ -186,33 +199,32 @@ class RecordStore(RecordReader):
         subjects = decided_subjects(records, trust.stewards)
         if subjects:
             ids = {record.id for record in records}
-            waiting = await quarantine.release(conn, subjects)
+            waiting = quarantine.release(conn, subjects)
             if waiting:
                 _log.info("released quarantined records", released=len(waiting))
             records = [*records, *(r for r in waiting if r.id not in ids)]
-        heads = await _max_seqs(conn, {feed_of(r) for r in records})
+        heads = _max_seqs(conn, {feed_of(r) for r in records})
         candidates = quarantine_candidates(records, heads, trust, staged, own=own)
         plan = classify(
             records,
             heads=heads,
-            slots=await _slot_ids(conn, records, heads),
-            held=await quarantine.held_ids(conn, candidates),
+            slots=_slot_ids(conn, records, heads),
+            held=quarantine.held_ids(conn, candidates),
             trust=trust,
             staged=staged,
             own=own,
         )
         staged.update((decision.subject, decision) for decision in plan.decided)
-        await self._apply(conn, plan, now)
+        self._apply(conn, plan, now)
         if plan.decided:
-            await self._decide(conn, plan.decided, staged, now)
+            self._decide(conn, plan.decided, staged, now)
         # Results for the records asked about; released ones went where they belong.
         return plan.results(records)[:asked]
 
-    async def _apply(self, conn: aiosqlite.Connection, plan: Plan, now: int) -> None:
+    def _apply(self, conn: sqlite3.Connection, plan: Plan, now: int) -> None:
         """Write ``plan``: new slots with their bodies and summaries, feed heads, fork
         evidence, the rollup and versions, tombstones withdrawn, the quarantine."""
-        rows = await conn.execute_fetchall("SELECT COALESCE(MAX(rid), 0) FROM records")
-        first_rid = next(iter(rows))[0] + 1
+        first_rid = int(conn.execute("SELECT COALESCE(MAX(rid), 0) FROM records").fetchone()[0]) + 1
         new_rows, bodies, summaries, tombstones = [], [], [], []
         for rid, slot in enumerate(plan.stored, start=first_rid):
             record = slot.record
@@ -225,59 +237,57 @@ class RecordStore(RecordReader):
             if (text := summary_text(record.content)) is not None:
                 summaries.append((rid, text))
         if new_rows:
-            await conn.executemany(_INSERT_RECORD, new_rows)
-            await conn.executemany("INSERT INTO bodies (rid, body) VALUES (?, ?)", bodies)
-            await conn.executemany(
-                "INSERT INTO summaries (rowid, summary) VALUES (?, ?)", summaries
-            )
-            await conn.executemany(
+            conn.executemany(_INSERT_RECORD, new_rows)
+            conn.executemany("INSERT INTO bodies (rid, body) VALUES (?, ?)", bodies)
+            conn.executemany("INSERT INTO summaries (rowid, summary) VALUES (?, ?)", summaries)
+            conn.executemany(
                 "INSERT INTO feeds (origin, audience, max_seq) VALUES (?, ?, ?) "
                 "ON CONFLICT (origin, audience) DO UPDATE SET max_seq = excluded.max_seq",
                 # A feed whose records were all quarantined has no row: max_seq is >= 1.
                 [(origin, audience, seq) for (origin, audience), seq in plan.heads.items()],
             )
         if plan.forks:
-            await conn.executemany(
+            conn.executemany(
                 "INSERT OR IGNORE INTO forks (id, origin, audience, seq, envelope, signature,"
                 " first_id, detected_ms) VALUES (?,?,?,?,?,?,?,?)",
                 [_fork_row(record, first, now) for record, first in plan.forks],
             )
         if new_rows:
             last_rid = first_rid + len(new_rows) - 1
-            await add_to_rollup(conn, first_rid, last_rid)
-            await apply_versions(conn, first_rid, last_rid, self.trust.stewards, now)
-        await withdraw(conn, tombstones, now)
+            add_to_rollup(conn, first_rid, last_rid)
+            apply_versions(conn, first_rid, last_rid, self.trust.stewards, now)
+        withdraw(conn, tombstones, now)
         if plan.held:
-            await quarantine.hold(conn, plan.held, now)
+            quarantine.hold(conn, plan.held, now)
 
-    async def _decide(
+    def _decide(
         self,
-        conn: aiosqlite.Connection,
+        conn: sqlite3.Connection,
         decided: Sequence[Member],
         staged: dict[bytes, Member],
         now: int,
     ) -> None:
         """Store new steward decisions and apply them to stored and quarantined records."""
         latest = {m.subject: staged[m.subject] for m in decided}
-        await save_members(conn, latest.values())
+        save_members(conn, latest.values())
         for member in latest.values():
             if member.action == "revoke":
-                await withdraw_revoked(conn, member, now)
-        await self._release(conn, set(latest), staged)
+                withdraw_revoked(conn, member, now)
+        self._release(conn, set(latest), staged)
 
-    async def _release(
-        self, conn: aiosqlite.Connection, origins: set[bytes], staged: dict[bytes, Member]
+    def _release(
+        self, conn: sqlite3.Connection, origins: set[bytes], staged: dict[bytes, Member]
     ) -> None:
         """Judge again the quarantined records of ``origins``; those refused now are dropped."""
-        released = await quarantine.release(conn, origins)
+        released = quarantine.release(conn, origins)
         if not released:
             return
-        results = await self._ingest(conn, released, staged)
+        results = self._ingest(conn, released, staged)
         counts = {o.value: sum(1 for r in results if r.outcome is o) for o in Outcome}
         _log.info("released quarantined records", **{k: n for k, n in counts.items() if n})
 
-    async def _bound_quarantine(self, conn: aiosqlite.Connection) -> None:
-        await quarantine.enforce_bound(conn, self._quarantine_max_bytes)
+    def _bound_quarantine(self, conn: sqlite3.Connection) -> None:
+        quarantine.enforce_bound(conn, self._quarantine_max_bytes)
 
 
 def _record_row(
@@ -306,8 +316,8 @@ class _Rollback(Exception):
         self.results = results
 
 
-async def _max_seqs(
-    conn: aiosqlite.Connection, feeds: set[tuple[bytes, str]]
+def _max_seqs(
+    conn: sqlite3.Connection, feeds: set[tuple[bytes, str]]
 ) -> dict[tuple[bytes, str], int]:
     """The stored max_seq of each feed in ``feeds`` that exists, in one query per 500 origins."""
     origins = sorted({origin for origin, _ in feeds})
@@ -318,13 +328,13 @@ async def _max_seqs(
         sql = statement(
             "SELECT origin, audience, max_seq FROM feeds WHERE origin IN {marks}", marks=marks
         )
-        rows = await conn.execute_fetchall(sql, params)
+        rows = conn.execute(sql, params).fetchall()
         held.update(((origin, audience), int(seq)) for origin, audience, seq in rows)
     return held
 
 
-async def _slot_ids(
-    conn: aiosqlite.Connection, records: Sequence[VerifiedRecord], heads: dict[Feed, int]
+def _slot_ids(
+    conn: sqlite3.Connection, records: Sequence[VerifiedRecord], heads: dict[Feed, int]
 ) -> dict[Slot, bytes]:
     """The ids stored at the slots of ``records`` at or below their feed's head."""
     wanted = sorted(
@@ -336,10 +346,9 @@ async def _slot_ids(
     )
     found: dict[Slot, bytes] = {}
     for slot in wanted:
-        async with conn.execute(
+        row = conn.execute(
             "SELECT id FROM records WHERE origin = ? AND audience = ? AND seq = ?", slot
-        ) as cursor:
-            row = await cursor.fetchone()
+        ).fetchone()
         if row is not None:
             found[slot] = bytes(row[0])
     return found

@@ -32,10 +32,9 @@ within a month, full-text search, places) use the scan in
 """
 
 import datetime
+import sqlite3
 from collections.abc import Sequence
 from typing import Any, get_args
-
-import aiosqlite
 
 from protocol.envelope import Audience
 from storage.filters import QueryFilter
@@ -115,12 +114,12 @@ ADD_BATCH = statement(
 _ADD_BATCH_STATEMENTS = split_statements(ADD_BATCH)
 
 
-async def add_batch(conn: aiosqlite.Connection, first_rid: int, last_rid: int) -> None:
+def add_batch(conn: sqlite3.Connection, first_rid: int, last_rid: int) -> None:
     """Count the records just inserted as ``first_rid..last_rid`` in the rollup. Call it
     in the inserting transaction, before anything marks them superseded or retracted
     (the triggers take records out of the rollup; they must be in it first)."""
     for sql in _ADD_BATCH_STATEMENTS:
-        await conn.execute(sql, (first_rid, last_rid))
+        conn.execute(sql, (first_rid, last_rid))
 
 
 def _month_start(day: str | None) -> bool:

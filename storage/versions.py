@@ -12,18 +12,17 @@ Either record of a pair may arrive first (they can travel in different
 feeds), so after each batch both directions are checked for the new rows.
 """
 
+import sqlite3
 from collections.abc import Sequence
 
-import aiosqlite
 
-
-async def apply_versions(
-    conn: aiosqlite.Connection, first_rid: int, last_rid: int, stewards: frozenset[bytes], now: int
+def apply_versions(
+    conn: sqlite3.Connection, first_rid: int, last_rid: int, stewards: frozenset[bytes], now: int
 ) -> None:
     """Apply supersedes and retractions between the rows ``first_rid..last_rid`` and the rest."""
     span = (first_rid, last_rid)
     # New versions hide the records they supersede ...
-    await conn.execute(
+    conn.execute(
         "UPDATE records SET superseded_by = n.id FROM "
         "(SELECT id, origin, supersedes FROM records WHERE rid BETWEEN ? AND ? "
         " AND supersedes IS NOT NULL) AS n "
@@ -32,30 +31,28 @@ async def apply_versions(
         span,
     )
     # ... and new records are hidden by versions that arrived before them.
-    await conn.execute(
+    conn.execute(
         "UPDATE records SET superseded_by = s.id FROM records AS s "
         "WHERE records.rid BETWEEN ? AND ? AND s.supersedes = records.id "
         "AND s.origin = records.origin AND records.superseded_by IS NULL",
         span,
     )
-    rows = await conn.execute_fetchall(
+    rows = conn.execute(
         "SELECT t.rid, r.id, r.origin, t.origin FROM records AS r "
         "JOIN records AS t ON t.id = r.retracts "
         "WHERE r.kind = 'retraction' AND r.retracted_by IS NULL AND t.retracted_by IS NULL "
         "AND (r.rid BETWEEN ?1 AND ?2 OR t.rid BETWEEN ?1 AND ?2)",
         span,
-    )
+    ).fetchall()
     withdrawn = [
         (retraction_id, target_rid)
         for target_rid, retraction_id, retraction_origin, target_origin in rows
         if retraction_origin == target_origin or retraction_origin in stewards
     ]
-    await withdraw(conn, withdrawn, now)
+    withdraw(conn, withdrawn, now)
 
 
-async def withdraw(
-    conn: aiosqlite.Connection, withdrawn: Sequence[tuple[bytes, int]], now: int
-) -> None:
+def withdraw(conn: sqlite3.Connection, withdrawn: Sequence[tuple[bytes, int]], now: int) -> None:
     """Withdraw records for good: each ``(withdrawing record id, rid)`` loses its body and
     full-text entry, and keeps its envelope as a tombstone that queries and exports skip.
 
@@ -63,11 +60,9 @@ async def withdraw(
     revoked key signed since it was compromised."""
     if not withdrawn:
         return
-    await conn.executemany(
+    conn.executemany(
         "UPDATE records SET retracted_by = ?, erased_ms = ? WHERE rid = ?",
         [(withdrawing_id, now, rid) for withdrawing_id, rid in withdrawn],
     )
-    await conn.executemany("DELETE FROM bodies WHERE rid = ?", [(rid,) for _, rid in withdrawn])
-    await conn.executemany(
-        "DELETE FROM summaries WHERE rowid = ?", [(rid,) for _, rid in withdrawn]
-    )
+    conn.executemany("DELETE FROM bodies WHERE rid = ?", [(rid,) for _, rid in withdrawn])
+    conn.executemany("DELETE FROM summaries WHERE rowid = ?", [(rid,) for _, rid in withdrawn])
