@@ -68,6 +68,8 @@ MEASURES = (
     ("commits per publish", "commits", "{:.2f}"),
     ("writer thread ms per publish", "writer_ms", "{:.2f}"),
     ("  of which COMMIT ms", "commit_ms", "{:.2f}"),
+    ("COMMIT ms p50", "commit_p50_ms", "{:.2f}"),
+    ("COMMIT ms p99", "commit_p99_ms", "{:.2f}"),
 )
 
 
@@ -81,6 +83,7 @@ class Hops:
         self.statements = 0
         self.commits = 0
         self.commit_s = 0.0
+        self.commit_ms: list[float] = []
         self._commit_began: float | None = None
         self._original = aiosqlite.Connection._execute
 
@@ -114,6 +117,7 @@ class Hops:
                 # A commit ends its call, whether the call was COMMIT alone or a whole write.
                 self.commits += 1
                 self.commit_s += ended - self._commit_began
+                self.commit_ms.append((ended - self._commit_began) * 1000)
                 self._commit_began = None
 
     def uninstall(self) -> None:
@@ -181,6 +185,8 @@ async def publish_all(args: argparse.Namespace, work: Path) -> dict[str, float]:
         "commits": hops.commits / total,
         "writer_ms": hops.busy_s.get(writer, 0.0) * 1000 / total,
         "commit_ms": hops.commit_s * 1000 / total,
+        "commit_p50_ms": statistics.median(hops.commit_ms),
+        "commit_p99_ms": statistics.quantiles(hops.commit_ms, n=100)[98],
     }
 
 

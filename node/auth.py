@@ -12,11 +12,14 @@ What a writer may publish depends on the kind too (:func:`require_publishing_rig
 the role x kind table is in docs/api.md, "What each role may publish").
 """
 
+import sqlite3
+from collections.abc import Callable
+
 from aiohttp import web
 
 from node.problems import Forbidden, Unauthorized
 from node.state import STORE
-from storage.tokens import Role, TokenInfo
+from storage.tokens import Role, TokenInfo, still_held
 
 ALL_AUDIENCES = ("public", "network", "coordinators")
 PUBLIC_ONLY = ("public",)
@@ -24,10 +27,16 @@ WRITERS = frozenset({Role.ADMIN, Role.PUBLISHER})
 # On a steward's node these carry the steward's powers over the whole network.
 RETRACTORS_OF_OTHERS = frozenset({Role.ADMIN})
 COMMAND_LINE_KINDS = frozenset({"membership"})
+# Run by a write's transaction on the writer's thread; raises to roll it back.
+WriteCheck = Callable[[sqlite3.Connection], None]
+NOT_KNOWN = "the bearer token is not known to this node"
 
 
-async def token_info(request: web.Request) -> TokenInfo | None:
-    """The caller's token, None when no token was given; an unknown token is refused."""
+async def token_info(request: web.Request, *, writing: bool = False) -> TokenInfo | None:
+    """The caller's token, None when no token was given; an unknown token is refused.
+
+    ``writing``: the token may be one remembered from an earlier request, so the
+    write it allows must check it in its transaction (:func:`require_writer`)."""
     header = request.headers.get("Authorization")
     if header is None:
         return None
@@ -35,14 +44,17 @@ async def token_info(request: web.Request) -> TokenInfo | None:
     # Tokens are ASCII; anything else (even undecodable header bytes) is malformed.
     if scheme.lower() != "bearer" or not token.strip() or not token.isascii():
         raise Unauthorized("the Authorization header must be 'Bearer <token>'")
-    info = await request.app[STORE].tokens.lookup(token.strip())
+    tokens = request.app[STORE].tokens
+    info = await (tokens.writer if writing else tokens.lookup)(token.strip())
     if info is None:
-        raise Unauthorized("the bearer token is not known to this node")
+        raise Unauthorized(NOT_KNOWN)
     return info
 
 
-async def require_role(request: web.Request, allowed: frozenset[Role]) -> TokenInfo:
-    info = await token_info(request)
+async def require_role(
+    request: web.Request, allowed: frozenset[Role], *, writing: bool = False
+) -> TokenInfo:
+    info = await token_info(request, writing=writing)
     if info is None:
         raise Unauthorized("this route needs a bearer token")
     if info.role not in allowed:
@@ -51,6 +63,24 @@ async def require_role(request: web.Request, allowed: frozenset[Role]) -> TokenI
             f"this route needs {needed}; the token given has the {info.role.value} role"
         )
     return info
+
+
+async def require_writer(request: web.Request) -> tuple[TokenInfo, WriteCheck]:
+    """A writer's token, and the check the write's transaction runs before it writes.
+
+    The token is looked up once and then remembered, so a publisher does not wait
+    behind anonymous reads for the reader connection; since another process may
+    have revoked it meanwhile (``banscan token revoke``), the write checks it again
+    in its own transaction, at no extra cost, and is refused with 401 if it is gone."""
+    info = await require_role(request, WRITERS, writing=True)
+    tokens = request.app[STORE].tokens
+
+    def check(conn: sqlite3.Connection) -> None:
+        if not still_held(conn, info):
+            tokens.forget(info.digest)
+            raise Unauthorized(NOT_KNOWN)
+
+    return info, check
 
 
 def readable_audiences(info: TokenInfo | None) -> tuple[str, ...]:

@@ -1,5 +1,6 @@
 """Publishing this node's own records, from the API and from the CLI alike."""
 
+import sqlite3
 from collections.abc import Callable
 from typing import Any
 
@@ -22,8 +23,11 @@ async def publish(
     audience: str,
     body: Any,
     clock: Callable[[], int],
+    check: Callable[[sqlite3.Connection], None] | None = None,
 ) -> VerifiedRecord:
-    """Validate ``body`` against its kind, sign it as the feed's next record and store it."""
+    """Validate ``body`` against its kind, sign it as the feed's next record and store it.
+
+    ``check`` runs first in the storing transaction (a writer's token still held)."""
     if audience not in AUDIENCES:
         raise UnknownAudienceError(
             f"audience {str(audience)[:40]!r} is not one of {', '.join(AUDIENCES)}"
@@ -48,6 +52,7 @@ async def publish(
             kind=kind,
             content=content,
         ),
+        check=check,
     )
 
 

@@ -5,7 +5,8 @@ a :class:`Checker` the caller supplies, such as ``federation.verifier``'s
 thread pool; storage only stores what it is given checked.
 """
 
-from collections.abc import Collection, Sequence
+import sqlite3
+from collections.abc import Callable, Collection, Sequence
 from typing import Protocol
 
 from protocol.errors import AudienceNotAllowedError, ProtocolError
@@ -29,11 +30,12 @@ async def ingest_batch(
     *,
     atomic: bool,
     audiences: Collection[str] | None = None,
+    check: Callable[[sqlite3.Connection], None] | None = None,
 ) -> list[IngestResult]:
     """Verify and store a batch. Atomic: any rejection stores nothing, and every result says so.
 
     With ``audiences``, a record of any other audience is refused (a node never holds
-    what it may not receive)."""
+    what it may not receive). ``check`` runs first in the storing transaction."""
     checked: list[VerifiedRecord | ProtocolError] = await checker.check_all(batch)
     if audiences is not None:
         checked = [
@@ -53,5 +55,5 @@ async def ingest_batch(
             failed.get(index, IngestResult(record.id, Outcome.REJECTED))
             for index, record in enumerate(batch)
         ]
-    stored = iter(await records.ingest(verified, atomic=atomic) if verified else [])
+    stored = iter(await records.ingest(verified, atomic=atomic, check=check) if verified else [])
     return [failed[index] if index in failed else next(stored) for index in range(len(batch))]

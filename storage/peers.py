@@ -70,10 +70,12 @@ class PeerStore:
             return cursor.rowcount > 0
 
     async def all(self) -> list[Peer]:
-        async with self._db.reader.execute(
+        # One round trip to the reader's thread (a cursor's rows would take three):
+        # every eager push after a publish reads this.
+        rows = await self._db.reader.execute_fetchall(
             statement("SELECT {columns} FROM peers ORDER BY added_ms, key", columns=_PEER_COLUMNS)
-        ) as cursor:
-            return [Peer(*row) async for row in cursor]
+        )
+        return [Peer(*row) for row in rows]
 
     async def get(self, key: bytes) -> Peer | None:
         async with self._db.reader.execute(

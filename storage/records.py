@@ -61,6 +61,8 @@ _COLUMNS = (
     "received_ms",
     *QUERY_COLUMNS,
 )
+# Run first in a write's transaction; raises to write nothing.
+Check = Callable[[sqlite3.Connection], None]
 _INSERT_RECORD = statement(
     "INSERT INTO records ({columns}) VALUES {marks}",
     columns=", ".join(_COLUMNS),
@@ -114,16 +116,24 @@ class RecordStore(RecordReader):
         await self._db.write(work, lambda _: self.trust.reset(staged.values()))
 
     async def ingest(
-        self, records: Sequence[VerifiedRecord], *, atomic: bool = True
+        self,
+        records: Sequence[VerifiedRecord],
+        *,
+        atomic: bool = True,
+        check: Check | None = None,
     ) -> list[IngestResult]:
         """Store a batch of verified records in one transaction; a result per record.
 
         With ``atomic``, a batch holding a rejected record is rolled back whole,
-        and every other record's result says it was not stored.
+        and every other record's result says it was not stored. ``check`` runs
+        first in the transaction, and raises to write nothing (a writer's token
+        revoked meanwhile).
         """
         staged: dict[bytes, Member] = {}
 
         def work(conn: sqlite3.Connection) -> list[IngestResult]:
+            if check is not None:
+                check(conn)
             self._follow_other_writers(conn)
             results = self._ingest(conn, records, staged)
             if atomic and any(r.outcome is Outcome.REJECTED for r in results):
@@ -141,16 +151,23 @@ class RecordStore(RecordReader):
             ]
 
     async def append(
-        self, origin: bytes, audience: str, build: Callable[[int], VerifiedRecord]
+        self,
+        origin: bytes,
+        audience: str,
+        build: Callable[[int], VerifiedRecord],
+        *,
+        check: Check | None = None,
     ) -> VerifiedRecord:
         """Add this node's own next record to a feed; ``build`` signs it for the given seq.
 
         ``build`` runs on the writer's thread, inside the transaction that stores
-        the record. Stored whatever this node's standing: a chapter publishes
-        before it is admitted."""
+        the record, after ``check`` (as in :meth:`ingest`). Stored whatever this
+        node's standing: a chapter publishes before it is admitted."""
         staged: dict[bytes, Member] = {}
 
         def work(conn: sqlite3.Connection) -> VerifiedRecord:
+            if check is not None:
+                check(conn)
             self._follow_other_writers(conn)
             row = conn.execute(
                 "SELECT max_seq FROM feeds WHERE origin = ? AND audience = ?", (origin, audience)

@@ -7,11 +7,13 @@ from typing import Any
 import pytest
 from aiohttp import ClientResponse
 
+from node.datadir import DataDir
 from node.state import STORE
 from protocol.records import encode_batch
 from storage.tokens import TOKEN_PREFIX, Role
 from tests.conftest import NodeClient, bearer
 from tests.factories import admit, feed, incident_body, seeded_key, signed
+from tests.nodeproc import banscan
 from tests.test_api_import import (
     MSGPACK,
     StoreState,
@@ -201,3 +203,36 @@ async def test_any_valid_token_sees_every_audience(
         )
         listed = admitted_hidden((await filtered.json())["records"])
         assert [r["id"] for r in listed] == [record_id]
+
+
+@pytest.mark.parametrize("route", list(WRITES.values()), ids=list(WRITES))
+async def test_a_writer_token_revoked_by_another_process_writes_nothing(
+    client: NodeClient, tokens: dict[Role, str], data_dir: DataDir, route: Request
+) -> None:
+    """Writers' tokens are remembered after their first use (storage/tokens.py); one
+    revoked meanwhile by ``banscan token revoke``, in another process, is still refused,
+    by the write's own transaction."""
+    await admit(client.app[STORE], seeded_key("importer").public_key)
+    token = tokens[Role.PUBLISHER]
+    first = await _publish(client, bearer(token))
+    assert first.status == 201, await first.text()
+    before = await store_state(client, tokens[Role.ADMIN])
+
+    revoked = banscan("token", "revoke", "--data-dir", str(data_dir.path), input_text=token)
+    assert revoked.returncode == 0, revoked.stderr
+
+    for _ in range(2):  # refused, then no longer remembered: refused again
+        await expect_unauthorized(await route(client, bearer(token)), "not known")
+    assert await store_state(client, tokens[Role.ADMIN]) == before
+
+
+async def test_a_writer_token_revoked_here_is_forgotten(
+    client: NodeClient, tokens: dict[Role, str]
+) -> None:
+    token = tokens[Role.ADMIN]
+    published = await _publish(client, bearer(token))
+    assert published.status == 201, await published.text()
+
+    assert await client.app[STORE].tokens.revoke(token)
+
+    await expect_unauthorized(await _publish(client, bearer(token)), "not known")
