@@ -124,6 +124,28 @@ class Hops:
         aiosqlite.Connection._execute = self._original  # type: ignore[method-assign]
 
 
+class Publisher:
+    """Clients publishing incidents over loopback, one request at a time each."""
+
+    def __init__(self, http: aiohttp.ClientSession, url: str, token: str) -> None:
+        self.http, self.url = http, url
+        self.headers = {"Authorization": f"Bearer {token}"}
+        self.latencies: list[float] = []
+
+    async def client(self, n: int, record: bool) -> None:
+        while n > 0:
+            n -= 1
+            body = {**incident_body(), "summary": f"Published alone, number {n}."}
+            payload = {"kind": "incident", "audience": "public", "body": body}
+            began = time.perf_counter()
+            async with self.http.post(self.url, json=payload, headers=self.headers) as answer:
+                await answer.read()
+                if answer.status != 201:
+                    raise RuntimeError(f"publish failed: {answer.status}")
+            if record:
+                self.latencies.append((time.perf_counter() - began) * 1000)
+
+
 async def publish_all(args: argparse.Namespace, work: Path) -> dict[str, float]:
     configure_logging("warning", "console")  # no line per request
     directory = DataDir(work / "node")
@@ -133,47 +155,30 @@ async def publish_all(args: argparse.Namespace, work: Path) -> dict[str, float]:
     )
     await server.start_server()
     hops = Hops()
+    per = max(1, args.count // args.concurrency)
+    total = per * args.concurrency
     try:
         token = await server.app[STORE].tokens.create(Role.PUBLISHER, "bench")
         db = server.app[STORE].db
         writer, reader = id(db._writer), id(db.reader)
         await db._writer.set_trace_callback(hops.trace)
-        url = str(server.make_url("/api/v1/records"))
-        headers = {"Authorization": f"Bearer {token}"}
         async with aiohttp.ClientSession() as http:
-            latencies: list[float] = []
-
-            async def client(n: int, record: bool) -> None:
-                while n > 0:
-                    n -= 1
-                    body = {**incident_body(), "summary": f"Published alone, number {n}."}
-                    payload = {"kind": "incident", "audience": "public", "body": body}
-                    began = time.perf_counter()
-                    async with http.post(url, json=payload, headers=headers) as answer:
-                        await answer.read()
-                        if answer.status != 201:
-                            raise RuntimeError(f"publish failed: {answer.status}")
-                    if record:
-                        latencies.append((time.perf_counter() - began) * 1000)
-
-            await client(WARMUP, False)
-            per = max(1, args.count // args.concurrency)
-            total = per * args.concurrency
+            publisher = Publisher(http, str(server.make_url("/api/v1/records")), token)
+            await publisher.client(WARMUP, False)
             hops.install()
             profile = cProfile.Profile() if args.profile else None
             cpu, began = time.process_time(), time.perf_counter()
             if profile:
                 profile.enable()
-            await asyncio.gather(*(client(per, True) for _ in range(args.concurrency)))
+            await asyncio.gather(*(publisher.client(per, True) for _ in range(args.concurrency)))
             if profile:
                 profile.disable()
                 profile.dump_stats(args.profile)
             wall, cpu = time.perf_counter() - began, time.process_time() - cpu
-            hops.uninstall()
     finally:
         hops.uninstall()
         await server.close()
-    quantiles = statistics.quantiles(latencies, n=100)
+    quantiles = statistics.quantiles(publisher.latencies, n=100)
     return {
         "writes_per_s": total / wall,
         "p50_ms": quantiles[49],
