@@ -7,6 +7,15 @@ costs (bench/README.md, "bench/publishpath.py"), so the hot writes (records)
 use :meth:`Database.write`: the whole transaction, ``BEGIN`` to ``COMMIT``,
 as one synchronous function on the writer's thread, one round trip in all.
 Other writes, seldom and small, use :meth:`Database.transaction`.
+
+Checkpoints (copying the WAL back into the database file, with an fsync of
+that file) run on a third connection of their own, in the background, every
+:data:`CHECKPOINT_EVERY` commits: SQLite's automatic checkpoint would run
+inside the commit that crosses its threshold, so that one write in about forty
+waited for a checkpoint of everything the others wrote. The writer keeps an
+automatic checkpoint only as a bound, far above, in case the background ones
+cannot keep up. Durability is the commit's, as before: the WAL is synced when
+a transaction commits (``synchronous``), whoever checkpoints it later.
 """
 
 import asyncio
@@ -17,6 +26,7 @@ from pathlib import Path
 from typing import Literal, TypeVar
 
 import aiosqlite
+import structlog
 
 from storage import SchemaVersionError
 from storage.migrations import BACKFILLS, MIGRATIONS
@@ -25,31 +35,51 @@ from storage.sql import split_statements
 Synchronous = Literal["normal", "full"]
 BUSY_TIMEOUT_MS = 10_000
 CHECKPOINT_WAIT_MS = 1_000
+# A background checkpoint after this many commits (a published record is ~24 WAL pages).
+CHECKPOINT_EVERY = 32
+# The writer's own automatic checkpoint, a bound on the WAL (pages) should those fall behind.
+WRITER_AUTOCHECKPOINT = 8_000
 T = TypeVar("T")
+log = structlog.get_logger("banscan.database")
 
 
 class Database:
     """Owns the connections. Writes go through :meth:`transaction`, one at a time."""
 
-    def __init__(self, path: Path, writer: aiosqlite.Connection, reader: aiosqlite.Connection):
+    def __init__(
+        self,
+        path: Path,
+        writer: aiosqlite.Connection,
+        reader: aiosqlite.Connection,
+        checkpointer: aiosqlite.Connection,
+    ):
         self.path = path
         self._writer = writer
         self.reader = reader
+        self._checkpointer = checkpointer
         self._write_lock = asyncio.Lock()
+        self._commits = 0
+        self._checkpointing: asyncio.Task[None] | None = None
 
     @classmethod
     async def open(cls, path: Path, *, synchronous: Synchronous = "full") -> "Database":
-        writer = await _connect(path, synchronous)
+        opened: list[aiosqlite.Connection] = []
         try:
-            await _migrate(writer)
-            reader = await _connect(path, synchronous)
+            opened.append(await _connect(path, synchronous))
+            await _migrate(opened[0])
+            await opened[0].execute_fetchall(f"PRAGMA wal_autocheckpoint = {WRITER_AUTOCHECKPOINT}")
+            opened.append(await _connect(path, synchronous))
+            opened.append(await _connect(path, synchronous))
         except BaseException:
-            await writer.close()
+            for conn in opened:
+                await conn.close()
             raise
-        return cls(path, writer, reader)
+        return cls(path, *opened)
 
     async def close(self) -> None:
         async with self._write_lock:
+            await self._settle()
+            await self._checkpointer.close()
             await self.reader.close()
             await self._writer.close()
 
@@ -64,6 +94,7 @@ class Database:
                 await self._writer.rollback()
                 raise
             await self._writer.commit()
+            self._committed()
 
     async def write(
         self,
@@ -85,6 +116,7 @@ class Database:
             result: T = await self._writer._execute(  # type: ignore[no-untyped-call]
                 self._run, work, committed
             )
+            self._committed()
         return result
 
     def _run(
@@ -103,6 +135,27 @@ class Database:
             committed(result)
         return result
 
+    def _committed(self) -> None:
+        """Count a commit; start a background checkpoint every :data:`CHECKPOINT_EVERY`."""
+        self._commits += 1
+        if self._commits >= CHECKPOINT_EVERY and (
+            self._checkpointing is None or self._checkpointing.done()
+        ):
+            self._commits = 0
+            self._checkpointing = asyncio.get_running_loop().create_task(self._passive())
+
+    async def _passive(self) -> None:
+        """Checkpoint what no reader still needs, without waiting for anyone."""
+        try:
+            await self._checkpointer.execute_fetchall("PRAGMA wal_checkpoint(PASSIVE)")
+        except sqlite3.Error as exc:  # the writer's own bound still holds the WAL
+            log.warning("background checkpoint failed", error=str(exc))
+
+    async def _settle(self) -> None:
+        """Wait for a background checkpoint still running."""
+        if self._checkpointing is not None:
+            await asyncio.shield(self._checkpointing)
+
     async def checkpoint(self) -> bool:
         """Copy the WAL into the database and truncate it, so no freed page lingers there.
 
@@ -110,6 +163,7 @@ class Database:
         within :data:`CHECKPOINT_WAIT_MS`: the old frames are still in the WAL.
         """
         async with self._write_lock:
+            await self._settle()
             # Wait briefly for readers: writers queue behind this lock meanwhile.
             await self._writer.execute(f"PRAGMA busy_timeout = {CHECKPOINT_WAIT_MS}")
             try:
