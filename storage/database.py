@@ -127,10 +127,13 @@ class Database:
         conn.execute("BEGIN IMMEDIATE")
         try:
             result = work(conn)
+            conn.commit()
         except BaseException:
-            conn.rollback()
+            # A failed COMMIT (a full disk) can leave the transaction open: end it, so
+            # that the next write does not find itself inside this one.
+            if conn.in_transaction:
+                conn.rollback()
             raise
-        conn.commit()
         if committed is not None:
             committed(result)
         return result

@@ -3,10 +3,13 @@
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import aiosqlite
 import pytest
 
 from federation.verifier import Verifier
+from node.publishing import publish
 from protocol.limits import DEFAULT_LIMITS
 from protocol.records import SignedRecord, VerifiedRecord, verify_record
 from storage import SchemaVersionError
@@ -16,7 +19,7 @@ from storage.migrations import MIGRATIONS
 from storage.store import Store
 from storage.stored import RecordFilter
 from storage.tokens import Role
-from tests.factories import NETWORK, deployment_body, feed, seeded_key, signed
+from tests.factories import NETWORK, deployment_body, feed, incident_body, seeded_key, signed
 
 
 def verified(records: list[SignedRecord]) -> list[VerifiedRecord]:
@@ -220,3 +223,51 @@ async def test_tokens_are_stored_hashed(tmp_path: Path) -> None:
     raw = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.is_file())
     assert token.encode() not in raw
     assert token.removeprefix("bst_").encode() not in raw
+
+
+async def test_a_publish_is_one_round_trip_to_the_writer(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The whole append, BEGIN to COMMIT, is one call on the writer's thread: each call
+    waits for a turn of the event loop, which readers keep busy (bench/README.md)."""
+    calls: list[aiosqlite.Connection] = []
+    original = aiosqlite.Connection._execute
+
+    async def counted(conn: aiosqlite.Connection, fn: Callable[..., Any], *args: Any) -> Any:
+        calls.append(conn)
+        return await original(conn, fn, *args)  # type: ignore[no-untyped-call]
+
+    monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
+    key = seeded_key("one round trip")
+    for _ in range(3):
+        await publish(
+            store.records,
+            key,
+            network_id=NETWORK,
+            limits=DEFAULT_LIMITS,
+            kind="incident",
+            audience="public",
+            body=incident_body(),
+            clock=store.clock,
+        )
+    monkeypatch.undo()
+    assert calls.count(store.db._writer) == 3
+    assert len(await store.records.page(RecordFilter())) == 3
+
+
+async def test_a_write_that_fails_leaves_nothing_and_the_next_one_works(store: Store) -> None:
+    def failing(conn: sqlite3.Connection) -> None:
+        conn.execute(
+            "INSERT INTO tokens (hash, role, label, created_ms) VALUES (x'00', 'admin', '', 0)"
+        )
+        raise ZeroDivisionError
+
+    with pytest.raises(ZeroDivisionError):
+        await store.db.write(failing)
+    seen: list[int] = []
+    count = await store.db.write(
+        lambda conn: int(conn.execute("SELECT COUNT(*) FROM tokens").fetchone()[0]),
+        seen.append,
+    )
+    assert count == 0
+    assert seen == [0]  # ``committed`` ran, with the result, before it came back
