@@ -155,3 +155,46 @@ def test_the_list_names_each_page_once() -> None:
     names = [page.name for page in PAGES]
     assert len(names) == len(set(names))
     assert all(re.fullmatch(r"[a-z0-9-]+", name) for name in names)
+
+
+@needs_chromium
+@needs_java
+async def test_the_report_forms_answers_pass_the_same_checks(site: Site) -> None:
+    """The pages a form answers with (the report form with errors, the receipt, a
+    report's status, an unknown receipt) are accessible and valid HTML too."""
+    answers: dict[str, bytes] = {}
+    problems: dict[str, object] = {}
+    report = site.url(SitePage("report", "/report"))
+    async with (
+        open_browser() as browser,
+        visit(browser, report, javascript=True, bypass_csp=True) as seen,
+    ):
+        page = seen.page
+
+        async def sent(name: str, button: str) -> None:
+            async with page.expect_navigation() as navigation:
+                await page.get_by_role("button", name=button).click()
+            answers[name] = await (await navigation.value).body()
+            violations = await axe_violations(page)
+            if violations:
+                problems[name] = violations
+            await screenshot(page, f"{name}-js-1280")
+
+        await sent("report-errors", "Send report")
+        await page.get_by_label("An incident").check()
+        await page.get_by_label("What happened").fill("A van with cameras scanned the queue.")
+        await page.get_by_label("Date").fill("2025-03-27")
+        await page.get_by_label("Country").select_option(label="Spain")
+        await page.get_by_label("City or town").fill("Barcelona")
+        await page.get_by_label("Address or description").fill("Outside the metro station")
+        await sent("report-receipt", "Send report")
+        receipt = (await page.locator("#receipt").inner_text()).strip()
+        await page.get_by_role("link", name="Check your report's status").click()
+        await page.get_by_label("Receipt code").fill(receipt)
+        await sent("report-status-result", "Check status")
+        await page.goto(site.url(SitePage("report-status", "/report/status")))
+        await page.get_by_label("Receipt code").fill("AAAA-AAAA-AAAA-AAAA-AAAA")
+        await sent("report-status-unknown", "Check status")
+    invalid = {name: found for name, found in validate(answers).items() if found}
+    assert problems == {}
+    assert invalid == {}
