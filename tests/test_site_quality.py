@@ -10,7 +10,8 @@ Against one real node holding a seeded data set, with its ``[site]`` settings:
   node's origin, the Content-Security-Policy refuses nothing, no script fails; a
   screenshot of each is kept (build/screenshots/<page>-<js|nojs>-<width>.png);
 - weight: a page's HTML and every stylesheet it links weigh at most 60 KB
-  gzip-compressed.
+  gzip-compressed; the JavaScript it loads (page scripts, modules, workers) is
+  within its budget (``SitePage.scripts``: none on most pages).
 
 Each test opens one browser for all the pages and reports every page that fails,
 not only the first.
@@ -20,6 +21,7 @@ import gzip
 import re
 from dataclasses import dataclass
 from html.parser import HTMLParser
+from urllib.parse import urlsplit
 
 import pytest
 from aiohttp import ClientSession
@@ -91,7 +93,9 @@ async def fetch(session: ClientSession, site: Site, page: SitePage) -> tuple[byt
 async def test_no_page_loads_anything_from_elsewhere_with_or_without_javascript(
     site: Site,
 ) -> None:
+    """And no page loads more JavaScript than its budget (``SitePage.scripts``)."""
     problems: dict[str, object] = {}
+    scripts: dict[SitePage, set[str]] = {page: set() for page in PAGES}
     async with open_browser() as browser:
         for page in PAGES:
             for javascript in (True, False):
@@ -101,6 +105,9 @@ async def test_no_page_loads_anything_from_elsewhere_with_or_without_javascript(
                         browser, site.url(page), javascript=javascript, width=width
                     ) as seen:
                         await screenshot(seen.page, name)
+                        scripts[page].update(
+                            url for url in seen.requested if urlsplit(url).path.endswith(".js")
+                        )
                         found = {
                             "status": seen.status if seen.status != page.status else None,
                             "elsewhere": seen.elsewhere(),
@@ -109,6 +116,14 @@ async def test_no_page_loads_anything_from_elsewhere_with_or_without_javascript(
                         }
                         if any(found.values()):
                             problems[name] = found
+    async with ClientSession() as session:
+        for page, urls in scripts.items():
+            weight = 0
+            for url in urls:
+                async with session.get(url) as answer:
+                    weight += len(gzip.compress(await answer.read(), 9))
+            if weight > page.scripts:
+                problems[f"{page.name} scripts"] = f"{weight} bytes > {page.scripts}: {urls}"
     assert problems == {}
 
 
