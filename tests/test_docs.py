@@ -150,7 +150,13 @@ def test_environment_variables_that_are_not_keys_documented() -> None:
 def test_data_directory_files_documented() -> None:
     doc = read(DOCS / "configuration.md")
     directory = DataDir(Path("d"))
-    files = (directory.key_file, directory.config_file, directory.database, directory.url_file)
+    files = (
+        directory.key_file,
+        directory.config_file,
+        directory.database,
+        directory.url_file,
+        directory.lock_file,
+    )
     for path in files:
         assert backticked(path.name, doc), f"docs/configuration.md does not describe {path.name}"
     assert "0600" in doc

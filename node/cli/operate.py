@@ -265,13 +265,17 @@ def _ask(base_url: str) -> _Answer:
     try:
         # The scheme is checked just above: only http(s) reaches urlopen.
         with urllib.request.urlopen(f"{base_url}/api/v1/node", timeout=2) as response:  # noqa: S310
-            info = json.loads(response.read(65536))
-        key = info.get("key") if isinstance(info, dict) else None
-        key = key if isinstance(key, str) else None
+            text = response.read(65536)
     except urllib.error.HTTPError:
-        key = None
+        text = b""
     except (urllib.error.URLError, OSError, ValueError):
         return _Answer(False, None, "unreachable")
+    try:
+        info = json.loads(text)
+    except ValueError:
+        info = None
+    key = info.get("key") if isinstance(info, dict) else None
+    key = key if isinstance(key, str) else None
     try:
         with urllib.request.urlopen(f"{base_url}/healthz", timeout=2) as response:  # noqa: S310
             health = str(response.status)
