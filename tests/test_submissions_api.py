@@ -563,8 +563,9 @@ async def test_retracting_erases_every_version_published_from_a_report(
 
     # A correction may widen the audience (network to public), never narrow it.
     assert narrower[0] == 409
-    assert "cannot narrow the audience: the record it corrects went to public" in (
-        narrower[1]["detail"]
+    assert (
+        "cannot narrow the audience: the record it corrects went to public"
+        in (narrower[1]["detail"])
     )
     assert f"retract {submission_id} instead" in narrower[1]["detail"]
     assert response.status == 201
