@@ -56,6 +56,8 @@ def test_a_second_run_on_one_data_directory_refuses_and_the_lock_outlives_no_pro
         # The first one was not disturbed: same URL in node.url, still this node.
         assert (node_dir / URL_FILE).read_text(encoding="utf-8").strip() == first.url
         assert server_line(node_dir).startswith(f"server    running at {first.url} (health 200")
+        rotate = refused_cleanly(banscan("rotate-key", "--data-dir", str(node_dir)))
+        assert f"the node is running (pid {first.pid}); stop it before rotating its key" in rotate
         first.kill()  # kill -9: no chance to clean up; the kernel drops the lock
     assert (node_dir / URL_FILE).exists()  # left behind by the killed node
     assert "not running" in server_line(node_dir)
