@@ -17,6 +17,7 @@ import pytest
 from node.datadir import DataDir
 from node.moderation.keyfile import save_moderator_key
 from node.moderation.submissions import SubmissionIn, accept
+from node.web.report import submission_payload
 from protocol.sealing import ModeratorKey
 from tests.conftest import node_store
 from tests.nodeproc import banscan, running_node
@@ -84,6 +85,13 @@ def submit(node_dir: Path, *reports: dict[str, Any]) -> list[str]:
             ]
 
     return asyncio.run(run())
+
+
+def from_the_form(fields: dict[str, Any]) -> dict[str, Any]:
+    """A report as ``POST /report`` turns its form fields into a submission."""
+    return submission_payload(
+        {name: "yes" if value is True else str(value) for name, value in fields.items()}
+    )
 
 
 def ok(*args: str, env: dict[str, str] | None = None) -> str:
@@ -168,9 +176,10 @@ def test_a_sighting_keeps_the_agency_and_technology_its_reporter_gave(
 ) -> None:
     van, unsure, no_agency = submit(
         node_dir,
-        sighting(),
-        sighting(technology=None, agency="Leeds City Council", lat=53.80, lon=-1.55),
-        sighting(agency=None, technology="drone", lat=53.81, lon=-1.56),
+        from_the_form(sighting()),
+        # The form's "Not sure" sends an empty technology.
+        from_the_form(sighting(technology="", agency="Leeds City Council", lat=53.80, lon=-1.55)),
+        from_the_form(sighting(agency="", technology="drone", lat=53.81, lon=-1.56)),
     )
     where = ("--data-dir", str(node_dir), "--key", str(alice_key), "--audience", "public")
     ok("submissions", "publish", van, unsure, no_agency, *where)
