@@ -137,9 +137,11 @@ class DataDir:
         """Create a node key and a documented config; refuses to overwrite an existing node."""
         if self.is_initialised():
             raise DataDirError(f"{self.path} already holds a node key; refusing to replace it")
-        if self.path.exists() and not self.path.is_dir():
+        # The path, or the nearest part of it that exists, must be a directory.
+        existing = next((p for p in (self.path, *self.path.parents) if p.exists()), None)
+        if existing is not None and not existing.is_dir():
             raise DataDirError(
-                f"{self.path} is a file, not a directory: give --data-dir the path of a "
+                f"{existing} is a file, not a directory: give --data-dir the path of a "
                 "directory for the node (a new one is created), e.g. --data-dir ./mynode"
             )
         try:

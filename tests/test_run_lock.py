@@ -89,7 +89,7 @@ def test_init_on_a_file_says_to_give_a_directory(tmp_path: Path) -> None:
     message = refused_cleanly(banscan("init", "--data-dir", str(a_file)))
     assert f"{a_file} is a file, not a directory" in message
     message = refused_cleanly(banscan("init", "--data-dir", str(a_file / "node")))
-    assert "Not a directory" in message
+    assert f"{a_file} is a file, not a directory" in message
     assert a_file.read_text(encoding="utf-8") == "not a node\n"
 
 
