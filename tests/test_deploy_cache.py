@@ -234,7 +234,7 @@ def test_nginx_caches_the_sites_pages_per_language(tmp_path: Path) -> None:
         proxy = tmp_path / "nginx"
         proxy.mkdir()
         with nginx_in_front(proxy, upstream) as site:
-            pages = {}
+            pages: dict[str, bytes] = {}
             for _ in range(2):
                 for language in ("en", "es"):
                     status, headers, body = site.get("/privacy", **{"Accept-Language": language})
