@@ -59,7 +59,7 @@ GATED_ROUTES = CACHED_ROUTES | {"/api/v1/export"}
 OFF_LOOP_RECORDS = 16
 RETRY_AFTER_S = 1
 # Headers a handler may set that are kept with its cached answer (a page's own policy).
-KEPT_HEADERS = ("Content-Security-Policy",)
+KEPT_HEADERS = ("Content-Security-Policy", "Content-Disposition")
 PRIVATE = "private, no-store"
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
