@@ -27,8 +27,8 @@ from node.web.i18n import N_, Catalog, countries
 from node.web.recordview import KIND_PATHS, utc_time
 from node.web.site import html, public_page, render
 from protocol.kinds import Deployment, Incident, decode_body
-from storage.queries import CursorKey, QueryRow
 from storage.filters import QueryKind
+from storage.queries import CursorKey, QueryRow
 
 routes = web.RouteTableDef()
 

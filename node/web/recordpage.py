@@ -14,7 +14,8 @@ page, so a page never reveals that a non-public record exists. A retracted
 record shows its tombstone and the retraction's reason, never its old body.
 
 The in-browser check (``static/record-check.js``) reads the signed bytes from
-the page and verifies them with the vendored ``@noble/ed25519``; the page's
+the page and verifies them with the vendored ``@noble/ed25519`` (SHA-512 from
+``@noble/hashes``, so it also works where ``crypto.subtle`` is missing); the page's
 Content-Security-Policy allows same-origin scripts, and only record pages do.
 Without JavaScript the section says how to check the bundle with ``banscan verify``.
 """
@@ -45,18 +46,19 @@ from storage.stored import StoredRecord
 routes = web.RouteTableDef()
 
 RECORD_PAGE_POLICY: Final = content_security_policy(scripts=True)
-# The vendored @noble/ed25519 ES module, wherever under static/vendor/ it was put.
-ED25519_MODULE: Final = next(
-    (name for name in sorted(FILES) if name.startswith("vendor/") and "ed25519" in name
-     and name.endswith("/index.js")),
-    None,
-)
+# The vendored libraries of the in-browser check (deploy/vendor.py puts them there):
+# Ed25519, and SHA-512 for it and SHA-256 where the browser has no crypto.subtle.
+CHECK_MODULES: Final = ("vendor/@noble/ed25519/index.js", "vendor/@noble/hashes/sha2.js")
+CHECK_AVAILABLE: Final = all(name in FILES for name in CHECK_MODULES)
 # The message ids built from a record's values (for babel; see node.web.messages).
 PRECISIONS: Final = ("day", "month", "year")
 FRT_BASES: Final = ("procurement_record", "records_request", "vendor_document", "visual")
 RETRACTION_REASONS: Final = ("duplicate", "error", "safety", "consent_withdrawn", "legal")
 MEMBER_STANDINGS: Final = ("admit", "suspend", "revoke")
-TITLES: Final = {"deployment": N_("record.title.deployment"), "incident": N_("record.title.incident")}
+TITLES: Final = {
+    "deployment": N_("record.title.deployment"),
+    "incident": N_("record.title.incident"),
+}
 
 
 def record_message_ids() -> list[str]:
@@ -104,7 +106,7 @@ def add_record_routes(kind: str) -> None:
             view=view,
             list_path=f"/{KIND_PATHS[kind]}",
             record_path=f"/{KIND_PATHS[kind]}",
-            ed25519_module=ED25519_MODULE,
+            check_modules=CHECK_MODULES if CHECK_AVAILABLE else None,
             utc_time=utc_time,
             coordinate=coordinate,
         )
