@@ -245,7 +245,9 @@ class Reads:
             "Vary": vary,
         }
         if not_modified(request, answer):
-            return web.Response(status=304, headers=headers)
+            # A 304's headers update the browser's stored ones: without the page's own
+            # policy, the default one (no script) would replace it on a reload.
+            return web.Response(status=304, headers={**headers, **dict(answer.headers)})
         return web.Response(
             body=answer.body,
             headers={**headers, **dict(answer.headers), "Content-Type": answer.content_type},

@@ -65,7 +65,7 @@ async def test_an_incident_page_shows_every_public_field(client: NodeClient) -> 
     for shown in (
         "<p>Officers stopped a woman after a live facial recognition van flagged her.</p>",
         "<p>She was released after an hour.</p>",
-        "What happened</dt><dd>Surveillance of a protest",
+        "Kind of incident</dt><dd>Surveillance of a protest",
         "2025-03-14",
         "known to the day",
         "New York, NY, United States",
@@ -190,3 +190,18 @@ async def test_the_bundle_download_verifies_with_the_real_cli(
         # Cached answers keep the download's name.
         again = await client.get(f"{path}/bundle")
         assert again.headers["Content-Disposition"] == disposition
+
+
+async def test_a_revalidated_record_page_keeps_its_script_policy(client: NodeClient) -> None:
+    """A 304's headers replace the browser's stored ones: it must carry the page's policy,
+    or a reload would run under the default one, which allows no script."""
+    record_id = await publish(client.server, "deployment", CAMERA)
+    first = await client.get(f"/deployments/{record_id}")
+    again = await client.get(
+        f"/deployments/{record_id}", headers={"If-None-Match": first.headers["ETag"]}
+    )
+    assert again.status == 304
+    assert again.headers["Content-Security-Policy"] == first.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in again.headers["Content-Security-Policy"]
+    listed = await client.get("/deployments")
+    assert "script-src" not in listed.headers["Content-Security-Policy"]

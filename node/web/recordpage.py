@@ -102,7 +102,7 @@ def add_record_routes(kind: str) -> None:
             t,
             switch_to=request.path,
             nav=KIND_PATHS[kind],
-            title=t(TITLES[kind]),
+            generic_title=t(TITLES[kind]),
             view=view,
             list_path=f"/{KIND_PATHS[kind]}",
             record_path=f"/{KIND_PATHS[kind]}",
