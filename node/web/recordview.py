@@ -13,7 +13,8 @@ import datetime
 from dataclasses import dataclass, field
 from typing import Final
 
-from protocol.fields import StrictModel
+from node.web.i18n import Catalog
+from protocol.fields import PartialDate, StrictModel
 from protocol.keys import key_text
 from protocol.kinds import Deployment, Incident, NodeInfo, Retraction, decode_body
 from storage.history import RecordHistory
@@ -187,6 +188,16 @@ async def _chapter(history: RecordHistory, origin: bytes) -> ChapterView:
             name, city, country = info.name, info.city or city, info.country or country
             urls = tuple(info.urls)
     return ChapterView(key_text(origin), name, city, country, urls, signer.member_action)
+
+
+def partial_date(value: PartialDate) -> str:
+    """A date as precisely as it is known: 2025-03-14, 2025-03 or 2025."""
+    return {"day": value.date, "month": value.date[:7], "year": value.date[:4]}[value.precision]
+
+
+def place(t: Catalog, city: str | None, region: str | None, country: str) -> str:
+    """A place in words, from the most to the least precise: city, region, country."""
+    return ", ".join(part for part in (city, region, t(f"country.{country}")) if part)
 
 
 def utc_time(created_ms: int) -> str:
