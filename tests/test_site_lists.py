@@ -7,6 +7,7 @@ import re
 from collections.abc import Awaitable, Callable
 
 from node.state import STORE
+from storage.filters import QueryFilter, where_clause
 from storage.tokens import Role
 from tests.conftest import NodeClient, bearer
 from tests.factories import deployment_body, incident_body
@@ -157,3 +158,34 @@ async def test_a_one_kind_filter_on_the_other_kind_matches_nothing(client: NodeC
     await publish(client.server, "incident", incident_body())
     text = await page_text(client, "/incidents?frt=confirmed&lang=en")
     assert "0 incidents match" in text
+
+
+async def test_counts_stop_at_the_cap_and_filters_use_their_own_index(
+    client: NodeClient,
+) -> None:
+    """A count reads at most ``cap`` matches; a page filtered by a rare city walks the
+    city's index, not every record in created order (SQLite has no statistics here)."""
+    for n in range(5):
+        await publish(client.server, "deployment", deployment_body(city="Rare", lat_e7=n))
+    queries = client.app[STORE].queries
+    city = QueryFilter("deployment", ("public",), cities=("Rare",), statuses=("reported",))
+    assert await queries.count_up_to(city, 3) == 3
+    assert await queries.count_up_to(city, 100) == 5
+    orders = {
+        "records_current_city": city,
+        "records_current_status": QueryFilter("deployment", ("public",), statuses=("removed",)),
+        "records_current_frt": QueryFilter("deployment", ("public",), frt=("confirmed",)),
+        "records_current_country": QueryFilter(
+            "deployment", ("public",), countries=("ES",), frt=("confirmed",)
+        ),
+    }
+    for index, query in orders.items():
+        where, params = where_clause(query)
+        order = "ORDER BY r.created_ms DESC, r.rid DESC"
+        sql = f"SELECT r.rid FROM records r WHERE {where} {order} LIMIT 51"
+        plan = await client.app[STORE].db.reader.execute_fetchall(
+            "EXPLAIN QUERY PLAN " + sql, params
+        )
+        details = " | ".join(row[3] for row in plan)
+        assert f"USING INDEX {index} " in details, details
+        assert "TEMP B-TREE" not in details, details
