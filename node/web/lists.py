@@ -123,11 +123,8 @@ def list_row(row: QueryRow, kind: QueryKind, t: Catalog) -> ListRow:
 async def count(queries: RecordQueries, query: QueryFilter) -> int:
     """The number of matches: exact from the stats rollup when it answers the filter
     (none, country, category, whole months), else counted up to :data:`COUNT_CAP` + 1,
-    so a list of a common city on a million records costs a bounded index walk.
-
-    FRT capability is not in the rollup, which does not check for it either: a filter
-    on it is always counted here."""
-    if rollup.answerable(query, ()) and not query.frt:
+    so a list of a common city on a million records costs a bounded index walk."""
+    if rollup.answerable(query, ()):
         return (await queries.stats(query, ())).total.count
     return await queries.count_up_to(query, COUNT_CAP + 1)
 
