@@ -59,6 +59,14 @@ PAGES: Final = (
     SitePage("report", "/report"),
     SitePage("report-status", "/report/status"),
     SitePage("not-found", "/no-such-page", status=404),
+    SitePage("deployments", "/deployments"),
+    SitePage("deployments-filtered", "/deployments?frt=confirmed&status=reported&lang=es"),
+    SitePage("incidents", "/incidents"),
+    SitePage("incidents-empty", "/incidents?city=Nowhere"),
+    SitePage("deployment", "/deployments/{deployment}", scripts=40 * KB),
+    SitePage("incident", "/incidents/{incident}", scripts=40 * KB),
+    SitePage("retracted", "/incidents/{retracted}", scripts=40 * KB),
+    SitePage("record-bad-id", "/incidents/xyz", status=400),
 )
 
 SITE: Final = SiteSection(
