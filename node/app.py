@@ -26,8 +26,10 @@ from node.security import add_security_headers
 from node.state import CONFIG, NODE_KEY, STORE, TASKS, VERIFIER
 from node.timing import OBSERVERS, timing_middleware
 from node.web import about as site_about
+from node.web import home as site_home
 from node.web import report as report_form
 from node.web import static, templating
+from node.web import stats as site_stats
 from node.web.site import SITE, SiteInfo, html_errors
 from protocol.keys import NodeKey
 from storage.store import wall_clock_ms
@@ -87,6 +89,8 @@ def create_app(
     app.add_routes(report_form.routes)
     app.add_routes(static.routes)
     app.add_routes(site_about.routes)
+    app.add_routes(site_home.routes)
+    app.add_routes(site_stats.routes)
     return app
 
 

@@ -26,6 +26,9 @@ ENV_PREFIX = "BANSCAN_"
 # Environment variables that are not config keys.
 ENV_NOT_KEYS = frozenset({"BANSCAN_DATA_DIR", "BANSCAN_TOKEN"})
 DEFAULT_NETWORK = "banthescan"
+# The network id of ``banscan dev-network``: nothing signed on it is valid elsewhere,
+# and the public site marks every page of a node on it as demo data.
+DEMO_NETWORK = "banscan-dev"
 DEFAULT_PORT = 8470
 
 

@@ -229,6 +229,26 @@ class RecordQueries:
                     chapter.name, chapter.city, chapter.country = info.name, info.city, info.country
         return list(chapters.values())
 
+    async def node_records(self, audiences: Sequence[str]) -> list[tuple[bytes, NodeInfo, int]]:
+        """``(origin, body, created_ms)`` of each origin's latest ``node`` record in
+        ``audiences`` that is current and kept its body: who each chapter says it is
+        and where its site is. Few rows (one chapter, one or a few records)."""
+        marks, listed = expand_in(audiences)
+        sql = statement(
+            "SELECT r.origin, b.body, r.created_ms FROM records r "
+            "JOIN bodies b ON b.rid = r.rid WHERE r.kind = 'node' AND r.audience IN {marks} "
+            "AND r.superseded_by IS NULL AND r.retracted_by IS NULL AND r.erased_ms IS NULL "
+            "ORDER BY r.created_ms, r.rid",
+            marks=marks,
+        )
+        latest: dict[bytes, tuple[bytes, NodeInfo, int]] = {}
+        async with self._db.reader.execute(sql, listed) as cursor:
+            async for origin, body, created_ms in cursor:
+                info = decode_body("node", body)
+                if isinstance(info, NodeInfo):
+                    latest[origin] = (origin, info, created_ms)  # later rows replace earlier
+        return list(latest.values())
+
 
 def _row(values: Sequence[Any]) -> QueryRow:
     rid, envelope, signature, body, *columns = values

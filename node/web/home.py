@@ -1,0 +1,107 @@
+"""The home page: who the chapter is, what it has documented, what a visitor can do.
+
+    GET /    the chapter's name, city and about text ([site]); the headline numbers
+             (cameras mapped, incidents documented, chapters in the network, last
+             update); a way into the map; the "Report an incident or a camera"
+             button; the campaign's actions ([site] actions); the chapters of the
+             network; on a node with nothing public yet, what its operator does next
+
+The numbers come from the stats rollup (:mod:`storage.rollup`: a total is a sum
+over its few rows, never a scan of records) and the newest row of an index; the
+chapters from their ``node`` and ``membership`` records (:mod:`node.web.chapters`).
+The page is answered through the read gate and answer cache, so a crowd costs
+one computation per database change.
+"""
+
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from node.state import CONFIG, NODE_KEY, STORE
+from node.web.chapters import Chapter, network_chapters
+from node.web.i18n import Catalog
+from node.web.site import PUBLIC, SITE, html, public_page, render
+from protocol.utc import utc_text
+from storage.filters import QueryFilter, QueryKind
+from storage.queries import RecordQueries
+
+routes = web.RouteTableDef()
+
+
+@dataclass(frozen=True)
+class Headline:
+    """The numbers at the top of the home page, over ``public`` records."""
+
+    cameras: int
+    incidents: int
+    chapters: int
+    last_update_ms: int | None  # the newest current incident or deployment
+
+    @property
+    def empty(self) -> bool:
+        return self.cameras == 0 and self.incidents == 0
+
+
+@dataclass(frozen=True)
+class NextSteps:
+    """What the operator of a node with nothing public has left to do."""
+
+    describe: bool  # [site] name and about are not set
+    publish: bool  # no public incident or deployment yet
+    moderators: bool  # no moderator key: the report form is closed
+
+
+async def _count(queries: RecordQueries, kind: QueryKind) -> int:
+    return (await queries.stats(QueryFilter(kind=kind, audiences=PUBLIC), [])).total.count
+
+
+async def _newest_ms(queries: RecordQueries, kind: QueryKind) -> int | None:
+    rows = await queries.page(QueryFilter(kind=kind, audiences=PUBLIC), ("created", True), None, 1)
+    return rows[0].created_ms if rows else None
+
+
+async def headline(queries: RecordQueries, chapters: list[Chapter]) -> Headline:
+    newest = [await _newest_ms(queries, kind) for kind in ("deployment", "incident")]
+    return Headline(
+        cameras=await _count(queries, "deployment"),
+        incidents=await _count(queries, "incident"),
+        chapters=len(chapters),
+        last_update_ms=max((ms for ms in newest if ms is not None), default=None),
+    )
+
+
+@routes.get("/")
+@public_page
+async def home(request: web.Request, t: Catalog) -> web.Response:
+    store = request.app[STORE]
+    site = request.app[SITE]
+    chapters = await network_chapters(
+        store.queries,
+        store.trust,
+        request.app[NODE_KEY].public_key,
+        site,
+        request.app[CONFIG],
+    )
+    numbers = await headline(store.queries, chapters)
+    steps = None
+    if numbers.empty:
+        steps = NextSteps(
+            describe=not (site.name and site.about),
+            publish=True,
+            moderators=not await store.submissions.keys(),
+        )
+    last_update = utc_text(numbers.last_update_ms, "date") if numbers.last_update_ms else None
+    return html(
+        render(
+            request,
+            "home.html",
+            t,
+            switch_to="/",
+            nav="home",
+            about=site.text(site.about, t.lang),
+            numbers=numbers,
+            last_update=last_update,
+            chapters=chapters,
+            steps=steps,
+        )
+    )
