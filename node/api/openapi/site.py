@@ -32,8 +32,58 @@ def html_page(
     }
 
 
+# The filters of the map, the lists and the figures (node/web/filters.py): the API's names.
+PAGE_FILTERS = [
+    query_parameter("country", "Only this country (ISO 3166-1 alpha-2)", {"type": "string"}),
+    query_parameter("city", "Only this city", {"type": "string", "maxLength": 200}),
+    query_parameter(
+        "status",
+        "Only this status: a camera's (reported ... removed) or an incident's "
+        "verification (unverified ... verified); each kind keeps the values it knows",
+        {"type": "string"},
+    ),
+    query_parameter(
+        "frt",
+        "Only cameras with this facial-recognition capability (not applied to incidents)",
+        {"enum": ["confirmed", "suspected", "unknown"]},
+    ),
+    query_parameter(
+        "technology",
+        "Only incidents with this technology (not applied to cameras)",
+        {"type": "string"},
+    ),
+    query_parameter(
+        "category", "Only incidents of this category (not applied to cameras)", {"type": "string"}
+    ),
+    query_parameter(
+        "occurred_from", "From this day (YYYY-MM-DD)", {"type": "string", "format": "date"}
+    ),
+    query_parameter(
+        "occurred_to", "Up to this day (YYYY-MM-DD)", {"type": "string", "format": "date"}
+    ),
+]
+
+
 def site_paths() -> dict[str, Any]:
     return {
+        "/": {
+            "get": html_page(
+                "homePage",
+                "The home page: the chapter, the headline numbers, the report button, "
+                "the campaign's actions and the network's chapters",
+                {"200": "The page"},
+            )
+        },
+        "/stats": {
+            "get": html_page(
+                "statsPage",
+                "Figures: charts (server-drawn SVG, each with its table) of incidents per month, "
+                "by category and technology, and of cameras by status and city; incident groups "
+                "smaller than [site] min_incidents_per_cell are counted together",
+                {"200": "The page", "400": "A filter is wrong; the page names it"},
+                PAGE_FILTERS,
+            )
+        },
         "/privacy": {
             "get": html_page(
                 "privacyPage",
