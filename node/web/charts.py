@@ -105,13 +105,15 @@ def column_chart(chart: Chart) -> Markup:
         f'<line class="chart-axis" x1="{AXIS}" y1="{COLUMNS_HEIGHT}" x2="{WIDTH}" '
         f'y2="{COLUMNS_HEIGHT}" stroke-width="1"/>'
     )
-    parts.append(
-        f'<text class="chart-scale" x="{AXIS - 6}" y="{top_margin + 4}" text-anchor="end">'
-        f"{biggest}</text>"
-    )
-    parts.append(
-        f'<text class="chart-scale" x="{AXIS - 6}" y="{COLUMNS_HEIGHT}" text-anchor="end">0</text>'
-    )
+    if any(row.count for row in chart.rows):  # a scale only for columns drawn
+        parts.append(
+            f'<text class="chart-scale" x="{AXIS - 6}" y="{top_margin + 4}" text-anchor="end">'
+            f"{biggest}</text>"
+        )
+        parts.append(
+            f'<text class="chart-scale" x="{AXIS - 6}" y="{COLUMNS_HEIGHT}" '
+            'text-anchor="end">0</text>'
+        )
     every = max(1, -(-count // MAX_PERIOD_LABELS))
     for i, row in enumerate(chart.rows):
         left = AXIS + i * step + gap / 2
