@@ -30,6 +30,7 @@ from node.web import home as site_home
 from node.web import report as report_form
 from node.web import static, templating
 from node.web import stats as site_stats
+from node.web.figures import FIGURES, FigureCounter
 from node.web.site import SITE, SiteInfo, html_errors
 from protocol.keys import NodeKey
 from storage.store import wall_clock_ms
@@ -62,6 +63,7 @@ def create_app(
     app[templating.TEMPLATES] = templating.environment()
     app[SITE] = SiteInfo.from_config(config)
     app[metrics.METRICS] = metrics.Metrics()
+    app[FIGURES] = FigureCounter(clock)
     app[OBSERVERS] = (log_request, app[metrics.METRICS].observe)
     for limiter in (abuse.REPORT_LIMITER, abuse.RECEIPT_LIMITER):
         app[limiter] = RateLimiter(

@@ -20,13 +20,15 @@ from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
+import aiosqlite
+
 from protocol.envelope import decode_envelope
 from protocol.kinds import NodeInfo, decode_body
 from storage import stats as aggregates
-from storage.database import Database
+from storage.database import BUSY_TIMEOUT_MS, Database
 from storage.filters import QueryFilter, where_clause
 from storage.sql import expand_in, statement
-from storage.stats import Stats
+from storage.stats import Stats, StatsGroup
 from storage.stored import StoredRecord
 
 SortKey = Literal["created", "occurred"]
@@ -188,6 +190,15 @@ class RecordQueries:
     ) -> Stats:
         """:meth:`stats` computed from the records themselves, for any filter and grouping."""
         return await aggregates.scan_stats(self._db.reader, query, group_by, period)
+
+    async def scan_groups(self, query: QueryFilter, keys: Sequence[str]) -> list[StatsGroup]:
+        """The groups of :meth:`scan_stats`, without the total, read on a connection of
+        their own: a scan of a million records takes seconds, and the shared reader
+        connection would make every other read wait for it meanwhile."""
+        async with aiosqlite.connect(self._db.path, isolation_level=None) as apart:
+            await apart.execute("PRAGMA query_only = ON")
+            await apart.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            return await aggregates.scan_groups(apart, query, aggregates.stats_keys(keys, None))
 
     async def coverage(self, audiences: Sequence[str]) -> list[ChapterCoverage]:
         """Every origin with a record in ``audiences``: who it is, what it holds, how far

@@ -4,18 +4,26 @@ no group of incidents smaller than ``[site] min_incidents_per_cell`` is ever sho
 import asyncio
 import re
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from node.cli.devnet.demo import demo_records
 from node.datadir import DataDir
+from node.reads import ReadsBusy
 from node.web.disclosure import fold_small_groups
+from node.web.figures import RECOUNT_AFTER_MS, FigureCounter
+from node.web.filters import PageFilter
+from protocol.limits import DEFAULT_LIMITS
+from protocol.records import verify_record
+from storage.store import Store
 from tests.conftest import NodeClient, with_stewards
-from tests.factories import incident_body
+from tests.factories import NETWORK, admit, deployment_body, incident_body, seeded_key, signed
 from tests.nodeapp import put
 from tests.test_site_home import TODAY, app_with
 
@@ -176,3 +184,48 @@ async def _figures(folder: Path, incidents: list[tuple[str, str, str]], minimum:
         answer = await client.get("/stats?lang=en")
         assert answer.status == 200
         return await answer.text()
+
+
+async def test_counts_are_kept_a_minute_and_one_count_runs_at_a_time(store: Store) -> None:
+    now = [1_800_000_000_000]
+    counter = FigureCounter(lambda: now[0])
+    key = seeded_key("figures chapter")
+    await admit(store, key.public_key)
+    bodies = [deployment_body(city="Leeds"), deployment_body(city="Leeds", status="confirmed")]
+    records = [
+        verify_record(
+            signed(key, seq, kind="deployment", body=body),
+            network_id=NETWORK,
+            limits=DEFAULT_LIMITS,
+        )
+        for seq, body in enumerate(bodies, start=1)
+    ]
+    await store.records.ingest(records[:1])
+    everything = PageFilter({})
+    first = await counter.figures(store.queries, everything)
+    assert first.cities == [("Leeds", 1)]
+
+    # A new camera: the kept count is answered for a minute, then counted again.
+    await store.records.ingest(records[1:])
+    assert (await counter.figures(store.queries, everything)).cities == [("Leeds", 1)]
+    now[0] += RECOUNT_AFTER_MS
+    again = await counter.figures(store.queries, everything)
+    assert again.cities == [("Leeds", 2)]
+    assert again.statuses == [("confirmed", 1), ("reported", 1)]
+    assert again.counted_ms == now[0]
+
+    # While one count runs, a filter never counted is refused as busy, a kept one answered.
+    now[0] += RECOUNT_AFTER_MS
+    running = asyncio.create_task(counter.figures(store.queries, PageFilter({"city": "Leeds"})))
+    await eventually_async(lambda: counter.counting, "the count starts")
+    with pytest.raises(ReadsBusy):
+        await counter.figures(store.queries, PageFilter({"country": "FR"}))
+    assert (await counter.figures(store.queries, everything)).cities == [("Leeds", 2)]
+    assert (await running).cities == [("Leeds", 2)]
+
+
+async def eventually_async(condition: Callable[[], bool], what: str, within_s: float = 10) -> None:
+    deadline = asyncio.get_running_loop().time() + within_s
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, f"timed out: {what}"
+        await asyncio.sleep(0)

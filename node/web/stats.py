@@ -7,8 +7,9 @@
                   lists' (:mod:`node.web.filters`); the form offers country, city
                   and dates.
 
-The numbers are ``request.app[STORE].queries.stats`` over ``public`` records, the
-same as ``GET /api/v1/stats`` answers: exact, from the rollup where it answers.
+The numbers are those ``GET /api/v1/stats`` answers over ``public`` records, counted
+by :mod:`node.web.figures` (from the rollup, or by a pass over the records kept a
+minute).
 Incident groups below ``[site] min_incidents_per_cell`` are folded together
 (:mod:`node.web.disclosure`); cameras are public points and never are.
 """
@@ -24,12 +25,11 @@ from markupsafe import Markup
 from node.state import STORE
 from node.web.charts import Chart, ChartRow, bar_chart, column_chart
 from node.web.disclosure import fold_small_groups
-from node.web.filters import PageFilter, form_fields, page_filter, value_label
+from node.web.figures import FIGURES
+from node.web.filters import form_fields, page_filter, value_label
 from node.web.i18n import N_, Catalog, countries, format_count
 from node.web.site import SITE, html, public_page, render
-from storage.filters import QueryKind
-from storage.queries import RecordQueries
-from storage.stats import Stats
+from protocol.utc import utc_text
 
 routes = web.RouteTableDef()
 
@@ -76,19 +76,6 @@ def _months(first: str, last: str) -> list[str]:
         months.append(f"{year:04d}-{month:02d}")
         year, month = (year + 1, 1) if month == 12 else (year, month + 1)
     return months
-
-
-async def _groups(
-    queries: RecordQueries, page: PageFilter, kind: QueryKind, key: str
-) -> list[tuple[str | None, int]]:
-    if not page.applies_to(kind):
-        return []
-    result: Stats = await queries.stats(page.query(kind), [key])
-    return [(_text(group.keys[key]), group.count) for group in result.groups]
-
-
-def _text(value: str | bytes | None) -> str | None:
-    return value.hex() if isinstance(value, bytes) else value
 
 
 class StatsPage:
@@ -203,37 +190,24 @@ class StatsPage:
 @public_page
 async def stats_page(request: web.Request, t: Catalog) -> web.Response:
     page = page_filter(request)
-    queries = request.app[STORE].queries
     site = request.app[SITE]
+    found = await request.app[FIGURES].figures(request.app[STORE].queries, page)
     charts = StatsPage(t, site.min_incidents_per_cell, lambda n: format_count(n, t.lang))
     incidents = [
-        charts.incidents_over_time(await _groups(queries, page, "incident", "month")),
+        charts.incidents_over_time(found.months),
         charts.incidents(
-            "chart-category",
-            "category",
-            await _groups(queries, page, "incident", "category"),
-            t(N_("stats.column.category")),
+            "chart-category", "category", found.categories, t(N_("stats.column.category"))
         ),
         charts.incidents(
             "chart-technology",
             "technology",
-            await _groups(queries, page, "incident", "technology"),
+            found.technologies,
             t(N_("stats.column.technology")),
         ),
     ]
     cameras = [
-        charts.cameras(
-            "chart-status",
-            "status",
-            await _groups(queries, page, "deployment", "status"),
-            t(N_("stats.column.status")),
-        ),
-        charts.cameras(
-            "chart-city",
-            "city",
-            await _groups(queries, page, "deployment", "city"),
-            t(N_("stats.column.city")),
-        ),
+        charts.cameras("chart-status", "status", found.statuses, t(N_("stats.column.status"))),
+        charts.cameras("chart-city", "city", found.cities, t(N_("stats.column.city"))),
     ]
     fields = [f for f in form_fields(("incident", "deployment")) if f[0] in FORM_FILTERS]
     return html(
@@ -245,6 +219,7 @@ async def stats_page(request: web.Request, t: Catalog) -> web.Response:
             nav="stats",
             incidents=incidents,
             cameras=cameras,
+            counted=utc_text(found.counted_ms, "seconds")[:-4] + " UTC",
             minimum=site.min_incidents_per_cell,
             fields=fields,
             current=page.values,
