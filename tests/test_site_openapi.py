@@ -19,6 +19,7 @@ async def test_every_documented_answer_of_the_site_is_real(client: NodeClient) -
         return await conformance.check("get", path, await client.get(url, headers=headers))
 
     await check("/", "/?lang=es")
+    await check("/", "/?utm_source=x")
     await check("/stats", "/stats?country=GB&city=&occurred_from=2025-01-01&lang=en")
     await check("/stats", "/stats?occurred_from=2025-02-30")
     page = await check("/privacy", "/privacy?lang=es")

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from node.problems import BadParameter
 from node.state import CONFIG, NODE_KEY, STORE
 from node.web.chapters import Chapter, network_chapters
 from node.web.i18n import Catalog
@@ -73,6 +74,10 @@ async def headline(queries: RecordQueries, chapters: list[Chapter]) -> Headline:
 @routes.get("/")
 @public_page
 async def home(request: web.Request, t: Catalog) -> web.Response:
+    # Only ``lang``: other parameters would only make copies of the page in the cache.
+    unknown = sorted(set(request.query) - {"lang"})
+    if unknown:
+        raise BadParameter(unknown[0][:40], "unknown parameter; this page takes lang")
     store = request.app[STORE]
     site = request.app[SITE]
     chapters = await network_chapters(

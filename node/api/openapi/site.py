@@ -71,7 +71,7 @@ def site_paths() -> dict[str, Any]:
                 "homePage",
                 "The home page: the chapter, the headline numbers, the report button, "
                 "the campaign's actions and the network's chapters",
-                {"200": "The page"},
+                {"200": "The page", "400": "A parameter other than lang; the page names it"},
             )
         },
         "/stats": {
