@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from node.cli import main
-from node.cli.devnet.demo import demo_records
+from node.cli.devnet.demo import city_for, demo_records
 from node.moderation.keyfile import load_moderator_key
 from protocol.kinds import validate_body
 from tests.factories import incident_body
@@ -142,7 +142,7 @@ def test_three_nodes_converge_and_stop_on_sigint() -> None:
                 json.load(urllib.request.urlopen(f"{u}/api/v1/stats?kind=deployment", timeout=10))[
                     "total"
                 ]["count"]
-                == 3 * 8
+                == 10 + 8 + 6  # London, Madrid, Berlin
                 for u in urls
             )
 
@@ -194,7 +194,10 @@ def test_demo_records_are_valid_and_marked_as_demo() -> None:
     for number in (1, 2, 3, 4):
         records = demo_records(number, datetime.date(2026, 1, 31))
         kinds = [kind for kind, _ in records]
-        assert (kinds.count("deployment"), kinds.count("incident")) == (8, 12)
+        assert (kinds.count("deployment"), kinds.count("incident")) == (
+            len(city_for(number).places),
+            12,
+        )
         for kind, body in records:
             validate_body(kind, body)
             if kind == "incident":

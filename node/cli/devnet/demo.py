@@ -49,6 +49,8 @@ CITIES: Final = (
             ("Brixton", 51.4613, -0.1156),
             ("Romford market", 51.5768, 0.1801),
             ("Wembley Park", 51.5635, -0.2795),
+            ("King's Cross", 51.5308, -0.1238),
+            ("Westminster Bridge", 51.5007, -0.1219),
         ),
     ),
     DemoCity(
@@ -77,8 +79,6 @@ CITIES: Final = (
             ("Kottbusser Tor", 52.4991, 13.4179),
             ("Warschauer Straße", 52.5056, 13.4497),
             ("Hermannplatz", 52.4869, 13.4246),
-            ("Zoologischer Garten", 52.5069, 13.3326),
-            ("Potsdamer Platz", 52.5096, 13.3759),
         ),
     ),
 )
@@ -101,6 +101,11 @@ _INCIDENTS: Final = (
     ("stop_and_search", "mobile_app", "A delivery rider was stopped and photographed"),
     ("protest_surveillance", "live_frt", "Live cameras covered a climate demonstration"),
 )
+
+
+# How many months back each incident happened: more recently, more of them (a rising
+# trend), and a node alone has months too small to show, which the figures fold.
+_MONTHS_BACK: Final = (0, 0, 1, 0, 2, 1, 3, 0, 1, 2, 4, 5)
 
 
 def city_for(number: int) -> DemoCity:
@@ -141,7 +146,7 @@ def incidents(city: DemoCity, today: datetime.date) -> Iterator[dict[str, Any]]:
     # Two or three incidents share each area cell, so the map has cells it may show.
     cells = [encode(to_e7(lat), to_e7(lon), 5) for _, lat, lon in city.places[:3]]
     for i, (category, technology, what) in enumerate(_INCIDENTS):
-        day = _month_back(today, i % 4) + datetime.timedelta(days=(7 * i) % 27)
+        day = _month_back(today, _MONTHS_BACK[i]) + datetime.timedelta(days=(7 * i) % 27)
         yield {
             "occurred_on": {"date": min(day, today).isoformat(), "precision": "day"},
             "country": city.country,
