@@ -44,7 +44,10 @@ class Chart:
 
 def _fit(label: str) -> str:
     """``label`` cut to what a row holds (the table beside the chart has it whole)."""
-    return label if len(label) <= LABEL_CHARACTERS else label[: LABEL_CHARACTERS - 1] + "…"
+    if len(label) <= LABEL_CHARACTERS:
+        return label
+    short = label.split(" (", 1)[0]  # "Live facial recognition (cameras ...)": the name
+    return short if len(short) <= LABEL_CHARACTERS else label[: LABEL_CHARACTERS - 1] + "…"
 
 
 def _open(chart: Chart, height: int) -> list[str]:
