@@ -109,7 +109,7 @@ def dev_config(template: str, node: DevNode, peer: DevNode | None) -> str:
     edits = {
         "node": (
             (f"port = {DEFAULT_PORT}", f"port = {node.port}"),
-            ('name = ""', f'name = "{node.name}"'),
+            ('name = ""', f'name = "DEMO {node.name}"'),
             ('city = ""', f'city = "{city.name}"'),
             ('country = ""', f'country = "{city.country}"'),
             ("urls = []", f'urls = ["{node.url}"]'),
@@ -119,7 +119,7 @@ def dev_config(template: str, node: DevNode, peer: DevNode | None) -> str:
             ("max_backoff_s = 600", f"max_backoff_s = {MAX_BACKOFF_S}"),
         ),
         "site": (
-            ('name = ""', f'name = "DEMO chapter {node.number}"'),
+            ('name = ""', f'name = "DEMO {node.name}"'),
             ("about = {}", f'about = {{ en = "{about}", es = "{about_es}" }}'),
         ),
     }
@@ -182,7 +182,7 @@ async def _admit_and_issue_tokens(
                         network_id=DEV_NETWORK,
                         limits=node.data_dir.load_config().limits.limits(),
                         role="chapter",
-                        name=member.name,
+                        name=f"DEMO {member.name}",
                         city=city_for(member.number).name,
                         country=city_for(member.number).country,
                     )
