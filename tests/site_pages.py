@@ -54,6 +54,10 @@ class SitePage:
 
 
 PAGES: Final = (
+    SitePage("home", "/"),
+    SitePage("home-es", "/?lang=es"),
+    SitePage("stats", "/stats"),
+    SitePage("stats-filtered", "/stats?country=GB&occurred_from=2024-01-01&lang=es"),
     SitePage("privacy", "/privacy"),
     SitePage("privacy-es", "/privacy?lang=es"),
     SitePage("report", "/report"),
