@@ -28,6 +28,7 @@ from node.timing import OBSERVERS, timing_middleware
 from node.web import about as site_about
 from node.web import report as report_form
 from node.web import static, templating
+from node.web import tiles as site_tiles
 from node.web.site import SITE, SiteInfo, html_errors
 from protocol.keys import NodeKey
 from storage.store import wall_clock_ms
@@ -87,6 +88,7 @@ def create_app(
     app.add_routes(report_form.routes)
     app.add_routes(static.routes)
     app.add_routes(site_about.routes)
+    app.add_routes(site_tiles.routes)
     return app
 
 
