@@ -30,6 +30,7 @@ from node.web import basemap as site_basemap
 from node.web import map as site_map
 from node.web import report as report_form
 from node.web import static, templating
+from node.web import tiles as site_tiles
 from node.web.site import SITE, SiteInfo, html_errors
 from protocol.keys import NodeKey
 from storage.store import wall_clock_ms
@@ -94,6 +95,7 @@ def create_app(
     app.add_routes(site_about.routes)
     app.add_routes(site_map.routes)
     app.add_routes(site_basemap.routes)
+    app.add_routes(site_tiles.routes)
     return app
 
 

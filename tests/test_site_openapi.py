@@ -26,6 +26,19 @@ async def test_every_documented_answer_of_the_site_is_real(client: NodeClient) -
     await check("/static/{name}", css, {"If-None-Match": answer.headers["ETag"]})
     await check("/static/{name}", "/static/no-such-file.css")
 
+    for path, good, bad in (
+        ("/tiles/{z}/{x}/{y}.mvt", "/tiles/2/1/1.mvt?frt=confirmed", "/tiles/2/4/0.mvt"),
+        (
+            "/tiles/data.geojson",
+            "/tiles/data.geojson?bbox=-10,40,10,60&zoom=5",
+            "/tiles/data.geojson?zoom=x",
+        ),
+    ):
+        await check(path, good)
+        answer = await client.get(good)
+        await check(path, good, {"If-None-Match": answer.headers["ETag"]})
+        await check(path, bad)
+
     documented = {
         (method, path, status)
         for path, operations in site_paths().items()

@@ -6,7 +6,7 @@ Accept-Language); an error on a page is a page too, never problem+json.
 
 from typing import Any
 
-from node.api.openapi.parts import problem, query_parameter
+from node.api.openapi.parts import BAD_REQUEST, problem, query_parameter
 
 _HTML = {"text/html": {"schema": {"type": "string"}}}
 _LANG = query_parameter(
@@ -32,8 +32,101 @@ def html_page(
     }
 
 
+_TEXT = {"type": "string", "maxLength": 200}
+# The site's filters (node.web.filters): a value list is comma-separated alternatives.
+MAP_FILTERS = [
+    query_parameter("country", "ISO 3166-1 alpha-2 codes", _TEXT),
+    query_parameter("city", "City names", _TEXT),
+    query_parameter(
+        "status",
+        "A deployment's status or an incident's verification; each kind keeps its own",
+        _TEXT,
+    ),
+    query_parameter(
+        "frt", "FRT capability (deployments only): confirmed, suspected, unknown", _TEXT
+    ),
+    query_parameter("technology", "Technology types (incidents only)", _TEXT),
+    query_parameter("category", "Incident categories (incidents only)", _TEXT),
+    query_parameter("occurred_from", "Inclusive ISO date", {"type": "string", "format": "date"}),
+    query_parameter("occurred_to", "Inclusive ISO date", {"type": "string", "format": "date"}),
+]
+_CACHED = {
+    "304": {"description": "The client's copy (If-None-Match) is current"},
+    "400": BAD_REQUEST,
+}
+
+
+def _tile_number(name: str, description: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "path",
+        "required": True,
+        "description": description,
+        "schema": {"type": "integer", "minimum": 0},
+    }
+
+
+def map_data_paths() -> dict[str, Any]:
+    """The map's vector tiles and GeoJSON (node.web.tiles): machine paths, problem+json."""
+    return {
+        "/tiles/{z}/{x}/{y}.mvt": {
+            "get": {
+                "operationId": "mapTile",
+                "summary": "A Mapbox Vector Tile of the public map: layers deployments "
+                "(points), clusters (counts) and incidents (area cells with at least "
+                "min_incidents_per_cell incidents)",
+                "parameters": [
+                    _tile_number("z", "Zoom, 0 to 18"),
+                    _tile_number("x", "Column, 0 to 2**z - 1"),
+                    _tile_number("y", "Row from the north, 0 to 2**z - 1"),
+                    _LANG,
+                    *MAP_FILTERS,
+                ],
+                "responses": {
+                    "200": {
+                        "description": "The tile",
+                        "content": {
+                            "application/vnd.mapbox-vector-tile": {
+                                "schema": {"type": "string", "format": "binary"}
+                            }
+                        },
+                    },
+                    **_CACHED,
+                },
+            }
+        },
+        "/tiles/data.geojson": {
+            "get": {
+                "operationId": "mapData",
+                "summary": "The public map's features in a box at a zoom, as GeoJSON "
+                "(RFC 7946), with hidden_incidents, min_incidents_per_cell and surveyed",
+                "parameters": [
+                    query_parameter(
+                        "bbox",
+                        "west,south,east,north in degrees (default the world)",
+                        {"type": "string", "maxLength": 100},
+                    ),
+                    query_parameter(
+                        "zoom", "The map's zoom, 0 to 18 (default 2)", {"type": "integer"}
+                    ),
+                    _LANG,
+                    *MAP_FILTERS,
+                ],
+                "responses": {
+                    "200": {
+                        "description": "A FeatureCollection",
+                        "content": {"application/geo+json": {"schema": {"type": "object"}}},
+                    },
+                    **_CACHED,
+                },
+            }
+        },
+    }
+
+
 def site_paths() -> dict[str, Any]:
     return {
+        **map_data_paths(),
         "/privacy": {
             "get": html_page(
                 "privacyPage",
