@@ -49,7 +49,15 @@ def test_the_outlines_are_geojson_with_country_codes() -> None:
 
 
 def test_a_ring_across_the_antimeridian_is_split() -> None:
-    ring = [[179, 0], [180, 1], [-180, 1], [-179, 0], [-180, -1], [180, -1], [179, 0]]
+    ring = [
+        [179.0, 0.0],
+        [180.0, 1.0],
+        [-180.0, 1.0],
+        [-179.0, 0.0],
+        [-180.0, -1.0],
+        [180.0, -1.0],
+        [179.0, 0.0],
+    ]
     pieces = build.split_at_antimeridian(ring)
     assert len(pieces) == 2
     for piece in pieces:

@@ -124,9 +124,104 @@ def map_data_paths() -> dict[str, Any]:
     }
 
 
+_MAP_VIEW = [
+    query_parameter(
+        "bbox",
+        "The view: min_lon,min_lat,max_lon,max_lat in degrees, widened to the map's shape "
+        "(default: where the node's data is)",
+        {"type": "string", "maxLength": 100},
+    ),
+    query_parameter(
+        "kind",
+        "deployment or incident; empty or absent: both",
+        {"type": "string", "enum": ["", "deployment", "incident"]},
+    ),
+    *MAP_FILTERS,
+]
+_MAP_STATUSES = {"200": "The page", "400": "A page naming the parameter that was wrong"}
+
+
+def _cached_page(operation_id: str, summary: str) -> dict[str, Any]:
+    operation = html_page(operation_id, summary, _MAP_STATUSES, _MAP_VIEW)
+    operation["responses"]["304"] = {"description": "The client's copy (If-None-Match) is current"}
+    return operation
+
+
+def _basemap_file(
+    operation_id: str, summary: str, path: list[dict[str, Any]], media: tuple[str, ...]
+) -> dict[str, Any]:
+    content = {kind: {"schema": {"type": "string", "format": "binary"}} for kind in media}
+    return {
+        "get": {
+            "operationId": operation_id,
+            "summary": summary,
+            "parameters": path,
+            "responses": {
+                "200": {"description": "The file", "content": content},
+                "206": {
+                    "description": "The byte range asked for (Range; If-Range with the ETag)",
+                    "content": content,
+                },
+                "304": {"description": "The client's copy (If-None-Match) is current"},
+                "404": problem("No such file (or the basemap is the shipped outlines)"),
+                "416": {"description": "The range is outside the file (Content-Range: */size)"},
+            },
+        }
+    }
+
+
+def _name(name: str, description: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "path",
+        "required": True,
+        "description": description,
+        "schema": {"type": "string", "maxLength": 100},
+    }
+
+
+def map_page_paths() -> dict[str, Any]:
+    """The map page, its embeddable twin and the operator's basemap (node.web.map,
+    node.web.basemap)."""
+    return {
+        "/map": {
+            "get": _cached_page(
+                "mapPage",
+                "The map: cameras as points or clusters, incidents as counts per area cell "
+                "(never below min_incidents_per_cell), an SVG drawn by the server, with the "
+                "filters, a legend and the list of what is in view",
+            )
+        },
+        "/embed/map": {
+            "get": _cached_page(
+                "embeddedMap", "The map alone, for an iframe on the sites of [site] embed_origins"
+            )
+        },
+        "/basemap/{name}": _basemap_file(
+            "basemapFile",
+            "The operator's PMTiles basemap ([site] basemap), read with Range requests",
+            [_name("name", "The file's name, as in [site] basemap")],
+            ("application/vnd.pmtiles",),
+        ),
+        "/basemap/fonts/{fontstack}/{range}": _basemap_file(
+            "basemapGlyphs",
+            "A range of a font's glyphs (a PBF), for the basemap's labels",
+            [_name("fontstack", "The font's name"), _name("range", "start-end.pbf")],
+            ("application/x-protobuf",),
+        ),
+        "/basemap/sprites/{name}": _basemap_file(
+            "basemapSprite",
+            "A sprite sheet of the basemap's icons (.json or .png)",
+            [_name("name", "The sheet's file name")],
+            ("application/json", "image/png"),
+        ),
+    }
+
+
 def site_paths() -> dict[str, Any]:
     return {
         **map_data_paths(),
+        **map_page_paths(),
         "/privacy": {
             "get": html_page(
                 "privacyPage",
