@@ -26,7 +26,15 @@ from storage.areacells import MAX_PRECISION, suppress
 from storage.filters import QueryFilter
 from storage.mapdata import POINT_ZOOM, Cluster, Point
 from storage.store import Store
-from tests.factories import NETWORK, STEWARD, admit, incident_body, signed
+from tests.factories import (
+    NETWORK,
+    STEWARD,
+    admit,
+    incident_body,
+    membership,
+    seeded_key,
+    signed,
+)
 from tests.map_migration import UNDO_MIGRATION_9
 from tests.querydata import CHAPTERS, Generated, Item, add_random, supersede_and_retract
 
@@ -221,3 +229,27 @@ async def test_migration_9_builds_the_grid_of_existing_deployments(
     reopened = await Store.open(path, stewards=frozenset({STEWARD.public_key}))
     await reopened.close()
     assert table(path, "SELECT * FROM map_grid") == kept
+
+
+async def test_surveyed_places_come_from_chapters_and_node_records(store: Store) -> None:
+    lisbon = seeded_key("lisbon chapter")
+    admission = dict(membership(lisbon.public_key), city="Lisboa", country="PT")
+    node_record = {"urls": ["https://nyc.example.org"], "name": "NYC", "country": "US"}
+    held = {o: seq for o, audience, seq in await store.records.feeds() if audience == "public"}
+    next_seq = held[STEWARD.public_key] + 1
+    records = [
+        signed(STEWARD, next_seq, kind="membership", body=admission),
+        signed(CHAPTERS[1], 1, kind="node", body=node_record),
+    ]
+    await store.records.ingest(
+        [verify_record(r, network_id=NETWORK, limits=DEFAULT_LIMITS) for r in records]
+    )
+    surveyed = await store.map.surveyed(("public",), own=("es", "Madrid"))
+    assert set(surveyed.countries) == {"ES", "PT", "US"}
+    assert set(surveyed.cities) == {("ES", "Madrid"), ("PT", "Lisboa")}
+    suspended = dict(admission, action="suspend")
+    suspension = signed(STEWARD, next_seq + 1, kind="membership", body=suspended)
+    await store.records.ingest(
+        [verify_record(suspension, network_id=NETWORK, limits=DEFAULT_LIMITS)]
+    )
+    assert "PT" not in (await store.map.surveyed(("public",))).countries

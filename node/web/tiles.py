@@ -30,7 +30,7 @@ from shapely.geometry import box as shapely_box
 from node.problems import BadParameter
 from node.readcache import Answer
 from node.reads import READS
-from node.state import STORE
+from node.state import CONFIG, STORE
 from node.web.filters import PageFilter, page_filter
 from node.web.geojson import EXTRA, geojson_answer, parse_view
 from node.web.site import PUBLIC, SITE
@@ -175,7 +175,9 @@ async def data(request: web.Request) -> web.StreamResponse:
 
     async def build(request: web.Request) -> web.StreamResponse:
         found, cells = await _layers(request, page, view.zoom, view.box)
-        surveyed = await request.app[STORE].map.surveyed(PUBLIC)
+        node = request.app[CONFIG].node
+        own = (node.country or None, node.city or None)
+        surveyed = await request.app[STORE].map.surveyed(PUBLIC, own)
         minimum = request.app[SITE].min_incidents_per_cell
         return geojson_answer(view, found, cells, surveyed, minimum)
 
