@@ -13,6 +13,7 @@ from typing import Any
 import geojson
 import mapbox_vector_tile
 import pytest
+from aiohttp.test_utils import TestServer
 
 from node.state import CONFIG, STORE
 from storage.filters import QueryFilter
@@ -26,9 +27,13 @@ NEW_YORK = [(407_580_000, -739_855_000), (407_130_000, -740_060_000)]
 AREAS = ["gcpvj0"] * 3 + ["gcpvj1"] * 2 + ["gcpuvx"]
 
 
+def server(client: NodeClient) -> TestServer:
+    assert isinstance(client.server, TestServer)
+    return client.server
+
+
 @pytest.fixture
 async def mapped(client: NodeClient) -> NodeClient:
-    server = client.server
     for n, (lat, lon) in enumerate(LONDON + NEW_YORK):
         frt = ("confirmed", "suspected", "unknown")[n % 3]
         body = deployment_body(
@@ -39,12 +44,14 @@ async def mapped(client: NodeClient) -> NodeClient:
             frt_capability={"status": frt, "basis": []},
             status="confirmed" if n % 2 else "reported",
         )
-        await put(server, "public", "deployment", body)
-    await put(server, "network", "deployment", deployment_body(lat_e7=515_000_000, lon_e7=0))
-    gone = await put(server, "public", "deployment", deployment_body(lat_e7=-1, lon_e7=-1))
-    await put(server, "public", "retraction", {"target": gone.hex(), "reason": "error"})
+        await put(server(client), "public", "deployment", body)
+    await put(
+        server(client), "network", "deployment", deployment_body(lat_e7=515_000_000, lon_e7=0)
+    )
+    gone = await put(server(client), "public", "deployment", deployment_body(lat_e7=-1, lon_e7=-1))
+    await put(server(client), "public", "retraction", {"target": gone.hex(), "reason": "error"})
     for area in AREAS:
-        await put(server, "public", "incident", incident_body(area=area, country="GB"))
+        await put(server(client), "public", "incident", incident_body(area=area, country="GB"))
     return client
 
 
@@ -72,7 +79,7 @@ def features(decoded: dict[str, Any], layer: str) -> list[dict[str, Any]]:
 
 def deployments_counted(decoded: dict[str, Any]) -> int:
     return len(features(decoded, "deployments")) + sum(
-        f["properties"]["count"] for f in features(decoded, "clusters")
+        int(f["properties"]["count"]) for f in features(decoded, "clusters")
     )
 
 
@@ -133,7 +140,7 @@ async def test_no_tile_or_view_shows_a_cell_with_fewer_than_the_minimum(
 
 async def test_incidents_in_areas_too_small_are_counted_not_shown(mapped: NodeClient) -> None:
     for _n in range(2):
-        await put(mapped.server, "public", "incident", incident_body(area="9q8yy", city="SF"))
+        await put(server(mapped), "public", "incident", incident_body(area="9q8yy", city="SF"))
     view = await (await mapped.get("/tiles/data.geojson?zoom=3&city=SF")).json(content_type=None)
     assert view["hidden_incidents"] == 2
     assert not [f for f in view["features"] if f["properties"]["layer"] == "incidents"]
@@ -148,7 +155,7 @@ async def test_geojson_is_rfc_7946_with_where_chapters_survey(mapped: NodeClient
     points = [f for f in collection["features"] if f["properties"]["layer"] == "deployment"]
     assert len(points) == len(LONDON) + len(NEW_YORK)
     # The test node's own [node] place, and the chapters the network admitted.
-    node = mapped.server.app[CONFIG].node
+    node = server(mapped).app[CONFIG].node
     surveyed = collection["surveyed"]
     if node.country:
         assert node.country.upper() in surveyed["countries"]
@@ -156,7 +163,7 @@ async def test_geojson_is_rfc_7946_with_where_chapters_survey(mapped: NodeClient
 
 
 async def test_clusters_equal_a_scan_of_the_records(mapped: NodeClient) -> None:
-    store = mapped.server.app[STORE]
+    store = server(mapped).app[STORE]
     query = QueryFilter(kind="deployment", audiences=("public",))
     for zoom in range(12):
         box = (-1_800_000_000, -850_000_000, 1_800_000_000, 850_000_000)
@@ -172,7 +179,7 @@ async def test_tiles_are_cached_and_revalidated(mapped: NodeClient) -> None:
     again = await mapped.get("/tiles/3/3/2.mvt", headers={"If-None-Match": first.headers["ETag"]})
     assert again.status == 304
     # New data: a new answer, a new tag.
-    await put(mapped.server, "public", "deployment", deployment_body(lat_e7=1, lon_e7=1))
+    await put(server(mapped), "public", "deployment", deployment_body(lat_e7=1, lon_e7=1))
     changed = await mapped.get("/tiles/3/3/2.mvt", headers={"If-None-Match": first.headers["ETag"]})
     assert changed.status in (200, 304)
     world = await mapped.get("/tiles/0/0/0.mvt")
