@@ -26,6 +26,8 @@ from node.security import add_security_headers
 from node.state import CONFIG, NODE_KEY, STORE, TASKS, VERIFIER
 from node.timing import OBSERVERS, timing_middleware
 from node.web import about as site_about
+from node.web import basemap as site_basemap
+from node.web import map as site_map
 from node.web import report as report_form
 from node.web import static, templating
 from node.web import tiles as site_tiles
@@ -60,6 +62,9 @@ def create_app(
     app[TASKS] = TaskOwner()
     app[templating.TEMPLATES] = templating.environment()
     app[SITE] = SiteInfo.from_config(config)
+    app[site_basemap.BASEMAP] = site_basemap.Basemap.configured(
+        config.site.basemap, database.parent
+    )
     app[metrics.METRICS] = metrics.Metrics()
     app[OBSERVERS] = (log_request, app[metrics.METRICS].observe)
     for limiter in (abuse.REPORT_LIMITER, abuse.RECEIPT_LIMITER):
@@ -88,6 +93,8 @@ def create_app(
     app.add_routes(report_form.routes)
     app.add_routes(static.routes)
     app.add_routes(site_about.routes)
+    app.add_routes(site_map.routes)
+    app.add_routes(site_basemap.routes)
     app.add_routes(site_tiles.routes)
     return app
 
