@@ -9,7 +9,8 @@ at the version pinned below. ``npm pack`` fetches the package's tarball into a
 temporary directory (nothing is installed); its sha256 must equal the pinned
 one, so a re-run builds the same bytes or fails. Each level of detail becomes a
 GeoJSON FeatureCollection under ``node/web/static/outlines/``: one MultiPolygon
-per country (``name`` and ISO 3166-1 numeric ``id`` as properties), lon/lat
+per country (``name``, ISO 3166-1 numeric ``id`` and alpha-2 ``iso_a2`` as
+properties; the alpha-2 code from ``pycountry``, of the test extra), lon/lat
 rounded to :data:`DECIMALS` places. Each shared border (a TopoJSON arc) is
 simplified once with Douglas-Peucker, so neighbours still meet. The server
 draws the no-script map from these files (node/web/outlines.py) and the
@@ -23,6 +24,7 @@ files against it.
 import argparse
 import hashlib
 import json
+import math
 import subprocess
 import sys
 import tarfile
@@ -42,6 +44,10 @@ LEVELS: Final = (
     ("outlines-110m.json", "countries-110m.json", 0.0),
     ("outlines-50m.json", "countries-50m.json", 0.02),
 )
+
+# Natural Earth's places without an ISO numeric code, and the alpha-2 code records use
+# for where they are (Kosovo's is the user-assigned XK that most datasets share).
+UNCODED: Final = {"Kosovo": "XK", "N. Cyprus": "CY", "Somaliland": "SO"}
 
 Point = tuple[float, float]
 
@@ -114,6 +120,37 @@ def ring(arcs: list[list[Point]], indexes: Sequence[int]) -> list[list[float]]:
     return rounded
 
 
+def split_at_antimeridian(ring: list[list[float]]) -> list[list[list[float]]]:
+    """A ring that jumps from one side of the antimeridian to the other, as rings that do
+    not (Natural Earth cuts Fiji, Chukotka and Antarctica there; a flat drawing would
+    join the two sides by a line across the world). A ring around a pole (an odd number
+    of jumps) runs along the pole's edge instead; otherwise each stretch between two
+    jumps becomes a ring of its own, closed along the antimeridian."""
+    points = ring[:-1]
+    count = len(points)
+    jumps = [i for i in range(count) if abs(points[i][0] - points[(i + 1) % count][0]) > 180]
+    if not jumps:
+        return [ring]
+    if len(jumps) % 2 == 1:
+        pole = -90.0 if sum(lat for _, lat in points) < 0 else 90.0
+        out: list[list[float]] = []
+        for i, point in enumerate(points):
+            out.append(point)
+            if i in jumps:
+                following = points[(i + 1) % count]
+                out += [
+                    [math.copysign(180, point[0]), pole],
+                    [math.copysign(180, following[0]), pole],
+                ]
+        return [[*out, out[0]]]
+    pieces = []
+    for start, end in zip(jumps, [*jumps[1:], jumps[0] + count], strict=True):
+        piece = [points[(i + 1) % count] for i in range(start, end)]
+        if len(piece) >= 3:
+            pieces.append([*piece, piece[0]])
+    return pieces
+
+
 def features(topology: dict[str, Any], tolerance: float) -> list[dict[str, Any]]:
     arcs = [simplify(arc, tolerance) for arc in decode_arcs(topology)]
     out = []
@@ -128,11 +165,21 @@ def features(topology: dict[str, Any], tolerance: float) -> list[dict[str, Any]]
         for polygon in polygons:
             rings = [ring(arcs, indexes) for indexes in polygon]
             rings = [r for r in rings if len(r) >= 4]  # a closed ring has 4 points or more
-            if rings:
-                coordinates.append(rings)
+            if not rings:
+                continue
+            outer = split_at_antimeridian(rings[0])
+            if len(outer) == 1:
+                coordinates.append([outer[0], *rings[1:]])
+            else:  # no hole lies across the antimeridian in Natural Earth
+                coordinates += [[piece] for piece in outer]
         if coordinates:
-            properties = {"name": geometry.get("properties", {}).get("name", "")}
-            properties["id"] = str(geometry.get("id", ""))
+            numeric = str(geometry.get("id", ""))
+            name = geometry.get("properties", {}).get("name", "")
+            properties = {
+                "name": name,
+                "id": numeric,
+                "iso_a2": _alpha_2(numeric) or UNCODED.get(name, ""),
+            }
             out.append(
                 {
                     "type": "Feature",
@@ -141,6 +188,15 @@ def features(topology: dict[str, Any], tolerance: float) -> list[dict[str, Any]]
                 }
             )
     return out
+
+
+def _alpha_2(numeric: str) -> str:
+    """The ISO 3166-1 alpha-2 code of a numeric one ('' for places without one, such as
+    Kosovo or Northern Cyprus): the code chapters and records name countries by."""
+    import pycountry  # the test extra's; only this build script needs it
+
+    country = pycountry.countries.get(numeric=numeric) if numeric.isdigit() else None
+    return country.alpha_2 if country is not None else ""
 
 
 def build(tarball: Path) -> dict[str, Any]:

@@ -4,7 +4,8 @@ Four public cameras in New York (one of each FRT capability, four statuses),
 one camera published to the network audience only (never on a page), and
 incidents in New York area cells: five in ``dr5ru7`` (shown as a cell of 5),
 and two in ``dr5rsq``, which, below the minimum of 3, merge into their parent
-cells until a group is large enough, never shown alone.
+cells until a group is large enough, never shown alone. The chapter's ``node`` record
+says it collects data in the United States: everywhere else is "not surveyed".
 """
 
 from typing import Final
@@ -45,4 +46,12 @@ async def seed(server: TestServer) -> dict[str, bytes]:
     for area, count in (BIG_CELL, SMALL_CELL):
         for _ in range(count):
             await put(server, "public", "incident", incident_body(area=area))
+    # The chapter says where it is: the US is surveyed, the rest of the world is not.
+    chapter = {
+        "urls": ["https://nyc.example.org/"],
+        "name": "NYC",
+        "city": "New York",
+        "country": "US",
+    }
+    await put(server, "public", "node", chapter)
     return ids

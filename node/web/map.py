@@ -50,6 +50,7 @@ WORKER: Final = "vendor/maplibre-gl/dist/maplibre-gl-csp-worker.js"
 SUMMARY_CAMERAS: Final = N_("map.summary_cameras")
 SUMMARY_INCIDENTS: Final = N_("map.summary_incidents")
 SUMMARY_NOTHING: Final = N_("map.summary_nothing")
+SUMMARY_HIDDEN: Final = N_("map.summary_hidden")
 KIND_LABELS: Final = {
     "": N_("map.kind.both"),
     "deployment": N_("map.kind.deployment"),
@@ -76,16 +77,16 @@ async def map_state(request: web.Request, t: Catalog, path: str) -> MapState:
         raise BadParameter("kind", f"must be one of {', '.join(KINDS)}, or empty for both")
     wanted = (kind,) if kind else KINDS
     kinds = tuple(k for k in KINDS if k in wanted and page.applies_to(k))
-    store = request.app[STORE]
+    data = request.app[STORE].map
+    minimum = request.app[SITE].min_incidents_per_cell
     bbox = request.query.get("bbox", "").strip() or None
-    view = view_of(bbox, None if bbox else await mapfeatures.extent(store.db))
+    view = view_of(bbox, None if bbox else await mapfeatures.extent(data, minimum))
     features = MapFeatures()
     if "deployment" in kinds:
-        features = await mapfeatures.cameras(store.db, page, view)
+        await mapfeatures.cameras(data, page, view, features)
     if "incident" in kinds:
-        minimum = request.app[SITE].min_incidents_per_cell
-        features.cells = await mapfeatures.incident_cells(store.db, page, view, minimum)
-    features.surveyed = await mapfeatures.surveyed(store.db)
+        await mapfeatures.incident_cells(data, page, view, minimum, features)
+    features.surveyed = await mapfeatures.surveyed(data)
     detail = drawing(
         view, features, page, path=path, t=t, kind=kind or None, detail_base="/deployments"
     )
@@ -120,7 +121,9 @@ def map_context(request: web.Request, t: Catalog, state: MapState, path: str) ->
             (N_("map.pan_south"), moved(view.panned(0, 0.5))),
         ],
         "whole_world": page.link(path, t.lang, bbox="-180,-85,180,85", kind=kind),
-        "listed_points": sorted(features.points, key=lambda p: (-p.lat, p.lon))[:MAX_LISTED],
+        "listed_points": []
+        if features.clusters
+        else sorted(features.points, key=lambda p: (-p.lat, p.lon))[:MAX_LISTED],
         "listed_clusters": state.drawing.clusters[:MAX_LISTED],
         "listed_cells": state.drawing.cells[:MAX_LISTED],
         "data": {
@@ -135,7 +138,7 @@ def map_context(request: web.Request, t: Catalog, state: MapState, path: str) ->
         "basemap_problem": basemap_problem(request.app),
         "scripts": scripts,
         "styles": [static_url(name) for name in STYLES if name in FILES and scripts],
-        "fields": [("kind", []), *form_fields(state.kinds or KINDS)],
+        "fields": form_fields(state.kinds or KINDS),
         "current": {**page.values, "kind": state.kind},
         "keep": [("bbox", request.query["bbox"])] if request.query.get("bbox") else [],
         "kind_labels": KIND_LABELS,
@@ -153,6 +156,8 @@ def _summary(t: Catalog, state: MapState) -> str:
     if "incident" in state.kinds:
         total = sum(cell.count for cell in state.features.cells)
         parts.append(t(SUMMARY_INCIDENTS) % {"count": total, "cells": len(state.features.cells)})
+        if state.features.hidden_incidents:
+            parts.append(t(SUMMARY_HIDDEN) % {"count": state.features.hidden_incidents})
     if not parts:
         parts.append(t(SUMMARY_NOTHING))
     return " ".join(parts)

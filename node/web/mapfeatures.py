@@ -1,31 +1,38 @@
-"""What the map draws in a view: camera points or clusters, incident cells, surveyed areas.
+"""What the no-script map draws in a view, from :mod:`storage.mapdata` (the tiles' data).
 
-Read from indexed columns only (``lat_e7``/``lon_e7``, ``area``), never from bodies.
-Cameras in a view are points when few enough to draw, else clusters on a grid
-of the view. Incidents are counts per geohash area cell at a precision fitting
-the view; a cell holding fewer than the minimum merges into its parent, and a
-group still too small at the coarsest level is not shown at all, so no answer
-locates a single report.
+The drawing is about a tile wide at the view's zoom (:attr:`MapView.zoom` is the
+tile zoom at which one tile spans the view), so cameras come as the clusters
+of that tile zoom: about sixteen across the map, each with its count. When the
+view holds at most :data:`MAX_POINTS` cameras, each is a point with its record
+id, linking to its page. Incidents are only the shown groups of
+:meth:`storage.mapdata.MapData.area_cells` (never a group below the minimum),
+at the precision the tiles use at that zoom (cells a few dozen units of the
+drawing across), coarser while more than :data:`MAX_CELLS` would be drawn.
+Surveyed areas are the countries where a chapter collects data.
 """
 
-from collections import defaultdict
+import math
 from dataclasses import dataclass, field
 from typing import Final
 
 from node.web.filters import PageFilter
-from node.web.mapview import Bbox, MapView, latitude, longitude
-from protocol.geohash import decode
-from storage.database import Database
-from storage.filters import where_clause
-from storage.sql import statement
+from node.web.mapview import Bbox, MapView
+from node.web.site import PUBLIC
+from storage.areacells import AreaCells, precision_for_zoom
+from storage.mapdata import POINT_ZOOM, Box, Cluster, MapData, Point, cluster_shift
 
-MAX_POINTS: Final = 300  # cameras drawn one by one; more become clusters
-GRID: Final = 10  # clusters across the view's width
+MAX_POINTS: Final = 300
+MAX_CELLS: Final = 300
+# Incident cells are drawn at the precision tiles use this many zooms closer: cells
+# some dozens of units of the drawing across, large enough to read and to tap.
+CELL_ZOOM: Final = 1
+# The precision of the incident groups the default view fits (about 40 km by 20 km).
+EXTENT_PRECISION: Final = 4
 
 
 @dataclass(frozen=True)
 class CameraPoint:
-    id: str  # hex record id
+    id: str | None  # hex record id; None for a lone camera of a cluster grid
     lon: float
     lat: float
     status: str
@@ -33,15 +40,15 @@ class CameraPoint:
 
 
 @dataclass(frozen=True)
-class Cluster:
+class CameraCluster:
     count: int
     lon: float
     lat: float
-    bbox: Bbox
+    bbox: Bbox  # the grid cell it summarises: where a click zooms to
 
 
 @dataclass(frozen=True)
-class Cell:
+class IncidentCell:
     area: str
     count: int
     bbox: Bbox
@@ -50,133 +57,91 @@ class Cell:
 @dataclass
 class MapFeatures:
     points: list[CameraPoint] = field(default_factory=list)
-    clusters: list[Cluster] = field(default_factory=list)
-    cells: list[Cell] = field(default_factory=list)
-    surveyed: list[Bbox] = field(default_factory=list)
+    clusters: list[CameraCluster] = field(default_factory=list)
+    cells: list[IncidentCell] = field(default_factory=list)
+    hidden_incidents: int = 0  # in groups too small to show anywhere
+    surveyed: frozenset[str] = frozenset()  # ISO alpha-2 codes
 
     @property
     def cameras(self) -> int:
         return len(self.points) + sum(cluster.count for cluster in self.clusters)
 
 
-def _view_bbox_e7(view: MapView) -> tuple[int, int, int, int]:
-    min_lon, min_lat, max_lon, max_lat = view.bbox
-    return (round(min_lat * 1e7), round(min_lon * 1e7), round(max_lat * 1e7), round(max_lon * 1e7))
+def _box(view: MapView) -> Box:
+    west, south, east, north = view.bbox
+    return (round(west * 1e7), round(south * 1e7), round(east * 1e7), round(north * 1e7))
 
 
-async def cameras(db: Database, page: PageFilter, view: MapView) -> MapFeatures:
+def _data_zoom(view: MapView) -> int:
+    return max(0, min(POINT_ZOOM - 1, math.floor(view.zoom + 1e-9)))
+
+
+async def cameras(data: MapData, page: PageFilter, view: MapView, into: MapFeatures) -> None:
+    """The cameras in ``view``: clusters, or points when few enough."""
     query = page.query("deployment")
-    query = type(query)(**{**query.__dict__, "bbox": _view_bbox_e7(view)})
-    where, params = where_clause(query)
-    async with db.reader.execute(
-        statement("SELECT COUNT(*) FROM records r WHERE {where}", where=where), params
-    ) as cursor:
-        row = await cursor.fetchone()
-    total = row[0] if row else 0
-    features = MapFeatures()
+    box = _box(view)
+    zoom = _data_zoom(view)
+    found = await data.clusters(query, cluster_shift(zoom), box)
+    total = sum(item.count if isinstance(item, Cluster) else 1 for item in found)
     if total <= MAX_POINTS:
-        sql = statement(
-            "SELECT r.id, r.lon_e7, r.lat_e7, r.status, r.frt FROM records r WHERE {where}",
-            where=where,
-        )
-        async with db.reader.execute(sql, params) as cursor:
-            async for rid, lon, lat, status, frt in cursor:
-                features.points.append(
-                    CameraPoint(rid.hex(), lon / 1e7, lat / 1e7, status or "", frt or "unknown")
+        found = await data.deployments(query, POINT_ZOOM, box)
+    # A cluster's cell at this zoom: what a click on it zooms to.
+    cell = 2.0 ** (cluster_shift(zoom)) / 1e7
+    for item in found:
+        lon, lat = item.lon_e7 / 1e7, item.lat_e7 / 1e7
+        if isinstance(item, Point):
+            into.points.append(
+                CameraPoint(
+                    item.id.hex() if item.id else None,
+                    lon,
+                    lat,
+                    item.status,
+                    item.frt or "unknown",
                 )
-        return features
-    step_lon = max(1, round(view.span * 360e7 / GRID))
-    step_lat = step_lon // 2 or 1
-    sql = statement(
-        "SELECT COUNT(*), AVG(r.lon_e7), AVG(r.lat_e7), MIN(r.lon_e7), MIN(r.lat_e7),"
-        " MAX(r.lon_e7), MAX(r.lat_e7) FROM records r WHERE {where}"
-        " GROUP BY r.lon_e7 / {step_lon}, r.lat_e7 / {step_lat}",
-        where=where,
-        step_lon=str(step_lon),
-        step_lat=str(step_lat),
-    )
-    async with db.reader.execute(sql, params) as cursor:
-        async for count, lon, lat, w, s, e, n in cursor:
-            features.clusters.append(
-                Cluster(count, lon / 1e7, lat / 1e7, (w / 1e7, s / 1e7, e / 1e7, n / 1e7))
             )
-    return features
+        else:
+            west = math.floor((lon + 180) / cell) * cell - 180
+            south = math.floor((lat + 90) / cell) * cell - 90
+            bbox = (west, south, west + cell, min(90.0, south + cell))
+            into.clusters.append(CameraCluster(item.count, lon, lat, bbox))
 
 
-def precision_for(view: MapView) -> int:
-    """The geohash precision whose cells are about a tenth of the view across."""
-    for precision, width in ((6, 360 / 2**30), (5, 360 / 2**25), (4, 360 / 2**20)):
-        if width * 8 >= view.span * 360 / 10:
-            return precision
-    for precision, width in ((3, 360 / 2**15), (2, 360 / 2**10)):
-        if width * 8 >= view.span * 360 / 10:
-            return precision
-    return 1
+async def incident_cells(
+    data: MapData, page: PageFilter, view: MapView, minimum: int, into: MapFeatures
+) -> None:
+    """The shown incident groups meeting ``view``, coarse ones first (drawn beneath)."""
+    groups: AreaCells = await data.area_cells(page.query("incident"), minimum)
+    west, south, east, north = view.bbox
+    precision = precision_for_zoom(_data_zoom(view) + CELL_ZOOM)
+    while True:
+        cells = list(groups.cells(precision, west, south, east, north))
+        if len(cells) <= MAX_CELLS or precision == 1:
+            break
+        precision -= 1
+    cells.sort(key=lambda cell: (cell.precision, cell.geohash))
+    for cell in cells[:MAX_CELLS]:
+        into.cells.append(IncidentCell(cell.geohash, cell.count, cell.bounds))
+    into.hidden_incidents = groups.hidden
 
 
-async def incident_cells(db: Database, page: PageFilter, view: MapView, minimum: int) -> list[Cell]:
-    where, params = where_clause(page.query("incident"))
-    precision = precision_for(view)
-    sql = statement(
-        "SELECT substr(r.area, 1, {precision}), COUNT(*) FROM records r"
-        " WHERE {where} AND r.area IS NOT NULL GROUP BY 1",
-        precision=str(precision),
-        where=where,
-    )
-    counts: dict[str, int] = {}
-    async with db.reader.execute(sql, params) as cursor:
-        async for area, count in cursor:
-            counts[area] = count
-    shown: dict[str, int] = {}
-    while counts:
-        small: dict[str, int] = defaultdict(int)
-        for area, count in counts.items():
-            if count >= minimum:
-                shown[area] = shown.get(area, 0) + count
-            elif len(area) > 1:
-                small[area[:-1]] += count
-        counts = dict(small)
-    cells = []
-    for area, count in shown.items():
-        cell = decode(area)
-        bbox = (cell.west, cell.south, cell.east, cell.north)
-        x, y, w, h = view.rect(bbox)
-        if x + w >= 0 and y + h >= 0 and x <= 1000 and y <= 640:
-            cells.append(Cell(area, count, bbox))
-    return cells
+async def surveyed(data: MapData) -> frozenset[str]:
+    """The countries where a chapter collects data."""
+    return frozenset((await data.surveyed(PUBLIC)).countries)
 
 
-async def surveyed(db: Database) -> list[Bbox]:
-    """Where some chapter collects data: the precision-2 cells holding any public record."""
-    areas: set[str] = set()
-    async with db.reader.execute(
-        "SELECT DISTINCT substr(area, 1, 2) FROM records WHERE area IS NOT NULL"
-    ) as cursor:
-        async for (area,) in cursor:
-            areas.add(area)
-    out = []
-    for area in sorted(areas):
-        cell = decode(area)
-        out.append((cell.west, cell.south, cell.east, cell.north))
-    async with db.reader.execute(
-        "SELECT lon_e7 / 100000000, lat_e7 / 50000000 FROM records"
-        " WHERE lat_e7 IS NOT NULL GROUP BY 1, 2"
-    ) as cursor:
-        async for lon, lat in cursor:
-            out.append((lon * 10.0, lat * 5.0, lon * 10.0 + 10, lat * 5.0 + 5))
-    return out
-
-
-async def extent(db: Database) -> Bbox | None:
-    """Roughly where the node's data is: the default view."""
-    async with db.reader.execute(
-        "SELECT MIN(lon_e7), MIN(lat_e7), MAX(lon_e7), MAX(lat_e7) FROM records"
-        " WHERE lat_e7 IS NOT NULL"
-    ) as cursor:
-        row = await cursor.fetchone()
-    if row is None or row[0] is None:
+async def extent(data: MapData, minimum: int) -> Bbox | None:
+    """Where the node's public data is (the default view): the clusters of the whole
+    world and the shown incident groups (of at least ``minimum``), summed to coarse cells."""
+    world = (-1_800_000_000, -900_000_000, 1_800_000_000, 900_000_000)
+    everything = PageFilter({})
+    found = await data.clusters(everything.query("deployment"), cluster_shift(3), world)
+    lons = [item.lon_e7 / 1e7 for item in found]
+    lats = [item.lat_e7 / 1e7 for item in found]
+    groups = await data.area_cells(everything.query("incident"), minimum)
+    for cell in groups.cells(EXTENT_PRECISION, -180, -90, 180, 90):
+        west, south, east, north = cell.bounds
+        lons += [west, east]
+        lats += [south, north]
+    if not lons:
         return None
-    return (row[0] / 1e7, row[1] / 1e7, row[2] / 1e7, row[3] / 1e7)
-
-
-__all__ = ["latitude", "longitude"]
+    return (min(lons), min(lats), max(lons), max(lats))

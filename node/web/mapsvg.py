@@ -16,7 +16,7 @@ from typing import Final
 
 from node.web.filters import PageFilter
 from node.web.i18n import N_, Catalog
-from node.web.mapfeatures import CameraPoint, Cell, Cluster, MapFeatures
+from node.web.mapfeatures import CameraCluster, CameraPoint, IncidentCell, MapFeatures
 from node.web.mapview import HEIGHT, WIDTH, Bbox, MapView
 from node.web.outlines import outline_path
 
@@ -40,7 +40,7 @@ class DrawnCell:
     level: int  # 1..4: how dark, by count relative to the view's largest
     label_x: float
     label_y: float
-    cell: Cell
+    cell: IncidentCell
     label: str
 
 
@@ -51,7 +51,7 @@ class DrawnCluster:
     radius: float
     count: int
     href: str
-    cluster: Cluster
+    cluster: CameraCluster
     label: str
 
 
@@ -72,7 +72,7 @@ class Drawing:
     width: int
     height: int
     land: str
-    unsurveyed: list[tuple[float, float, float, float]]  # surveyed holes in the hatching
+    unsurveyed: str  # the outlines of the countries no chapter surveys
     cells: list[DrawnCell]
     clusters: list[DrawnCluster]
     points: list[DrawnPoint]
@@ -98,7 +98,7 @@ def drawing(
     extra = {"kind": kind}
     cells = []
     largest = max((cell.count for cell in features.cells), default=1)
-    for cell in sorted(features.cells, key=lambda c: -c.count)[:MAX_CELLS]:
+    for cell in features.cells[:MAX_CELLS]:
         x, y, w, h = view.rect(cell.bbox)
         cx, cy = _clamp(x + w / 2, y + h / 2)
         target = MapView.fitting(cell.bbox, margin=0.1)
@@ -136,6 +136,10 @@ def drawing(
     points = []
     for point in features.points:
         x, y = view.project(point.lon, point.lat)
+        if point.id is None:  # a lone camera among clusters: a click zooms in to it
+            href = _zoom_link(page, path, lang, view.centred(point.lon, point.lat, 8), extra)
+        else:
+            href = f"{detail_base}/{point.id}?lang={lang}"
         points.append(
             DrawnPoint(
                 round(x, 1),
@@ -143,18 +147,15 @@ def drawing(
                 FRT_SHAPES.get(point.frt, "circle"),
                 point.status,
                 point.frt,
-                f"{detail_base}/{point.id}?lang={lang}",
+                href,
                 point,
                 t(POINT_LABEL)
                 % {"status": t(f"record_status.{point.status}"), "frt": t(f"frt.{point.frt}")},
             )
         )
-    holes = []
-    for bbox in features.surveyed:
-        x, y, w, h = view.rect(bbox)
-        if x + w > 0 and y + h > 0 and x < WIDTH and y < HEIGHT:
-            holes.append(_clip_rect(x, y, w, h))
-    return Drawing(WIDTH, HEIGHT, outline_path(view), holes, cells, clusters, points)
+    surveyed = features.surveyed
+    unsurveyed = outline_path(view, lambda country: country not in surveyed)
+    return Drawing(WIDTH, HEIGHT, outline_path(view), unsurveyed, cells, clusters, points)
 
 
 def _place(bbox: Bbox) -> str:

@@ -125,6 +125,10 @@ class MapView:
         """The view ``factor`` times as close (2: in, 0.5: out), same centre."""
         return MapView.around(self.x + self.span / 2, self.y + self.height / 2, self.span / factor)
 
+    def centred(self, lon: float, lat: float, factor: float) -> "MapView":
+        """The view ``factor`` times as close, centred on a point."""
+        return MapView.around(mercator_x(lon), mercator_y(lat), self.span / factor)
+
     def panned(self, east: float, south: float) -> "MapView":
         """The view moved by ``east`` and ``south`` view widths/heights."""
         cx = self.x + self.span * (0.5 + east)

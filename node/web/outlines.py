@@ -11,6 +11,7 @@ repeated points, which keeps the page small at every zoom.
 """
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -37,6 +38,7 @@ class ProjectedRing:
     max_x: float
     max_y: float
     points: Ring
+    country: str  # ISO 3166-1 alpha-2, or ""
 
 
 @cache
@@ -45,11 +47,12 @@ def level(name: str) -> tuple[ProjectedRing, ...]:
     collection = json.loads((OUTLINES / name).read_text())
     rings = []
     for feature in collection["features"]:
+        country = feature["properties"].get("iso_a2", "")
         for polygon in feature["geometry"]["coordinates"]:
             for ring in polygon:
                 points = tuple((mercator_x(lon), mercator_y(lat)) for lon, lat in ring)
                 xs, ys = [p[0] for p in points], [p[1] for p in points]
-                rings.append(ProjectedRing(min(xs), min(ys), max(xs), max(ys), points))
+                rings.append(ProjectedRing(min(xs), min(ys), max(xs), max(ys), points, country))
     return tuple(rings)
 
 
@@ -68,7 +71,11 @@ def decimated(name: str, zoom: int) -> tuple[ProjectedRing, ...]:
             if abs(point[0] - last[0]) >= unit / 2 or abs(point[1] - last[1]) >= unit / 2:
                 kept.append(point)
         if len(kept) >= 3:
-            rings.append(ProjectedRing(ring.min_x, ring.min_y, ring.max_x, ring.max_y, tuple(kept)))
+            rings.append(
+                ProjectedRing(
+                    ring.min_x, ring.min_y, ring.max_x, ring.max_y, tuple(kept), ring.country
+                )
+            )
     return tuple(rings)
 
 
@@ -80,8 +87,9 @@ def level_for(view: MapView) -> str:
     return name
 
 
-def outline_path(view: MapView) -> str:
-    """The SVG path data of every outline in ``view``, in drawing units."""
+def outline_path(view: MapView, countries: Callable[[str], bool] | None = None) -> str:
+    """The SVG path data of the outlines in ``view``, in drawing units: every country's,
+    or those whose ISO alpha-2 code ``countries`` accepts."""
     scale = WIDTH / view.span
     pad_x, pad_y = view.span * MARGIN, view.height * MARGIN
     left, top = view.x - pad_x, view.y - pad_y
@@ -90,6 +98,8 @@ def outline_path(view: MapView) -> str:
     parts: list[str] = []
     for ring in decimated(level_for(view), min(MAX_DECIMATED, max(0, int(view.zoom)))):
         if ring.max_x < left or ring.min_x > right or ring.max_y < top or ring.min_y > bottom:
+            continue
+        if countries is not None and not countries(ring.country):
             continue
         if (ring.max_x - ring.min_x) * scale < 1 and (ring.max_y - ring.min_y) * scale < 1:
             continue  # smaller than one unit of the drawing
