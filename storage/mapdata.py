@@ -208,10 +208,12 @@ class MapData:
 
     # Coverage
 
-    async def surveyed(self, audiences: Sequence[str]) -> Surveyed:
-        """Where chapters collect data: each admitted chapter's country and city, and
-        each origin's latest ``node`` record in ``audiences``."""
-        places: set[tuple[str | None, str | None]] = set()
+    async def surveyed(
+        self, audiences: Sequence[str], own: tuple[str | None, str | None] = (None, None)
+    ) -> Surveyed:
+        """Where chapters collect data: this node's own (country, city), each admitted
+        chapter's, and each origin's latest ``node`` record's in ``audiences``."""
+        places: set[tuple[str | None, str | None]] = {own}
         rows = await self._db.reader.execute_fetchall(
             "SELECT country, city FROM members WHERE action = 'admit' AND role = 'chapter'"
         )

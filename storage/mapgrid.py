@@ -3,7 +3,7 @@
 A map tile at a low zoom shows deployments as clusters with counts. Counting a
 million rows per tile is far too slow (bench/README.md), so ``map_grid`` holds,
 for a few grid levels, the current deployments of each cell by audience,
-country, status and FRT capability, with the sums of their coordinates (a
+country, city, status and FRT capability, with the sums of their coordinates (a
 cluster is drawn at its members' mean position, and a cell holding one
 deployment gives its exact point).
 
@@ -17,7 +17,7 @@ As with :mod:`storage.rollup`, the ingest transaction adds each batch with
 ``records`` (migration 9, :data:`MIGRATION`) take a deployment out when a later
 version supersedes it or a retraction withdraws or erases it. A deployment's
 point, status and FRT capability are query columns, set once at insert, so what
-the trigger subtracts is what the batch added. Country ``''`` stands for none.
+the trigger subtracts is what the batch added. Country or city ``''`` stands for none.
 """
 
 from typing import Any, Final
@@ -38,15 +38,17 @@ _CELLS = (
 )
 _KEY = (
     "audience = {r}.audience AND country = COALESCE({r}.country, '') "
+    "AND city = COALESCE({r}.city, '') "
     "AND status = COALESCE({r}.status, '') AND frt = COALESCE({r}.frt, '')"
 )
 _ADD = statement(
     "INSERT INTO map_grid SELECT l.level, (r.lon_e7 + 1800000000) >> l.level, "
     "(r.lat_e7 + 900000000) >> l.level, r.audience, COALESCE(r.country, ''), "
-    "COALESCE(r.status, ''), COALESCE(r.frt, ''), COUNT(*), SUM(r.lat_e7), SUM(r.lon_e7) "
+    "COALESCE(r.city, ''), COALESCE(r.status, ''), COALESCE(r.frt, ''), "
+    "COUNT(*), SUM(r.lat_e7), SUM(r.lon_e7) "
     "FROM records r JOIN map_levels l "
     "WHERE r.kind = 'deployment' AND r.lat_e7 IS NOT NULL AND r.lon_e7 IS NOT NULL "
-    "AND {current} {rids} GROUP BY 1, 2, 3, 4, 5, 6, 7 "
+    "AND {current} {rids} GROUP BY 1, 2, 3, 4, 5, 6, 7, 8 "
     "ON CONFLICT DO UPDATE SET records = records + excluded.records, "
     "sum_lat = sum_lat + excluded.sum_lat, sum_lon = sum_lon + excluded.sum_lon",
     current=_CURRENT.format(r="r"),
@@ -64,12 +66,13 @@ CREATE TABLE map_grid (
     cy       INTEGER NOT NULL,             -- (lat_e7 + 900000000) >> level
     audience TEXT NOT NULL,
     country  TEXT NOT NULL,                -- '' for none
+    city     TEXT NOT NULL,                -- '' for none
     status   TEXT NOT NULL,
     frt      TEXT NOT NULL,
     records  INTEGER NOT NULL,             -- current deployments with this key, never 0
     sum_lat  INTEGER NOT NULL,             -- the sum of their lat_e7
     sum_lon  INTEGER NOT NULL,             -- ... and of their lon_e7
-    PRIMARY KEY (level, cx, cy, audience, country, status, frt)
+    PRIMARY KEY (level, cx, cy, audience, country, city, status, frt)
 ) WITHOUT ROWID;
 {fill};
 
@@ -92,7 +95,8 @@ WHEN NEW.kind = 'deployment' AND NEW.lat_e7 IS NOT NULL AND NEW.lon_e7 IS NOT NU
 BEGIN
     INSERT INTO map_grid SELECT l.level, (NEW.lon_e7 + 1800000000) >> l.level,
         (NEW.lat_e7 + 900000000) >> l.level, NEW.audience, COALESCE(NEW.country, ''),
-        COALESCE(NEW.status, ''), COALESCE(NEW.frt, ''), 1, NEW.lat_e7, NEW.lon_e7
+        COALESCE(NEW.city, ''), COALESCE(NEW.status, ''), COALESCE(NEW.frt, ''),
+        1, NEW.lat_e7, NEW.lon_e7
     FROM map_levels l WHERE true
     ON CONFLICT DO UPDATE SET records = records + 1,
         sum_lat = sum_lat + excluded.sum_lat, sum_lon = sum_lon + excluded.sum_lon;
@@ -122,11 +126,11 @@ def stored_level(level: int) -> int:
 
 
 def answerable(query: QueryFilter) -> bool:
-    """Whether ``map_grid`` answers ``query`` exactly: only audience, country, status
-    and FRT filters (a city or a date range needs the records themselves)."""
+    """Whether ``map_grid`` answers ``query`` exactly: only audience, country, city,
+    status and FRT filters (a date range needs the records themselves)."""
     return (
         query.kind == "deployment"
-        and not (query.regions or query.cities or query.origins or query.categories)
+        and not (query.regions or query.origins or query.categories)
         and not (query.technologies or query.agencies)
         and query.occurred_from is None
         and query.occurred_to is None
@@ -135,6 +139,7 @@ def answerable(query: QueryFilter) -> bool:
         and query.area_prefix is None
         and query.text is None
         and "" not in query.countries
+        and "" not in query.cities
     )
 
 
@@ -145,6 +150,7 @@ def grid_where(query: QueryFilter) -> tuple[str, list[Any]]:
     for column, values in (
         ("g.audience", query.audiences or ("",)),
         ("g.country", query.countries),
+        ("g.city", query.cities),
         ("g.status", query.statuses),
         ("g.frt", query.frt),
     ):

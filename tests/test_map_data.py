@@ -26,19 +26,27 @@ from storage.areacells import MAX_PRECISION, suppress
 from storage.filters import QueryFilter
 from storage.mapdata import POINT_ZOOM, Cluster, Point
 from storage.store import Store
-from tests.factories import NETWORK, STEWARD, admit, incident_body, signed
+from tests.factories import (
+    NETWORK,
+    STEWARD,
+    admit,
+    incident_body,
+    membership,
+    seeded_key,
+    signed,
+)
 from tests.map_migration import UNDO_MIGRATION_9
 from tests.querydata import CHAPTERS, Generated, Item, add_random, supersede_and_retract
 
 WORLD = (-1_800_000_000, -900_000_000, 1_800_000_000, 900_000_000)
 GRID_FROM_SCRATCH = """
     SELECT l.level, (lon_e7 + 1800000000) >> l.level, (lat_e7 + 900000000) >> l.level,
-        audience, COALESCE(country, ''), COALESCE(status, ''), COALESCE(frt, ''),
-        COUNT(*), SUM(lat_e7), SUM(lon_e7)
+        audience, COALESCE(country, ''), COALESCE(city, ''), COALESCE(status, ''),
+        COALESCE(frt, ''), COUNT(*), SUM(lat_e7), SUM(lon_e7)
     FROM records JOIN map_levels l
     WHERE kind = 'deployment' AND lat_e7 IS NOT NULL AND superseded_by IS NULL
         AND retracted_by IS NULL AND erased_ms IS NULL
-    GROUP BY 1, 2, 3, 4, 5, 6, 7
+    GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
 """
 
 
@@ -76,7 +84,7 @@ async def test_the_grid_stays_equal_to_a_rebuild(store: Store) -> None:
     async for _ in stages(store):
         grid = table(store.db.path, "SELECT * FROM map_grid")
         assert grid == table(store.db.path, GRID_FROM_SCRATCH)
-        assert all(row[7] > 0 for row in grid)
+        assert all(row[8] > 0 for row in grid)
 
 
 FILTERS: tuple[dict[str, Any], ...] = (
@@ -84,7 +92,8 @@ FILTERS: tuple[dict[str, Any], ...] = (
     {"countries": ("US", "GB")},
     {"statuses": ("confirmed",)},
     {"frt": ("confirmed", "unknown")},
-    {"cities": ("London",)},  # the grid cannot answer this one: a scan
+    {"cities": ("London",)},
+    {"occurred_from": "2025-03-01"},  # the grid cannot answer this one: a scan
 )
 BOXES = (WORLD, (-300_000_000, 0, 600_000_000, 700_000_000), (0, -900_000_000, 1, 0))
 
@@ -116,6 +125,10 @@ async def test_clusters_from_the_grid_equal_clusters_counted_from_the_records(
                     if values
                 )
                 and (not fields.get("frt") or i.body["frt_capability"]["status"] in fields["frt"])
+                and (
+                    "occurred_from" not in fields
+                    or i.body.get("observed_on", {}).get("date", "") >= fields["occurred_from"]
+                )
             ]
             assert counted == len(expected), fields
 
@@ -221,3 +234,27 @@ async def test_migration_9_builds_the_grid_of_existing_deployments(
     reopened = await Store.open(path, stewards=frozenset({STEWARD.public_key}))
     await reopened.close()
     assert table(path, "SELECT * FROM map_grid") == kept
+
+
+async def test_surveyed_places_come_from_chapters_and_node_records(store: Store) -> None:
+    lisbon = seeded_key("lisbon chapter")
+    admission = dict(membership(lisbon.public_key), city="Lisboa", country="PT")
+    node_record = {"urls": ["https://nyc.example.org"], "name": "NYC", "country": "US"}
+    held = {o: seq for o, audience, seq in await store.records.feeds() if audience == "public"}
+    next_seq = held[STEWARD.public_key] + 1
+    records = [
+        signed(STEWARD, next_seq, kind="membership", body=admission),
+        signed(CHAPTERS[1], 1, kind="node", body=node_record),
+    ]
+    await store.records.ingest(
+        [verify_record(r, network_id=NETWORK, limits=DEFAULT_LIMITS) for r in records]
+    )
+    surveyed = await store.map.surveyed(("public",), own=("es", "Madrid"))
+    assert set(surveyed.countries) == {"ES", "PT", "US"}
+    assert set(surveyed.cities) == {("ES", "Madrid"), ("PT", "Lisboa")}
+    suspended = dict(admission, action="suspend")
+    suspension = signed(STEWARD, next_seq + 1, kind="membership", body=suspended)
+    await store.records.ingest(
+        [verify_record(suspension, network_id=NETWORK, limits=DEFAULT_LIMITS)]
+    )
+    assert "PT" not in (await store.map.surveyed(("public",))).countries

@@ -46,6 +46,7 @@ MAX_LISTED: Final = 100  # rows of the list under the map
 SCRIPTS: Final = ("vendor/maplibre-gl/dist/maplibre-gl-csp.js", "map.js")
 STYLES: Final = ("vendor/maplibre-gl/dist/maplibre-gl.css",)
 PMTILES_SCRIPT: Final = "vendor/pmtiles/dist/pmtiles.js"
+WORKER: Final = "vendor/maplibre-gl/dist/maplibre-gl-csp-worker.js"
 SUMMARY_CAMERAS: Final = N_("map.summary_cameras")
 SUMMARY_INCIDENTS: Final = N_("map.summary_incidents")
 SUMMARY_NOTHING: Final = N_("map.summary_nothing")
@@ -128,6 +129,7 @@ def map_context(request: web.Request, t: Catalog, state: MapState, path: str) ->
         "data": {
             "tiles": f"/tiles/{{z}}/{{x}}/{{y}}.mvt?{query}",
             "geojson": f"/tiles/data.geojson?{query}",
+            "worker": static_url(WORKER) if WORKER in FILES else "",
             "outlines": static_url(SCRIPT_OUTLINES),
             "basemap": basemap_attribute(request.app),
             "bbox": view.bbox_text,

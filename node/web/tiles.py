@@ -30,11 +30,12 @@ from shapely.geometry import box as shapely_box
 from node.problems import BadParameter
 from node.readcache import Answer
 from node.reads import READS
-from node.state import STORE
+from node.state import CONFIG, STORE
 from node.web.filters import PageFilter, page_filter
 from node.web.geojson import EXTRA, geojson_answer, parse_view
 from node.web.site import PUBLIC, SITE
 from storage.areacells import AreaCells, precision_for_zoom
+from storage.filters import QueryKind
 from storage.mapdata import Box, Cluster, Point
 
 routes = web.RouteTableDef()
@@ -44,6 +45,7 @@ EXTENT: Final = 4096
 # How far past its edges a tile draws a cell (in tile units), so edges do not show seams.
 BUFFER: Final = 64
 MVT: Final = "application/vnd.mapbox-vector-tile"
+KINDS: Final[tuple[QueryKind, ...]] = ("deployment", "incident")
 _OPTIONS: Final = {"extents": EXTENT, "y_coord_down": True}
 
 
@@ -139,15 +141,26 @@ async def _cached(
     return answer
 
 
+def map_kinds(request: web.Request) -> tuple[QueryKind, ...]:
+    """The kinds the map shows: ``kind`` (as on ``/map``), else both."""
+    kind = request.query.get("kind", "").strip()
+    if not kind:
+        return KINDS
+    if kind not in KINDS:
+        raise BadParameter("kind", f"must be one of {', '.join(KINDS)}, or empty for both")
+    return (kind,)
+
+
 async def _layers(
     request: web.Request, page: PageFilter, zoom: int, box: Box
 ) -> tuple[list[Point | Cluster], AreaCells]:
     store = request.app[STORE]
+    kinds = map_kinds(request)
     found: list[Point | Cluster] = []
-    if page.applies_to("deployment"):
+    if "deployment" in kinds and page.applies_to("deployment"):
         found = await store.map.deployments(page.query("deployment"), zoom, box)
     minimum = request.app[SITE].min_incidents_per_cell
-    if page.applies_to("incident"):
+    if "incident" in kinds and page.applies_to("incident"):
         cells = await store.map.area_cells(page.query("incident"), minimum)
     else:
         cells = AreaCells(minimum, {}, 0)
@@ -159,7 +172,8 @@ async def tile(request: web.Request) -> web.StreamResponse:
     z = _tile_number(request, "z", MAX_ZOOM + 1)
     x = _tile_number(request, "x", 1 << z)
     y = _tile_number(request, "y", 1 << z)
-    page = page_filter(request)
+    page = page_filter(request, ("kind",))
+    map_kinds(request)
 
     async def build(request: web.Request) -> web.StreamResponse:
         found, cells = await _layers(request, page, z, tile_box(z, x, y))
@@ -172,10 +186,13 @@ async def tile(request: web.Request) -> web.StreamResponse:
 async def data(request: web.Request) -> web.StreamResponse:
     page = page_filter(request, EXTRA)
     view = parse_view(request, MAX_ZOOM)
+    map_kinds(request)
 
     async def build(request: web.Request) -> web.StreamResponse:
         found, cells = await _layers(request, page, view.zoom, view.box)
-        surveyed = await request.app[STORE].map.surveyed(PUBLIC)
+        node = request.app[CONFIG].node
+        own = (node.country or None, node.city or None)
+        surveyed = await request.app[STORE].map.surveyed(PUBLIC, own)
         minimum = request.app[SITE].min_incidents_per_cell
         return geojson_answer(view, found, cells, surveyed, minimum)
 

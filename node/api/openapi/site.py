@@ -35,6 +35,11 @@ def html_page(
 _TEXT = {"type": "string", "maxLength": 200}
 # The site's filters (node.web.filters): a value list is comma-separated alternatives.
 MAP_FILTERS = [
+    query_parameter(
+        "kind",
+        "deployment or incident: only that kind (default both)",
+        {"enum": ["deployment", "incident", ""]},
+    ),
     query_parameter("country", "ISO 3166-1 alpha-2 codes", _TEXT),
     query_parameter("city", "City names", _TEXT),
     query_parameter(
