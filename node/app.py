@@ -26,10 +26,13 @@ from node.security import add_security_headers
 from node.state import CONFIG, NODE_KEY, STORE, TASKS, VERIFIER
 from node.timing import OBSERVERS, timing_middleware
 from node.web import about as site_about
+from node.web import basemap as site_basemap
 from node.web import home as site_home
+from node.web import map as site_map
 from node.web import report as report_form
 from node.web import static, templating
 from node.web import stats as site_stats
+from node.web import tiles as site_tiles
 from node.web.figures import FIGURES, FigureCounter
 from node.web.site import SITE, SiteInfo, html_errors
 from protocol.keys import NodeKey
@@ -62,6 +65,9 @@ def create_app(
     app[TASKS] = TaskOwner()
     app[templating.TEMPLATES] = templating.environment()
     app[SITE] = SiteInfo.from_config(config)
+    app[site_basemap.BASEMAP] = site_basemap.Basemap.configured(
+        config.site.basemap, database.parent
+    )
     app[metrics.METRICS] = metrics.Metrics()
     app[FIGURES] = FigureCounter(clock)
     app[OBSERVERS] = (log_request, app[metrics.METRICS].observe)
@@ -93,6 +99,9 @@ def create_app(
     app.add_routes(site_about.routes)
     app.add_routes(site_home.routes)
     app.add_routes(site_stats.routes)
+    app.add_routes(site_map.routes)
+    app.add_routes(site_basemap.routes)
+    app.add_routes(site_tiles.routes)
     return app
 
 

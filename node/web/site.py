@@ -160,7 +160,14 @@ def public_page(handler: PageHandler) -> Callable[[web.Request], Awaitable[web.S
 # Errors on the pages, as pages.
 
 # Paths answered with problem+json whatever the error; every other path is a page.
-MACHINE_PREFIXES: Final = ("/api/", "/federation/", "/metrics", "/healthz", "/tiles/")
+MACHINE_PREFIXES: Final = (
+    "/api/",
+    "/federation/",
+    "/metrics",
+    "/healthz",
+    "/tiles/",
+    "/basemap/",
+)
 # The topic of an error page by status: messages ``<topic>.title`` and ``<topic>.body``.
 ERROR_TOPICS: Final = {status: f"error_page.{status}" for status in (400, 404, 405, 503)}
 OTHER_ERROR: Final = "error_page.other"
