@@ -2,7 +2,7 @@
 
     GET /    the chapter's name, city and about text ([site]); the headline numbers
              (cameras mapped, incidents documented, chapters in the network, last
-             update); a way into the map; the "Report an incident or a camera"
+             update); a small map (the map page's drawing); the "Report an incident or a camera"
              button; the campaign's actions ([site] actions); the chapters of the
              network; on a node with nothing public yet, what its operator does next
 
@@ -21,6 +21,7 @@ from node.problems import BadParameter
 from node.state import CONFIG, NODE_KEY, STORE
 from node.web.chapters import Chapter, network_chapters
 from node.web.i18n import Catalog
+from node.web.map import map_context, map_state
 from node.web.site import PUBLIC, SITE, html, public_page, render
 from protocol.utc import utc_text
 from storage.filters import QueryFilter, QueryKind
@@ -96,6 +97,12 @@ async def home(request: web.Request, t: Catalog) -> web.Response:
             moderators=not await store.submissions.keys(),
         )
     last_update = utc_text(numbers.last_update_ms, "date") if numbers.last_update_ms else None
+    # The map page's own drawing of its default view (the whole of the node's data),
+    # small: no script, its points and cells link into the map.
+    small_map = None
+    if not numbers.empty:
+        drawn = map_context(request, t, await map_state(request, t, "/map"), "/map")
+        small_map = (drawn["d"], drawn["summary"])
     return html(
         render(
             request,
@@ -108,5 +115,6 @@ async def home(request: web.Request, t: Catalog) -> web.Response:
             last_update=last_update,
             chapters=chapters,
             steps=steps,
+            small_map=small_map,
         )
     )
