@@ -70,6 +70,7 @@ def create_app(
     )
     app[metrics.METRICS] = metrics.Metrics()
     app[FIGURES] = FigureCounter(clock)
+    app[site_home.SMALL_MAP] = site_home.SmallMap(clock)
     app[OBSERVERS] = (log_request, app[metrics.METRICS].observe)
     for limiter in (abuse.REPORT_LIMITER, abuse.RECEIPT_LIMITER):
         app[limiter] = RateLimiter(

@@ -13,7 +13,9 @@ The page is answered through the read gate and answer cache, so a crowd costs
 one computation per database change.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Final
 
 from aiohttp import web
 
@@ -22,6 +24,7 @@ from node.state import CONFIG, NODE_KEY, STORE
 from node.web.chapters import Chapter, network_chapters
 from node.web.i18n import Catalog
 from node.web.map import map_context, map_state
+from node.web.mapsvg import Drawing
 from node.web.site import PUBLIC, SITE, html, public_page, render
 from protocol.utc import utc_text
 from storage.filters import QueryFilter, QueryKind
@@ -72,6 +75,33 @@ async def headline(queries: RecordQueries, chapters: list[Chapter]) -> Headline:
     )
 
 
+class SmallMap:
+    """The map page's own drawing of its default view (where the node's data is), for
+    the home page: no script, its points and cells link into the map.
+
+    Drawing it reads as much as the map page does (clusters, cells, the extent),
+    far more than the rest of the home page, so a drawing is kept
+    :data:`REDRAW_AFTER_MS` per language: new records cost the home page a new
+    count, not a new map, and the small map may lag the map by that much."""
+
+    def __init__(self, clock: Callable[[], int]) -> None:
+        self._clock = clock
+        self._kept: dict[str, tuple[int, tuple[Drawing, str]]] = {}
+
+    async def drawn(self, request: web.Request, t: Catalog) -> tuple[Drawing, str]:
+        kept = self._kept.get(t.lang)
+        if kept is not None and self._clock() - kept[0] < REDRAW_AFTER_MS:
+            return kept[1]
+        context = map_context(request, t, await map_state(request, t, "/map"), "/map")
+        drawing: tuple[Drawing, str] = (context["d"], context["summary"])
+        self._kept[t.lang] = (self._clock(), drawing)
+        return drawing
+
+
+REDRAW_AFTER_MS: Final = 60_000
+SMALL_MAP: Final = web.AppKey("small_map", SmallMap)
+
+
 @routes.get("/")
 @public_page
 async def home(request: web.Request, t: Catalog) -> web.Response:
@@ -97,12 +127,7 @@ async def home(request: web.Request, t: Catalog) -> web.Response:
             moderators=not await store.submissions.keys(),
         )
     last_update = utc_text(numbers.last_update_ms, "date") if numbers.last_update_ms else None
-    # The map page's own drawing of its default view (the whole of the node's data),
-    # small: no script, its points and cells link into the map.
-    small_map = None
-    if not numbers.empty:
-        drawn = map_context(request, t, await map_state(request, t, "/map"), "/map")
-        small_map = (drawn["d"], drawn["summary"])
+    small_map = None if numbers.empty else await request.app[SMALL_MAP].drawn(request, t)
     return html(
         render(
             request,
