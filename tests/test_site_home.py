@@ -128,3 +128,35 @@ async def test_the_site_settings_and_the_demo_banner_show(
     assert "Datos de demostración." in spanish
     # The banner is on every page of a demo node, not only the home page.
     assert "Demo data." in await (await client.get("/privacy?lang=en")).text()
+
+
+def small_map(page: str) -> str:
+    start = page.index('<svg class="map-svg"')
+    return page[start : page.index("</svg>", start)]
+
+
+async def test_the_small_map_is_the_maps_drawing_redrawn_at_most_once_a_minute(
+    aiohttp_client: ClientFactory, data_dir: DataDir
+) -> None:
+    now = [1_800_000_000_000]
+    app = create_app(
+        data_dir.load_config(), data_dir.load_key(), data_dir.database, clock=lambda: now[0]
+    )
+    client = await aiohttp_client(app)
+    assert isinstance(client.server, TestServer)
+    assert 'class="map-svg"' not in await (await client.get("/?lang=en")).text()  # empty
+
+    await publish_demo(client.server)
+    first = await (await client.get("/?lang=en")).text()
+    drawn = small_map(first)
+    assert drawn.count('class="camera ') >= 1
+    assert 'href="/map?' in drawn or 'href="/deployments/' in drawn
+
+    # Madrid's cameras: counted at once, drawn on the small map a minute later.
+    await publish_demo(client.server, 2)
+    page = await (await client.get("/?lang=en")).text()
+    assert numbers(page)[0] == "18"
+    assert small_map(page) == drawn
+    now[0] += 60_000
+    await put(client.server, "public", "incident", demo_records(3, TODAY)[-1][1])
+    assert small_map(await (await client.get("/?lang=en")).text()) != drawn
