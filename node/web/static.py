@@ -36,6 +36,9 @@ _BINARY_TYPES: Final = {
     ".woff2": "font/woff2",
 }
 IMMUTABLE: Final = "public, max-age=31536000, immutable"
+# A script's own policy matters only when it runs as a worker (MapLibre's), which gets
+# the policy of its script's answer, not the page's: it fetches tiles from this origin.
+SCRIPT_POLICY: Final = "default-src 'none'; connect-src 'self'; script-src 'self'"
 REVALIDATE: Final = "public, max-age=0, must-revalidate"
 
 
@@ -93,6 +96,8 @@ async def static_file(request: web.Request) -> web.StreamResponse:
         "Cache-Control": IMMUTABLE if request.query.get("v") == found.version else REVALIDATE,
         "Vary": "Accept-Encoding",
     }
+    if found.content_type == "text/javascript":
+        headers["Content-Security-Policy"] = SCRIPT_POLICY
     if found.etag in request.headers.get("If-None-Match", ""):
         return web.Response(status=304, headers=headers)
     body = found.body
