@@ -137,12 +137,6 @@ async def test_the_map_page_alone_may_run_scripts_and_is_cached(node: NodeClient
     assert again.headers["Content-Security-Policy"] == policy
     privacy = await node.get("/privacy?lang=en")
     assert "script-src" not in privacy.headers["Content-Security-Policy"]
-    # MapLibre's worker runs under its own script's policy, not the page's: it may fetch
-    # tiles from the node, and nothing else.
-    worker = await node.get("/static/map.js")
-    assert worker.headers["Content-Security-Policy"] == (
-        "default-src 'none'; connect-src 'self'; script-src 'self'"
-    )
 
 
 async def test_the_embed_is_unframable_unless_origins_are_configured(node: NodeClient) -> None:

@@ -20,6 +20,8 @@ from typing import Final
 
 from aiohttp import web
 
+from node.security import content_security_policy
+
 routes = web.RouteTableDef()
 
 _TEXT_TYPES: Final = {
@@ -36,9 +38,10 @@ _BINARY_TYPES: Final = {
     ".woff2": "font/woff2",
 }
 IMMUTABLE: Final = "public, max-age=31536000, immutable"
-# A script's own policy matters only when it runs as a worker (MapLibre's), which gets
-# the policy of its script's answer, not the page's: it fetches tiles from this origin.
-SCRIPT_POLICY: Final = "default-src 'none'; connect-src 'self'; script-src 'self'"
+# A dedicated worker runs under the policy its own script is served with, not the page's:
+# MapLibre's worker fetches the map's tiles and outlines from this origin.
+WORKERS: Final = frozenset({"vendor/maplibre-gl/dist/maplibre-gl-csp-worker.js"})
+WORKER_POLICY: Final = content_security_policy(connect=True)
 REVALIDATE: Final = "public, max-age=0, must-revalidate"
 
 
@@ -96,8 +99,8 @@ async def static_file(request: web.Request) -> web.StreamResponse:
         "Cache-Control": IMMUTABLE if request.query.get("v") == found.version else REVALIDATE,
         "Vary": "Accept-Encoding",
     }
-    if found.content_type == "text/javascript":
-        headers["Content-Security-Policy"] = SCRIPT_POLICY
+    if request.match_info["name"] in WORKERS:
+        headers["Content-Security-Policy"] = WORKER_POLICY
     if found.etag in request.headers.get("If-None-Match", ""):
         return web.Response(status=304, headers=headers)
     body = found.body
