@@ -29,8 +29,8 @@ from node.web import about as site_about
 from node.web import basemap as site_basemap
 from node.web import home as site_home
 from node.web import map as site_map
+from node.web import outlines, static, templating
 from node.web import report as report_form
-from node.web import static, templating
 from node.web import stats as site_stats
 from node.web import tiles as site_tiles
 from node.web.figures import FIGURES, FigureCounter
@@ -82,6 +82,7 @@ def create_app(
         config.reads.max_age_s,
         clock,
     )
+    app.on_startup.append(outlines.warm_outlines)
     app.cleanup_ctx.append(store_ctx(database, clock))
     app.cleanup_ctx.append(federation.federation_ctx)
     app.cleanup_ctx.append(api_submissions.retention_ctx)

@@ -118,9 +118,12 @@ class MapData:
         west, south, east, north = box
         bounded = replace(query, bbox=(south, west, min(north, LAT_MAX_E7), east))
         where, params = where_clause(bounded, kind_index=False)
+        # The box's index, named: left to itself SQLite walks every public record by
+        # records_audience (0.8 s at a million deployments, 2 ms this way).
         sql = statement(
             "SELECT r.id, r.lat_e7, r.lon_e7, COALESCE(r.status, ''), COALESCE(r.frt, '') "
-            "FROM records r WHERE {where} AND r.lat_e7 IS NOT NULL ORDER BY r.rid LIMIT ?",
+            "FROM records r INDEXED BY records_point WHERE {where} AND r.lat_e7 IS NOT NULL "
+            "ORDER BY r.rid LIMIT ?",
             where=where,
         )
         rows = list(await self._db.reader.execute_fetchall(sql, (*params, MAX_POINTS + 1)))
@@ -221,7 +224,7 @@ class MapData:
         marks, listed = expand_in(audiences)
         sql = statement(
             "SELECT r.origin, b.body FROM records r JOIN bodies b ON b.rid = r.rid "
-            "WHERE r.kind = 'node' AND r.audience IN {marks} AND r.retracted_by IS NULL "
+            "WHERE r.kind = 'node' AND +r.audience IN {marks} AND r.retracted_by IS NULL "
             "ORDER BY r.created_ms, r.rid",
             marks=marks,
         )

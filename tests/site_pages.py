@@ -63,6 +63,10 @@ PAGES: Final = (
     SitePage("report", "/report"),
     SitePage("report-status", "/report/status"),
     SitePage("not-found", "/no-such-page", status=404),
+    SitePage("map", "/map", scripts=300 * KB),
+    SitePage("map-es", "/map?lang=es&kind=incident", scripts=300 * KB),
+    SitePage("map-world", "/map?bbox=-180,-85,180,85", scripts=300 * KB),
+    SitePage("embed-map", "/embed/map", scripts=300 * KB),
 )
 
 SITE: Final = SiteSection(

@@ -8,6 +8,7 @@ incident cells are checked as a property over any set of area cells.
 """
 
 import asyncio
+import math
 import random
 import sqlite3
 from collections import Counter
@@ -15,10 +16,13 @@ from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import mapbox_vector_tile
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from node.web.geojson import View, features
+from node.web.tiles import encode_tile
 from protocol.fields import GEOHASH_ALPHABET
 from protocol.limits import DEFAULT_LIMITS
 from protocol.records import verify_record
@@ -185,13 +189,26 @@ def test_no_drawn_cell_holds_fewer_than_the_minimum(counts: dict[str, int], mini
         assert {c.geohash: c.count for c in part}.items() <= dict(groups).items()
 
 
-@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    areas=st.lists(st.sampled_from(["gcpvj0", "gcpvj1", "gcpuvx", "gcpv", "u09tvw"]), max_size=9)
+LONDON_AREAS = st.builds(
+    lambda prefix, suffix: (prefix + suffix)[:MAX_PRECISION],
+    st.sampled_from(["gcpv", "gcpu", "gcp", "u09t"]),
+    st.text(alphabet="0jkuv", max_size=2),
 )
-def test_the_map_of_stored_incidents_shows_no_small_group(
-    tmp_path_factory: pytest.TempPathFactory, areas: list[str]
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    incidents=st.lists(
+        st.tuples(LONDON_AREAS, st.sampled_from(["harassment", "wrongful_arrest"])), max_size=12
+    ),
+    minimum=st.integers(2, 4),
+)
+def test_no_tile_or_view_of_stored_incidents_shows_a_small_group(
+    tmp_path_factory: pytest.TempPathFactory, incidents: list[tuple[str, str]], minimum: int
 ) -> None:
+    """Any incidents, stored and read back as the map reads them, drawn in tiles (encoded
+    and decoded) and GeoJSON views at every zoom, with and without a filter."""
+
     async def run() -> None:
         path = tmp_path_factory.mktemp("cells") / "banscan.db"
         store = await Store.open(path, stewards=frozenset({STEWARD.public_key}))
@@ -200,23 +217,39 @@ def test_the_map_of_stored_incidents_shows_no_small_group(
             await admit(store, key.public_key)
             records = [
                 verify_record(
-                    signed(key, n + 1, body=incident_body(area=area)),
+                    signed(key, n + 1, body=incident_body(area=area, category=category)),
                     network_id=NETWORK,
                     limits=DEFAULT_LIMITS,
                 )
-                for n, area in enumerate(areas)
+                for n, (area, category) in enumerate(incidents)
             ]
             if records:
                 await store.records.ingest(records)
-            query = QueryFilter(kind="incident", audiences=("public",))
-            cells = await store.map.area_cells(query, 3)
-            for precision in range(1, MAX_PRECISION + 1):
-                assert all(c.count >= 3 for c in cells.cells(precision, -180, -90, 180, 90))
-            assert cells.total == len(areas)
+            for categories in ((), ("harassment",)):
+                query = QueryFilter(kind="incident", audiences=("public",), categories=categories)
+                cells = await store.map.area_cells(query, minimum)
+                selected = [i for i in incidents if not categories or i[1] in categories]
+                assert cells.total == len(selected)
+                for zoom in range(0, 16):
+                    x, y = tile_of(51.5, -0.1, zoom)
+                    tile = encode_tile(zoom, x, y, [], cells)
+                    decoded = mapbox_vector_tile.decode(tile)
+                    drawn = decoded.get("incidents", {}).get("features", [])
+                    assert all(f["properties"]["count"] >= minimum for f in drawn)
+                    view = View(-10, 45, 10, 60, zoom)
+                    assert all(
+                        f["properties"]["count"] >= minimum for f in features(view, [], cells)
+                    )
         finally:
             await store.close()
 
     asyncio.run(run())
+
+
+def tile_of(lat: float, lon: float, zoom: int) -> tuple[int, int]:
+    n = 1 << zoom
+    y = (1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n
+    return int((lon + 180) / 360 * n), int(y)
 
 
 async def test_migration_9_builds_the_grid_of_existing_deployments(

@@ -133,6 +133,8 @@ async def test_the_map_page_alone_may_run_scripts_and_is_cached(node: NodeClient
     assert response.headers["X-Frame-Options"] == "DENY"
     again = await node.get("/map?lang=en", headers={"If-None-Match": response.headers["ETag"]})
     assert again.status == 304
+    # A browser takes a 304's headers for its copy's: the policy must be the page's.
+    assert again.headers["Content-Security-Policy"] == policy
     privacy = await node.get("/privacy?lang=en")
     assert "script-src" not in privacy.headers["Content-Security-Policy"]
 

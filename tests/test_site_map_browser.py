@@ -85,7 +85,13 @@ async def test_map_screenshots(
             ):
                 url = str(server.make_url(path))
                 async with visit(browser, url, javascript=javascript, width=width) as seen:
-                    await seen.page.locator("svg.map-svg").wait_for()
+                    if javascript:  # MapLibre draws over the SVG once its style loaded
+                        await seen.page.locator("#map.map-enhanced canvas").wait_for()
+                        await seen.page.wait_for_function(
+                            "() => document.getElementById('map').mapLibre.areTilesLoaded()"
+                        )
+                    else:
+                        await seen.page.locator("svg.map-svg").wait_for()
                     tag = "js" if javascript else "nojs"
                     await screenshot(seen.page, f"{name}-{tag}-{width}")
                     seen.assert_self_contained()

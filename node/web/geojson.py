@@ -8,16 +8,14 @@ zoom would draw them. Each feature's ``properties.layer`` says which it is
 Beside the features, members the RFC allows ("foreign members") say what the map
 needs around them: ``hidden_incidents`` (incidents in areas too small to show),
 ``min_incidents_per_cell``, and ``surveyed``, the countries and cities where a
-chapter collects data, so the rest can be marked "not surveyed" (``country_ids``
-are the same countries' ISO 3166 numeric codes, the ``id`` of the shipped
-outlines' features).
+chapter collects data, so the rest can be marked "not surveyed" (the shipped
+outlines' features carry the same codes as ``iso_a2``).
 """
 
 import json
 from dataclasses import dataclass
 from typing import Any, Final
 
-import pycountry
 from aiohttp import web
 
 from node.problems import BadParameter
@@ -108,16 +106,6 @@ def features(view: View, found: list[Point | Cluster], cells: AreaCells) -> list
     return out
 
 
-def numeric_codes(countries: tuple[str, ...]) -> list[str]:
-    """The ISO 3166 numeric codes of alpha-2 ``countries`` (those pycountry knows)."""
-    codes = []
-    for code in countries:
-        country = pycountry.countries.get(alpha_2=code)
-        if country is not None:
-            codes.append(country.numeric)
-    return codes
-
-
 def geojson_answer(
     view: View,
     found: list[Point | Cluster],
@@ -134,7 +122,6 @@ def geojson_answer(
         "surveyed": {
             "countries": list(surveyed.countries),
             "cities": [list(pair) for pair in surveyed.cities],
-            "country_ids": numeric_codes(surveyed.countries),
         },
     }
     body = json.dumps(collection, separators=(",", ":"), ensure_ascii=False).encode()

@@ -84,7 +84,11 @@ async def cameras(data: MapData, page: PageFilter, view: MapView, into: MapFeatu
     found = await data.clusters(query, cluster_shift(zoom), box)
     total = sum(item.count if isinstance(item, Cluster) else 1 for item in found)
     if total <= MAX_POINTS:
-        found = await data.deployments(query, POINT_ZOOM, box)
+        # The grid counts cameras by their cells' mean positions; the points are counted
+        # by their own, so a few more may be in the box: still few enough to draw.
+        points = await data.deployments(query, POINT_ZOOM, box)
+        if len(points) <= 2 * MAX_POINTS:
+            found = points
     # A cluster's cell at this zoom: what a click on it zooms to.
     cell = 2.0 ** (cluster_shift(zoom)) / 1e7
     for item in found:

@@ -165,8 +165,9 @@ function style(data, origin) {
   };
 }
 
-// Counts of clusters and cells as HTML markers (no font server needed).
-function labeller(map) {
+// After each redraw: the counts of clusters and cells as HTML markers (no font
+// server needed), and what is drawn, on #map's data-drawn-* (for tests and tools).
+function onIdle(map, element) {
   let shown = new Map();
   return () => {
     const wanted = new Map();
@@ -177,7 +178,9 @@ function labeller(map) {
       const [lon, lat] = f.geometry.coordinates;
       add(`c${lon},${lat}`, [lon, lat], String(f.properties.count), "cluster");
     }
+    const cells = new Map();
     for (const f of map.queryRenderedFeatures({ layers: ["cells"] })) {
+      cells.set(f.properties.cell, f.properties.count);
       add(`i${f.properties.cell}`, cellCentre(f.properties.cell), String(f.properties.count),
         "cell");
     }
@@ -187,16 +190,25 @@ function labeller(map) {
       if (marker) {
         shown.delete(key);
       } else {
-        const element = document.createElement("span");
-        element.className = `map-count map-count-${label.kind}`;
-        element.textContent = label.text;
-        element.setAttribute("aria-hidden", "true");
-        marker = new maplibregl.Marker({ element }).setLngLat(label.lngLat).addTo(map);
+        const span = document.createElement("span");
+        span.className = `map-count map-count-${label.kind}`;
+        span.textContent = label.text;
+        span.setAttribute("aria-hidden", "true");
+        marker = new maplibregl.Marker({ element: span }).setLngLat(label.lngLat).addTo(map);
       }
       next.set(key, marker);
     }
     for (const marker of shown.values()) marker.remove();
     shown = next;
+    const cameras = new Set();
+    for (const f of map.queryRenderedFeatures({ layers: ["cameras"] })) {
+      cameras.add(f.properties.id || f.geometry.coordinates.join(","));
+    }
+    element.dataset.drawnCameras = String(cameras.size);
+    element.dataset.drawnClusters = String([...wanted.values()].filter(
+      (label) => label.kind === "cluster").length);
+    element.dataset.drawnCells = [...cells.values()].sort((a, b) => a - b).join(",");
+    element.dataset.drawn = "yes";
   };
 }
 
@@ -220,9 +232,9 @@ async function markNotSurveyed(map, data, origin) {
   try {
     const answer = await fetch(origin + data.geojson + glue + "zoom=0&bbox=0,0,1,1");
     if (!answer.ok) return;
-    const ids = (await answer.json()).surveyed.country_ids;
-    map.setFilter("not-surveyed", ["!", ["in", ["to-string", ["get", "id"]], ["literal", ids]]]);
-    map.getContainer().dataset.surveyed = ids.join(",");
+    const codes = (await answer.json()).surveyed.countries;
+    map.setFilter("not-surveyed", ["!", ["in", ["get", "iso_a2"], ["literal", codes]]]);
+    map.getContainer().dataset.surveyed = codes.join(",");
   } catch (error) {
     // Without it the map still draws; only the hatching is missing.
   }
@@ -252,12 +264,13 @@ function start(element) {
   map.addControl(new maplibregl.NavigationControl({ showCompass: false }));
   map.on("styleimagemissing", () => {});
   addIcons(map);
-  const label = labeller(map);
+  const idle = onIdle(map, element);
   map.on("load", () => {
     element.classList.add("map-enhanced");
     markNotSurveyed(map, data, origin);
   });
-  map.on("idle", label);
+  map.on("idle", idle);
+  map.on("error", (event) => console.warn("map:", event.error && event.error.message));
   map.on("moveend", () => keepView(map));
   map.on("click", "cameras", (event) => {
     const id = event.features[0].properties.id;
