@@ -62,7 +62,7 @@ async def test_the_home_and_stats_pages(
                 report = page.get_by_role("link", name="Report an incident or a camera")
                 assert await report.get_attribute("href") == "/report?lang=en"
                 await page.get_by_role("link", name="Ban the Scan Madrid").wait_for()
-                await screenshot(page, f"home-{mode}-{width}")
+                await screenshot(page, f"home-demo-{mode}-{width}")
                 seen.assert_self_contained()
             stats_url = str(server.make_url("/stats?lang=en"))
             async with visit(browser, stats_url, javascript=javascript, width=width) as seen:
@@ -70,7 +70,7 @@ async def test_the_home_and_stats_pages(
                 assert await page.title() == "Figures · Ban the Scan London"
                 charts = page.get_by_role("img")
                 assert await charts.count() == 5
-                await screenshot(page, f"stats-{mode}-{width}")
+                await screenshot(page, f"stats-demo-{mode}-{width}")
                 if width == WIDTHS[-1]:  # each chart up close, as a phone shows it
                     sections = page.locator(".chart-section")
                     for i in range(await sections.count()):
