@@ -245,8 +245,8 @@ class Reads:
             "Vary": vary,
         }
         if not_modified(request, answer):
-            # A 304's headers update the browser's stored ones: without the page's own
-            # policy, the default one (no script) would replace it on a reload.
+            # The answer's own headers too: a browser replaces its stored copy's headers
+            # with a 304's, and a page's policy (the map's scripts) must survive that.
             return web.Response(status=304, headers={**headers, **dict(answer.headers)})
         return web.Response(
             body=answer.body,

@@ -54,6 +54,10 @@ class SitePage:
 
 
 PAGES: Final = (
+    SitePage("home", "/"),
+    SitePage("home-es", "/?lang=es"),
+    SitePage("stats", "/stats"),
+    SitePage("stats-filtered", "/stats?country=GB&occurred_from=2024-01-01&lang=es"),
     SitePage("privacy", "/privacy"),
     SitePage("privacy-es", "/privacy?lang=es"),
     SitePage("report", "/report"),
@@ -67,6 +71,10 @@ PAGES: Final = (
     SitePage("incident", "/incidents/{incident}", scripts=40 * KB),
     SitePage("retracted", "/incidents/{retracted}", scripts=40 * KB),
     SitePage("record-bad-id", "/incidents/xyz", status=400),
+    SitePage("map", "/map", scripts=300 * KB),
+    SitePage("map-es", "/map?lang=es&kind=incident", scripts=300 * KB),
+    SitePage("map-world", "/map?bbox=-180,-85,180,85", scripts=300 * KB),
+    SitePage("embed-map", "/embed/map", scripts=300 * KB),
 )
 
 SITE: Final = SiteSection(

@@ -17,6 +17,7 @@ from storage.store import Store
 from storage.stored import RecordFilter
 from storage.tokens import Role
 from tests.factories import NETWORK, deployment_body, feed, seeded_key, signed
+from tests.map_migration import UNDO_MAP_GRID
 
 
 def verified(records: list[SignedRecord]) -> list[VerifiedRecord]:
@@ -149,6 +150,7 @@ async def test_migration_8_fills_the_frt_column_of_stored_deployments(tmp_path: 
     )
     await store.close()
     with sqlite3.connect(path, isolation_level=None) as conn:  # back to version 7
+        conn.executescript(UNDO_MAP_GRID)
         # Every index on the column goes with it (records_frt, and later migrations').
         on_frt = conn.execute(
             "SELECT name FROM sqlite_master WHERE type = 'index' AND sql LIKE '%frt%'"
