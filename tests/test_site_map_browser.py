@@ -84,9 +84,9 @@ async def test_map_screenshots(
     async with open_browser() as browser:
         for width in WIDTHS:
             for name, path in (
-                ("map", f"/map?lang=en&bbox={NEW_YORK}"),
-                ("map-world", "/map?lang=es"),
-                ("embed-map", f"/embed/map?lang=en&bbox={NEW_YORK}"),
+                ("map-known", f"/map?lang=en&bbox={NEW_YORK}"),
+                ("map-known-es", "/map?lang=es"),
+                ("embed-map-known", f"/embed/map?lang=en&bbox={NEW_YORK}"),
             ):
                 url = str(server.make_url(path))
                 async with visit(browser, url, javascript=javascript, width=width) as seen:
