@@ -54,7 +54,8 @@ async def test_the_map_draws_public_cameras_and_only_large_enough_cells(
     assert response.status == 200
     page = await response.text()
     assert drawn(page, r'<use href="#shape-[a-z]+" class="camera') == len(CAMERAS)
-    counts = [int(n) for n in re.findall(r'<text class="cell-count"[^>]*>(\d+)</text>', page)]
+    svg = page[page.index('<svg class="map-svg"') : page.index("</svg>")]
+    counts = [int(n) for n in re.findall(r'aria-label="(\d+) incidents in the area', svg)]
     assert counts == [BIG_CELL[1]]  # the two of the small cell never show
     assert f"{SMALL_CELL[1]} more incidents" in page
     # Shapes tell FRT capability apart, classes carry status; never a point for incidents.
