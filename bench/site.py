@@ -164,6 +164,7 @@ def weight(client: Client, records: list[str]) -> None:
             continue
         html_css, js = verdicts(w, set(records))
         js_target = f"<= {MAX_MAP_JS // 1000} KB" if page in ("/map", "/embed/map") else "none"
+        js_target = "record check only" if page in records else js_target
         say(
             row(label, f"{w.html_css / 1000:,.1f} KB", f"<= {MAX_HTML_CSS // 1000} KB", html_css),
             row("  JavaScript", f"{w.js / 1000:,.1f} KB", js_target, js),
