@@ -80,6 +80,8 @@ def timing_rows(label: str, cw: ColdWarm, target_ms: float | None) -> None:
         row(f"{label}, cold", _p50_p99(cw.cold), target, f"{verdict} ({cw.cold.items} addresses)"),
         row("  warm (answer cache)", _p50_p99(cw.warm), "", f"{len(cw.warm.seconds)} requests"),
     )
+    if verdict == "ABOVE TARGET":
+        say(*(f"    slow: {s * 1000:,.0f} ms {path}" for s, path in cw.slowest))
 
 
 def _p50_p99(t: Timing) -> str:
@@ -198,7 +200,9 @@ def load(client: Client, node: NodeProcess, token: str, args: argparse.Namespace
         say(row("load", "", "", "skipped: wrk is not installed (apt-get install wrk)"))
         return
     tiles = [p for z in ZOOMS for p in tile_paths(z, 50)]
-    for label, paths in (("home page /", ["/"]), ("tiles, 200 over 4 zooms", tiles)):
+    runs = [("home page /", ["/"]), ("tiles, 200 over 4 zooms", tiles)]
+    runs += [(f"{path} (--also-load)", [path]) for path in args.also_load]
+    for label, paths in runs:
         status, _ = client.get(paths[0])
         if status != 200:
             say(row(label, "", f">= {TARGET_RATE:,} req/s", f"not built yet ({status})"))
@@ -246,6 +250,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     add("--load-seconds", type=int, default=30, help="seconds of wrk per route; 0 skips (30)")
     add("--connections", type=int, default=32, help="wrk's keep-alive connections (32)")
     add("--threads", type=int, default=1, help="wrk's threads (1: the node needs the cores)")
+    add("--also-load", action="append", default=[], metavar="PATH",
+        help="another page to load the same way, for comparison (repeatable)")  # fmt: skip
     args = parser.parse_args(argv)
     if min(args.deployments, args.incidents, args.tiles, args.records, args.repeat) < 1:
         parser.error("counts must be >= 1")

@@ -167,12 +167,13 @@ def record_paths(db: Path, count: int) -> list[str]:
 class ColdWarm:
     cold: Timing
     warm: Timing
+    slowest: list[tuple[float, str]]  # the slowest cold requests: seconds, address
 
 
 def time_cold_warm(client: Client, paths: list[str], warm_passes: int) -> ColdWarm:
     """Each address once (cold), then ``warm_passes`` more times each (warm)."""
     if not paths:
-        return ColdWarm(Timing([], error="no addresses"), Timing([], error="no addresses"))
+        return ColdWarm(Timing([], error="no addresses"), Timing([], error="no addresses"), [])
     timings = []
     for passes in (1, warm_passes):
         seconds = []
@@ -187,6 +188,7 @@ def time_cold_warm(client: Client, paths: list[str], warm_passes: int) -> ColdWa
                         if status == 404
                         else f"HTTP {status} at {path}: {answer[:200]!r}"
                     )
-                    return ColdWarm(Timing([], error=error), Timing([], error=error))
+                    return ColdWarm(Timing([], error=error), Timing([], error=error), [])
         timings.append(Timing(seconds, len(paths)))
-    return ColdWarm(timings[0], timings[1])
+    slowest = sorted(zip(timings[0].seconds, paths, strict=True), reverse=True)[:3]
+    return ColdWarm(timings[0], timings[1], slowest)
