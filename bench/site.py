@@ -266,7 +266,7 @@ def measure(args: argparse.Namespace) -> int:
     say(
         *TABLE.head(),
         row("build the node (setup)", f"{site.seconds:,.1f} s",
-            f"{args.workers} processes", "cached" if site.cached else "built now, cached"),
+            f"{args.workers} processes", site.how),
         row("  node kept in", "", "", str(site.path)),
     )  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="banscan-bench-site-", dir=args.cache_dir) as tmp:
