@@ -102,8 +102,8 @@ def invalidate(url: str, token: str) -> None:
             raise RuntimeError(f"publishing failed: {answer.status}")
 
 
-def speed(client: Client, cold: "Cold", db: Path, args: argparse.Namespace) -> list[str]:
-    """Time every group of addresses; the record pages timed (for the weight)."""
+def speed(client: Client, cold: "Cold", db: Path, args: argparse.Namespace) -> None:
+    """Time every group of addresses."""
     say("", "speed: p50 / p99, anonymous, one keep-alive connection")
     for z in ZOOMS:
         cold()
@@ -124,7 +124,6 @@ def speed(client: Client, cold: "Cold", db: Path, args: argparse.Namespace) -> l
     for label, path, target in (("/stats", "/stats", None), ("home page /", "/", TARGET_HOME_MS)):
         cold()
         timing_rows(label, time_cold_warm(client, [path], args.repeat), target)
-    return records[:1] + records[-1:]
 
 
 def lists(client: Client, cold: "Cold", depth: int) -> None:
@@ -184,8 +183,10 @@ def load_rows(label: str, result: LoadResult) -> None:
         row("  latency p50 / p99", f"{result.p50_ms:,.1f} / {result.p99_ms:,.1f} ms", "",
             f"{result.requests:,} requests"),
         row("  publishing meanwhile", f"{result.published / result.seconds:,.1f} writes/s",
-            "works", f"{len(result.publish_failures)} failed; p99 {result.publish_p99_ms:,.0f} ms"),
-        row("  node CPU (user+sys)", f"{result.node_cores:,.2f} cores", "of 2"),
+            "works", f"{len(result.publish_failures)} failed; p99 {result.publish_p99_ms:,.0f} ms")
+        if result.published or result.publish_failures else row("  nobody publishing", ""),
+        row("  node CPU (user+sys)", f"{result.node_cores:,.2f} cores", f"of {os.cpu_count()}",
+            f"machine load average {os.getloadavg()[0]:.1f}"),
     )  # fmt: skip
     for failure in result.publish_failures[:3]:
         say(f"    publish failure: {failure}")
@@ -207,11 +208,11 @@ def load(client: Client, node: NodeProcess, token: str, args: argparse.Namespace
         if status != 200:
             say(row(label, "", f">= {TARGET_RATE:,} req/s", f"not built yet ({status})"))
             continue
-        load_rows(
-            label,
-            run_load(node.url.rstrip("/"), node.pid, token, paths, args.load_seconds,
-                     args.connections, args.threads),
-        )  # fmt: skip
+        url = node.url.rstrip("/")
+        wrk = (paths, args.load_seconds, args.connections, args.threads)
+        load_rows(label, run_load(url, node.pid, token, *wrk))
+        if args.compare_quiet:
+            load_rows(f"  {label}, nobody publishing", run_load(url, node.pid, None, *wrk))
 
 
 def run(site: SiteNode, work: Path, args: argparse.Namespace) -> None:
@@ -222,9 +223,13 @@ def run(site: SiteNode, work: Path, args: argparse.Namespace) -> None:
         url = node.wait_serving(timeout=600).rstrip("/")
         client = Client(url, "")
         try:
-            records = speed(client, Cold(url, site.token), data_dir / "banscan.db", args)
-            weight(client, records)
-            load(client, node, site.token, args)
+            db = data_dir / "banscan.db"
+            if "speed" in args.parts:
+                speed(client, Cold(url, site.token), db, args)
+            if "weight" in args.parts:
+                weight(client, record_paths(db, 2))
+            if "load" in args.parts:
+                load(client, node, site.token, args)
         finally:
             client.close()
     finally:
@@ -250,11 +255,17 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     add("--load-seconds", type=int, default=30, help="seconds of wrk per route; 0 skips (30)")
     add("--connections", type=int, default=32, help="wrk's keep-alive connections (32)")
     add("--threads", type=int, default=1, help="wrk's threads (1: the node needs the cores)")
+    add("--parts", type=lambda s: set(s.split(",")), default={"speed", "weight", "load"},
+        help="what to measure, of speed,weight,load (all three)")  # fmt: skip
+    add("--compare-quiet", action="store_true",
+        help="also load each route with nobody publishing, for comparison")  # fmt: skip
     add("--also-load", action="append", default=[], metavar="PATH",
         help="another page to load the same way, for comparison (repeatable)")  # fmt: skip
     args = parser.parse_args(argv)
     if min(args.deployments, args.incidents, args.tiles, args.records, args.repeat) < 1:
         parser.error("counts must be >= 1")
+    if not args.parts or args.parts - {"speed", "weight", "load"}:
+        parser.error("--parts takes speed, weight and load, separated by commas")
     if args.load_seconds < 0 or args.connections < 1 or args.threads < 1:
         parser.error("--load-seconds must be >= 0, --connections and --threads >= 1")
     return args

@@ -125,17 +125,25 @@ def parse_wrk(output: str) -> tuple[float, int, int, float, float]:
 
 
 def run_load(
-    url: str, pid: int, token: str, paths: list[str], seconds: int, connections: int, threads: int
+    url: str,
+    pid: int,
+    token: str | None,
+    paths: list[str],
+    seconds: int,
+    connections: int,
+    threads: int,
 ) -> LoadResult:
-    """``wrk`` over ``paths`` for ``seconds`` while a publisher publishes."""
+    """``wrk`` over ``paths`` for ``seconds`` while a publisher publishes (none without a
+    ``token``: a comparison)."""
     wrk = wrk_path()
     if wrk is None:
         raise RuntimeError("wrk is not installed")
     with tempfile.TemporaryDirectory(prefix="banscan-site-wrk-") as tmp:
         script = Path(tmp) / "paths.lua"
         script.write_text(SCRIPT % ", ".join(f'"{p}"' for p in paths))
-        publisher = Publisher(url, token)
-        publisher.start()
+        publisher = Publisher(url, token or "")
+        if token:
+            publisher.start()
         cpu, began = proc_cpu_seconds(pid), time.perf_counter()
         command = [wrk, f"-t{threads}", f"-c{connections}", f"-d{seconds}s", *LATENCY]
         try:
