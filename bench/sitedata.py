@@ -15,14 +15,18 @@ importing through ``banscan import``.
 
 The node's data directory (``banscan init``'s configuration and key, the database and
 the ``bench-publisher`` token file) is kept in the cache directory under a name made of
-the counts, the seed, :data:`DATASET_VERSION` and the schema version (the number of
-migrations), so a rerun with the same parameters reuses it. When the schema has moved
-on, a copy of the older node is upgraded by its migrations, as a real node's would be,
-rather than built again. Each run measures a copy (publishing under load adds records).
+the counts, the seed, :data:`DATASET_VERSION` and the schema (the number of migrations
+and a hash of their text, each node keeping its migrations' hashes in ``bench-schema``),
+so a rerun with the same parameters reuses it. When migrations have been added, a copy
+of the older node whose migrations are a prefix of today's is upgraded by them, as a
+real node's would be, rather than built again; when one was edited, it is built again.
+Each run measures a copy (publishing under load adds records).
 """
 
 import asyncio
 import datetime
+import hashlib
+import json
 import math
 import random
 import shutil
@@ -139,36 +143,57 @@ class SiteNode:
     how: str
 
 
-def node_path(cache_dir: Path, deployments: int, incidents: int, seed: int, schema: int) -> Path:
-    name = f"site-v{DATASET_VERSION}-schema{schema}-d{deployments}-i{incidents}-s{seed}"
-    return cache_dir / name
+def schema() -> list[str]:
+    """A short hash of each migration's text: which schema a built node has."""
+    return [hashlib.sha256(m.encode()).hexdigest()[:12] for m in MIGRATIONS]
+
+
+def node_path(
+    cache_dir: Path, deployments: int, incidents: int, seed: int, hashes: list[str]
+) -> Path:
+    tag = f"{len(hashes)}-{hashlib.sha256(''.join(hashes).encode()).hexdigest()[:8]}"
+    return cache_dir / f"site-v{DATASET_VERSION}-schema{tag}-d{deployments}-i{incidents}-s{seed}"
 
 
 def build(cache_dir: Path, deployments: int, incidents: int, seed: int, workers: int) -> SiteNode:
     """The cached node for these parameters: kept, upgraded from an older schema's (its
     migrations run, as on a real node's upgrade), or built now."""
-    path = node_path(cache_dir, deployments, incidents, seed, len(MIGRATIONS))
+    hashes = schema()
+    path = node_path(cache_dir, deployments, incidents, seed, hashes)
     how = "cached"
     if not (path / "bench-built").is_file():
         shutil.rmtree(path, ignore_errors=True)
         path.parent.mkdir(parents=True, exist_ok=True)
-        older = [
-            node_path(cache_dir, deployments, incidents, seed, schema)
-            for schema in range(len(MIGRATIONS) - 1, 0, -1)
-        ]
-        found = next((o for o in older if (o / "bench-built").is_file()), None)
+        found = _upgradable(cache_dir, f"-d{deployments}-i{incidents}-s{seed}", hashes)
+        partial = path.with_suffix(".partial")
+        shutil.rmtree(partial, ignore_errors=True)
         if found is not None:
             began = time.perf_counter()
-            shutil.rmtree(path.with_suffix(".partial"), ignore_errors=True)
-            shutil.copytree(found, path.with_suffix(".partial"))
-            asyncio.run(_migrate(path.with_suffix(".partial")))
-            path.with_suffix(".partial").rename(path)
+            shutil.copytree(found, partial)
+            asyncio.run(_migrate(partial))
             how = f"upgraded from {found.name} in {time.perf_counter() - began:,.0f} s"
         else:
-            _build(path, deployments, incidents, seed, workers)
+            _build(partial, deployments, incidents, seed, workers)
             how = "built now, cached"
+        (partial / "bench-schema").write_text(json.dumps(hashes) + "\n")
+        partial.rename(path)
     token = (path / "bench-publisher").read_text().strip()
     return SiteNode(path, token, float((path / "bench-built").read_text()), how)
+
+
+def _upgradable(cache_dir: Path, suffix: str, hashes: list[str]) -> Path | None:
+    """The built node of the same data set whose migrations are the longest strict prefix
+    of this schema's (a node built before a migration was edited is no use)."""
+    best, best_length = None, 0
+    for candidate in cache_dir.glob(f"site-v{DATASET_VERSION}-schema*{suffix}"):
+        try:
+            built = json.loads((candidate / "bench-schema").read_text())
+        except (OSError, ValueError):
+            continue
+        fits = best_length < len(built) < len(hashes) and built == hashes[: len(built)]
+        if fits and (candidate / "bench-built").is_file():
+            best, best_length = candidate, len(built)
+    return best
 
 
 def _build(path: Path, deployments: int, incidents: int, seed: int, workers: int) -> None:
