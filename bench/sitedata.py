@@ -30,6 +30,7 @@ import json
 import math
 import random
 import shutil
+import sqlite3
 import time
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -191,7 +192,7 @@ def _upgradable(cache_dir: Path, suffix: str, hashes: list[str]) -> Path | None:
         except (OSError, ValueError):
             continue
         fits = best_length < len(built) < len(hashes) and built == hashes[: len(built)]
-        if fits and (candidate / "bench-built").is_file():
+        if fits and (candidate / "bench-built").is_file() and _version(candidate) == len(built):
             best, best_length = candidate, len(built)
     return best
 
@@ -206,6 +207,16 @@ def _build(path: Path, deployments: int, incidents: int, seed: int, workers: int
     token = create_token(path, "publisher")
     (path / "bench-publisher").write_text(token + "\n")
     (path / "bench-built").write_text(f"{time.perf_counter() - started:.1f}\n")
+
+
+def _version(path: Path) -> int:
+    """The schema version of a node's database (a node started in place by another
+    checkout may have been migrated beyond what its ``bench-schema`` says)."""
+    conn = sqlite3.connect(f"file:{DataDir(path).database}?mode=ro", uri=True)
+    try:
+        return int(conn.execute("PRAGMA user_version").fetchone()[0])
+    finally:
+        conn.close()
 
 
 async def _migrate(path: Path) -> None:
