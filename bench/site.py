@@ -78,8 +78,10 @@ def timing_rows(label: str, cw: ColdWarm, target_ms: float | None) -> None:
     verdict = "" if not target_ms else "ok" if cw.cold.p99_ms <= target_ms else "ABOVE TARGET"
     say(
         row(f"{label}, cold", _p50_p99(cw.cold), target, f"{verdict} ({cw.cold.items} addresses)"),
+        row("  first request after a write", f"{cw.cold.seconds[0] * 1000:,.1f} ms", "",
+            "(the first cold one, just after a record was published)"),
         row("  warm (answer cache)", _p50_p99(cw.warm), "", f"{len(cw.warm.seconds)} requests"),
-    )
+    )  # fmt: skip
     if verdict == "ABOVE TARGET":
         say(*(f"    slow: {s * 1000:,.0f} ms {path}" for s, path in cw.slowest))
 

@@ -76,3 +76,34 @@ def test_site_benchmark_runs_in_a_tiny_mode(
     out = captured.out
     for figure in ("tiles z14", "list pages, first", "home page /", "/privacy", "load"):
         assert figure in out
+
+
+def test_site_benchmark_finds_what_a_page_loads() -> None:
+    from bench.siteweight import _linked, _Links
+
+    links = _Links()
+    links.feed(
+        '<link rel="stylesheet" href="/static/site.css?v=1"><link rel="icon" href="/i.svg">'
+        '<script src="/static/map.js?v=2" defer></script>'
+        '<div id="map" data-worker="/static/w.js?v=3" data-tiles="/tiles/{z}/{x}/{y}.mvt"></div>'
+        '<section data-ed25519="/static/vendor/@noble/ed25519/index.js?v=4"></section>'
+    )
+    assert links.css == ["/static/site.css?v=1"]
+    assert links.js == [
+        "/static/map.js?v=2",
+        "/static/w.js?v=3",
+        "/static/vendor/@noble/ed25519/index.js?v=4",
+    ]
+    assert links.other == ["/i.svg"]
+    module = b'import{a as b}from"./utils.js";export * from "./_md.js";const x = "./not-a-module";'
+    assert _linked("js", "/static/vendor/m/index.js", module) == [
+        ("js", "/static/vendor/m/utils.js"),
+        ("js", "/static/vendor/m/_md.js"),
+    ]
+    css = (
+        b'@import url("parts.css"); .a { background: url(/static/dot.svg) } .b { src: url(data:x) }'
+    )
+    assert _linked("css", "/static/site.css", css) == [
+        ("css", "/static/parts.css"),
+        ("other", "/static/dot.svg"),
+    ]
