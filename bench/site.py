@@ -36,7 +36,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bench import harness
-from bench.harness import Table, stop_node
+from bench.harness import Table, proc_cpu_seconds, stop_node
 from bench.querytiming import Client, Timing
 from bench.sitedata import SiteNode, build, copy_node, take_reports
 from bench.siteload import LoadResult, run_load, wrk_path
@@ -80,6 +80,8 @@ def timing_rows(label: str, cw: ColdWarm, target_ms: float | None) -> None:
         row(f"{label}, cold", _p50_p99(cw.cold), target, f"{verdict} ({cw.cold.items} addresses)"),
         row("  first request after a write", f"{cw.cold.seconds[0] * 1000:,.1f} ms", "",
             "(the first cold one, just after a record was published)"),
+        row("  node CPU per cold request", f"{cw.cpu_ms:,.1f} ms", "",
+            "(user + system, all threads: about what it takes on a quiet machine)"),
         row("  warm (answer cache)", _p50_p99(cw.warm), "", f"{len(cw.warm.seconds)} requests"),
     )  # fmt: skip
     if verdict == "ABOVE TARGET":
@@ -109,7 +111,7 @@ def speed(client: Client, cold: "Cold", db: Path, args: argparse.Namespace) -> N
     say("", "speed: p50 / p99, anonymous, one keep-alive connection")
     for z in ZOOMS:
         cold()
-        timing = time_cold_warm(client, tile_paths(z, args.tiles), 2)
+        timing = time_cold_warm(client, tile_paths(z, args.tiles), 2, cold.cpu)
         timing_rows(f"tiles z{z}", timing, TARGET_MAP_MS)
     route = cluster_route(client)
     for z in ZOOMS:
@@ -118,21 +120,23 @@ def speed(client: Client, cold: "Cold", db: Path, args: argparse.Namespace) -> N
             continue
         cold()
         paths = cluster_paths(route[0], route[1], z, args.tiles)
-        timing_rows(f"clusters z{z} ({route[0]})", time_cold_warm(client, paths, 2), TARGET_MAP_MS)
+        timing_rows(
+            f"clusters z{z} ({route[0]})", time_cold_warm(client, paths, 2, cold.cpu), TARGET_MAP_MS
+        )
     lists(client, cold, args.list_depth)
     records = record_paths(db, args.records)
     cold()
-    timing_rows("record pages", time_cold_warm(client, records, 2), TARGET_LIST_MS)
+    timing_rows("record pages", time_cold_warm(client, records, 2, cold.cpu), TARGET_LIST_MS)
     for label, path, target in (("/stats", "/stats", None), ("home page /", "/", TARGET_HOME_MS)):
         cold()
-        timing_rows(label, time_cold_warm(client, [path], args.repeat), target)
+        timing_rows(label, time_cold_warm(client, [path], args.repeat, cold.cpu), target)
 
 
 def lists(client: Client, cold: "Cold", depth: int) -> None:
     """First pages with and without filters, then the pages their "next" links lead to."""
     first, _ = list_paths(client, 0)
     cold()
-    timing = time_cold_warm(client, first, 2)
+    timing = time_cold_warm(client, first, 2, cold.cpu)
     timing_rows("list pages, first", timing, TARGET_LIST_MS)
     if timing.cold.error:
         return
@@ -141,14 +145,20 @@ def lists(client: Client, cold: "Cold", depth: int) -> None:
         say(row("list pages, later", "", f"p99 <= {TARGET_LIST_MS} ms", "no next links found"))
         return
     cold()
-    timing_rows(f"list pages 2-{depth + 1}", time_cold_warm(client, later, 2), TARGET_LIST_MS)
+    timing_rows(
+        f"list pages 2-{depth + 1}", time_cold_warm(client, later, 2, cold.cpu), TARGET_LIST_MS
+    )
 
 
 class Cold:
     """Makes the node's cached answers stale before a group is timed cold."""
 
-    def __init__(self, url: str, token: str) -> None:
-        self.url, self.token = url, token
+    def __init__(self, url: str, token: str, pid: int) -> None:
+        self.url, self.token, self.pid = url, token, pid
+
+    def cpu(self) -> float:
+        """The node's CPU seconds so far."""
+        return proc_cpu_seconds(self.pid)
 
     def __call__(self) -> None:
         invalidate(self.url, self.token)
@@ -227,7 +237,7 @@ def run(site: SiteNode, work: Path, args: argparse.Namespace) -> None:
         try:
             db = data_dir / "banscan.db"
             if "speed" in args.parts:
-                speed(client, Cold(url, site.token), db, args)
+                speed(client, Cold(url, site.token, node.pid), db, args)
             if "weight" in args.parts:
                 weight(client, record_paths(db, 2))
             if "load" in args.parts:

@@ -21,6 +21,7 @@ import random
 import sqlite3
 import time
 import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -168,13 +169,17 @@ class ColdWarm:
     cold: Timing
     warm: Timing
     slowest: list[tuple[float, str]]  # the slowest cold requests: seconds, address
+    cpu_ms: float = 0.0  # the node's CPU time per cold request
 
 
-def time_cold_warm(client: Client, paths: list[str], warm_passes: int) -> ColdWarm:
-    """Each address once (cold), then ``warm_passes`` more times each (warm)."""
+def time_cold_warm(
+    client: Client, paths: list[str], warm_passes: int, cpu: Callable[[], float] = lambda: 0.0
+) -> ColdWarm:
+    """Each address once (cold), then ``warm_passes`` more times each (warm); ``cpu`` tells
+    the node's CPU seconds so far."""
     if not paths:
         return ColdWarm(Timing([], error="no addresses"), Timing([], error="no addresses"), [])
-    timings = []
+    timings, cpu_seconds = [], cpu()
     for passes in (1, warm_passes):
         seconds = []
         for _ in range(passes):
@@ -190,5 +195,6 @@ def time_cold_warm(client: Client, paths: list[str], warm_passes: int) -> ColdWa
                     )
                     return ColdWarm(Timing([], error=error), Timing([], error=error), [])
         timings.append(Timing(seconds, len(paths)))
+        cpu_seconds = cpu() - cpu_seconds if passes == 1 else cpu_seconds
     slowest = sorted(zip(timings[0].seconds, paths, strict=True), reverse=True)[:3]
-    return ColdWarm(timings[0], timings[1], slowest)
+    return ColdWarm(timings[0], timings[1], slowest, cpu_seconds * 1000 / len(paths))
