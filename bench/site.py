@@ -191,7 +191,7 @@ def load_rows(label: str, result: LoadResult) -> None:
         row(label, f"{result.requests_per_s:,.0f} req/s", f">= {TARGET_RATE:,} req/s",
             "ok" if ok else "BELOW TARGET"),
         row("  errors (non-2xx/3xx, socket)", f"{result.errors:,}", "0",
-            "ok" if result.errors == 0 else "ERRORS"),
+            "ok" if result.errors == 0 else f"ERRORS: {result.error_detail}"),
         row("  latency p50 / p99", f"{result.p50_ms:,.1f} / {result.p99_ms:,.1f} ms", "",
             f"{result.requests:,} requests"),
         row("  publishing meanwhile", f"{result.published / result.seconds:,.1f} writes/s",

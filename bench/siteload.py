@@ -99,6 +99,7 @@ class LoadResult:
     publish_p99_ms: float
     node_cores: float
     seconds: float
+    error_detail: str = ""  # wrk's own lines: which answers, which socket errors (timeouts)
 
 
 def _ms(text: str) -> float:
@@ -173,4 +174,5 @@ def run_load(
         publish[min(len(publish) - 1, int(0.99 * len(publish)))] if publish else float("nan"),
         cores,
         wall,
+        "; ".join(re.findall(r"Non-2xx or 3xx responses: \d+|Socket errors: .*", done.stdout)),
     )
