@@ -192,7 +192,8 @@ def load_rows(label: str, result: LoadResult) -> None:
             "ok" if ok else "BELOW TARGET"),
         row("  errors (non-2xx/3xx, socket)", f"{result.errors:,}", "0",
             "ok" if result.errors == 0 else f"ERRORS: {result.error_detail}"),
-        row("  latency p50 / p99", f"{result.p50_ms:,.1f} / {result.p99_ms:,.1f} ms", "",
+        row("  latency p50 / p99", f"{result.p50_ms:,.1f} / {result.p99_ms:,.1f} ms"
+            if result.requests > result.errors else "none answered", "",
             f"{result.requests:,} requests"),
         row("  publishing meanwhile", f"{result.published / result.seconds:,.1f} writes/s",
             "works", f"{len(result.publish_failures)} failed; p99 {result.publish_p99_ms:,.0f} ms")
