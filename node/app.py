@@ -26,6 +26,8 @@ from node.security import add_security_headers
 from node.state import CONFIG, NODE_KEY, STORE, TASKS, VERIFIER
 from node.timing import OBSERVERS, timing_middleware
 from node.web import about as site_about
+from node.web import lists as site_lists
+from node.web import recordpage as site_records
 from node.web import report as report_form
 from node.web import static, templating
 from node.web.site import SITE, SiteInfo, html_errors
@@ -87,6 +89,8 @@ def create_app(
     app.add_routes(report_form.routes)
     app.add_routes(static.routes)
     app.add_routes(site_about.routes)
+    app.add_routes(site_lists.routes)
+    app.add_routes(site_records.routes)
     return app
 
 

@@ -22,6 +22,7 @@ CONFIG_FILE = "banscan.toml"
 KEY_FILE = "node.key"
 DATABASE_FILE = "banscan.db"
 URL_FILE = "node.url"
+LOCK_FILE = "node.lock"
 ENV_PREFIX = "BANSCAN_"
 # Environment variables that are not config keys.
 ENV_NOT_KEYS = frozenset({"BANSCAN_DATA_DIR", "BANSCAN_TOKEN"})

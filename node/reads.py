@@ -59,7 +59,7 @@ GATED_ROUTES = CACHED_ROUTES | {"/api/v1/export"}
 OFF_LOOP_RECORDS = 16
 RETRY_AFTER_S = 1
 # Headers a handler may set that are kept with its cached answer (a page's own policy).
-KEPT_HEADERS = ("Content-Security-Policy",)
+KEPT_HEADERS = ("Content-Security-Policy", "Content-Disposition")
 PRIVATE = "private, no-store"
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -245,7 +245,9 @@ class Reads:
             "Vary": vary,
         }
         if not_modified(request, answer):
-            return web.Response(status=304, headers=headers)
+            # A 304's headers update the browser's stored ones: without the page's own
+            # policy, the default one (no script) would replace it on a reload.
+            return web.Response(status=304, headers={**headers, **dict(answer.headers)})
         return web.Response(
             body=answer.body,
             headers={**headers, **dict(answer.headers), "Content-Type": answer.content_type},

@@ -177,6 +177,19 @@ class RecordQueries:
             if not pending.cancelled():
                 pending.exception()  # retrieved, so it is not reported as lost
 
+    async def count_up_to(self, query: QueryFilter, cap: int) -> int:
+        """How many records match, counting no further than ``cap``: a list's heading
+        ("more than 10,000 match") reads at most ``cap`` index entries whatever the
+        filter, where an exact count of a common city reads every match."""
+        where, params = where_clause(query)
+        sql = statement(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM records r WHERE {where} LIMIT ?)", where=where
+        )
+        async with self._db.reader.execute(sql, (*params, cap)) as cursor:
+            row = await cursor.fetchone()
+        assert row is not None
+        return int(row[0])
+
     async def stats(
         self, query: QueryFilter, group_by: Sequence[str], period: str | None = None
     ) -> Stats:

@@ -8,6 +8,7 @@ from typing import Any
 
 from node.api.openapi.site import site_paths
 from tests.conftest import NodeClient
+from tests.sitedata import CAMERA, INCIDENT, publish
 from tests.test_api_openapi import METHODS, Conformance
 
 
@@ -25,6 +26,18 @@ async def test_every_documented_answer_of_the_site_is_real(client: NodeClient) -
     answer = await client.get(css)
     await check("/static/{name}", css, {"If-None-Match": answer.headers["ETag"]})
     await check("/static/{name}", "/static/no-such-file.css")
+
+    camera = await publish(client.server, "deployment", CAMERA)
+    incident = await publish(client.server, "incident", INCIDENT)
+    for kind, record_id in (("deployments", camera), ("incidents", incident)):
+        await check(f"/{kind}", f"/{kind}?city=New+York&lang=en")
+        await check(f"/{kind}", f"/{kind}?after=soon")
+        await check(f"/{kind}/{{id}}", f"/{kind}/{record_id}?lang=es")
+        await check(f"/{kind}/{{id}}", f"/{kind}/{record_id[:10]}")
+        await check(f"/{kind}/{{id}}", f"/{kind}/{'0' * 64}")
+        await check(f"/{kind}/{{id}}/bundle", f"/{kind}/{record_id}/bundle")
+        await check(f"/{kind}/{{id}}/bundle", f"/{kind}/{record_id.upper()}/bundle")
+        await check(f"/{kind}/{{id}}/bundle", f"/{kind}/{'0' * 64}/bundle")
 
     documented = {
         (method, path, status)
