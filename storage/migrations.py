@@ -15,6 +15,8 @@ import aiosqlite
 
 from protocol.kinds import decode_body, is_known_kind
 from storage.columns import QUERY_COLUMNS, V2_QUERY_COLUMNS, query_columns, summary_text
+from storage.listindexes import LIST_INDEXES
+from storage.mapgrid import MIGRATION as MAP_GRID
 from storage.sql import statement
 
 # Version 5: the tables of storage.rollup and the triggers that keep them exact.
@@ -352,6 +354,11 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE records ADD COLUMN frt TEXT;
     CREATE INDEX records_frt ON records (kind, frt) WHERE frt IS NOT NULL;
     """,
+    # 9: indexes for the site's lists, filtered and newest first (storage.listindexes)
+    LIST_INDEXES,
+    # 10: the map's rollup of deployments per grid cell, filled from existing records,
+    # and its triggers (storage.mapgrid)
+    MAP_GRID,
 )
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from protocol.trust import Trust
 from storage.database import Database, Synchronous
 from storage.feeds import FeedStore
+from storage.mapdata import MapData
 from storage.nonces import NonceStore
 from storage.peers import PeerStore
 from storage.quarantine import DEFAULT_MAX_BYTES
@@ -35,6 +36,8 @@ class Store:
         self.records = RecordStore(db, clock, self.trust, quarantine_max_bytes)
         # Filtered reads of current incidents and deployments (pages, stats, coverage).
         self.queries = RecordQueries(db)
+        # The map's points, clusters, incident cells and coverage.
+        self.map = MapData(db)
         self.tokens = TokenStore(db, clock)
         self.feeds = FeedStore(db)
         self.peers = PeerStore(db)

@@ -4,8 +4,10 @@
 JavaScript on or off at a window width, and records every request the page
 makes, every console message and every Content-Security-Policy violation, so a
 test can assert that nothing left the node's origin. :func:`screenshot` keeps a
-picture of the page as a test artifact (``$BANSCAN_SCREENSHOTS``, by default
-``build/screenshots/``), to be looked at by a person.
+picture of the page as a test artifact (``$SCREENSHOTS_DIR``, by default
+``build/screenshots/``), to be looked at by a person. :func:`axe_violations` runs
+axe-core (vendored in ``tests/vendor/``) on a page visited with ``bypass_csp=True``
+and returns its serious and critical findings.
 
 On CI the absence of chromium is a failure (``.ci/run`` installs it); elsewhere
 the browser tests are skipped.
@@ -17,6 +19,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -32,7 +35,11 @@ needs_chromium = pytest.mark.skipif(
     CHROMIUM is None, reason="no chromium on PATH (apt-get install chromium; .ci/run does)"
 )
 ROOT = Path(__file__).resolve().parent.parent
-SCREENSHOTS = Path(os.environ.get("BANSCAN_SCREENSHOTS", ROOT / "build" / "screenshots"))
+AXE = ROOT / "tests" / "vendor" / "axe-core" / "axe.min.js"
+# axe-core's impact levels that fail a page.
+SERIOUS = ("serious", "critical")
+# Not a BANSCAN_ variable: the node takes those as settings and refuses unknown ones.
+SCREENSHOTS = Path(os.environ.get("SCREENSHOTS_DIR", ROOT / "build" / "screenshots"))
 # The widths every page is looked at: a laptop and a phone.
 WIDTHS = (1280, 390)
 # Flags that keep chromium from calling Google's services, which this machine refuses.
@@ -71,6 +78,7 @@ class Visit:
     console: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)  # uncaught script errors
+    status: int | None = None  # the page's own answer
 
     def elsewhere(self) -> list[str]:
         """Requests to any origin but the node's (data: and blob: URLs are the page's own)."""
@@ -98,12 +106,17 @@ async def visit(
     javascript: bool,
     width: int = 1280,
     locale: str = "en-GB",
+    bypass_csp: bool = False,
 ) -> AsyncIterator[Visit]:
-    """``url`` opened in a fresh context (no cookies) with JavaScript on or off."""
+    """``url`` opened in a fresh context (no cookies) with JavaScript on or off.
+
+    ``bypass_csp`` lets the test inject scripts (axe-core) that the page's policy
+    refuses; only for that: a visit that checks the policy must not bypass it."""
     context = await browser.new_context(
         java_script_enabled=javascript,
         locale=locale,
         viewport={"width": width, "height": 900},
+        bypass_csp=bypass_csp,
     )
     context.set_default_timeout(15_000)
     try:
@@ -113,7 +126,8 @@ async def visit(
         page.on("console", lambda message: seen.console.append(message.text))
         page.on("requestfailed", lambda request: seen.failed.append(request.url))
         page.on("pageerror", lambda error: seen.errors.append(str(error)))
-        await page.goto(url)
+        response = await page.goto(url)
+        seen.status = response.status if response is not None else None
         yield seen
     finally:
         await context.close()
@@ -125,3 +139,22 @@ async def screenshot(page: async_api.Page, name: str) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     await page.screenshot(path=str(path), full_page=True)
     return path
+
+
+async def axe_violations(page: async_api.Page) -> list[str]:
+    """axe-core's serious and critical violations on ``page``, one line per rule with
+    the elements it found, e.g. ``color-contrast (serious): ... at ['main > p']``.
+
+    The page must come from a :func:`visit` with ``bypass_csp=True`` and JavaScript
+    on: axe runs as a script in the page, which the site's policy would refuse."""
+    await page.add_script_tag(path=str(AXE))
+    found: list[dict[str, Any]] = await page.evaluate(
+        """async () => (await axe.run(document, {resultTypes: ["violations"]})).violations
+            .map(v => ({id: v.id, impact: v.impact, help: v.help,
+                        targets: v.nodes.slice(0, 5).map(n => n.target.join(" "))}))"""
+    )
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} at {v['targets']}"
+        for v in found
+        if v["impact"] in SERIOUS
+    ]

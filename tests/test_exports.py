@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import geojson  # type: ignore[import-untyped]  # no stubs or py.typed
+import geojson
 import msgpack
 import pytest
 from structlog.testing import capture_logs

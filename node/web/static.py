@@ -20,6 +20,8 @@ from typing import Final
 
 from aiohttp import web
 
+from node.security import content_security_policy
+
 routes = web.RouteTableDef()
 
 _TEXT_TYPES: Final = {
@@ -36,6 +38,10 @@ _BINARY_TYPES: Final = {
     ".woff2": "font/woff2",
 }
 IMMUTABLE: Final = "public, max-age=31536000, immutable"
+# A dedicated worker runs under the policy its own script is served with, not the page's:
+# MapLibre's worker fetches the map's tiles and outlines from this origin.
+WORKERS: Final = frozenset({"vendor/maplibre-gl/dist/maplibre-gl-csp-worker.js"})
+WORKER_POLICY: Final = content_security_policy(connect=True)
 REVALIDATE: Final = "public, max-age=0, must-revalidate"
 
 
@@ -93,6 +99,8 @@ async def static_file(request: web.Request) -> web.StreamResponse:
         "Cache-Control": IMMUTABLE if request.query.get("v") == found.version else REVALIDATE,
         "Vary": "Accept-Encoding",
     }
+    if request.match_info["name"] in WORKERS:
+        headers["Content-Security-Policy"] = WORKER_POLICY
     if found.etag in request.headers.get("If-None-Match", ""):
         return web.Response(status=304, headers=headers)
     body = found.body

@@ -1,0 +1,199 @@
+"""Incidents on the map: counts per area cell, never a group smaller than the minimum.
+
+An incident carries an area cell (a geohash of at most six characters), never a
+point. The map shows how many incidents each cell holds, but only where a cell
+holds at least ``minimum`` of them (``[site] min_incidents_per_cell``).
+
+:func:`suppress` decides once, for one set of incidents, which groups are shown:
+from the finest cells up, a cell holding at least ``minimum`` incidents (its own,
+plus those its sub-cells could not show) is *shown* with that count; a smaller
+cell's incidents go up to its parent cell, and so on to the coarsest cells (one
+character). What is still below the minimum there is shown nowhere, only as a
+total ("n incidents in areas too small to show").
+
+Every answer the map gives (a tile, a GeoJSON view, at any zoom) is then a sum of
+shown groups: at precision ``p`` a shown group of a finer cell counts in its
+``p``-character ancestor, and a shown group of a coarser cell is drawn as its own,
+larger cell. So each count is at least ``minimum``, and because every zoom, tile
+and view sums the *same* groups, subtracting one answer from another (two zooms,
+two overlapping views) yields only sums of whole groups, never fewer than
+``minimum`` incidents. What is not guaranteed is said in docs/site.md: two
+different filters are two different sets of incidents, each grouped on its own.
+"""
+
+from collections import defaultdict
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+
+from protocol.fields import GEOHASH_ALPHABET
+
+MAX_PRECISION = 6
+_VALUES = {ch: index for index, ch in enumerate(GEOHASH_ALPHABET)}
+
+# A cell's indices at its own precision: (longitude index, latitude index).
+Index = tuple[int, int]
+
+
+def bit_counts(precision: int) -> tuple[int, int]:
+    """(longitude bits, latitude bits) of a geohash of ``precision`` characters."""
+    bits = 5 * precision
+    return (bits + 1) // 2, bits // 2
+
+
+def cell_index(geohash: str) -> Index:
+    """The column and row of a geohash's cell in its precision's grid."""
+    lon_index = lat_index = 0
+    step = 0
+    for ch in geohash:
+        value = _VALUES[ch]
+        for shift in range(4, -1, -1):
+            bit = (value >> shift) & 1
+            if step % 2 == 0:
+                lon_index = (lon_index << 1) | bit
+            else:
+                lat_index = (lat_index << 1) | bit
+            step += 1
+    return lon_index, lat_index
+
+
+def cell_bounds(precision: int, index: Index) -> tuple[float, float, float, float]:
+    """(west, south, east, north) in degrees of the cell at ``index``."""
+    lon_bits, lat_bits = bit_counts(precision)
+    i, j = index
+    return (
+        -180 + 360 * i / (1 << lon_bits),
+        -90 + 180 * j / (1 << lat_bits),
+        -180 + 360 * (i + 1) / (1 << lon_bits),
+        -90 + 180 * (j + 1) / (1 << lat_bits),
+    )
+
+
+def index_range(
+    precision: int, west: float, south: float, east: float, north: float
+) -> tuple[int, int, int, int]:
+    """(first column, first row, last column, last row) of the cells meeting a box."""
+    lon_bits, lat_bits = bit_counts(precision)
+    columns, rows = 1 << lon_bits, 1 << lat_bits
+
+    def clamp(value: float, top: int) -> int:
+        return min(max(int(value), 0), top - 1)
+
+    return (
+        clamp((west + 180) / 360 * columns, columns),
+        clamp((south + 90) / 180 * rows, rows),
+        clamp((east + 180) / 360 * columns, columns),
+        clamp((north + 90) / 180 * rows, rows),
+    )
+
+
+@dataclass(frozen=True)
+class Cell:
+    """A drawn cell: its geohash, its precision's indices and the incidents it shows."""
+
+    geohash: str
+    index: Index
+    count: int
+
+    @property
+    def precision(self) -> int:
+        return len(self.geohash)
+
+    @property
+    def bounds(self) -> tuple[float, float, float, float]:
+        return cell_bounds(self.precision, self.index)
+
+
+@dataclass
+class AreaCells:
+    """The shown groups of one set of incidents (see the module docstring)."""
+
+    minimum: int
+    shown: dict[str, int]  # geohash -> incidents shown there (each >= minimum)
+    hidden: int  # incidents in no shown group
+    _views: dict[int, dict[int, dict[Index, int]]] = field(default_factory=dict, repr=False)
+
+    @property
+    def total(self) -> int:
+        return sum(self.shown.values()) + self.hidden
+
+    def at(self, precision: int) -> dict[int, dict[Index, int]]:
+        """The shown groups summed to at most ``precision`` characters: by cell precision,
+        each cell's indices and count (computed once per precision)."""
+        view = self._views.get(precision)
+        if view is None:
+            summed: dict[str, int] = defaultdict(int)
+            for geohash, count in self.shown.items():
+                summed[geohash[:precision]] += count
+            view = defaultdict(dict)
+            for geohash, count in summed.items():
+                view[len(geohash)][cell_index(geohash)] = count
+            self._views[precision] = view = dict(view)
+        return view
+
+    def cells(
+        self, precision: int, west: float, south: float, east: float, north: float
+    ) -> Iterator[Cell]:
+        """The drawn cells at ``precision`` that meet the box (degrees; west <= east)."""
+        for level, by_index in sorted(self.at(precision).items()):
+            first_i, first_j, last_i, last_j = index_range(level, west, south, east, north)
+            span = (last_i - first_i + 1) * (last_j - first_j + 1)
+            if span <= len(by_index):
+                found = (
+                    ((i, j), by_index[(i, j)])
+                    for i in range(first_i, last_i + 1)
+                    for j in range(first_j, last_j + 1)
+                    if (i, j) in by_index
+                )
+            else:
+                found = (
+                    (index, count)
+                    for index, count in by_index.items()
+                    if first_i <= index[0] <= last_i and first_j <= index[1] <= last_j
+                )
+            for index, count in found:
+                yield Cell(geohash_of(level, index), index, count)
+
+
+def geohash_of(precision: int, index: Index) -> str:
+    """The geohash of the cell at ``index`` of ``precision`` characters."""
+    lon_bits, lat_bits = bit_counts(precision)
+    i, j = index
+    code = 0
+    for step in range(5 * precision):
+        if step % 2 == 0:
+            lon_bits -= 1
+            code = (code << 1) | ((i >> lon_bits) & 1)
+        else:
+            lat_bits -= 1
+            code = (code << 1) | ((j >> lat_bits) & 1)
+    return "".join(
+        GEOHASH_ALPHABET[(code >> (5 * (precision - 1 - n))) & 31] for n in range(precision)
+    )
+
+
+def suppress(counts: Mapping[str, int], minimum: int) -> AreaCells:
+    """The shown groups of incidents counted per area cell (``counts``: geohash -> n)."""
+    minimum = max(minimum, 1)
+    by_length: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for geohash, count in counts.items():
+        if count > 0:
+            by_length[min(len(geohash), MAX_PRECISION)][geohash[:MAX_PRECISION]] += count
+    shown: dict[str, int] = {}
+    carried: dict[str, int] = defaultdict(int)
+    for length in range(MAX_PRECISION, 0, -1):
+        level = by_length.get(length, {})
+        for geohash, count in carried.items():
+            level[geohash] = level.get(geohash, 0) + count
+        carried = defaultdict(int)
+        for geohash, count in level.items():
+            if count >= minimum:
+                shown[geohash] = count
+            else:
+                carried[geohash[:-1]] += count
+    hidden = sum(carried.values())
+    return AreaCells(minimum, shown, hidden)
+
+
+def precision_for_zoom(zoom: int) -> int:
+    """The cell precision a map at ``zoom`` draws: cells a few tens of pixels across."""
+    return min(max((zoom + 3) // 2, 1), MAX_PRECISION)

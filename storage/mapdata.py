@@ -1,0 +1,270 @@
+"""The map's data: deployments as points or clusters, incidents as cells, who surveys where.
+
+Everything here reads indexed columns (``records``' query columns, the
+``map_grid`` rollup of :mod:`storage.mapgrid`, the ``members`` table) and never
+decodes a record's body, except the few small ``node`` records naming chapters.
+
+- Deployments in a box at a zoom (:meth:`MapData.deployments`): below
+  :data:`POINT_ZOOM`, clusters of a grid about sixteen cells across a tile, with
+  their counts, drawn at their members' mean position (a cell holding a single
+  deployment is that deployment, with its status and FRT capability); from
+  :data:`POINT_ZOOM`, each deployment with its id, unless the box holds more than
+  :data:`MAX_POINTS` (then the finest clusters). Each cluster or point belongs to
+  the box holding its position, so adjacent tiles never draw one twice.
+- Incidents (:meth:`MapData.area_cells`): counts per area cell that never show
+  a group smaller than the minimum (:mod:`storage.areacells`), computed once per
+  filter and database version.
+- Coverage (:meth:`MapData.surveyed`): the countries and cities where a chapter
+  collects data, so the map can say "not surveyed" elsewhere.
+"""
+
+import asyncio
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any, Final
+
+from protocol.kinds import NodeInfo, decode_body
+from storage.areacells import AreaCells, suppress
+from storage.database import Database
+from storage.filters import QueryFilter, where_clause
+from storage.mapgrid import LAT_OFFSET, LON_OFFSET, answerable, grid_where, stored_level
+from storage.sql import expand_in, statement
+
+POINT_ZOOM: Final = 12
+MAX_POINTS: Final = 2000
+# A tile at zoom z is 360 / 2**z degrees wide: 2**(27 - z) 1e-7 degrees is about a sixteenth.
+_CLUSTER_SHIFT: Final = 27
+_FINEST_SHIFT: Final = 15
+_CACHED_CELLS: Final = 32
+LON_MAX_E7: Final = 1_800_000_000
+LAT_MAX_E7: Final = 900_000_000
+
+# (west, south, east, north) in 1e-7 degrees; a position is in it when
+# west <= lon < east and south <= lat < north (the world's east and north edges included).
+Box = tuple[int, int, int, int]
+
+
+@dataclass(frozen=True, slots=True)
+class Point:
+    """One deployment: its id (None for a grid cell that holds just one), position,
+    status and FRT capability."""
+
+    id: bytes | None
+    lat_e7: int
+    lon_e7: int
+    status: str
+    frt: str
+
+
+@dataclass(frozen=True, slots=True)
+class Cluster:
+    """Deployments of one grid cell: how many, where on average, how many with FRT confirmed."""
+
+    count: int
+    lat_e7: int
+    lon_e7: int
+    frt_confirmed: int
+
+
+@dataclass(frozen=True)
+class Surveyed:
+    """Where a chapter collects data: country codes, and (country, city) pairs."""
+
+    countries: tuple[str, ...]
+    cities: tuple[tuple[str, str], ...]
+
+
+def inside(box: Box, lat_e7: int, lon_e7: int) -> bool:
+    west, south, east, north = box
+    return (west <= lon_e7 < east or lon_e7 == east == LON_MAX_E7) and (
+        south <= lat_e7 < north or lat_e7 == north == LAT_MAX_E7
+    )
+
+
+def cluster_shift(zoom: int) -> int:
+    """The grid level clusters use at ``zoom`` (cells of ``2**level`` 1e-7 degrees)."""
+    return max(_CLUSTER_SHIFT - zoom, _FINEST_SHIFT)
+
+
+class MapData:
+    """The map's reads, on the reader connection."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._cells: OrderedDict[tuple[QueryFilter, int, int], asyncio.Future[AreaCells]]
+        self._cells = OrderedDict()
+
+    async def version(self) -> int:
+        """SQLite's ``data_version``: changes whenever any connection commits."""
+        async with self._db.reader.execute("PRAGMA data_version") as cursor:
+            row = await cursor.fetchone()
+        return int(row[0]) if row else 0
+
+    # Deployments
+
+    async def deployments(
+        self, query: QueryFilter, zoom: int, box: Box, *, rollup: bool = True
+    ) -> list[Point | Cluster]:
+        """The points and clusters in ``box`` at ``zoom``. ``rollup=False`` counts from
+        the records themselves (what a test compares the rollup with)."""
+        if zoom >= POINT_ZOOM:
+            points = await self._points(query, box)
+            if points is not None:
+                return list(points)
+        return await self.clusters(query, cluster_shift(zoom), box, rollup=rollup)
+
+    async def _points(self, query: QueryFilter, box: Box) -> list[Point] | None:
+        west, south, east, north = box
+        bounded = replace(query, bbox=(south, west, min(north, LAT_MAX_E7), east))
+        where, params = where_clause(bounded, kind_index=False)
+        # The box's index, named: left to itself SQLite walks every public record by
+        # records_audience (0.8 s at a million deployments, 2 ms this way).
+        sql = statement(
+            "SELECT r.id, r.lat_e7, r.lon_e7, COALESCE(r.status, ''), COALESCE(r.frt, '') "
+            "FROM records r INDEXED BY records_point WHERE {where} AND r.lat_e7 IS NOT NULL "
+            "ORDER BY r.rid LIMIT ?",
+            where=where,
+        )
+        rows = list(await self._db.reader.execute_fetchall(sql, (*params, MAX_POINTS + 1)))
+        points = [Point(*row) for row in rows if inside(box, row[1], row[2])]
+        return points if len(rows) <= MAX_POINTS else None
+
+    async def clusters(
+        self, query: QueryFilter, level: int, box: Box, *, rollup: bool = True
+    ) -> list[Point | Cluster]:
+        """The deployments in ``box`` counted per cell of grid ``level``."""
+        west, south, east, north = box
+        first_x, last_x = (west + LON_OFFSET) >> level, (east + LON_OFFSET) >> level
+        first_y = (south + LAT_OFFSET) >> level
+        last_y = (min(north, LAT_MAX_E7) + LAT_OFFSET) >> level
+        if rollup and answerable(query):
+            stored = stored_level(level)
+            shift = level - stored
+            condition, params = grid_where(query)
+            sql = statement(
+                "SELECT g.cx >> ?, g.cy >> ?, g.status, g.frt, SUM(g.records), "
+                "SUM(g.sum_lat), SUM(g.sum_lon) FROM map_grid g WHERE g.level = ? "
+                "AND g.cx BETWEEN ? AND ? AND g.cy BETWEEN ? AND ? AND {condition} "
+                "GROUP BY 1, 2, 3, 4",
+                condition=condition,
+            )
+            bounds = (
+                first_x << shift,
+                ((last_x + 1) << shift) - 1,
+                first_y << shift,
+                ((last_y + 1) << shift) - 1,
+            )
+            args: Sequence[Any] = (shift, shift, stored, *bounds, *params)
+        else:
+            cells_box = (
+                max((first_y << level) - LAT_OFFSET, -LAT_MAX_E7),
+                max((first_x << level) - LON_OFFSET, -LON_MAX_E7),
+                min(((last_y + 1) << level) - 1 - LAT_OFFSET, LAT_MAX_E7),
+                min(((last_x + 1) << level) - 1 - LON_OFFSET, LON_MAX_E7),
+            )
+            where, params = where_clause(replace(query, bbox=cells_box), kind_index=False)
+            sql = statement(
+                "SELECT (r.lon_e7 + 1800000000) >> ?, (r.lat_e7 + 900000000) >> ?, "
+                "COALESCE(r.status, ''), COALESCE(r.frt, ''), COUNT(*), SUM(r.lat_e7), "
+                "SUM(r.lon_e7) FROM records r WHERE {where} AND r.lat_e7 IS NOT NULL "
+                "AND r.lon_e7 IS NOT NULL GROUP BY 1, 2, 3, 4",
+                where=where,
+            )
+            args = (level, level, *params)
+        rows = list(await self._db.reader.execute_fetchall(sql, args))
+        return _merge(rows, box)
+
+    # Incidents
+
+    async def area_cells(self, query: QueryFilter, minimum: int) -> AreaCells:
+        """The shown groups of the incidents ``query`` selects, at the current version."""
+        key = (query, minimum, await self.version())
+        pending = self._cells.get(key)
+        if pending is None:
+            pending = asyncio.ensure_future(self._area_cells(query, minimum))
+            self._cells[key] = pending
+            while len(self._cells) > _CACHED_CELLS:
+                self._cells.popitem(last=False)
+        else:
+            self._cells.move_to_end(key)
+        try:
+            return await asyncio.shield(pending)
+        except BaseException:
+            if pending.done() and self._cells.get(key) is pending:
+                del self._cells[key]  # a failed computation is not kept
+            raise
+
+    async def _area_cells(self, query: QueryFilter, minimum: int) -> AreaCells:
+        return suppress(await self.area_counts(query), minimum)
+
+    async def area_counts(self, query: QueryFilter) -> dict[str, int]:
+        """Current incidents per area cell, as stored: never shown as they are."""
+        where, params = where_clause(query)
+        sql = statement(
+            "SELECT r.area, COUNT(*) FROM records r WHERE {where} AND r.area IS NOT NULL "
+            "GROUP BY r.area",
+            where=where,
+        )
+        rows = await self._db.reader.execute_fetchall(sql, params)
+        return {area: count for area, count in rows}
+
+    # Coverage
+
+    async def surveyed(
+        self, audiences: Sequence[str], own: tuple[str | None, str | None] = (None, None)
+    ) -> Surveyed:
+        """Where chapters collect data: this node's own (country, city), each admitted
+        chapter's, and each origin's latest ``node`` record's in ``audiences``."""
+        places: set[tuple[str | None, str | None]] = {own}
+        rows = await self._db.reader.execute_fetchall(
+            "SELECT country, city FROM members WHERE action = 'admit' AND role = 'chapter'"
+        )
+        places.update((country, city) for country, city in rows)
+        marks, listed = expand_in(audiences)
+        sql = statement(
+            "SELECT r.origin, b.body FROM records r JOIN bodies b ON b.rid = r.rid "
+            "WHERE r.kind = 'node' AND +r.audience IN {marks} AND r.retracted_by IS NULL "
+            "ORDER BY r.created_ms, r.rid",
+            marks=marks,
+        )
+        latest: dict[bytes, NodeInfo] = {}
+        for origin, body in await self._db.reader.execute_fetchall(sql, listed):
+            info = decode_body("node", body)
+            if isinstance(info, NodeInfo):
+                latest[origin] = info
+        places.update((info.country, info.city) for info in latest.values())
+        countries = sorted({country.upper() for country, _ in places if country})
+        cities = sorted({(country.upper(), city) for country, city in places if country and city})
+        return Surveyed(tuple(countries), tuple(cities))
+
+
+def _merge(rows: Sequence[Sequence[Any]], box: Box) -> list[Point | Cluster]:
+    """Grid rows (column, row, status, frt, count, sums) as one point or cluster per cell."""
+    cells: dict[tuple[int, int], list[Any]] = {}
+    for cx, cy, status, frt, count, sum_lat, sum_lon in rows:
+        cell = cells.get((cx, cy))
+        if cell is None:
+            cells[(cx, cy)] = [
+                count,
+                sum_lat,
+                sum_lon,
+                count if frt == "confirmed" else 0,
+                status,
+                frt,
+            ]
+        else:
+            cell[0] += count
+            cell[1] += sum_lat
+            cell[2] += sum_lon
+            cell[3] += count if frt == "confirmed" else 0
+    found: list[Point | Cluster] = []
+    for (_, _), (count, sum_lat, sum_lon, confirmed, status, frt) in sorted(cells.items()):
+        lat, lon = sum_lat // count, sum_lon // count
+        if not inside(box, lat, lon):
+            continue
+        if count == 1:
+            found.append(Point(None, lat, lon, status, frt))
+        else:
+            found.append(Cluster(count, lat, lon, confirmed))
+    return found

@@ -1,0 +1,217 @@
+"""The checks every page of the public site must pass (the pages: tests/site_pages.py).
+
+Against one real node holding a seeded data set, with its ``[site]`` settings:
+
+- accessibility: no serious or critical axe-core violation, JavaScript on, at
+  each width;
+- HTML validity: the Nu HTML Checker finds no error in any page nor in the
+  stylesheets they link (one checker run for all);
+- privacy: with JavaScript on and off, at each width, no request leaves the
+  node's origin, the Content-Security-Policy refuses nothing, no script fails; a
+  screenshot of each is kept (build/screenshots/<page>-<js|nojs>-<width>.png);
+- weight: a page's HTML and every stylesheet it links weigh at most 60 KB
+  gzip-compressed; the JavaScript it loads (page scripts, modules, workers) is
+  within its budget (``SitePage.scripts``: none on most pages).
+
+Each test opens one browser for all the pages and reports every page that fails,
+not only the first.
+"""
+
+import gzip
+import re
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from urllib.parse import urlsplit
+
+import pytest
+from aiohttp import ClientSession
+from aiohttp.test_utils import TestServer
+
+from node.app import create_app
+from node.datadir import DataDir
+from tests.browser import (
+    WIDTHS,
+    ServerFactory,
+    axe_violations,
+    needs_chromium,
+    open_browser,
+    screenshot,
+    visit,
+)
+from tests.htmlcheck import needs_java, validate
+from tests.site_pages import PAGES, SitePage, seed, with_site
+
+WEIGHT_LIMIT = 60 * 1024  # bytes, gzip-compressed: HTML + CSS of one page
+
+
+@dataclass
+class Site:
+    server: TestServer
+    ids: dict[str, str]
+
+    def url(self, page: SitePage) -> str:
+        return str(self.server.make_url(page.url(self.ids)))
+
+
+@pytest.fixture
+async def site(aiohttp_server: ServerFactory, data_dir: DataDir) -> Site:
+    """A node with [site] settings, a moderator key and the seeded records, serving."""
+    app = create_app(with_site(data_dir.load_config()), data_dir.load_key(), data_dir.database)
+    server = await aiohttp_server(app)
+    return Site(server, await seed(app))
+
+
+class _Links(HTMLParser):
+    """The stylesheets a page links."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stylesheets: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = dict(attrs)
+        if tag == "link" and (found.get("rel") or "").lower() == "stylesheet" and found["href"]:
+            self.stylesheets.append(found["href"])
+
+
+async def fetch(
+    session: ClientSession, site: Site, page: SitePage
+) -> tuple[bytes, dict[str, bytes]]:
+    """The page's HTML and the stylesheets it links, by path."""
+    async with session.get(site.url(page), headers={"Accept": "text/html"}) as answer:
+        assert answer.status == page.status, (page.name, answer.status)
+        html = await answer.read()
+    parser = _Links()
+    parser.feed(html.decode())
+    sheets = {}
+    for href in parser.stylesheets:
+        async with session.get(site.server.make_url(href)) as answer:
+            assert answer.status == 200, href
+            sheets[urlsplit(href).path] = await answer.read()
+    return html, sheets
+
+
+@needs_chromium
+async def test_no_page_loads_anything_from_elsewhere_with_or_without_javascript(
+    site: Site,
+) -> None:
+    """And no page loads more JavaScript than its budget (``SitePage.scripts``)."""
+    problems: dict[str, object] = {}
+    scripts: dict[SitePage, set[str]] = {page: set() for page in PAGES}
+    async with open_browser() as browser:
+        for page in PAGES:
+            for javascript in (True, False):
+                for width in WIDTHS:
+                    name = f"{page.name}-{'js' if javascript else 'nojs'}-{width}"
+                    async with visit(
+                        browser, site.url(page), javascript=javascript, width=width
+                    ) as seen:
+                        await screenshot(seen.page, name)
+                        scripts[page].update(
+                            url for url in seen.requested if urlsplit(url).path.endswith(".js")
+                        )
+                        found = {
+                            "status": seen.status if seen.status != page.status else None,
+                            "elsewhere": seen.elsewhere(),
+                            "csp": seen.csp_violations(),
+                            "errors": seen.errors,
+                        }
+                        if any(found.values()):
+                            problems[name] = found
+    async with ClientSession() as session:
+        for page, urls in scripts.items():
+            weight = 0
+            for url in urls:
+                async with session.get(url) as answer:
+                    weight += len(gzip.compress(await answer.read(), 9))
+            if weight > page.scripts:
+                problems[f"{page.name} scripts"] = f"{weight} bytes > {page.scripts}: {urls}"
+    assert problems == {}
+
+
+@needs_chromium
+async def test_no_page_has_a_serious_accessibility_violation(site: Site) -> None:
+    problems: dict[str, list[str]] = {}
+    async with open_browser() as browser:
+        for page in PAGES:
+            for width in WIDTHS:
+                async with visit(
+                    browser, site.url(page), javascript=True, width=width, bypass_csp=True
+                ) as seen:
+                    violations = await axe_violations(seen.page)
+                    if violations:
+                        problems[f"{page.name}-{width}"] = violations
+    assert problems == {}
+
+
+@needs_java
+async def test_every_page_and_stylesheet_is_valid_html_and_css(site: Site) -> None:
+    documents: dict[str, bytes] = {}
+    async with ClientSession() as session:
+        for page in PAGES:
+            html, sheets = await fetch(session, site, page)
+            documents[page.name] = html
+            documents.update(sheets)  # each stylesheet once, by its path (ending .css)
+    errors = {name: found for name, found in validate(documents).items() if found}
+    assert errors == {}
+
+
+async def test_every_page_weighs_at_most_60_kb_compressed(site: Site) -> None:
+    weights: dict[str, int] = {}
+    async with ClientSession() as session:
+        for page in PAGES:
+            html, sheets = await fetch(session, site, page)
+            bodies = (html, *sheets.values())
+            weights[page.name] = sum(len(gzip.compress(body, 9)) for body in bodies)
+    heavy = {name: weight for name, weight in weights.items() if weight > WEIGHT_LIMIT}
+    assert heavy == {}, f"over {WEIGHT_LIMIT} bytes gzip-compressed"
+    assert all(weight > 0 for weight in weights.values())
+
+
+def test_the_list_names_each_page_once() -> None:
+    names = [page.name for page in PAGES]
+    assert len(names) == len(set(names))
+    assert all(re.fullmatch(r"[a-z0-9-]+", name) for name in names)
+
+
+@needs_chromium
+@needs_java
+async def test_the_report_forms_answers_pass_the_same_checks(site: Site) -> None:
+    """The pages a form answers with (the report form with errors, the receipt, a
+    report's status, an unknown receipt) are accessible and valid HTML too."""
+    answers: dict[str, bytes] = {}
+    problems: dict[str, object] = {}
+    report = site.url(SitePage("report", "/report"))
+    async with (
+        open_browser() as browser,
+        visit(browser, report, javascript=True, bypass_csp=True) as seen,
+    ):
+        page = seen.page
+
+        async def sent(name: str, button: str) -> None:
+            async with page.expect_navigation() as navigation:
+                await page.get_by_role("button", name=button).click()
+            answers[name] = await (await navigation.value).body()
+            violations = await axe_violations(page)
+            if violations:
+                problems[name] = violations
+            await screenshot(page, f"{name}-js-1280")
+
+        await sent("report-errors", "Send report")
+        await page.get_by_label("An incident").check()
+        await page.get_by_label("What happened").fill("A van with cameras scanned the queue.")
+        await page.get_by_label("Date").fill("2025-03-27")
+        await page.get_by_label("Country").select_option(label="Spain")
+        await page.get_by_label("City or town").fill("Barcelona")
+        await page.get_by_label("Address or description").fill("Outside the metro station")
+        await sent("report-receipt", "Send report")
+        receipt = (await page.locator("#receipt").inner_text()).strip()
+        await page.get_by_role("link", name="Check your report's status").click()
+        await page.get_by_label("Receipt code").fill(receipt)
+        await sent("report-status-result", "Check status")
+        await page.goto(site.url(SitePage("report-status", "/report/status")))
+        await page.get_by_label("Receipt code").fill("AAAA-AAAA-AAAA-AAAA-AAAA")
+        await sent("report-status-unknown", "Check status")
+    invalid = {name: found for name, found in validate(answers).items() if found}
+    assert problems == {}
+    assert invalid == {}
