@@ -136,8 +136,8 @@ def urls(rng: random.Random, per: int, filters: Sequence[str]) -> list[tuple[str
             for _ in range(per // 4):
                 _, _, lat, lon = place(rng)
                 half = 180 / (1 << z)
-                bbox = f"{lon - half:.4f},{max(lat - half / 2, -89):.4f},"
-                bbox += f"{lon + half:.4f},{min(lat + half / 2, 89):.4f}"
+                bbox = f"{max(lon - half, -180):.4f},{max(lat - half / 2, -89):.4f},"
+                bbox += f"{min(lon + half, 180):.4f},{min(lat + half / 2, 89):.4f}"
                 amp = f"&{query}" if query else ""
                 out.append((f"geojson z{z}", f"/tiles/data.geojson?bbox={bbox}&zoom={z}{amp}"))
     return out
