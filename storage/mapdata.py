@@ -231,10 +231,11 @@ class MapData:
 
     async def area_counts(self, query: QueryFilter) -> dict[str, int]:
         """Current incidents per area cell, as stored: never shown as they are."""
-        where, params = where_clause(query)
+        where, params = where_clause(query, kind_index=False)
+        # The literal kind lets SQLite use records_map_areas (migration 9).
         sql = statement(
-            "SELECT r.area, COUNT(*) FROM records r WHERE {where} AND r.area IS NOT NULL "
-            "GROUP BY r.area",
+            "SELECT r.area, COUNT(*) FROM records r WHERE r.kind = 'incident' "
+            "AND r.area IS NOT NULL AND {where} GROUP BY r.area",
             where=where,
         )
         rows = await self._db.reader.execute_fetchall(sql, params)
@@ -253,14 +254,16 @@ class MapData:
         )
         places.update((country, city) for country, city in rows)
         marks, listed = expand_in(audiences)
+        # Sorted here, not in SQL: ordering by created_ms would walk that index over every
+        # record rather than the few node records the kind index finds.
         sql = statement(
-            "SELECT r.origin, b.body FROM records r JOIN bodies b ON b.rid = r.rid "
-            "WHERE r.kind = 'node' AND r.audience IN {marks} AND r.retracted_by IS NULL "
-            "ORDER BY r.created_ms, r.rid",
+            "SELECT r.created_ms, r.rid, r.origin, b.body FROM records r "
+            "JOIN bodies b ON b.rid = r.rid WHERE r.kind = 'node' AND r.audience IN {marks} "
+            "AND r.retracted_by IS NULL",
             marks=marks,
         )
         latest: dict[bytes, NodeInfo] = {}
-        for origin, body in await self._db.reader.execute_fetchall(sql, listed):
+        for _, _, origin, body in sorted(await self._db.reader.execute_fetchall(sql, listed)):
             info = decode_body("node", body)
             if isinstance(info, NodeInfo):
                 latest[origin] = info

@@ -81,6 +81,9 @@ CREATE TABLE map_grid (
 -- from the index alone, filtered by longitude, audience, status and FRT in it.
 CREATE INDEX records_map_points ON records (lat_e7, lon_e7, audience, status, frt)
     WHERE kind = 'deployment' AND lat_e7 IS NOT NULL AND {current};
+-- Incidents counted per area cell (storage.mapdata), from the index alone when unfiltered.
+CREATE INDEX records_map_areas ON records (audience, area)
+    WHERE kind = 'incident' AND area IS NOT NULL AND {current};
 
 CREATE TRIGGER map_grid_remove
 AFTER UPDATE OF superseded_by, retracted_by, erased_ms ON records

@@ -7,4 +7,5 @@ DROP TRIGGER map_grid_restore;
 DROP TABLE map_grid;
 DROP TABLE map_levels;
 DROP INDEX records_map_points;
+DROP INDEX records_map_areas;
 """
