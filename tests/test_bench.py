@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 BENCH = Path(__file__).resolve().parent.parent / "bench"
-BENCHMARKS = ("ingest", "query", "replication", "dissemination", "insync")
+BENCHMARKS = ("ingest", "query", "replication", "dissemination", "insync", "maptiles")
 MAX_LINES = 400
 MAX_FUNCTION_LINES = 60
 
