@@ -30,8 +30,16 @@ class Timing:
 
     @property
     def p95_ms(self) -> float:
+        return self.percentile_ms(95)
+
+    @property
+    def p99_ms(self) -> float:
+        return self.percentile_ms(99)
+
+    def percentile_ms(self, q: int) -> float:
+        """The nearest-rank percentile ``q``, in milliseconds."""
         ordered = sorted(self.seconds)
-        return ordered[min(len(ordered) - 1, math.ceil(0.95 * len(ordered)) - 1)] * 1000
+        return ordered[min(len(ordered) - 1, math.ceil(q / 100 * len(ordered)) - 1)] * 1000
 
 
 def count_items(answer: Any) -> int | None:

@@ -27,10 +27,15 @@ from node.state import CONFIG, NODE_KEY, STORE, TASKS, VERIFIER
 from node.timing import OBSERVERS, timing_middleware
 from node.web import about as site_about
 from node.web import basemap as site_basemap
+from node.web import home as site_home
+from node.web import lists as site_lists
 from node.web import map as site_map
+from node.web import outlines, static, templating
+from node.web import recordpage as site_records
 from node.web import report as report_form
-from node.web import static, templating
+from node.web import stats as site_stats
 from node.web import tiles as site_tiles
+from node.web.figures import FIGURES, FigureCounter
 from node.web.site import SITE, SiteInfo, html_errors
 from protocol.keys import NodeKey
 from storage.store import wall_clock_ms
@@ -66,6 +71,8 @@ def create_app(
         config.site.basemap, database.parent
     )
     app[metrics.METRICS] = metrics.Metrics()
+    app[FIGURES] = FigureCounter(clock)
+    app[site_home.SMALL_MAP] = site_home.SmallMap(clock)
     app[OBSERVERS] = (log_request, app[metrics.METRICS].observe)
     for limiter in (abuse.REPORT_LIMITER, abuse.RECEIPT_LIMITER):
         app[limiter] = RateLimiter(
@@ -77,6 +84,7 @@ def create_app(
         config.reads.max_age_s,
         clock,
     )
+    app.on_startup.append(outlines.warm_outlines)
     app.cleanup_ctx.append(store_ctx(database, clock))
     app.cleanup_ctx.append(federation.federation_ctx)
     app.cleanup_ctx.append(api_submissions.retention_ctx)
@@ -93,6 +101,10 @@ def create_app(
     app.add_routes(report_form.routes)
     app.add_routes(static.routes)
     app.add_routes(site_about.routes)
+    app.add_routes(site_lists.routes)
+    app.add_routes(site_records.routes)
+    app.add_routes(site_home.routes)
+    app.add_routes(site_stats.routes)
     app.add_routes(site_map.routes)
     app.add_routes(site_basemap.routes)
     app.add_routes(site_tiles.routes)

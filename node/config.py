@@ -22,10 +22,14 @@ CONFIG_FILE = "banscan.toml"
 KEY_FILE = "node.key"
 DATABASE_FILE = "banscan.db"
 URL_FILE = "node.url"
+LOCK_FILE = "node.lock"
 ENV_PREFIX = "BANSCAN_"
 # Environment variables that are not config keys.
 ENV_NOT_KEYS = frozenset({"BANSCAN_DATA_DIR", "BANSCAN_TOKEN"})
 DEFAULT_NETWORK = "banthescan"
+# The network id of ``banscan dev-network``: nothing signed on it is valid elsewhere,
+# and the public site marks every page of a node on it as demo data.
+DEMO_NETWORK = "banscan-dev"
 DEFAULT_PORT = 8470
 
 
@@ -168,7 +172,7 @@ class SiteSection(Section):
     # smaller cells merge into their parent cell, so no single report can be located.
     min_incidents_per_cell: Annotated[int, Field(ge=2, le=1000)] = 3
     # "outlines" (Natural Earth country outlines shipped with banscan) or
-    # "pmtiles:FILE", a PMTiles extract in the data directory (docs/site.md).
+    # "pmtiles:FILE", a PMTiles extract in the data directory's basemap/ folder (docs/site.md).
     basemap: BasemapName = "outlines"
     # Origins allowed to show /embed/map in a frame (Content-Security-Policy frame-ancestors).
     embed_origins: Annotated[list[Origin], Field(max_length=32)] = []
@@ -373,7 +377,7 @@ contact = ""
 # can be located from the map.
 min_incidents_per_cell = 3
 # "outlines" (country outlines shipped with banscan) or "pmtiles:FILE" for a
-# PMTiles extract placed in the data directory.
+# PMTiles extract placed in the data directory's basemap/ folder.
 basemap = "outlines"
 # Sites allowed to show the map in a frame, e.g. ["https://partner.example"].
 embed_origins = []

@@ -2,9 +2,19 @@
 
 :func:`open_node_store` opens a node's database as its config asks; ``banscan run``,
 the CLI's commands and the dev network all open it through it.
+
+One ``banscan run`` at a time serves a data directory: it holds an exclusive
+``flock`` on ``node.lock`` (:meth:`DataDir.lock`) for as long as it runs. The
+kernel releases it when the process ends, however it ends (``kill -9``
+included), so a lock is never left stale; the pid written in the file only
+helps the message. Two servers on one directory would sign with one key from
+two processes, which the network sees as a fork.
 """
 
+import errno
+import fcntl
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +23,7 @@ from node.config import (
     CONFIG_FILE,
     DATABASE_FILE,
     KEY_FILE,
+    LOCK_FILE,
     URL_FILE,
     Config,
     config_template,
@@ -49,6 +60,70 @@ class DataDir:
         """Where a running node writes the URL it serves (removed when it stops)."""
         return self.path / URL_FILE
 
+    @property
+    def lock_file(self) -> Path:
+        """What ``banscan run`` holds locked while it runs (:meth:`lock`)."""
+        return self.path / LOCK_FILE
+
+    def lock(self) -> "RunLock":
+        """Hold the data directory for one ``banscan run``; DataDirError if another holds it.
+
+        The lock lasts until :meth:`RunLock.release` or the end of the process."""
+        try:
+            fd = os.open(self.lock_file, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise DataDirError(f"cannot create {self.lock_file}: {exc.strerror or exc}") from exc
+        # A moment's retry: ``banscan status`` takes the lock shared for an instant to
+        # see whether anyone holds it, and must not make a starting node refuse.
+        deadline = time.monotonic() + 1.0
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError as exc:
+                if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
+                    os.close(fd)
+                    raise DataDirError(f"cannot lock {self.lock_file}: {exc.strerror}") from exc
+                if time.monotonic() > deadline:
+                    os.close(fd)
+                    raise DataDirError(self._in_use_message()) from exc
+                time.sleep(0.05)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
+        return RunLock(fd, self.lock_file)
+
+    def _in_use_message(self) -> str:
+        pid = self.lock_holder()
+        who = "another banscan run" + (f" (pid {pid})" if pid else "")
+        url = self.running_url()
+        where = f" at {url}" if url else ""
+        return (
+            f"{who} is already serving the node in {self.path}{where}. Two servers must never "
+            "share a data directory (they would sign with one key as two nodes): stop that "
+            "one first, or give this one another --data-dir"
+        )
+
+    def lock_holder(self) -> int | None:
+        """The pid of the ``banscan run`` that holds this data directory, None if none does.
+
+        A holder whose pid cannot be read counts as pid 0 (running, pid unknown)."""
+        try:
+            fd = os.open(self.lock_file, os.O_RDONLY)
+        except OSError:
+            return None  # never locked here
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except OSError as exc:
+                if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
+                    return None
+                text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+                return int(text) if text.isdigit() else 0
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            return None
+        finally:
+            os.close(fd)
+
     def running_url(self) -> str | None:
         try:
             return self.url_file.read_text(encoding="utf-8").strip() or None
@@ -62,13 +137,27 @@ class DataDir:
         """Create a node key and a documented config; refuses to overwrite an existing node."""
         if self.is_initialised():
             raise DataDirError(f"{self.path} already holds a node key; refusing to replace it")
-        self.path.mkdir(parents=True, exist_ok=True, mode=0o700)
-        # Also tighten a directory that already existed: it will hold the key and database.
-        self.path.chmod(0o700)
-        key = NodeKey.generate()
-        _write_key(self.key_file, key)
-        if not self.config_file.exists():
-            self.config_file.write_text(config_template(network_id, stewards), encoding="utf-8")
+        # The path, or the nearest part of it that exists, must be a directory.
+        existing = next((p for p in (self.path, *self.path.parents) if p.exists()), None)
+        if existing is not None and not existing.is_dir():
+            raise DataDirError(
+                f"{existing} is a file, not a directory: give --data-dir the path of a "
+                "directory for the node (a new one is created), e.g. --data-dir ./mynode"
+            )
+        try:
+            self.path.mkdir(parents=True, exist_ok=True, mode=0o700)
+            # Also tighten a directory that already existed: it will hold the key and database.
+            self.path.chmod(0o700)
+            key = NodeKey.generate()
+            _write_key(self.key_file, key)
+            if not self.config_file.exists():
+                self.config_file.write_text(config_template(network_id, stewards), encoding="utf-8")
+        except OSError as exc:
+            where = exc.filename or self.path
+            raise DataDirError(
+                f"cannot create the node in {self.path}: {where}: {exc.strerror or exc}; "
+                "give --data-dir a directory you can write to"
+            ) from exc
         return key
 
     def load_key(self) -> NodeKey:
@@ -104,6 +193,22 @@ class DataDir:
         os.replace(pending, self.key_file)
         _fsync_dir(self.path)
         return old, new, retired
+
+
+class RunLock:
+    """The data directory held by this process (:meth:`DataDir.lock`)."""
+
+    def __init__(self, fd: int, path: Path) -> None:
+        self._fd: int | None = fd
+        self.path = path
+
+    def release(self) -> None:
+        """Let another ``banscan run`` have the directory (also done by the process ending)."""
+        if self._fd is not None:
+            os.ftruncate(self._fd, 0)
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
 
 
 def _write_key(path: Path, key: NodeKey) -> None:

@@ -59,7 +59,7 @@ GATED_ROUTES = CACHED_ROUTES | {"/api/v1/export"}
 OFF_LOOP_RECORDS = 16
 RETRY_AFTER_S = 1
 # Headers a handler may set that are kept with its cached answer (a page's own policy).
-KEPT_HEADERS = ("Content-Security-Policy",)
+KEPT_HEADERS = ("Content-Security-Policy", "Content-Disposition")
 PRIVATE = "private, no-store"
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -245,7 +245,9 @@ class Reads:
             "Vary": vary,
         }
         if not_modified(request, answer):
-            return web.Response(status=304, headers=headers)
+            # The answer's own headers too: a browser replaces its stored copy's headers
+            # with a 304's, and a page's policy (the map's scripts) must survive that.
+            return web.Response(status=304, headers={**headers, **dict(answer.headers)})
         return web.Response(
             body=answer.body,
             headers={**headers, **dict(answer.headers), "Content-Type": answer.content_type},

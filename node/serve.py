@@ -5,9 +5,15 @@ finish (their transactions commit or roll back whole), then closes the store.
 It waits for those requests itself before the runner's cleanup: once that
 begins, aiohttp stops reading from open connections, so a request whose body
 was still arriving would stall until the grace period ran out and be dropped.
+
+Before anything else it holds the data directory (:meth:`node.datadir.DataDir.lock`),
+so a second ``banscan run`` on it refuses instead of serving the same key twice.
+An address it cannot listen on (a port in use, a port below 1024, an address
+this machine does not have) is a :class:`ServeError` that says what to do.
 """
 
 import asyncio
+import errno
 import gc
 import signal
 from collections.abc import Callable
@@ -22,9 +28,38 @@ from node.connections import ClientConnections, SlowClientLimits, connection_fac
 from node.datadir import DataDir
 from node.logs import configure_logging
 from node.problems import Handler
+from protocol.keys import NodeKey
 
 SHUTDOWN_GRACE_S = 30.0
 log = structlog.get_logger("banscan.node")
+
+
+class ServeError(Exception):
+    """The node cannot listen where it was asked to; the message says what to do."""
+
+
+def listen_error(host: str, port: int, exc: OSError) -> ServeError:
+    """What to tell the operator when binding ``host``:``port`` failed with ``exc``."""
+    where = f"{host}:{port}"
+    if exc.errno == errno.EADDRINUSE:
+        return ServeError(
+            f"cannot listen on {where}: the port is in use (another banscan node or another "
+            "program has it). Stop that program, or give this node another port: "
+            "banscan run --port 9000 (or --port 0 for any free one); [node] port in "
+            "banscan.toml sets it for good"
+        )
+    if exc.errno == errno.EACCES:
+        return ServeError(
+            f"cannot listen on {where}: permission denied (ports below 1024 need privileges). "
+            "Give a port from 1024 up: banscan run --port 8470, and put a TLS proxy in "
+            "front for port 443 (docs/operators.md)"
+        )
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return ServeError(
+            f"cannot listen on {where}: this machine has no address {host}. Give one it has "
+            "with --host (127.0.0.1 for this machine only), or fix [node] host in banscan.toml"
+        )
+    return ServeError(f"cannot listen on {where}: {exc.strerror or exc}")
 
 
 class RequestsInFlight:
@@ -57,6 +92,18 @@ class RequestsInFlight:
 async def serve(data_dir: DataDir, host: str | None, port: int | None) -> None:
     config = data_dir.load_config()
     key = data_dir.load_key()
+    lock = data_dir.lock()
+    try:
+        # A node killed with -9 left its URL behind; it is not serving any more.
+        data_dir.url_file.unlink(missing_ok=True)
+        await _serve(data_dir, config, key, host, port)
+    finally:
+        lock.release()
+
+
+async def _serve(
+    data_dir: DataDir, config: Config, key: NodeKey, host: str | None, port: int | None
+) -> None:
     configure_logging(config.log.level, config.log.format)
     # Handlers go in before anything is announced, so a signal sent as soon as
     # the URL is printed still shuts down gracefully.
@@ -74,12 +121,17 @@ async def serve(data_dir: DataDir, host: str | None, port: int | None) -> None:
     server: asyncio.Server | None = None
     try:
         assert runner.server is not None
-        server = await loop.create_server(
-            _connections(app, runner.server, config),
-            host or config.node.host,
-            config.node.port if port is None else port,
-            backlog=128,  # aiohttp's TCPSite default, kept
-        )
+        listen_host = host or config.node.host
+        listen_port = config.node.port if port is None else port
+        try:
+            server = await loop.create_server(
+                _connections(app, runner.server, config),
+                listen_host,
+                listen_port,
+                backlog=128,  # aiohttp's TCPSite default, kept
+            )
+        except OSError as exc:
+            raise listen_error(listen_host, listen_port, exc) from exc
         bound_host, bound_port = server.sockets[0].getsockname()[:2]
         url = f"http://{_url_host(bound_host)}:{bound_port}"
         # Written before the line below, so whoever reads that line finds the file.

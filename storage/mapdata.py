@@ -258,7 +258,7 @@ class MapData:
         # record rather than the few node records the kind index finds.
         sql = statement(
             "SELECT r.created_ms, r.rid, r.origin, b.body FROM records r "
-            "JOIN bodies b ON b.rid = r.rid WHERE r.kind = 'node' AND r.audience IN {marks} "
+            "JOIN bodies b ON b.rid = r.rid WHERE r.kind = 'node' AND +r.audience IN {marks} "
             "AND r.retracted_by IS NULL",
             marks=marks,
         )

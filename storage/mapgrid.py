@@ -16,7 +16,7 @@ upserts few (bench/README.md, "maptiles").
 
 As with :mod:`storage.rollup`, the ingest transaction adds each batch with
 :func:`add_batch` (set-based, one statement per batch), and triggers on
-``records`` (migration 9, :data:`MIGRATION`) take a deployment out when a later
+``records`` (migration 10, :data:`MIGRATION`) take a deployment out when a later
 version supersedes it or a retraction withdraws or erases it. A deployment's
 point, status and FRT capability are query columns, set once at insert, so what
 the trigger subtracts is what the batch added. Country or city ``''`` stands for none.
@@ -118,6 +118,22 @@ END;
     new_current=_CURRENT.format(r="NEW"),
     old_cells=_CELLS.format(r="OLD"),
     old_key=_KEY.format(r="OLD"),
+)
+
+
+# Migration 11: the grid as it is now (every third level, the map's two indexes) in
+# place of the first version of migration 10 (every other level, no indexes), which a
+# database may hold; on one that already has this version it is rebuilt the same.
+REBUILD: Final = (
+    """
+DROP TRIGGER IF EXISTS map_grid_remove;
+DROP TRIGGER IF EXISTS map_grid_restore;
+DROP TABLE IF EXISTS map_grid;
+DROP TABLE IF EXISTS map_levels;
+DROP INDEX IF EXISTS records_map_points;
+DROP INDEX IF EXISTS records_map_areas;
+"""
+    + MIGRATION
 )
 
 

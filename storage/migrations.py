@@ -14,8 +14,9 @@ from collections.abc import Awaitable, Callable
 import aiosqlite
 
 from protocol.kinds import decode_body, is_known_kind
+from storage import mapgrid
 from storage.columns import QUERY_COLUMNS, V2_QUERY_COLUMNS, query_columns, summary_text
-from storage.mapgrid import MIGRATION as MAP_GRID
+from storage.listindexes import LIST_INDEXES
 from storage.sql import statement
 
 # Version 5: the tables of storage.rollup and the triggers that keep them exact.
@@ -353,9 +354,13 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE records ADD COLUMN frt TEXT;
     CREATE INDEX records_frt ON records (kind, frt) WHERE frt IS NOT NULL;
     """,
-    # 9: the map's rollup of deployments per grid cell, filled from existing records,
+    # 9: indexes for the site's lists, filtered and newest first (storage.listindexes)
+    LIST_INDEXES,
+    # 10: the map's rollup of deployments per grid cell, filled from existing records,
     # and its triggers (storage.mapgrid)
-    MAP_GRID,
+    mapgrid.MIGRATION,
+    # 11: that rollup rebuilt with fewer levels, and the map's indexes (mapgrid.REBUILD)
+    mapgrid.REBUILD,
 )
 
 

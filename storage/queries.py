@@ -20,13 +20,15 @@ from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
+import aiosqlite
+
 from protocol.envelope import decode_envelope
 from protocol.kinds import NodeInfo, decode_body
 from storage import stats as aggregates
-from storage.database import Database
+from storage.database import BUSY_TIMEOUT_MS, Database
 from storage.filters import QueryFilter, where_clause
 from storage.sql import expand_in, statement
-from storage.stats import Stats
+from storage.stats import Stats, StatsGroup
 from storage.stored import StoredRecord
 
 SortKey = Literal["created", "occurred"]
@@ -177,6 +179,19 @@ class RecordQueries:
             if not pending.cancelled():
                 pending.exception()  # retrieved, so it is not reported as lost
 
+    async def count_up_to(self, query: QueryFilter, cap: int) -> int:
+        """How many records match, counting no further than ``cap``: a list's heading
+        ("more than 10,000 match") reads at most ``cap`` index entries whatever the
+        filter, where an exact count of a common city reads every match."""
+        where, params = where_clause(query)
+        sql = statement(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM records r WHERE {where} LIMIT ?)", where=where
+        )
+        async with self._db.reader.execute(sql, (*params, cap)) as cursor:
+            row = await cursor.fetchone()
+        assert row is not None
+        return int(row[0])
+
     async def stats(
         self, query: QueryFilter, group_by: Sequence[str], period: str | None = None
     ) -> Stats:
@@ -188,6 +203,15 @@ class RecordQueries:
     ) -> Stats:
         """:meth:`stats` computed from the records themselves, for any filter and grouping."""
         return await aggregates.scan_stats(self._db.reader, query, group_by, period)
+
+    async def scan_groups(self, query: QueryFilter, keys: Sequence[str]) -> list[StatsGroup]:
+        """The groups of :meth:`scan_stats`, without the total, read on a connection of
+        their own: a scan of a million records takes seconds, and the shared reader
+        connection would make every other read wait for it meanwhile."""
+        async with aiosqlite.connect(self._db.path, isolation_level=None) as apart:
+            await apart.execute("PRAGMA query_only = ON")
+            await apart.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            return await aggregates.scan_groups(apart, query, aggregates.stats_keys(keys, None))
 
     async def coverage(self, audiences: Sequence[str]) -> list[ChapterCoverage]:
         """Every origin with a record in ``audiences``: who it is, what it holds, how far
@@ -228,6 +252,26 @@ class RecordQueries:
                     chapter = chapters[origin]
                     chapter.name, chapter.city, chapter.country = info.name, info.city, info.country
         return list(chapters.values())
+
+    async def node_records(self, audiences: Sequence[str]) -> list[tuple[bytes, NodeInfo, int]]:
+        """``(origin, body, created_ms)`` of each origin's latest ``node`` record in
+        ``audiences`` that is current and kept its body: who each chapter says it is
+        and where its site is. Few rows (one chapter, one or a few records)."""
+        marks, listed = expand_in(audiences)
+        sql = statement(
+            "SELECT r.origin, b.body, r.created_ms FROM records r "
+            "JOIN bodies b ON b.rid = r.rid WHERE r.kind = 'node' AND r.audience IN {marks} "
+            "AND r.superseded_by IS NULL AND r.retracted_by IS NULL AND r.erased_ms IS NULL "
+            "ORDER BY r.created_ms, r.rid",
+            marks=marks,
+        )
+        latest: dict[bytes, tuple[bytes, NodeInfo, int]] = {}
+        async with self._db.reader.execute(sql, listed) as cursor:
+            async for origin, body, created_ms in cursor:
+                info = decode_body("node", body)
+                if isinstance(info, NodeInfo):
+                    latest[origin] = (origin, info, created_ms)  # later rows replace earlier
+        return list(latest.values())
 
 
 def _row(values: Sequence[Any]) -> QueryRow:

@@ -147,7 +147,7 @@ def answerable(query: QueryFilter, keys: Sequence[str]) -> bool:
     return (
         all(k in ROLLUP_GROUPS for k in keys)
         and not (query.regions or query.cities or query.technologies)
-        and not (query.agencies or query.statuses)
+        and not (query.agencies or query.statuses or query.frt)
         and query.created_from_ms is None
         and query.created_to_ms is None
         and query.area_prefix is None

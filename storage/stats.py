@@ -28,6 +28,7 @@ GROUP_KEYS = (
     "year",
 )
 PERIODS = ("month", "week", "year")
+_MEASURES = "COUNT(*), COUNT(DISTINCT r.origin), MIN(r.occurred_on), MAX(r.occurred_on)"
 
 # The Thursday of occurred_on's ISO week decides the ISO year and week number
 # (this SQLite may predate strftime's %G and %V).
@@ -96,34 +97,41 @@ async def scan_stats(
 ) -> Stats:
     """:func:`stats` computed from the records themselves, for any filter and grouping."""
     keys = stats_keys(group_by, period)
-    # Aggregates read most rows of a kind: walking a kind index with a table lookup
-    # per row measured slower than a scan (bench/query.py, 1,000,000 records).
+    groups = await scan_groups(reader, query, keys) if keys else []
     where, params = where_clause(query, kind_index=False)
-    measures = "COUNT(*), COUNT(DISTINCT r.origin), MIN(r.occurred_on), MAX(r.occurred_on)"
-    groups: list[StatsGroup] = []
-    if keys:
-        expressions = ", ".join(f"{_GROUP_SQL[k]} AS g{i}" for i, k in enumerate(keys))
-        positions = ", ".join(str(i + 1) for i in range(len(keys)))
-        sql = statement(
-            "SELECT {expressions}, {measures} FROM records r "
-            "WHERE {where} GROUP BY {positions} ORDER BY {positions}",
-            expressions=expressions,
-            measures=measures,
-            where=where,
-            positions=positions,
-        )
-        async with reader.execute(sql, params) as cursor:
-            async for values in cursor:
-                groups.append(
-                    StatsGroup(dict(zip(keys, values[: len(keys)], strict=True)), *values[-4:])
-                )
     sql = statement(
-        "SELECT {measures} FROM records r WHERE {where}", measures=measures, where=where
+        "SELECT {measures} FROM records r WHERE {where}", measures=_MEASURES, where=where
     )
     async with reader.execute(sql, params) as cursor:
         row = await cursor.fetchone()
     assert row is not None
     return Stats(groups, StatsGroup({}, *row))
+
+
+async def scan_groups(
+    reader: aiosqlite.Connection, query: QueryFilter, keys: Sequence[str]
+) -> list[StatsGroup]:
+    """The groups of :func:`scan_stats` without its total: one pass over the records."""
+    # Aggregates read most rows of a kind: walking a kind index with a table lookup
+    # per row measured slower than a scan (bench/query.py, 1,000,000 records).
+    where, params = where_clause(query, kind_index=False)
+    expressions = ", ".join(f"{_GROUP_SQL[k]} AS g{i}" for i, k in enumerate(keys))
+    positions = ", ".join(str(i + 1) for i in range(len(keys)))
+    sql = statement(
+        "SELECT {expressions}, {measures} FROM records r "
+        "WHERE {where} GROUP BY {positions} ORDER BY {positions}",
+        expressions=expressions,
+        measures=_MEASURES,
+        where=where,
+        positions=positions,
+    )
+    groups: list[StatsGroup] = []
+    async with reader.execute(sql, params) as cursor:
+        async for values in cursor:
+            groups.append(
+                StatsGroup(dict(zip(keys, values[: len(keys)], strict=True)), *values[-4:])
+            )
+    return groups
 
 
 async def _rollup_stats(

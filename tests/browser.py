@@ -4,7 +4,7 @@
 JavaScript on or off at a window width, and records every request the page
 makes, every console message and every Content-Security-Policy violation, so a
 test can assert that nothing left the node's origin. :func:`screenshot` keeps a
-picture of the page as a test artifact (``$BANSCAN_SCREENSHOTS``, by default
+picture of the page as a test artifact (``$SCREENSHOTS_DIR``, by default
 ``build/screenshots/``), to be looked at by a person. :func:`axe_violations` runs
 axe-core (vendored in ``tests/vendor/``) on a page visited with ``bypass_csp=True``
 and returns its serious and critical findings.
@@ -38,7 +38,8 @@ ROOT = Path(__file__).resolve().parent.parent
 AXE = ROOT / "tests" / "vendor" / "axe-core" / "axe.min.js"
 # axe-core's impact levels that fail a page.
 SERIOUS = ("serious", "critical")
-SCREENSHOTS = Path(os.environ.get("BANSCAN_SCREENSHOTS", ROOT / "build" / "screenshots"))
+# Not a BANSCAN_ variable: the node takes those as settings and refuses unknown ones.
+SCREENSHOTS = Path(os.environ.get("SCREENSHOTS_DIR", ROOT / "build" / "screenshots"))
 # The widths every page is looked at: a laptop and a phone.
 WIDTHS = (1280, 390)
 # Flags that keep chromium from calling Google's services, which this machine refuses.

@@ -33,6 +33,12 @@ VNU_VERSION: Final = "26.9.27"
 VNU_INTEGRITY: Final = (  # the registry's dist.integrity of that version's tarball
     "sha512-TkQd5DFfOaWC9ebtvozTsrH2Vaod3jYg+vrOeREzIXxBexLz9+rS2DNtjn7+RPUiZhgli0SghgBX6RJRNea0KA=="
 )
+# Messages of the checker that are wrong, each with why; matched as substrings.
+IGNORED: Final = (
+    # paint-order (CSS Fill and Stroke 3, SVG 2; in every current browser) is
+    # missing from the checker's CSS property list.
+    "“paint-order”: Property “paint-order” doesn't exist",
+)
 ROOT: Final = Path(__file__).resolve().parent.parent
 JAR: Final = ROOT / "build" / "vnu" / f"vnu-{VNU_VERSION}.jar"
 JAVA = shutil.which("java")
@@ -107,6 +113,8 @@ def validate(documents: Mapping[str, bytes]) -> dict[str, list[str]]:
     found: dict[str, list[str]] = {name: [] for name in documents}
     for message in report["messages"]:
         if message.get("type") != "error" and message.get("subType") != "fatal":
+            continue
+        if any(ignored in message["message"] for ignored in IGNORED):
             continue
         name = files.get(message.get("url", "").rsplit("/", 1)[-1], "?")
         where = f"line {message['lastLine']}" if "lastLine" in message else "the document"

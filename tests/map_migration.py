@@ -1,7 +1,7 @@
-"""Undoing migration 9 (the map's grid, storage.mapgrid), for tests that take a database
+"""Undoing migration 10 (the map's grid, storage.mapgrid), for tests that take a database
 back to an earlier version to check a later migration's backfill."""
 
-UNDO_MIGRATION_9 = """
+UNDO_MAP_GRID = """
 DROP TRIGGER map_grid_remove;
 DROP TRIGGER map_grid_restore;
 DROP TABLE map_grid;

@@ -14,20 +14,33 @@ from pathlib import Path
 SERVING = re.compile(r"banscan: serving (http://\S+)")
 
 
+ROOT = Path(__file__).resolve().parent.parent
+
+
 def banscan(
     *args: str,
     input_text: str | None = None,
     env: dict[str, str] | None = None,
     timeout: float = 60,
+    cwd: Path | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """Run the ``banscan`` CLI in a child process and capture its output."""
+    """Run the ``banscan`` CLI in a child process and capture its output.
+
+    With ``cwd`` (a command run as a person would, from their own directory) the
+    child still imports this checkout's code, not whatever else is installed."""
+    child_env = {**os.environ, **(env or {})}
+    if cwd is not None:
+        child_env["PYTHONPATH"] = os.pathsep.join(
+            filter(None, (str(ROOT), child_env.get("PYTHONPATH")))
+        )
     return subprocess.run(
         [sys.executable, "-m", "node.cli", *args],
         input=input_text,
         capture_output=True,
         text=True,
         timeout=timeout,
-        env={**os.environ, **(env or {})},
+        env=child_env,
+        cwd=cwd,
         check=False,
     )
 

@@ -5,19 +5,21 @@ visits (accessibility, HTML validity, nothing from another origin, weight,
 screenshots). **A new page is added here with one line**, e.g.::
 
     SitePage("home", "/"),
-    SitePage("map", "/map"),
-    SitePage("embed-map", "/embed/map"),
+    SitePage("map", "/map", scripts=300 * KB),
+    SitePage("embed-map", "/embed/map", scripts=300 * KB),
     SitePage("deployments", "/deployments"),
     SitePage("incidents", "/incidents"),
-    SitePage("deployment", "/deployments/{deployment}"),
-    SitePage("incident", "/incidents/{incident}"),
+    SitePage("deployment", "/deployments/{deployment}", scripts=40 * KB),
+    SitePage("incident", "/incidents/{incident}", scripts=40 * KB),
     SitePage("retracted", "/incidents/{retracted}"),
     SitePage("stats", "/stats"),
 
 A path may name a record of the seeded data set (:func:`seed`) by ``{deployment}``,
 ``{incident}`` or ``{retracted}`` (a public incident whose retraction the node
-holds): the node the checks run against holds that data set, realistic and
-varied (:mod:`tests.querydata`), some of it not public, and says who runs it
+holds). ``scripts`` is the most JavaScript the page may load, gzip-compressed:
+none but on the map and the record pages (their signature check). The node
+the checks run against holds that data set, realistic and varied
+(:mod:`tests.querydata`), some of it not public, and says who runs it
 (:data:`SITE`), so the pages show everything they can.
 """
 
@@ -35,12 +37,15 @@ from protocol.sealing import ModeratorKey
 from tests.factories import NETWORK, admit
 from tests.querydata import CHAPTERS, generate, supersede_and_retract
 
+KB: Final = 1024
+
 
 @dataclass(frozen=True)
 class SitePage:
     name: str  # the screenshots' name: <name>-<js|nojs>-<width>.png
     path: str  # may hold {deployment}, {incident}, {retracted}
     status: int = 200
+    scripts: int = 0  # bytes of JavaScript it may load (gzip -9, as the node serves it)
 
     def url(self, ids: dict[str, str]) -> str:
         """The page's path and query, in English unless the path says otherwise."""
@@ -49,11 +54,27 @@ class SitePage:
 
 
 PAGES: Final = (
+    SitePage("home", "/"),
+    SitePage("home-es", "/?lang=es"),
+    SitePage("stats", "/stats"),
+    SitePage("stats-filtered", "/stats?country=GB&occurred_from=2024-01-01&lang=es"),
     SitePage("privacy", "/privacy"),
     SitePage("privacy-es", "/privacy?lang=es"),
     SitePage("report", "/report"),
     SitePage("report-status", "/report/status"),
     SitePage("not-found", "/no-such-page", status=404),
+    SitePage("deployments", "/deployments"),
+    SitePage("deployments-filtered", "/deployments?frt=confirmed&status=reported&lang=es"),
+    SitePage("incidents", "/incidents"),
+    SitePage("incidents-empty", "/incidents?city=Nowhere"),
+    SitePage("deployment", "/deployments/{deployment}", scripts=40 * KB),
+    SitePage("incident", "/incidents/{incident}", scripts=40 * KB),
+    SitePage("retracted", "/incidents/{retracted}", scripts=40 * KB),
+    SitePage("record-bad-id", "/incidents/xyz", status=400),
+    SitePage("map", "/map", scripts=300 * KB),
+    SitePage("map-es", "/map?lang=es&kind=incident", scripts=300 * KB),
+    SitePage("map-world", "/map?bbox=-180,-85,180,85", scripts=300 * KB),
+    SitePage("embed-map", "/embed/map", scripts=300 * KB),
 )
 
 SITE: Final = SiteSection(

@@ -64,6 +64,8 @@ _OPAQUE_CURSOR = re.compile(r"^cursor: not a cursor this node issued( for this s
 ALLOWED_REFUSALS: dict[str, tuple[tuple[int, re.Pattern[str]], ...]] = {
     # Only ids the node holds are found.
     "GET /api/v1/records/{id}": ((404, _ANY),),
+    # Only the files the node ships are found.
+    "GET /static/{name}": ((404, _ANY),),
     "GET /api/v1/submissions/{submission_id}": ((404, _ANY),),
     "POST /api/v1/submissions/{submission_id}/publish": ((404, _ANY),),
     "POST /api/v1/submissions/{submission_id}/retract": ((404, _ANY),),

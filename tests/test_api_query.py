@@ -15,7 +15,7 @@ import pytest
 from protocol.keys import key_text
 from storage.tokens import Role
 from tests.conftest import NodeClient, bearer
-from tests.factories import STEWARD
+from tests.factories import STEWARD, deployment_body
 from tests.querydata import (
     CHAPTERS,
     Generated,
@@ -24,6 +24,7 @@ from tests.querydata import (
     generate,
     supersede_and_retract,
 )
+from tests.sitedata import publish
 from tests.test_api_import import expect_problem, import_batch
 
 ALL = ("public", "network", "coordinators")
@@ -426,3 +427,14 @@ async def test_coverage_lists_every_chapter_with_counts_and_feeds(
         # Without a node record, the name is the one the steward admitted it under.
         assert chapters[CHAPTERS[0].text]["name"] == "Test chapter"
     assert key_text(CHAPTERS[0].public_key) == CHAPTERS[0].text
+
+
+async def test_stats_filtered_by_frt_capability_count_only_those(client: NodeClient) -> None:
+    """The stats rollup holds no FRT capability: a filter on it is counted from the records
+    (it was answered from the rollup as if there were no filter)."""
+    for status in ("confirmed", "unknown", "confirmed"):
+        await publish(
+            client.server, "deployment", deployment_body(frt_capability={"status": status})
+        )
+    answer = await client.get("/api/v1/stats?kind=deployment&frt=confirmed")
+    assert (await answer.json())["total"]["count"] == 2

@@ -221,3 +221,27 @@ def test_nginx_caches_anonymous_reads_and_never_answers_with_a_token(tmp_path: P
                 within_s=10,
                 poll=0.5,
             )
+
+
+@SLOW_SETUP
+def test_nginx_caches_the_sites_pages_per_language(tmp_path: Path) -> None:
+    """A page varies with Accept-Language: nginx keeps one copy per language, never
+    answering a Spanish reader with the English page; static files are cached too."""
+    data, _ = started_node(tmp_path)
+    env = {"BANSCAN_READS_MAX_AGE_S": "30", "BANSCAN_LOG_FORMAT": "json"}
+    with running_node(data, env) as node:
+        upstream = int(node.url.rstrip("/").rsplit(":", 1)[1])
+        proxy = tmp_path / "nginx"
+        proxy.mkdir()
+        with nginx_in_front(proxy, upstream) as site:
+            pages: dict[str, bytes] = {}
+            for _ in range(2):
+                for language in ("en", "es"):
+                    status, headers, body = site.get("/privacy", **{"Accept-Language": language})
+                    assert status == 200
+                    assert headers["Vary"] == "Accept-Language"
+                    assert f'<html lang="{language}"' in body.decode()
+                    pages.setdefault(language, body)
+                    assert body == pages[language]
+            # One request per language reached the node; the repeats came from nginx.
+            assert reached_node(node, "/privacy") == [200, 200]

@@ -1,5 +1,6 @@
 """``banscan dev-network``: three real nodes that converge, and stop together on SIGINT."""
 
+import datetime
 import json
 import os
 import re
@@ -15,7 +16,9 @@ from pathlib import Path
 import pytest
 
 from node.cli import main
+from node.cli.devnet.demo import city_for, demo_records
 from node.moderation.keyfile import load_moderator_key
+from protocol.kinds import validate_body
 from tests.factories import incident_body
 from tests.polling import eventually
 from tests.ports import free_port_range
@@ -132,6 +135,25 @@ def test_three_nodes_converge_and_stop_on_sigint() -> None:
 
         eventually(converged, lambda: f"not converged: {sorted(waiting)} lack it", DEADLINE_S, 0.1)
 
+        # Every node published its demo records, and every node comes to show them all,
+        # on a home page that says they are demo data.
+        def demo_everywhere() -> bool:
+            return all(
+                json.load(urllib.request.urlopen(f"{u}/api/v1/stats?kind=deployment", timeout=10))[
+                    "total"
+                ]["count"]
+                == 10 + 8 + 6  # London, Madrid, Berlin
+                for u in urls
+            )
+
+        eventually(demo_everywhere, "every node holds every node's demo cameras", DEADLINE_S, 0.2)
+        with urllib.request.urlopen(f"{urls[0]}/?lang=en", timeout=10) as response:
+            home = response.read().decode()
+        assert "Demo data." in home
+        assert '<span class="number">24</span>' in home
+        assert "Madrid, Spain" in home
+        assert "Berlin, Germany" in home
+
         # Every node takes reports, sealed to the demo moderator key written beside them.
         assert all(get_status(f"{u}/report") == 200 for u in urls)
         assert load_moderator_key(Path(data) / "moderator.key").public.text
@@ -166,3 +188,29 @@ def test_dev_network_checks_its_options(capsys: pytest.CaptureFixture[str]) -> N
     assert "--nodes must be from 1 to 16" in capsys.readouterr().err
     assert main(["dev-network", "--base-port", "65535"]) == 2
     assert "--base-port must be from 1 to 65533" in capsys.readouterr().err
+
+
+def test_demo_records_are_valid_and_marked_as_demo() -> None:
+    for number in (1, 2, 3, 4):
+        records = demo_records(number, datetime.date(2026, 1, 31))
+        kinds = [kind for kind, _ in records]
+        assert (kinds.count("deployment"), kinds.count("incident")) == (
+            len(city_for(number).places),
+            12,
+        )
+        for kind, body in records:
+            validate_body(kind, body)
+            if kind == "incident":
+                assert body["summary"].startswith("DEMO")
+                assert "demo" in body["tags"]
+                assert len(body["area"]) == 5
+                assert body["occurred_on"]["date"] <= "2026-01-31"
+            else:
+                assert body["osm"]["note"].startswith("DEMO")
+                assert body["osm"]["operator"].startswith("DEMO")
+            assert all(s["url"].startswith("https://example.org/demo/") for s in body["sources"])
+    assert {demo_records(n, datetime.date(2026, 1, 31))[0][1]["city"] for n in (1, 2, 3)} == {
+        "London",
+        "Madrid",
+        "Berlin",
+    }

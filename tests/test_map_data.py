@@ -29,6 +29,7 @@ from protocol.records import verify_record
 from storage.areacells import MAX_PRECISION, suppress
 from storage.filters import QueryFilter
 from storage.mapdata import POINT_ZOOM, Cluster, Point
+from storage.mapgrid import LEVELS
 from storage.store import Store
 from tests.factories import (
     NETWORK,
@@ -39,7 +40,7 @@ from tests.factories import (
     seeded_key,
     signed,
 )
-from tests.map_migration import UNDO_MIGRATION_9
+from tests.map_migration import UNDO_MAP_GRID
 from tests.querydata import CHAPTERS, Generated, Item, add_random, supersede_and_retract
 
 WORLD = (-1_800_000_000, -900_000_000, 1_800_000_000, 900_000_000)
@@ -252,7 +253,7 @@ def tile_of(lat: float, lon: float, zoom: int) -> tuple[int, int]:
     return int((lon + 180) / 360 * n), int(y)
 
 
-async def test_migration_9_builds_the_grid_of_existing_deployments(
+async def test_migrations_10_and_11_build_the_grid_of_existing_deployments(
     store: Store, tmp_path: Path
 ) -> None:
     async for _ in stages(store):
@@ -262,11 +263,22 @@ async def test_migration_9_builds_the_grid_of_existing_deployments(
     kept = table(path, "SELECT * FROM map_grid")
     assert kept
     with sqlite3.connect(path, isolation_level=None) as conn:
-        conn.executescript(UNDO_MIGRATION_9)
-        conn.execute("PRAGMA user_version = 8")
+        conn.executescript(UNDO_MAP_GRID)
+        conn.execute("PRAGMA user_version = 9")
     reopened = await Store.open(path, stewards=frozenset({STEWARD.public_key}))
     await reopened.close()
     assert table(path, "SELECT * FROM map_grid") == kept
+    # A database with migration 10's first grid (other levels): 11 rebuilds it.
+    with sqlite3.connect(path, isolation_level=None) as conn:
+        conn.execute("DELETE FROM map_levels")
+        conn.execute("INSERT INTO map_levels VALUES (17), (19)")
+        conn.execute("UPDATE map_grid SET records = records + 1")
+        conn.execute("DROP INDEX records_map_areas")
+        conn.execute("PRAGMA user_version = 10")
+    reopened = await Store.open(path, stewards=frozenset({STEWARD.public_key}))
+    await reopened.close()
+    assert table(path, "SELECT * FROM map_grid") == kept
+    assert table(path, "SELECT level FROM map_levels") == [(level,) for level in LEVELS]
 
 
 async def test_surveyed_places_come_from_chapters_and_node_records(store: Store) -> None:

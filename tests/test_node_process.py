@@ -117,7 +117,7 @@ def test_status_reports_a_running_node_and_its_counts(node_dir: Path) -> None:
         assert node.stop() == 0
     stopped = banscan("status", "--data-dir", str(node_dir))
     assert stopped.returncode == 0, stopped.stderr
-    assert "not reachable" in stopped.stdout
+    assert "server    not running (nothing answers at" in stopped.stdout
     assert re.search(r"^records\s+3$", stopped.stdout, re.MULTILINE)
 
 

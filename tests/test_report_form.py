@@ -216,7 +216,7 @@ async def test_a_report_is_sealed_and_answered_with_a_receipt(
     receipt = match.group(1)
     assert RECEIPT.fullmatch(receipt)
     assert 'href="/report/status?lang=en"' in text
-    assert "hreflang" not in text  # switching language here would lose the receipt
+    assert "hreflang" not in text  # a link to switch language would lose the receipt
     [submission] = await stored(app)
     assert submission.triage == {
         "kind": "incident",
@@ -410,7 +410,11 @@ async def test_the_status_of_a_receipt(client: NodeClient, app: web.Application)
     assert status == 200
     assert headers["Cache-Control"] == "no-store"
     assert "Received, waiting for review" in text
-    assert receipt not in text  # only the status
+    # Only the status is shown; the code is kept only for the language switch's form.
+    assert receipt not in "".join(Page(text).text)
+    assert [a for a in Page(text).all("input") if a.get("value") == receipt] == [
+        {"type": "hidden", "name": "receipt", "value": receipt}
+    ]
 
     status, text, _ = await post_form(
         client, "/report/status", {"csrf": token, "receipt": "AAAA-BBBB-CCCC-DDDD-EEEE"}
@@ -482,3 +486,124 @@ async def test_too_many_attempts_get_a_page_that_says_when_to_come_back(
 def test_accept_language(header: str, expected: str) -> None:
     assert i18n.choose_language((None, "xx"), header) == expected
     assert i18n.choose_language(("es",), "en") == "es"
+
+
+# -- the result pages' language switch, the closed page, the date and time hints -----------
+
+
+def switch_form(text: str) -> tuple[str, dict[str, str]]:
+    """The action and fields of a result page's language switch (one other language)."""
+    page = Page(text)
+    [form] = [a for a in page.all("form") if a["action"].startswith("/report/status?lang=")]
+    start = page.elements.index(("form", form))
+    fields: dict[str, str] = {}
+    for tag, attrs in page.elements[start + 1 :]:
+        if tag == "form" or tag == "main":
+            break
+        if tag == "input":
+            fields[attrs["name"]] = attrs["value"]
+    return form["action"], fields
+
+
+async def test_the_receipt_and_status_pages_switch_language_without_losing_the_code(
+    client: NodeClient, app: web.Application
+) -> None:
+    await open_reports(app)
+    token = await form_token(client)
+    status, text, _ = await post_form(client, "/report", report(csrf=token))
+    assert status == 201
+    match = RECEIPT.search(text)
+    assert match is not None
+    receipt = match.group(0)
+    action, fields = switch_form(text)
+    assert action == "/report/status?lang=es"
+    assert fields["receipt"] == receipt
+    assert fields["show"] == "receipt"
+    [button] = [a for a in Page(text).all("button") if a.get("lang") == "es"]
+    assert button == {"type": "submit", "lang": "es"}
+    assert "Español" in text
+
+    # Switching shows the same receipt page, in Spanish, with a switch back.
+    status, spanish, headers = await post_form(client, action, fields)
+    assert status == 200
+    assert headers["Cache-Control"] == "no-store"
+    assert Page(spanish).all("html") == [{"lang": "es"}]
+    assert Page(spanish).by_id("receipt") == {"id": "receipt", "class": "receipt"}
+    assert f'<p id="receipt" class="receipt">{receipt}</p>' in spanish
+    back, back_fields = switch_form(spanish)
+    assert back == "/report/status?lang=en"
+    status, english, _ = await post_form(client, back, back_fields)
+    assert status == 200
+    assert f'<p id="receipt" class="receipt">{receipt}</p>' in english
+    assert Page(english).all("html") == [{"lang": "en"}]
+
+    # The status page's switch answers the status in the other language.
+    token = await form_token(client, "/report/status")
+    status, text, _ = await post_form(client, "/report/status", {"csrf": token, "receipt": receipt})
+    assert status == 200
+    action, fields = switch_form(text)
+    assert "show" not in fields
+    status, spanish, _ = await post_form(client, action, fields)
+    assert status == 200
+    assert Page(spanish).all("html") == [{"lang": "es"}]
+    assert "Estado de tu denuncia" in spanish
+    assert receipt not in "".join(Page(spanish).text)
+
+    # A code no report has is not shown as a receipt.
+    unknown = {**fields, "receipt": "AAAA-BBBB-CCCC-DDDD-EEEE", "show": "receipt"}
+    status, text, _ = await post_form(client, action, unknown)
+    assert status == 404
+    assert "AAAA-BBBB-CCCC-DDDD-EEEE" not in "".join(Page(text).text)
+
+
+def main_links(text: str) -> list[str]:
+    """The links of a page's main content (not its navigation, switch or footer)."""
+    main = text.split("<main", 1)[1].split("</main>", 1)[0]
+    return [a["href"] for a in Page(main).all("a")]
+
+
+async def test_refusals_have_the_language_switch_and_closed_reports_do_not_link_to_themselves(
+    client: NodeClient, app: web.Application
+) -> None:
+    response = await client.get("/report")
+    text = await response.text()
+    assert response.status == 503
+    assert "Reports are closed" in text
+    assert {"href": "/report?lang=es", "hreflang": "es", "lang": "es"} in Page(text).all("a")
+    links = main_links(text)
+    assert not any(link.startswith("/report?") for link in links), links
+    assert links == ["/report/status?lang=en", "/?lang=en"]
+
+    spanish = await (await client.get("/report?lang=es")).text()
+    assert Page(spanish).all("html") == [{"lang": "es"}]
+    assert "No se aceptan denuncias" in spanish
+    assert main_links(spanish) == ["/report/status?lang=es", "/?lang=es"]
+
+    # Another refusal (a stale form) keeps its way back, and its switch.
+    await open_reports(app)
+    status, text, _ = await post_form(client, "/report", report(csrf="stale"))
+    assert status == 403
+    assert main_links(text) == ["/report?lang=en"]
+    assert {"href": "/report?lang=es", "hreflang": "es", "lang": "es"} in Page(text).all("a")
+
+
+@pytest.mark.parametrize("lang", ["en", "es"])
+async def test_the_date_and_time_hints_hold_whatever_widget_the_browser_shows(
+    client: NodeClient, app: web.Application, lang: str
+) -> None:
+    """The browser shows its own date and time widgets, in its own format (a US browser
+    shows month/day/year and a.m./p.m.): the hints must not contradict them, and still
+    say what to type where the browser gives a plain text box."""
+    await open_reports(app)
+    page = Page(await (await client.get(f"/report?lang={lang}")).text())
+    assert page.by_id("occurred_on")["type"] == "date"
+    assert page.by_id("occurred_time")["type"] == "time"
+    t = i18n.CATALOGS[lang]
+    for name in ("field.occurred_on.hint", "field.occurred_time.hint"):
+        hint = t.gettext(name)
+        # It names the browser's field, and gives the typed format only for a plain box.
+        assert ("browser" in hint) or ("navegador" in hint), hint
+        assert ("plain text box" in hint) or ("casilla de texto normal" in hint), hint
+        assert not hint.lower().startswith(("year", "año", "hours", "horas")), hint
+    for name in ("error.occurred_on", "error.occurred_time"):
+        assert ("plain text box" in t.gettext(name)) or ("casilla" in t.gettext(name))

@@ -10,7 +10,8 @@ Against one real node holding a seeded data set, with its ``[site]`` settings:
   node's origin, the Content-Security-Policy refuses nothing, no script fails; a
   screenshot of each is kept (build/screenshots/<page>-<js|nojs>-<width>.png);
 - weight: a page's HTML and every stylesheet it links weigh at most 60 KB
-  gzip-compressed.
+  gzip-compressed; the JavaScript it loads (page scripts, modules, workers) is
+  within its budget (``SitePage.scripts``: none on most pages).
 
 Each test opens one browser for all the pages and reports every page that fails,
 not only the first.
@@ -20,6 +21,7 @@ import gzip
 import re
 from dataclasses import dataclass
 from html.parser import HTMLParser
+from urllib.parse import urlsplit
 
 import pytest
 from aiohttp import ClientSession
@@ -72,18 +74,20 @@ class _Links(HTMLParser):
             self.stylesheets.append(found["href"])
 
 
-async def fetch(session: ClientSession, site: Site, page: SitePage) -> tuple[bytes, list[bytes]]:
-    """The page's HTML and the bodies of the stylesheets it links."""
+async def fetch(
+    session: ClientSession, site: Site, page: SitePage
+) -> tuple[bytes, dict[str, bytes]]:
+    """The page's HTML and the stylesheets it links, by path."""
     async with session.get(site.url(page), headers={"Accept": "text/html"}) as answer:
         assert answer.status == page.status, (page.name, answer.status)
         html = await answer.read()
     parser = _Links()
     parser.feed(html.decode())
-    sheets = []
+    sheets = {}
     for href in parser.stylesheets:
         async with session.get(site.server.make_url(href)) as answer:
             assert answer.status == 200, href
-            sheets.append(await answer.read())
+            sheets[urlsplit(href).path] = await answer.read()
     return html, sheets
 
 
@@ -91,7 +95,9 @@ async def fetch(session: ClientSession, site: Site, page: SitePage) -> tuple[byt
 async def test_no_page_loads_anything_from_elsewhere_with_or_without_javascript(
     site: Site,
 ) -> None:
+    """And no page loads more JavaScript than its budget (``SitePage.scripts``)."""
     problems: dict[str, object] = {}
+    scripts: dict[SitePage, set[str]] = {page: set() for page in PAGES}
     async with open_browser() as browser:
         for page in PAGES:
             for javascript in (True, False):
@@ -101,6 +107,9 @@ async def test_no_page_loads_anything_from_elsewhere_with_or_without_javascript(
                         browser, site.url(page), javascript=javascript, width=width
                     ) as seen:
                         await screenshot(seen.page, name)
+                        scripts[page].update(
+                            url for url in seen.requested if urlsplit(url).path.endswith(".js")
+                        )
                         found = {
                             "status": seen.status if seen.status != page.status else None,
                             "elsewhere": seen.elsewhere(),
@@ -109,6 +118,14 @@ async def test_no_page_loads_anything_from_elsewhere_with_or_without_javascript(
                         }
                         if any(found.values()):
                             problems[name] = found
+    async with ClientSession() as session:
+        for page, urls in scripts.items():
+            weight = 0
+            for url in urls:
+                async with session.get(url) as answer:
+                    weight += len(gzip.compress(await answer.read(), 9))
+            if weight > page.scripts:
+                problems[f"{page.name} scripts"] = f"{weight} bytes > {page.scripts}: {urls}"
     assert problems == {}
 
 
@@ -134,8 +151,7 @@ async def test_every_page_and_stylesheet_is_valid_html_and_css(site: Site) -> No
         for page in PAGES:
             html, sheets = await fetch(session, site, page)
             documents[page.name] = html
-            for n, sheet in enumerate(sheets):
-                documents[f"{page.name}-stylesheet-{n}.css"] = sheet
+            documents.update(sheets)  # each stylesheet once, by its path (ending .css)
     errors = {name: found for name, found in validate(documents).items() if found}
     assert errors == {}
 
@@ -145,7 +161,8 @@ async def test_every_page_weighs_at_most_60_kb_compressed(site: Site) -> None:
     async with ClientSession() as session:
         for page in PAGES:
             html, sheets = await fetch(session, site, page)
-            weights[page.name] = sum(len(gzip.compress(body, 9)) for body in (html, *sheets))
+            bodies = (html, *sheets.values())
+            weights[page.name] = sum(len(gzip.compress(body, 9)) for body in bodies)
     heavy = {name: weight for name, weight in weights.items() if weight > WEIGHT_LIMIT}
     assert heavy == {}, f"over {WEIGHT_LIMIT} bytes gzip-compressed"
     assert all(weight > 0 for weight in weights.values())
@@ -155,3 +172,46 @@ def test_the_list_names_each_page_once() -> None:
     names = [page.name for page in PAGES]
     assert len(names) == len(set(names))
     assert all(re.fullmatch(r"[a-z0-9-]+", name) for name in names)
+
+
+@needs_chromium
+@needs_java
+async def test_the_report_forms_answers_pass_the_same_checks(site: Site) -> None:
+    """The pages a form answers with (the report form with errors, the receipt, a
+    report's status, an unknown receipt) are accessible and valid HTML too."""
+    answers: dict[str, bytes] = {}
+    problems: dict[str, object] = {}
+    report = site.url(SitePage("report", "/report"))
+    async with (
+        open_browser() as browser,
+        visit(browser, report, javascript=True, bypass_csp=True) as seen,
+    ):
+        page = seen.page
+
+        async def sent(name: str, button: str) -> None:
+            async with page.expect_navigation() as navigation:
+                await page.get_by_role("button", name=button).click()
+            answers[name] = await (await navigation.value).body()
+            violations = await axe_violations(page)
+            if violations:
+                problems[name] = violations
+            await screenshot(page, f"{name}-js-1280")
+
+        await sent("report-errors", "Send report")
+        await page.get_by_label("An incident").check()
+        await page.get_by_label("What happened").fill("A van with cameras scanned the queue.")
+        await page.get_by_label("Date").fill("2025-03-27")
+        await page.get_by_label("Country").select_option(label="Spain")
+        await page.get_by_label("City or town").fill("Barcelona")
+        await page.get_by_label("Address or description").fill("Outside the metro station")
+        await sent("report-receipt", "Send report")
+        receipt = (await page.locator("#receipt").inner_text()).strip()
+        await page.get_by_role("link", name="Check your report's status").click()
+        await page.get_by_label("Receipt code").fill(receipt)
+        await sent("report-status-result", "Check status")
+        await page.goto(site.url(SitePage("report-status", "/report/status")))
+        await page.get_by_label("Receipt code").fill("AAAA-AAAA-AAAA-AAAA-AAAA")
+        await sent("report-status-unknown", "Check status")
+    invalid = {name: found for name, found in validate(answers).items() if found}
+    assert problems == {}
+    assert invalid == {}

@@ -26,7 +26,7 @@ from storage.filters import QueryFilter
 from storage.stats import Stats, StatsGroup
 from storage.store import Store
 from tests.factories import NETWORK, STEWARD, admit
-from tests.map_migration import UNDO_MIGRATION_9
+from tests.map_migration import UNDO_MAP_GRID
 from tests.querydata import CHAPTERS, Generated, Item, add_random, supersede_and_retract
 
 ALL = ("public", "network", "coordinators")
@@ -236,8 +236,13 @@ async def test_migration_5_builds_the_rollup_of_existing_records(tmp_path: Path)
         # Back to version 4: what later migrations made goes too.
         for name in ("submissions", "moderator_keys", "audit_log", "request_nonces"):
             conn.execute(f"DROP TABLE {name}")
-        conn.executescript(UNDO_MIGRATION_9)
-        conn.execute("DROP INDEX records_frt")
+        conn.executescript(UNDO_MAP_GRID)
+        # Every index on the column goes with it (records_frt, and later migrations').
+        on_frt = conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND sql LIKE '%frt%'"
+        ).fetchall()
+        for (name,) in on_frt:
+            conn.execute(f"DROP INDEX {name}")
         conn.execute("ALTER TABLE records DROP COLUMN frt")
         conn.execute("PRAGMA user_version = 4")
     store = await Store.open(path, stewards=frozenset({STEWARD.public_key}))

@@ -17,7 +17,7 @@ from storage.store import Store
 from storage.stored import RecordFilter
 from storage.tokens import Role
 from tests.factories import NETWORK, deployment_body, feed, seeded_key, signed
-from tests.map_migration import UNDO_MIGRATION_9
+from tests.map_migration import UNDO_MAP_GRID
 
 
 def verified(records: list[SignedRecord]) -> list[VerifiedRecord]:
@@ -150,8 +150,13 @@ async def test_migration_8_fills_the_frt_column_of_stored_deployments(tmp_path: 
     )
     await store.close()
     with sqlite3.connect(path, isolation_level=None) as conn:  # back to version 7
-        conn.executescript(UNDO_MIGRATION_9)
-        conn.execute("DROP INDEX records_frt")
+        conn.executescript(UNDO_MAP_GRID)
+        # Every index on the column goes with it (records_frt, and later migrations').
+        on_frt = conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND sql LIKE '%frt%'"
+        ).fetchall()
+        for (name,) in on_frt:
+            conn.execute(f"DROP INDEX {name}")
         conn.execute("ALTER TABLE records DROP COLUMN frt")
         conn.execute("PRAGMA user_version = 7")
     store = await Store.open(path, stewards=STEWARDS)

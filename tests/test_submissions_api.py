@@ -545,10 +545,10 @@ async def test_retracting_erases_every_version_published_from_a_report(
     submission_id = await only_submission_id(open_client)
     token = tokens[Role.MODERATOR]
     _, first = await publish(open_client, token, submission_id, incident_body(), "network")
-    wider = await publish(open_client, token, submission_id, incident_body(), "public")
     _, second = await publish(
-        open_client, token, submission_id, incident_body(summary="Corrected."), "network"
+        open_client, token, submission_id, incident_body(summary="Corrected."), "public"
     )
+    narrower = await publish(open_client, token, submission_id, incident_body(), "network")
 
     response = await open_client.post(
         f"{submissions_route(submission_id)}/retract",
@@ -561,15 +561,21 @@ async def test_retracting_erases_every_version_published_from_a_report(
         headers=bearer(token),
     )
 
-    assert wider[0] == 409
-    assert "audience of the record it corrects (network)" in wider[1]["detail"]
+    # A correction may widen the audience (network to public), never narrow it.
+    assert narrower[0] == 409
+    assert (
+        "cannot narrow the audience: the record it corrects went to public"
+        in (narrower[1]["detail"])
+    )
+    assert f"retract {submission_id} instead" in narrower[1]["detail"]
     assert response.status == 201
     records = open_client.app[STORE].records
     retractions = [
         await records.get(bytes.fromhex(record_id))
         for record_id in (await response.json())["record_ids"]
     ]
-    assert [r.envelope.audience for r in retractions if r is not None] == ["network", "network"]
+    # Each retraction goes where its record went, newest first.
+    assert [r.envelope.audience for r in retractions if r is not None] == ["public", "network"]
     for published in (first, second):
         target = await records.get(bytes.fromhex(published["record_id"]))
         assert target is not None

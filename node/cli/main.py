@@ -32,6 +32,7 @@ from node.cli.devnet import DevNetworkError
 from node.cli.registrar import Registrar, handler_of
 from node.config import ConfigError
 from node.datadir import DataDirError
+from node.serve import ServeError
 from protocol.errors import ProtocolError
 from storage import StorageError
 
@@ -58,6 +59,7 @@ _CANNOT_RUN = (
     ProtocolError,
     BackupError,
     DevNetworkError,
+    ServeError,
 )
 
 

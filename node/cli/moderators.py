@@ -100,8 +100,9 @@ def cmd_keygen(args: argparse.Namespace) -> int:
     print(
         "Keep the private key file on your own machine, and back it up: it opens every report "
         f"sealed to you. Never copy it to the node. Give the node's operator {public_out.name} "
-        "(or the public key above); they run:\n"
-        f"  banscan moderators add {public_out.name} --label YOUR-NAME"
+        "(or the public key above); they run, on the node's machine, with their node's data "
+        "directory as NODE-DIR:\n"
+        f"  banscan moderators add --data-dir NODE-DIR {public_out.name} --label YOUR-NAME"
     )
     return 0
 

@@ -8,13 +8,14 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
 from typing import Any
 
 from node.api.federation import peer_views
 from node.cli.common import CommandError, data_dir_of, run_on_store
 from node.cli.peers import print_peers
 from node.cli.registrar import Registrar
-from node.config import DEFAULT_NETWORK
+from node.config import DEFAULT_NETWORK, Config
 from node.datadir import DataDir, DataDirError
 from node.serve import serve
 from protocol.envelope import NETWORK_ID_PATTERN
@@ -184,22 +185,25 @@ def _status(data_dir: DataDir) -> dict[str, Any]:
 
     status = run_on_store(data_dir, gather)
     # Probed once the store is closed, so a slow answer holds no database open.
-    status["server"] = _probe(
-        data_dir.running_url() or f"http://{config.node.host}:{config.node.port}"
-    )
+    status["server"] = server_state(data_dir, config, key.text)
     return status
 
 
 def cmd_rotate_key(args: argparse.Namespace) -> int:
     data_dir = data_dir_of(args)
-    url = data_dir.running_url()
-    if url is not None and _probe(url).startswith("running"):
-        raise CommandError(f"the node is running at {url}; stop it before rotating its key")
-    stamp = utc_text(time.time_ns() // 1_000_000, "basic")
+    pid = data_dir.lock_holder()
+    if pid is not None:
+        running = f"running (pid {pid})" if pid else "running"
+        raise CommandError(f"the node is {running}; stop it before rotating its key")
+    lock = data_dir.lock()  # so that no banscan run starts meanwhile
     try:
-        old, new, retired = data_dir.rotate_key(stamp)
-    except DataDirError as exc:
-        raise CommandError(str(exc)) from exc
+        stamp = utc_text(time.time_ns() // 1_000_000, "basic")
+        try:
+            old, new, retired = data_dir.rotate_key(stamp)
+        except DataDirError as exc:
+            raise CommandError(str(exc)) from exc
+    finally:
+        lock.release()
     print(f"new key      {new.text}")
     print(f"old key      {old.text} (kept in {retired})")
     print("next: the steward runs")
@@ -209,14 +213,78 @@ def cmd_rotate_key(args: argparse.Namespace) -> int:
     return 0
 
 
-def _probe(base_url: str) -> str:
+def server_state(data_dir: DataDir, config: Config, key_text: str) -> str:
+    """Whether this data directory's node is serving, in words.
+
+    "running" only when a ``banscan run`` holds the data directory (its lock) and
+    the node that answers at its URL has this directory's key: another program, or
+    another node, on the configured port is named as such, never taken for this one."""
+    pid = data_dir.lock_holder()
+    url = (data_dir.running_url() if pid is not None else None) or (
+        f"http://{_url_host(config.node.host)}:{config.node.port}"
+    )
+    answer = _ask(url)
+    pid_text = f"pid {pid}" if pid else "pid unknown"
+    if pid is not None:
+        if answer.key == key_text:
+            unhealthy = "" if answer.health == "200" else " but unhealthy"
+            return f"running at {url}{unhealthy} (health {answer.health}, {pid_text})"
+        if answer.key is None and not answer.reached:
+            return f"starting ({pid_text}): nothing answers at {url} yet"
+        return f"started ({pid_text}), but {answer.who} answers at {url}"
+    if not answer.reached:
+        return f"not running (nothing answers at {url})"
+    if answer.key == key_text:
+        return (
+            f"not running from this data directory, but a node with its key answers at {url} "
+            "(a copy of this directory? never serve one key from two places)"
+        )
+    return (
+        f"not running; {answer.who} answers at {url}, the address this node would take: "
+        "stop it, or start this node with banscan run --port PORT"
+    )
+
+
+@dataclass(frozen=True)
+class _Answer:
+    reached: bool
+    key: str | None  # the node key /api/v1/node gave, if it did
+    health: str  # /healthz's status code, or why there is none
+
+    @property
+    def who(self) -> str:
+        if self.key is not None:
+            return f"another node ({self.key})"
+        return "another program (not a banscan node)"
+
+
+def _ask(base_url: str) -> _Answer:
+    """What answers at ``base_url``: its node key (``/api/v1/node``) and its health."""
     if not base_url.startswith(("http://", "https://")):
-        return f"unknown ({base_url!r} is not an http URL)"
+        return _Answer(False, None, f"{base_url!r} is not an http URL")
     try:
         # The scheme is checked just above: only http(s) reaches urlopen.
-        with urllib.request.urlopen(f"{base_url}/healthz", timeout=2) as response:  # noqa: S310
-            return f"running at {base_url} (health {response.status})"
-    except urllib.error.HTTPError as exc:
-        return f"running at {base_url} but unhealthy (health {exc.code})"
+        with urllib.request.urlopen(f"{base_url}/api/v1/node", timeout=2) as response:  # noqa: S310
+            text = response.read(65536)
+    except urllib.error.HTTPError:
+        text = b""
     except (urllib.error.URLError, OSError, ValueError):
-        return f"not reachable at {base_url}"
+        return _Answer(False, None, "unreachable")
+    try:
+        info = json.loads(text)
+    except ValueError:
+        info = None
+    key = info.get("key") if isinstance(info, dict) else None
+    key = key if isinstance(key, str) else None
+    try:
+        with urllib.request.urlopen(f"{base_url}/healthz", timeout=2) as response:  # noqa: S310
+            health = str(response.status)
+    except urllib.error.HTTPError as exc:
+        health = str(exc.code)
+    except (urllib.error.URLError, OSError, ValueError):
+        health = "unreachable"
+    return _Answer(True, key, health)
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host

@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 
 from protocol.errors import KeyFormatError
-from protocol.sealing import ModeratorKey
+from protocol.sealing import PUBLIC_PREFIX, ModeratorKey
 
 
 def save_moderator_key(key: ModeratorKey, path: Path) -> None:
@@ -25,4 +25,16 @@ def load_moderator_key(path: Path) -> ModeratorKey:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise KeyFormatError(f"{path}: cannot read the moderator key file: {exc}") from exc
+    if text.lstrip().startswith(PUBLIC_PREFIX):
+        private = path.with_name(path.name.removesuffix(".pub"))
+        beside = (
+            f" ({private}, beside it, if you made it here)"
+            if path.name.endswith(".pub") and private != path
+            else ""
+        )
+        raise KeyFormatError(
+            f"{path} is the PUBLIC half of a moderator key (what the node's operator adds); "
+            f"opening reports needs the PRIVATE key file that banscan moderators keygen "
+            f"wrote{beside}: give that file as --key"
+        )
     return ModeratorKey.from_file_text(text, str(path))

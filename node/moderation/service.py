@@ -5,7 +5,7 @@ node, through :func:`record_publisher`) and written to the audit log.
 
 import asyncio
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Final
 
 from node.moderation.submissions import (
     REJECT_REASONS,
@@ -21,6 +21,16 @@ from protocol.limits import Limits
 from protocol.records import VerifiedRecord
 from storage.records import RecordStore
 from storage.submissions import Submission, SubmissionStore
+
+# How far each audience reaches: each one's receivers include the narrower ones'
+# (docs/protocol.md, section 7). A correction may widen its record's audience, never
+# narrow it: the earlier record stays wherever it went.
+AUDIENCE_REACH: Final = {"coordinators": 0, "network": 1, "public": 2}
+
+
+def narrower(audience: str, than: str) -> bool:
+    """Whether ``audience`` reaches fewer nodes than ``than``."""
+    return AUDIENCE_REACH[audience] < AUDIENCE_REACH[than]
 
 
 class Moderation:
@@ -77,8 +87,11 @@ class Moderation:
         if not isinstance(body, dict):
             raise SubmissionError("body must be a JSON object: the record's body")
         correction = submission.status == "published"
+        detail: dict[str, Any] = {"audience": audience, "kind": submission.kind}
         if correction:
-            body = await self._correction(submission, audience, body)
+            body, before = await self._correction(submission, audience, body)
+            if before is not None and before != audience:
+                detail["widened_from"] = before
         elif "supersedes" in body:
             raise SubmissionError("a first publication supersedes nothing; remove supersedes")
         unfinished = unfinished_fields(body)
@@ -93,7 +106,7 @@ class Moderation:
             expected=("published",) if correction else ("pending",),
             actor=actor,
             action="correct" if correction else "publish",
-            detail={"audience": audience, "kind": submission.kind},
+            detail=detail,
             record_id=record.id,
         )
         if not done:
@@ -117,22 +130,27 @@ class Moderation:
 
     async def _correction(
         self, submission: Submission, audience: str, body: dict[str, Any]
-    ) -> dict[str, Any]:
-        """``body`` as a correction of the record last published from ``submission``."""
+    ) -> tuple[dict[str, Any], str | None]:
+        """``body`` as a correction of the record last published from ``submission``, and
+        that record's audience (None if it is gone). The correction may widen the
+        audience (its ``supersedes`` then names a record of a narrower one, which nodes
+        that hold both hide), never narrow it."""
         assert submission.record_id is not None
         current = submission.record_id.hex()
         published = await self._records.get(submission.record_id)
-        if published is not None and published.envelope.audience != audience:
+        before = None if published is None else published.envelope.audience
+        if before is not None and audience in AUDIENCE_REACH and narrower(audience, before):
             raise ModerationConflict(
-                f"a correction goes to the audience of the record it corrects "
-                f"({published.envelope.audience}); to reach another, retract and publish "
-                "a new report"
+                f"a correction cannot narrow the audience: the record it corrects went to "
+                f"{before}, and a record cannot be taken back from the nodes that received it. "
+                f"To withdraw it from {before}, retract {submission.id} instead (its records "
+                f"are erased everywhere they went); a correction may keep {before} or widen it"
             )
         if body.get("supersedes", current) != current:
             raise ModerationConflict(
                 f"a correction of {submission.id} must supersede its latest record {current}"
             )
-        return {**body, "supersedes": current}
+        return {**body, "supersedes": current}, before
 
     async def reject(
         self, submission_ids: Sequence[str], reason: str, *, actor: str

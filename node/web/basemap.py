@@ -20,6 +20,7 @@ missing is logged at start-up and noted on the map page, which then draws the
 shipped outlines: never a crash.
 """
 
+import asyncio
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,7 @@ from typing import Final
 
 import structlog
 from aiohttp import web
+from aiohttp.abc import AbstractStreamWriter
 
 from node.web.i18n import N_
 
@@ -84,13 +86,36 @@ def basemap_problem(app: web.Application) -> str | None:
     return MISSING if app[BASEMAP].missing else None
 
 
-def _file(folder: Path, *names: str) -> web.FileResponse:
+def _file(folder: Path, *names: str) -> Path:
     if not all(_NAME.match(name) for name in names):
         raise web.HTTPNotFound()
     path = folder.joinpath(*names)
     if not path.is_file():
         raise web.HTTPNotFound()
-    return web.FileResponse(path, headers={"Cache-Control": CACHE_CONTROL})
+    return path
+
+
+class _FileResponse(web.FileResponse):
+    """aiohttp's ``FileResponse`` (Range, 416, ETag, If-None-Match), with ``If-Range``
+    also honoured for an entity tag, which aiohttp compares only as a date: a range is
+    sent only while the file is the one the tag names (RFC 9110 13.1.5)."""
+
+    async def prepare(self, request: web.BaseRequest) -> AbstractStreamWriter | None:
+        if_range = request.headers.get("If-Range", "")
+        if if_range.startswith(('"', "W/")) and "Range" in request.headers:
+            stat = await asyncio.to_thread(self._path.stat)
+            if if_range != f'"{stat.st_mtime_ns:x}-{stat.st_size:x}"':  # aiohttp's ETag
+                headers = request.headers.copy()
+                del headers["Range"]
+                request = request.clone(headers=headers)
+        return await super().prepare(request)
+
+
+def _send(path: Path, content_type: str | None) -> web.FileResponse:
+    response = _FileResponse(path, headers={"Cache-Control": CACHE_CONTROL})
+    if content_type is not None:
+        response.content_type = content_type
+    return response
 
 
 @routes.get("/basemap/{name}")
@@ -99,9 +124,7 @@ async def pmtiles_file(request: web.Request) -> web.FileResponse:
     name = request.match_info["name"]
     if basemap.pmtiles is None or name != basemap.pmtiles:
         raise web.HTTPNotFound()
-    response = _file(basemap.folder, name)
-    response.content_type = "application/vnd.pmtiles"
-    return response
+    return _send(_file(basemap.folder, name), "application/vnd.pmtiles")
 
 
 @routes.get("/basemap/fonts/{fontstack}/{range}")
@@ -110,9 +133,8 @@ async def glyphs(request: web.Request) -> web.FileResponse:
     if not _GLYPHS.match(glyph_range):
         raise web.HTTPNotFound()
     folder = request.app[BASEMAP].folder / "fonts"
-    response = _file(folder, request.match_info["fontstack"], glyph_range)
-    response.content_type = "application/x-protobuf"
-    return response
+    path = _file(folder, request.match_info["fontstack"], glyph_range)
+    return _send(path, "application/x-protobuf")
 
 
 @routes.get("/basemap/sprites/{name}")
@@ -120,4 +142,4 @@ async def sprites(request: web.Request) -> web.FileResponse:
     name = request.match_info["name"]
     if not name.endswith((".json", ".png")):
         raise web.HTTPNotFound()
-    return _file(request.app[BASEMAP].folder / "sprites", name)
+    return _send(_file(request.app[BASEMAP].folder / "sprites", name), None)

@@ -110,3 +110,9 @@ def countries(lang: str) -> tuple[tuple[str, str], ...]:
         return name.encode("ascii", "ignore").decode().casefold()
 
     return tuple((code, names[code]) for code in sorted(COUNTRY_CODES, key=folded))
+
+
+def format_count(count: int, lang: str) -> str:
+    """``count`` with its thousands grouped as readers of ``lang`` write them."""
+    text = f"{count:,}"
+    return text.replace(",", ".") if lang == "es" else text

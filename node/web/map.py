@@ -86,7 +86,7 @@ async def map_state(request: web.Request, t: Catalog, path: str) -> MapState:
         await mapfeatures.cameras(data, page, view, features)
     if "incident" in kinds:
         await mapfeatures.incident_cells(data, page, view, minimum, features)
-    features.surveyed = await mapfeatures.surveyed(data)
+    features.surveyed = await mapfeatures.surveyed(data, request.app[STORE].queries)
     detail = drawing(
         view, features, page, path=path, t=t, kind=kind or None, detail_base="/deployments"
     )

@@ -2,13 +2,14 @@
 
 The drawing is about a tile wide at the view's zoom (:attr:`MapView.zoom` is the
 tile zoom at which one tile spans the view), so cameras come as the clusters
-of that tile zoom: about sixteen across the map, each with its count. When the
+of the tile zoom one out: about eight across the map, each with its count. When the
 view holds at most :data:`MAX_POINTS` cameras, each is a point with its record
 id, linking to its page. Incidents are only the shown groups of
 :meth:`storage.mapdata.MapData.area_cells` (never a group below the minimum),
 at the precision the tiles use at that zoom (cells a few dozen units of the
 drawing across), coarser while more than :data:`MAX_CELLS` would be drawn.
-Surveyed areas are the countries where a chapter collects data.
+Surveyed areas are the countries where a chapter collects data, or where
+public records are.
 """
 
 import math
@@ -20,6 +21,7 @@ from node.web.mapview import Bbox, MapView
 from node.web.site import PUBLIC
 from storage.areacells import AreaCells, precision_for_zoom
 from storage.mapdata import POINT_ZOOM, Box, Cluster, MapData, Point, cluster_shift
+from storage.queries import RecordQueries
 
 MAX_POINTS: Final = 300
 MAX_CELLS: Final = 300
@@ -76,15 +78,25 @@ def _data_zoom(view: MapView) -> int:
     return max(0, min(POINT_ZOOM - 1, math.floor(view.zoom + 1e-9)))
 
 
+def _cluster_zoom(view: MapView) -> int:
+    """Clusters of the tiles one zoom out: about eight across the drawing, room for
+    each disc and its count."""
+    return max(0, _data_zoom(view) - 1)
+
+
 async def cameras(data: MapData, page: PageFilter, view: MapView, into: MapFeatures) -> None:
     """The cameras in ``view``: clusters, or points when few enough."""
     query = page.query("deployment")
     box = _box(view)
-    zoom = _data_zoom(view)
+    zoom = _cluster_zoom(view)
     found = await data.clusters(query, cluster_shift(zoom), box)
     total = sum(item.count if isinstance(item, Cluster) else 1 for item in found)
     if total <= MAX_POINTS:
-        found = await data.deployments(query, POINT_ZOOM, box)
+        # The grid counts cameras by their cells' mean positions; the points are counted
+        # by their own, so a few more may be in the box: still few enough to draw.
+        points = await data.deployments(query, POINT_ZOOM, box)
+        if len(points) <= 2 * MAX_POINTS:
+            found = points
     # A cluster's cell at this zoom: what a click on it zooms to.
     cell = 2.0 ** (cluster_shift(zoom)) / 1e7
     for item in found:
@@ -124,9 +136,15 @@ async def incident_cells(
     into.hidden_incidents = groups.hidden
 
 
-async def surveyed(data: MapData) -> frozenset[str]:
-    """The countries where a chapter collects data."""
-    return frozenset((await data.surveyed(PUBLIC)).countries)
+async def surveyed(data: MapData, queries: RecordQueries) -> frozenset[str]:
+    """The countries where a chapter collects data: those chapters name, and those some
+    public record is in (someone collected it), counted by the stats rollup."""
+    countries = set((await data.surveyed(PUBLIC)).countries)
+    everything = PageFilter({})
+    for kind in ("deployment", "incident"):
+        found = await queries.stats(everything.query(kind), ["country"])
+        countries.update(str(g.keys["country"]) for g in found.groups if g.keys.get("country"))
+    return frozenset(countries)
 
 
 async def extent(data: MapData, minimum: int) -> Bbox | None:

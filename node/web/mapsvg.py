@@ -11,7 +11,7 @@ quick whatever the data.
 """
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final
 
 from node.web.filters import PageFilter
@@ -21,6 +21,7 @@ from node.web.mapview import HEIGHT, WIDTH, Bbox, MapView
 from node.web.outlines import outline_path
 
 MAX_CELLS: Final = 400
+MIN_LABELLED: Final = 28  # units: a narrower cell's count is not written on it
 MAX_CLUSTERS: Final = 400
 CELL_LABEL: Final = N_("map.cell_label")
 CLUSTER_LABEL: Final = N_("map.cluster_label")
@@ -37,11 +38,13 @@ class DrawnCell:
     height: float
     count: int
     href: str
-    level: int  # 1..4: how dark, by count relative to the view's largest
+    level: int  # 1..4: how dark, by count relative to the view's largest; 0: coarse
     label_x: float
     label_y: float
     cell: IncidentCell
     label: str
+
+    labelled: bool = False  # the count written on it (else the list and the link say it)
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,15 @@ class DrawnCluster:
     href: str
     cluster: CameraCluster
     label: str
+
+    @property
+    def short_count(self) -> str:
+        """The count as the disc shows it: 950, 9.5k, 41k."""
+        if self.count < 1000:
+            return str(self.count)
+        if self.count < 10_000:
+            return f"{self.count / 1000:.1f}k"
+        return f"{round(self.count / 1000)}k"
 
 
 @dataclass(frozen=True)
@@ -98,11 +110,14 @@ def drawing(
     extra = {"kind": kind}
     cells = []
     largest = max((cell.count for cell in features.cells), default=1)
+    finest = max((len(cell.area) for cell in features.cells), default=0)
     for cell in features.cells[:MAX_CELLS]:
         x, y, w, h = view.rect(cell.bbox)
         cx, cy = _clamp(x + w / 2, y + h / 2)
         target = MapView.fitting(cell.bbox, margin=0.1)
         level = 1 + min(3, int(4 * math.log1p(cell.count) / math.log1p(largest + 1)))
+        if len(cell.area) < finest:  # what finer cells could not show: an outline only
+            level = 0
         cells.append(
             DrawnCell(
                 *_clip_rect(x, y, w, h),
@@ -118,7 +133,7 @@ def drawing(
     clusters = []
     for cluster in sorted(features.clusters, key=lambda c: -c.count)[:MAX_CLUSTERS]:
         x, y = view.project(cluster.lon, cluster.lat)
-        radius = 9 + 3 * math.log10(cluster.count)
+        radius = 11 + 3 * math.log10(cluster.count)
         target = MapView.fitting(cluster.bbox, margin=0.2)
         if target.span >= view.span:
             target = view.zoomed(2)
@@ -155,7 +170,20 @@ def drawing(
         )
     surveyed = features.surveyed
     unsurveyed = outline_path(view, lambda country: country not in surveyed)
+    cells = [replace(cell, labelled=_room_for_count(cell, clusters)) for cell in cells]
     return Drawing(WIDTH, HEIGHT, outline_path(view), unsurveyed, cells, clusters, points)
+
+
+def _room_for_count(cell: DrawnCell, clusters: list[DrawnCluster]) -> bool:
+    """Whether a cell's count can be written on it: its middle is in view, the number
+    fits, and no cluster's disc (whose count it would cover) is in the way."""
+    x, y = cell.label_x, cell.label_y
+    middle_x, middle_y = cell.x + cell.width / 2, cell.y + cell.height / 2
+    if abs(middle_x - x) > 1 or abs(middle_y - y) > 1:
+        return False  # the middle is out of view
+    if cell.width < max(MIN_LABELLED, 10 * len(str(cell.count)) + 6) or cell.height < 18:
+        return False
+    return all(math.hypot(c.x - x, c.y - y) > c.radius + 16 for c in clusters)
 
 
 def _place(bbox: Bbox) -> str:

@@ -23,7 +23,7 @@ from node.problems import BadParameter
 WIDTH: Final = 1000
 HEIGHT: Final = 640
 MAX_LAT: Final = 85.05112878
-DECIMALS: Final = 4
+DECIMALS: Final = 6
 # The smallest span a view may have, in world units (about 150 m across the map):
 # closer than this the map would only magnify the same points.
 MIN_SPAN: Final = 2.0**-18

@@ -13,7 +13,9 @@ from typing import IO, Any
 
 from node.moderation.submissions import RECEIPT_STATUS, SUBMISSION_KINDS
 from node.web.filters import form_message_ids
+from node.web.lists import list_message_ids
 from node.web.pages import CATEGORIES, HINTED, TECHNOLOGIES
+from node.web.recordpage import record_message_ids
 from node.web.report import FIELD_ORDER, REFUSALS
 from node.web.site import ERROR_TOPICS, OTHER_ERROR
 from protocol.countries import COUNTRY_CODES
@@ -34,6 +36,8 @@ def built_ids() -> Iterator[str]:
     yield from (f"status.{word}" for word in dict.fromkeys(RECEIPT_STATUS.values()))
     yield from (f"{topic}.{part}" for topic in REFUSALS for part in ("title", "body"))
     yield from form_message_ids()
+    yield from list_message_ids()
+    yield from record_message_ids()
     for topic in (*ERROR_TOPICS.values(), OTHER_ERROR):
         yield from (f"{topic}.title", f"{topic}.body")
 

@@ -10,12 +10,15 @@ the edge stay whole), rounded to whole units of the drawing and stripped of
 repeated points, which keeps the page small at every zoom.
 """
 
+import asyncio
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Final
+
+from aiohttp import web
 
 from node.web.mapview import HEIGHT, WIDTH, MapView, mercator_x, mercator_y
 
@@ -77,6 +80,18 @@ def decimated(name: str, zoom: int) -> tuple[ProjectedRing, ...]:
                 )
             )
     return tuple(rings)
+
+
+def warm() -> None:
+    """Read both files and decimate them for every zoom now (about a second of CPU),
+    so no visitor waits for it; once per process, as the results are kept."""
+    for zoom in range(MAX_DECIMATED + 1):
+        decimated(level_for(MapView.around(0.5, 0.5, 2.0**-zoom)), zoom)
+
+
+async def warm_outlines(app: web.Application) -> None:
+    """An ``on_startup`` hook: :func:`warm` in a thread, before the node answers."""
+    await asyncio.to_thread(warm)
 
 
 def level_for(view: MapView) -> str:

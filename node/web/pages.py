@@ -57,6 +57,7 @@ def form_page(request: web.Request, state: FormState) -> str:
         "report_form.html",
         t,
         switch_to=None if state.errors else "/report",
+        nav="report",
         failed=bool(state.errors),
         token=state.token,
         values=state.values,
@@ -77,8 +78,11 @@ def _anchor(name: str) -> str:
     return {"kind": "kind-incident", "form": "report-form"}.get(name, name)
 
 
-def receipt_page(request: web.Request, t: Catalog, receipt: str) -> str:
-    return render(request, "receipt.html", t, switch_to=None, receipt=receipt)
+def receipt_page(request: web.Request, t: Catalog, receipt: str, token: str) -> str:
+    """The receipt code, once; its language switch sends the code again (``token``)."""
+    return render(
+        request, "receipt.html", t, switch_to=None, nav="report", receipt=receipt, token=token
+    )
 
 
 # The receipt's status.
@@ -100,10 +104,18 @@ def status_page(
     )
 
 
-def status_result_page(request: web.Request, t: Catalog, status: str) -> str:
-    """A report's status, in words."""
+def status_result_page(
+    request: web.Request, t: Catalog, status: str, receipt: str, token: str
+) -> str:
+    """A report's status, in words; its language switch sends the code again (``token``)."""
     return render(
-        request, "status_result.html", t, switch_to=None, status=f"status.{RECEIPT_STATUS[status]}"
+        request,
+        "status_result.html",
+        t,
+        switch_to=None,
+        status=f"status.{RECEIPT_STATUS[status]}",
+        receipt=receipt,
+        token=token,
     )
 
 
@@ -113,6 +125,19 @@ def status_result_page(request: web.Request, t: Catalog, status: str) -> str:
 def refusal_page(
     request: web.Request, t: Catalog, topic: str, values: Mapping[str, int], path: str
 ) -> str:
-    """Why a request to ``path`` was refused: ``<topic>.title`` and ``<topic>.body``."""
-    back = N_("back.form") if path == "/report" else N_("nav.status")
-    return render(request, "refusal.html", t, switch_to=path, topic=topic, values=values, back=back)
+    """Why a request to ``path`` was refused: ``<topic>.title`` and ``<topic>.body``, and
+    where to go next. The language switch shows the same refusal in another language.
+
+    Reports being closed is answered on ``/report`` itself, so that page links to the
+    status form (a report sent earlier can still be followed) and the home page, not
+    to itself."""
+    if topic == "closed":
+        links = [("/report/status", N_("nav.status")), ("/", N_("error_page.home"))]
+    elif path == "/report":
+        links = [("/report", N_("back.form"))]
+    else:
+        links = [("/report/status", N_("nav.status"))]
+    nav = "report" if path == "/report" else None
+    return render(
+        request, "refusal.html", t, switch_to=path, nav=nav, topic=topic, values=values, links=links
+    )

@@ -3,7 +3,8 @@
     GET  /report               the form (503 while the node has no moderator keys)
     POST /report               a report, form-encoded; answers a page with the receipt code
     GET  /report/status        a form for a receipt code
-    POST /report/status        that report's status in words, and nothing else
+    POST /report/status        that report's status in words, and nothing else; with
+                               ``show=receipt``, the receipt page again (its language switch)
 
 The pages work in Tor Browser at its "Safest" setting: no script, no inline
 style, nothing from another origin (:mod:`node.security` sets the policy and
@@ -248,7 +249,7 @@ async def send_report(request: web.Request) -> web.Response:
         )
     except SubmissionsClosed:
         return _refusal(request, t, _Refused(503, "closed"), "/report")
-    return _respond(receipt_page(request, t, receipt), 201)
+    return _with_csrf(request, lambda token: receipt_page(request, t, receipt, token), 201)
 
 
 @routes.get("/report/status")
@@ -280,4 +281,7 @@ async def check_status(request: web.Request) -> web.Response:
             lambda token: status_page(request, t, token, typed, N_("status.unknown")),
             404,
         )
-    return _respond(status_result_page(request, t, status))
+    if values.get("show") == "receipt":
+        # The receipt page's language switch: the same page, in the language chosen.
+        return _with_csrf(request, lambda token: receipt_page(request, t, receipt, token))
+    return _with_csrf(request, lambda token: status_result_page(request, t, status, receipt, token))

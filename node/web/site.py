@@ -20,12 +20,12 @@ from typing import Any, Final
 import jinja2
 from aiohttp import web
 
-from node.config import Config
+from node.config import DEMO_NETWORK, Config
 from node.problems import ApiError
 from node.readcache import Answer
 from node.reads import READS
 from node.security import CSRF_FIELD
-from node.web.i18n import CATALOGS, N_, Catalog, catalog
+from node.web.i18n import CATALOGS, N_, Catalog, catalog, format_count
 from node.web.static import static_url
 from node.web.templating import TEMPLATES
 from protocol.errors import BanscanError
@@ -54,6 +54,9 @@ class SiteInfo:
     privacy: Mapping[str, str]
     actions: tuple[tuple[str, str], ...]  # (title, url)
     min_incidents_per_cell: int
+    # On the dev network's id every record is demo data (``banscan dev-network``):
+    # every page says so in a banner.
+    demo: bool = False
 
     @classmethod
     def from_config(cls, config: Config) -> "SiteInfo":
@@ -66,6 +69,7 @@ class SiteInfo:
             privacy=dict(site.privacy),
             actions=tuple((action.title, action.url) for action in site.actions),
             min_incidents_per_cell=site.min_incidents_per_cell,
+            demo=config.network.id == DEMO_NETWORK,
         )
 
     def text(self, texts: Mapping[str, str], lang: str) -> str:
@@ -112,6 +116,7 @@ def render(
         switch_to=switch_to,
         other_languages=other_languages,
         failed=failed,
+        number=lambda count: format_count(count, t.lang),
         **context,
     )
 
@@ -155,7 +160,14 @@ def public_page(handler: PageHandler) -> Callable[[web.Request], Awaitable[web.S
 # Errors on the pages, as pages.
 
 # Paths answered with problem+json whatever the error; every other path is a page.
-MACHINE_PREFIXES: Final = ("/api/", "/federation/", "/metrics", "/healthz", "/tiles/")
+MACHINE_PREFIXES: Final = (
+    "/api/",
+    "/federation/",
+    "/metrics",
+    "/healthz",
+    "/tiles/",
+    "/basemap/",
+)
 # The topic of an error page by status: messages ``<topic>.title`` and ``<topic>.body``.
 ERROR_TOPICS: Final = {status: f"error_page.{status}" for status in (400, 404, 405, 503)}
 OTHER_ERROR: Final = "error_page.other"

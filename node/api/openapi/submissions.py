@@ -77,12 +77,13 @@ def _form_paths() -> dict[str, Any]:
                 "reportStatus",
                 "The status of the report with this receipt code",
                 {
-                    "200": "The status, in words",
+                    "200": "The status, in words; with show=receipt, the receipt page again "
+                    "(the receipt page's language switch)",
                     **_REFUSED,
                     "400": "Not a receipt code; the form again, explained",
                     "404": "No report has this receipt code; the form again",
                 },
-                ["receipt"],
+                ["receipt", "show"],
             ),
         },
     }

@@ -12,6 +12,10 @@ moderator's key never sits on a server). The nodes run as child processes
 (``banscan run``), logging to ``node.log`` in their data directories; on
 SIGINT or SIGTERM all are stopped gracefully and the command exits 0.
 
+Each node also publishes demo records in its city (:mod:`.demo`), every one
+marked as made up, so a newcomer's first look at a node's site shows a living
+map; ``--no-demo-data`` leaves them out.
+
 The nodes are set up by :mod:`.nodes` and run, watched and stopped by
 :mod:`.processes`; this module holds the command and its banner.
 """
@@ -49,7 +53,10 @@ id "banscan-dev", and serves them on http://127.0.0.1:P ... P+N-1:
   - node-1 is the steward; it admits every other node as a chapter;
   - every node has node-1 as its bootstrap peer and finds the others from
     their "node" records; they sync every {SYNC_INTERVAL_S} seconds and push new records at once;
-  - every node gets an admin token.
+  - every node gets an admin token;
+  - every node publishes demo records in its city (London, Madrid, Berlin, ...):
+    a few cameras and incidents, each marked DEMO, so its site's home page, map
+    and statistics have something to show (--no-demo-data: none).
 It prints a table of each node's URL, key and admin token, then runs until
 Ctrl-C (SIGINT) or SIGTERM, stops every node gracefully and exits 0. Each
 node logs to DIR/node-N/node.log.
@@ -81,6 +88,11 @@ def register(cli: Registrar) -> None:
         default=DEFAULT_PORT,
         metavar="P",
         help=f"node-1 listens on P, node-2 on P+1, ... (default: {DEFAULT_PORT})",
+    )
+    sub.add_argument(
+        "--no-demo-data",
+        action="store_true",
+        help="publish no demo records (by default each node publishes a few dozen, marked DEMO)",
     )
     sub.add_argument(
         "--dir",
@@ -117,7 +129,7 @@ def cmd_dev_network(args: argparse.Namespace) -> int:
     nodes: list[DevNode] = []
     with stopping_on_signals(stop):
         try:
-            nodes = prepare(root, ports)
+            nodes = prepare(root, ports, demo=not args.no_demo_data)
             for node in nodes:
                 start(node)
             for node in nodes:
@@ -150,6 +162,9 @@ banscan dev network {DEV_NETWORK!r}: {len(nodes)} node(s), data in {root} ({wher
 node-1 is the steward and has admitted the others as chapters. Every node has
 node-1 as its bootstrap peer and finds the others from their node records; they
 sync every {SYNC_INTERVAL_S} s and push new records at once. Logs: {root}/node-N/node.log
+
+Open {first.url}/ (the home page) and {first.url}/map: every node holds demo
+records (marked DEMO) and shows them once the nodes have synced.
 
 Try:
   curl {first.url}/api/v1/records

@@ -1,21 +1,25 @@
 """The dev network's nodes: their data directories, configs, membership and tokens."""
 
 import asyncio
+import datetime
 import socket
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from node.cli.common import opened_store
-from node.config import DEFAULT_PORT
+from node.cli.devnet.demo import city_for, demo_records
+from node.config import DEFAULT_PORT, DEMO_NETWORK
 from node.datadir import DataDir
 from node.membership import decide
 from node.moderation.keyfile import save_moderator_key
+from node.publishing import publish
 from protocol.keys import NodeKey
 from protocol.sealing import ModeratorKey, ModeratorPublicKey
+from storage.store import Store
 from storage.tokens import Role
 
-DEV_NETWORK = "banscan-dev"
+DEV_NETWORK = DEMO_NETWORK
 MODERATOR_KEY_FILE = "moderator.key"
 MAX_NODES = 16
 SYNC_INTERVAL_S = 5
@@ -66,8 +70,9 @@ def port_free(port: int) -> bool:
     return True
 
 
-def prepare(root: Path, ports: list[int]) -> list[DevNode]:
-    """Create the nodes' data directories, configs, membership records and tokens."""
+def prepare(root: Path, ports: list[int], *, demo: bool = True) -> list[DevNode]:
+    """Create the nodes' data directories, configs, membership records and tokens, and
+    with ``demo`` each node's demo records (:mod:`.demo`)."""
     root.mkdir(parents=True, exist_ok=True, mode=0o700)
     nodes: list[DevNode] = []
     for number, port in enumerate(ports, start=1):
@@ -85,29 +90,82 @@ def prepare(root: Path, ports: list[int]) -> list[DevNode]:
         node.data_dir.load_config()  # fails here, naming the key, if an edit went wrong
     moderator = ModeratorKey.generate()
     save_moderator_key(moderator, root / MODERATOR_KEY_FILE)
-    asyncio.run(_admit_and_issue_tokens(nodes, moderator.public))
+    asyncio.run(_admit_and_issue_tokens(nodes, moderator.public, demo))
     return nodes
 
 
 def dev_config(template: str, node: DevNode, peer: DevNode | None) -> str:
-    """``banscan init``'s config with this node's port, URL, name and short sync timers."""
+    """``banscan init``'s config with this node's port, URL, name, city and short sync
+    timers, and a ``[site]`` that says the node holds demo data."""
+    city = city_for(node.number)
+    about = (
+        f"DEMO chapter in {city.name}, made up by banscan dev-network to show how a "
+        "chapter's site looks. Its cameras and incidents are invented."
+    )
+    about_es = (
+        f"Grupo de DEMOSTRACIÓN en {city.name}, inventado por banscan dev-network para "
+        "mostrar cómo es el sitio de un grupo. Sus cámaras e incidentes son ficticios."
+    )
+    edits = {
+        "node": (
+            (f"port = {DEFAULT_PORT}", f"port = {node.port}"),
+            ('name = ""', f'name = "DEMO {node.name}"'),
+            ('city = ""', f'city = "{city.name}"'),
+            ('country = ""', f'country = "{city.country}"'),
+            ("urls = []", f'urls = ["{node.url}"]'),
+        ),
+        "federation": (
+            ("sync_interval_s = 30", f"sync_interval_s = {SYNC_INTERVAL_S}"),
+            ("max_backoff_s = 600", f"max_backoff_s = {MAX_BACKOFF_S}"),
+        ),
+        "site": (
+            ('name = ""', f'name = "DEMO {node.name}"'),
+            ("about = {}", f'about = {{ en = "{about}", es = "{about_es}" }}'),
+        ),
+    }
     text = template
-    for old, new in (
-        (f"port = {DEFAULT_PORT}", f"port = {node.port}"),
-        ('name = ""', f'name = "{node.name}"'),
-        ("urls = []", f'urls = ["{node.url}"]'),
-        ("sync_interval_s = 30", f"sync_interval_s = {SYNC_INTERVAL_S}"),
-        ("max_backoff_s = 600", f"max_backoff_s = {MAX_BACKOFF_S}"),
-    ):
-        if text.count(f"\n{old}\n") != 1:
-            raise DevNetworkError(f"the config template has no line {old!r} to change")
-        text = text.replace(f"\n{old}\n", f"\n{new}\n")
+    for section, changes in edits.items():
+        text = _edit_section(text, section, changes)
     if peer is not None:
         text += f'\n[[peers]]\nurl = "{peer.url}"\nkey = "{peer.key.text}"\n'
     return text
 
 
-async def _admit_and_issue_tokens(nodes: list[DevNode], moderator: ModeratorPublicKey) -> None:
+def _edit_section(text: str, section: str, changes: tuple[tuple[str, str], ...]) -> str:
+    """``text`` with each line ``old`` of ``[section]`` replaced by ``new``."""
+    start = text.find(f"\n[{section}]\n")
+    if start < 0:
+        raise DevNetworkError(f"the config template has no [{section}] section")
+    end = text.find("\n[", start + 1)
+    end = len(text) if end < 0 else end
+    body = text[start:end]
+    for old, new in changes:
+        if body.count(f"\n{old}\n") != 1:
+            raise DevNetworkError(f"the config template has no line {old!r} in [{section}]")
+        body = body.replace(f"\n{old}\n", f"\n{new}\n")
+    return text[:start] + body + text[end:]
+
+
+async def _publish_demo(store: Store, node: DevNode) -> None:
+    """The node's demo records (:mod:`.demo`), public, signed as the node."""
+    config = node.data_dir.load_config()
+    today = datetime.datetime.fromtimestamp(store.clock() / 1000, datetime.UTC).date()
+    for kind, body in demo_records(node.number, today):
+        await publish(
+            store.records,
+            node.key,
+            network_id=config.network.id,
+            limits=config.limits.limits(),
+            kind=kind,
+            audience="public",
+            body=body,
+            clock=store.clock,
+        )
+
+
+async def _admit_and_issue_tokens(
+    nodes: list[DevNode], moderator: ModeratorPublicKey, demo: bool
+) -> None:
     steward = nodes[0]
     for node in nodes:
         async with opened_store(node.data_dir) as store:
@@ -124,6 +182,10 @@ async def _admit_and_issue_tokens(nodes: list[DevNode], moderator: ModeratorPubl
                         network_id=DEV_NETWORK,
                         limits=node.data_dir.load_config().limits.limits(),
                         role="chapter",
-                        name=member.name,
+                        name=f"DEMO {member.name}",
+                        city=city_for(member.number).name,
+                        country=city_for(member.number).country,
                     )
+            if demo:
+                await _publish_demo(store, node)
             node.token = await store.tokens.create(Role.ADMIN, "dev-network")

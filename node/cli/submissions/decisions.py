@@ -3,7 +3,7 @@
 import argparse
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from node.cli.common import CommandError, CommandFailed
 from node.cli.submissions.arguments import key_of, parse_submission_id
@@ -13,6 +13,10 @@ from node.moderation.submissions import unfinished_fields
 from protocol.envelope import AUDIENCES
 from protocol.fields import MAX_AREA_PRECISION
 from protocol.sealing import ModeratorKey
+
+# A first publication's audience when --audience is not given (docs/moderators.md,
+# Choosing the audience); a correction's is that of the record it corrects.
+DEFAULT_AUDIENCE: Final = "network"
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
@@ -35,11 +39,12 @@ def cmd_publish(args: argparse.Namespace) -> int:
     async def run(node: ModeratedNode) -> int:
         failed = 0
         for submission_id in ids:
+            note = ""
             try:
                 if key is None:
                     answer = await node.publish(submission_id, audience, body)
                 else:
-                    answer = await _publish_built(node, submission_id, key, args)
+                    answer, note = await _publish_built(node, submission_id, key, args)
             except (CommandFailed, CommandError) as exc:
                 if len(ids) == 1:
                     raise
@@ -49,14 +54,33 @@ def cmd_publish(args: argparse.Namespace) -> int:
             print(
                 f"published {submission_id} as record {answer['record_id']} ({answer['audience']})"
             )
+            if note:
+                print(f"  {note}")
         return 1 if failed else 0
 
     return with_node(args, run)
 
 
+async def default_audience(node: ModeratedNode, view: dict[str, Any]) -> tuple[str, str]:
+    """The audience a record from ``view`` goes to when none is given, and why, in words."""
+    if view["status"] == "published" and view["record_id"]:
+        current = await node.record_audience(view["record_id"])
+        if current is not None:
+            return current, (
+                f"audience {current}: that of the record it corrects (not given with "
+                "--audience; a correction may widen the audience, never narrow it)"
+            )
+    return DEFAULT_AUDIENCE, (
+        f"audience {DEFAULT_AUDIENCE}: the default, as --audience was not given. Only the "
+        "network's member nodes receive it; it is not on public pages, maps or exports. To "
+        "publish it to everyone, publish it again with --audience public: a correction may "
+        "widen the audience, never narrow it"
+    )
+
+
 async def _publish_built(
     node: ModeratedNode, submission_id: str, key: ModeratorKey, args: argparse.Namespace
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], str]:
     view = await node.get(submission_id)
     private = open_private(view, key)
     if private is None:
@@ -72,7 +96,10 @@ async def _publish_built(
         verification=args.verification,
         include_sources=args.include_sources,
     )
-    return await node.publish(submission_id, args.audience or "network", body)
+    audience, note = args.audience, ""
+    if audience is None:
+        audience, note = await default_audience(node, view)
+    return await node.publish(submission_id, audience, body), note
 
 
 def _read_draft(path: Path) -> tuple[str, dict[str, Any]]:

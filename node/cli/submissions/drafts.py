@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any, Final
 
 from node.cli.common import CommandError
+from node.moderation.mapping import sighting_fields
 from protocol import geohash
 from protocol.errors import ProtocolError
 from protocol.fields import MAX_AREA_PRECISION
@@ -26,7 +27,8 @@ def draft_body(
     :data:`DRAFT_SUMMARY_MARK`: it must be rewritten before anything is
     published. An incident's point becomes the geohash cell holding it,
     ``precision`` characters long (at most 6); a deployment keeps its point
-    (cameras are public), or a TODO when none was given.
+    (cameras are public), or a TODO when none was given, and what the reporter said of
+    its agency and technology (:func:`node.moderation.mapping.sighting_fields`).
     """
     if not 1 <= precision <= MAX_AREA_PRECISION:
         raise CommandError(f"--precision must be from 1 to {MAX_AREA_PRECISION}")
@@ -42,6 +44,7 @@ def draft_body(
             "lon_e7": todo if point is None else point[1],
             "country": triage["country"],
             "city": triage.get("city"),
+            **sighting_fields(triage),
             "observed_on": {"date": triage["occurred_on"], "precision": "day"},
             "status": "reported",
             "sources": sources,
@@ -97,6 +100,8 @@ def redacted_body(
         )
     for field in omit:
         body.pop(field, None)
+        if field == "agency" and isinstance(body.get("osm"), dict):
+            body["osm"].pop("operator", None)  # a sighting's agency is its operator tag
     return body
 
 

@@ -39,6 +39,7 @@ class ModeratedNode(Protocol):
         self, status: str | None, kind: str | None, limit: int
     ) -> dict[str, Any]: ...
     async def get(self, submission_id: str) -> dict[str, Any]: ...
+    async def record_audience(self, record_id: str) -> str | None: ...
     async def publish(
         self, submission_id: str, audience: str, body: dict[str, Any]
     ) -> dict[str, Any]: ...
@@ -99,6 +100,11 @@ class LocalNode:
             return submission_view(submission, with_sealed=True)
         except SubmissionError as exc:
             raise CommandFailed(exc.detail) from exc
+
+    async def record_audience(self, record_id: str) -> str | None:
+        """The audience of a record this node holds (one published from a submission)."""
+        record = await self._store.records.get(bytes.fromhex(record_id))
+        return None if record is None else record.envelope.audience
 
     async def publish(
         self, submission_id: str, audience: str, body: dict[str, Any]
@@ -211,6 +217,15 @@ class RemoteNode:
 
     async def get(self, submission_id: str) -> dict[str, Any]:
         return await self._call("GET", f"/api/v1/submissions/{submission_id}")
+
+    async def record_audience(self, record_id: str) -> str | None:
+        """The audience of a record the node holds; a moderator token reads them all."""
+        try:
+            answer = await self._call("GET", f"/api/v1/records/{record_id}")
+        except CommandFailed:
+            return None
+        audience = answer.get("audience")
+        return audience if isinstance(audience, str) else None
 
     async def publish(
         self, submission_id: str, audience: str, body: dict[str, Any]

@@ -117,7 +117,11 @@ def _add_publish(submissions: Registrar) -> None:
         "unless --audience is given",
     )
     sub.add_argument(
-        "--audience", choices=AUDIENCES, help="who may receive the record (default: network)"
+        "--audience",
+        choices=AUDIENCES,
+        help="who may receive the record (default: network for a first publication, printed "
+        "as such; for a correction, the audience of the record it corrects, which a correction "
+        "may widen but never narrow)",
     )
     sub.add_argument(
         "--precision",

@@ -9,8 +9,9 @@ from typing import Any
 
 from node.cli.common import CommandError, table
 from node.cli.submissions.arguments import key_of, parse_submission_id
+from node.cli.submissions.decisions import DEFAULT_AUDIENCE, default_audience
 from node.cli.submissions.drafts import draft_body, open_private
-from node.cli.submissions.nodes import with_node
+from node.cli.submissions.nodes import ModeratedNode, with_node
 from protocol.utc import utc_text
 
 
@@ -44,7 +45,13 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_show(args: argparse.Namespace) -> int:
     submission_id = parse_submission_id(args.id)
     key = key_of(args.key)
-    view = with_node(args, lambda node: node.get(submission_id))
+
+    async def fetch(node: ModeratedNode) -> tuple[dict[str, Any], str]:
+        view = await node.get(submission_id)
+        audience = (await default_audience(node, view))[0] if args.draft else DEFAULT_AUDIENCE
+        return view, audience
+
+    view, audience = with_node(args, fetch)
     private = open_private(view, key)
     public_view = {name: value for name, value in view.items() if name != "sealed"}
     if args.json:
@@ -54,7 +61,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     if args.draft is not None:
         if private is None:
             raise CommandError("no draft: the private part was purged")
-        draft = {"audience": "network", "body": draft_body(view, private)}
+        draft = {"audience": audience, "body": draft_body(view, private)}
         _write_new(args.draft, json.dumps(draft, indent=2, ensure_ascii=False) + "\n")
         if not view["triage"].get("consent_publish"):
             print(

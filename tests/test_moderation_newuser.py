@@ -1,0 +1,271 @@
+"""What a new moderator met in the moderation flow, end to end with the real CLI.
+
+The audience a record goes to is said in the output when it was not given; a
+correction may widen it and never narrow it; a sighting keeps the agency and the
+technology its reporter gave; the public half of a key given as ``--key`` is named
+as such; the hint ``moderators keygen`` prints runs as written.
+"""
+
+import asyncio
+import json
+import shlex
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from node.datadir import DataDir
+from node.moderation.keyfile import save_moderator_key
+from node.moderation.submissions import SubmissionIn, accept
+from node.web.report import submission_payload
+from protocol.sealing import ModeratorKey
+from tests.conftest import node_store
+from tests.nodeproc import banscan, running_node
+
+ALICE = ModeratorKey.generate()
+SUMMARY = "Live facial recognition used in a stop at Leeds station."
+
+
+def report(**overrides: Any) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "kind": "incident",
+        "what_happened": "I was stopped at Leeds station after a camera van matched my face.",
+        "occurred_on": "2026-03-02",
+        "country": "GB",
+        "city": "Leeds",
+        "place": "Leeds railway station",
+        "lat": 53.7950,
+        "lon": -1.5476,
+        "agency": "West Yorkshire Police",
+        "technology": "live_frt",
+        "category": "stop_and_search",
+        "consent_publish": True,
+    }
+    fields.update(overrides)
+    return {key: value for key, value in fields.items() if value is not None}
+
+
+def sighting(**overrides: Any) -> dict[str, Any]:
+    base = {"kind": "deployment", "category": None, "what_happened": "A camera van on Briggate."}
+    return report(**{**base, **overrides})
+
+
+@pytest.fixture
+def node_dir(tmp_path: Path) -> Path:
+    """A data directory whose reports are sealed to ALICE."""
+    path = tmp_path / "node"
+    DataDir(path).init("banthescan", [])
+
+    async def add() -> None:
+        async with node_store(path) as store:
+            await store.submissions.add_key(
+                ALICE.public.key_id, ALICE.public.text, "alice", actor="t"
+            )
+
+    asyncio.run(add())
+    return path
+
+
+@pytest.fixture
+def alice_key(tmp_path: Path) -> Path:
+    path = tmp_path / "alice.key"
+    save_moderator_key(ALICE, path)
+    (tmp_path / "alice.key.pub").write_text(ALICE.public.text + "\n", encoding="utf-8")
+    return path
+
+
+def submit(node_dir: Path, *reports: dict[str, Any]) -> list[str]:
+    """Store reports as the intake does; their submission ids, in order."""
+
+    async def run() -> list[str]:
+        async with node_store(node_dir) as store:
+            return [
+                (await accept(store.submissions, SubmissionIn.model_validate(r), store.clock))[0]
+                for r in reports
+            ]
+
+    return asyncio.run(run())
+
+
+def from_the_form(fields: dict[str, Any]) -> dict[str, Any]:
+    """A report as ``POST /report`` turns its form fields into a submission."""
+    return submission_payload(
+        {name: "yes" if value is True else str(value) for name, value in fields.items()}
+    )
+
+
+def ok(*args: str, env: dict[str, str] | None = None) -> str:
+    done = banscan(*args, env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+def records(node_dir: Path, kind: str) -> list[dict[str, Any]]:
+    """Current records of ``kind``, every audience."""
+    listed = json.loads(ok("query", "--kind", kind, "--data-dir", str(node_dir), "--json"))
+    found: list[dict[str, Any]] = listed["records"]
+    return found
+
+
+def test_the_default_audience_is_said_and_a_correction_widens_it_but_never_narrows_it(
+    node_dir: Path, alice_key: Path
+) -> None:
+    where = ("--data-dir", str(node_dir), "--key", str(alice_key), "--summary", SUMMARY)
+    [incident] = submit(node_dir, report())
+
+    first = ok("submissions", "publish", incident, *where)
+    assert "(network)" in first
+    assert "audience network: the default, as --audience was not given" in first
+    assert "--audience public" in first
+    [network_record] = records(node_dir, "incident")
+    assert network_record["audience"] == "network"
+
+    # A correction without --audience keeps the audience of the record it corrects.
+    kept = ok("submissions", "publish", incident, *where, "--verification", "corroborated")
+    assert "(network)" in kept
+    assert "that of the record it corrects" in kept
+
+    # Forgot --audience public: a correction widens it.
+    widened = ok("submissions", "publish", incident, *where, "--audience", "public")
+    assert "(public)" in widened
+    assert "the default" not in widened
+    [current] = records(node_dir, "incident")
+    assert current["audience"] == "public"
+    assert current["body"]["verification"]["status"] == "unverified"  # rebuilt from scratch
+    public = json.loads(ok("query", "--kind", "incident", "--data-dir", str(node_dir), "--json"))[
+        "records"
+    ]
+    assert [r["id"] for r in public] == [current["id"]]  # the network versions are superseded
+
+    # Narrowing is refused, with what to do instead; nothing is published.
+    narrowed = banscan("submissions", "publish", incident, *where, "--audience", "network")
+    assert narrowed.returncode == 1
+    assert "cannot narrow the audience" in narrowed.stderr
+    assert f"retract {incident} instead" in narrowed.stderr
+    assert [r["id"] for r in records(node_dir, "incident")] == [current["id"]]
+
+    # The audit log says which audience a correction widened.
+    audit = json.loads(ok("submissions", "audit", "--json", "--data-dir", str(node_dir)))
+    corrections = [e["detail"] for e in audit["entries"] if e["action"] == "correct"]
+    assert corrections == [
+        {"audience": "network", "kind": "incident"},
+        {"audience": "public", "kind": "incident", "widened_from": "network"},
+    ]
+
+    # Retracting erases every version, each in its own audience.
+    retracted = ok(
+        "submissions", "retract", incident, "--reason", "error", "--data-dir", str(node_dir)
+    )
+    assert retracted.count("retraction record") == 3
+    assert records(node_dir, "incident") == []
+
+
+def test_a_draft_of_a_published_report_keeps_its_audience(node_dir: Path, alice_key: Path) -> None:
+    [camera] = submit(node_dir, sighting())
+    where = ("--data-dir", str(node_dir))
+    ok("submissions", "publish", camera, "--key", str(alice_key), "--audience", "public", *where)
+    draft = node_dir.parent / "draft.json"
+    ok("submissions", "show", camera, "--key", str(alice_key), "--draft", str(draft), *where)
+    assert json.loads(draft.read_text(encoding="utf-8"))["audience"] == "public"
+    corrected = ok("submissions", "publish", camera, "--body", str(draft), *where)
+    assert "(public)" in corrected
+
+
+def test_a_sighting_keeps_the_agency_and_technology_its_reporter_gave(
+    node_dir: Path, alice_key: Path
+) -> None:
+    van, unsure, no_agency = submit(
+        node_dir,
+        from_the_form(sighting()),
+        # The form's "Not sure" sends an empty technology.
+        from_the_form(sighting(technology="", agency="Leeds City Council", lat=53.80, lon=-1.55)),
+        from_the_form(sighting(agency="", technology="drone", lat=53.81, lon=-1.56)),
+    )
+    where = ("--data-dir", str(node_dir), "--key", str(alice_key), "--audience", "public")
+    ok("submissions", "publish", van, unsure, no_agency, *where)
+    by_lat = {r["body"]["lat_e7"]: r["body"] for r in records(node_dir, "deployment")}
+    van_body = by_lat[537_950_000]
+    assert van_body["osm"] == {"operator": "West Yorkshire Police"}
+    assert van_body["frt_capability"] == {"status": "suspected", "basis": ["visual"]}
+    assert by_lat[538_000_000]["osm"] == {"operator": "Leeds City Council"}
+    assert by_lat[538_000_000]["frt_capability"]["status"] == "unknown"  # "Not sure"
+    assert by_lat[538_100_000]["osm"] == {}
+    assert by_lat[538_100_000]["frt_capability"]["status"] == "suspected"
+    # The operator column of an export, and the agency filter, find it.
+    found = json.loads(
+        ok(
+            "query",
+            "--kind",
+            "deployment",
+            "--agency",
+            "West Yorkshire Police",
+            "--data-dir",
+            str(node_dir),
+            "--json",
+        )
+    )["records"]
+    assert [r["body"]["lat_e7"] for r in found] == [537_950_000]
+
+    # --omit agency leaves the operator tag out.
+    [other] = submit(node_dir, sighting(lat=53.82, lon=-1.57))
+    ok("submissions", "publish", other, *where, "--omit", "agency")
+    omitted = {r["body"]["lat_e7"]: r["body"] for r in records(node_dir, "deployment")}
+    assert omitted[538_200_000]["osm"] == {}
+
+
+def test_the_public_half_given_as_key_is_named_as_such(node_dir: Path, alice_key: Path) -> None:
+    [incident] = submit(node_dir, report())
+    public_half = alice_key.with_name("alice.key.pub")
+    for command in (
+        ("show", incident),
+        ("publish", incident, "--summary", SUMMARY),
+    ):
+        done = banscan(
+            "submissions", *command, "--key", str(public_half), "--data-dir", str(node_dir)
+        )
+        assert done.returncode == 2
+        assert "not JSON" not in done.stderr
+        assert f"{public_half} is the PUBLIC half of a moderator key" in done.stderr
+        assert f"PRIVATE key file that banscan moderators keygen wrote ({alice_key}" in (
+            done.stderr
+        )
+
+
+def test_the_hint_keygen_prints_runs_as_written(tmp_path: Path) -> None:
+    node = tmp_path / "chapter-node"
+    ok("init", "--data-dir", str(node))
+    made = ok("moderators", "keygen", "--out", str(tmp_path / "bob.key"))
+    [hint] = [line.strip() for line in made.splitlines() if "moderators add" in line]
+    argv = shlex.split(hint)
+    assert argv[:3] == ["banscan", "moderators", "add"]
+    assert "--data-dir" in argv
+    # The operator puts their node's directory for NODE-DIR and their name for YOUR-NAME,
+    # in the directory where they saved the file.
+    filled = [{"NODE-DIR": str(node), "YOUR-NAME": "bob"}.get(word, word) for word in argv[1:]]
+    done = banscan(*filled, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "added moderator key" in done.stdout
+
+
+def test_a_widening_correction_through_a_running_node(node_dir: Path, alice_key: Path) -> None:
+    token = ok("token", "create", "--data-dir", str(node_dir), "--role", "moderator").strip()
+    [camera] = submit(node_dir, sighting())
+    with running_node(node_dir) as node:
+        remote = ("--node", node.url, "--key", str(alice_key))
+        env = {"BANSCAN_TOKEN": token}
+        first = ok("submissions", "publish", camera, *remote, env=env)
+        assert "audience network: the default" in first
+        kept = ok("submissions", "publish", camera, *remote, env=env)
+        assert "(network)" in kept
+        assert "that of the record it corrects" in kept
+        widened = ok("submissions", "publish", camera, *remote, "--audience", "public", env=env)
+        assert "(public)" in widened
+        narrowed = banscan(
+            "submissions", "publish", camera, *remote, "--audience", "coordinators", env=env
+        )
+        assert narrowed.returncode == 1
+        assert "cannot narrow the audience" in narrowed.stderr
+        assert "(HTTP 409)" in narrowed.stderr
+        assert node.stop() == 0
+    [current] = records(node_dir, "deployment")
+    assert current["audience"] == "public"
