@@ -39,7 +39,8 @@ import aiohttp
 import structlog
 from aiohttp import web
 
-from bench.harness import Table, init_node, main
+from bench import harness
+from bench.harness import Table, init_node
 from bench.querydata import COUNTRY_CODES, COUNTRY_WEIGHTS, PLACES, geohash
 from node.app import create_app
 from node.datadir import DataDir
@@ -136,8 +137,8 @@ def urls(rng: random.Random, per: int, filters: Sequence[str]) -> list[tuple[str
             for _ in range(per // 4):
                 _, _, lat, lon = place(rng)
                 half = 180 / (1 << z)
-                bbox = f"{lon - half:.4f},{max(lat - half / 2, -89):.4f},"
-                bbox += f"{lon + half:.4f},{min(lat + half / 2, 89):.4f}"
+                bbox = f"{max(lon - half, -180):.4f},{max(lat - half / 2, -89):.4f},"
+                bbox += f"{min(lon + half, 180):.4f},{min(lat + half / 2, 89):.4f}"
                 amp = f"&{query}" if query else ""
                 out.append((f"geojson z{z}", f"/tiles/data.geojson?bbox={bbox}&zoom={z}{amp}"))
     return out
@@ -168,7 +169,6 @@ async def serve_and_measure(data_dir: Path, args: argparse.Namespace) -> int:
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     base = f"http://127.0.0.1:{port}"
     rng = random.Random(args.seed + 1)
-    table = Table(44, 10, 22)
     try:
         async with aiohttp.ClientSession() as session:
             first: dict[str, float] = {}
@@ -187,6 +187,14 @@ async def serve_and_measure(data_dir: Path, args: argparse.Namespace) -> int:
                 slow.append((await timed(session, base, url))[0])
     finally:
         await runner.cleanup()
+    report(measured, first, slow, errors)
+    return 0
+
+
+def report(
+    measured: dict[str, list[float]], first: dict[str, float], slow: list[float], errors: int
+) -> None:
+    table = Table(44, 10, 22)
     print("\n".join(table.head()))
     for label in ("tile", "geojson"):
         values = measured[label]
@@ -211,7 +219,6 @@ async def serve_and_measure(data_dir: Path, args: argparse.Namespace) -> int:
         table.row("date filter tiles p99 (no rollup: a scan)", f"{percentile(slow, 0.99):.1f} ms")
     )
     print(table.row("requests answered other than 200", str(errors), "0"))
-    return 0
 
 
 def measure(args: argparse.Namespace) -> int:
@@ -239,5 +246,9 @@ def measure(args: argparse.Namespace) -> int:
     return asyncio.run(serve_and_measure(cache, args))
 
 
+def main(argv: Sequence[str] | None = None) -> int:
+    return harness.main("maptiles", parse_args, measure, argv)
+
+
 if __name__ == "__main__":
-    raise SystemExit(main("maptiles", parse_args, measure))
+    raise SystemExit(main())

@@ -9,8 +9,10 @@ deployment gives its exact point).
 
 A grid level ``s`` cuts the world into squares of ``2**s`` 1e-7 degrees: a point
 is in column ``(lon_e7 + 1800000000) >> s`` and row ``(lat_e7 + 900000000) >> s``,
-integers SQLite computes as exactly as Python. :data:`LEVELS` are every other
-level, so any level in between is one shift of a stored one.
+integers SQLite computes as exactly as Python. :data:`LEVELS` are every third
+level, so any level in between is at most two shifts of a stored one (each of
+its cells sums at most 16 stored cells): fewer levels keep each ingest batch's
+upserts few (bench/README.md, "maptiles").
 
 As with :mod:`storage.rollup`, the ingest transaction adds each batch with
 :func:`add_batch` (set-based, one statement per batch), and triggers on
@@ -26,7 +28,7 @@ from typing import Any, Final
 from storage.filters import QueryFilter
 from storage.sql import expand_in, statement
 
-LEVELS: Final = (15, 17, 19, 21, 23, 25, 27)
+LEVELS: Final = (15, 18, 21, 24, 27)
 LON_OFFSET: Final = 1_800_000_000
 LAT_OFFSET: Final = 900_000_000
 
@@ -74,6 +76,13 @@ CREATE TABLE map_grid (
     PRIMARY KEY (level, cx, cy, audience, country, city, status, frt)
 ) WITHOUT ROWID;
 {fill};
+-- The deployments of a tile from zoom 12 (storage.mapdata): a range of latitudes read
+-- from the index alone, filtered by longitude, audience, status and FRT in it.
+CREATE INDEX records_map_points ON records (lat_e7, lon_e7, audience, status, frt)
+    WHERE kind = 'deployment' AND lat_e7 IS NOT NULL AND {current};
+-- Incidents counted per area cell (storage.mapdata), from the index alone when unfiltered.
+CREATE INDEX records_map_areas ON records (audience, area)
+    WHERE kind = 'incident' AND area IS NOT NULL AND {current};
 
 CREATE TRIGGER map_grid_remove
 AFTER UPDATE OF superseded_by, retracted_by, erased_ms ON records
@@ -103,6 +112,7 @@ END;
 """,
     levels=", ".join(f"({level})" for level in LEVELS),
     fill=_ADD.format(rids=""),
+    current=_CURRENT.format(r="records"),
     old_current=_CURRENT.format(r="OLD"),
     new_current=_CURRENT.format(r="NEW"),
     old_cells=_CELLS.format(r="OLD"),
@@ -118,7 +128,7 @@ def add_batch(conn: sqlite3.Connection, first_rid: int, last_rid: int) -> None:
 
 
 def stored_level(level: int) -> int:
-    """The stored level a grid of ``level`` is read from (one shift at most)."""
+    """The stored level a grid of ``level`` is read from (two shifts at most)."""
     for stored in reversed(LEVELS):
         if stored <= level:
             return stored

@@ -14,9 +14,9 @@ from collections.abc import Awaitable, Callable
 import aiosqlite
 
 from protocol.kinds import decode_body, is_known_kind
+from storage import mapgrid
 from storage.columns import QUERY_COLUMNS, V2_QUERY_COLUMNS, query_columns, summary_text
 from storage.listindexes import LIST_INDEXES
-from storage.mapgrid import MIGRATION as MAP_GRID
 from storage.sql import statement
 
 # Version 5: the tables of storage.rollup and the triggers that keep them exact.
@@ -358,7 +358,7 @@ MIGRATIONS: tuple[str, ...] = (
     LIST_INDEXES,
     # 10: the map's rollup of deployments per grid cell, filled from existing records,
     # and its triggers (storage.mapgrid)
-    MAP_GRID,
+    mapgrid.MIGRATION,
 )
 
 

@@ -6,4 +6,6 @@ DROP TRIGGER map_grid_remove;
 DROP TRIGGER map_grid_restore;
 DROP TABLE map_grid;
 DROP TABLE map_levels;
+DROP INDEX records_map_points;
+DROP INDEX records_map_areas;
 """

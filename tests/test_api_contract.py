@@ -75,6 +75,15 @@ ALLOWED_REFUSALS: dict[str, tuple[tuple[int, re.Pattern[str]], ...]] = {
     "GET /api/v1/deployments": ((400, _CROSS_PARAMETER), (400, _OPAQUE_CURSOR)),
     "GET /api/v1/stats": ((400, _CROSS_PARAMETER),),
     "GET /api/v1/export": ((400, _CROSS_PARAMETER),),
+    # A tile's column and row are below 2**z; a view's west is less than its east.
+    "GET /tiles/{z}/{x}/{y}.mvt": (
+        (400, re.compile(r"^(x|y): must be a whole number from 0 to [0-9]+$")),
+        (400, _CROSS_PARAMETER),
+    ),
+    "GET /tiles/data.geojson": (
+        (400, re.compile(r"^bbox: west < east within -180\.\.180 and south < north .*")),
+        (400, _CROSS_PARAMETER),
+    ),
     # Membership records come only from the CLI on the node's host (docs/api.md).
     "POST /api/v1/records": (
         (422, _WHOLE_FLOAT),

@@ -11,7 +11,16 @@ from pathlib import Path
 import pytest
 
 BENCH = Path(__file__).resolve().parent.parent / "bench"
-BENCHMARKS = ("ingest", "query", "replication", "dissemination", "insync", "site", "publishpath")
+BENCHMARKS = (
+    "ingest",
+    "query",
+    "replication",
+    "dissemination",
+    "insync",
+    "site",
+    "maptiles",
+    "publishpath",
+)
 MAX_LINES = 400
 MAX_FUNCTION_LINES = 60
 

@@ -252,7 +252,7 @@ def tile_of(lat: float, lon: float, zoom: int) -> tuple[int, int]:
     return int((lon + 180) / 360 * n), int(y)
 
 
-async def test_migration_9_builds_the_grid_of_existing_deployments(
+async def test_migration_10_builds_the_grid_of_existing_deployments(
     store: Store, tmp_path: Path
 ) -> None:
     async for _ in stages(store):

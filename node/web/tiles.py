@@ -46,7 +46,9 @@ EXTENT: Final = 4096
 BUFFER: Final = 64
 MVT: Final = "application/vnd.mapbox-vector-tile"
 KINDS: Final[tuple[QueryKind, ...]] = ("deployment", "incident")
-_OPTIONS: Final = {"extents": EXTENT, "y_coord_down": True}
+# Cells are drawn as boxes whose rings already wind as the MVT spec asks (checked by
+# decoding in tests): checking each again halved the encoder's speed.
+_OPTIONS: Final = {"extents": EXTENT, "y_coord_down": True, "check_winding_order": False}
 
 
 def tile_box(z: int, x: int, y: int) -> Box:

@@ -202,7 +202,7 @@ def _current_record_routes() -> dict[str, Any]:
                             "pattern": _group_by_pattern(),
                         },
                     ),
-                    *_filters(None),
+                    *filter_parameters(None),
                 ],
                 "responses": {
                     "200": json_answer("Groups and totals", schema_ref("Stats")),
@@ -237,7 +237,7 @@ def _export_route() -> dict[str, Any]:
                         "description": "Which records",
                         "schema": {"type": "string", "enum": list(EXPORT_KINDS)},
                     },
-                    *_filters(None),
+                    *filter_parameters(None),
                 ],
                 "responses": {
                     "200": {
@@ -290,7 +290,7 @@ def _chapter_routes() -> dict[str, Any]:
     }
 
 
-def _filters(kind: str | None) -> list[dict[str, Any]]:
+def filter_parameters(kind: str | None) -> list[dict[str, Any]]:
     """The filter parameters of parse_query_filter; ``kind`` None: both kinds (stats)."""
     statuses = sorted(STATUSES[kind]) if kind else sorted(set().union(*STATUSES.values()))
     parameters = [
@@ -355,7 +355,7 @@ def _list_operation(kind: str, plural: str) -> dict[str, Any]:
             "summary": f"Current {plural}, filtered and sorted, a page at a time",
             "security": OPTIONAL_BEARER,
             "parameters": [
-                *_filters(kind),
+                *filter_parameters(kind),
                 query_parameter(
                     "sort",
                     "created or occurred; a leading - sorts descending",

@@ -7,6 +7,22 @@ Accept-Language); an error on a page is a page too, never problem+json.
 from typing import Any
 
 from node.api.openapi.parts import BAD_REQUEST, problem, query_parameter
+from node.api.openapi.patterns import bbox
+from node.api.openapi.records import filter_parameters
+
+# The site's filter parameters and their length limit (node.web.filters).
+PAGE_FILTERS = (
+    "country",
+    "city",
+    "status",
+    "frt",
+    "technology",
+    "category",
+    "occurred_from",
+    "occurred_to",
+)
+MAX_FILTER_TEXT = 200
+MAX_ZOOM = 18  # node.web.tiles.MAX_ZOOM
 
 _HTML = {"text/html": {"schema": {"type": "string"}}}
 _LANG = query_parameter(
@@ -32,42 +48,38 @@ def html_page(
     }
 
 
-_TEXT = {"type": "string", "maxLength": 200}
-# The site's filters (node.web.filters): a value list is comma-separated alternatives.
-MAP_FILTERS = [
-    query_parameter(
-        "kind",
-        "deployment or incident: only that kind (default both)",
-        {"enum": ["deployment", "incident", ""]},
-    ),
-    query_parameter("country", "ISO 3166-1 alpha-2 codes", _TEXT),
-    query_parameter("city", "City names", _TEXT),
-    query_parameter(
-        "status",
-        "A deployment's status or an incident's verification; each kind keeps its own",
-        _TEXT,
-    ),
-    query_parameter(
-        "frt", "FRT capability (deployments only): confirmed, suspected, unknown", _TEXT
-    ),
-    query_parameter("technology", "Technology types (incidents only)", _TEXT),
-    query_parameter("category", "Incident categories (incidents only)", _TEXT),
-    query_parameter("occurred_from", "Inclusive ISO date", {"type": "string", "format": "date"}),
-    query_parameter("occurred_to", "Inclusive ISO date", {"type": "string", "format": "date"}),
-]
+def _map_filters() -> list[dict[str, Any]]:
+    """The site's filters (node.web.filters): the API's, each at most 200 characters, and
+    the map's kind."""
+    parameters = [
+        query_parameter(
+            "kind",
+            "deployment or incident: only that kind (default both)",
+            {"enum": ["deployment", "incident", ""]},
+        )
+    ]
+    for parameter in filter_parameters(None):
+        if parameter["name"] in PAGE_FILTERS:
+            schema = {**parameter["schema"], "maxLength": MAX_FILTER_TEXT}
+            parameters.append({**parameter, "schema": schema})
+    return parameters
+
+
+_TEXT = {"type": "string", "maxLength": MAX_FILTER_TEXT}
+MAP_FILTERS = _map_filters()
 _CACHED = {
     "304": {"description": "The client's copy (If-None-Match) is current"},
     "400": BAD_REQUEST,
 }
 
 
-def _tile_number(name: str, description: str) -> dict[str, Any]:
+def _tile_number(name: str, description: str, maximum: int) -> dict[str, Any]:
     return {
         "name": name,
         "in": "path",
         "required": True,
         "description": description,
-        "schema": {"type": "integer", "minimum": 0},
+        "schema": {"type": "integer", "minimum": 0, "maximum": maximum},
     }
 
 
@@ -81,9 +93,9 @@ def map_data_paths() -> dict[str, Any]:
                 "(points), clusters (counts) and incidents (area cells with at least "
                 "min_incidents_per_cell incidents)",
                 "parameters": [
-                    _tile_number("z", "Zoom, 0 to 18"),
-                    _tile_number("x", "Column, 0 to 2**z - 1"),
-                    _tile_number("y", "Row from the north, 0 to 2**z - 1"),
+                    _tile_number("z", "Zoom, 0 to 18", MAX_ZOOM),
+                    _tile_number("x", "Column, 0 to 2**z - 1", (1 << MAX_ZOOM) - 1),
+                    _tile_number("y", "Row from the north, 0 to 2**z - 1", (1 << MAX_ZOOM) - 1),
                     _LANG,
                     *MAP_FILTERS,
                 ],
@@ -107,12 +119,12 @@ def map_data_paths() -> dict[str, Any]:
                 "(RFC 7946), with hidden_incidents, min_incidents_per_cell and surveyed",
                 "parameters": [
                     query_parameter(
-                        "bbox",
-                        "west,south,east,north in degrees (default the world)",
-                        {"type": "string", "maxLength": 100},
+                        "bbox", "west,south,east,north in degrees (default the world)", bbox()
                     ),
                     query_parameter(
-                        "zoom", "The map's zoom, 0 to 18 (default 2)", {"type": "integer"}
+                        "zoom",
+                        "The map's zoom, 0 to 18 (default 2)",
+                        {"type": "integer", "minimum": 0, "maximum": MAX_ZOOM},
                     ),
                     _LANG,
                     *MAP_FILTERS,
