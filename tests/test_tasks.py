@@ -140,7 +140,8 @@ async def test_a_node_stops_every_background_task_at_shutdown(
 ) -> None:
     client = await aiohttp_client(app)
     owner = app[TASKS]
-    assert owner.names == [
+    # The outlines are drawn once in the background at start; they may be done already.
+    assert [name for name in owner.names if name != "warm-outlines"] == [
         "federation-discovery",
         "federation-own-feeds",
         "federation-push",

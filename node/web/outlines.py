@@ -20,6 +20,7 @@ from typing import Final
 
 from aiohttp import web
 
+from node.state import TASKS
 from node.web.mapview import HEIGHT, WIDTH, MapView, mercator_x, mercator_y
 
 OUTLINES: Final = Path(__file__).resolve().parent / "static" / "outlines"
@@ -90,8 +91,10 @@ def warm() -> None:
 
 
 async def warm_outlines(app: web.Application) -> None:
-    """An ``on_startup`` hook: :func:`warm` in a thread, before the node answers."""
-    await asyncio.to_thread(warm)
+    """An ``on_startup`` hook: :func:`warm` in a thread, in the background. Awaiting it
+    here held the node's start (its federation's first sync among it) for seconds on a
+    busy machine; a visitor who comes first waits for the outlines instead."""
+    app[TASKS].start("warm-outlines", asyncio.to_thread(warm))
 
 
 def level_for(view: MapView) -> str:
