@@ -12,6 +12,7 @@ The suite runs 40 examples per operation; set ``BANSCAN_FUZZ_EXAMPLES`` (400
 finds nothing either, in about four minutes) for a longer run.
 """
 
+import html
 import json
 import os
 import re
@@ -52,6 +53,7 @@ _CROSS_PARAMETER = re.compile(
     r"^(occurred_to: is before occurred_from"
     r"|created_to: is before created_from"
     r"|bbox: min_lat is greater than max_lat"
+    r"|bbox: (latitudes|longitudes) must be from -\d+ to \d+, min below max"
     r"|(bbox|frt|area|q|category|technology): does not apply to (incident|deployment) records"
     r"|status: '[a-z_]+' is not one of .*"
     r"|group_by: names a key twice)$"
@@ -64,8 +66,16 @@ _OPAQUE_CURSOR = re.compile(r"^cursor: not a cursor this node issued( for this s
 ALLOWED_REFUSALS: dict[str, tuple[tuple[int, re.Pattern[str]], ...]] = {
     # Only ids the node holds are found.
     "GET /api/v1/records/{id}": ((404, _ANY),),
-    # Only the files the node ships are found.
+    # Only the files the node ships, and the basemap files the operator placed, are found.
     "GET /static/{name}": ((404, _ANY),),
+    "GET /basemap/{name}": ((404, _ANY),),
+    "GET /basemap/fonts/{fontstack}/{range}": ((404, _ANY),),
+    "GET /basemap/sprites/{name}": ((404, _ANY),),
+    # Pages of records only the node holds (an HTML page, so no problem detail to match).
+    "GET /deployments/{id}": ((404, _ANY),),
+    "GET /incidents/{id}": ((404, _ANY),),
+    "GET /deployments/{id}/bundle": ((404, _ANY),),
+    "GET /incidents/{id}/bundle": ((404, _ANY),),
     "GET /api/v1/submissions/{submission_id}": ((404, _ANY),),
     "POST /api/v1/submissions/{submission_id}/publish": ((404, _ANY),),
     "POST /api/v1/submissions/{submission_id}/retract": ((404, _ANY),),
@@ -84,6 +94,9 @@ ALLOWED_REFUSALS: dict[str, tuple[tuple[int, re.Pattern[str]], ...]] = {
         (400, re.compile(r"^bbox: west < east within -180\.\.180 and south < north .*")),
         (400, _CROSS_PARAMETER),
     ),
+    # The map's view: west below east, south below north (no view crosses the antimeridian).
+    "GET /map": ((400, _CROSS_PARAMETER),),
+    "GET /embed/map": ((400, _CROSS_PARAMETER),),
     # Membership records come only from the CLI on the node's host (docs/api.md).
     "POST /api/v1/records": (
         (422, _WHOLE_FLOAT),
@@ -103,11 +116,14 @@ ALLOWED_REFUSALS: dict[str, tuple[tuple[int, re.Pattern[str]], ...]] = {
 
 
 def _refusal(response: Any) -> str:
-    """The problem's "parameter: detail" (or detail), or the start of a non-JSON body."""
+    """The problem's "parameter: detail" (or detail), an HTML error page's detail, or the
+    start of another body."""
     try:
         problem = response.json()
     except ValueError:
-        return bytes(response.content[:200]).decode("utf-8", "replace")
+        text = bytes(response.content).decode("utf-8", "replace")
+        detail = re.search(r'<p class="error-detail"><strong>[^<]*</strong> ([^<]*)</p>', text)
+        return html.unescape(detail.group(1)) if detail else text[:200]
     detail = str(problem.get("detail", ""))
     parameter = problem.get("parameter")
     return f"{parameter}: {detail.removeprefix(f'{parameter}: ')}" if parameter else detail

@@ -146,7 +146,7 @@ _MAP_VIEW = [
         "bbox",
         "The view: min_lon,min_lat,max_lon,max_lat in degrees, widened to the map's shape "
         "(default: where the node's data is)",
-        {"type": "string", "maxLength": 100},
+        bbox(),
     ),
     *MAP_FILTERS,  # kind among them
 ]
@@ -240,18 +240,7 @@ _ID = {
 _DATE = {"type": "string", "format": "date"}
 # The shared filter of the map and the lists (node.web.filters), with the lists' cursor.
 _LIST_FILTERS = [
-    query_parameter("country", "ISO 3166-1 alpha-2 code(s), comma-separated", _TEXT),
-    query_parameter("city", "City name(s), comma-separated", _TEXT),
-    query_parameter(
-        "status", "A deployment's status or an incident's verification, comma-separated", _TEXT
-    ),
-    query_parameter("frt", "Deployments: FRT capability (confirmed, suspected, unknown)", _TEXT),
-    query_parameter("technology", "Incidents: technology type(s)", _TEXT),
-    query_parameter("category", "Incidents: category(ies)", _TEXT),
-    query_parameter(
-        "occurred_from", "Occurred (incidents) or seen (deployments) on or after", _DATE
-    ),
-    query_parameter("occurred_to", "Occurred or seen on or before", _DATE),
+    *(p for p in MAP_FILTERS if p["name"] != "kind"),
     query_parameter(
         "after",
         "Where the page starts: the Next link's value (<created_ms>.<rid> of the last row shown)",
