@@ -122,8 +122,8 @@ def _refusal(response: Any) -> str:
         problem = response.json()
     except ValueError:
         text = bytes(response.content).decode("utf-8", "replace")
-        detail = re.search(r'<p class="error-detail"><strong>[^<]*</strong> ([^<]*)</p>', text)
-        return html.unescape(detail.group(1)) if detail else text[:200]
+        shown = re.search(r'<p class="error-detail"><strong>[^<]*</strong> ([^<]*)</p>', text)
+        return html.unescape(shown.group(1)) if shown else text[:200]
     detail = str(problem.get("detail", ""))
     parameter = problem.get("parameter")
     return f"{parameter}: {detail.removeprefix(f'{parameter}: ')}" if parameter else detail
