@@ -95,7 +95,8 @@ async def fetch(
 async def test_no_page_loads_anything_from_elsewhere_with_or_without_javascript(
     site: Site,
 ) -> None:
-    """And no page loads more JavaScript than its budget (``SitePage.scripts``)."""
+    """And no page loads more JavaScript than its budget (``SitePage.scripts``), nor is
+    wider than the window."""
     problems: dict[str, object] = {}
     scripts: dict[SitePage, set[str]] = {page: set() for page in PAGES}
     async with open_browser() as browser:
@@ -110,7 +111,10 @@ async def test_no_page_loads_anything_from_elsewhere_with_or_without_javascript(
                         scripts[page].update(
                             url for url in seen.requested if urlsplit(url).path.endswith(".js")
                         )
+                        # Nothing may widen the page past the window (a phone's 390 px).
+                        wide = await seen.page.evaluate("document.documentElement.scrollWidth")
                         found = {
+                            "wider than the window": wide if wide > width else None,
                             "status": seen.status if seen.status != page.status else None,
                             "elsewhere": seen.elsewhere(),
                             "csp": seen.csp_violations(),
