@@ -13,8 +13,9 @@ process with ``PYTHONPATH`` set to that tree, and publishes ``--seed`` public
 incidents. Then, for ``--seconds``, over loopback with aiohttp clients:
 
 - ``--readers`` anonymous readers, each looping on one of
-  ``GET /api/v1/records?limit=100`` (half of them), ``GET /api/v1/stats`` and
-  ``GET /api/v1/records/{id}`` of a seeded record (a quarter each);
+  ``GET /api/v1/records?limit=100`` (3 in 8), ``GET /api/v1/stats`` (1 in 8),
+  ``GET /api/v1/records/{id}`` of a seeded record (2 in 8) and the public
+  site's pages ``/``, ``/map``, ``/incidents``, ``/deployments`` (2 in 8);
 - one publisher posting incidents one after another (``POST /api/v1/records``);
 - one report sender posting a report to ``POST /api/v1/submissions`` every 0.5 s;
 - one peer (a real node app in this process, its own store and key) running a
@@ -61,6 +62,7 @@ from tests.nodeproc import NodeProcess, banscan
 NETWORK = "banthescan"
 LIST = "/api/v1/records?limit=100"
 STATS = "/api/v1/stats?group_by=country"
+PAGES = ("/", "/map", "/incidents", "/deployments")
 REPORT_EVERY_S = SYNC_EVERY_S = 0.5
 TARGET_WRITES, TARGET_P99_MS, TARGET_LIST = 100.0, 100.0, 500.0
 ROOT = Path(__file__).resolve().parent.parent
@@ -122,10 +124,10 @@ class Load:
         return time.monotonic() < self.deadline
 
     async def reader(self, index: int) -> None:
-        kind = ("list", "list", "stats", "record")[index % 4]
+        kind = ("list", "list", "stats", "record", "list", "page", "page", "record")[index % 8]
         rng = random.Random(index)
         while self.running():
-            path = {"list": LIST, "stats": STATS}.get(kind) or (
+            path = {"list": LIST, "stats": STATS, "page": rng.choice(PAGES)}.get(kind) or (
                 f"/api/v1/records/{rng.choice(self.ids)}"
             )
             began = time.perf_counter()
@@ -311,6 +313,7 @@ def report(name: str, f: Figures) -> list[str]:
     lines.append(row("  its p50 ms", f"{f.p(list_ms, 50):.1f}"))
     lines.append(row("GET stats req/s", f"{f.rate('stats'):.1f}"))
     lines.append(row("GET records/{id} req/s", f"{f.rate('record'):.1f}"))
+    lines.append(row("GET site pages req/s", f"{f.rate('page'):.1f}"))
     lines.append(row("reads answered 503 busy", str(f.busy)))
     lines.append(
         row("reads failed otherwise", str(f.read_failures), "0", verdict(not f.read_failures))
