@@ -39,7 +39,7 @@ class Cell:
         return (self.south + self.north) / 2, (self.west + self.east) / 2
 
 
-def _bit_counts(precision: int) -> tuple[int, int]:
+def bit_counts(precision: int) -> tuple[int, int]:
     """(longitude bits, latitude bits) of a geohash of ``precision`` characters."""
     bits = 5 * precision
     return (bits + 1) // 2, bits // 2
@@ -59,10 +59,18 @@ def encode(lat_e7: int, lon_e7: int, precision: int) -> str:
         raise ValueError("lat_e7 must be from -900000000 to 900000000")
     if not -1_800_000_000 <= lon_e7 <= 1_800_000_000:
         raise ValueError("lon_e7 must be from -1800000000 to 1800000000")
-    lon_bits, lat_bits = _bit_counts(precision)
+    lon_bits, lat_bits = bit_counts(precision)
     lon_index = _index(lon_e7, _LON_SPAN_E7, lon_bits)
     lat_index = _index(lat_e7, _LAT_SPAN_E7, lat_bits)
-    # Interleave, longitude first, most significant bit first.
+    return from_index(precision, (lon_index, lat_index))
+
+
+def from_index(precision: int, index: tuple[int, int]) -> str:
+    """The geohash of the cell at (longitude index, latitude index) in the grid of
+    ``precision`` characters: the two indices' bits interleaved, longitude first, most
+    significant bit first."""
+    lon_bits, lat_bits = bit_counts(precision)
+    lon_index, lat_index = index
     code = 0
     for step in range(5 * precision):
         if step % 2 == 0:
@@ -93,8 +101,8 @@ def snap(lat: float, lon: float, precision: int = MAX_AREA_PRECISION) -> str:
     return encode(to_e7(lat), to_e7(lon), precision)
 
 
-def decode(geohash: str) -> Cell:
-    """The bounds of a geohash's cell."""
+def cell_index(geohash: str) -> tuple[int, int]:
+    """(longitude index, latitude index) of a geohash's cell in its precision's grid."""
     if not 1 <= len(geohash) <= MAX_PRECISION:
         raise ValueError(f"a geohash has 1 to {MAX_PRECISION} characters, not {len(geohash)}")
     lon_index = lat_index = 0
@@ -110,7 +118,13 @@ def decode(geohash: str) -> Cell:
             else:
                 lat_index = (lat_index << 1) | bit
             step += 1
-    lon_bits, lat_bits = _bit_counts(len(geohash))
+    return lon_index, lat_index
+
+
+def decode(geohash: str) -> Cell:
+    """The bounds of a geohash's cell."""
+    lon_index, lat_index = cell_index(geohash)
+    lon_bits, lat_bits = bit_counts(len(geohash))
     # 180 * i is an exact integer and the division is by a power of two: no rounding.
     return Cell(
         south=-90 + 180 * lat_index / (1 << lat_bits),

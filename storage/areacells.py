@@ -25,35 +25,13 @@ from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
-from protocol.fields import GEOHASH_ALPHABET
+from protocol.fields import MAX_AREA_PRECISION
+from protocol.geohash import bit_counts, cell_index, from_index
 
-MAX_PRECISION = 6
-_VALUES = {ch: index for index, ch in enumerate(GEOHASH_ALPHABET)}
+MAX_PRECISION = MAX_AREA_PRECISION
 
 # A cell's indices at its own precision: (longitude index, latitude index).
 Index = tuple[int, int]
-
-
-def bit_counts(precision: int) -> tuple[int, int]:
-    """(longitude bits, latitude bits) of a geohash of ``precision`` characters."""
-    bits = 5 * precision
-    return (bits + 1) // 2, bits // 2
-
-
-def cell_index(geohash: str) -> Index:
-    """The column and row of a geohash's cell in its precision's grid."""
-    lon_index = lat_index = 0
-    step = 0
-    for ch in geohash:
-        value = _VALUES[ch]
-        for shift in range(4, -1, -1):
-            bit = (value >> shift) & 1
-            if step % 2 == 0:
-                lon_index = (lon_index << 1) | bit
-            else:
-                lat_index = (lat_index << 1) | bit
-            step += 1
-    return lon_index, lat_index
 
 
 def cell_bounds(precision: int, index: Index) -> tuple[float, float, float, float]:
@@ -151,24 +129,7 @@ class AreaCells:
                     if first_i <= index[0] <= last_i and first_j <= index[1] <= last_j
                 )
             for index, count in found:
-                yield Cell(geohash_of(level, index), index, count)
-
-
-def geohash_of(precision: int, index: Index) -> str:
-    """The geohash of the cell at ``index`` of ``precision`` characters."""
-    lon_bits, lat_bits = bit_counts(precision)
-    i, j = index
-    code = 0
-    for step in range(5 * precision):
-        if step % 2 == 0:
-            lon_bits -= 1
-            code = (code << 1) | ((i >> lon_bits) & 1)
-        else:
-            lat_bits -= 1
-            code = (code << 1) | ((j >> lat_bits) & 1)
-    return "".join(
-        GEOHASH_ALPHABET[(code >> (5 * (precision - 1 - n))) & 31] for n in range(precision)
-    )
+                yield Cell(from_index(level, index), index, count)
 
 
 def suppress(counts: Mapping[str, int], minimum: int) -> AreaCells:
