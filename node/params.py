@@ -42,6 +42,21 @@ SINGLE_VALUED = (
     "bbox",
     "q",
 )
+# The filters of the public site's map and lists (node.web.filters), in its form's order,
+# and the longest value one takes.
+PAGE_FILTERS = (
+    "country",
+    "city",
+    "status",
+    "frt",
+    "technology",
+    "category",
+    "occurred_from",
+    "occurred_to",
+)
+MAX_FILTER_TEXT = 200
+# The map's deepest zoom: of its views, its tiles and their grid (2**z tiles a side).
+MAX_ZOOM = 18
 FILTER_PARAMETERS = frozenset(MULTI_VALUED + SINGLE_VALUED)
 INCIDENT_ONLY = frozenset({"category", "technology", "area", "q"})
 DEPLOYMENT_ONLY = frozenset({"bbox", "frt"})

@@ -215,13 +215,3 @@ async def test_bad_input_is_a_400_problem_naming_the_parameter(
     assert answer.content_type == "application/problem+json"
     problem = await answer.json()
     assert parameter in (problem.get("parameter"), *problem.get("detail", "").split())
-
-
-def test_the_documents_copies_of_the_sites_limits_are_the_sites() -> None:
-    # node.api may not import node.web (tests/test_layering.py): the document keeps copies.
-    from node.api.openapi import site as documented
-    from node.web import filters, tiles
-
-    assert documented.PAGE_FILTERS == filters.PAGE_FILTERS
-    assert documented.MAX_FILTER_TEXT == filters.MAX_FILTER_TEXT
-    assert documented.MAX_ZOOM == tiles.MAX_ZOOM

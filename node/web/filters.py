@@ -26,6 +26,8 @@ from node.params import (
     DEPLOYMENT_ONLY,
     FRT_STATUSES,
     INCIDENT_ONLY,
+    MAX_FILTER_TEXT,
+    PAGE_FILTERS,
     STATUSES,
     TECHNOLOGIES,
     parse_query_filter,
@@ -35,18 +37,6 @@ from node.web.i18n import N_
 from node.web.site import PUBLIC
 from storage.filters import QueryFilter, QueryKind
 
-# The filter parameters of the site's pages, in the form's order.
-PAGE_FILTERS: Final = (
-    "country",
-    "city",
-    "status",
-    "frt",
-    "technology",
-    "category",
-    "occurred_from",
-    "occurred_to",
-)
-MAX_FILTER_TEXT: Final = 200
 # The message id of each filter's label, and of each value a select offers.
 FILTER_LABELS: Final = {name: f"filter.{name}" for name in PAGE_FILTERS}
 DEPLOYMENT_STATUSES: Final = ("reported", "corroborated", "confirmed", "disputed", "removed")

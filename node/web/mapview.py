@@ -27,8 +27,6 @@ DECIMALS: Final = 6
 # The smallest span a view may have, in world units (about 150 m across the map):
 # closer than this the map would only magnify the same points.
 MIN_SPAN: Final = 2.0**-18
-# Zoom steps: a view's span is 2**-zoom of the world's.
-MAX_ZOOM: Final = 18
 
 Bbox = tuple[float, float, float, float]  # min_lon, min_lat, max_lon, max_lat
 WORLD: Final[Bbox] = (-180.0, -MAX_LAT, 180.0, MAX_LAT)

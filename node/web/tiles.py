@@ -27,6 +27,7 @@ from aiohttp import web
 from shapely.geometry import Point as ShapelyPoint
 from shapely.geometry import box as shapely_box
 
+from node.params import MAX_ZOOM
 from node.problems import BadParameter
 from node.readcache import Answer
 from node.reads import READS
@@ -40,7 +41,6 @@ from storage.mapdata import Box, Cluster, Point
 
 routes = web.RouteTableDef()
 
-MAX_ZOOM: Final = 18
 EXTENT: Final = 4096
 # How far past its edges a tile draws a cell (in tile units), so edges do not show seams.
 BUFFER: Final = 64

@@ -9,20 +9,7 @@ from typing import Any
 from node.api.openapi.parts import BAD_REQUEST, problem, query_parameter
 from node.api.openapi.patterns import bbox
 from node.api.openapi.records import filter_parameters
-
-# The site's filter parameters and their length limit (node.web.filters).
-PAGE_FILTERS = (
-    "country",
-    "city",
-    "status",
-    "frt",
-    "technology",
-    "category",
-    "occurred_from",
-    "occurred_to",
-)
-MAX_FILTER_TEXT = 200
-MAX_ZOOM = 18  # node.web.tiles.MAX_ZOOM
+from node.params import MAX_FILTER_TEXT, MAX_ZOOM, PAGE_FILTERS
 
 _HTML = {"text/html": {"schema": {"type": "string"}}}
 _LANG = query_parameter(
