@@ -14,12 +14,11 @@ import pytest
 from node.cli.submissions.drafts import DRAFT_SUMMARY_MARK
 from node.datadir import DataDir
 from node.moderation.keyfile import load_moderator_key, save_moderator_key
-from node.moderation.submissions import SubmissionIn, accept
 from protocol.sealing import MAX_RECIPIENTS, ModeratorKey
 from tests.conftest import node_store
+from tests.moderating import ALICE, new_node, submit
 from tests.nodeproc import banscan, running_node
 
-ALICE = ModeratorKey.generate()
 MALLORY = ModeratorKey.generate()
 NARRATIVE = "Officer Jane Roe scanned my face at Leeds station; I am John Smith."
 PRIVATE_WORDS = ("Jane Roe", "John Smith", "john@example.org", "7700", "scanned my face")
@@ -53,33 +52,6 @@ def report(**overrides: Any) -> dict[str, Any]:
 def sighting(**overrides: Any) -> dict[str, Any]:
     fields = {"kind": "deployment", "category": None, "what_happened": "A camera van on Briggate."}
     return report(**{**fields, **overrides})
-
-
-def new_node(path: Path) -> Path:
-    """A data directory whose reports are sealed to ALICE."""
-    DataDir(path).init("banthescan", [])
-
-    async def add() -> None:
-        async with node_store(path) as store:
-            await store.submissions.add_key(
-                ALICE.public.key_id, ALICE.public.text, "alice", actor="test"
-            )
-
-    asyncio.run(add())
-    return path
-
-
-def submit(node_dir: Path, *reports: dict[str, Any]) -> list[str]:
-    """Store reports as the intake does; their submission ids, in order."""
-
-    async def run() -> list[str]:
-        async with node_store(node_dir) as store:
-            return [
-                (await accept(store.submissions, SubmissionIn.model_validate(r), store.clock))[0]
-                for r in reports
-            ]
-
-    return asyncio.run(run())
 
 
 def key_file(tmp_path: Path, key: ModeratorKey, name: str) -> Path:

@@ -6,7 +6,6 @@ technology its reporter gave; the public half of a key given as ``--key`` is nam
 as such; the hint ``moderators keygen`` prints runs as written.
 """
 
-import asyncio
 import json
 import shlex
 from pathlib import Path
@@ -14,15 +13,11 @@ from typing import Any
 
 import pytest
 
-from node.datadir import DataDir
 from node.moderation.keyfile import save_moderator_key
-from node.moderation.submissions import SubmissionIn, accept
 from node.web.report import submission_payload
-from protocol.sealing import ModeratorKey
-from tests.conftest import node_store
+from tests.moderating import ALICE, new_node, submit
 from tests.nodeproc import banscan, running_node
 
-ALICE = ModeratorKey.generate()
 SUMMARY = "Live facial recognition used in a stop at Leeds station."
 
 
@@ -53,17 +48,7 @@ def sighting(**overrides: Any) -> dict[str, Any]:
 @pytest.fixture
 def node_dir(tmp_path: Path) -> Path:
     """A data directory whose reports are sealed to ALICE."""
-    path = tmp_path / "node"
-    DataDir(path).init("banthescan", [])
-
-    async def add() -> None:
-        async with node_store(path) as store:
-            await store.submissions.add_key(
-                ALICE.public.key_id, ALICE.public.text, "alice", actor="t"
-            )
-
-    asyncio.run(add())
-    return path
+    return new_node(tmp_path / "node")
 
 
 @pytest.fixture
@@ -72,19 +57,6 @@ def alice_key(tmp_path: Path) -> Path:
     save_moderator_key(ALICE, path)
     (tmp_path / "alice.key.pub").write_text(ALICE.public.text + "\n", encoding="utf-8")
     return path
-
-
-def submit(node_dir: Path, *reports: dict[str, Any]) -> list[str]:
-    """Store reports as the intake does; their submission ids, in order."""
-
-    async def run() -> list[str]:
-        async with node_store(node_dir) as store:
-            return [
-                (await accept(store.submissions, SubmissionIn.model_validate(r), store.clock))[0]
-                for r in reports
-            ]
-
-    return asyncio.run(run())
 
 
 def from_the_form(fields: dict[str, Any]) -> dict[str, Any]:
