@@ -20,7 +20,7 @@ decodes a record's body, except the few small ``node`` records naming chapters.
 
 import asyncio
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Final
 
@@ -74,6 +74,15 @@ class Cluster:
     frt_confirmed: int
 
 
+@dataclass
+class _KeptCells:
+    """Incident groups being or done computing, at a version, and when that was current."""
+
+    cells: "asyncio.Future[AreaCells]"
+    version: int
+    as_of_ms: int
+
+
 @dataclass(frozen=True)
 class Surveyed:
     """Where a chapter collects data: country codes, and (country, city) pairs."""
@@ -97,10 +106,13 @@ def cluster_shift(zoom: int) -> int:
 class MapData:
     """The map's reads, on the reader connection."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, clock: Callable[[], int], max_age_ms: int = 0) -> None:
         self._db = db
-        self._cells: OrderedDict[tuple[QueryFilter, int, int], asyncio.Future[AreaCells]]
-        self._cells = OrderedDict()
+        self.clock = clock
+        # How old the incident groups may be when asked with ``lag`` (the node's
+        # ``[reads] max_age_s``; 0: recomputed whenever the database changed).
+        self.max_age_ms = max_age_ms
+        self._cells: OrderedDict[tuple[QueryFilter, int], _KeptCells] = OrderedDict()
 
     async def version(self) -> int:
         """SQLite's ``data_version``: changes whenever any connection commits."""
@@ -210,19 +222,44 @@ class MapData:
 
     async def area_cells(self, query: QueryFilter, minimum: int) -> AreaCells:
         """The shown groups of the incidents ``query`` selects, at the current version."""
-        key = (query, minimum, await self.version())
-        pending = self._cells.get(key)
-        if pending is None:
-            pending = asyncio.ensure_future(self._area_cells(query, minimum))
-            self._cells[key] = pending
-            while len(self._cells) > _CACHED_CELLS:
-                self._cells.popitem(last=False)
-        else:
+        cells, _ = await self.area_cells_as_of(query, minimum, lag=False)
+        return cells
+
+    async def area_cells_as_of(
+        self, query: QueryFilter, minimum: int, *, lag: bool = True
+    ) -> tuple[AreaCells, int]:
+        """The shown groups and the clock's time (ms) their data was read at.
+
+        With ``lag``, groups read less than :attr:`max_age_ms` ago are answered
+        whatever was written since (the map's tiles, whose answers may be that old
+        anyway); else, and when older, groups are recomputed when the database's
+        version changed. One computation per filter at a time: others wait for it."""
+        key = (query, minimum)
+        kept = self._cells.get(key)
+        if kept is not None:
             self._cells.move_to_end(key)
+            if lag and self.clock() - kept.as_of_ms < self.max_age_ms:
+                return await self._kept(key, kept)
+        now = self.clock()
+        version = await self.version()
+        kept = self._cells.get(key)
+        if kept is not None and kept.version == version:
+            kept.as_of_ms = max(kept.as_of_ms, now)  # unchanged since: current as of now
+            return await self._kept(key, kept)
+        kept = _KeptCells(asyncio.ensure_future(self._area_cells(query, minimum)), version, now)
+        self._cells[key] = kept
+        while len(self._cells) > _CACHED_CELLS:
+            self._cells.popitem(last=False)
+        return await self._kept(key, kept)
+
+    async def _kept(
+        self, key: tuple[QueryFilter, int], kept: "_KeptCells"
+    ) -> tuple[AreaCells, int]:
+        as_of = kept.as_of_ms  # before waiting: a confirmation meanwhile is not this copy's
         try:
-            return await asyncio.shield(pending)
+            return await asyncio.shield(kept.cells), as_of
         except BaseException:
-            if pending.done() and self._cells.get(key) is pending:
+            if kept.cells.done() and self._cells.get(key) is kept:
                 del self._cells[key]  # a failed computation is not kept
             raise
 
