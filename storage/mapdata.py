@@ -44,6 +44,7 @@ MAX_POINTS: Final = 2000
 _CLUSTER_SHIFT: Final = 27
 _FINEST_SHIFT: Final = 15
 _CACHED_CELLS: Final = 32
+_NAMED_COLUMNS: Final = 256
 LON_MAX_E7: Final = 1_800_000_000
 LAT_MAX_E7: Final = 900_000_000
 
@@ -141,11 +142,13 @@ class MapData:
         west, south, east, north = box
         bounded = replace(query, bbox=(south, west, min(north, LAT_MAX_E7), east))
         where, params = where_clause(bounded, kind_index=False)
-        # The literal kind lets SQLite use records_map_points (migration 9).
+        # The literal kind lets SQLite use records_map_points (migration 9), and it must:
+        # without statistics it took records_current_place's kind instead, and read
+        # every deployment (1.1 s, not 15 ms, in a box of 500 of a million).
         sql = statement(
             "SELECT r.id, r.lat_e7, r.lon_e7, COALESCE(r.status, ''), COALESCE(r.frt, '') "
-            "FROM records r WHERE r.kind = 'deployment' AND r.lat_e7 IS NOT NULL "
-            "AND {where} LIMIT ?",
+            "FROM records r INDEXED BY records_map_points "
+            "WHERE r.kind = 'deployment' AND r.lat_e7 IS NOT NULL AND {where} LIMIT ?",
             where=where,
         )
         rows = list(await self._db.reader.execute_fetchall(sql, (*params, MAX_POINTS + 1)))
@@ -159,18 +162,16 @@ class MapData:
         west, south, east, north = box
         level = LEVELS[0]
         condition, params = grid_where(query)
+        columns, column_args = _columns((west + LON_OFFSET) >> level, (east + LON_OFFSET) >> level)
         sql = statement(
             "SELECT COALESCE(SUM(g.records), 0) FROM map_grid g WHERE g.level = ? "
-            "AND g.cx BETWEEN ? AND ? AND g.cy BETWEEN ? AND ? AND {condition}",
+            "AND {columns} AND g.cy BETWEEN ? AND ? AND {condition}",
+            columns=columns,
             condition=condition,
         )
-        cells = (
-            (west + LON_OFFSET) >> level,
-            (east + LON_OFFSET) >> level,
-            (south + LAT_OFFSET) >> level,
-            (min(north, LAT_MAX_E7) + LAT_OFFSET) >> level,
-        )
-        rows = list(await self._db.reader.execute_fetchall(sql, (level, *cells, *params)))
+        rows_ = ((south + LAT_OFFSET) >> level, (min(north, LAT_MAX_E7) + LAT_OFFSET) >> level)
+        args = (level, *column_args, *rows_, *params)
+        rows = list(await self._db.reader.execute_fetchall(sql, args))
         return int(rows[0][0])
 
     async def clusters(
@@ -185,20 +186,17 @@ class MapData:
             stored = stored_level(level)
             shift = level - stored
             condition, params = grid_where(query)
+            columns, column_args = _columns(first_x << shift, ((last_x + 1) << shift) - 1)
             sql = statement(
                 "SELECT g.cx >> ?, g.cy >> ?, g.status, g.frt, SUM(g.records), "
                 "SUM(g.sum_lat), SUM(g.sum_lon) FROM map_grid g WHERE g.level = ? "
-                "AND g.cx BETWEEN ? AND ? AND g.cy BETWEEN ? AND ? AND {condition} "
+                "AND {columns} AND g.cy BETWEEN ? AND ? AND {condition} "
                 "GROUP BY 1, 2, 3, 4",
+                columns=columns,
                 condition=condition,
             )
-            bounds = (
-                first_x << shift,
-                ((last_x + 1) << shift) - 1,
-                first_y << shift,
-                ((last_y + 1) << shift) - 1,
-            )
-            args: Sequence[Any] = (shift, shift, stored, *bounds, *params)
+            rows_ = (first_y << shift, ((last_y + 1) << shift) - 1)
+            args: Sequence[Any] = (shift, shift, stored, *column_args, *rows_, *params)
         else:
             cells_box = (
                 max((first_y << level) - LAT_OFFSET, -LAT_MAX_E7),
@@ -308,6 +306,17 @@ class MapData:
         countries = sorted({country.upper() for country, _ in places if country})
         cities = sorted({(country.upper(), city) for country, city in places if country and city})
         return Surveyed(tuple(countries), tuple(cities))
+
+
+def _columns(first: int, last: int) -> tuple[str, tuple[int, ...]]:
+    """The condition on ``g.cx`` for grid columns ``first`` to ``last``: each one named
+    when there are few, so that SQLite seeks each column's rows by ``cy`` through the
+    primary key (level, cx, cy, ...) instead of reading the whole columns, pole to
+    pole, and dropping the rows outside the box (half the time of a z10 tile)."""
+    if last - first < _NAMED_COLUMNS:
+        marks, columns = expand_in(range(first, last + 1))
+        return f"g.cx IN {marks}", tuple(columns)
+    return "g.cx BETWEEN ? AND ?", (first, last)
 
 
 def _merge(rows: Sequence[Sequence[Any]], box: Box) -> list[Point | Cluster]:
