@@ -148,4 +148,5 @@ def store_ctx(
 async def tasks_ctx(app: web.Application) -> AsyncIterator[None]:
     """Cancel every background task of the node, and wait until all have stopped."""
     yield
+    await app[READS].close()
     await app[TASKS].close()

@@ -174,6 +174,7 @@ class Reads:
         self._inflight: dict[
             tuple[str, int | None], asyncio.Future[Answer | web.StreamResponse]
         ] = {}
+        self._refreshing: dict[str, asyncio.Future[None]] = {}
 
     def fresh(self, answer: Answer) -> bool:
         """Whether ``answer`` shows data read less than ``max_age_s`` ago."""
@@ -194,6 +195,8 @@ class Reads:
         if lag:
             cached = self.cache.get(key)
             if cached is not None and self.fresh(cached):
+                if self._due(cached) and key not in self._refreshing:
+                    self._refresh(request, handler, key)
                 return cached
             pending = self._inflight.get((key, None))
             if pending is not None:
@@ -210,6 +213,39 @@ class Reads:
             if cached is not None and cached.version == version:
                 return self.cache.confirm(key, cached, now) if lag else cached
             return await self._computed_once(request, handler, key, version, lag)
+
+    def _due(self, answer: Answer) -> bool:
+        """Whether a lagging answer is past half its ``max_age_s``: time to refresh it."""
+        return 2 * (self.clock() - answer.computed_ms) >= self.max_age_s * 1000
+
+    def _refresh(self, request: web.Request, handler: Handler, key: str) -> None:
+        """Recompute a lagging answer in the background while its copy is still served
+        (stale-while-revalidate within ``max_age_s``), through the gate like any read,
+        so a crowd on a map is answered from memory and never waits for a tile."""
+
+        async def refresh() -> None:
+            try:
+                async with self.gate.admitted():
+                    now = self.clock()
+                    version = await data_version(request)
+                    cached = self.cache.get(key)
+                    if cached is not None and cached.version == version:
+                        self.cache.confirm(key, cached, now)
+                    else:
+                        await self._computed_once(request, handler, key, version, True)
+            except Exception:  # a failed refresh leaves the copy to expire
+                return
+
+        task = asyncio.ensure_future(refresh())
+        self._refreshing[key] = task
+        task.add_done_callback(lambda _: self._refreshing.pop(key, None))
+
+    async def close(self) -> None:
+        """Stop the background refreshes (the app's cleanup, before the store closes)."""
+        tasks = list(self._refreshing.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _computed_once(
         self, request: web.Request, handler: Handler, key: str, version: int, lag: bool

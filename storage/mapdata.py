@@ -114,6 +114,7 @@ class MapData:
         # ``[reads] max_age_s``; 0: recomputed whenever the database changed).
         self.max_age_ms = max_age_ms
         self._cells: OrderedDict[tuple[QueryFilter, int], _KeptCells] = OrderedDict()
+        self._refreshing: dict[tuple[QueryFilter, int], asyncio.Future[None]] = {}
 
     async def version(self) -> int:
         """SQLite's ``data_version``: changes whenever any connection commits."""
@@ -236,7 +237,10 @@ class MapData:
         kept = self._cells.get(key)
         if kept is not None:
             self._cells.move_to_end(key)
-            if lag and self.clock() - kept.as_of_ms < self.max_age_ms:
+            age = self.clock() - kept.as_of_ms
+            if lag and age < self.max_age_ms:
+                if 2 * age >= self.max_age_ms and kept.cells.done():
+                    self._refresh(key, kept)
                 return await self._kept(key, kept)
         now = self.clock()
         version = await self.version()
@@ -249,6 +253,38 @@ class MapData:
         while len(self._cells) > _CACHED_CELLS:
             self._cells.popitem(last=False)
         return await self._kept(key, kept)
+
+    def _refresh(self, key: tuple[QueryFilter, int], kept: "_KeptCells") -> None:
+        """Past half their age, groups are read again in the background and replace the
+        kept ones when done, so tiles drawn meanwhile are not all as old (and due) at once."""
+        if key in self._refreshing:
+            return
+
+        async def refresh() -> None:
+            now = self.clock()
+            try:
+                version = await self.version()
+                if version == kept.version:
+                    kept.as_of_ms = max(kept.as_of_ms, now)
+                    return
+                cells = await self._area_cells(*key)
+            except Exception:  # the kept groups expire instead; the next reader recomputes
+                return
+            done = asyncio.get_running_loop().create_future()
+            done.set_result(cells)
+            if self._cells.get(key) is kept:
+                self._cells[key] = _KeptCells(done, version, now)
+
+        task = asyncio.ensure_future(refresh())
+        self._refreshing[key] = task
+        task.add_done_callback(lambda _: self._refreshing.pop(key, None))
+
+    async def close(self) -> None:
+        """Stop the background refreshes (before the database closes)."""
+        tasks = list(self._refreshing.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _kept(
         self, key: tuple[QueryFilter, int], kept: "_KeptCells"

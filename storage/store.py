@@ -68,4 +68,5 @@ class Store:
         return store
 
     async def close(self) -> None:
+        await self.map.close()
         await self.db.close()
