@@ -215,8 +215,9 @@ class Reads:
             return await self._computed_once(request, handler, key, version, lag)
 
     def _due(self, answer: Answer) -> bool:
-        """Whether a lagging answer is past half its ``max_age_s``: time to refresh it."""
-        return 2 * (self.clock() - answer.computed_ms) >= self.max_age_s * 1000
+        """Whether a lagging answer is past three quarters of ``max_age_s``: time to
+        refresh it (sooner would compute each busy tile more than once per max_age)."""
+        return 4 * (self.clock() - answer.computed_ms) >= 3 * self.max_age_s * 1000
 
     def _refresh(self, request: web.Request, handler: Handler, key: str) -> None:
         """Recompute a lagging answer in the background while its copy is still served
@@ -290,10 +291,11 @@ class Reads:
         kept = tuple(
             (name, response.headers[name]) for name in KEPT_HEADERS if name in response.headers
         )
-        as_of = request.get(AS_OF, started)
-        if as_of < started:  # part of it shows older data than ``version``
-            version = NO_VERSION
-        return self.cache.put(key, body, content_type, version, min(as_of, started), kept)
+        as_of = started
+        part = request.get(AS_OF)
+        if part is not None and part[1] != version:  # part of it shows older data
+            as_of, version = min(part[0], started), NO_VERSION
+        return self.cache.put(key, body, content_type, version, as_of, kept)
 
     def respond(
         self, request: web.Request, answer: Answer, vary: str = "Authorization"
@@ -315,10 +317,12 @@ class Reads:
 
 
 READS = web.AppKey("reads", Reads)
-# What a handler sets on its request when part of its answer shows data read earlier
-# than the answer's computation began (the map's incident groups): the clock's time
-# it was read at. The answer is then served at most ``max_age_s`` past that.
-AS_OF: Final = web.RequestKey("as_of_ms", int)
+# What a handler sets on its request when part of its answer may show data read
+# earlier than the answer's computation began (the map's incident groups): the
+# clock's time that part was known current at, and the database version it shows.
+# When that version is not the answer's, the answer is served at most ``max_age_s``
+# past that time, and never taken as current by version.
+AS_OF: Final = web.RequestKey("as_of", tuple[int, int])
 
 
 async def _shared(pending: asyncio.Future[Answer | web.StreamResponse]) -> Answer | None:

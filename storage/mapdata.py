@@ -221,13 +221,14 @@ class MapData:
 
     async def area_cells(self, query: QueryFilter, minimum: int) -> AreaCells:
         """The shown groups of the incidents ``query`` selects, at the current version."""
-        cells, _ = await self.area_cells_as_of(query, minimum, lag=False)
+        cells, _, _ = await self.area_cells_as_of(query, minimum, lag=False)
         return cells
 
     async def area_cells_as_of(
         self, query: QueryFilter, minimum: int, *, lag: bool = True
-    ) -> tuple[AreaCells, int]:
-        """The shown groups and the clock's time (ms) their data was read at.
+    ) -> tuple[AreaCells, int, int]:
+        """The shown groups, the clock's time (ms) they were last known current at, and
+        the database version they show.
 
         With ``lag``, groups read less than :attr:`max_age_ms` ago are answered
         whatever was written since (the map's tiles, whose answers may be that old
@@ -288,10 +289,10 @@ class MapData:
 
     async def _kept(
         self, key: tuple[QueryFilter, int], kept: "_KeptCells"
-    ) -> tuple[AreaCells, int]:
+    ) -> tuple[AreaCells, int, int]:
         as_of = kept.as_of_ms  # before waiting: a confirmation meanwhile is not this copy's
         try:
-            return await asyncio.shield(kept.cells), as_of
+            return await asyncio.shield(kept.cells), as_of, kept.version
         except BaseException:
             if kept.cells.done() and self._cells.get(key) is kept:
                 del self._cells[key]  # a failed computation is not kept

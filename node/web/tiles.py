@@ -166,8 +166,8 @@ async def _layers(
         found = await store.map.deployments(page.query("deployment"), zoom, box)
     minimum = request.app[SITE].min_incidents_per_cell
     if "incident" in kinds and page.applies_to("incident"):
-        cells, as_of = await store.map.area_cells_as_of(page.query("incident"), minimum)
-        request[AS_OF] = as_of
+        cells, as_of, version = await store.map.area_cells_as_of(page.query("incident"), minimum)
+        request[AS_OF] = (as_of, version)
     else:
         cells = AreaCells(minimum, {}, 0)
     return found, cells
