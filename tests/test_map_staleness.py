@@ -6,7 +6,8 @@ stream of writes costs one computation per tile per ``max_age_s``, not one per
 write. These tests hold the node's clock still and move it by hand (no sleeps):
 a new or retracted record shows on the map no later than ``max_age_s`` after it
 was written, whichever answer (a tile, a view, another filter) first read it,
-and a crowd asking for one stale tile computes it once.
+a crowd asking for one stale tile computes it once, and a fresh tile is served
+from memory even while a write holds the read gate.
 """
 
 import asyncio
@@ -20,7 +21,9 @@ from aiohttp.test_utils import TestServer
 
 import node.web.tiles
 from node.app import create_app
+from node.config import ReadsSection
 from node.datadir import DataDir
+from node.reads import READS
 from tests.conftest import ClientFactory, NodeClient
 from tests.factories import deployment_body, incident_body
 from tests.nodeapp import put
@@ -181,3 +184,28 @@ async def test_a_crowd_asking_for_a_stale_tile_computes_it_once(
     assert len({answer.headers["ETag"] for answer in answers}) == 1
     assert len(encoded) == 2
     assert len(point_ids(await decoded(client, url))) == 4
+
+
+async def test_a_fresh_tile_is_served_from_memory_even_when_the_gate_is_full(
+    aiohttp_client: ClientFactory, data_dir: DataDir, clock: Clock
+) -> None:
+    config = data_dir.load_config()
+    config = config.model_copy(
+        update={"reads": ReadsSection(anonymous_concurrency=1, anonymous_queue=0)}
+    )
+    client: NodeClient = await aiohttp_client(
+        create_app(config, data_dir.load_key(), data_dir.database, clock=clock)
+    )
+    lat, lon = LONDON
+    await put(server(client), "public", "deployment", deployment_body(lat_e7=lat, lon_e7=lon))
+    x, y = tile_of(lat, lon, 14)
+    url = f"/tiles/14/{x}/{y}.mvt"
+    assert len(point_ids(await decoded(client, url))) == 1
+    gate = client.app[READS].gate
+    # A write under way and the one read slot taken: the gate lets nothing else in ...
+    async with gate.priority(), gate.admitted():
+        assert (await client.get("/api/v1/records")).status == 503
+        # ... but a tile younger than max_age is bytes in memory, served at once.
+        assert len(point_ids(await decoded(client, url))) == 1
+        clock.ms += 1_000  # too old to serve unchecked: it waits its turn like any read
+        assert (await client.get(url)).status == 503
