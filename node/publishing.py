@@ -1,11 +1,12 @@
 """Publishing this node's own records, from the API and from the CLI alike."""
 
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from protocol.envelope import AUDIENCES
 from protocol.errors import BodySchemaError, UnknownAudienceError
+from protocol.fields import StrictModel
 from protocol.keys import NodeKey
 from protocol.kinds import KNOWN_KINDS, Retraction, encode_body, validate_body
 from protocol.limits import Limits
@@ -54,6 +55,39 @@ async def publish(
         ),
         check=check,
     )
+
+
+async def publish_many(
+    records: RecordStore,
+    key: NodeKey,
+    *,
+    network_id: str,
+    limits: Limits,
+    kind: str,
+    audience: str,
+    bodies: Sequence[Any],
+    clock: Callable[[], int],
+) -> list[VerifiedRecord]:
+    """:func:`publish` for several bodies of one kind and audience, signed at consecutive
+    seqs and stored in one transaction: all of them, or (one body invalid) none."""
+    if audience not in AUDIENCES or kind not in KNOWN_KINDS:
+        raise BodySchemaError(f"cannot publish {str(kind)[:40]!r} to {str(audience)[:40]!r}")
+    contents = [validate_body(kind, body) for body in bodies]
+    for content in contents:
+        limits.check_body(len(encode_body(content)))
+
+    def builder(content: StrictModel) -> Callable[[int], VerifiedRecord]:
+        return lambda seq: seal_record(
+            key,
+            network_id=network_id,
+            audience=audience,
+            seq=seq,
+            created_ms=clock(),
+            kind=kind,
+            content=content,
+        )
+
+    return await records.append_many(key.public_key, audience, [builder(c) for c in contents])
 
 
 def retraction_target(kind: object, body: object) -> bytes | None:
