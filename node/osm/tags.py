@@ -84,6 +84,8 @@ def deployment_body(
     if place and len(place) <= MAX_CITY:
         body["city"] = place
     body["osm"] = tags
+    # Given, not defaulted: pydantic copies a model default for every record it validates.
+    body["frt_capability"] = {"status": "unknown"}
     if (observed := _observed_on(camera.tags)) is not None:
         body["observed_on"] = observed
     body["sources"] = [{"url": source_url(camera)}]
