@@ -260,3 +260,26 @@ def test_tags_a_record_cannot_hold_are_left_out_surveillance_first() -> None:
     assert len(kept) == 32
     assert {"man_made", "brand:wikidata", "camera:type"} <= set(kept)
     assert left_out == len(tags) - 32
+
+
+def test_a_newer_version_never_goes_to_a_narrower_audience(node_dir: str, tmp_path: Path) -> None:
+    import_osm(node_dir, "--country", "US", "--audience", "network", str(OVERPASS))
+    answer = json.loads(OVERPASS.read_text())
+    answer["elements"][0]["version"] = 4
+    answer["elements"][1]["version"] = 2
+    newer = tmp_path / "newer.json"
+    newer.write_text(json.dumps(answer))
+    out = import_osm(node_dir, "--country", "US", "--audience", "coordinators", str(newer))
+    assert "0 new, 2 updated, 2 unchanged" in out
+    audiences = {ref: record["audience"] for ref, record in deployments(node_dir).items()}
+    assert audiences == {
+        "node/9100000001": "network",
+        "node/9100000002": "network",
+        "node/9100000003": "network",
+        "way/9200000001": "network",
+    }
+    answer["elements"][0]["version"] = 5
+    newer.write_text(json.dumps(answer))
+    out = import_osm(node_dir, "--country", "US", str(newer))
+    assert "0 new, 1 updated, 3 unchanged" in out
+    assert deployments(node_dir)["node/9100000001"]["audience"] == "public"

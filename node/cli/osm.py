@@ -91,14 +91,14 @@ def cmd_import_osm(args: argparse.Namespace) -> int:
         async with opened_store(data_dir) as store:
             held = await held_imports(store.queries, key.public_key)
 
-            async def publish(bodies: list[dict[str, Any]]) -> object:
+            async def publish(audience: str, bodies: list[dict[str, Any]]) -> object:
                 return await publish_many(
                     store.records,
                     key,
                     network_id=config.network.id,
                     limits=config.limits.limits(),
                     kind="deployment",
-                    audience=args.audience,
+                    audience=audience,
                     bodies=bodies,
                     clock=store.clock,
                 )
@@ -109,6 +109,7 @@ def cmd_import_osm(args: argparse.Namespace) -> int:
                 country=country,
                 city=args.city,
                 bounds=bounds,
+                audience=args.audience,
                 publish=None if args.dry_run else publish,
                 progress=_Progress(sys.stderr).show,
             )

@@ -8,7 +8,9 @@ Each surveillance object read (:mod:`node.osm.elements`) is one of:
   later one), or the file repeats it;
 - **updated**: this node published an earlier version: the new record
   ``supersedes`` it, keeping the chapter's own judgement (``status`` and
-  ``frt_capability``, which OSM does not carry);
+  ``frt_capability``, which OSM does not carry), in the import's audience or
+  the earlier version's when that is wider (docs/protocol.md, section 7.3: a
+  narrower version would leave the earlier one where it went);
 - **new**: published for the first time.
 
 What this node already published from OSM is read once, from its current
@@ -33,8 +35,10 @@ from storage.queries import RecordQueries
 # (min_lat_e7, min_lon_e7, max_lat_e7, max_lon_e7), as storage.filters.QueryFilter.bbox;
 # min_lon > max_lon crosses the antimeridian.
 Bounds = tuple[int, int, int, int]
-# Publishes a batch of deployment bodies (all or none).
-Publish = Callable[[list[dict[str, Any]]], Awaitable[object]]
+# Publishes a batch of deployment bodies to an audience (all or none).
+Publish = Callable[[str, list[dict[str, Any]]], Awaitable[object]]
+# Narrowest first (docs/protocol.md, section 7.3).
+_WIDTH = {"coordinators": 0, "network": 1, "public": 2}
 BATCH = 1000
 
 
@@ -44,6 +48,7 @@ class Held:
 
     version: int
     record_id: str
+    audience: str
     status: Any
     frt_capability: Any
 
@@ -77,7 +82,11 @@ async def held_imports(queries: RecordQueries, origin: bytes) -> dict[str, Held]
                 ref, version = found
                 if ref not in held or held[ref].version < version:
                     held[ref] = Held(
-                        version, row[1].hex(), body.get("status"), body.get("frt_capability")
+                        version,
+                        row[1].hex(),
+                        row[3],
+                        body.get("status"),
+                        body.get("frt_capability"),
                     )
     return held
 
@@ -100,6 +109,7 @@ async def import_cameras(
     country: str,
     city: str | None,
     bounds: Bounds | None,
+    audience: str,
     publish: Publish | None,
     progress: Callable[[ImportCounts], None] = lambda _: None,
     batch: int = BATCH,
@@ -108,17 +118,17 @@ async def import_cameras(
     None: a dry run). ``held`` is what :func:`held_imports` found."""
     counts = ImportCounts()
     seen: set[str] = set()
-    bodies: list[dict[str, Any]] = []
+    bodies: dict[str, list[dict[str, Any]]] = {name: [] for name in _WIDTH}
     pending: asyncio.Task[object] | None = None
 
-    async def flush() -> None:
-        nonlocal pending, bodies
+    async def flush(to: str) -> None:
+        nonlocal pending
         if pending is not None:
             await pending
             pending = None
-        if bodies and publish is not None:
-            pending = asyncio.ensure_future(publish(bodies))
-        bodies = []
+        if bodies[to] and publish is not None:
+            pending = asyncio.ensure_future(publish(to, bodies[to]))
+        bodies[to] = []
         progress(counts)
 
     try:
@@ -138,19 +148,21 @@ async def import_cameras(
             tags, left_out = record_tags(camera.tags)
             counts.tags_left_out += left_out
             body = deployment_body(camera, tags, country=country, city=city)
+            to = audience
             if before is None:
                 counts.new += 1
             else:
                 counts.updated += 1
+                to = max(audience, before.audience, key=_WIDTH.__getitem__)
                 body["supersedes"] = before.record_id
                 for name in ("status", "frt_capability"):
                     if getattr(before, name) is not None:
                         body[name] = getattr(before, name)
-            bodies.append(body)
-            if len(bodies) >= batch:
-                await flush()
-        await flush()
-        await flush()  # the last batch's write
+            bodies[to].append(body)
+            if len(bodies[to]) >= batch:
+                await flush(to)
+        for name in (*_WIDTH, audience):  # the last batches, then the last one's write
+            await flush(name)
     finally:
         if pending is not None and not pending.done():
             pending.cancel()

@@ -11,6 +11,7 @@ OSM (user, changeset) is never copied.
 """
 
 import datetime
+import functools
 import re
 from typing import Any, Final
 
@@ -57,13 +58,18 @@ def osm_origin(body: dict[str, Any]) -> tuple[str, int] | None:
 def record_tags(tags: dict[str, str]) -> tuple[dict[str, str], int]:
     """The tags a deployment's ``osm`` field can hold, and how many others were left out."""
     fitting = [
-        (key, value)
-        for key, value in tags.items()
-        if len(key) <= MAX_KEY and _KEY.fullmatch(key) and 1 <= len(value) <= MAX_VALUE
+        (key, value) for key, value in tags.items() if _fits(key) and 1 <= len(value) <= MAX_VALUE
     ]
-    fitting.sort(key=lambda item: not item[0].startswith(_FIRST) and "wikidata" not in item[0])
-    kept = dict(fitting[:MAX_TAGS])
-    return kept, len(tags) - len(kept)
+    if len(fitting) > MAX_TAGS:
+        fitting.sort(key=lambda item: not item[0].startswith(_FIRST) and "wikidata" not in item[0])
+        fitting = fitting[:MAX_TAGS]
+    return dict(fitting), len(tags) - len(fitting)
+
+
+@functools.lru_cache(maxsize=4096)
+def _fits(key: str) -> bool:
+    # Cached: an extract repeats a few dozen keys over and over.
+    return len(key) <= MAX_KEY and _KEY.fullmatch(key) is not None
 
 
 def deployment_body(
