@@ -209,10 +209,17 @@ def test_chapters_findings_go_out_for_mappers(node_dir: str, tmp_path: Path) -> 
     )
     disputed = publish(node_dir, tmp_path, "public", lat_e7=407_600_000, status="disputed")
     publish(node_dir, tmp_path, "network", lat_e7=407_700_000)
+    # 9 m from node/9100000002, which came from OSM: that camera found again.
+    again = publish(node_dir, tmp_path, "public", lat_e7=407_410_800, lon_e7=-739_897_000)
 
     osc = tmp_path / "findings.osc"
     status, _, err = banscan("export-osm", "--data-dir", node_dir, "--out", str(osc))
-    assert (status, err.strip()) == (0, f"exported 1 deployments to {osc}")
+    assert status == 0
+    assert err.splitlines() == [
+        f"exported 1 deployments to {osc}",
+        "note: left out 1 within 15 m of a camera that came from OpenStreetMap "
+        "(--near 0 keeps them)",
+    ]
     root = ET.parse(osc).getroot()
     assert root.tag == "osmChange"
     assert [child.tag for child in root] == ["create"]
@@ -243,6 +250,14 @@ def test_chapters_findings_go_out_for_mappers(node_dir: str, tmp_path: Path) -> 
     by_id = {f["id"]: f for f in collection["features"]}
     assert by_id[disputed]["properties"] == {"man_made": "surveillance"}
     assert by_id[found]["geometry"]["coordinates"] == [-73.98, 40.75]
+    assert again not in by_id
+
+    status, _, err = banscan(
+        "export-osm", "--data-dir", node_dir, "--out", str(out), "--format", "geojson",
+        "--near", "5",
+    )  # fmt: skip
+    assert (status, err.strip()) == (0, f"exported 2 deployments to {out}")
+    assert {f["id"] for f in geojson.loads(out.read_text())["features"]} == {found, again}
 
     status, _, err = banscan("export-osm", "--data-dir", node_dir, "--out", "-")
     assert status == 2
@@ -250,6 +265,9 @@ def test_chapters_findings_go_out_for_mappers(node_dir: str, tmp_path: Path) -> 
     status, _, err = banscan("export-osm", "--data-dir", node_dir, "--out", "x", "--status", "gone")
     assert status == 2
     assert "--status" in err
+    status, _, err = banscan("export-osm", "--data-dir", node_dir, "--out", "x", "--near", "50")
+    assert status == 2
+    assert "--near" in err
 
 
 def test_tags_a_record_cannot_hold_are_left_out_surveillance_first() -> None:

@@ -15,7 +15,13 @@ from typing import Any, TextIO
 from node.cli.common import CommandError, data_dir_of, opened_store
 from node.cli.filters import FILTER_OPTIONS, query_filter
 from node.cli.registrar import Registrar
-from node.osm.changes import Finding, chapter_findings, geojson_lines, write_osmchange
+from node.osm.changes import (
+    Finding,
+    NearOsm,
+    chapter_findings,
+    geojson_lines,
+    write_osmchange,
+)
 from node.osm.elements import OsmInputError, read_cameras
 from node.osm.importer import Bounds, ImportCounts, held_imports, import_cameras
 from node.params import INCIDENT_ONLY, parse_bbox
@@ -68,6 +74,14 @@ def register(cli: Registrar) -> None:
     )
     exp.add_argument("--out", required=True, metavar="FILE", help="output file, or - for stdout")
     exp.add_argument("--format", default="osc", choices=EXPORT_FORMATS, help="default: osc")
+    exp.add_argument(
+        "--near",
+        type=float,
+        default=15.0,
+        metavar="METRES",
+        help="leave out deployments within this distance of a camera that came from "
+        f"OpenStreetMap (default: 15; 0 keeps them; at most {NearOsm.MAX_METRES:g})",
+    )
     for option, parameter, help_text in FILTER_OPTIONS:
         if parameter == "status":
             help_text = f"deployment statuses, comma-separated (default: {EXPORT_STATUSES})"
@@ -172,11 +186,14 @@ def cmd_export_osm(args: argparse.Namespace) -> int:
     # Only what is already public may go to a public map.
     query = query_filter(args, "deployment", ("public",))
 
-    async def collect() -> list[Finding]:
-        async with opened_store(data_dir) as store:
-            return [f async for f in chapter_findings(store.queries, query)]
+    if not 0 <= args.near <= NearOsm.MAX_METRES:
+        raise CommandError(f"--near: must be from 0 to {NearOsm.MAX_METRES:g} metres")
 
-    findings = asyncio.run(collect())
+    async def collect() -> tuple[list[Finding], int]:
+        async with opened_store(data_dir) as store:
+            return await chapter_findings(store.queries, query, NearOsm(args.near))
+
+    findings, near = asyncio.run(collect())
     if args.out == "-":
         if args.format == "osc":
             raise CommandError("--format osc is written to a file: give --out FILE")
@@ -195,4 +212,10 @@ def cmd_export_osm(args: argparse.Namespace) -> int:
             partial.unlink(missing_ok=True)
             raise CommandError(f"cannot write {args.out}: {exc}") from exc
     print(f"exported {len(findings)} deployments to {args.out}", file=sys.stderr)
+    if near:
+        print(
+            f"note: left out {near} within {args.near:g} m of a camera that came from "
+            "OpenStreetMap (--near 0 keeps them)",
+            file=sys.stderr,
+        )
     return 0
