@@ -125,13 +125,17 @@ def cmd_import_osm(args: argparse.Namespace) -> int:
                 bounds=bounds,
                 audience=args.audience,
                 publish=None if args.dry_run else publish,
-                progress=_Progress(sys.stderr).show,
+                progress=progress.show,
             )
+
+    progress = _Progress(sys.stderr)
 
     try:
         counts = asyncio.run(run())
     except OsmInputError as exc:
         raise CommandError(str(exc)) from exc
+    finally:
+        progress.end()
     if args.dry_run:
         print(f"dry run, nothing published; {args.file}: {counts.summary()}")
     else:
@@ -175,6 +179,12 @@ class _Progress:
         self._last = now
         self._out.write(f"\rread {counts.read:,} cameras: {counts.summary()}\x1b[K")
         self._out.flush()
+
+    def end(self) -> None:
+        """End the progress line, if one was written, so what follows starts on its own."""
+        if self._last:
+            self._out.write("\n")
+            self._out.flush()
 
 
 def cmd_export_osm(args: argparse.Namespace) -> int:

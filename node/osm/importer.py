@@ -40,6 +40,7 @@ Publish = Callable[[str, list[dict[str, Any]]], Awaitable[object]]
 # Narrowest first (docs/protocol.md, section 7.3).
 _WIDTH = {"coordinators": 0, "network": 1, "public": 2}
 BATCH = 1000
+PROGRESS_EVERY = 1000  # objects read
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +135,8 @@ async def import_cameras(
     try:
         for camera in cameras:
             counts.read += 1
+            if counts.read % PROGRESS_EVERY == 0:
+                progress(counts)
             if camera.lat_e7 is None or camera.lon_e7 is None:
                 counts.unplaced += 1
                 continue
