@@ -16,10 +16,13 @@ from typing import Any
 import geojson
 import osmium
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from osmium.osm.mutable import Node, Way
 
 from node.cli import main
 from node.datadir import DataDir
+from node.osm.elements import OsmInputError, read_cameras
 from node.osm.tags import record_tags
 
 OVERPASS = Path(__file__).parent / "osm" / "overpass.json"
@@ -301,3 +304,51 @@ def test_a_newer_version_never_goes_to_a_narrower_audience(node_dir: str, tmp_pa
     out = import_osm(node_dir, "--country", "US", str(newer))
     assert "0 new, 1 updated, 3 unchanged" in out
     assert deployments(node_dir)["node/9100000001"]["audience"] == "public"
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+ELEMENTS = st.lists(
+    st.fixed_dictionaries(
+        {
+            "type": st.sampled_from(["node", "way", "relation"]),
+            "tags": st.just({"man_made": "surveillance"}),
+        },
+        optional={
+            "id": JSON_VALUES | st.integers(),
+            "version": JSON_VALUES | st.integers(min_value=0, max_value=5),
+            "lat": JSON_VALUES | st.floats(),
+            "lon": JSON_VALUES | st.floats(),
+            "nodes": JSON_VALUES,
+            "center": JSON_VALUES,
+            "geometry": JSON_VALUES,
+        },
+    )
+    | JSON_VALUES,
+    max_size=5,
+)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(answer=st.fixed_dictionaries({"elements": ELEMENTS}) | JSON_VALUES)
+def test_any_json_is_cameras_or_an_osm_input_error(tmp_path: Path, answer: Any) -> None:
+    path = tmp_path / "answer.json"
+    # An object is read as Overpass JSON; anything else is written so that it starts like one.
+    text = json.dumps(answer)
+    path.write_text(text if isinstance(answer, dict) else "{" + text)
+    try:
+        cameras = list(read_cameras(path))
+    except OsmInputError:
+        return
+    for camera in cameras:
+        assert isinstance(camera.version, int)
+        assert camera.version >= 1
+        if camera.lat_e7 is not None:
+            assert -900_000_000 <= camera.lat_e7 <= 900_000_000

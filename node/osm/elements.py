@@ -63,8 +63,8 @@ def read_cameras(path: Path) -> Iterator[Camera]:
     return _extract(path)
 
 
-def _versioned(kind: str, ident: int, version: int | None) -> int:
-    if not version:
+def _versioned(kind: str, ident: int, version: object) -> int:
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
         raise OsmInputError(
             f"{kind}/{ident} has no version: banscan needs it to tell an OSM object's edits "
             "apart (an extract written without metadata, or an Overpass query without "
@@ -105,9 +105,10 @@ def _overpass(path: Path) -> Iterator[Camera]:
         raise OsmInputError(f"{path}: not an Overpass JSON answer (no elements list)") from exc
     nodes: dict[int, tuple[int, int]] = {}
     for element in elements:
-        is_node = isinstance(element, dict) and element.get("type") == "node"
-        if is_node and (place := _point(element)) is not None:
-            nodes[element.get("id", 0)] = place
+        if not isinstance(element, dict) or element.get("type") != "node":
+            continue
+        if isinstance(ident := element.get("id"), int) and (place := _point(element)):
+            nodes[ident] = place
     for element in elements:
         if not isinstance(element, dict) or element.get("type") not in ("node", "way"):
             continue
@@ -116,7 +117,7 @@ def _overpass(path: Path) -> Iterator[Camera]:
             continue
         kind: ObjectType = element["type"]
         ident = element.get("id")
-        if not isinstance(ident, int):
+        if not isinstance(ident, int) or isinstance(ident, bool):
             raise OsmInputError(f"{path}: a {kind} without an integer id")
         version = _versioned(kind, ident, element.get("version"))
         place = _point(element) if kind == "node" else _way_place(element, nodes)
@@ -124,10 +125,15 @@ def _overpass(path: Path) -> Iterator[Camera]:
 
 
 def _point(element: dict[str, Any]) -> tuple[int, int] | None:
+    """An Overpass position; None unless both are numbers on the globe."""
     lat, lon = element.get("lat"), element.get("lon")
-    if isinstance(lat, int | float) and isinstance(lon, int | float):
-        return to_e7(lat), to_e7(lon)
-    return None
+    if isinstance(lat, bool) or not isinstance(lat, int | float):
+        return None
+    if isinstance(lon, bool) or not isinstance(lon, int | float):
+        return None
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180):  # also refuses NaN
+        return None
+    return to_e7(lat), to_e7(lon)
 
 
 def _way_place(
@@ -138,7 +144,9 @@ def _way_place(
     if isinstance(geometry := element.get("geometry"), list):
         points = [p for g in geometry if isinstance(g, dict) and (p := _point(g)) is not None]
     else:
-        refs = element.get("nodes") or []
+        refs = element.get("nodes")
+        if not isinstance(refs, list) or not all(isinstance(ref, int) for ref in refs):
+            return None
         points = [nodes[ref] for ref in refs if ref in nodes]
         if len(points) != len(refs):
             return None
