@@ -9,6 +9,7 @@ output is parsed back with osmium and GeoJSON checked with the geojson package.
 import contextlib
 import io
 import json
+import sqlite3
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from hypothesis import strategies as st
 from osmium.osm.mutable import Node, Way
 
 from node.cli import main
+from node.config import DATABASE_FILE
 from node.datadir import DataDir
 from node.osm.elements import OsmInputError, read_cameras
 from node.osm.tags import record_tags
@@ -94,7 +96,7 @@ def test_an_extract_is_published_then_only_what_changed(node_dir: str, tmp_path:
     extract = tmp_path / "london.osm.pbf"
     write_extract(extract, 3, (-0.1, 51.5))
     common = ("--country", "GB", "--city", "London", LONDON_BBOX, str(extract))
-    counts = "3 new, 0 updated, 0 unchanged, 1 outside, 1 without a place"
+    counts = "3 new, 0 updated, 0 unchanged, 0 another chapter's, 1 outside, 1 without a place"
 
     out = import_osm(node_dir, "--dry-run", *common)
     assert f"dry run, nothing published; {extract}: {counts}" in out
@@ -125,7 +127,7 @@ def test_an_extract_is_published_then_only_what_changed(node_dir: str, tmp_path:
     assert held["node/6"]["body"]["country"] == "IE"
 
     out = import_osm(node_dir, *common)
-    assert "0 new, 0 updated, 3 unchanged, 1 outside" in out
+    assert "0 new, 0 updated, 3 unchanged, 0 another chapter's, 1 outside" in out
 
     # The chapter confirms the camera: a new version of its record, keeping the source.
     confirmed = {**camera, "status": "confirmed", "supersedes": held["node/1"]["id"]}
@@ -140,7 +142,7 @@ def test_an_extract_is_published_then_only_what_changed(node_dir: str, tmp_path:
     # A mapper moves it in OSM: version 4 supersedes the chapter's version, keeping its status.
     write_extract(extract, 4, (-0.1001, 51.5002))
     out = import_osm(node_dir, *common)
-    assert "0 new, 1 updated, 2 unchanged, 1 outside" in out
+    assert "0 new, 1 updated, 2 unchanged, 0 another chapter's, 1 outside" in out
     held = deployments(node_dir)
     assert sorted(held) == ["node/1", "node/6", "way/10"]
     moved = held["node/1"]["body"]
@@ -154,7 +156,7 @@ def test_an_overpass_answer_is_read_and_mappers_are_not_copied(
     node_dir: str, tmp_path: Path
 ) -> None:
     out = import_osm(node_dir, "--country", "US", "--area", "dr5ru", str(OVERPASS))
-    assert "3 new, 0 updated, 0 unchanged, 1 outside, 0 without a place" in out
+    assert "3 new, 0 updated, 0 unchanged, 0 another chapter's, 1 outside, 0 without a place" in out
     assert "note: 2 tags left out" in out
     held = deployments(node_dir)
     assert sorted(held) == ["node/9100000001", "node/9100000002", "way/9200000001"]
@@ -352,3 +354,24 @@ def test_any_json_is_cameras_or_an_osm_input_error(tmp_path: Path, answer: Any) 
         assert camera.version >= 1
         if camera.lat_e7 is not None:
             assert -900_000_000 <= camera.lat_e7 <= 900_000_000
+
+
+def test_a_camera_another_chapter_published_is_not_published_twice(
+    node_dir: str, tmp_path: Path
+) -> None:
+    import_osm(node_dir, "--country", "US", "--audience", "network", str(OVERPASS))
+    # A second node holding the first one's records (as sync would give it).
+    other = tmp_path / "other"
+    DataDir(other).init("banthescan", [])
+    source = sqlite3.connect(Path(node_dir) / DATABASE_FILE)
+    target = sqlite3.connect(other / DATABASE_FILE)
+    with source, target:
+        source.backup(target)
+    source.close()
+    target.close()
+
+    out = import_osm(str(other), "--country", "US", "--audience", "network", str(OVERPASS))
+    assert "0 new, 0 updated, 0 unchanged, 4 another chapter's, 0 outside" in out
+    # In a wider audience than the other chapter's, they are this chapter's to publish.
+    out = import_osm(str(other), "--country", "US", "--audience", "public", str(OVERPASS))
+    assert "4 new, 0 updated, 0 unchanged, 0 another chapter's" in out

@@ -6,6 +6,9 @@ Each surveillance object read (:mod:`node.osm.elements`) is one of:
 - **unplaced**: a way whose nodes the file does not hold;
 - **unchanged**: this node already published that object at that version (or a
   later one), or the file repeats it;
+- **another chapter's**: another origin already published that object from OSM,
+  in the import's audience or a wider one: publishing it again would put the
+  same camera on the map twice (that chapter keeps its own up to date);
 - **updated**: this node published an earlier version: the new record
   ``supersedes`` it, keeping the chapter's own judgement (``status`` and
   ``frt_capability``, which OSM does not carry), in the import's audience or
@@ -13,8 +16,8 @@ Each surveillance object read (:mod:`node.osm.elements`) is one of:
   narrower version would leave the earlier one where it went);
 - **new**: published for the first time.
 
-What this node already published from OSM is read once, from its current
-deployments' sources (:func:`node.osm.tags.osm_origin`). New and updated
+What this node and the others already published from OSM is read once, from
+the current deployments' sources (:func:`node.osm.tags.osm_origin`). New and updated
 records are published in batches through :func:`node.publishing.publish_many`:
 one transaction per batch, signed on the writer's thread while the next batch
 is read and validated. A dry run counts and publishes nothing.
@@ -59,6 +62,7 @@ class ImportCounts:
     new: int = 0
     updated: int = 0
     unchanged: int = 0
+    elsewhere: int = 0
     outside: int = 0
     unplaced: int = 0
     # Tags the record format cannot hold (see node.osm.tags.record_tags), over all objects.
@@ -68,28 +72,39 @@ class ImportCounts:
     def summary(self) -> str:
         return (
             f"{self.new} new, {self.updated} updated, {self.unchanged} unchanged, "
-            f"{self.outside} outside, {self.unplaced} without a place"
+            f"{self.elsewhere} another chapter's, {self.outside} outside, "
+            f"{self.unplaced} without a place"
         )
 
 
-async def held_imports(queries: RecordQueries, origin: bytes) -> dict[str, Held]:
-    """``{"node/123": Held}`` for this node's current deployments that came from OSM."""
-    query = QueryFilter(kind="deployment", audiences=AUDIENCES, origins=(origin,))
-    held: dict[str, Held] = {}
+@dataclass(slots=True)
+class Imported:
+    """What the node holds from OSM: its own current records, by OSM object, and the
+    widest audience another origin published each object in."""
+
+    ours: dict[str, Held] = field(default_factory=dict)
+    elsewhere: dict[str, str] = field(default_factory=dict)
+
+
+async def held_imports(queries: RecordQueries, origin: bytes) -> Imported:
+    """The current deployments that came from OSM, this node's and the others'."""
+    query = QueryFilter(kind="deployment", audiences=AUDIENCES)
+    imported = Imported()
     async for page in queries.body_pages(query):
         for row in page:
             body = stored_body(row[5])
-            if (found := osm_origin(body)) is not None:
-                ref, version = found
-                if ref not in held or held[ref].version < version:
-                    held[ref] = Held(
-                        version,
-                        row[1].hex(),
-                        row[3],
-                        body.get("status"),
-                        body.get("frt_capability"),
-                    )
-    return held
+            if (found := osm_origin(body)) is None:
+                continue
+            ref, version = found
+            audience = row[3]
+            if row[2] != origin:
+                known = imported.elsewhere.get(ref, audience)
+                imported.elsewhere[ref] = max(known, audience, key=_WIDTH.__getitem__)
+            elif ref not in imported.ours or imported.ours[ref].version < version:
+                imported.ours[ref] = Held(
+                    version, row[1].hex(), audience, body.get("status"), body.get("frt_capability")
+                )
+    return imported
 
 
 def inside(bounds: Bounds | None, lat_e7: int, lon_e7: int) -> bool:
@@ -105,7 +120,7 @@ def inside(bounds: Bounds | None, lat_e7: int, lon_e7: int) -> bool:
 
 async def import_cameras(
     cameras: Iterable[Camera],
-    held: dict[str, Held],
+    imported: Imported,
     *,
     country: str,
     city: str | None,
@@ -116,7 +131,7 @@ async def import_cameras(
     batch: int = BATCH,
 ) -> ImportCounts:
     """Count ``cameras`` and publish the new and updated ones (none when ``publish`` is
-    None: a dry run). ``held`` is what :func:`held_imports` found."""
+    None: a dry run). ``imported`` is what :func:`held_imports` found."""
     counts = ImportCounts()
     seen: set[str] = set()
     bodies: dict[str, list[dict[str, Any]]] = {name: [] for name in _WIDTH}
@@ -143,9 +158,13 @@ async def import_cameras(
             if not inside(bounds, camera.lat_e7, camera.lon_e7):
                 counts.outside += 1
                 continue
-            before = held.get(camera.ref)
+            before = imported.ours.get(camera.ref)
             if camera.ref in seen or (before is not None and before.version >= camera.version):
                 counts.unchanged += 1
+                continue
+            theirs = imported.elsewhere.get(camera.ref)
+            if before is None and theirs is not None and _WIDTH[theirs] >= _WIDTH[audience]:
+                counts.elsewhere += 1
                 continue
             seen.add(camera.ref)
             tags, left_out = record_tags(camera.tags)
