@@ -72,22 +72,34 @@ async def publish_many(
     seqs and stored in one transaction: all of them, or (one body invalid) none."""
     if audience not in AUDIENCES or kind not in KNOWN_KINDS:
         raise BodySchemaError(f"cannot publish {str(kind)[:40]!r} to {str(audience)[:40]!r}")
-    contents = [validate_body(kind, body) for body in bodies]
-    for content in contents:
-        limits.check_body(len(encode_body(content)))
+    builds = []
+    for body in bodies:
+        content = validate_body(kind, body)
+        encoded = encode_body(content)
+        limits.check_body(len(encoded))
+        builds.append(_builder(key, network_id, audience, kind, content, encoded, clock))
+    return await records.append_many(key.public_key, audience, builds)
 
-    def builder(content: StrictModel) -> Callable[[int], VerifiedRecord]:
-        return lambda seq: seal_record(
-            key,
-            network_id=network_id,
-            audience=audience,
-            seq=seq,
-            created_ms=clock(),
-            kind=kind,
-            content=content,
-        )
 
-    return await records.append_many(key.public_key, audience, [builder(c) for c in contents])
+def _builder(
+    key: NodeKey,
+    network_id: str,
+    audience: str,
+    kind: str,
+    content: StrictModel,
+    body: bytes,
+    clock: Callable[[], int],
+) -> Callable[[int], VerifiedRecord]:
+    return lambda seq: seal_record(
+        key,
+        network_id=network_id,
+        audience=audience,
+        seq=seq,
+        created_ms=clock(),
+        kind=kind,
+        content=content,
+        body=body,
+    )
 
 
 def retraction_target(kind: object, body: object) -> bytes | None:
