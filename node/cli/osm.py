@@ -87,7 +87,7 @@ def register(cli: Registrar) -> None:
             help_text = f"deployment statuses, comma-separated (default: {EXPORT_STATUSES})"
         if parameter not in INCIDENT_ONLY:
             exp.add_argument(option, dest=f"filter_{parameter}", metavar="VALUE", help=help_text)
-    exp.set_defaults(**{f"filter_{p}": None for p in INCIDENT_ONLY}, kind="deployment")
+    exp.set_defaults(**{f"filter_{p}": None for p in INCIDENT_ONLY})
 
 
 def cmd_import_osm(args: argparse.Namespace) -> int:
@@ -191,13 +191,14 @@ def cmd_export_osm(args: argparse.Namespace) -> int:
     data_dir = data_dir_of(args)
     data_dir.load_config()
     data_dir.load_key()
+    if not 0 <= args.near <= NearOsm.MAX_METRES:
+        raise CommandError(f"--near: must be from 0 to {NearOsm.MAX_METRES:g} metres")
+    if args.out == "-" and args.format == "osc":
+        raise CommandError("--format osc is written to a file: give --out FILE")
     if args.filter_status is None:
         args.filter_status = EXPORT_STATUSES
     # Only what is already public may go to a public map.
     query = query_filter(args, "deployment", ("public",))
-
-    if not 0 <= args.near <= NearOsm.MAX_METRES:
-        raise CommandError(f"--near: must be from 0 to {NearOsm.MAX_METRES:g} metres")
 
     async def collect() -> tuple[list[Finding], int]:
         async with opened_store(data_dir) as store:
@@ -205,8 +206,6 @@ def cmd_export_osm(args: argparse.Namespace) -> int:
 
     findings, near = asyncio.run(collect())
     if args.out == "-":
-        if args.format == "osc":
-            raise CommandError("--format osc is written to a file: give --out FILE")
         sys.stdout.writelines(geojson_lines(findings))
     else:
         # Written aside and renamed, so an interrupted export never looks complete.
