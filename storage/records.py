@@ -159,11 +159,10 @@ class RecordStore(RecordReader):
         *,
         check: Check | None = None,
     ) -> VerifiedRecord:
-        """Add this node's own next record to a feed; ``build`` signs it for the given seq.
-
-        ``build`` runs on the writer's thread, inside the transaction that stores
-        the record, after ``check`` (as in :meth:`ingest`). Stored whatever this
-        node's standing: a chapter publishes before it is admitted."""
+        """Add this node's own next record to a feed; ``build`` signs it for the given seq
+        on the writer's thread, inside the storing transaction, after ``check`` (as in
+        :meth:`ingest`). Stored whatever this node's standing: a chapter publishes before
+        it is admitted."""
         return (await self.append_many(origin, audience, [build], check=check))[0]
 
     async def append_many(
