@@ -1,11 +1,12 @@
 """Publishing this node's own records, from the API and from the CLI alike."""
 
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from protocol.envelope import AUDIENCES
 from protocol.errors import BodySchemaError, UnknownAudienceError
+from protocol.fields import StrictModel
 from protocol.keys import NodeKey
 from protocol.kinds import KNOWN_KINDS, Retraction, encode_body, validate_body
 from protocol.limits import Limits
@@ -53,6 +54,51 @@ async def publish(
             content=content,
         ),
         check=check,
+    )
+
+
+async def publish_many(
+    records: RecordStore,
+    key: NodeKey,
+    *,
+    network_id: str,
+    limits: Limits,
+    kind: str,
+    audience: str,
+    bodies: Sequence[Any],
+    clock: Callable[[], int],
+) -> list[VerifiedRecord]:
+    """:func:`publish` for several bodies of one kind and audience, signed at consecutive
+    seqs and stored in one transaction: all of them, or (one body invalid) none."""
+    if audience not in AUDIENCES or kind not in KNOWN_KINDS:
+        raise BodySchemaError(f"cannot publish {str(kind)[:40]!r} to {str(audience)[:40]!r}")
+    builds = []
+    for body in bodies:
+        content = validate_body(kind, body)
+        encoded = encode_body(content)
+        limits.check_body(len(encoded))
+        builds.append(_builder(key, network_id, audience, kind, content, encoded, clock))
+    return await records.append_many(key.public_key, audience, builds)
+
+
+def _builder(
+    key: NodeKey,
+    network_id: str,
+    audience: str,
+    kind: str,
+    content: StrictModel,
+    body: bytes,
+    clock: Callable[[], int],
+) -> Callable[[int], VerifiedRecord]:
+    return lambda seq: seal_record(
+        key,
+        network_id=network_id,
+        audience=audience,
+        seq=seq,
+        created_ms=clock(),
+        kind=kind,
+        content=content,
+        body=body,
     )
 
 
