@@ -9,17 +9,20 @@ as one synchronous function on the writer's thread, one round trip in all.
 Other writes, seldom and small, use :meth:`Database.transaction`.
 
 Checkpoints (copying the WAL back into the database file, with an fsync of
-that file) run on a third connection of their own, in the background, after
-any commit once the previous one has finished: SQLite's automatic checkpoint
-would run inside the commit that crosses its threshold, so that one write
-waited for a checkpoint of everything the others wrote. Every 32 commits was
-not enough for an import: a batch of 500 records dirties thousands of pages,
-the writer's own bound was reached first, and 13 % of the writer's time went
-into checkpoints run inside its commits (bench/README.md, "Where the time
-goes at 100,000 records"). The writer keeps an automatic checkpoint only as a
-bound, far above, in case the background ones cannot keep up. Durability is
-the commit's, as before: the WAL is synced when a transaction commits
-(``synchronous``), whoever checkpoints it later.
+that file) run on a third connection of their own, in the background, once
+:data:`CHECKPOINT_CHANGES` rows have changed since the last one started and it
+has finished: SQLite's automatic checkpoint would run inside the commit that
+crosses its threshold, so that one write waited for a checkpoint of
+everything the others wrote. Counting rows rather than commits (every 32
+commits before) keeps single publishes at one checkpoint in about 30 commits,
+while an import's batches, thousands of pages each, get one after each commit:
+every 32 of those was too late, the writer's own bound was reached first, and
+13 % of the writer's time went into checkpoints run inside its commits
+(bench/README.md, "Where the time goes as the database grows"). The writer
+keeps an automatic checkpoint only as a bound, far above, in case the
+background ones cannot keep up. Durability is the commit's, as before: the
+WAL is synced when a transaction commits (``synchronous``), whoever
+checkpoints it later.
 
 SQLite's default page cache (2 MB) is far smaller than the records table's
 indexes: a batch's inserts then read index pages back from the file and spill
@@ -45,6 +48,8 @@ from storage.sql import split_statements
 Synchronous = Literal["normal", "full"]
 BUSY_TIMEOUT_MS = 10_000
 CHECKPOINT_WAIT_MS = 1_000
+# A background checkpoint once this many rows changed (publishing an incident changes 13).
+CHECKPOINT_CHANGES = 400
 # The writer's own automatic checkpoint, a bound on the WAL (pages) should those fall behind.
 WRITER_AUTOCHECKPOINT = 32_000
 # Page caches (KiB): the writer's holds the hot parts of the indexes a batch inserts into.
@@ -69,6 +74,7 @@ class Database:
         self.reader = reader
         self._checkpointer = checkpointer
         self._write_lock = asyncio.Lock()
+        self._checkpointed_changes = 0
         self._checkpointing: asyncio.Task[None] | None = None
 
     @classmethod
@@ -149,9 +155,13 @@ class Database:
         return result
 
     def _committed(self) -> None:
-        """After a commit: a background checkpoint, unless one is still running (the
-        next commit after it ends starts the next)."""
-        if self._checkpointing is None or self._checkpointing.done():
+        """After a commit (under the write lock, the writer idle): a background
+        checkpoint once :data:`CHECKPOINT_CHANGES` rows changed, unless one is running."""
+        changes = self._writer.total_changes
+        if changes - self._checkpointed_changes >= CHECKPOINT_CHANGES and (
+            self._checkpointing is None or self._checkpointing.done()
+        ):
+            self._checkpointed_changes = changes
             self._checkpointing = asyncio.get_running_loop().create_task(self._passive())
 
     async def _passive(self) -> None:
