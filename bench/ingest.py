@@ -128,8 +128,15 @@ def grow(
                 print(f"  filled {nodes[0].stored:,} records", flush=True)
             measured = streams(part(corpus, point, point + window), clients)
             for node in nodes:
-                windows.append(node.post(measured, batch))
-                print(f"  {node.label}: {windows[-1].rate:,.0f} rec/s at {point:,}", flush=True)
+                windows.append(w := node.post(measured, batch))
+                # The whole line now: a long run cut short still leaves its figures.
+                print(
+                    f"  {node.label} at {point:,}: {w.rate:,.0f} rec/s, "
+                    f"{w.cpu_us_per_record:,.0f} µs CPU and "
+                    f"{w.write_bytes_per_record / 1000:,.1f} KB written per record, "
+                    f"peak RSS {w.peak_rss_kib / 1024:,.1f} MiB",
+                    flush=True,
+                )
     finally:
         for node in nodes:
             windows_db = node.db_bytes()
