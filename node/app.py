@@ -123,6 +123,8 @@ def store_ctx(
             config.network.id, config.limits.limits(), config.node.verify_threads
         )
         store = app[STORE]
+        # The map's incident groups may be as old as its answers may (node/reads.py).
+        store.map.max_age_ms = config.reads.max_age_s * 1000
         app[api_submissions.MODERATION] = Moderation(
             store.submissions,
             store.records,
@@ -146,4 +148,5 @@ def store_ctx(
 async def tasks_ctx(app: web.Application) -> AsyncIterator[None]:
     """Cancel every background task of the node, and wait until all have stopped."""
     yield
+    await app[READS].close()
     await app[TASKS].close()

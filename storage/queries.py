@@ -213,6 +213,16 @@ class RecordQueries:
             await apart.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             return await aggregates.scan_groups(apart, query, aggregates.stats_keys(keys, None))
 
+    async def scan_counts(
+        self, query: QueryFilter, keys: Sequence[str]
+    ) -> list[tuple[dict[str, str | bytes | None], int]]:
+        """The number of matches per group of ``keys`` alone (the figures page), on a
+        connection of its own like :meth:`scan_groups`."""
+        async with aiosqlite.connect(self._db.path, isolation_level=None) as apart:
+            await apart.execute("PRAGMA query_only = ON")
+            await apart.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            return await aggregates.scan_counts(apart, query, aggregates.stats_keys(keys, None))
+
     async def coverage(self, audiences: Sequence[str]) -> list[ChapterCoverage]:
         """Every origin with a record in ``audiences``: who it is, what it holds, how far
         each of its feeds reaches."""
