@@ -86,6 +86,9 @@ CAMPAIGN_LISTS: Final = {
     ),
 }
 MAX_TEXT = 200
+CAMPAIGN_KINDS: Final[dict[str, CampaignList]] = {
+    listing.kind: listing for listing in CAMPAIGN_LISTS.values()
+}
 
 
 def parse_campaign_filter(

@@ -70,6 +70,19 @@ def campaign_parameters(listing: CampaignList) -> list[dict[str, Any]]:
     ]
 
 
+def campaign_export_parameters(given: set[str]) -> list[dict[str, Any]]:
+    """The campaign lists' parameters not in ``given``: what the export adds for their kinds."""
+    found: dict[str, dict[str, Any]] = {}
+    for listing in CAMPAIGN_LISTS.values():
+        for parameter in campaign_parameters(listing):
+            if parameter["name"] not in given and parameter["name"] not in found:
+                described = f"Campaign kinds ({listing.plural} and others): "
+                found[parameter["name"]] = parameter | {
+                    "description": described + parameter.get("description", ""),
+                }
+    return list(found.values())
+
+
 def _list_operation(listing: CampaignList) -> dict[str, Any]:
     plural = listing.plural
     return {
