@@ -10,6 +10,7 @@ from federation.verifier import Verifier
 from node import abuse, metrics
 from node.abuse import RateLimiter
 from node.api import about as api_node
+from node.api import campaign as api_campaign
 from node.api import export as api_export
 from node.api import federation
 from node.api import query as api_query
@@ -94,6 +95,7 @@ def create_app(
     app.add_routes(api_records.routes)
     app.add_routes(api_node.routes)
     app.add_routes(api_query.routes)
+    app.add_routes(api_campaign.routes)
     app.add_routes(api_export.routes)
     app.add_routes(federation.routes)
     app.add_routes(metrics.routes)

@@ -1,9 +1,11 @@
 """Publishing this node's own records, from the API and from the CLI alike."""
 
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from node.deadlines import LawDeadline, complete_due_on
+from protocol.campaign import RecordsRequest
 from protocol.envelope import AUDIENCES
 from protocol.errors import BodySchemaError, UnknownAudienceError
 from protocol.fields import StrictModel
@@ -25,10 +27,12 @@ async def publish(
     body: Any,
     clock: Callable[[], int],
     check: Callable[[sqlite3.Connection], None] | None = None,
+    deadlines: Mapping[str, LawDeadline] | None = None,
 ) -> VerifiedRecord:
     """Validate ``body`` against its kind, sign it as the feed's next record and store it.
 
-    ``check`` runs first in the storing transaction (a writer's token still held)."""
+    ``check`` runs first in the storing transaction (a writer's token still held).
+    A records request without ``due_on`` gets it from ``deadlines`` (node.deadlines)."""
     if audience not in AUDIENCES:
         raise UnknownAudienceError(
             f"audience {str(audience)[:40]!r} is not one of {', '.join(AUDIENCES)}"
@@ -40,6 +44,8 @@ async def publish(
     if not isinstance(body, dict):
         raise BodySchemaError(f"the body of a {kind} record must be a JSON object")
     content = validate_body(kind, body)
+    if isinstance(content, RecordsRequest) and deadlines is not None:
+        content = complete_due_on(content, deadlines)
     limits.check_body(len(encode_body(content)))
     return await records.append(
         key.public_key,

@@ -4,6 +4,7 @@ from functools import cache
 from typing import Any
 
 from node.api.openapi.caching import add_read_answers
+from node.api.openapi.campaign import campaign_paths
 from node.api.openapi.narrowing import narrow_checked_fields
 from node.api.openapi.records import record_paths
 from node.api.openapi.schemas import record_schemas
@@ -20,6 +21,7 @@ def openapi_document(version: str) -> dict[str, Any]:
     paths = {
         **identity_paths(),
         **record_paths(),
+        **campaign_paths(),
         **operations_paths(),
         **federation_paths(),
         **submission_paths(),
