@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 import aiosqlite
 
 from protocol.kinds import decode_body, is_known_kind
-from storage import mapgrid
+from storage import campaign, mapgrid
 from storage.columns import QUERY_COLUMNS, V2_QUERY_COLUMNS, query_columns, summary_text
 from storage.listindexes import LIST_INDEXES
 from storage.sql import statement
@@ -356,9 +356,10 @@ MIGRATIONS: tuple[str, ...] = (
     """,
     # 9: indexes for the site's lists, filtered and newest first (storage.listindexes)
     LIST_INDEXES,
-    # 10: the map's rollup of deployments per grid cell, filled from existing records,
-    # and its triggers (storage.mapgrid)
+    # 10: the map's rollup of deployments per grid cell, backfilled, its triggers (storage.mapgrid)
     mapgrid.MIGRATION,
+    # 11: the campaign kinds' query columns and partial indexes, backfilled (storage.campaign)
+    campaign.MIGRATION,
 )
 
 
@@ -395,4 +396,5 @@ async def _backfill_frt(conn: aiosqlite.Connection) -> None:
 BACKFILLS: dict[int, Callable[[aiosqlite.Connection], Awaitable[None]]] = {
     2: _backfill_query_columns,
     8: _backfill_frt,
+    11: campaign.backfill,
 }
