@@ -118,6 +118,7 @@ async def publish_campaign(app: web.Application) -> CampaignIds:
             incident_body(
                 area=area,
                 city="Barcelona",
+                region="CT",
                 country="ES",
                 summary=f"Stopped after a camera match, case {n}.",
                 agency=points,
@@ -132,6 +133,7 @@ async def publish_campaign(app: web.Application) -> CampaignIds:
             status="in_committee",
             title="Moratòria del reconeixement facial",
             dates={"introduced": day(-40, today)},
+            scope="Would pause any use of face recognition by city services for five years.",
             evidence=[{"url": "https://ajuntament.example/mocio.pdf", "sha256": HASH}],
         ),
     )
@@ -144,6 +146,8 @@ async def publish_campaign(app: web.Application) -> CampaignIds:
             instrument="contract",
             status="in_force",
             title="Video analytics contract",
+            dates={"passed": day(-200, today), "effective": day(-180, today)},
+            scope="Face matching on the city's camera network, renewed each year.",
             evidence=[
                 {
                     "url": "https://contractaciopublica.example/award",

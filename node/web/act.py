@@ -27,7 +27,7 @@ from node.state import STORE
 from node.web.agencypage import ACTIONS_ORDER, open_condition
 from node.web.campaignparams import page_params
 from node.web.campaignview import ActionItem, action_item
-from node.web.i18n import Catalog, countries
+from node.web.i18n import N_, Catalog, countries
 from node.web.recordview import place
 from node.web.site import PUBLIC, daily_page, html, render, utc_day
 from storage.campaignreads import CampaignReads, Condition
@@ -68,7 +68,7 @@ async def nearby(
     records place it in."""
     where_city = Condition().equal("r.country", country).equal("r.city", city, nocase=True)
     places = await reads.places(("agency", "action", "policy"), where_city, 20)
-    groups = [ActionGroup(t("act.in_place") % {"place": city}, [])]
+    groups = [ActionGroup(t(N_("act.in_place")) % {"place": city}, [])]
     rows = await reads.rows(
         "action",
         open_condition(today).equal("r.country", country).equal("r.city", city, nocase=True),
@@ -83,13 +83,13 @@ async def nearby(
         )
         condition.add("r.city IS NULL")
         rows = await reads.rows("action", condition, ACTIONS_ORDER, SHOWN)
-        heading = t("act.in_place") % {"place": place(t, None, region, found_country)}
+        heading = t(N_("act.in_place")) % {"place": place(t, None, region, found_country)}
         groups.append(ActionGroup(heading, [action_item(row, today, t) for row in rows]))
     for found_country in sorted({c for c, _, _ in places if c} | ({country} if country else set())):
         condition = open_condition(today).equal("r.country", found_country)
         condition.add("r.region IS NULL AND r.city IS NULL")
         rows = await reads.rows("action", condition, ACTIONS_ORDER, SHOWN)
-        heading = t("act.across") % {"place": t(f"country.{found_country}")}
+        heading = t(N_("act.across")) % {"place": t(f"country.{found_country}")}
         groups.append(ActionGroup(heading, [action_item(row, today, t) for row in rows]))
     return groups
 
@@ -105,11 +105,13 @@ async def act(request: web.Request, t: Catalog) -> web.Response:
     if city:
         groups = await nearby(reads, today, t, country, city)
     elif country:
-        heading = t("act.in_place") % {"place": t(f"country.{country}")}
+        heading = t(N_("act.in_place")) % {"place": t(f"country.{country}")}
         groups = [ActionGroup(heading, await open_actions(reads, today, t, country, None, SHOWN))]
     else:
         groups = [
-            ActionGroup(t("act.everywhere"), await open_actions(reads, today, t, None, None, SHOWN))
+            ActionGroup(
+                t(N_("act.everywhere")), await open_actions(reads, today, t, None, None, SHOWN)
+            )
         ]
     known = await reads.places(
         ("action",), open_condition(today).add("r.city IS NOT NULL"), KNOWN_CITIES
@@ -120,7 +122,7 @@ async def act(request: web.Request, t: Catalog) -> web.Response:
         t,
         switch_to=params.switch_to("/act"),
         nav="act",
-        title=t("act.title"),
+        title=t(N_("act.title")),
         groups=groups,
         chosen=bool(city or country),
         current=params.values,

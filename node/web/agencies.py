@@ -27,9 +27,9 @@ from node.web.agencymap import agency_map
 from node.web.agencypage import agency_sections
 from node.web.campaignparams import like_pattern, page_params
 from node.web.campaignview import AGENCY_TYPES, agency_item
-from node.web.i18n import Catalog, countries, format_count
+from node.web.i18n import N_, Catalog, countries, format_count
 from node.web.recordpage import requested_id
-from node.web.recordview import record_view
+from node.web.recordview import record_view, utc_time
 from node.web.site import PUBLIC, SITE, daily_page, html, render, utc_day
 from storage.campaignreads import AgencyCounts, CampaignReads, Condition
 from storage.history import RecordHistory
@@ -80,16 +80,16 @@ async def agencies(request: web.Request, t: Catalog) -> web.Response:
         t,
         switch_to=params.switch_to("/agencies"),
         nav="agencies",
-        title=t("agencies.title"),
+        title=t(N_("agencies.title")),
         items=items,
         total=format_count(min(total, COUNT_CAP), t.lang),
         capped=total > COUNT_CAP,
         filtered=bool(params.values.keys() - {"page"}),
         current=params.values,
         fields=[
-            ("country", t("filter.country"), list(countries(t.lang))),
-            ("type", t("agencies.type"), [(v, t(f"agency_type.{v}")) for v in AGENCY_TYPES]),
-            ("q", t("agencies.name"), None),
+            ("country", t(N_("filter.country")), list(countries(t.lang))),
+            ("type", t(N_("agencies.type")), [(v, t(f"agency_type.{v}")) for v in AGENCY_TYPES]),
+            ("q", t(N_("agencies.name")), None),
         ],
         previous_link=params.link("/agencies", t.lang, page=str(number - 1))
         if number > 1
@@ -125,5 +125,6 @@ async def agency(request: web.Request, t: Catalog) -> web.Response:
         view=view,
         sections=sections,
         small_map=small_map,
+        utc_time=utc_time,
     )
     return html(text)

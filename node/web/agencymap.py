@@ -25,6 +25,8 @@ from storage.campaignreads import CampaignReads, Condition
 
 MAX_POINTS: Final = 300
 MAX_CELLS: Final = 200
+# The closest the map comes: a city and its surroundings (about 40 km across).
+MAX_ZOOM: Final = 10
 # Incident cells are drawn this many zooms closer than the view (as on the map page).
 CELL_ZOOM: Final = 1
 # The precision of the cells the view fits (about 40 km by 20 km).
@@ -59,8 +61,8 @@ async def agency_map(
     if not lons:
         return None
     view = MapView.fitting((min(lons), min(lats), max(lons), max(lats)), margin=0.2)
-    if view.zoom > 14:  # one camera alone: a street, not a doorway
-        view = MapView.around(view.x + view.span / 2, view.y + view.height / 2, 2.0**-14)
+    if view.zoom > MAX_ZOOM:  # a city around the records, where its areas' counts fit
+        view = MapView.around(view.x + view.span / 2, view.y + view.height / 2, 2.0**-MAX_ZOOM)
     features = MapFeatures(surveyed=frozenset(COUNTRY_CODES), hidden_incidents=cells.hidden)
     for lat_e7, lon_e7, record_id, status, frt in found:
         features.points.append(

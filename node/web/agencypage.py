@@ -25,7 +25,7 @@ from node.web.campaignview import (
     policy_item,
     request_item,
 )
-from node.web.i18n import Catalog
+from node.web.i18n import N_, Catalog
 from node.web.recordview import RecordView, partial_date, place
 from protocol.campaign import AgencyProfile, split_region
 from protocol.kinds import Deployment, Incident, decode_body
@@ -129,7 +129,7 @@ async def agency_sections(
         nearby = await reads.rows("action", around, ACTIONS_ORDER, 3)
     parent = None
     if agency.parent is not None:
-        parent = AgencyLink(t("agency.parent_record"), agency_path(agency.parent, t.lang))
+        parent = AgencyLink(t(N_("agency.parent_record")), agency_path(agency.parent, t.lang))
     act_params = [("country", country), ("city", agency.jurisdiction.city or "")]
     return AgencySections(
         agency=agency,

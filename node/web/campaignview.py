@@ -22,6 +22,7 @@ from protocol.campaign import (
     AgencyProfile,
     Jurisdiction,
     Policy,
+    PolicyDates,
     PolicyStatus,
     RecordsRequest,
     RequestStatus,
@@ -36,6 +37,7 @@ INSTRUMENTS: Final = get_args(Policy.model_fields["instrument"].annotation)
 POLICY_STATUSES: Final = get_args(PolicyStatus)
 REQUEST_STATUSES: Final = get_args(RequestStatus)
 ACTION_TYPES: Final = get_args(Action.model_fields["type"].annotation)
+POLICY_DATES: Final = tuple(PolicyDates.model_fields)
 SCOPE_CHARS: Final = 400
 
 
@@ -47,6 +49,7 @@ def campaign_message_ids() -> list[str]:
         *(f"policy_status.{name}" for name in POLICY_STATUSES),
         *(f"request_status.{name}" for name in REQUEST_STATUSES),
         *(f"action_type.{name}" for name in ACTION_TYPES),
+        *(f"policy.date.{name}" for name in POLICY_DATES),
     ]
 
 
@@ -123,12 +126,8 @@ def policy_item(row: CampaignRow, t: Catalog) -> PolicyItem:
     assert isinstance(body, Policy)
     dates = tuple(
         (f"policy.date.{name}", value)
-        for name, value in (
-            ("introduced", body.dates.introduced),
-            ("passed", body.dates.passed),
-            ("effective", body.dates.effective),
-        )
-        if value
+        for name in POLICY_DATES
+        if (value := getattr(body.dates, name))
     )
     scope = body.scope
     if scope and len(scope) > SCOPE_CHARS:

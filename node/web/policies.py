@@ -19,7 +19,7 @@ from aiohttp import web
 from node.state import STORE
 from node.web.campaignparams import page_params
 from node.web.campaignview import INSTRUMENTS, POLICY_STATUSES, policy_item
-from node.web.i18n import Catalog, countries, format_count
+from node.web.i18n import N_, Catalog, countries, format_count
 from node.web.policymap import STANDINGS, by_country, policy_drawing
 from node.web.site import PUBLIC, html, public_page, render
 from storage.campaignreads import CampaignReads, Condition
@@ -54,7 +54,7 @@ async def policies(request: web.Request, t: Catalog) -> web.Response:
         t,
         switch_to=params.switch_to("/policies"),
         nav="policies",
-        title=t("policies.title"),
+        title=t(N_("policies.title")),
         drawing=policy_drawing(per_country, country),
         per_country=sorted(per_country, key=lambda e: (STANDINGS.index(e.standing), -e.total)),
         standings=STANDINGS,
@@ -64,15 +64,15 @@ async def policies(request: web.Request, t: Catalog) -> web.Response:
         filtered=bool(params.values.keys() - {"page"}),
         current=params.values,
         fields=[
-            ("country", t("filter.country"), list(names.items())),
+            ("country", t(N_("filter.country")), list(names.items())),
             (
                 "status",
-                t("policy.col.status"),
+                t(N_("policy.col.status")),
                 [(v, t(f"policy_status.{v}")) for v in POLICY_STATUSES],
             ),
             (
                 "instrument",
-                t("policy.col.instrument"),
+                t(N_("policy.col.instrument")),
                 [(v, t(f"instrument.{v}")) for v in INSTRUMENTS],
             ),
         ],

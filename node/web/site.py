@@ -41,6 +41,10 @@ NAVIGATION: Final = (
     ("deployments", "/deployments", N_("nav.deployments")),
     ("incidents", "/incidents", N_("nav.incidents")),
     ("stats", "/stats", N_("nav.stats")),
+    ("agencies", "/agencies", N_("nav.agencies")),
+    ("policies", "/policies", N_("nav.policies")),
+    ("requests", "/requests", N_("nav.requests")),
+    ("act", "/act", N_("nav.act")),
     ("report", "/report", N_("nav.report")),
 )
 

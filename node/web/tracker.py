@@ -23,7 +23,7 @@ from node.state import STORE
 from node.web.agencypage import requests_order
 from node.web.campaignparams import page_params
 from node.web.campaignview import REQUEST_STATUSES, AgencyLink, agency_path, request_item
-from node.web.i18n import Catalog, countries, format_count
+from node.web.i18n import N_, Catalog, countries, format_count
 from node.web.site import PUBLIC, daily_page, html, render, utc_day
 from protocol.campaign import AgencyProfile
 from protocol.kinds import decode_body
@@ -96,7 +96,7 @@ async def tracker(request: web.Request, t: Catalog) -> web.Response:
         t,
         switch_to=params.switch_to("/requests"),
         nav="requests",
-        title=t("requests.title"),
+        title=t(N_("requests.title")),
         agency_name=agency_name,
         agency_page=agency_path(agency_id, t.lang) if agency_id else None,
         statuses=[(s, counts.get(s, 0)) for s in REQUEST_STATUSES if counts.get(s)],
@@ -118,13 +118,13 @@ async def tracker(request: web.Request, t: Catalog) -> web.Response:
         status_link=lambda word: params.link("/requests", t.lang, status=word, page=None),
         overdue_link=params.link("/requests", t.lang, overdue="1", status=None, page=None),
         fields=[
-            ("country", t("filter.country"), list(names.items())),
+            ("country", t(N_("filter.country")), list(names.items())),
             (
                 "status",
-                t("requests.status"),
+                t(N_("requests.status")),
                 [(s, t(f"request_status.{s}")) for s in REQUEST_STATUSES],
             ),
-            ("overdue", t("requests.overdue_field"), [("1", t("requests.overdue_only"))]),
+            ("overdue", t(N_("requests.overdue_field")), [("1", t(N_("requests.overdue_only")))]),
         ],
         keep=[("agency", params.values["agency"])] if agency_id else [],
         previous_link=params.link("/requests", t.lang, page=str(number - 1))

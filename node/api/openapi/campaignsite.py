@@ -28,9 +28,9 @@ _PAGE = query_parameter(
 )
 _PAGE_STATUSES = {
     "200": "The page",
-    "304": "The client's copy (If-None-Match) is current",
     "400": "A parameter is wrong or unknown; the page names it",
 }
+_NOT_MODIFIED = {"description": "The client's copy (If-None-Match) is current"}
 
 
 def _enum(name: str, description: str, values: tuple[str, ...]) -> dict[str, Any]:
@@ -38,6 +38,13 @@ def _enum(name: str, description: str, values: tuple[str, ...]) -> dict[str, Any
 
 
 def campaign_site_paths() -> dict[str, Any]:
+    paths = _pages()
+    for operations in paths.values():
+        operations["get"]["responses"]["304"] = _NOT_MODIFIED
+    return paths
+
+
+def _pages() -> dict[str, Any]:
     return {
         "/agencies": {
             "get": html_page(
@@ -62,7 +69,6 @@ def campaign_site_paths() -> dict[str, Any]:
                 "and incidents, policies, records requests (overdue first), open actions",
                 {
                     "200": "The page (a withdrawn agency: only that it was withdrawn)",
-                    "304": "The client's copy (If-None-Match) is current",
                     "400": "The id is not 64 lowercase hexadecimal digits, or an unknown parameter",
                     "404": "No public agency record has this id (the same for a non-public one)",
                 },
