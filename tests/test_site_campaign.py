@@ -44,11 +44,11 @@ async def test_agency_pages(client: NodeClient) -> None:
     # Three cameras (one names the older version), four incidents, the contract policy,
     # two requests (the retracted one and the members' one are not counted), one open action.
     assert dict((label, int(n)) for n, label in numbers) == {
-        "cameras": 3,
-        "incidents": 4,
-        "policies": 1,
-        "records requests": 2,
-        "open actions": 1,
+        "Cameras": 3,
+        "Incidents": 4,
+        "Policies": 1,
+        "Records requests": 2,
+        "Open actions": 1,
     }
     assert "Overdue by 30 days" in agency
     assert agency.index("Contracts and audits") < agency.index("Camera locations")

@@ -27,8 +27,9 @@ MAX_POINTS: Final = 300
 MAX_CELLS: Final = 200
 # The closest the map comes: a city and its surroundings (about 40 km across).
 MAX_ZOOM: Final = 10
-# Incident cells are drawn this many zooms closer than the view (as on the map page).
-CELL_ZOOM: Final = 1
+# Incident cells are drawn one precision coarser than the map page would at the view's
+# zoom: the small map is half as wide on a screen, and a cell must hold its count.
+CELL_PRECISION: Final = -1
 # The precision of the cells the view fits (about 40 km by 20 km).
 EXTENT_PRECISION: Final = 4
 SUMMARY: Final = N_("agency.map_summary")
@@ -69,7 +70,7 @@ async def agency_map(
             CameraPoint(record_id.hex(), lon_e7 / 1e7, lat_e7 / 1e7, status, frt or "unknown")
         )
     west, south, east, north = view.bbox
-    precision = precision_for_zoom(max(0, int(view.zoom)) + CELL_ZOOM)
+    precision = max(1, precision_for_zoom(max(0, int(view.zoom))) + CELL_PRECISION)
     while True:
         shown = list(cells.cells(precision, west, south, east, north))
         if len(shown) <= MAX_CELLS or precision == 1:
