@@ -59,6 +59,12 @@ CACHED_ROUTES = frozenset(
         "/api/v1/deployments",
         "/api/v1/stats",
         "/api/v1/coverage",
+        "/api/v1/agencies",
+        "/api/v1/vendors",
+        "/api/v1/policies",
+        "/api/v1/requests",
+        "/api/v1/actions",
+        "/api/v1/actions/osdi",
     }
 )
 # Anonymous reads of these wait at the gate; exports stream and are not cached.

@@ -14,9 +14,9 @@ from collections.abc import Awaitable, Callable
 import aiosqlite
 
 from protocol.kinds import decode_body, is_known_kind
-from storage import mapgrid
+from storage import campaign, mapgrid
 from storage.columns import QUERY_COLUMNS, V2_QUERY_COLUMNS, query_columns, summary_text
-from storage.listindexes import LIST_INDEXES
+from storage.listindexes import LIST_INDEXES, UNUSED_INDEXES
 from storage.sql import statement
 
 # Version 5: the tables of storage.rollup and the triggers that keep them exact.
@@ -270,10 +270,9 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX records_agency ON records (agency COLLATE NOCASE) WHERE agency IS NOT NULL;
     CREATE VIRTUAL TABLE summaries USING fts5 (summary);  -- rowid is the record's rid
     """,
-    # 3: indexes over current records (what queries see), measured with bench/query.py
-    # on 1,000,000 records: newest-first pages and exports by kind, and pages filtered
-    # by place and category. Their WHERE repeats the conditions of storage.queries, so
-    # SQLite can use them.
+    # 3: indexes over current records (what queries see), measured with bench/query.py on
+    # 1,000,000 records: newest-first pages and exports by kind, pages filtered by place
+    # and category. Their WHERE repeats storage.queries' conditions, so SQLite uses them.
     """
     CREATE INDEX records_current_created ON records (kind, created_ms)
         WHERE superseded_by IS NULL AND retracted_by IS NULL AND erased_ms IS NULL;
@@ -356,9 +355,12 @@ MIGRATIONS: tuple[str, ...] = (
     """,
     # 9: indexes for the site's lists, filtered and newest first (storage.listindexes)
     LIST_INDEXES,
-    # 10: the map's rollup of deployments per grid cell, filled from existing records,
-    # and its triggers (storage.mapgrid)
+    # 10: the map's rollup of deployments per grid cell, backfilled, its triggers (storage.mapgrid)
     mapgrid.MIGRATION,
+    # 11: the records indexes no read uses, which every insert paid for (storage.listindexes)
+    UNUSED_INDEXES,
+    # 12: the campaign kinds' query columns and partial indexes, backfilled (storage.campaign)
+    campaign.MIGRATION,
 )
 
 
@@ -395,4 +397,5 @@ async def _backfill_frt(conn: aiosqlite.Connection) -> None:
 BACKFILLS: dict[int, Callable[[aiosqlite.Connection], Awaitable[None]]] = {
     2: _backfill_query_columns,
     8: _backfill_frt,
+    11: campaign.backfill,
 }

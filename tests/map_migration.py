@@ -1,7 +1,16 @@
-"""Undoing migration 10 (the map's grid, storage.mapgrid), for tests that take a database
-back to an earlier version to check a later migration's backfill."""
+"""Undoing migration 10 (the map's grid, storage.mapgrid) and those after it, for tests
+that take a database back to an earlier version to check a later migration's backfill."""
 
-UNDO_MAP_GRID = """
+# Migration 11 (the campaign kinds' columns, storage.campaign).
+UNDO_CAMPAIGN = """
+DROP INDEX records_agency_ref;
+DROP INDEX records_campaign_due;
+ALTER TABLE records DROP COLUMN agency_ref;
+ALTER TABLE records DROP COLUMN due_on;
+"""
+UNDO_MAP_GRID = (
+    UNDO_CAMPAIGN
+    + """
 DROP TRIGGER map_grid_remove;
 DROP TRIGGER map_grid_restore;
 DROP TABLE map_grid;
@@ -9,3 +18,4 @@ DROP TABLE map_levels;
 DROP INDEX records_map_points;
 DROP INDEX records_map_areas;
 """
+)

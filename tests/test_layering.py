@@ -2,7 +2,7 @@
 
 Between the top-level packages: node -> federation -> storage -> protocol.
 Inside node: the JSON API (node.api) and the HTML pages (node.web) never import
-each other; moderation and exports serve both and import neither, nor the CLI;
+each other; moderation, exports and osm serve both (or the CLI) and import neither, nor the CLI;
 nothing but the CLI imports the CLI; and the process modules at node's top
 import no subpackage, except node.app, which assembles them. protocol is pure:
 it does no file, network or database I/O. No module imports itself back
@@ -42,8 +42,16 @@ FORBIDDEN: dict[str, set[str]] = {
     "node/web": {"node.api", "node.cli"},
     "node/moderation": {"node.api", "node.web", "node.cli"},
     "node/exports": {"node.api", "node.web", "node.cli"},
+    "node/osm": {"node.api", "node.web", "node.cli"},
 }
-SUBPACKAGES = ("node.api", "node.web", "node.cli", "node.moderation", "node.exports")
+SUBPACKAGES = (
+    "node.api",
+    "node.web",
+    "node.cli",
+    "node.moderation",
+    "node.exports",
+    "node.osm",
+)
 # The one process module that assembles the subpackages into the application.
 ASSEMBLERS = {"node/app.py"}
 # Builtins that touch files: protocol calls none of them.
