@@ -29,8 +29,10 @@ import msgpack
 from storage.database import Database
 from storage.sql import expand_in, statement
 
-STATUSES: Final = ("pending", "published", "rejected", "retracted")
-DECIDED: Final = ("published", "rejected", "retracted")
+STATUSES: Final = ("pending", "needs_info", "published", "rejected", "duplicate", "retracted")
+DECIDED: Final = ("published", "rejected", "duplicate", "retracted")
+# Waiting for a moderator: published, rejected or marked duplicate from here.
+OPEN: Final = ("pending", "needs_info")
 _GENESIS: Final = b"\x00" * 32
 _COLUMNS: Final = (
     "id, kind, received_on, triage, sealed, key_ids, status, decided_ms, record_id, reason, "

@@ -49,8 +49,10 @@ RETRACT_REASONS: Final = ("duplicate", "error", "safety", "consent_withdrawn", "
 # What a reporter sees for each status: no more than whether it was published.
 RECEIPT_STATUS: Final = {
     "pending": "received",
+    "needs_info": "needs_info",
     "published": "published",
     "rejected": "not_published",
+    "duplicate": "not_published",
     "retracted": "withdrawn",
 }
 PRIVATE_FIELDS: Final = (
