@@ -12,6 +12,7 @@ from node.api.openapi.parts import (
     schema_ref,
 )
 from node.api.openapi.submission_schemas import SUBMISSION_ID
+from node.moderation.desk import QUEUE_FILTERS
 from node.moderation.submissions import SubmissionIn
 from storage.submissions import STATUSES
 
@@ -86,6 +87,21 @@ def _form_paths() -> dict[str, Any]:
                 ["receipt", "show"],
             ),
         },
+        "/report/answer": {
+            "post": _form_post(
+                "reportAnswer",
+                "The reporter's answer to the moderators' question, sealed like a report",
+                {
+                    "201": "The answer was received; the report is back in review",
+                    **_REFUSED,
+                    "400": "Not a receipt code, or an empty or too long answer; explained",
+                    "404": "No report has this receipt code",
+                    "409": "No question waits for an answer",
+                    "503": "The node has no moderator keys yet and takes no reports",
+                },
+                ["receipt", "answer"],
+            ),
+        },
     }
 
 
@@ -119,6 +135,7 @@ def _reporting_routes() -> dict[str, Any]:
                 "parameters": [
                     query_parameter("status", None, {"enum": list(STATUSES)}),
                     query_parameter("kind", None, {"enum": ["incident", "deployment"]}),
+                    *_queue_filters(),
                     query_parameter(
                         "limit", None, {"type": "integer", "minimum": 1, "maximum": 500}
                     ),
@@ -150,6 +167,18 @@ def _reporting_routes() -> dict[str, Any]:
             }
         },
     }
+
+
+def _queue_filters() -> list[dict[str, Any]]:
+    """The queue's facet filters (each repeatable), received day range and sort."""
+    text = {"type": "string", "maxLength": 200}
+    day = {"type": "string", "format": "date"}
+    return [
+        *(query_parameter(name, "Repeat for any of several", text) for name in QUEUE_FILTERS),
+        query_parameter("received_from", None, day),
+        query_parameter("received_to", None, day),
+        query_parameter("sort", None, {"enum": ["oldest", "newest"]}),
+    ]
 
 
 def _decision_routes() -> dict[str, Any]:

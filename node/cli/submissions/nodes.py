@@ -21,6 +21,7 @@ from node.moderation.service import Moderation, record_publisher
 from node.moderation.submissions import SubmissionError, submission_view
 from protocol.errors import ProtocolError
 from protocol.keys import b64url_encode
+from storage.queue import QueueFilter, queue_page
 from storage.store import Store
 from storage.submissions import AuditEntry
 
@@ -84,13 +85,16 @@ class LocalNode:
             limits=config.limits.limits(),
             clock=store.clock,
         )
-        moderation = Moderation(store.submissions, store.records, publisher)
+        moderation = Moderation(store.submissions, store.records, publisher, claims=store.desk)
         return cls(store, moderation, config.submissions.retention_days)
 
     async def submissions(self, status: str | None, kind: str | None, limit: int) -> dict[str, Any]:
-        page = await self._store.submissions.page(status=status, kind=kind, limit=limit)
+        page = await queue_page(self._store.db, QueueFilter(status=status, kind=kind), limit=limit)
+        claims = await self._store.desk.live_claims([s.id for _, s in page])
         return {
-            "submissions": [submission_view(s, with_sealed=False) for _, s in page],
+            "submissions": [
+                submission_view(s, with_sealed=False, claim=claims.get(s.id)) for _, s in page
+            ],
             "counts": await self._store.submissions.counts(),
         }
 
