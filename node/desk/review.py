@@ -62,7 +62,7 @@ def review_context(
         "unreviewed": draft.unreviewed(),
         "point_confirmed": point_confirmed,
         "audience": audience if audience in AUDIENCES else DEFAULT_AUDIENCE[kind],
-        "diff": removed_words(reporter, published) if kind == "incident" else [],
+        "removed": removed_words(reporter, published) if kind == "incident" else [],
     }
 
 
@@ -166,9 +166,9 @@ async def preview(request: web.Request) -> web.Response:
     )
     return web.json_response(
         {
-            "signed": str(parts.signed),  # type: ignore[attr-defined]
-            "public": str(parts.public),  # type: ignore[attr-defined]
-            "diff": str(parts.diff),  # type: ignore[attr-defined]
+            "signed": str(parts.signed()),  # type: ignore[attr-defined]
+            "public": str(parts.public()),  # type: ignore[attr-defined]
+            "diff": str(parts.diff()),  # type: ignore[attr-defined]
             "unreviewed": context["unreviewed"],
             "problems": context["checked"].problems,
         }
