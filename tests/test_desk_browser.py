@@ -145,6 +145,14 @@ async def test_a_moderator_works_through_the_queue_in_the_desk(
                 rows = page.locator("#queue tbody tr")
                 assert await rows.count() == 4
                 await shot(page, "desk-queue")
+                # A search over the reports' text, opened here; a facet from the node.
+                await page.fill("#q", CANARY.lower())
+                await page.click("button[type=submit] >> nth=0")
+                assert await rows.count() == 1
+                await page.goto(f"{desk}/?kind=deployment")
+                assert await rows.count() == 1
+                assert await page.locator("#queue").get_by_text("Camera sighting").count() == 1
+                await page.goto(f"{desk}/")
 
                 # The queue with the keyboard: j moves to the first report, Enter opens it.
                 await page.keyboard.press("j")
@@ -178,6 +186,9 @@ async def test_a_moderator_works_through_the_queue_in_the_desk(
                 removed = " ".join(await page.locator("#preview-diff del").all_inner_texts())
                 assert CANARY in removed
                 await shot(page, "desk-review")
+                await page.set_viewport_size({"width": 820, "height": 1100})  # a tablet
+                await screenshot(page, "desk-review-tablet")
+                await page.set_viewport_size({"width": 1280, "height": 900})
                 await page.click("#publish")
                 record_id = (await page.locator("#record-id").inner_text()).strip()
                 await shot(page, "desk-published")

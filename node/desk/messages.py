@@ -65,4 +65,13 @@ BUILT: Final = (
     N_("desk.cannot_open"),
     N_("desk.bulk.none"),
     N_("desk.note.empty"),
+    N_("desk.why.same_city"),
+    N_("desk.why.same_category"),
+    N_("desk.why.same_technology"),
+    N_("desk.why.same_agency"),
+    N_("desk.why.same_day"),
+    N_("desk.why.near_date"),
+    N_("desk.why.same_area"),
+    N_("desk.why.neighbouring_area"),
+    N_("desk.why.within_radius"),
 )

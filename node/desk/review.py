@@ -85,13 +85,6 @@ async def _page(
         return render(request, "outcome.html", ok=False, detail=None, error="desk.cannot_open")
     draft = draft_from_form(opened.view, opened.private, form or {}, reviewed or set())
     context = review_context(opened, draft, point_confirmed=point_confirmed, audience=audience)
-    others = [
-        (other_id, str((o.private or {}).get("what_happened", "")))
-        for other_id, o in desk.opened.items()
-        if other_id != submission_id and o.private is not None
-    ]
-    reporter = str((opened.private or {}).get("what_happened", ""))
-    alike = [(i, round(s, 2)) for i, s in most_alike(reporter, others) if s >= LIKELY]
     try:
         candidates = await desk.api.candidates(submission_id, draft.fields.get("area") or None)
     except NodeError:
@@ -112,10 +105,41 @@ async def _page(
         retract_reasons=RETRACT_REASONS,
         status_labels=STATUS_LABELS,
         decidable=opened.view["status"] in OPEN,
-        alike=alike,
-        candidates=candidates,
+        duplicates=likely_duplicates(desk.opened, opened, candidates["submissions"]),
+        records=candidates["records"],
         **context,
     )
+
+
+def likely_duplicates(
+    known: dict[str, Opened], opened: Opened, suggested: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The node's candidates among reports (from clear fields), each with how alike its
+    text is when this desk has opened it, and the reports opened here whose text is
+    alike though the node did not suggest them."""
+    text = str((opened.private or {}).get("what_happened", ""))
+    others = {
+        other_id: str((o.private or {}).get("what_happened", ""))
+        for other_id, o in known.items()
+        if other_id != opened.view["id"] and o.private is not None
+    }
+    alike = dict(most_alike(text, others.items(), limit=len(others) or 1))
+    found = [
+        {
+            "id": c["id"],
+            "received_on": c["received_on"],
+            "why": c["why"],
+            "likeness": round(alike[c["id"]], 2) if c["id"] in alike else None,
+        }
+        for c in suggested
+    ]
+    listed = {c["id"] for c in found}
+    found.extend(
+        {"id": i, "received_on": known[i].view["received_on"], "why": [], "likeness": round(v, 2)}
+        for i, v in alike.items()
+        if v >= LIKELY and i not in listed
+    )
+    return sorted(found, key=lambda c: -(c["likeness"] or 0))
 
 
 @routes.get(f"/r/{ID}")
