@@ -97,11 +97,14 @@ async def desk_of(node_url: str, token: str, key: ModeratorKey) -> AsyncIterator
         await api.close()
 
 
-async def shot(page: async_api.Page, name: str) -> None:
+async def shot(page: async_api.Page, name: str, *, whole: bool = True) -> None:
+    """A screenshot among the test's artifacts, and in docs/img/ when asked for;
+    ``whole=False`` keeps only the top of the page there (the docs' images stay small)."""
     await screenshot(page, name)
     if os.environ.get("DESK_DOC_IMAGES"):
         DOC_IMAGES.mkdir(exist_ok=True)
-        await page.screenshot(path=str(DOC_IMAGES / f"{name}.png"), full_page=False)
+        await page.evaluate("window.scrollTo(0, 0)")
+        await page.screenshot(path=str(DOC_IMAGES / f"{name}.png"), full_page=whole)
 
 
 async def submit(session: aiohttp.ClientSession, url: str, body: dict[str, Any]) -> None:
@@ -167,7 +170,7 @@ async def test_a_moderator_works_through_the_queue_in_the_desk(
                     held = await bob.page.locator("#claim").inner_text()
                     assert "alice" in held
                     assert await bob.page.locator("#publish").is_disabled()
-                    await shot(bob.page, "desk-claim-held")
+                    await shot(bob.page, "desk-claim-held", whole=False)
                     bob.assert_self_contained()
 
                 # alice redacts: the summary in her own words, the rest reviewed.
@@ -191,7 +194,7 @@ async def test_a_moderator_works_through_the_queue_in_the_desk(
                 await page.set_viewport_size({"width": 1280, "height": 900})
                 await page.click("#publish")
                 record_id = (await page.locator("#record-id").inner_text()).strip()
-                await shot(page, "desk-published")
+                await screenshot(page, "desk-published")
 
                 async with http.get(f"{node.url}/incidents/{record_id}") as response:
                     public_page = await response.text()
