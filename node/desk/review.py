@@ -25,6 +25,8 @@ ID: Final = f"{{submission_id:{SUBMISSION_ID_PATTERN}}}"
 CATEGORIES: Final = get_args(IncidentCategory)
 TECHNOLOGIES: Final = get_args(TechnologyType)
 OPEN: Final = frozenset({"pending", "needs_info"})
+# Opening a report in one of these claims it: someone may be about to decide on it.
+CLAIMED: Final = OPEN | {"published"}
 
 
 async def _claim(request: web.Request, submission_id: str, *, take_over: bool) -> dict[str, Any]:
@@ -83,6 +85,8 @@ async def _page(
         opened = await desk.open(submission_id)
     except CannotOpen:
         return render(request, "outcome.html", ok=False, detail=None, error="desk.cannot_open")
+    if claim is None and opened.view["status"] in CLAIMED:
+        claim = await _claim(request, submission_id, take_over=False)
     draft = draft_from_form(opened.view, opened.private, form or {}, reviewed or set())
     context = review_context(opened, draft, point_confirmed=point_confirmed, audience=audience)
     try:
@@ -144,9 +148,7 @@ def likely_duplicates(
 
 @routes.get(f"/r/{ID}")
 async def review(request: web.Request) -> web.Response:
-    submission_id = request.match_info["submission_id"]
-    claim = await _claim(request, submission_id, take_over=False)
-    return await _page(request, submission_id, claim=claim)
+    return await _page(request, request.match_info["submission_id"])
 
 
 @routes.post(f"/r/{ID}/claim")
@@ -161,7 +163,6 @@ async def preview_page(request: web.Request) -> web.Response:
     """The page again with the draft as edited: the preview without JavaScript."""
     submission_id = request.match_info["submission_id"]
     form, reviewed, confirmed, audience = _form_of(await request.post())
-    claim = await _claim(request, submission_id, take_over=False)
     return await _page(
         request,
         submission_id,
@@ -169,7 +170,6 @@ async def preview_page(request: web.Request) -> web.Response:
         reviewed=reviewed,
         point_confirmed=confirmed,
         audience=audience,
-        claim=claim,
     )
 
 
