@@ -107,9 +107,12 @@ async def shot(page: async_api.Page, name: str, *, whole: bool = True) -> None:
         await page.screenshot(path=str(DOC_IMAGES / f"{name}.png"), full_page=whole)
 
 
-async def submit(session: aiohttp.ClientSession, url: str, body: dict[str, Any]) -> None:
+async def submit(session: aiohttp.ClientSession, url: str, body: dict[str, Any]) -> str:
+    """Send a report as the public does; its receipt code."""
     async with session.post(url + "/api/v1/submissions", json=body) as response:
         assert response.status == 201, await response.text()
+        receipt: str = (await response.json())["receipt"]
+        return receipt
 
 
 async def submission_ids(session: aiohttp.ClientSession, url: str, token: str) -> list[str]:
@@ -136,7 +139,10 @@ async def test_a_moderator_works_through_the_queue_in_the_desk(
             )
             await submit(http, node.url, sighting)
             await submit(http, node.url, report(what_happened="Nothing to do with cameras."))
-            a_id, b_id, c_id, d_id = await submission_ids(http, node.url, tokens["alice"])
+            e_receipt = await submit(http, node.url, report(what_happened="A scan, somewhere."))
+            await submit(http, node.url, report(what_happened="Buy cheap watches online."))
+            ids = await submission_ids(http, node.url, tokens["alice"])
+            a_id, b_id, c_id, d_id, e_id, f_id = ids
             async with (
                 desk_of(node.url, tokens["alice"], ALICE) as alice_url,
                 desk_of(node.url, tokens["bob"], BOB) as bob_url,
@@ -146,7 +152,7 @@ async def test_a_moderator_works_through_the_queue_in_the_desk(
                 page = alice.page
                 desk = alice_url.split("/?")[0]
                 rows = page.locator("#queue tbody tr")
-                assert await rows.count() == 4
+                assert await rows.count() == 6
                 await shot(page, "desk-queue")
                 # A search over the reports' text, opened here; a facet from the node.
                 await page.fill("#q", CANARY.lower())
@@ -222,6 +228,20 @@ async def test_a_moderator_works_through_the_queue_in_the_desk(
                 camera_id = (await page.locator("#record-id").inner_text()).strip()
                 async with http.get(f"{node.url}/deployments/{camera_id}") as response:
                     assert response.status == 200
+                # ... and retracted: it was published in error.
+                await page.goto(f"{desk}/r/{c_id}")
+                await page.select_option("#retract-reason", "error")
+                await page.click("#retract")
+                await page.locator("h1", has_text="Retracted").wait_for()
+
+                # A question for the reporter, shown on their status page.
+                await page.goto(f"{desk}/r/{e_id}")
+                await page.fill("#question", "Which town was it in?")
+                await page.click("#ask")
+                await page.locator("h1", has_text="Question sent").wait_for()
+                status_url = f"{node.url}/api/v1/submissions/status"
+                async with http.post(status_url, json={"receipt": e_receipt}) as response:
+                    assert (await response.json())["status"] == "needs_info"
 
                 # A note, then the last report rejected with the keyboard alone.
                 await page.goto(f"{desk}/r/{d_id}")
@@ -241,6 +261,14 @@ async def test_a_moderator_works_through_the_queue_in_the_desk(
                 await page.keyboard.press("Tab")
                 await page.keyboard.press("Enter")
                 await page.locator("h1", has_text="Rejected").wait_for()
+
+                # The spam left in the queue, ticked and rejected in bulk.
+                await page.goto(f"{desk}/")
+                await page.check(f"input[name=id][value={f_id}]")
+                await page.select_option("#bulk-reason", "spam")
+                await page.click("button[value=reject]")
+                await page.locator("h1", has_text="Rejected").wait_for()
+                assert f_id in await page.locator("main").inner_text()
                 alice.assert_self_contained()
 
         # Nowhere on the node: the canaries were only ever in sealed boxes.
