@@ -34,7 +34,7 @@ from node.desk.nodeapi import NodeApi
 from node.desk.state import Desk
 from protocol.sealing import ModeratorKey
 from storage.tokens import Role
-from tests.browser import ROOT, needs_chromium, open_browser, screenshot, visit
+from tests.browser import ROOT, axe_violations, needs_chromium, open_browser, screenshot, visit
 from tests.conftest import node_store
 from tests.moderating import ALICE, new_node
 from tests.nodeproc import running_node
@@ -169,6 +169,12 @@ async def test_a_moderator_works_through_the_queue_in_the_desk(
                 await page.wait_for_url(f"{desk}/r/{a_id}")
                 assert CANARY in await page.locator("#reporter-text").inner_text()
                 assert await page.locator(".claim.mine").count() == 1
+
+                # Nothing serious for axe-core on the queue and the review page.
+                async with visit(browser, alice_url, javascript=True, bypass_csp=True) as audit:
+                    assert await axe_violations(audit.page) == []
+                    await audit.page.goto(f"{desk}/r/{a_id}")
+                    assert await axe_violations(audit.page) == []
 
                 # bob sees that alice holds it, and may take it over only explicitly.
                 async with visit(browser, bob_url, javascript=False) as bob:

@@ -13,10 +13,12 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import aiohttp
 import pytest
 
+from node.cli.desk import opener
 from node.cli.main import main
 from node.moderation.keyfile import save_moderator_key
 from storage.tokens import Role
@@ -123,3 +125,15 @@ async def test_the_desk_serves_the_url_it_prints_until_ctrl_c(
             for pipe in (desk.stdout, desk.stderr):
                 if pipe is not None:
                     pipe.close()
+
+
+def test_the_browser_is_started_on_a_private_page_not_with_the_secret() -> None:
+    """The secret stays off the browser's command line, which other users can read."""
+    url = "http://127.0.0.1:5000/?secret=abc"
+    with opener(url) as start:
+        assert start.startswith("file://")
+        assert "secret" not in start
+        page = Path(urlsplit(start).path)
+        assert page.stat().st_mode & 0o777 == 0o600
+        assert "url=http://127.0.0.1:5000/?secret=abc" in page.read_text(encoding="utf-8")
+    assert not page.exists()

@@ -9,10 +9,13 @@ import argparse
 import asyncio
 import contextlib
 import getpass
+import html
 import os
 import sys
+import tempfile
 import urllib.parse
 import webbrowser
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Final
 
@@ -90,6 +93,25 @@ def token_of() -> str:
     return token
 
 
+@contextlib.contextmanager
+def opener(url: str) -> Iterator[str]:
+    """A file:// page, readable by this user only, that redirects to ``url``: what the
+    browser is started with, so the secret is not on its command line, which other
+    users of the machine can read (as Jupyter does). Deleted when the desk stops."""
+    fd, name = tempfile.mkstemp(prefix="banscan-desk-", suffix=".html")  # mode 0600
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as page:
+            page.write(
+                '<!doctype html><meta charset="utf-8">'
+                f'<meta http-equiv="refresh" content="0;url={html.escape(url)}">'
+                f'<a href="{html.escape(url)}">banscan desk</a>\n'
+            )
+        yield Path(name).as_uri()
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(name)
+
+
 def cmd_desk(args: argparse.Namespace) -> int:
     if not 0 <= args.port <= 65535:
         raise CommandError("--port must be from 0 to 65535")
@@ -117,10 +139,11 @@ async def _serve(url: str, token: str, key: ModeratorKey, port: int, *, open_bro
         async with serve_desk(desk, port) as desk_url:
             print(f"banscan desk: open {desk_url}", flush=True)
             print("  (only this link opens the desk; stop it with Ctrl-C)", flush=True)
-            if open_browser:
-                webbrowser.open(desk_url)
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.Event().wait()
+            with opener(desk_url) as start:
+                if open_browser:
+                    webbrowser.open(start)
+                with contextlib.suppress(asyncio.CancelledError):
+                    await asyncio.Event().wait()
     finally:
         await api.close()
     return 0

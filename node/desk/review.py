@@ -8,6 +8,7 @@ same live through ``/preview``; "Publish" sends the node the body exactly as
 previewed, with the audience the moderator chose.
 """
 
+import time
 from typing import Any, Final, get_args
 
 from aiohttp import web
@@ -25,6 +26,9 @@ ID: Final = f"{{submission_id:{SUBMISSION_ID_PATTERN}}}"
 CATEGORIES: Final = get_args(IncidentCategory)
 TECHNOLOGIES: Final = get_args(TechnologyType)
 OPEN: Final = frozenset({"pending", "needs_info"})
+# While the moderator edits, the live preview renews the claim this often, so it does
+# not lapse under them ([moderation] claim_minutes is 30 by default).
+RENEW_S: Final = 300
 # Opening a report in one of these claims it: someone may be about to decide on it.
 CLAIMED: Final = OPEN | {"published"}
 
@@ -41,6 +45,7 @@ async def _claim(request: web.Request, submission_id: str, *, take_over: bool) -
             return {"held": False, "unsupported": True}
         raise
     desk.me = answer["claim"]["holder"]
+    desk.claimed_at[submission_id] = time.monotonic()
     return {"held": False, **answer["claim"]}
 
 
@@ -180,6 +185,9 @@ async def preview(request: web.Request) -> web.Response:
     submission_id = request.match_info["submission_id"]
     form, reviewed, confirmed, audience = _form_of(await request.post())
     opened = desk.opened.get(submission_id) or await desk.open(submission_id)
+    renewed = desk.claimed_at.get(submission_id)
+    if renewed is not None and time.monotonic() - renewed > RENEW_S:
+        await _claim(request, submission_id, take_over=False)
     draft = draft_from_form(opened.view, opened.private, form, reviewed)
     context = review_context(opened, draft, point_confirmed=confirmed, audience=audience)
     t = catalog(request)

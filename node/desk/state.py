@@ -49,6 +49,7 @@ class Desk:
     node_info: dict[str, Any] = field(default_factory=dict)
     opened: dict[str, Opened] = field(default_factory=dict)
     me: str | None = None  # the holder name the node gives this desk's claims
+    claimed_at: dict[str, float] = field(default_factory=dict)  # monotonic seconds
 
     async def open(self, submission_id: str) -> Opened:
         """Fetch a submission with its box and open it here."""
