@@ -214,6 +214,16 @@ async def test_a_moderator_works_through_the_queue_in_the_desk(
                 assert summary in public_page
                 assert CANARY not in public_page
 
+                # A correction starts from the record as published.
+                await page.goto(f"{desk}/r/{a_id}")
+                assert await page.input_value("#f-summary") == summary
+                assert await page.input_value("#f-audience") == "public"
+                await page.fill("#f-summary", summary + " Corrected.")
+                await page.click("#publish")
+                corrected_id = (await page.locator("#record-id").inner_text()).strip()
+                async with http.get(f"{node.url}/incidents/{corrected_id}") as response:
+                    assert "Corrected." in await response.text()
+
                 # The second report is suggested as a duplicate of the first, and merged.
                 await page.goto(f"{desk}/r/{b_id}")
                 await page.locator(f"#candidates a[href$='/compare/{a_id}']").first.click()

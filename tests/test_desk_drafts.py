@@ -3,7 +3,14 @@ it suggests duplicates by (node/desk/likeness.py): pure functions, checked direc
 
 from typing import Any
 
-from node.desk.drafts import check, draft_from_form, initial_fields, removed_words
+from node.desk.drafts import (
+    REPORTER_TEXT,
+    check,
+    draft_from_form,
+    fields_from_body,
+    initial_fields,
+    removed_words,
+)
 from node.desk.likeness import likeness, most_alike
 
 SIGHTING: dict[str, Any] = {
@@ -97,3 +104,12 @@ def test_likeness_ranks_the_same_story_above_another() -> None:
     assert likeness(story, retold) > likeness(story, other)
     assert [i for i, _ in most_alike(story, [("b", other), ("a", retold)])] == ["a", "b"]
     assert likeness("", story) == 0.0
+
+
+def test_a_correction_starts_from_the_record_as_published() -> None:
+    for view in (INCIDENT, SIGHTING):
+        first = check(draft_from_form(view, PRIVATE, {}, set(REPORTER_TEXT)), point_confirmed=True)
+        assert first.signed is not None
+        fields = fields_from_body(view["kind"], first.signed)
+        again = check(draft_from_form(view, PRIVATE, fields, set()), point_confirmed=True)
+        assert again.signed == first.signed

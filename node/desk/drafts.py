@@ -111,6 +111,35 @@ def initial_fields(view: dict[str, Any], private: dict[str, Any] | None) -> dict
     }
 
 
+def fields_from_body(kind: str, body: dict[str, Any]) -> dict[str, str]:
+    """The draft form of a published record's body: where a correction starts from."""
+    sources = "\n".join(str(s.get("url", "")) for s in body.get("sources", []))
+    if kind == "deployment":
+        return {
+            "lat": str(body["lat_e7"] / 10_000_000),
+            "lon": str(body["lon_e7"] / 10_000_000),
+            "country": body.get("country", ""),
+            "city": body.get("city") or "",
+            "operator": body.get("osm", {}).get("operator", ""),
+            "frt": body.get("frt_capability", {}).get("status", "unknown"),
+            "observed_on": (body.get("observed_on") or {}).get("date", ""),
+            "status": body.get("status", "reported"),
+            "sources": sources,
+        }
+    return {
+        "occurred_on": body["occurred_on"]["date"],
+        "country": body.get("country", ""),
+        "city": body.get("city") or "",
+        "area": body.get("area") or "",
+        "category": body.get("category", "other"),
+        "technology": body.get("technology", {}).get("type", "other"),
+        "agency": (body.get("agency") or {}).get("name", ""),
+        "summary": body.get("summary", ""),
+        "verification": body.get("verification", {}).get("status", "unverified"),
+        "sources": sources,
+    }
+
+
 def draft_from_form(
     view: dict[str, Any], private: dict[str, Any] | None, form: dict[str, str], reviewed: set[str]
 ) -> Draft:

@@ -13,7 +13,15 @@ from typing import Any, Final, get_args
 
 from aiohttp import web
 
-from node.desk.drafts import AUDIENCES, Draft, check, draft_from_form, removed_words
+from node.desk.drafts import (
+    AUDIENCES,
+    REPORTER_TEXT,
+    Draft,
+    check,
+    draft_from_form,
+    fields_from_body,
+    removed_words,
+)
 from node.desk.likeness import LIKELY, most_alike
 from node.desk.nodeapi import NodeError
 from node.desk.queue import STATUS_LABELS
@@ -92,6 +100,13 @@ async def _page(
         return render(request, "outcome.html", ok=False, detail=None, error="desk.cannot_open")
     if claim is None and opened.view["status"] in CLAIMED:
         claim = await _claim(request, submission_id, take_over=False)
+    if form is None and opened.view["status"] == "published" and opened.view["record_id"]:
+        # A correction starts from the record as published, all of it reviewed then.
+        record = await desk.api.record(opened.view["record_id"])
+        if record.get("body") is not None:
+            form = fields_from_body(opened.view["kind"], record["body"])
+            reviewed, point_confirmed = set(REPORTER_TEXT), True
+            audience = audience or str(record["audience"])
     draft = draft_from_form(opened.view, opened.private, form or {}, reviewed or set())
     context = review_context(opened, draft, point_confirmed=point_confirmed, audience=audience)
     try:
