@@ -12,8 +12,8 @@ import pytest
 
 from node.datadir import DataDir
 from node.state import STORE
-from protocol.keys import b64url_decode, b64url_encode
 from protocol.geohash import encode
+from protocol.keys import b64url_decode, b64url_encode
 from protocol.sealing import ModeratorKey, box_key_ids, seal
 from tests.conftest import ClientFactory
 from tests.deskapp import Desk, desk_node, sub
