@@ -90,12 +90,17 @@ async def receipt_status(request: web.Request) -> web.Response:
         raise BadRequest(
             "a receipt code is 20 letters and digits, such as K7QM-2XPA-9HTC-WRFD-3MNB"
         )
-    status = await request.app[STORE].submissions.status_by_receipt(receipt)
-    if status is None:
+    desk = request.app[STORE].desk
+    found = await desk.by_receipt(receipt)
+    if found is None:
         raise NotFound("no report has this receipt code")
-    return web.json_response(
-        {"status": RECEIPT_STATUS[status]}, headers={"Cache-Control": "no-store"}
-    )
+    submission_id, status = found
+    answer: dict[str, Any] = {"status": RECEIPT_STATUS[status]}
+    # The moderators' question is for the holder of this receipt code, and no one else.
+    question = await desk.waiting_question(submission_id)
+    if question is not None and question.question is not None:
+        answer["question"] = question.question
+    return web.json_response(answer, headers={"Cache-Control": "no-store"})
 
 
 @routes.get("/api/v1/submissions")

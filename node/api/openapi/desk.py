@@ -14,6 +14,7 @@ from node.api.openapi.parts import (
     schema_ref,
 )
 from node.api.openapi.submission_schemas import AUDIT_ENTRY, RECORD_ID, SUBMISSION_ID
+from node.api.openapi.submissions import REFUSED, form_post
 from node.moderation.desk import (
     CANDIDATE_REASONS,
     MAX_ANSWER,
@@ -113,6 +114,21 @@ def desk_paths() -> dict[str, Any]:
                 {"422": problem("The target is not on this node, or is among the ids.")},
                 path=False,
             )
+        },
+        "/report/answer": {
+            "post": form_post(
+                "reportAnswer",
+                "The reporter's answer to the moderators' question, sealed like a report",
+                {
+                    "201": "The answer was received; the report is back in review",
+                    **REFUSED,
+                    "400": "Not a receipt code, or an empty or too long answer; explained",
+                    "404": "No report has this receipt code",
+                    "409": "No question waits for an answer",
+                    "503": "The node has no moderator keys yet and takes no reports",
+                },
+                ["receipt", "answer"],
+            ),
         },
         "/api/v1/submissions/answer": {
             "post": {

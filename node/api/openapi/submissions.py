@@ -32,7 +32,7 @@ _SUBMISSION_ID_PARAMETER = {
 _CURSOR_PATTERN = "^[0-9]{1,18}$"
 _MAX_AFTER = 2**62
 # Why the report form refuses a post, by status.
-_REFUSED = {
+REFUSED = {
     "400": "A malformed request, explained on the page",
     "403": "The form's CSRF token is missing or wrong, or another site sent it",
     "413": "The form is over the size accepted",
@@ -58,12 +58,12 @@ def _form_paths() -> dict[str, Any]:
                 "The public report form (works without JavaScript)",
                 {"200": "Form", "503": "The node has no moderator keys yet and takes no reports"},
             ),
-            "post": _form_post(
+            "post": form_post(
                 "reportSubmit",
                 "Send a report from the form; the page shows the receipt code",
                 {
                     "201": "Receipt page",
-                    **_REFUSED,
+                    **REFUSED,
                     "422": "The form again, each wrong field explained",
                     "503": "The node has no moderator keys yet and takes no reports",
                 },
@@ -74,32 +74,17 @@ def _form_paths() -> dict[str, Any]:
             "get": _html_page(
                 "reportStatusForm", "A form to check a report's status", {"200": "Form"}
             ),
-            "post": _form_post(
+            "post": form_post(
                 "reportStatus",
                 "The status of the report with this receipt code",
                 {
                     "200": "The status, in words; with show=receipt, the receipt page again "
                     "(the receipt page's language switch)",
-                    **_REFUSED,
+                    **REFUSED,
                     "400": "Not a receipt code; the form again, explained",
                     "404": "No report has this receipt code; the form again",
                 },
                 ["receipt", "show"],
-            ),
-        },
-        "/report/answer": {
-            "post": _form_post(
-                "reportAnswer",
-                "The reporter's answer to the moderators' question, sealed like a report",
-                {
-                    "201": "The answer was received; the report is back in review",
-                    **_REFUSED,
-                    "400": "Not a receipt code, or an empty or too long answer; explained",
-                    "404": "No report has this receipt code",
-                    "409": "No question waits for an answer",
-                    "503": "The node has no moderator keys yet and takes no reports",
-                },
-                ["receipt", "answer"],
             ),
         },
     }
@@ -294,7 +279,7 @@ def _html_page(operation_id: str, summary: str, statuses: dict[str, str]) -> dic
     }
 
 
-def _form_post(
+def form_post(
     operation_id: str, summary: str, statuses: dict[str, str], fields: list[str]
 ) -> dict[str, Any]:
     """A form post: the CSRF token of the form page, the language, and the form's fields."""
