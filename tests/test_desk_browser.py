@@ -154,6 +154,14 @@ async def test_a_moderator_works_through_the_queue_in_the_desk(
                 rows = page.locator("#queue tbody tr")
                 assert await rows.count() == 6
                 await shot(page, "desk-queue")
+                # A saved view keeps the filters in this browser, never a search's words.
+                await page.goto(f"{desk}/?kind=incident&q=van")
+                await page.fill("#view-name", "Incidents")
+                await page.click("#view-save")
+                saved = page.locator("#view-list a", has_text="Incidents")
+                assert await saved.get_attribute("href") == "/?kind=incident"
+                await page.goto(f"{desk}/")
+
                 # A search over the reports' text, opened here; a facet from the node.
                 await page.fill("#q", CANARY.lower())
                 await page.click("button[type=submit] >> nth=0")
@@ -169,6 +177,11 @@ async def test_a_moderator_works_through_the_queue_in_the_desk(
                 await page.wait_for_url(f"{desk}/r/{a_id}")
                 assert CANARY in await page.locator("#reporter-text").inner_text()
                 assert await page.locator(".claim.mine").count() == 1
+
+                # The desk speaks the moderator's language.
+                async with visit(browser, alice_url, javascript=False, locale="es-ES") as es:
+                    assert await es.page.locator("h1").inner_text() == "Informes por revisar"
+                    await screenshot(es.page, "desk-queue-es")
 
                 # Nothing serious for axe-core on the queue and the review page.
                 async with visit(browser, alice_url, javascript=True, bypass_csp=True) as audit:
