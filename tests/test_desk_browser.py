@@ -44,6 +44,7 @@ pytestmark = needs_chromium
 BOB = ModeratorKey.generate()
 CANARY = "Zq7canaryDESK"
 NOTE_CANARY = "Wx4notecanary"
+ANSWER_CANARY = "Kp2answercanary"
 DOC_IMAGES = ROOT / "docs" / "img"
 
 
@@ -165,6 +166,7 @@ async def test_a_moderator_works_through_the_queue_in_the_desk(
                 # A search over the reports' text, opened here; a facet from the node.
                 await page.fill("#q", CANARY.lower())
                 await page.click("button[type=submit] >> nth=0")
+                await page.wait_for_url(re.compile(f"q={CANARY.lower()}"))
                 assert await rows.count() == 1
                 await page.goto(f"{desk}/?kind=deployment")
                 assert await rows.count() == 1
@@ -242,14 +244,15 @@ async def test_a_moderator_works_through_the_queue_in_the_desk(
                 await page.locator(f"#candidates a[href$='/compare/{a_id}']").first.click()
                 await shot(page, "desk-compare")
                 await page.click("#merge")
-                assert "duplicate" in (await page.locator("h1").inner_text()).lower()
+                await page.locator("h1", has_text="Marked as duplicate").wait_for()
 
                 # The camera sighting: published once its point is confirmed.
                 await page.goto(f"{desk}/r/{c_id}")
                 for box in await page.locator("input[type=checkbox][name=reviewed]").all():
                     await box.check()
                 await page.click("#publish")
-                assert await page.locator("h1").inner_text() != "Published"
+                # Refused: the point is not confirmed yet; the page says so, nothing was sent.
+                await page.get_by_text("Not published: review the marked fields").wait_for()
                 await page.check("#point_confirmed")
                 for box in await page.locator("input[type=checkbox][name=reviewed]").all():
                     await box.check()
@@ -271,6 +274,13 @@ async def test_a_moderator_works_through_the_queue_in_the_desk(
                 status_url = f"{node.url}/api/v1/submissions/status"
                 async with http.post(status_url, json={"receipt": e_receipt}) as response:
                     assert (await response.json())["status"] == "needs_info"
+                # The reporter answers; the answer, sealed at the node, opens in the history.
+                answer = {"receipt": e_receipt, "answer": f"In Newport, ask {ANSWER_CANARY}."}
+                answer_url = f"{node.url}/api/v1/submissions/answer"
+                async with http.post(answer_url, json=answer) as response:
+                    assert response.status == 201, await response.text()
+                await page.goto(f"{desk}/r/{e_id}/history")
+                assert ANSWER_CANARY in await page.locator(".items").inner_text()
 
                 # A note, then the last report rejected with the keyboard alone.
                 await page.goto(f"{desk}/r/{d_id}")
@@ -306,7 +316,7 @@ async def test_a_moderator_works_through_the_queue_in_the_desk(
 
 
 async def leaks(url: str, token: str, data_dir: DataDir, log: list[str]) -> list[str]:
-    """Where on the node either canary shows: database, WAL, logs, metrics, API, exports."""
+    """Where on the node any canary shows: database, WAL, logs, metrics, API, exports."""
     headers = {"Authorization": f"Bearer {token}"}
     places: dict[str, bytes] = {"log": "".join(log).encode()}
     for path in (data_dir.database, data_dir.database.with_name(data_dir.database.name + "-wal")):
@@ -327,7 +337,7 @@ async def leaks(url: str, token: str, data_dir: DataDir, log: list[str]) -> list
     return [
         f"{canary} in {where}"
         for where, data in places.items()
-        for canary in (CANARY, NOTE_CANARY)
+        for canary in (CANARY, NOTE_CANARY, ANSWER_CANARY)
         if re.search(re.escape(canary.encode()), data, re.IGNORECASE)
     ]
 
