@@ -81,6 +81,9 @@ async def test_the_secret_opens_a_strict_session(desk: tuple[Desk, str]) -> None
     assert headers["X-Frame-Options"] == "DENY"
     assert '<script src="/static/desk.js"' in text
     assert "<script>" not in text
+    status, headers, _ = await fetch(base + "/no-such-page", headers=session)
+    assert status == 404
+    assert headers["Content-Security-Policy"] == POLICY
     local = f"http://localhost:{the_desk.guard.port}/static/desk.js"
     status, headers, _ = await fetch(local, headers=session)
     assert status == 200

@@ -110,7 +110,11 @@ def guard_middleware(guard: Guard) -> Middleware:
                 token = str((await request.post()).get(CSRF_FIELD, ""))
             if not _same(token, guard.csrf):
                 return _refuse(403, "refused: the form's CSRF token is missing or wrong")
-        answer = await handler(request)
+        try:
+            answer = await handler(request)
+        except web.HTTPException as exc:  # a 404, a redirect: the same headers
+            exc.headers.update(_HEADERS)
+            raise
         answer.headers.update(_HEADERS)
         return answer
 
