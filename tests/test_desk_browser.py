@@ -170,6 +170,10 @@ async def test_a_moderator_works_through_the_queue_in_the_desk(
                 assert await rows.count() == 1
                 await page.goto(f"{desk}/?kind=deployment")
                 assert await rows.count() == 1
+                await page.goto(f"{desk}/")
+                await page.locator(".days a").first.click()  # the day they all arrived
+                await page.wait_for_url(re.compile("received_from="))
+                assert await rows.count() == 6
                 assert await page.locator("#queue").get_by_text("Camera sighting").count() == 1
                 await page.goto(f"{desk}/")
 
@@ -308,6 +312,14 @@ async def test_a_moderator_works_through_the_queue_in_the_desk(
                 await page.click("button[value=reject]")
                 await page.locator("h1", has_text="Rejected").wait_for()
                 assert f_id in await page.locator("main").inner_text()
+
+                # bob takes over the report alice asked about, explicitly.
+                async with visit(browser, bob_url, javascript=True) as bob:
+                    await bob.page.goto(f"{bob_url.split('/?')[0]}/r/{e_id}")
+                    await bob.page.click("#take-over")
+                    await bob.page.locator(".claim.mine").wait_for()
+                    assert "token:bob" in await bob.page.locator("header").inner_text()
+                    bob.assert_self_contained()
                 alice.assert_self_contained()
 
         # Nowhere on the node: the canaries were only ever in sealed boxes.

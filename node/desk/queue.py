@@ -84,6 +84,7 @@ async def queue(request: web.Request) -> web.Response:
         status_labels=STATUS_LABELS,
         counts=answer.get("counts", {}),
         facets={name: answer.get("facets", {}).get(name, {}) for name in FACETS},
+        days=dict(list(answer.get("facets", {}).get("received_on", {}).items())[:14]),
         chosen=chosen,
         query=query,
         next_cursor=answer.get("next_cursor"),
