@@ -100,21 +100,22 @@ class PeerEntry(Section):
 
 
 class SubmissionsSection(Section):
-    """Reports from the public (``/report`` and ``POST /api/v1/submissions``)."""
+    """Reports from the public; ``retention_days``: how long a decided one's private part stays."""
 
-    # Days the private part of a published or rejected submission is kept.
     retention_days: Annotated[int, Field(ge=1, le=3650)] = 90
-    # Submissions one client may make in an hour, and all clients together; receipt
-    # checks have the same limits, counted apart. Clients are told apart by an
-    # in-memory keyed hash of their address (an IPv6 one by its /64) whose key
-    # changes every day; the address itself is never stored.
+    # Submissions one client may make in an hour, and all clients together (receipt checks
+    # counted apart); a client is an in-memory keyed hash of its address, never stored.
     per_client_per_hour: Annotated[int, Field(ge=1, le=10_000)] = 10
     per_hour: Annotated[int, Field(ge=1, le=1_000_000)] = 600
-    # Behind a TLS proxy every request comes from the proxy: take the client's
-    # address from the last X-Forwarded-For entry the proxy appended instead.
+    # Behind a TLS proxy: the client's address is the last X-Forwarded-For entry.
     trust_forwarded_for: bool = False
     # The largest submission accepted, in bytes of JSON or form data.
     max_bytes: Annotated[int, Field(ge=4096, le=1 << 20)] = 64 * 1024
+
+
+class ModerationSection(Section):
+    # Minutes a moderator's claim on a report lasts after its last claim or renewal.
+    claim_minutes: Annotated[int, Field(ge=1, le=1440)] = 30
 
 
 class HttpSection(Section):
@@ -190,6 +191,7 @@ class Config(Section):
     limits: LimitsSection = LimitsSection()
     federation: FederationSection = FederationSection()
     submissions: SubmissionsSection = SubmissionsSection()
+    moderation: ModerationSection = ModerationSection()
     http: HttpSection = HttpSection()
     storage: StorageSection = StorageSection()
     reads: ReadsSection = ReadsSection()
@@ -330,10 +332,8 @@ quarantine_max_bytes = 67108864
 [submissions]
 # Days the private part of a published or rejected report is kept.
 retention_days = 90
-# Reports one client may send in an hour, and all clients together (receipt
-# checks have the same limits, counted apart). Clients are told apart by an
-# in-memory keyed hash of their address, whose key changes daily; addresses
-# are never stored or logged.
+# Reports one client may send in an hour, and all clients together (receipt checks
+# counted apart); a client is a daily keyed hash of its address, never stored.
 per_client_per_hour = 10
 per_hour = 600
 # Behind a TLS proxy, take the client's address from the last X-Forwarded-For
@@ -341,6 +341,10 @@ per_hour = 600
 trust_forwarded_for = false
 # The largest report accepted, in bytes.
 max_bytes = 65536
+
+[moderation]
+# Minutes a moderator's claim on a report lasts after its last claim or renewal.
+claim_minutes = 30
 
 [http]
 # Limits on slow clients: seconds for a request's line and headers to arrive

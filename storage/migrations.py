@@ -1,7 +1,6 @@
 """Schema migrations, applied in order at start-up; ``PRAGMA user_version`` counts them.
 
-A migration is SQL, optionally followed by a backfill that fills new columns
-of existing rows, in the same transaction.
+A migration is SQL, optionally followed by a backfill of existing rows, in one transaction.
 
 Fields that queries filter or group on are columns filled at insert time, so
 no query decodes bodies. Bodies live in their own table so a retraction, or a
@@ -16,6 +15,7 @@ import aiosqlite
 from protocol.kinds import decode_body, is_known_kind
 from storage import campaign, mapgrid
 from storage.columns import QUERY_COLUMNS, V2_QUERY_COLUMNS, query_columns, summary_text
+from storage.deskschema import DESK_MIGRATION
 from storage.listindexes import LIST_INDEXES, UNUSED_INDEXES
 from storage.sql import statement
 
@@ -361,6 +361,8 @@ MIGRATIONS: tuple[str, ...] = (
     UNUSED_INDEXES,
     # 12: the campaign kinds' query columns and partial indexes, backfilled (storage.campaign)
     campaign.MIGRATION,
+    # 13: the moderators' desk: claims, notes, questions, answers, duplicates (storage.desk)
+    DESK_MIGRATION,
 )
 
 
@@ -397,5 +399,5 @@ async def _backfill_frt(conn: aiosqlite.Connection) -> None:
 BACKFILLS: dict[int, Callable[[aiosqlite.Connection], Awaitable[None]]] = {
     2: _backfill_query_columns,
     8: _backfill_frt,
-    11: campaign.backfill,
+    12: campaign.backfill,
 }
