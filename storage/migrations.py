@@ -333,11 +333,9 @@ MIGRATIONS: tuple[str, ...] = (
     # 5: the stats rollup, filled from existing records, and the triggers that take
     # records out of it (storage.rollup)
     _ROLLUP,
-    # 6: submissions from the public, moderators' public keys, the moderation audit
-    # log (storage.submissions)
+    # 6: submissions, moderator keys, the moderation audit log (storage.submissions)
     _SUBMISSIONS,
-    # 7: the nonces of accepted federation requests, until their signature expires, so
-    # a request captured before a restart is still a replay after it (storage.nonces)
+    # 7: accepted federation requests' nonces, kept across restarts (storage.nonces)
     """
     CREATE TABLE request_nonces (
         keyid   TEXT NOT NULL,                 -- the signer's keyid, as signed
@@ -347,8 +345,7 @@ MIGRATIONS: tuple[str, ...] = (
     ) WITHOUT ROWID;
     CREATE INDEX request_nonces_until ON request_nonces (until_s);
     """,
-    # 8: a deployment's FRT capability (confirmed, suspected, unknown) as a query column,
-    # filled from stored bodies by _backfill_frt
+    # 8: a deployment's FRT capability as a query column, filled by _backfill_frt
     """
     ALTER TABLE records ADD COLUMN frt TEXT;
     CREATE INDEX records_frt ON records (kind, frt) WHERE frt IS NOT NULL;
