@@ -241,7 +241,9 @@ def _only_recipient(box: bytes) -> str:
     return key_id
 
 
-async def test_a_question_reaches_only_its_reporter_whose_answer_is_sealed(desk: Desk) -> None:
+async def test_a_question_reaches_only_its_reporter_whose_answer_is_sealed(
+    desk: Desk, capsys: pytest.CaptureFixture[str]
+) -> None:
     asked, receipt = await desk.submit()
     other, other_receipt = await desk.submit()
     question = "Which exit of the station was it?\nWas the van marked?"
@@ -322,6 +324,36 @@ async def test_a_question_reaches_only_its_reporter_whose_answer_is_sealed(desk:
     # Only an open report can be asked about.
     await desk.post("/api/v1/submissions/reject", {"ids": [other], "reason": "spam"})
     assert (await desk.post(sub(other, "ask"), {"question": "?"}))[0] == 409
+
+    # The answers leave no log line, as reports do; nothing of them is logged.
+    logged = capsys.readouterr().out
+    assert "route=/api/v1/submissions/{submission_id}/ask" in logged  # the log was captured
+    assert "/answer" not in logged
+    assert CANARY not in logged
+
+
+async def test_purging_a_private_part_empties_its_notes_questions_and_answers(
+    desk: Desk,
+) -> None:
+    first, receipt = await desk.submit()
+    box = seal(b'{"text": "n"}', [MODERATOR.public], (first + ":note").encode())
+    await desk.post(
+        sub(first, "notes"), {"sealed": b64url_encode(box), "key_ids": [MODERATOR.public.key_id]}
+    )
+    await desk.post(sub(first, "ask"), {"question": "When?"})
+    await desk.client.post(
+        "/api/v1/submissions/answer", json={"receipt": receipt, "answer": "At five."}
+    )
+    await desk.post("/api/v1/submissions/reject", {"ids": [first], "reason": "insufficient"})
+    desk.clock.now += 1
+    status, purged = await desk.post("/api/v1/submissions/purge", {"retention_days": 0})
+    assert (status, purged) == (200, {"purged": [first]})
+    items = (await desk.get(sub(first, "history")))[1]["items"]
+    assert [(i["type"], i["sealed"], i["question"]) for i in items] == [
+        ("note", None, None),
+        ("question", None, None),
+        ("answer", None, None),
+    ]
 
 
 async def test_duplicates_are_marked_in_bulk_of_a_submission_or_a_record(desk: Desk) -> None:

@@ -2,7 +2,7 @@
 
 Between the top-level packages: node -> federation -> storage -> protocol.
 Inside node: the JSON API (node.api) and the HTML pages (node.web) never import
-each other; moderation and exports serve both and import neither, nor the CLI;
+each other; moderation, exports and osm serve both (or the CLI) and import neither, nor the CLI;
 nothing but the CLI imports the CLI; and the process modules at node's top
 import no subpackage, except node.app, which assembles them. protocol is pure:
 it does no file, network or database I/O. No module imports itself back
@@ -42,6 +42,7 @@ FORBIDDEN: dict[str, set[str]] = {
     "node/web": {"node.api", "node.cli", "node.desk"},
     "node/moderation": {"node.api", "node.web", "node.cli", "node.desk"},
     "node/exports": {"node.api", "node.web", "node.cli", "node.desk"},
+    "node/osm": {"node.api", "node.web", "node.cli", "node.desk"},
     # The desk runs on a moderator's machine and talks to a node over HTTP only.
     "node/desk": {"node.api", "node.cli", "storage", "federation"},
 }
@@ -51,6 +52,7 @@ SUBPACKAGES = (
     "node.cli",
     "node.moderation",
     "node.exports",
+    "node.osm",
     "node.desk",
 )
 # The one process module that assembles the subpackages into the application.

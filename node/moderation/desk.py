@@ -20,7 +20,7 @@ from node.moderation.submissions import (
     SubmissionNotFound,
     seal_private,
 )
-from node.problems import BadRequest
+from node.problems import ApiError, BadRequest
 from protocol.errors import MalformedError
 from protocol.keys import b64url_decode, b64url_encode
 from protocol.sealing import box_key_ids
@@ -118,7 +118,9 @@ class Desk:
         except (ValueError, binascii.Error) as exc:
             raise BadRequest("sealed must be unpadded base64url") from exc
         if len(box) > MAX_NOTE_BYTES:
-            raise BadRequest(f"sealed is over {MAX_NOTE_BYTES // 1024} KiB", status=413)
+            raise ApiError(
+                f"sealed is over {MAX_NOTE_BYTES // 1024} KiB", status=413, code="too-large"
+            )
         try:
             recipients = box_key_ids(box)
         except MalformedError as exc:
