@@ -188,6 +188,13 @@ async def test_a_moderator_works_through_the_queue_in_the_desk(
                 async with visit(browser, alice_url, javascript=False, locale="es-ES") as es:
                     assert await es.page.locator("h1").inner_text() == "Informes por revisar"
                     await screenshot(es.page, "desk-queue-es")
+                    # Without JavaScript, "Preview" shows the draft as edited.
+                    await es.page.goto(f"{desk}/r/{d_id}")
+                    await es.page.fill("#f-summary", "Nada que ver con cámaras.")
+                    await es.page.click("#preview-button")
+                    await es.page.locator("#preview-signed", has_text="Nada que ver").wait_for()
+                    await screenshot(es.page, "desk-review-es-nojs")
+                    es.assert_self_contained()
 
                 # Nothing serious for axe-core on the queue and the review page.
                 async with visit(browser, alice_url, javascript=True, bypass_csp=True) as audit:
