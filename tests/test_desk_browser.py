@@ -142,8 +142,9 @@ async def test_a_moderator_works_through_the_queue_in_the_desk(
             await submit(http, node.url, report(what_happened="Nothing to do with cameras."))
             e_receipt = await submit(http, node.url, report(what_happened="A scan, somewhere."))
             await submit(http, node.url, report(what_happened="Buy cheap watches online."))
+            await submit(http, node.url, report(what_happened=B_TEXT + " Again."))
             ids = await submission_ids(http, node.url, tokens["alice"])
-            a_id, b_id, c_id, d_id, e_id, f_id = ids
+            a_id, b_id, c_id, d_id, e_id, f_id, g_id = ids
             async with (
                 desk_of(node.url, tokens["alice"], ALICE) as alice_url,
                 desk_of(node.url, tokens["bob"], BOB) as bob_url,
@@ -153,7 +154,7 @@ async def test_a_moderator_works_through_the_queue_in_the_desk(
                 page = alice.page
                 desk = alice_url.split("/?")[0]
                 rows = page.locator("#queue tbody tr")
-                assert await rows.count() == 6
+                assert await rows.count() == 7
                 await shot(page, "desk-queue")
                 # A saved view keeps the filters in this browser, never a search's words.
                 await page.goto(f"{desk}/?kind=incident&q=van")
@@ -173,7 +174,7 @@ async def test_a_moderator_works_through_the_queue_in_the_desk(
                 await page.goto(f"{desk}/")
                 await page.locator(".days a").first.click()  # the day they all arrived
                 await page.wait_for_url(re.compile("received_from="))
-                assert await rows.count() == 6
+                assert await rows.count() == 7
                 assert await page.locator("#queue").get_by_text("Camera sighting").count() == 1
                 await page.goto(f"{desk}/")
 
@@ -319,6 +320,13 @@ async def test_a_moderator_works_through_the_queue_in_the_desk(
                 await page.click("button[value=reject]")
                 await page.locator("h1", has_text="Rejected").wait_for()
                 assert f_id in await page.locator("main").inner_text()
+                # ... and the last repeat of the first report marked as its duplicate.
+                await page.goto(f"{desk}/")
+                await page.check(f"input[name=id][value={g_id}]")
+                await page.fill("#bulk-of", a_id)
+                await page.click("button[value=duplicate]")
+                await page.locator("h1", has_text="Marked as duplicate").wait_for()
+                assert g_id in await page.locator("main").inner_text()
 
                 # bob takes over the report alice asked about, explicitly.
                 async with visit(browser, bob_url, javascript=True) as bob:
