@@ -227,7 +227,8 @@ async def test_a_moderator_works_through_the_queue_in_the_desk(
                 assert CANARY not in await signed.inner_text()
                 removed = " ".join(await page.locator("#preview-diff del").all_inner_texts())
                 assert CANARY in removed
-                await shot(page, "desk-review")
+                await page.set_viewport_size({"width": 1280, "height": 1900})
+                await shot(page, "desk-review", whole=False)  # the report, draft and previews
                 await page.set_viewport_size({"width": 820, "height": 1100})  # a tablet
                 await screenshot(page, "desk-review-tablet")
                 await page.set_viewport_size({"width": 1280, "height": 900})
