@@ -10,6 +10,7 @@ from federation.verifier import Verifier
 from node import abuse, metrics
 from node.abuse import RateLimiter
 from node.api import about as api_node
+from node.api import campaign as api_campaign
 from node.api import desk as api_desk
 from node.api import export as api_export
 from node.api import federation
@@ -28,15 +29,19 @@ from node.security import add_security_headers
 from node.state import CONFIG, NODE_KEY, STORE, TASKS, VERIFIER
 from node.timing import OBSERVERS, timing_middleware
 from node.web import about as site_about
+from node.web import act as site_act
+from node.web import agencies as site_agencies
 from node.web import basemap as site_basemap
 from node.web import home as site_home
 from node.web import lists as site_lists
 from node.web import map as site_map
 from node.web import outlines, static, templating
+from node.web import policies as site_policies
 from node.web import recordpage as site_records
 from node.web import report as report_form
 from node.web import stats as site_stats
 from node.web import tiles as site_tiles
+from node.web import tracker as site_tracker
 from node.web.figures import FIGURES, FigureCounter
 from node.web.site import SITE, SiteInfo, html_errors
 from protocol.keys import NodeKey
@@ -96,6 +101,7 @@ def create_app(
     app.add_routes(api_records.routes)
     app.add_routes(api_node.routes)
     app.add_routes(api_query.routes)
+    app.add_routes(api_campaign.routes)
     app.add_routes(api_export.routes)
     app.add_routes(federation.routes)
     app.add_routes(metrics.routes)
@@ -111,6 +117,10 @@ def create_app(
     app.add_routes(site_map.routes)
     app.add_routes(site_basemap.routes)
     app.add_routes(site_tiles.routes)
+    app.add_routes(site_agencies.routes)
+    app.add_routes(site_policies.routes)
+    app.add_routes(site_tracker.routes)
+    app.add_routes(site_act.routes)
     return app
 
 
@@ -126,6 +136,8 @@ def store_ctx(
             config.network.id, config.limits.limits(), config.node.verify_threads
         )
         store = app[STORE]
+        # The map's incident groups may be as old as its answers may (node/reads.py).
+        store.map.max_age_ms = config.reads.max_age_s * 1000
         app[api_submissions.MODERATION] = Moderation(
             store.submissions,
             store.records,
@@ -151,4 +163,5 @@ def store_ctx(
 async def tasks_ctx(app: web.Application) -> AsyncIterator[None]:
     """Cancel every background task of the node, and wait until all have stopped."""
     yield
+    await app[READS].close()
     await app[TASKS].close()

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from node.deadlines import LawDeadline
 from protocol.envelope import NETWORK_ID_PATTERN
 from protocol.fields import CountryCode, HttpUrl, KeyText, LongText, Text
 from protocol.keys import parse_key_text
@@ -196,8 +197,9 @@ class Config(Section):
     reads: ReadsSection = ReadsSection()
     site: SiteSection = SiteSection()
     log: LogSection = LogSection()
-    # ``[[peers]]`` tables; not overridable from the environment.
+    # ``[[peers]]`` and ``[[deadlines]]`` tables; not overridable from the environment.
     peers: list[PeerEntry] = []
+    deadlines: Annotated[list[LawDeadline], Field(max_length=1000)] = []
 
 
 def steward_keys(config: Config, own_key: bytes) -> frozenset[bytes]:

@@ -55,6 +55,9 @@ PAGE_FILTERS = (
     "occurred_to",
 )
 MAX_FILTER_TEXT = 200
+# The deepest page of a site list paged by number (the campaign pages): past it a
+# visitor narrows the filter instead.
+MAX_LIST_PAGE = 200
 # The map's deepest zoom: of its views, its tiles and their grid (2**z tiles a side).
 MAX_ZOOM = 18
 FILTER_PARAMETERS = frozenset(MULTI_VALUED + SINGLE_VALUED)
@@ -274,3 +277,8 @@ def _search(text: str | None) -> str | None:
     if "\x00" in text:
         raise BadParameter("q", "must not contain NUL")
     return text
+
+
+# The campaign lists (node.campaignparams) read their own parameters the same way.
+listed_values = _values
+single_value = _single

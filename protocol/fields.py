@@ -110,3 +110,15 @@ class Source(StrictModel):
 
 Sources = Annotated[list[Source], Field(max_length=50)]
 Tags = Annotated[list[Tag], Field(max_length=32)]
+
+
+TechnologyType = Literal["live_frt", "retrospective_frt", "mobile_app", "drone", "other"]
+
+
+class Agency(StrictModel):
+    """The agency a record is about: its name as given, and, since the campaign kinds,
+    optionally the id of its ``agency`` record (docs/records.md)."""
+
+    name: Text
+    identifier: Text | None = None
+    record: RecordIdHex | None = None

@@ -10,8 +10,10 @@ from typing import Annotated, Any, Final, Literal
 import msgpack
 from pydantic import Field, ValidationError, model_validator
 
+from protocol.campaign import CAMPAIGN_MODELS
 from protocol.envelope import MAX_UINT63
 from protocol.errors import BodySchemaError, MalformedError
+from protocol.fields import Agency as Agency
 from protocol.fields import (
     CountryCode,
     Geohash,
@@ -25,6 +27,7 @@ from protocol.fields import (
     Tags,
     Text,
 )
+from protocol.fields import TechnologyType as TechnologyType
 from protocol.validation import describe_validation_error
 
 IncidentCategory = Literal[
@@ -39,7 +42,6 @@ IncidentCategory = Literal[
     "data_sharing",
     "other",
 ]
-TechnologyType = Literal["live_frt", "retrospective_frt", "mobile_app", "drone", "other"]
 _EXACT_POINT_KEYS: Final = frozenset(
     {"lat", "lon", "lng", "lat_e7", "lon_e7", "latitude", "longitude", "point", "coordinates"}
 )
@@ -48,11 +50,6 @@ _EXACT_POINT_KEYS: Final = frozenset(
 class Technology(StrictModel):
     type: TechnologyType
     detail: Text | None = None
-
-
-class Agency(StrictModel):
-    name: Text
-    identifier: Text | None = None
 
 
 class Verification(StrictModel):
@@ -111,6 +108,7 @@ class Deployment(StrictModel):
     city: Text | None = None
     osm: Annotated[dict[OsmKey, OsmValue], Field(max_length=32)] = Field(default_factory=dict)
     frt_capability: FrtCapability = FrtCapability(status="unknown")
+    agency: Agency | None = None
     observed_on: PartialDate | None = None
     observers: Annotated[int, Field(ge=0, le=1_000_000)] = 0
     status: Literal["reported", "corroborated", "confirmed", "disputed", "removed"] = "reported"
@@ -159,6 +157,7 @@ KIND_MODELS: Final[dict[str, type[StrictModel]]] = {
     "retraction": Retraction,
     "membership": Membership,
     "node": NodeInfo,
+    **CAMPAIGN_MODELS,
 }
 KNOWN_KINDS: Final = tuple(KIND_MODELS)
 

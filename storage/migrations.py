@@ -13,10 +13,10 @@ from collections.abc import Awaitable, Callable
 import aiosqlite
 
 from protocol.kinds import decode_body, is_known_kind
-from storage import mapgrid
+from storage import campaign, mapgrid
 from storage.columns import QUERY_COLUMNS, V2_QUERY_COLUMNS, query_columns, summary_text
 from storage.deskschema import DESK_MIGRATION
-from storage.listindexes import LIST_INDEXES
+from storage.listindexes import LIST_INDEXES, UNUSED_INDEXES
 from storage.sql import statement
 
 # Version 5: the tables of storage.rollup and the triggers that keep them exact.
@@ -270,10 +270,9 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX records_agency ON records (agency COLLATE NOCASE) WHERE agency IS NOT NULL;
     CREATE VIRTUAL TABLE summaries USING fts5 (summary);  -- rowid is the record's rid
     """,
-    # 3: indexes over current records (what queries see), measured with bench/query.py
-    # on 1,000,000 records: newest-first pages and exports by kind, and pages filtered
-    # by place and category. Their WHERE repeats the conditions of storage.queries, so
-    # SQLite can use them.
+    # 3: indexes over current records (what queries see), measured with bench/query.py on
+    # 1,000,000 records: newest-first pages and exports by kind, pages filtered by place
+    # and category. Their WHERE repeats storage.queries' conditions, so SQLite uses them.
     """
     CREATE INDEX records_current_created ON records (kind, created_ms)
         WHERE superseded_by IS NULL AND retracted_by IS NULL AND erased_ms IS NULL;
@@ -334,11 +333,9 @@ MIGRATIONS: tuple[str, ...] = (
     # 5: the stats rollup, filled from existing records, and the triggers that take
     # records out of it (storage.rollup)
     _ROLLUP,
-    # 6: submissions from the public, moderators' public keys, the moderation audit
-    # log (storage.submissions)
+    # 6: submissions, moderator keys, the moderation audit log (storage.submissions)
     _SUBMISSIONS,
-    # 7: the nonces of accepted federation requests, until their signature expires, so
-    # a request captured before a restart is still a replay after it (storage.nonces)
+    # 7: accepted federation requests' nonces, kept across restarts (storage.nonces)
     """
     CREATE TABLE request_nonces (
         keyid   TEXT NOT NULL,                 -- the signer's keyid, as signed
@@ -348,18 +345,20 @@ MIGRATIONS: tuple[str, ...] = (
     ) WITHOUT ROWID;
     CREATE INDEX request_nonces_until ON request_nonces (until_s);
     """,
-    # 8: a deployment's FRT capability (confirmed, suspected, unknown) as a query column,
-    # filled from stored bodies by _backfill_frt
+    # 8: a deployment's FRT capability as a query column, filled by _backfill_frt
     """
     ALTER TABLE records ADD COLUMN frt TEXT;
     CREATE INDEX records_frt ON records (kind, frt) WHERE frt IS NOT NULL;
     """,
     # 9: indexes for the site's lists, filtered and newest first (storage.listindexes)
     LIST_INDEXES,
-    # 10: the map's rollup of deployments per grid cell, filled from existing records,
-    # and its triggers (storage.mapgrid)
+    # 10: the map's rollup of deployments per grid cell, backfilled, its triggers (storage.mapgrid)
     mapgrid.MIGRATION,
-    # 11: the moderators' desk: claims, notes, questions, answers, duplicates (storage.desk)
+    # 11: the records indexes no read uses, which every insert paid for (storage.listindexes)
+    UNUSED_INDEXES,
+    # 12: the campaign kinds' query columns and partial indexes, backfilled (storage.campaign)
+    campaign.MIGRATION,
+    # 13: the moderators' desk: claims, notes, questions, answers, duplicates (storage.desk)
     DESK_MIGRATION,
 )
 
@@ -397,4 +396,5 @@ async def _backfill_frt(conn: aiosqlite.Connection) -> None:
 BACKFILLS: dict[int, Callable[[aiosqlite.Connection], Awaitable[None]]] = {
     2: _backfill_query_columns,
     8: _backfill_frt,
+    12: campaign.backfill,
 }

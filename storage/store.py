@@ -38,7 +38,7 @@ class Store:
         # Filtered reads of current incidents and deployments (pages, stats, coverage).
         self.queries = RecordQueries(db)
         # The map's points, clusters, incident cells and coverage.
-        self.map = MapData(db)
+        self.map = MapData(db, clock)
         self.tokens = TokenStore(db, clock)
         self.feeds = FeedStore(db)
         self.peers = PeerStore(db)
@@ -71,4 +71,5 @@ class Store:
         return store
 
     async def close(self) -> None:
+        await self.map.close()
         await self.db.close()

@@ -53,6 +53,82 @@ def deployment_body(**overrides: Any) -> dict[str, Any]:
     return body
 
 
+AGENCY_ID = "a9" * 32  # a made-up agency record id for bodies that point at one
+
+
+def agency_body(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "name": "New York City Police Department",
+        "type": "police",
+        "jurisdiction": {
+            "code": "US-NY",
+            "city": "New York",
+            "ocd_id": "ocd-division/country:us/state:ny/place:new_york",
+        },
+        "wikidata": "Q328473",
+        "website": "https://www.nyc.gov/site/nypd/",
+    }
+    body.update(overrides)
+    return body
+
+
+def vendor_body(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "name": "Clearview AI",
+        "wikidata": "Q85787556",
+        "products": [{"name": "Clearview AI", "technology": "retrospective_frt"}],
+        "sources": [{"url": "https://example.org/vendor"}],
+    }
+    body.update(overrides)
+    return body
+
+
+def policy_body(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "jurisdiction": {"code": "US-CA", "city": "San Francisco"},
+        "instrument": "ban",
+        "status": "in_force",
+        "title": "Stop Secret Surveillance Ordinance",
+        "dates": {"introduced": "2019-01-29", "passed": "2019-05-14", "effective": "2019-07-01"},
+        "scope": "City departments may not obtain or use face recognition technology.",
+        "evidence": [{"url": "https://example.org/ordinance.pdf", "sha256": "e1" * 32}],
+    }
+    body.update(overrides)
+    return body
+
+
+def records_request_body(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "agency": {"name": "NYPD", "record": AGENCY_ID},
+        "law": "US-NY FOIL",
+        "filed_on": "2026-01-05",
+        "subject": "Contracts, policies and audit logs for facial recognition, 2020-2025.",
+        "status": "acknowledged",
+        "due_on": "2026-02-03",
+        "events": [
+            {"on": "2026-01-05", "status": "submitted"},
+            {"on": "2026-01-09", "status": "acknowledged"},
+        ],
+        "links": ["https://www.muckrock.com/foi/example-1/"],
+    }
+    body.update(overrides)
+    return body
+
+
+def action_body(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "type": "public_comment",
+        "title": "Comment on the NYPD's POST Act impact statement",
+        "target": {"name": "NYPD", "record": AGENCY_ID},
+        "url": "https://example.org/comment",
+        "jurisdiction": {"code": "US-NY", "city": "New York"},
+        "opens_on": "2026-01-01",
+        "closes_on": "2026-12-31",
+    }
+    body.update(overrides)
+    return body
+
+
 def signed(
     key: NodeKey,
     seq: int,

@@ -15,9 +15,10 @@ screenshots). **A new page is added here with one line**, e.g.::
     SitePage("stats", "/stats"),
 
 A path may name a record of the seeded data set (:func:`seed`) by ``{deployment}``,
-``{incident}`` or ``{retracted}`` (a public incident whose retraction the node
-holds). ``scripts`` is the most JavaScript the page may load, gzip-compressed:
-none but on the map and the record pages (their signature check). The node
+``{incident}``, ``{retracted}`` (a public incident whose retraction the node
+holds) or ``{agency}`` (of the campaign data set, tests/campaigndata.py).
+``scripts`` is the most JavaScript the page may load, gzip-compressed: none but on
+the map and the record pages (their signature check). The node
 the checks run against holds that data set, realistic and varied
 (:mod:`tests.querydata`), some of it not public, and says who runs it
 (:data:`SITE`), so the pages show everything they can.
@@ -34,6 +35,7 @@ from node.state import STORE
 from protocol.limits import DEFAULT_LIMITS
 from protocol.records import verify_record
 from protocol.sealing import ModeratorKey
+from tests.campaigndata import publish_campaign
 from tests.factories import NETWORK, admit
 from tests.querydata import CHAPTERS, generate, supersede_and_retract
 
@@ -75,6 +77,11 @@ PAGES: Final = (
     SitePage("map-es", "/map?lang=es&kind=incident", scripts=300 * KB),
     SitePage("map-world", "/map?bbox=-180,-85,180,85", scripts=300 * KB),
     SitePage("embed-map", "/embed/map", scripts=300 * KB),
+    SitePage("agencies", "/agencies"),
+    SitePage("agency-es", "/agencies/{agency}?lang=es"),
+    SitePage("policies", "/policies"),
+    SitePage("requests", "/requests"),
+    SitePage("act", "/act?city=Barcelona"),
 )
 
 SITE: Final = SiteSection(
@@ -124,7 +131,9 @@ async def seed(app: web.Application, count: int = 80) -> dict[str, str]:
         [verify_record(i.record, network_id=NETWORK, limits=DEFAULT_LIMITS) for i in data.items]
     )
     public = [item for item in data.items if item.audience == "public"]
+    campaign = await publish_campaign(app)
     return {
+        "agency": campaign.agency,
         "deployment": next(i.id for i in public if i.kind == "deployment" and i.current),
         "incident": next(i.id for i in public if i.kind == "incident" and i.current),
         "retracted": gone.id,

@@ -17,7 +17,18 @@ from node.state import NODE_KEY, STORE
 from protocol.kinds import KNOWN_KINDS
 from storage.tokens import Role
 from tests.conftest import NodeClient, bearer
-from tests.factories import deployment_body, feed, incident_body, membership, seeded_key
+from tests.factories import (
+    action_body,
+    agency_body,
+    deployment_body,
+    feed,
+    incident_body,
+    membership,
+    policy_body,
+    records_request_body,
+    seeded_key,
+    vendor_body,
+)
 from tests.test_api_import import expect_problem, import_batch
 from tests.test_docs import DOCS, section, table_rows
 
@@ -89,13 +100,20 @@ COLUMNS: dict[str, Callable[[Targets], list[tuple[str, dict[str, Any]]]]] = {
         ("retraction", retraction("ab" * 32)),  # not held: its record may arrive later
     ],
     "`membership`": lambda _: [("membership", membership(OUTSIDER.public_key))],
+    "`agency`, `vendor`, `policy`, `records_request`, `action`": lambda _: [
+        ("agency", agency_body()),
+        ("vendor", vendor_body()),
+        ("policy", policy_body()),
+        ("records_request", records_request_body()),
+        ("action", action_body()),
+    ],
 }
 
 
 def test_the_table_has_every_kind_every_role_and_only_known_columns() -> None:
     columns, rows = documented_matrix()
     assert set(columns) == set(COLUMNS)
-    assert {column.split("`")[1] for column in columns} == set(KNOWN_KINDS)
+    assert {kind for column in columns for kind in column.split("`")[1::2]} == set(KNOWN_KINDS)
     assert set(rows) == set(ROWS)
     assert {role for role in ROWS.values() if role is not None} == set(Role)
     assert all(len(cells) == len(columns) for cells in rows.values())

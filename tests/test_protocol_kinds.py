@@ -24,7 +24,15 @@ from protocol.kinds import (
     is_known_kind,
     validate_body,
 )
-from tests.factories import deployment_body, incident_body
+from tests.factories import (
+    action_body,
+    agency_body,
+    deployment_body,
+    incident_body,
+    policy_body,
+    records_request_body,
+    vendor_body,
+)
 
 SUBJECT = NodeKey.from_seed(bytes(range(32))).text
 RECORD_ID = "ab" * 32
@@ -67,6 +75,11 @@ BODIES = {
     "retraction": retraction_body,
     "membership": membership_body,
     "node": node_body,
+    "agency": agency_body,
+    "vendor": vendor_body,
+    "policy": policy_body,
+    "records_request": records_request_body,
+    "action": action_body,
 }
 
 
@@ -82,8 +95,19 @@ def rejects(kind: str, body: dict[str, Any], *fragments: str) -> str:
 
 
 def test_known_kinds() -> None:
-    assert KNOWN_KINDS == ("incident", "deployment", "retraction", "membership", "node")
-    assert [KIND_MODELS[k] for k in KNOWN_KINDS] == [
+    assert KNOWN_KINDS == (
+        "incident",
+        "deployment",
+        "retraction",
+        "membership",
+        "node",
+        "agency",
+        "vendor",
+        "policy",
+        "records_request",
+        "action",
+    )
+    assert [KIND_MODELS[k] for k in KNOWN_KINDS[:5]] == [
         Incident,
         Deployment,
         Retraction,

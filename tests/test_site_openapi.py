@@ -8,8 +8,10 @@ from typing import Any
 
 import pytest
 
+from node.api.openapi.campaignsite import campaign_site_paths
 from node.api.openapi.site import site_paths
 from node.datadir import DataDir
+from tests.campaigndata import publish_campaign
 from tests.conftest import NodeClient
 from tests.sitedata import CAMERA, INCIDENT, publish
 from tests.test_api_openapi import METHODS, Conformance
@@ -96,9 +98,24 @@ async def test_every_documented_answer_of_the_site_is_real(
         await check(path, url, {"Range": f"bytes={len(answer)}-"})
         await check(path, missing)
 
+    ids = await publish_campaign(client.app)
+    campaign_pages = (
+        ("/agencies", "/agencies?country=ES&type=police&q=urbana&page=1", "/agencies?type=x"),
+        ("/policies", "/policies?country=ES&status=in_force&instrument=ban", "/policies?page=0"),
+        ("/requests", f"/requests?agency={ids.agency}&overdue=1", "/requests?agency=1"),
+        ("/act", "/act?city=Barcelona&country=ES", "/act?near=me"),
+        ("/agencies/{id}", f"/agencies/{ids.agency}?lang=es", f"/agencies/{ids.agency[:9]}"),
+    )
+    for path, good, bad in campaign_pages:
+        await check(path, good)
+        answer = await client.get(good)
+        await check(path, good, {"If-None-Match": answer.headers["ETag"]})
+        await check(path, bad)
+    await check("/agencies/{id}", f"/agencies/{ids.private_agency}")
+
     documented = {
         (method, path, status)
-        for path, operations in site_paths().items()
+        for path, operations in {**site_paths(), **campaign_site_paths()}.items()
         for method, operation in operations.items()
         if method in METHODS
         for status in operation["responses"]

@@ -26,6 +26,7 @@ from node.problems import BadParameter
 from node.security import content_security_policy
 from node.state import CONFIG, STORE
 from node.web import mapfeatures
+from node.web.act import CALL_SHOWN, act_link, open_actions
 from node.web.basemap import basemap_attribute, basemap_problem
 from node.web.filters import PageFilter, form_fields, page_filter, value_label
 from node.web.i18n import N_, Catalog, countries
@@ -33,8 +34,9 @@ from node.web.mapfeatures import MapFeatures
 from node.web.mapsvg import Drawing, drawing
 from node.web.mapview import MapView, view_of
 from node.web.outlines import SCRIPT_OUTLINES
-from node.web.site import SITE, html, public_page, render
+from node.web.site import PUBLIC, SITE, daily_page, html, public_page, render, utc_day
 from node.web.static import FILES, static_url
+from storage.campaignreads import CampaignReads
 from storage.filters import QueryKind
 
 routes = web.RouteTableDef()
@@ -164,10 +166,15 @@ def _summary(t: Catalog, state: MapState) -> str:
 
 
 @routes.get("/map")
-@public_page
+@daily_page
 async def map_page(request: web.Request, t: Catalog) -> web.Response:
     state = await map_state(request, t, "/map")
     context = map_context(request, t, state, "/map")
+    # The call to act at the end: open actions of the filter's country and city, if any.
+    country, city = state.page.values.get("country"), state.page.values.get("city")
+    reads = CampaignReads(request.app[STORE].db, PUBLIC)
+    today = utc_day(request.app[STORE].clock())
+    actions = await open_actions(reads, today, t, country, city, CALL_SHOWN)
     switch = state.page.link("/map", "", bbox=request.query.get("bbox"), kind=state.kind or None)
     page = render(
         request,
@@ -175,6 +182,8 @@ async def map_page(request: web.Request, t: Catalog) -> web.Response:
         t,
         switch_to=switch.removesuffix("lang=").rstrip("?&"),
         nav="map",
+        call_actions=actions,
+        act_href=act_link(t.lang, country, city),
         **context,
     )
     policy = content_security_policy(scripts=True, workers=True, connect=True)

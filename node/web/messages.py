@@ -12,9 +12,11 @@ from collections.abc import Iterator
 from typing import IO, Any
 
 from node.moderation.submissions import RECEIPT_STATUS, SUBMISSION_KINDS
+from node.web.campaignview import campaign_message_ids
 from node.web.filters import form_message_ids
 from node.web.lists import list_message_ids
 from node.web.pages import CATEGORIES, HINTED, TECHNOLOGIES
+from node.web.policymap import STANDINGS
 from node.web.recordpage import record_message_ids
 from node.web.report import FIELD_ORDER, REFUSALS
 from node.web.site import ERROR_TOPICS, OTHER_ERROR
@@ -38,6 +40,9 @@ def built_ids() -> Iterator[str]:
     yield from form_message_ids()
     yield from list_message_ids()
     yield from record_message_ids()
+    yield from campaign_message_ids()
+    yield from (f"policies.standing.{name}" for name in STANDINGS)
+    yield from (f"policies.col.{name}" for name in STANDINGS)
     for topic in (*ERROR_TOPICS.values(), OTHER_ERROR):
         yield from (f"{topic}.title", f"{topic}.body")
 

@@ -13,6 +13,7 @@ Pages show the ``public`` audience only, whatever cookie or header a visitor
 sends: :data:`PUBLIC` is the only audience they ever pass to a query.
 """
 
+import datetime
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -25,6 +26,7 @@ from node.problems import ApiError
 from node.readcache import Answer
 from node.reads import READS
 from node.security import CSRF_FIELD
+from node.state import STORE
 from node.web.i18n import CATALOGS, N_, Catalog, catalog, format_count
 from node.web.static import static_url
 from node.web.templating import TEMPLATES
@@ -39,6 +41,10 @@ NAVIGATION: Final = (
     ("deployments", "/deployments", N_("nav.deployments")),
     ("incidents", "/incidents", N_("nav.incidents")),
     ("stats", "/stats", N_("nav.stats")),
+    ("agencies", "/agencies", N_("nav.agencies")),
+    ("policies", "/policies", N_("nav.policies")),
+    ("requests", "/requests", N_("nav.requests")),
+    ("act", "/act", N_("nav.act")),
     ("report", "/report", N_("nav.report")),
 )
 
@@ -135,7 +141,9 @@ def html(page: str, status: int = 200, headers: Mapping[str, str] | None = None)
 PageHandler = Callable[[web.Request, Catalog], Awaitable[web.StreamResponse]]
 
 
-def public_page(handler: PageHandler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+def public_page(
+    handler: PageHandler, *, daily: bool = False
+) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     """A route answering anonymous visitors from the read gate and the answer cache.
 
     The handler gets the request and its catalog; a 200 answer it builds is kept as
@@ -149,12 +157,27 @@ def public_page(handler: PageHandler) -> Callable[[web.Request], Awaitable[web.S
         async def build(request: web.Request) -> web.StreamResponse:
             return await handler(request, t)
 
-        answer = await reads.answer(request, build, key=f"{t.lang} {request.path_qs}")
+        key = f"{t.lang} {request.path_qs}"
+        if daily:
+            key = f"{utc_day(request.app[STORE].clock())} {key}"
+        answer = await reads.answer(request, build, key=key)
         if isinstance(answer, Answer):
             return reads.respond(request, answer, vary="Accept-Language")
         return answer
 
     return route
+
+
+def daily_page(handler: PageHandler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """:func:`public_page` for a page whose words change with the day (which records
+    requests are overdue, which actions are open): its kept answer is keyed by the
+    UTC day too, so a new day builds it again even when the database did not change."""
+    return public_page(handler, daily=True)
+
+
+def utc_day(clock_ms: int) -> str:
+    """The UTC date of a moment in milliseconds, as an ISO date (2026-12-07)."""
+    return datetime.datetime.fromtimestamp(clock_ms / 1000, datetime.UTC).date().isoformat()
 
 
 # Errors on the pages, as pages.
