@@ -11,6 +11,7 @@ from node import abuse, metrics
 from node.abuse import RateLimiter
 from node.api import about as api_node
 from node.api import campaign as api_campaign
+from node.api import desk as api_desk
 from node.api import export as api_export
 from node.api import federation
 from node.api import query as api_query
@@ -19,6 +20,7 @@ from node.api import submissions as api_submissions
 from node.config import Config
 from node.datadir import open_node_store
 from node.logs import log_request
+from node.moderation.desk import Desk
 from node.moderation.service import Moderation, record_publisher
 from node.problems import problem_middleware
 from node.readcache import AnswerCache
@@ -104,6 +106,7 @@ def create_app(
     app.add_routes(federation.routes)
     app.add_routes(metrics.routes)
     app.add_routes(api_submissions.routes)
+    app.add_routes(api_desk.routes)
     app.add_routes(report_form.routes)
     app.add_routes(static.routes)
     app.add_routes(site_about.routes)
@@ -145,7 +148,9 @@ def store_ctx(
                 limits=config.limits.limits(),
                 clock=store.clock,
             ),
+            claims=store.desk,
         )
+        app[api_desk.DESK] = Desk(store.submissions, store.desk, config.moderation.claim_minutes)
         try:
             yield
         finally:

@@ -1,7 +1,6 @@
 """Schema migrations, applied in order at start-up; ``PRAGMA user_version`` counts them.
 
-A migration is SQL, optionally followed by a backfill that fills new columns
-of existing rows, in the same transaction.
+A migration is SQL, optionally followed by a backfill of existing rows, in one transaction.
 
 Fields that queries filter or group on are columns filled at insert time, so
 no query decodes bodies. Bodies live in their own table so a retraction, or a
@@ -16,6 +15,7 @@ import aiosqlite
 from protocol.kinds import decode_body, is_known_kind
 from storage import campaign, mapgrid
 from storage.columns import QUERY_COLUMNS, V2_QUERY_COLUMNS, query_columns, summary_text
+from storage.deskschema import DESK_MIGRATION
 from storage.listindexes import LIST_INDEXES, UNUSED_INDEXES
 from storage.sql import statement
 
@@ -333,11 +333,9 @@ MIGRATIONS: tuple[str, ...] = (
     # 5: the stats rollup, filled from existing records, and the triggers that take
     # records out of it (storage.rollup)
     _ROLLUP,
-    # 6: submissions from the public, moderators' public keys, the moderation audit
-    # log (storage.submissions)
+    # 6: submissions, moderator keys, the moderation audit log (storage.submissions)
     _SUBMISSIONS,
-    # 7: the nonces of accepted federation requests, until their signature expires, so
-    # a request captured before a restart is still a replay after it (storage.nonces)
+    # 7: accepted federation requests' nonces, kept across restarts (storage.nonces)
     """
     CREATE TABLE request_nonces (
         keyid   TEXT NOT NULL,                 -- the signer's keyid, as signed
@@ -347,8 +345,7 @@ MIGRATIONS: tuple[str, ...] = (
     ) WITHOUT ROWID;
     CREATE INDEX request_nonces_until ON request_nonces (until_s);
     """,
-    # 8: a deployment's FRT capability (confirmed, suspected, unknown) as a query column,
-    # filled from stored bodies by _backfill_frt
+    # 8: a deployment's FRT capability as a query column, filled by _backfill_frt
     """
     ALTER TABLE records ADD COLUMN frt TEXT;
     CREATE INDEX records_frt ON records (kind, frt) WHERE frt IS NOT NULL;
@@ -361,6 +358,8 @@ MIGRATIONS: tuple[str, ...] = (
     UNUSED_INDEXES,
     # 12: the campaign kinds' query columns and partial indexes, backfilled (storage.campaign)
     campaign.MIGRATION,
+    # 13: the moderators' desk: claims, notes, questions, answers, duplicates (storage.desk)
+    DESK_MIGRATION,
 )
 
 
@@ -397,5 +396,5 @@ async def _backfill_frt(conn: aiosqlite.Connection) -> None:
 BACKFILLS: dict[int, Callable[[aiosqlite.Connection], Awaitable[None]]] = {
     2: _backfill_query_columns,
     8: _backfill_frt,
-    11: campaign.backfill,
+    12: campaign.backfill,
 }

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from protocol.trust import Trust
 from storage.database import Database, Synchronous
+from storage.desk import DeskStore
 from storage.feeds import FeedStore
 from storage.mapdata import MapData
 from storage.nonces import NonceStore
@@ -43,6 +44,8 @@ class Store:
         self.peers = PeerStore(db)
         self.nonces = NonceStore(db)
         self.submissions = SubmissionStore(db, clock)
+        # Claims and notes, questions and answers on submissions (the moderators' desk).
+        self.desk = DeskStore(db, clock, self.submissions)
 
     @classmethod
     async def open(

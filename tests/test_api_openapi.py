@@ -19,6 +19,7 @@ from federation.httpsig import headers as signed_headers
 from node import __version__
 from node.api.openapi import openapi_document
 from node.api.openapi.campaignsite import campaign_site_paths
+from node.api.openapi.desk import desk_paths
 from node.api.openapi.site import site_paths
 from node.api.openapi.submissions import submission_paths
 from node.campaignparams import CAMPAIGN_LISTS
@@ -310,9 +311,12 @@ async def test_real_responses_match_their_documented_schemas(
     }
     # A failing database cannot be arranged from outside without breaking the node.
     # The federation routes are checked by the next test, the routes of reports and
-    # their moderation by tests/test_submissions_openapi.py.
+    # their moderation by tests/test_submissions_openapi.py, the desk's by
+    # tests/test_desk_openapi.py.
     # The site's pages, by tests/test_site_openapi.py.
-    elsewhere = set(submission_paths()) | set(site_paths()) | set(campaign_site_paths())
+    elsewhere = (
+        set(submission_paths()) | set(desk_paths()) | set(site_paths()) | set(campaign_site_paths())
+    )
     missed = {
         seen
         for seen in documented - conformance.seen

@@ -38,11 +38,13 @@ FORBIDDEN: dict[str, set[str]] = {
     },
     "storage": {"aiohttp", "federation", "node"},
     "federation": {"node"},
-    "node/api": {"node.web", "node.cli"},
-    "node/web": {"node.api", "node.cli"},
-    "node/moderation": {"node.api", "node.web", "node.cli"},
-    "node/exports": {"node.api", "node.web", "node.cli"},
-    "node/osm": {"node.api", "node.web", "node.cli"},
+    "node/api": {"node.web", "node.cli", "node.desk"},
+    "node/web": {"node.api", "node.cli", "node.desk"},
+    "node/moderation": {"node.api", "node.web", "node.cli", "node.desk"},
+    "node/exports": {"node.api", "node.web", "node.cli", "node.desk"},
+    "node/osm": {"node.api", "node.web", "node.cli", "node.desk"},
+    # The desk runs on a moderator's machine and talks to a node over HTTP only.
+    "node/desk": {"node.api", "node.cli", "storage", "federation"},
 }
 SUBPACKAGES = (
     "node.api",
@@ -51,6 +53,7 @@ SUBPACKAGES = (
     "node.moderation",
     "node.exports",
     "node.osm",
+    "node.desk",
 )
 # The one process module that assembles the subpackages into the application.
 ASSEMBLERS = {"node/app.py"}
@@ -110,6 +113,17 @@ def test_process_modules_import_no_subpackage() -> None:
         if str(path.relative_to(ROOT)) not in ASSEMBLERS
     ]
     assert offenders(files, set(SUBPACKAGES)) == {}
+
+
+def test_no_server_code_imports_the_desk() -> None:
+    """The node serves none of the desk's code: only the CLI starts it (docs/threat-model.md)."""
+    files = [
+        path
+        for path in sorted((ROOT / "node").rglob("*.py"))
+        if not path.is_relative_to(ROOT / "node" / "desk")
+        and not path.is_relative_to(ROOT / "node" / "cli")
+    ]
+    assert offenders(files, {"node.desk"}) == {}
 
 
 def test_protocol_opens_no_files() -> None:

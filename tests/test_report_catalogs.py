@@ -131,6 +131,10 @@ def test_a_wheel_carries_the_templates_and_compiled_catalogs(tmp_path: Path) -> 
     assert templates <= names
     assert {f"node/web/locales/{lang}/LC_MESSAGES/messages.mo" for lang in LANGUAGES} <= names
     assert "node/web/static/site.css" in names
+    # The desk's own page code travels in the package, as the node never serves it.
+    desk = {f"node/desk/templates/{p.name}" for p in (ROOT / "node/desk/templates").glob("*.html")}
+    assert desk <= names
+    assert {"node/desk/static/desk.js", "node/desk/static/desk.css"} <= names
 
 
 def test_a_right_to_left_language_gets_dir_rtl() -> None:

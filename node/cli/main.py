@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from node import __version__
 from node.cli import (
     backup,
+    desk,
     devnet,
     members,
     moderators,
@@ -49,6 +50,7 @@ REGISTRATIONS: tuple[Callable[[Registrar], None], ...] = (
     backup.register,
     moderators.register,
     submissions.register,
+    desk.register,
     devnet.register,
 )
 
