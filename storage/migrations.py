@@ -1,7 +1,6 @@
 """Schema migrations, applied in order at start-up; ``PRAGMA user_version`` counts them.
 
-A migration is SQL, optionally followed by a backfill that fills new columns
-of existing rows, in the same transaction.
+A migration is SQL, optionally followed by a backfill of new columns, in the same transaction.
 
 Fields that queries filter or group on are columns filled at insert time, so
 no query decodes bodies. Bodies live in their own table so a retraction, or a
@@ -14,7 +13,7 @@ from collections.abc import Awaitable, Callable
 import aiosqlite
 
 from protocol.kinds import decode_body, is_known_kind
-from storage import campaign, mapgrid
+from storage import campaign, campaignindexes, mapgrid
 from storage.columns import QUERY_COLUMNS, V2_QUERY_COLUMNS, query_columns, summary_text
 from storage.listindexes import LIST_INDEXES
 from storage.sql import statement
@@ -360,6 +359,7 @@ MIGRATIONS: tuple[str, ...] = (
     mapgrid.MIGRATION,
     # 11: the campaign kinds' query columns and partial indexes, backfilled (storage.campaign)
     campaign.MIGRATION,
+    campaignindexes.MIGRATION,  # 12: current policies by place, for the campaign pages
 )
 
 
