@@ -5,6 +5,8 @@ that take a database back to an earlier version to check a later migration's bac
 # campaign kinds' columns, storage.campaign).
 UNDO_CAMPAIGN = """
 DROP INDEX records_policy_place;
+DROP INDEX records_agency_name;
+DROP INDEX records_request_state;
 DROP INDEX records_agency_ref;
 DROP INDEX records_campaign_due;
 ALTER TABLE records DROP COLUMN agency_ref;
