@@ -20,19 +20,14 @@ start, or a batch was not accepted), 2 for bad arguments.
 """
 
 import argparse
-import contextlib
-import http.client
-import json
+import itertools
 import os
 import statistics
 import sys
-import tempfile
-import threading
 import time
-import urllib.parse
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -40,23 +35,14 @@ import nacl.bindings
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from bench import harness
-from bench.harness import (
-    Table,
-    admit,
-    create_token,
-    init_node,
-    proc_cpu_seconds,
-    proc_status,
-    stop_node,
-)
-from bench.ingestdata import NETWORK, ORIGINS, Corpus, generate, origin_label, streams
+from bench.harness import Table
+from bench.ingestdata import NETWORK, ORIGINS, Corpus, generate, streams
+from bench.ingestnodes import BenchNode, Window
 from protocol.envelope import decode_envelope
 from protocol.limits import DEFAULT_LIMITS
-from protocol.records import SignedRecord, encode_batch, verify_record
-from tests.factories import seeded_key
-from tests.nodeproc import NodeProcess
+from protocol.records import SignedRecord, verify_record
+from tests.nodeproc import ROOT
 
-IMPORT_PATH = "/api/v1/records/import"
 TARGET_RATE = 5_000
 AIM_RATE = 10_000
 MAX_RSS_MIB = 200
@@ -107,137 +93,62 @@ def verify_rates(records: Sequence[SignedRecord], rounds: int) -> list[tuple[str
     ]
 
 
-# --- ingesting through a node ------------------------------------------------------------
+# --- ingesting through nodes ------------------------------------------------------------
 
 
-@dataclass(slots=True)
-class Client:
-    batches: list[tuple[bytes, int]]
-    accepted: int = 0
-    latencies: list[float] = field(default_factory=list)
-    error: str | None = None
+FILL_CHUNK = 50_000
 
 
-@dataclass(frozen=True, slots=True)
-class IngestRun:
-    clients: int
-    records: int
-    accepted: int
-    seconds: float
-    idle_rss_kib: int
-    peak_rss_kib: int
-    node_cpu_s: float
-    db_bytes: int
-    latencies: list[float]
-    errors: list[str]
-
-    @property
-    def rate(self) -> float:
-        return self.accepted / self.seconds if self.seconds else 0.0
+def part(corpus: Corpus, start: int, stop: int) -> Corpus:
+    return replace(corpus, records=corpus.records[start:stop], origins=corpus.origins[start:stop])
 
 
-def post_all(host: str, port: int, token: str, client: Client, start: threading.Barrier) -> None:
-    headers = {"Content-Type": "application/msgpack", "Authorization": f"Bearer {token}"}
-    conn = http.client.HTTPConnection(host, port, timeout=300)
+def grow(
+    corpus: Corpus,
+    codes: Sequence[Path],
+    points: Sequence[int],
+    window: int,
+    batch: int,
+    clients: int,
+) -> tuple[list[Window], list[str]]:
+    """One fresh node per code tree; at each point of ``points`` records stored, a
+    measured window of ``window`` records, posted to each node in turn; between points,
+    the fill (also measured, in chunks that alternate between the nodes)."""
+    nodes: list[BenchNode] = []
+    windows: list[Window] = []
+    errors: list[str] = []
     try:
-        conn.connect()
-        start.wait()
-        for payload, count in client.batches:
-            began = time.perf_counter()
-            conn.request("POST", IMPORT_PATH, body=payload, headers=headers)
-            response = conn.getresponse()
-            answer = response.read()
-            client.latencies.append(time.perf_counter() - began)
-            if response.status != 200:
-                client.error = f"HTTP {response.status}: {answer[:400]!r}"
-                return
-            accepted = json.loads(answer).get("accepted")
-            if accepted != count:
-                client.error = f"{accepted} of {count} accepted: {answer[:400]!r}"
-                return
-            client.accepted += count
-    except (OSError, http.client.HTTPException, ValueError, threading.BrokenBarrierError) as exc:
-        client.error = f"{type(exc).__name__}: {exc}"
-        start.abort()
+        nodes.extend(BenchNode(code) for code in codes)
+        for point in points:
+            while (done := nodes[0].stored) < point:
+                chunk = streams(part(corpus, done, min(point, done + FILL_CHUNK)), clients)
+                for node in nodes:
+                    if (filled := node.post(chunk, batch)).errors:
+                        raise RuntimeError(f"{node.label}: {filled.errors[0]}")
+                print(f"  filled {nodes[0].stored:,} records", flush=True)
+            measured = streams(part(corpus, point, point + window), clients)
+            for node in nodes:
+                windows.append(w := node.post(measured, batch))
+                # The whole line now: a long run cut short still leaves its figures.
+                print(
+                    f"  {node.label} at {point:,}: {w.rate:,.0f} rec/s, "
+                    f"{w.cpu_us_per_record:,.0f} µs CPU and "
+                    f"{w.write_bytes_per_record / 1000:,.1f} KB written per record, "
+                    f"peak RSS {w.peak_rss_kib / 1024:,.1f} MiB",
+                    flush=True,
+                )
     finally:
-        conn.close()
-
-
-def client_batches(stream: Sequence[SignedRecord], batch_size: int) -> Client:
-    """A client with its batches encoded in advance, so that encoding is not timed."""
-    parts = [stream[i : i + batch_size] for i in range(0, len(stream), batch_size)]
-    return Client([(encode_batch(list(part)), len(part)) for part in parts])
-
-
-@dataclass(frozen=True, slots=True)
-class Timed:
-    """What was measured on the node while the clients posted."""
-
-    seconds: float
-    idle_rss_kib: int
-    peak_rss_kib: int
-    node_cpu_s: float
-
-
-def post_concurrently(node: NodeProcess, token: str, clients: Sequence[Client]) -> Timed:
-    """Post every client's batches from its own thread, all starting together."""
-    url = urllib.parse.urlsplit(node.wait_serving())
-    if url.hostname != "127.0.0.1" or url.port is None:
-        raise RuntimeError(f"the node serves {url.geturl()}, not on 127.0.0.1")
-    idle_rss = proc_status(node.pid)["VmRSS"]
-    cpu_before = proc_cpu_seconds(node.pid)
-    start = threading.Barrier(len(clients) + 1)
-    threads = [
-        threading.Thread(target=post_all, args=(url.hostname, url.port, token, client, start))
-        for client in clients
-    ]
-    for thread in threads:
-        thread.start()
-    with contextlib.suppress(threading.BrokenBarrierError):
-        start.wait()  # broken when a client could not connect; it reports why
-    began = time.perf_counter()
-    for thread in threads:
-        thread.join()
-    seconds = time.perf_counter() - began
-    node_cpu = proc_cpu_seconds(node.pid) - cpu_before
-    return Timed(seconds, idle_rss, proc_status(node.pid)["VmHWM"], node_cpu)
-
-
-def ingest(corpus: Corpus, batch_size: int, clients: int) -> IngestRun:
-    """Start a fresh node, post every batch from ``clients`` threads, stop the node."""
-    per_client = [client_batches(stream, batch_size) for stream in streams(corpus, clients)]
-    with tempfile.TemporaryDirectory(prefix="banscan-bench-") as tmp:
-        data_dir = Path(tmp) / "node"
-        init_node(data_dir, NETWORK)
-        admit(data_dir, [seeded_key(origin_label(o)).public_key for o in range(ORIGINS)])
-        token = create_token(data_dir, "publisher")
-        node = NodeProcess(data_dir)
-        try:
-            timed = post_concurrently(node, token, per_client)
-        finally:
-            status = stop_node(node, timeout=60)
-        errors = [f"client {i}: {c.error}" for i, c in enumerate(per_client) if c.error]
-        if status != 0:
-            errors.append(f"node exited with {status}: {''.join(node.stderr_lines)[-2000:]}")
-        db_bytes = sum(p.stat().st_size for p in data_dir.glob("banscan.db*"))
-    return IngestRun(
-        clients=clients,
-        records=len(corpus.records),
-        accepted=sum(c.accepted for c in per_client),
-        seconds=timed.seconds,
-        idle_rss_kib=timed.idle_rss_kib,
-        peak_rss_kib=timed.peak_rss_kib,
-        node_cpu_s=timed.node_cpu_s,
-        db_bytes=db_bytes,
-        latencies=[t for c in per_client for t in c.latencies],
-        errors=errors,
-    )
+        for node in nodes:
+            windows_db = node.db_bytes()
+            errors.extend(node.close())
+            print(f"  {node.label}: database + WAL {windows_db / 2**20:,.1f} MiB", flush=True)
+    return windows, errors
 
 
 # --- report ------------------------------------------------------------------------------
 
 
-TABLE = Table(measure=40, value=15, target=22)
+TABLE = Table(measure=44, value=15, target=22)
 row = TABLE.row
 
 
@@ -247,39 +158,51 @@ def rate_verdict(value: float) -> str:
     return "ok" if value >= TARGET_RATE else "BELOW TARGET"
 
 
-def report_run(run: IngestRun) -> list[str]:
-    label = "1 client" if run.clients == 1 else f"{run.clients} concurrent clients"
+def report_window(run: Window, clients: int, verify_2: float, base: Window | None) -> list[str]:
+    label = "1 client" if clients == 1 else f"{clients} clients"
     mib = run.peak_rss_kib / 1024
     latencies = sorted(run.latencies) or [0.0]
     p95 = latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))]
+    cpu, wrote = run.cpu_us_per_record, run.write_bytes_per_record
+    vs = ""
+    if base is not None and base is not run:
+        writes = wrote / max(1.0, base.write_bytes_per_record)
+        vs = f"x{cpu / base.cpu_us_per_record:.2f} CPU, x{writes:.2f} writes vs {base.code}"
     lines = [
+        f"  [{run.code}] {run.stored:,} stored, {label}" + (f"  ({vs})" if vs else ""),
         row(
-            f"ingest, {label}",
+            "  ingest rate",
             f"{run.rate:,.0f} rec/s",
-            f">= {TARGET_RATE:,} (aim {AIM_RATE:,})",
+            f">= {AIM_RATE:,}",
             rate_verdict(run.rate),
         ),
+        row("    of the PyNaCl 2-thread verify rate", f"{run.rate / verify_2:.2f}", ">= 0.33"),
         row(
-            "  node peak RSS (VmHWM)",
+            "    node CPU per record",
+            f"{cpu:,.0f} µs",
+            "",
+            f"= {run.cpu_s / run.seconds:.2f} cores" if run.seconds else "",
+        ),
+        row(
+            "    writes per record",
+            f"{wrote / 1000:,.1f} KB",
+            "<= 10 KB",
+            "ok" if wrote <= 10_000 else "ABOVE TARGET",
+        ),
+        row(
+            "    node peak RSS (VmHWM)",
             f"{mib:,.1f} MiB",
             f"<= {MAX_RSS_MIB} MB",
             "ok" if mib <= MAX_RSS_MIB else "ABOVE TARGET",
         ),
-        row("  records accepted", f"{run.accepted:,}/{run.records:,}", "all", ""),
-        row("  wall time", f"{run.seconds:,.1f} s"),
+        row("    records accepted", f"{run.accepted:,}/{run.records:,}", "all", ""),
+        row("    wall time", f"{run.seconds:,.1f} s"),
         row(
-            "  node CPU (user+sys)",
-            f"{run.node_cpu_s:,.1f} s",
-            f"= {run.node_cpu_s / run.seconds:.2f} cores" if run.seconds else "",
-        ),
-        row(
-            "  batch latency p50 / p95",
+            "    batch latency p50 / p95",
             f"{statistics.median(latencies) * 1000:,.0f} / {p95 * 1000:,.0f} ms",
         ),
-        row("  node RSS when idle", f"{run.idle_rss_kib / 1024:,.1f} MiB"),
-        row("  database + WAL on disk", f"{run.db_bytes / 2**20:,.1f} MiB"),
     ]
-    lines.extend(f"  ERROR {error}" for error in run.errors)
+    lines.extend(f"    ERROR {error}" for error in run.errors)
     return lines
 
 
@@ -287,7 +210,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m bench.ingest", description=__doc__.split("\n\n")[0] if __doc__ else None
     )
-    parser.add_argument("--records", type=int, default=100_000, help="records (100000)")
+    parser.add_argument("--records", type=int, default=100_000, help="records per measured window")
     parser.add_argument("--batch", type=int, default=500, help="records per batch (500)")
     parser.add_argument(
         "--clients",
@@ -295,7 +218,23 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         nargs="+",
         default=[1, 2],
         metavar="N",
-        help="concurrent clients per run; one fresh node per value (default: 1 2)",
+        help="concurrent clients per run; fresh nodes per value (default: 1 2)",
+    )
+    parser.add_argument(
+        "--stored",
+        type=int,
+        nargs="+",
+        default=[0],
+        metavar="N",
+        help="measure a window with N records already stored (default: 0)",
+    )
+    parser.add_argument(
+        "--code",
+        type=Path,
+        nargs="+",
+        default=[ROOT],
+        metavar="DIR",
+        help="code trees to compare side by side, one node each (default: this one)",
     )
     parser.add_argument("--seed", type=int, default=1, help="seed for the generated records")
     args = parser.parse_args(argv)
@@ -303,6 +242,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         parser.error(f"--records must be >= 1 and --batch 1..{DEFAULT_LIMITS.max_batch_records}")
     if any(not 1 <= n <= ORIGINS for n in args.clients):
         parser.error(f"--clients must be from 1 to {ORIGINS}")
+    points = args.stored = sorted(set(args.stored))
+    if points[0] < 0 or any(b - a < args.records for a, b in itertools.pairwise(points)):
+        parser.error("--stored points must be >= 0 and at least --records apart")
+    if missing := [str(c) for c in args.code if not (c / "node" / "cli").is_dir()]:
+        parser.error(f"not a banscan checkout: {', '.join(missing)}")
     return args
 
 
@@ -313,7 +257,7 @@ def measure(args: argparse.Namespace) -> int:
         + (f", overridden by {' '.join(overrides)}" if overrides else ""),
         flush=True,
     )
-    corpus = generate(args.records, args.seed)
+    corpus = generate(args.stored[-1] + args.records, args.seed)
     print(
         f"generated {len(corpus.records):,} signed incident records "
         f"({corpus.mean_bytes:,.0f} bytes each on average) over {ORIGINS} origins and "
@@ -321,25 +265,39 @@ def measure(args: argparse.Namespace) -> int:
         flush=True,
     )
     verification = verify_rates(corpus.records, VERIFY_ROUNDS)
-    runs = []
-    for clients in args.clients:
-        print(f"ingesting with {clients} client(s), batches of {args.batch} ...", flush=True)
-        runs.append(ingest(corpus, args.batch, clients))
-
+    verify_2 = dict(verification)["PyNaCl Ed25519 verify, 2 threads"]
     lines = [
         "",
         *TABLE.head(),
         row(
-            "generate and sign (not timed in ingest)",
+            "generate and sign (not timed)",
             f"{corpus.seconds:,.1f} s",
             f"{corpus.workers} processes",
         ),
     ]
-    for run in runs:
-        lines.extend(report_run(run))
+    failed = False
+    for clients in args.clients:
+        print(f"ingesting with {clients} client(s), batches of {args.batch} ...", flush=True)
+        windows, errors = grow(corpus, args.code, args.stored, args.records, args.batch, clients)
+        base = {w.stored: w for w in reversed(windows)}
+        empty = windows[0].rate if windows else 0.0
+        for window in windows:
+            lines.extend(report_window(window, clients, verify_2, base[window.stored]))
+            if window.stored and window.code == windows[0].code and empty:
+                ratio = window.rate / empty
+                lines.append(
+                    row(
+                        "    rate vs the empty node",
+                        f"{ratio:.2f}",
+                        ">= 0.80",
+                        "ok" if ratio >= 0.8 else "BELOW TARGET",
+                    )
+                )
+        lines.extend(f"  ERROR {e}" for e in errors)
+        failed = failed or bool(errors) or any(w.errors for w in windows)
     lines.extend(row(name, f"{value:,.0f} /s") for name, value in verification)
     print("\n".join(lines))
-    return 1 if any(run.errors for run in runs) else 0
+    return 1 if failed else 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

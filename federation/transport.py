@@ -44,6 +44,11 @@ class UnattributedAnswer(PeerError):
     backs the peer off (docs/protocol.md section 15)."""
 
 
+# Headers aiohttp would add that a peer does not read: answers are msgpack, never
+# compressed, and say who sent them in their signature (bench/README.md, "bench/insync.py").
+_UNUSED_REQUEST_HEADERS = ("User-Agent", "Accept", "Accept-Encoding")
+
+
 class HttpTransport:
     def __init__(
         self,
@@ -72,7 +77,11 @@ class HttpTransport:
             self._signer.sign_request(request, body)
         try:
             async with self._session.post(
-                url, data=body, headers=dict(request.headers), timeout=self._timeout
+                url,
+                data=body,
+                headers=dict(request.headers),
+                timeout=self._timeout,
+                skip_auto_headers=_UNUSED_REQUEST_HEADERS,
             ) as response:
                 answer = await _read_capped(response, self._max_answer)
                 if response.status != 200:

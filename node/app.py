@@ -10,6 +10,8 @@ from federation.verifier import Verifier
 from node import abuse, metrics
 from node.abuse import RateLimiter
 from node.api import about as api_node
+from node.api import campaign as api_campaign
+from node.api import desk as api_desk
 from node.api import export as api_export
 from node.api import federation
 from node.api import query as api_query
@@ -18,6 +20,7 @@ from node.api import submissions as api_submissions
 from node.config import Config
 from node.datadir import open_node_store
 from node.logs import log_request
+from node.moderation.desk import Desk
 from node.moderation.service import Moderation, record_publisher
 from node.problems import problem_middleware
 from node.readcache import AnswerCache
@@ -98,10 +101,12 @@ def create_app(
     app.add_routes(api_records.routes)
     app.add_routes(api_node.routes)
     app.add_routes(api_query.routes)
+    app.add_routes(api_campaign.routes)
     app.add_routes(api_export.routes)
     app.add_routes(federation.routes)
     app.add_routes(metrics.routes)
     app.add_routes(api_submissions.routes)
+    app.add_routes(api_desk.routes)
     app.add_routes(report_form.routes)
     app.add_routes(static.routes)
     app.add_routes(site_about.routes)
@@ -131,6 +136,8 @@ def store_ctx(
             config.network.id, config.limits.limits(), config.node.verify_threads
         )
         store = app[STORE]
+        # The map's incident groups may be as old as its answers may (node/reads.py).
+        store.map.max_age_ms = config.reads.max_age_s * 1000
         app[api_submissions.MODERATION] = Moderation(
             store.submissions,
             store.records,
@@ -141,7 +148,9 @@ def store_ctx(
                 limits=config.limits.limits(),
                 clock=store.clock,
             ),
+            claims=store.desk,
         )
+        app[api_desk.DESK] = Desk(store.submissions, store.desk, config.moderation.claim_minutes)
         try:
             yield
         finally:
@@ -154,4 +163,5 @@ def store_ctx(
 async def tasks_ctx(app: web.Application) -> AsyncIterator[None]:
     """Cancel every background task of the node, and wait until all have stopped."""
     yield
+    await app[READS].close()
     await app[TASKS].close()

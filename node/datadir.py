@@ -26,10 +26,10 @@ from node.config import (
     LOCK_FILE,
     URL_FILE,
     Config,
-    config_template,
     load_config,
     steward_keys,
 )
+from node.configtemplate import config_template
 from protocol.errors import KeyFormatError
 from protocol.keys import NodeKey
 from storage.store import Store, wall_clock_ms

@@ -21,10 +21,18 @@ import structlog
 from node.timing import Timing
 
 log = structlog.get_logger("banscan.request")
-# Reports from the public leave no line at all: a timestamped line per report
-# could be matched against a network log of who connected when.
+# Reports from the public, and reporters' answers to the moderators, leave no line at
+# all: a timestamped line per report could be matched against a network log of who
+# connected when.
 UNLOGGED_POSTS = frozenset(
-    {"/report", "/report/status", "/api/v1/submissions", "/api/v1/submissions/status"}
+    {
+        "/report",
+        "/report/status",
+        "/report/answer",
+        "/api/v1/submissions",
+        "/api/v1/submissions/status",
+        "/api/v1/submissions/answer",
+    }
 )
 
 

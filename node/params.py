@@ -277,3 +277,8 @@ def _search(text: str | None) -> str | None:
     if "\x00" in text:
         raise BadParameter("q", "must not contain NUL")
     return text
+
+
+# The campaign lists (node.campaignparams) read their own parameters the same way.
+listed_values = _values
+single_value = _single

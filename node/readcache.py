@@ -15,7 +15,7 @@ works), so a conditional request can never be told "not modified" wrongly.
 import datetime
 import hashlib
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from email.utils import format_datetime, parsedate_to_datetime
 
 from aiohttp import web
@@ -27,8 +27,8 @@ class Answer:
 
     body: bytes
     content_type: str
-    version: int
-    computed_ms: int
+    version: int  # the data version it shows; NO_VERSION when part of it may be older
+    computed_ms: int  # when the data it shows was read (at the latest)
     etag: str
     modified_s: int
     ambiguous: bool
@@ -37,6 +37,11 @@ class Answer:
 
     def last_modified(self) -> str:
         return http_date(self.modified_s)
+
+
+# The version of an answer that shows data older than the version read before it was
+# computed (a lagging part, see ``node.reads.AS_OF``): it is never current by version.
+NO_VERSION = -1
 
 
 def http_date(seconds: int) -> str:
@@ -61,6 +66,13 @@ class AnswerCache:
         self._bytes = 0
         self._answers: OrderedDict[str, Answer] = OrderedDict()
         self._started_s = started_ms // 1000
+
+    def confirm(self, key: str, answer: Answer, now_ms: int) -> Answer:
+        """Keep ``answer`` as current at ``now_ms`` (its version was just found unchanged)."""
+        confirmed = replace(answer, computed_ms=now_ms)
+        if self._answers.get(key) is answer:
+            self._answers[key] = confirmed
+        return confirmed
 
     def get(self, key: str) -> Answer | None:
         answer = self._answers.get(key)

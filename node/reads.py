@@ -19,10 +19,18 @@ is unchanged is answered from those bytes; concurrent reads of one answer at
 one version compute it once. When readers are already queued at the gate, an
 answer younger than ``reads.max_age_s`` is served without asking the database:
 exactly what the answer's ``Cache-Control: public, max-age`` lets any HTTP cache
-do anyway. Anonymous answers carry ``ETag`` and ``Last-Modified`` and are
-answered ``304`` to a matching conditional request; every answer of these
-routes carries ``Vary: Authorization``, and an authenticated one
-``Cache-Control: private, no-store``.
+do anyway. The map's tiles and GeoJSON (``lag=True``) go further, because every
+write would otherwise make every tile stale: an answer whose data is younger
+than ``max_age_s`` is served straight from memory, without the gate or the
+database, whatever was written since; an older one is revalidated by version and
+recomputed once per key at a time, so a stream of writes costs one computation
+per tile per ``max_age_s``. An answer built partly from older data (the
+incident groups, :mod:`storage.mapdata`) is dated by that data (:data:`AS_OF`),
+so nothing is shown more than ``max_age_s`` after it changed.
+
+Anonymous answers carry ``ETag`` and ``Last-Modified`` and are answered ``304``
+to a matching conditional request; every answer of these routes carries ``Vary:
+Authorization``, and an authenticated one ``Cache-Control: private, no-store``.
 
 Large answers are encoded off the event loop (:func:`json_answer`), so one page
 of 500 records does not hold up every other connection while it is encoded.
@@ -34,12 +42,12 @@ from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from aiohttp import web
 
 from node.problems import ApiError
-from node.readcache import Answer, AnswerCache, not_modified
+from node.readcache import NO_VERSION, Answer, AnswerCache, not_modified
 from node.state import STORE
 
 # Routes whose anonymous answers are cached and validated (``resource.canonical``).
@@ -51,6 +59,12 @@ CACHED_ROUTES = frozenset(
         "/api/v1/deployments",
         "/api/v1/stats",
         "/api/v1/coverage",
+        "/api/v1/agencies",
+        "/api/v1/vendors",
+        "/api/v1/policies",
+        "/api/v1/requests",
+        "/api/v1/actions",
+        "/api/v1/actions/osdi",
     }
 )
 # Anonymous reads of these wait at the gate; exports stream and are not cached.
@@ -163,46 +177,95 @@ class Reads:
     clock: Callable[[], int]
 
     def __post_init__(self) -> None:
-        self._inflight: dict[tuple[str, int], asyncio.Future[Answer | web.StreamResponse]] = {}
+        self._inflight: dict[
+            tuple[str, int | None], asyncio.Future[Answer | web.StreamResponse]
+        ] = {}
+        self._refreshing: dict[str, asyncio.Future[None]] = {}
+
+    def fresh(self, answer: Answer) -> bool:
+        """Whether ``answer`` shows data read less than ``max_age_s`` ago."""
+        return self.clock() - answer.computed_ms < self.max_age_s * 1000
 
     async def answer(
-        self, request: web.Request, handler: Handler, key: str | None = None
+        self, request: web.Request, handler: Handler, key: str | None = None, *, lag: bool = False
     ) -> Answer | web.StreamResponse:
         """The anonymous answer to a cached route, from bytes where they are current.
 
         ``key`` names the answer in the cache: the path and query unless the answer
-        also depends on something else (a page's language)."""
+        also depends on something else (a page's language). With ``lag`` (the map's
+        tiles and GeoJSON) an answer is served as long as its data is younger than
+        ``max_age_s``, whatever was written since, without waiting at the gate nor
+        asking the database; an older one is revalidated by version, and recomputed
+        once per key at a time (every other request for that key waits for it)."""
         key = request.path_qs if key is None else key
+        if lag:
+            cached = self.cache.get(key)
+            if cached is not None and self.fresh(cached):
+                if self._due(cached) and key not in self._refreshing:
+                    self._refresh(request, handler, key)
+                return cached
+            pending = self._inflight.get((key, None))
+            if pending is not None:
+                shared = await _shared(pending)
+                if isinstance(shared, Answer) and self.fresh(shared):
+                    return shared
         async with self.gate.admitted():
             cached = self.cache.get(key)
-            if (
-                cached is not None
-                and self.gate.busy
-                and self.clock() - cached.computed_ms < self.max_age_s * 1000
-            ):
+            if cached is not None and (lag or self.gate.busy) and self.fresh(cached):
                 return cached
+            now = self.clock()
             version = await data_version(request)
             cached = self.cache.get(key)
             if cached is not None and cached.version == version:
-                return cached
-            return await self._computed_once(request, handler, key, version)
+                return self.cache.confirm(key, cached, now) if lag else cached
+            return await self._computed_once(request, handler, key, version, lag)
+
+    def _due(self, answer: Answer) -> bool:
+        """Whether a lagging answer is past three quarters of ``max_age_s``: time to
+        refresh it (sooner would compute each busy tile more than once per max_age)."""
+        return 4 * (self.clock() - answer.computed_ms) >= 3 * self.max_age_s * 1000
+
+    def _refresh(self, request: web.Request, handler: Handler, key: str) -> None:
+        """Recompute a lagging answer in the background while its copy is still served
+        (stale-while-revalidate within ``max_age_s``), through the gate like any read,
+        so a crowd on a map is answered from memory and never waits for a tile."""
+
+        async def refresh() -> None:
+            try:
+                async with self.gate.admitted():
+                    now = self.clock()
+                    version = await data_version(request)
+                    cached = self.cache.get(key)
+                    if cached is not None and cached.version == version:
+                        self.cache.confirm(key, cached, now)
+                    else:
+                        await self._computed_once(request, handler, key, version, True)
+            except Exception:  # a failed refresh leaves the copy to expire
+                return
+
+        task = asyncio.ensure_future(refresh())
+        self._refreshing[key] = task
+        task.add_done_callback(lambda _: self._refreshing.pop(key, None))
+
+    async def close(self) -> None:
+        """Stop the background refreshes (the app's cleanup, before the store closes)."""
+        tasks = list(self._refreshing.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _computed_once(
-        self, request: web.Request, handler: Handler, key: str, version: int
+        self, request: web.Request, handler: Handler, key: str, version: int, lag: bool
     ) -> Answer | web.StreamResponse:
-        flight = (key, version)
+        """One computation per key and version (per key alone with ``lag``) at a time."""
+        flight = (key, None if lag else version)
         pending = self._inflight.get(flight)
         if pending is not None:
-            try:
-                shared = await asyncio.shield(pending)
-            except asyncio.CancelledError:
-                if not pending.cancelled():
-                    raise
-            else:
-                # A response object answers one request only: an uncached one is not shared.
-                if isinstance(shared, Answer):
-                    return shared
-                return await self._compute(request, handler, key, version)
+            shared = await _shared(pending)
+            # A response object answers one request only: an uncached one is not shared.
+            if isinstance(shared, Answer) and (not lag or self.fresh(shared)):
+                return shared
+            return await self._compute(request, handler, key, version)
         result: asyncio.Future[Answer | web.StreamResponse]
         result = asyncio.get_running_loop().create_future()
         self._inflight[flight] = result
@@ -223,6 +286,7 @@ class Reads:
     async def _compute(
         self, request: web.Request, handler: Handler, key: str, version: int
     ) -> Answer | web.StreamResponse:
+        started = self.clock()
         response = await handler(request)
         if response.status != 200 or not isinstance(response, web.Response):
             return response
@@ -233,7 +297,11 @@ class Reads:
         kept = tuple(
             (name, response.headers[name]) for name in KEPT_HEADERS if name in response.headers
         )
-        return self.cache.put(key, body, content_type, version, self.clock(), kept)
+        as_of = started
+        part = request.get(AS_OF)
+        if part is not None and part[1] != version:  # part of it shows older data
+            as_of, version = min(part[0], started), NO_VERSION
+        return self.cache.put(key, body, content_type, version, as_of, kept)
 
     def respond(
         self, request: web.Request, answer: Answer, vary: str = "Authorization"
@@ -255,6 +323,25 @@ class Reads:
 
 
 READS = web.AppKey("reads", Reads)
+# What a handler sets on its request when part of its answer may show data read
+# earlier than the answer's computation began (the map's incident groups): the
+# clock's time that part was known current at, and the database version it shows.
+# When that version is not the answer's, the answer is served at most ``max_age_s``
+# past that time, and never taken as current by version.
+AS_OF: Final = web.RequestKey("as_of", tuple[int, int])
+
+
+async def _shared(pending: asyncio.Future[Answer | web.StreamResponse]) -> Answer | None:
+    """What another request's computation answered, or None if it failed or was cancelled."""
+    try:
+        shared = await asyncio.shield(pending)
+    except asyncio.CancelledError:
+        if not pending.cancelled():
+            raise
+        return None
+    except Exception:
+        return None
+    return shared if isinstance(shared, Answer) else None
 
 
 async def data_version(request: web.Request) -> int:

@@ -96,9 +96,11 @@ def seal_record(
     created_ms: int,
     kind: str,
     content: StrictModel,
+    body: bytes | None = None,
 ) -> VerifiedRecord:
-    """Sign this node's own record for an already validated body."""
-    body = encode_body(content)
+    """Sign this node's own record for an already validated body; ``body`` is
+    ``encode_body(content)`` when the caller has it already (it checked its size)."""
+    body = encode_body(content) if body is None else body
     signed = sign_record(
         key,
         network_id=network_id,

@@ -1,4 +1,4 @@
-"""The indexes the campaign pages add (migration 12): policies by place, requests by
+"""The indexes the campaign pages add (migration 14): policies by place, requests by
 state, agencies by name.
 
 An agency's page shows the policies covering its jurisdiction (its country, its

@@ -9,13 +9,26 @@ as one synchronous function on the writer's thread, one round trip in all.
 Other writes, seldom and small, use :meth:`Database.transaction`.
 
 Checkpoints (copying the WAL back into the database file, with an fsync of
-that file) run on a third connection of their own, in the background, every
-:data:`CHECKPOINT_EVERY` commits: SQLite's automatic checkpoint would run
-inside the commit that crosses its threshold, so that one write in about forty
-waited for a checkpoint of everything the others wrote. The writer keeps an
-automatic checkpoint only as a bound, far above, in case the background ones
-cannot keep up. Durability is the commit's, as before: the WAL is synced when
-a transaction commits (``synchronous``), whoever checkpoints it later.
+that file) run on a third connection of their own, in the background, once
+:data:`CHECKPOINT_CHANGES` rows have changed since the last one started and it
+has finished: SQLite's automatic checkpoint would run inside the commit that
+crosses its threshold, so that one write waited for a checkpoint of
+everything the others wrote. Counting rows rather than commits (every 32
+commits before) keeps single publishes at one checkpoint in about 30 commits,
+while an import's batches, thousands of pages each, get one after each commit:
+every 32 of those was too late, the writer's own bound was reached first, and
+13 % of the writer's time went into checkpoints run inside its commits
+(bench/README.md, "Where the time goes as the database grows"). The writer
+keeps an automatic checkpoint only as a bound, far above, in case the
+background ones cannot keep up. Durability is the commit's, as before: the
+WAL is synced when a transaction commits (``synchronous``), whoever
+checkpoints it later.
+
+SQLite's default page cache (2 MB) is far smaller than the records table's
+indexes: a batch's inserts then read index pages back from the file and spill
+dirty pages into the WAL before the commit (a fifth of the writer's time at
+100,000 records). The writer gets :data:`WRITER_CACHE_KIB`, the reader
+:data:`READER_CACHE_KIB`; the node's peak RSS stays within issue 2's 200 MB.
 """
 
 import asyncio
@@ -35,10 +48,13 @@ from storage.sql import split_statements
 Synchronous = Literal["normal", "full"]
 BUSY_TIMEOUT_MS = 10_000
 CHECKPOINT_WAIT_MS = 1_000
-# A background checkpoint after this many commits (a published record is ~24 WAL pages).
-CHECKPOINT_EVERY = 32
+# A background checkpoint once this many rows changed (publishing an incident changes 13).
+CHECKPOINT_CHANGES = 400
 # The writer's own automatic checkpoint, a bound on the WAL (pages) should those fall behind.
-WRITER_AUTOCHECKPOINT = 8_000
+WRITER_AUTOCHECKPOINT = 32_000
+# Page caches (KiB): the writer's holds the hot parts of the indexes a batch inserts into.
+WRITER_CACHE_KIB = 49_152
+READER_CACHE_KIB = 8_192
 T = TypeVar("T")
 log = structlog.get_logger("banscan.database")
 
@@ -58,17 +74,17 @@ class Database:
         self.reader = reader
         self._checkpointer = checkpointer
         self._write_lock = asyncio.Lock()
-        self._commits = 0
+        self._checkpointed_changes = 0
         self._checkpointing: asyncio.Task[None] | None = None
 
     @classmethod
     async def open(cls, path: Path, *, synchronous: Synchronous = "full") -> "Database":
         opened: list[aiosqlite.Connection] = []
         try:
-            opened.append(await _connect(path, synchronous))
+            opened.append(await _connect(path, synchronous, WRITER_CACHE_KIB))
             await _migrate(opened[0])
             await opened[0].execute_fetchall(f"PRAGMA wal_autocheckpoint = {WRITER_AUTOCHECKPOINT}")
-            opened.append(await _connect(path, synchronous))
+            opened.append(await _connect(path, synchronous, READER_CACHE_KIB))
             opened.append(await _connect(path, synchronous))
         except BaseException:
             for conn in opened:
@@ -139,12 +155,13 @@ class Database:
         return result
 
     def _committed(self) -> None:
-        """Count a commit; start a background checkpoint every :data:`CHECKPOINT_EVERY`."""
-        self._commits += 1
-        if self._commits >= CHECKPOINT_EVERY and (
+        """After a commit (under the write lock, the writer idle): a background
+        checkpoint once :data:`CHECKPOINT_CHANGES` rows changed, unless one is running."""
+        changes = self._writer.total_changes
+        if changes - self._checkpointed_changes >= CHECKPOINT_CHANGES and (
             self._checkpointing is None or self._checkpointing.done()
         ):
-            self._commits = 0
+            self._checkpointed_changes = changes
             self._checkpointing = asyncio.get_running_loop().create_task(self._passive())
 
     async def _passive(self) -> None:
@@ -183,10 +200,14 @@ class Database:
         return int(row[0])
 
 
-async def _connect(path: Path, synchronous: Synchronous) -> aiosqlite.Connection:
+async def _connect(
+    path: Path, synchronous: Synchronous, cache_kib: int | None = None
+) -> aiosqlite.Connection:
     conn = await aiosqlite.connect(path, isolation_level=None)
     try:
         await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        if cache_kib is not None:
+            await conn.execute(f"PRAGMA cache_size = -{cache_kib}")
         await conn.execute("PRAGMA journal_mode = WAL")
         await conn.execute(f"PRAGMA synchronous = {synchronous.upper()}")
         await conn.execute("PRAGMA foreign_keys = ON")

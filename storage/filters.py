@@ -10,7 +10,9 @@ from typing import Any, Literal
 
 from storage.sql import expand_in
 
-QueryKind = Literal["incident", "deployment"]
+QueryKind = Literal[
+    "incident", "deployment", "agency", "vendor", "policy", "records_request", "action"
+]
 
 
 @dataclass(frozen=True)
@@ -24,6 +26,13 @@ class QueryFilter:
     max_lat_e7, max_lon_e7; min_lon > max_lon crosses the antimeridian) to
     deployments; ``text`` is a full-text search over incident summaries,
     matched as plain words (every word must occur).
+
+    For the campaign kinds (storage.columns says what their columns hold):
+    ``agency_refs`` are ids of the agency records they point at; ``due_from`` and
+    ``due_to`` bound ``due_on`` (inclusive); ``unanswered`` excludes the statuses
+    that answer a request, so with ``due_to`` it selects overdue requests; and
+    ``open_on`` selects the actions open on that day (no ``opens_on`` after it, no
+    ``closes_on`` before it).
     """
 
     kind: QueryKind
@@ -44,6 +53,11 @@ class QueryFilter:
     area_prefix: str | None = None
     bbox: tuple[int, int, int, int] | None = None
     text: str | None = None
+    agency_refs: tuple[bytes, ...] = ()
+    due_from: str | None = None
+    due_to: str | None = None
+    unanswered: tuple[str, ...] = ()
+    open_on: str | None = None
 
 
 def fts_match(text: str) -> str:
@@ -100,16 +114,26 @@ def where_clause(query: QueryFilter, *, kind_index: bool = True) -> tuple[str, l
     _in("r.agency COLLATE NOCASE", query.agencies, clauses, params)
     _in(plain["r.status"], query.statuses, clauses, params)
     _in(plain["r.frt"], query.frt, clauses, params)
+    _in("r.agency_ref", query.agency_refs, clauses, params)
+    if query.unanswered:
+        marks, listed = expand_in(query.unanswered)
+        clauses.append(f"r.status NOT IN {marks}")
+        params.extend(listed)
     bounds: tuple[tuple[str, str, Any], ...] = (
         ("r.occurred_on", ">=", query.occurred_from),
         ("r.occurred_on", "<=", query.occurred_to),
         ("r.created_ms", ">=", query.created_from_ms),
         ("r.created_ms", "<=", query.created_to_ms),
+        ("r.due_on", ">=", query.due_from),
+        ("r.due_on", "<=", query.due_to),
     )
     for column, operator, value in bounds:
         if value is not None:
             clauses.append(f"{column} {operator} ?")
             params.append(value)
+    if query.open_on is not None:
+        clauses.append("COALESCE(r.occurred_on, '') <= ? AND COALESCE(r.due_on, '9') >= ?")
+        params.extend((query.open_on, query.open_on))
     if query.area_prefix is not None:
         # '{' sorts just after 'z', the last letter of the geohash alphabet: an index range.
         clauses.append("r.area >= ? AND r.area < ?")

@@ -1,4 +1,4 @@
-"""Migration 9: the indexes of the site's lists.
+"""Migration 9: the indexes of the site's lists; migration 11: the records indexes no read uses.
 
 The site's lists (:mod:`node.web.lists`) filter current records by country, city,
 status or FRT capability and show them newest first. One index per filter, in
@@ -31,4 +31,19 @@ LIST_INDEXES: Final = """
     CREATE INDEX records_current_frt ON records (kind, frt, audience, created_ms, rid,
         country, city, status)
         WHERE superseded_by IS NULL AND retracted_by IS NULL AND erased_ms IS NULL;
+    """
+
+# Migration 11: indexes of migrations 1 and 8 that no read path's plan uses any longer
+# (EXPLAIN QUERY PLAN of every filter of storage.filters as a page, a capped count and
+# a stats scan, over 1,000,000 deployments and 100,000 incidents; bench/README.md,
+# "Which indexes the records table keeps"). Each insert paid for them: records_occurred
+# is keyed by a date in random order, so a batch of 500 dirtied about one page of it
+# per record. The others were worse than none for the stats scan, which chose
+# records_audience and then read every row through it (1.1-1.9 s, against 0.2-0.7 s
+# scanning). Filters on these columns use migration 3's and 9's current-record indexes.
+UNUSED_INDEXES: Final = """
+    DROP INDEX IF EXISTS records_audience;
+    DROP INDEX IF EXISTS records_created;
+    DROP INDEX IF EXISTS records_occurred;
+    DROP INDEX IF EXISTS records_frt;
     """

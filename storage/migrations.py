@@ -1,11 +1,10 @@
 """Schema migrations, applied in order at start-up; ``PRAGMA user_version`` counts them.
 
-A migration is SQL, optionally followed by a backfill of new columns, in the same transaction.
+A migration is SQL, optionally followed by a backfill of existing rows, in one transaction.
 
-Fields that queries filter or group on are columns filled at insert time, so
-no query decodes bodies. Bodies live in their own table so a retraction, or a
-steward's revocation of their origin, deletes them while the signed envelope
-stays verifiable (docs/protocol.md section 7.2).
+Fields that queries filter or group on are columns filled at insert time, so no query decodes
+bodies. Bodies live in their own table so a retraction, or a steward's revocation of their origin,
+deletes them while the signed envelope stays verifiable (docs/protocol.md section 7.2).
 """
 
 from collections.abc import Awaitable, Callable
@@ -15,7 +14,8 @@ import aiosqlite
 from protocol.kinds import decode_body, is_known_kind
 from storage import campaign, campaignindexes, mapgrid
 from storage.columns import QUERY_COLUMNS, V2_QUERY_COLUMNS, query_columns, summary_text
-from storage.listindexes import LIST_INDEXES
+from storage.deskschema import DESK_MIGRATION
+from storage.listindexes import LIST_INDEXES, UNUSED_INDEXES
 from storage.sql import statement
 
 # Version 5: the tables of storage.rollup and the triggers that keep them exact.
@@ -269,10 +269,9 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX records_agency ON records (agency COLLATE NOCASE) WHERE agency IS NOT NULL;
     CREATE VIRTUAL TABLE summaries USING fts5 (summary);  -- rowid is the record's rid
     """,
-    # 3: indexes over current records (what queries see), measured with bench/query.py
-    # on 1,000,000 records: newest-first pages and exports by kind, and pages filtered
-    # by place and category. Their WHERE repeats the conditions of storage.queries, so
-    # SQLite can use them.
+    # 3: indexes over current records (what queries see), measured with bench/query.py on
+    # 1,000,000 records: newest-first pages and exports by kind, pages filtered by place
+    # and category. Their WHERE repeats storage.queries' conditions, so SQLite uses them.
     """
     CREATE INDEX records_current_created ON records (kind, created_ms)
         WHERE superseded_by IS NULL AND retracted_by IS NULL AND erased_ms IS NULL;
@@ -333,11 +332,9 @@ MIGRATIONS: tuple[str, ...] = (
     # 5: the stats rollup, filled from existing records, and the triggers that take
     # records out of it (storage.rollup)
     _ROLLUP,
-    # 6: submissions from the public, moderators' public keys, the moderation audit
-    # log (storage.submissions)
+    # 6: submissions, moderator keys, the moderation audit log (storage.submissions)
     _SUBMISSIONS,
-    # 7: the nonces of accepted federation requests, until their signature expires, so
-    # a request captured before a restart is still a replay after it (storage.nonces)
+    # 7: accepted federation requests' nonces, kept across restarts (storage.nonces)
     """
     CREATE TABLE request_nonces (
         keyid   TEXT NOT NULL,                 -- the signer's keyid, as signed
@@ -347,8 +344,7 @@ MIGRATIONS: tuple[str, ...] = (
     ) WITHOUT ROWID;
     CREATE INDEX request_nonces_until ON request_nonces (until_s);
     """,
-    # 8: a deployment's FRT capability (confirmed, suspected, unknown) as a query column,
-    # filled from stored bodies by _backfill_frt
+    # 8: a deployment's FRT capability as a query column, filled by _backfill_frt
     """
     ALTER TABLE records ADD COLUMN frt TEXT;
     CREATE INDEX records_frt ON records (kind, frt) WHERE frt IS NOT NULL;
@@ -357,9 +353,13 @@ MIGRATIONS: tuple[str, ...] = (
     LIST_INDEXES,
     # 10: the map's rollup of deployments per grid cell, backfilled, its triggers (storage.mapgrid)
     mapgrid.MIGRATION,
-    # 11: the campaign kinds' query columns and partial indexes, backfilled (storage.campaign)
+    # 11: the records indexes no read uses, which every insert paid for (storage.listindexes)
+    UNUSED_INDEXES,
+    # 12: the campaign kinds' query columns and partial indexes, backfilled (storage.campaign)
     campaign.MIGRATION,
-    campaignindexes.MIGRATION,  # 12: current policies by place, for the campaign pages
+    # 13: the moderators' desk: claims, notes, questions, answers, duplicates (storage.desk)
+    DESK_MIGRATION,
+    campaignindexes.MIGRATION,  # 14: the campaign pages' indexes (storage.campaignindexes)
 )
 
 
@@ -396,5 +396,5 @@ async def _backfill_frt(conn: aiosqlite.Connection) -> None:
 BACKFILLS: dict[int, Callable[[aiosqlite.Connection], Awaitable[None]]] = {
     2: _backfill_query_columns,
     8: _backfill_frt,
-    11: campaign.backfill,
+    12: campaign.backfill,
 }

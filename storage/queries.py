@@ -31,14 +31,19 @@ from storage.sql import expand_in, statement
 from storage.stats import Stats, StatsGroup
 from storage.stored import StoredRecord
 
-SortKey = Literal["created", "occurred"]
+SortKey = Literal["created", "occurred", "due"]
 SortOrder = tuple[SortKey, bool]  # (key, descending)
 CursorKey = tuple[int | str, int]  # (the last row's sort value, its rid)
 
-_SORT_SQL = {"created": "r.created_ms", "occurred": "COALESCE(r.occurred_on, '')"}
+_SORT_SQL = {
+    "created": "r.created_ms",
+    "occurred": "COALESCE(r.occurred_on, '')",
+    "due": "COALESCE(r.due_on, '~')",  # after every date: no due date comes last
+}
 _ROW_COLUMNS = (
     "r.rid, r.envelope, r.signature, b.body, r.created_ms, r.country, r.region, r.city,"
-    " r.category, r.technology, r.agency, r.status, r.occurred_on, r.area, r.lat_e7, r.lon_e7"
+    " r.category, r.technology, r.agency, r.status, r.occurred_on, r.area, r.lat_e7, r.lon_e7,"
+    " r.agency_ref, r.due_on"
 )
 ITERATE_PAGE = 1000
 # rid, id, origin, audience, created_ms, body: a current record as exports read it.
@@ -63,10 +68,16 @@ class QueryRow:
     area: str | None
     lat_e7: int | None
     lon_e7: int | None
+    agency_ref: bytes | None = None  # the campaign kinds' columns (storage.columns)
+    due_on: str | None = None
 
     def cursor_key(self, sort: SortKey) -> CursorKey:
         """Where a page ending at this row ends, for the next page's ``after``."""
-        value: int | str = self.created_ms if sort == "created" else self.occurred_on or ""
+        value: int | str = (
+            self.created_ms
+            if sort == "created"
+            else (self.occurred_on or "" if sort == "occurred" else self.due_on or "~")
+        )
         return (value, self.record.rid)
 
 
@@ -212,6 +223,16 @@ class RecordQueries:
             await apart.execute("PRAGMA query_only = ON")
             await apart.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             return await aggregates.scan_groups(apart, query, aggregates.stats_keys(keys, None))
+
+    async def scan_counts(
+        self, query: QueryFilter, keys: Sequence[str]
+    ) -> list[tuple[dict[str, str | bytes | None], int]]:
+        """The number of matches per group of ``keys`` alone (the figures page), on a
+        connection of its own like :meth:`scan_groups`."""
+        async with aiosqlite.connect(self._db.path, isolation_level=None) as apart:
+            await apart.execute("PRAGMA query_only = ON")
+            await apart.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            return await aggregates.scan_counts(apart, query, aggregates.stats_keys(keys, None))
 
     async def coverage(self, audiences: Sequence[str]) -> list[ChapterCoverage]:
         """Every origin with a record in ``audiences``: who it is, what it holds, how far

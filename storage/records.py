@@ -159,26 +159,38 @@ class RecordStore(RecordReader):
         *,
         check: Check | None = None,
     ) -> VerifiedRecord:
-        """Add this node's own next record to a feed; ``build`` signs it for the given seq.
+        """Add this node's own next record to a feed; ``build`` signs it for the given seq
+        on the writer's thread, inside the storing transaction, after ``check`` (as in
+        :meth:`ingest`). Stored whatever this node's standing: a chapter publishes before
+        it is admitted."""
+        return (await self.append_many(origin, audience, [build], check=check))[0]
 
-        ``build`` runs on the writer's thread, inside the transaction that stores
-        the record, after ``check`` (as in :meth:`ingest`). Stored whatever this
-        node's standing: a chapter publishes before it is admitted."""
+    async def append_many(
+        self,
+        origin: bytes,
+        audience: str,
+        builds: Sequence[Callable[[int], VerifiedRecord]],
+        *,
+        check: Check | None = None,
+    ) -> list[VerifiedRecord]:
+        """:meth:`append` for several records, at consecutive seqs in one transaction: a
+        bulk import (``banscan import-osm``) commits once per batch, not once per record."""
         staged: dict[bytes, Member] = {}
 
-        def work(conn: sqlite3.Connection) -> VerifiedRecord:
+        def work(conn: sqlite3.Connection) -> list[VerifiedRecord]:
             if check is not None:
                 check(conn)
             self._follow_other_writers(conn)
             row = conn.execute(
                 "SELECT max_seq FROM feeds WHERE origin = ? AND audience = ?", (origin, audience)
             ).fetchone()
-            record = build((row[0] if row else 0) + 1)
-            results = self._ingest(conn, [record], staged, own=True)
-            if results[0].outcome is not Outcome.ACCEPTED:
-                raise RuntimeError(f"own record not accepted: {results[0]}")
+            first = (row[0] if row else 0) + 1
+            records = [build(first + n) for n, build in enumerate(builds)]
+            for result in self._ingest(conn, records, staged, own=True):
+                if result.outcome is not Outcome.ACCEPTED:
+                    raise RuntimeError(f"own record not accepted: {result}")
             self._bound_quarantine(conn)
-            return record
+            return records
 
         return await self._db.write(work, lambda _: self.trust.commit(staged))
 

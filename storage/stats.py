@@ -134,6 +134,26 @@ async def scan_groups(
     return groups
 
 
+async def scan_counts(
+    reader: aiosqlite.Connection, query: QueryFilter, keys: Sequence[str]
+) -> list[tuple[dict[str, str | bytes | None], int]]:
+    """How many records match per group of ``keys``, and nothing else: one pass over
+    the records that a kind's current index can serve (the figures page's cameras by
+    status and city took 1.2-1.7 s of CPU with the chapters, first and last measured
+    and the kind index off, 0.7 s like this, on a million cameras)."""
+    where, params = where_clause(query)
+    expressions = ", ".join(f"{_GROUP_SQL[k]} AS g{i}" for i, k in enumerate(keys))
+    positions = ", ".join(str(i + 1) for i in range(len(keys)))
+    sql = statement(
+        "SELECT {expressions}, COUNT(*) FROM records r WHERE {where} GROUP BY {positions}",
+        expressions=expressions,
+        where=where,
+        positions=positions,
+    )
+    async with reader.execute(sql, params) as cursor:
+        return [(dict(zip(keys, row[:-1], strict=True)), int(row[-1])) async for row in cursor]
+
+
 async def _rollup_stats(
     reader: aiosqlite.Connection, query: QueryFilter, keys: Sequence[str]
 ) -> Stats:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from protocol.trust import Trust
 from storage.database import Database, Synchronous
+from storage.desk import DeskStore
 from storage.feeds import FeedStore
 from storage.mapdata import MapData
 from storage.nonces import NonceStore
@@ -37,12 +38,14 @@ class Store:
         # Filtered reads of current incidents and deployments (pages, stats, coverage).
         self.queries = RecordQueries(db)
         # The map's points, clusters, incident cells and coverage.
-        self.map = MapData(db)
+        self.map = MapData(db, clock)
         self.tokens = TokenStore(db, clock)
         self.feeds = FeedStore(db)
         self.peers = PeerStore(db)
         self.nonces = NonceStore(db)
         self.submissions = SubmissionStore(db, clock)
+        # Claims and notes, questions and answers on submissions (the moderators' desk).
+        self.desk = DeskStore(db, clock, self.submissions)
 
     @classmethod
     async def open(
@@ -68,4 +71,5 @@ class Store:
         return store
 
     async def close(self) -> None:
+        await self.map.close()
         await self.db.close()

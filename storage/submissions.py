@@ -29,12 +29,14 @@ import msgpack
 from storage.database import Database
 from storage.sql import expand_in, statement
 
-STATUSES: Final = ("pending", "published", "rejected", "retracted")
-DECIDED: Final = ("published", "rejected", "retracted")
+STATUSES: Final = ("pending", "needs_info", "published", "rejected", "duplicate", "retracted")
+DECIDED: Final = ("published", "rejected", "duplicate", "retracted")
+# Waiting for a moderator: published, rejected or marked duplicate from here.
+OPEN: Final = ("pending", "needs_info")
 _GENESIS: Final = b"\x00" * 32
-_COLUMNS: Final = (
+COLUMNS: Final = (
     "id, kind, received_on, triage, sealed, key_ids, status, decided_ms, record_id, reason, "
-    "purged_ms"
+    "purged_ms, duplicate_of"
 )
 
 
@@ -56,6 +58,7 @@ class Submission:
     record_id: bytes | None
     reason: str | None
     purged_ms: int | None
+    duplicate_of: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +81,7 @@ class AuditEntry:
     hash: bytes
 
 
-def _submission(row: Sequence[Any]) -> Submission:
+def submission_row(row: Sequence[Any]) -> Submission:
     return Submission(
         id=row[0],
         kind=row[1],
@@ -91,6 +94,7 @@ def _submission(row: Sequence[Any]) -> Submission:
         record_id=row[8],
         reason=row[9],
         purged_ms=row[10],
+        duplicate_of=row[11],
     )
 
 
@@ -156,11 +160,11 @@ class SubmissionStore:
 
     async def get(self, submission_id: str) -> Submission | None:
         async with self._db.reader.execute(
-            statement("SELECT {columns} FROM submissions WHERE id = ?", columns=_COLUMNS),
+            statement("SELECT {columns} FROM submissions WHERE id = ?", columns=COLUMNS),
             (submission_id,),
         ) as cursor:
             row = await cursor.fetchone()
-        return None if row is None else _submission(row)
+        return None if row is None else submission_row(row)
 
     async def page(
         self,
@@ -170,7 +174,8 @@ class SubmissionStore:
         after: int = 0,
         limit: int = 100,
     ) -> list[tuple[int, Submission]]:
-        """Oldest first, from the arrival position ``after`` on: (position, submission)."""
+        """Oldest first, from the arrival position ``after`` on: (position, submission).
+        The moderators' queue, with its filters and facets, is :mod:`storage.queue`."""
         conditions, params = ["rowid > ?"], [str(after)]
         if status is not None:
             conditions.append("status = ?")
@@ -180,12 +185,12 @@ class SubmissionStore:
             params.append(kind)
         sql = statement(
             "SELECT rowid, {columns} FROM submissions WHERE {where} ORDER BY rowid LIMIT ?",
-            columns=_COLUMNS,
+            columns=COLUMNS,
             where=" AND ".join(conditions),
         )
         async with self._db.reader.execute(sql, (*params, limit)) as cursor:
             rows = await cursor.fetchall()
-        return [(int(row[0]), _submission(row[1:])) for row in rows]
+        return [(int(row[0]), submission_row(row[1:])) for row in rows]
 
     async def counts(self) -> dict[str, int]:
         """How many submissions are in each status."""
@@ -227,7 +232,7 @@ class SubmissionStore:
             )
             if cursor.rowcount == 0:
                 return False
-            await self._append_audit(conn, now, actor, action, submission_id, record_id, detail)
+            await self.append_audit(conn, now, actor, action, submission_id, record_id, detail)
         return True
 
     async def purge(self, decided_before_ms: int, *, actor: str) -> list[str]:
@@ -246,8 +251,14 @@ class SubmissionStore:
                 "UPDATE submissions SET sealed = NULL, purged_ms = ? WHERE id = ?",
                 [(now, submission_id) for submission_id in purged],
             )
+            # The desk's items go with the private part: sealed answers and notes, and
+            # the questions, which may quote the report.
+            await conn.executemany(
+                "UPDATE submission_items SET sealed = NULL, question = NULL WHERE submission = ?",
+                [(submission_id,) for submission_id in purged],
+            )
             if purged:
-                await self._append_audit(
+                await self.append_audit(
                     conn,
                     now,
                     actor,
@@ -284,7 +295,7 @@ class SubmissionStore:
                 )
             except sqlite3.IntegrityError:
                 return False
-            await self._append_audit(
+            await self.append_audit(
                 conn, now, actor, "add-key", None, None, {"key_id": key_id, "label": label}
             )
         return True
@@ -295,7 +306,7 @@ class SubmissionStore:
             cursor = await conn.execute("DELETE FROM moderator_keys WHERE key_id = ?", (key_id,))
             if cursor.rowcount == 0:
                 return False
-            await self._append_audit(conn, now, actor, "remove-key", None, None, {"key_id": key_id})
+            await self.append_audit(conn, now, actor, "remove-key", None, None, {"key_id": key_id})
         return True
 
     async def keys(self) -> list[StoredModeratorKey]:
@@ -312,7 +323,7 @@ class SubmissionStore:
     ) -> None:
         """Log an action that changes no submission row (a publication's correction, say)."""
         async with self._db.transaction() as conn:
-            await self._append_audit(conn, self._clock(), actor, action, submission, None, detail)
+            await self.append_audit(conn, self._clock(), actor, action, submission, None, detail)
 
     async def published_records(self, submission_id: str) -> list[bytes]:
         """Ids of the records published from a submission, first publication first."""
@@ -323,12 +334,17 @@ class SubmissionStore:
         ) as cursor:
             return [bytes(row[0]) for row in await cursor.fetchall()]
 
-    async def audit_log(self, *, after: int = 0, limit: int = 1000) -> list[AuditEntry]:
-        async with self._db.reader.execute(
+    async def audit_log(
+        self, *, after: int = 0, limit: int = 1000, submission: str | None = None
+    ) -> list[AuditEntry]:
+        """Entries oldest first; with ``submission``, only those about it."""
+        where, param = ("seq > ?", after) if submission is None else ("submission = ?", submission)
+        sql = statement(
             "SELECT seq, at_ms, actor, action, submission, record_id, detail, hash "
-            "FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?",
-            (after, limit),
-        ) as cursor:
+            "FROM audit_log WHERE {where} ORDER BY seq LIMIT ?",
+            where=where,
+        )
+        async with self._db.reader.execute(sql, (param, limit)) as cursor:
             rows = await cursor.fetchall()
         return [
             AuditEntry(row[0], row[1], row[2], row[3], row[4], row[5], json.loads(row[6]), row[7])
@@ -353,7 +369,7 @@ class SubmissionStore:
                 previous, expected_seq = want, seq + 1
         return None
 
-    async def _append_audit(
+    async def append_audit(
         self,
         conn: Any,
         at_ms: int,
@@ -363,6 +379,7 @@ class SubmissionStore:
         record_id: bytes | None,
         detail: dict[str, Any],
     ) -> None:
+        """Append an entry within the caller's transaction (``conn``), chained to the last."""
         cursor = await conn.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
         last = await cursor.fetchone()
         seq, previous = (1, _GENESIS) if last is None else (int(last[0]) + 1, bytes(last[1]))

@@ -53,7 +53,14 @@ class NodeProcess:
     across restarts.
     """
 
-    def __init__(self, data_dir: Path, env: dict[str, str] | None = None, *, port: int = 0) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        env: dict[str, str] | None = None,
+        *,
+        port: int = 0,
+        cwd: Path | None = None,
+    ) -> None:
         self.data_dir = data_dir
         self.url = ""
         self.stderr_lines: list[str] = []
@@ -74,6 +81,9 @@ class NodeProcess:
             stderr=subprocess.PIPE,
             text=True,
             env={**os.environ, **(env or {})},
+            # ``-m`` puts the working directory first on the path: a benchmark runs
+            # another checkout's code (before a change) from there.
+            cwd=cwd,
         )
         self._url_ready = threading.Event()
         self._readers = [

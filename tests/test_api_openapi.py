@@ -19,8 +19,10 @@ from federation.httpsig import headers as signed_headers
 from node import __version__
 from node.api.openapi import openapi_document
 from node.api.openapi.campaignsite import campaign_site_paths
+from node.api.openapi.desk import desk_paths
 from node.api.openapi.site import site_paths
 from node.api.openapi.submissions import submission_paths
+from node.campaignparams import CAMPAIGN_LISTS
 from node.datadir import DataDir
 from node.reads import CACHED_ROUTES, GATED_ROUTES
 from node.state import FEDERATION
@@ -269,7 +271,9 @@ async def test_real_responses_match_their_documented_schemas(
     assert (await check("get", peers, await client.get(peers, headers=analyst))) == {"peers": []}
     await check("get", peers, await client.get(peers))
 
-    for path in ("/api/v1/incidents", "/api/v1/deployments", "/api/v1/stats", "/api/v1/coverage"):
+    lists = ("/api/v1/incidents", "/api/v1/deployments", "/api/v1/stats", "/api/v1/coverage")
+    campaign = [f"/api/v1/{plural}" for plural in CAMPAIGN_LISTS] + ["/api/v1/actions/osdi"]
+    for path in (*lists, *campaign):
         await check("get", path, await client.get(path, headers=analyst))
         await check("get", path, await client.get(path, params={"colour": "red"}))
         await check("get", path, await client.get(path, headers=bearer("bst_unknown")))
@@ -307,9 +311,12 @@ async def test_real_responses_match_their_documented_schemas(
     }
     # A failing database cannot be arranged from outside without breaking the node.
     # The federation routes are checked by the next test, the routes of reports and
-    # their moderation by tests/test_submissions_openapi.py.
+    # their moderation by tests/test_submissions_openapi.py, the desk's by
+    # tests/test_desk_openapi.py.
     # The site's pages, by tests/test_site_openapi.py.
-    elsewhere = set(submission_paths()) | set(site_paths()) | set(campaign_site_paths())
+    elsewhere = (
+        set(submission_paths()) | set(desk_paths()) | set(site_paths()) | set(campaign_site_paths())
+    )
     missed = {
         seen
         for seen in documented - conformance.seen

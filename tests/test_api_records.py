@@ -19,11 +19,16 @@ from tests.conftest import NodeClient, bearer
 from tests.factories import (
     NETWORK,
     STEWARD,
+    action_body,
+    agency_body,
     deployment_body,
     feed,
     incident_body,
+    policy_body,
+    records_request_body,
     seeded_key,
     signed,
+    vendor_body,
 )
 from tests.test_api_import import (
     PROBLEM,
@@ -52,6 +57,11 @@ KIND_BODIES: dict[str, dict[str, Any]] = {
         "country": "GB",
     },
     "node": {"urls": ["https://leeds.example.org"], "name": "Leeds node", "country": "GB"},
+    "agency": agency_body(),
+    "vendor": vendor_body(),
+    "policy": policy_body(),
+    "records_request": records_request_body(),
+    "action": action_body(),
 }
 
 

@@ -20,6 +20,7 @@ BENCHMARKS = (
     "site",
     "maptiles",
     "publishpath",
+    "osmimport",
 )
 MAX_LINES = 400
 MAX_FUNCTION_LINES = 60

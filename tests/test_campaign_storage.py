@@ -24,7 +24,7 @@ from tests.factories import (
     signed,
     vendor_body,
 )
-from tests.map_migration import UNDO_CAMPAIGN
+from tests.map_migration import UNDO_CAMPAIGN, UNDO_DESK
 
 KEY = seeded_key("campaign storage")
 STEWARDS = frozenset({KEY.public_key})
@@ -108,8 +108,8 @@ async def test_query_columns_are_filled_at_insert(store: Store) -> None:
 async def test_migration_11_fills_the_columns_of_records_stored_unread(store: Store) -> None:
     await store.close()
     path = store.db.path
-    with sqlite3.connect(path, isolation_level=None) as conn:  # back to version 10, unread
-        conn.executescript(UNDO_CAMPAIGN)
+    with sqlite3.connect(path, isolation_level=None) as conn:  # back to version 11, unread
+        conn.executescript(UNDO_DESK + UNDO_CAMPAIGN)
         conn.execute(
             "DELETE FROM summaries WHERE rowid IN (SELECT rid FROM records WHERE kind NOT IN"
             " ('incident', 'deployment'))"
@@ -119,7 +119,7 @@ async def test_migration_11_fills_the_columns_of_records_stored_unread(store: St
             " agency = NULL, status = NULL, occurred_on = NULL, supersedes = NULL"
             " WHERE kind NOT IN ('incident', 'deployment')"
         )
-        conn.execute("PRAGMA user_version = 10")
+        conn.execute("PRAGMA user_version = 11")
     reopened = await Store.open(path, stewards=STEWARDS)
     await reopened.close()
     assert read_columns(path) == (EXPECTED, EXPECTED_REFS, 2)

@@ -177,7 +177,14 @@ def test_moderating_on_a_data_directory(tmp_path: Path) -> None:
     assert [s["id"] for s in listed["submissions"]] == [
         first, second, no_consent, spam, camera, vague_camera
     ]  # fmt: skip
-    assert listed["counts"] == {"pending": 6, "published": 0, "rejected": 0, "retracted": 0}
+    assert listed["counts"] == {
+        "pending": 6,
+        "needs_info": 0,
+        "published": 0,
+        "rejected": 0,
+        "duplicate": 0,
+        "retracted": 0,
+    }
     assert "sealed" not in listed["submissions"][0]
     table = ok("submissions", "list", "--kind", "deployment", *where)
     assert camera in table

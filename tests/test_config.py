@@ -12,9 +12,9 @@ from node.config import (
     Config,
     ConfigError,
     config_keys,
-    config_template,
     load_config,
 )
+from node.configtemplate import config_template
 from node.datadir import DataDir
 from tests.factories import seeded_key
 from tests.nodeproc import banscan

@@ -2,7 +2,7 @@
 
 Between the top-level packages: node -> federation -> storage -> protocol.
 Inside node: the JSON API (node.api) and the HTML pages (node.web) never import
-each other; moderation and exports serve both and import neither, nor the CLI;
+each other; moderation, exports and osm serve both (or the CLI) and import neither, nor the CLI;
 nothing but the CLI imports the CLI; and the process modules at node's top
 import no subpackage, except node.app, which assembles them. protocol is pure:
 it does no file, network or database I/O. No module imports itself back
@@ -38,12 +38,23 @@ FORBIDDEN: dict[str, set[str]] = {
     },
     "storage": {"aiohttp", "federation", "node"},
     "federation": {"node"},
-    "node/api": {"node.web", "node.cli"},
-    "node/web": {"node.api", "node.cli"},
-    "node/moderation": {"node.api", "node.web", "node.cli"},
-    "node/exports": {"node.api", "node.web", "node.cli"},
+    "node/api": {"node.web", "node.cli", "node.desk"},
+    "node/web": {"node.api", "node.cli", "node.desk"},
+    "node/moderation": {"node.api", "node.web", "node.cli", "node.desk"},
+    "node/exports": {"node.api", "node.web", "node.cli", "node.desk"},
+    "node/osm": {"node.api", "node.web", "node.cli", "node.desk"},
+    # The desk runs on a moderator's machine and talks to a node over HTTP only.
+    "node/desk": {"node.api", "node.cli", "storage", "federation"},
 }
-SUBPACKAGES = ("node.api", "node.web", "node.cli", "node.moderation", "node.exports")
+SUBPACKAGES = (
+    "node.api",
+    "node.web",
+    "node.cli",
+    "node.moderation",
+    "node.exports",
+    "node.osm",
+    "node.desk",
+)
 # The one process module that assembles the subpackages into the application.
 ASSEMBLERS = {"node/app.py"}
 # Builtins that touch files: protocol calls none of them.
@@ -102,6 +113,17 @@ def test_process_modules_import_no_subpackage() -> None:
         if str(path.relative_to(ROOT)) not in ASSEMBLERS
     ]
     assert offenders(files, set(SUBPACKAGES)) == {}
+
+
+def test_no_server_code_imports_the_desk() -> None:
+    """The node serves none of the desk's code: only the CLI starts it (docs/threat-model.md)."""
+    files = [
+        path
+        for path in sorted((ROOT / "node").rglob("*.py"))
+        if not path.is_relative_to(ROOT / "node" / "desk")
+        and not path.is_relative_to(ROOT / "node" / "cli")
+    ]
+    assert offenders(files, {"node.desk"}) == {}
 
 
 def test_protocol_opens_no_files() -> None:

@@ -607,3 +607,17 @@ async def test_the_date_and_time_hints_hold_whatever_widget_the_browser_shows(
         assert not hint.lower().startswith(("year", "año", "hours", "horas")), hint
     for name in ("error.occurred_on", "error.occurred_time"):
         assert ("plain text box" in t.gettext(name)) or ("casilla" in t.gettext(name))
+
+
+async def test_federation_answers_carry_only_what_a_peer_uses(client: NodeClient) -> None:
+    """A peer reads msgpack: the browser headers would be a third of an in-sync session."""
+    response = await client.post(
+        "/federation/v1/public/sync",
+        data=b"\xc1",
+        headers={"Content-Type": "application/msgpack"},
+    )
+    assert response.status >= 400
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    browser_only = set(SECURITY_HEADERS) - {"X-Content-Type-Options"}
+    assert browser_only & set(response.headers) == set()
+    assert "Server" not in response.headers

@@ -13,8 +13,8 @@ Against one real node holding a seeded data set, with its ``[site]`` settings:
   gzip-compressed; the JavaScript it loads (page scripts, modules, workers) is
   within its budget (``SitePage.scripts``: none on most pages).
 
-Each test opens one browser for all the pages and reports every page that fails,
-not only the first.
+The browser checks run one test a page, so that the test workers share them; each
+reports every problem of its page, not only the first.
 """
 
 import gzip
@@ -92,59 +92,58 @@ async def fetch(
 
 
 @needs_chromium
+@pytest.mark.parametrize("page", PAGES, ids=lambda page: page.name)
 async def test_no_page_loads_anything_from_elsewhere_with_or_without_javascript(
-    site: Site,
+    site: Site, page: SitePage
 ) -> None:
     """And no page loads more JavaScript than its budget (``SitePage.scripts``), nor is
-    wider than the window."""
+    wider than the window. One test a page, so that test workers share the pages."""
     problems: dict[str, object] = {}
-    scripts: dict[SitePage, set[str]] = {page: set() for page in PAGES}
+    scripts: set[str] = set()
     async with open_browser() as browser:
-        for page in PAGES:
-            for javascript in (True, False):
-                for width in WIDTHS:
-                    name = f"{page.name}-{'js' if javascript else 'nojs'}-{width}"
-                    async with visit(
-                        browser, site.url(page), javascript=javascript, width=width
-                    ) as seen:
-                        await screenshot(seen.page, name)
-                        scripts[page].update(
-                            url for url in seen.requested if urlsplit(url).path.endswith(".js")
-                        )
-                        # Nothing may widen the page past the window (a phone's 390 px).
-                        wide = await seen.page.evaluate("document.documentElement.scrollWidth")
-                        found = {
-                            "wider than the window": wide if wide > width else None,
-                            "status": seen.status if seen.status != page.status else None,
-                            "elsewhere": seen.elsewhere(),
-                            "csp": seen.csp_violations(),
-                            "errors": seen.errors,
-                        }
-                        if any(found.values()):
-                            problems[name] = found
+        for javascript in (True, False):
+            for width in WIDTHS:
+                name = f"{page.name}-{'js' if javascript else 'nojs'}-{width}"
+                async with visit(
+                    browser, site.url(page), javascript=javascript, width=width
+                ) as seen:
+                    await screenshot(seen.page, name)
+                    scripts.update(
+                        url for url in seen.requested if urlsplit(url).path.endswith(".js")
+                    )
+                    # Nothing may widen the page past the window (a phone's 390 px).
+                    wide = await seen.page.evaluate("document.documentElement.scrollWidth")
+                    found = {
+                        "wider than the window": wide if wide > width else None,
+                        "status": seen.status if seen.status != page.status else None,
+                        "elsewhere": seen.elsewhere(),
+                        "csp": seen.csp_violations(),
+                        "errors": seen.errors,
+                    }
+                    if any(found.values()):
+                        problems[name] = found
+    weight = 0
     async with ClientSession() as session:
-        for page, urls in scripts.items():
-            weight = 0
-            for url in urls:
-                async with session.get(url) as answer:
-                    weight += len(gzip.compress(await answer.read(), 9))
-            if weight > page.scripts:
-                problems[f"{page.name} scripts"] = f"{weight} bytes > {page.scripts}: {urls}"
+        for url in scripts:
+            async with session.get(url) as answer:
+                weight += len(gzip.compress(await answer.read(), 9))
+    if weight > page.scripts:
+        problems["scripts"] = f"{weight} bytes > {page.scripts}: {scripts}"
     assert problems == {}
 
 
 @needs_chromium
-async def test_no_page_has_a_serious_accessibility_violation(site: Site) -> None:
-    problems: dict[str, list[str]] = {}
+@pytest.mark.parametrize("page", PAGES, ids=lambda page: page.name)
+async def test_no_page_has_a_serious_accessibility_violation(site: Site, page: SitePage) -> None:
+    problems: dict[int, list[str]] = {}
     async with open_browser() as browser:
-        for page in PAGES:
-            for width in WIDTHS:
-                async with visit(
-                    browser, site.url(page), javascript=True, width=width, bypass_csp=True
-                ) as seen:
-                    violations = await axe_violations(seen.page)
-                    if violations:
-                        problems[f"{page.name}-{width}"] = violations
+        for width in WIDTHS:
+            async with visit(
+                browser, site.url(page), javascript=True, width=width, bypass_csp=True
+            ) as seen:
+                violations = await axe_violations(seen.page)
+                if violations:
+                    problems[width] = violations
     assert problems == {}
 
 

@@ -1,7 +1,9 @@
-"""The export route: current incidents or deployments, filtered, streamed as a file.
+"""The export route: current records of one kind, filtered, streamed as a file.
 
-``GET /api/v1/export?format=csv|geojson|ndjson|bundle&kind=incident|deployment``
-takes the same filters as the query routes (:mod:`node.params`). The
+``GET /api/v1/export?format=csv|geojson|ndjson|bundle&kind=incident|deployment|...``
+takes the same filters as the query routes (:mod:`node.params`, and for the
+campaign kinds :mod:`node.campaignparams`); GeoJSON is for the kinds with a
+place on a map. The
 parameters are all checked before the first byte is sent, so a bad one gets a
 400 problem+json; after that the body streams from the database in constant
 memory. Without a token only public records are exported; the
@@ -14,8 +16,16 @@ a cache only if revalidated (``no-cache``); exports with a token are
 import structlog
 from aiohttp import web
 
+from node.api.campaign import today
 from node.auth import readable_audiences, token_info
-from node.exports.formats import EXPORT_KINDS, FORMATS, CurrentRecords, export_chunks
+from node.campaignparams import CAMPAIGN_KINDS, parse_campaign_filter
+from node.exports.formats import (
+    EXPORT_KINDS,
+    FORMATS,
+    GEOJSON_KINDS,
+    CurrentRecords,
+    export_chunks,
+)
 from node.params import parse_query_filter
 from node.problems import BadParameter
 from node.reads import PRIVATE
@@ -44,7 +54,16 @@ async def export(request: web.Request) -> web.StreamResponse:
     export_format = FORMATS[_choice(request, "format", tuple(FORMATS))]
     kind = _choice(request, "kind", EXPORT_KINDS)
     audiences = readable_audiences(await token_info(request))
-    where = parse_query_filter(request.query, kind, audiences, allowed_extra=EXPORT_PARAMETERS)
+    if kind not in GEOJSON_KINDS and export_format.name == "geojson":
+        raise BadParameter("format", f"{kind} records have no place on a map: no geojson")
+    campaign = CAMPAIGN_KINDS.get(kind)
+    where = (
+        parse_query_filter(request.query, kind, audiences, allowed_extra=EXPORT_PARAMETERS)
+        if campaign is None
+        else parse_campaign_filter(
+            request.query, campaign, audiences, today(request), allowed_extra=EXPORT_PARAMETERS
+        )
+    )
     store = request.app[STORE]
     created_ms = store.clock()
 

@@ -12,6 +12,7 @@ from node.auth import (
     require_writer,
     token_info,
 )
+from node.deadlines import deadline_table
 from node.params import int_param, parse_time_ms
 from node.problems import ApiError, BadParameter, BadRequest, NotFound, UnsupportedMediaType
 from node.publishing import publish, retraction_target, signed_here
@@ -67,6 +68,7 @@ async def create_record(request: web.Request) -> web.Response:
         body=payload["body"],
         clock=request.app[STORE].clock,
         check=check,
+        deadlines=deadline_table(config.deadlines),
     )
     request.app[FEDERATION].published_own([record])
     view = record_view(

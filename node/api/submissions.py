@@ -27,6 +27,7 @@ from aiohttp import web
 
 from node.abuse import RECEIPT_LIMITER, REPORT_LIMITER, count_attempt
 from node.api.bodies import read_json
+from node.api.queue import queue_filter
 from node.auth import require_role
 from node.moderation.retention import Retention
 from node.moderation.service import Moderation
@@ -42,7 +43,7 @@ from node.params import int_param
 from node.problems import BadParameter, BadRequest, NotFound
 from node.state import CONFIG, FEDERATION, STORE, TASKS
 from protocol.keys import b64url_encode
-from storage.submissions import STATUSES
+from storage.queue import facet_counts, queue_page
 from storage.tokens import Role, TokenInfo
 
 routes = web.RouteTableDef()
@@ -89,36 +90,41 @@ async def receipt_status(request: web.Request) -> web.Response:
         raise BadRequest(
             "a receipt code is 20 letters and digits, such as K7QM-2XPA-9HTC-WRFD-3MNB"
         )
-    status = await request.app[STORE].submissions.status_by_receipt(receipt)
-    if status is None:
+    desk = request.app[STORE].desk
+    found = await desk.by_receipt(receipt)
+    if found is None:
         raise NotFound("no report has this receipt code")
-    return web.json_response(
-        {"status": RECEIPT_STATUS[status]}, headers={"Cache-Control": "no-store"}
-    )
+    submission_id, status = found
+    answer: dict[str, Any] = {"status": RECEIPT_STATUS[status]}
+    # The moderators' question is for the holder of this receipt code, and no one else.
+    question = await desk.waiting_question(submission_id)
+    if question is not None and question.question is not None:
+        answer["question"] = question.question
+    return web.json_response(answer, headers={"Cache-Control": "no-store"})
 
 
 @routes.get("/api/v1/submissions")
 async def list_submissions(request: web.Request) -> web.Response:
     await require_role(request, MODERATORS)
-    query = request.query
-    unknown = sorted(set(query) - {"status", "kind", "limit", "cursor"})
-    if unknown:
-        raise BadParameter(unknown[0], "not a parameter of this route")
-    status = query.get("status")
-    if status is not None and status not in STATUSES:
-        raise BadParameter("status", f"must be one of {', '.join(STATUSES)}")
-    kind = query.get("kind")
-    if kind is not None and kind not in ("incident", "deployment"):
-        raise BadParameter("kind", "must be incident or deployment")
-    limit = int_param(query, "limit", default=100, low=1, high=MAX_PAGE)
-    after = int_param(query, "cursor", default=0, low=0, high=2**62)
-    page = await request.app[STORE].submissions.page(
-        status=status, kind=kind, after=after, limit=limit
-    )
-    items = [submission_view(submission, with_sealed=False) for _, submission in page]
+    queue = queue_filter(request.query)
+    limit = int_param(request.query, "limit", default=100, low=1, high=MAX_PAGE)
+    after = int_param(request.query, "cursor", default=0, low=0, high=2**62)
+    store = request.app[STORE]
+    page = await queue_page(store.db, queue, after=after, limit=limit)
+    claims = await store.desk.live_claims([submission.id for _, submission in page])
+    items = [
+        submission_view(submission, with_sealed=False, claim=claims.get(submission.id))
+        for _, submission in page
+    ]
     cursor = str(page[-1][0]) if len(page) == limit else None
-    counts = await request.app[STORE].submissions.counts()
-    return web.json_response({"submissions": items, "next_cursor": cursor, "counts": counts})
+    return web.json_response(
+        {
+            "submissions": items,
+            "next_cursor": cursor,
+            "counts": await store.submissions.counts(),
+            "facets": await facet_counts(store.db, queue.status),
+        }
+    )
 
 
 @routes.get(f"/api/v1/submissions/{{submission_id:{SUBMISSION_ID_PATTERN}}}")
@@ -127,7 +133,10 @@ async def get_submission(request: web.Request) -> web.Response:
     submission = await request.app[MODERATION].fetch_sealed(
         request.match_info["submission_id"], actor=actor_name(info)
     )
-    return web.json_response(submission_view(submission, with_sealed=True))
+    claims = await request.app[STORE].desk.live_claims([submission.id])
+    return web.json_response(
+        submission_view(submission, with_sealed=True, claim=claims.get(submission.id))
+    )
 
 
 @routes.post(f"/api/v1/submissions/{{submission_id:{SUBMISSION_ID_PATTERN}}}/publish")

@@ -5,8 +5,10 @@ query parameters are, so the command line and the API always agree.
 """
 
 import argparse
+import datetime
 
 from node.auth import ALL_AUDIENCES
+from node.campaignparams import CAMPAIGN_KINDS, parse_campaign_filter
 from node.cli.common import CommandError
 from node.params import parse_query_filter
 from node.problems import BadParameter
@@ -59,7 +61,11 @@ def query_filter(
         for parameter in options
         if (value := getattr(args, f"filter_{parameter}")) is not None
     }
+    listing = CAMPAIGN_KINDS.get(kind or args.kind)
     try:
+        if listing is not None:
+            today = datetime.datetime.now(datetime.UTC).date()
+            return parse_campaign_filter(mapping, listing, audiences, today)
         return parse_query_filter(mapping, kind or args.kind, audiences)
     except BadParameter as exc:
         name = exc.extensions["parameter"]

@@ -16,10 +16,12 @@ from collections.abc import Callable, Sequence
 from node import __version__
 from node.cli import (
     backup,
+    desk,
     devnet,
     members,
     moderators,
     operate,
+    osm,
     peers,
     queries,
     records,
@@ -41,12 +43,14 @@ REGISTRATIONS: tuple[Callable[[Registrar], None], ...] = (
     peers.register,
     records.register_publish,
     records.register,
+    osm.register,
     queries.register,
     members.register,
     verify.register,
     backup.register,
     moderators.register,
     submissions.register,
+    desk.register,
     devnet.register,
 )
 

@@ -22,6 +22,7 @@ from node.cli.filters import add_filter_options, filtered, query_filter
 from node.cli.registrar import Registrar
 from node.config import Config
 from node.datadir import DataDir
+from node.deadlines import deadline_table
 from node.exports.bundles import BundleReport, Progress, export_bundle, import_bundle
 from node.exports.formats import EXPORT_KINDS, FORMATS, CurrentRecords, ExportFormat, export_chunks
 from node.publishing import publish
@@ -104,6 +105,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
             audience=args.audience,
             body=body,
             clock=store.clock,
+            deadlines=deadline_table(config.deadlines),
         ),
     )
     print(record.id.hex())

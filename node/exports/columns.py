@@ -24,14 +24,14 @@ class Column:
     hxl: str
 
 
-_RECORD_COLUMNS: Final = (
+RECORD_COLUMNS: Final = (
     Column("id", "#meta+id"),
     Column("origin", "#meta+source"),
     Column("audience", "#meta+audience"),
     Column("created", "#date+reported"),
 )
 INCIDENT_COLUMNS: Final = (
-    *_RECORD_COLUMNS,
+    *RECORD_COLUMNS,
     Column("occurred_on", "#date+occurred"),
     Column("occurred_precision", "#date+occurred+precision"),
     Column("country", "#country+code"),
@@ -51,7 +51,7 @@ INCIDENT_COLUMNS: Final = (
     Column("supersedes", "#meta+supersedes"),
 )
 DEPLOYMENT_COLUMNS: Final = (
-    *_RECORD_COLUMNS,
+    *RECORD_COLUMNS,
     Column("lat", "#geo+lat"),
     Column("lon", "#geo+lon"),
     Column("country", "#country+code"),
@@ -87,7 +87,7 @@ def _sub(body: dict[str, Any], key: str) -> dict[str, Any]:
     return value
 
 
-def _source_urls(body: dict[str, Any]) -> list[str]:
+def source_urls(body: dict[str, Any]) -> list[str]:
     return [s["url"] for s in body.get("sources", ()) if "url" in s]
 
 
@@ -104,14 +104,14 @@ def stored_body(body: bytes) -> dict[str, Any]:
     return value
 
 
-def _record_values(row: BodyRow) -> list[Any]:
+def record_values(row: BodyRow) -> list[Any]:
     _, record_id, origin, audience, created_ms, _ = row
     return [record_id.hex(), _origin_text(origin), audience, utc_text(created_ms, "rfc3339")]
 
 
 def incident_values(row: BodyRow, body: dict[str, Any]) -> list[Any]:
     """An incident's values in :data:`INCIDENT_COLUMNS` order; lists stay lists (CSV joins them)."""
-    # Inlined rather than calling _sub and _record_values: this runs once per exported row.
+    # Inlined rather than calling _sub and record_values: this runs once per exported row.
     occurred = body.get("occurred_on") or _NO_MAP
     technology = body.get("technology") or _NO_MAP
     agency = body.get("agency") or _NO_MAP
@@ -136,7 +136,7 @@ def incident_values(row: BodyRow, body: dict[str, Any]) -> list[Any]:
         body.get("summary"),
         verification.get("status", "unverified"),
         verification.get("confirmations", 0),
-        _source_urls(body),
+        source_urls(body),
         list(body.get("tags", ())),
         body.get("supersedes"),
     ]
@@ -148,7 +148,7 @@ def deployment_values(row: BodyRow, body: dict[str, Any]) -> list[Any]:
     osm = _sub(body, "osm")
     capability = _sub(body, "frt_capability")
     observed = _sub(body, "observed_on")
-    values = _record_values(row)
+    values = record_values(row)
     values += (
         degrees(body["lat_e7"]),
         degrees(body["lon_e7"]),
@@ -162,7 +162,7 @@ def deployment_values(row: BodyRow, body: dict[str, Any]) -> list[Any]:
         observed.get("precision"),
         body.get("observers", 0),
         body.get("status", "reported"),
-        _source_urls(body),
+        source_urls(body),
         body.get("supersedes"),
     )
     return values

@@ -23,6 +23,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from node.exports.campaigncolumns import CAMPAIGN_COLUMNS, CAMPAIGN_CONVERTED, CAMPAIGN_ROW_VALUES
 from node.exports.columns import COLUMNS, ROW_VALUES, export_fields, stored_body
 from node.views import record_view
 from protocol.bundle import encode_header, encode_trailer
@@ -32,7 +33,11 @@ from storage.queries import BodyRow, RecordQueries
 from storage.stored import StoredRecord
 
 CHUNK_BYTES: Final = 1 << 16
-EXPORT_KINDS: Final = ("incident", "deployment")
+EXPORT_KINDS: Final = ("incident", "deployment", *CAMPAIGN_COLUMNS)
+# The kinds with a place on a map, which GeoJSON needs.
+GEOJSON_KINDS: Final = ("incident", "deployment")
+_COLUMNS: Final = {**COLUMNS, **CAMPAIGN_COLUMNS}
+_ROW_VALUES: Final = {**ROW_VALUES, **CAMPAIGN_ROW_VALUES}
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +79,7 @@ _CSV_CONVERTED: Final = {
         }
     ),
     "deployment": frozenset({"city", "operator", "osm", "frt_basis", "sources"}),
+    **CAMPAIGN_CONVERTED,
 }
 
 
@@ -119,8 +125,8 @@ class _Chunks:
 
 async def csv_chunks(pages: AsyncIterable[Sequence[BodyRow]], kind: str) -> AsyncIterator[bytes]:
     """CSV of one kind: a header row, the HXL hashtag row, then a row per record."""
-    columns = COLUMNS[kind]
-    values_of = ROW_VALUES[kind]
+    columns = _COLUMNS[kind]
+    values_of = _ROW_VALUES[kind]
     converted = [i for i, c in enumerate(columns) if c.name in _CSV_CONVERTED[kind]]
     formula_starts = _FORMULA_STARTS
     text = io.StringIO()

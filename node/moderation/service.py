@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import Callable, Sequence
 from typing import Any, Final
 
+from node.moderation.desk import ClaimHeld
 from node.moderation.submissions import (
     REJECT_REASONS,
     RETRACT_REASONS,
@@ -19,8 +20,9 @@ from node.publishing import publish
 from protocol.keys import NodeKey
 from protocol.limits import Limits
 from protocol.records import VerifiedRecord
+from storage.desk import DeskStore
 from storage.records import RecordStore
-from storage.submissions import Submission, SubmissionStore
+from storage.submissions import OPEN, Submission, SubmissionStore
 
 # How far each audience reaches: each one's receivers include the narrower ones'
 # (docs/protocol.md, section 7). A correction may widen its record's audience, never
@@ -41,9 +43,13 @@ class Moderation:
         store: SubmissionStore,
         records: RecordStore,
         publish_record: Callable[[str, str, dict[str, Any]], Any],
+        *,
+        claims: DeskStore | None = None,
     ) -> None:
         self._store = store
         self._records = records
+        # Another moderator's live claim stops a decision (docs/api.md, "The moderators' desk").
+        self._claims = claims
         # One decision at a time: a publication checks the status, signs, then records
         # it; a rejection or another publication in between would leave a record out
         # that nothing points to.
@@ -56,6 +62,13 @@ class Moderation:
         if submission is None:
             raise SubmissionNotFound(f"no submission {submission_id[:40]!r} on this node")
         return submission
+
+    async def check_claim(self, submission_id: str, actor: str) -> None:
+        """Refuse (409 claim-held) when another actor holds a live claim on the submission."""
+        if self._claims is not None:
+            claim = await self._claims.held_by_other(submission_id, actor)
+            if claim is not None:
+                raise ClaimHeld(submission_id, claim)
 
     async def fetch_sealed(self, submission_id: str, *, actor: str) -> Submission:
         """A submission with its sealed private part, for a moderator to open: logged as a view,
@@ -76,11 +89,12 @@ class Moderation:
         self, submission_id: str, audience: str, body: Any, *, actor: str
     ) -> VerifiedRecord:
         submission = await self.get(submission_id)
+        await self.check_claim(submission_id, actor)
         if not submission.triage.get("consent_publish"):
             raise ModerationConflict(
                 f"{submission_id}: the reporter did not consent to publication"
             )
-        if submission.status not in ("pending", "published"):
+        if submission.status not in (*OPEN, "published"):
             raise ModerationConflict(
                 f"{submission_id} is {submission.status}; it cannot be published"
             )
@@ -103,7 +117,7 @@ class Moderation:
         done = await self._store.decide(
             submission_id,
             "published",
-            expected=("published",) if correction else ("pending",),
+            expected=("published",) if correction else OPEN,
             actor=actor,
             action="correct" if correction else "publish",
             detail=detail,
@@ -161,10 +175,16 @@ class Moderation:
         rejected, skipped = [], {}
         async with self._deciding:  # not while a publication of one of them is under way
             for submission_id in dict.fromkeys(submission_ids):
+                claim = None
+                if self._claims is not None:
+                    claim = await self._claims.held_by_other(submission_id, actor)
+                if claim is not None:
+                    skipped[submission_id] = f"claimed by {claim.holder}"
+                    continue
                 done = await self._store.decide(
                     submission_id,
                     "rejected",
-                    expected=("pending",),
+                    expected=OPEN,
                     actor=actor,
                     action="reject",
                     detail={"reason": reason},
@@ -189,6 +209,7 @@ class Moderation:
         if reason not in RETRACT_REASONS:
             raise SubmissionError(f"reason must be one of {', '.join(RETRACT_REASONS)}")
         submission = await self.get(submission_id)
+        await self.check_claim(submission_id, actor)
         if submission.status != "published" or submission.record_id is None:
             raise ModerationConflict(
                 f"{submission_id} is {submission.status}; only a published one can be retracted"

@@ -41,6 +41,7 @@ from protocol.kinds import IncidentCategory, TechnologyType
 from protocol.sealing import ModeratorPublicKey, seal
 from protocol.utc import utc_text
 from protocol.validation import describe_validation_error
+from storage.desk import Claim
 from storage.submissions import Submission, SubmissionStore
 
 SUBMISSION_KINDS: Final = ("incident", "deployment")
@@ -49,8 +50,10 @@ RETRACT_REASONS: Final = ("duplicate", "error", "safety", "consent_withdrawn", "
 # What a reporter sees for each status: no more than whether it was published.
 RECEIPT_STATUS: Final = {
     "pending": "received",
+    "needs_info": "needs_info",
     "published": "published",
     "rejected": "not_published",
+    "duplicate": "not_published",
     "retracted": "withdrawn",
 }
 PRIVATE_FIELDS: Final = (
@@ -243,27 +246,39 @@ async def accept(
     store: SubmissionStore, submission: SubmissionIn, clock: Callable[[], int]
 ) -> tuple[str, str]:
     """Seal and store a validated submission: (its id, the reporter's receipt code)."""
-    keys = [ModeratorPublicKey.parse(key.public) for key in await store.keys()]
-    if not keys:
-        raise SubmissionsClosed(
-            "this node takes no reports yet: it has no moderator keys (see banscan moderators add)"
-        )
     submission_id, receipt = new_submission_id(), new_receipt()
-    private = json.dumps(submission.private(), ensure_ascii=False).encode("utf-8")
+    sealed, key_ids = await seal_private(store, submission.private(), submission_id)
     await store.add(
         submission_id,
         receipt,
         kind=submission.kind,
         received_on=utc_text(clock(), "date"),
         triage=submission.triage(),
-        sealed=seal(private, keys, submission_id.encode("ascii")),
-        key_ids=[key.key_id for key in keys],
+        sealed=sealed,
+        key_ids=key_ids,
     )
     return submission_id, receipt
 
 
-def submission_view(submission: Submission, *, with_sealed: bool) -> dict[str, Any]:
-    """A submission as the moderators' API shows it: the private part only ever as a box."""
+async def seal_private(
+    store: SubmissionStore, private: dict[str, Any], context: str
+) -> tuple[bytes, list[str]]:
+    """What a reporter sent privately (a report's private part, an answer), sealed to every
+    moderator key the node holds now, bound to ``context``: (the box, its key ids)."""
+    keys = [ModeratorPublicKey.parse(key.public) for key in await store.keys()]
+    if not keys:
+        raise SubmissionsClosed(
+            "this node takes no reports yet: it has no moderator keys (see banscan moderators add)"
+        )
+    plaintext = json.dumps(private, ensure_ascii=False).encode("utf-8")
+    return seal(plaintext, keys, context.encode("ascii")), [key.key_id for key in keys]
+
+
+def submission_view(
+    submission: Submission, *, with_sealed: bool, claim: Claim | None = None
+) -> dict[str, Any]:
+    """A submission as the moderators' API shows it: the private part only ever as a box,
+    with the live claim on it if any."""
     view: dict[str, Any] = {
         "id": submission.id,
         "kind": submission.kind,
@@ -275,7 +290,13 @@ def submission_view(submission: Submission, *, with_sealed: bool) -> dict[str, A
         "reason": submission.reason,
         "purged": submission.purged_ms is not None,
         "key_ids": submission.key_ids,
+        "claim": None if claim is None else claim_view(claim),
+        "duplicate_of": submission.duplicate_of,
     }
     if with_sealed:
         view["sealed"] = None if submission.sealed is None else b64url_encode(submission.sealed)
     return view
+
+
+def claim_view(claim: Claim) -> dict[str, Any]:
+    return {"holder": claim.holder, "since_ms": claim.since_ms, "expires_ms": claim.expires_ms}

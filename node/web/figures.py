@@ -4,7 +4,7 @@ Incidents per month and by category are read from the stats rollup
 (:mod:`storage.rollup`): exact and fast at any size. Incidents by technology and
 cameras by status and by city are not in the rollup, so they are counted from
 the records, in one pass per kind (a million cameras take seconds) and on a
-connection of their own (``RecordQueries.scan_groups``), so that the map, the
+connection of their own (``RecordQueries.scan_counts``), so that the map, the
 lists and the API never wait for them. Those counts are kept for
 :data:`RECOUNT_AFTER_MS` per filter: a crowd on the page, or a stream of new
 records, costs one count a minute, not one per visitor or per write. One count
@@ -123,8 +123,8 @@ async def _scanned(
 ) -> list[tuple[dict[str, str | None], int]]:
     if not page.applies_to(kind):
         return []
-    groups = await queries.scan_groups(page.query(kind), keys)
-    return [({k: _text(group.keys[k]) for k in keys}, group.count) for group in groups]
+    groups = await queries.scan_counts(page.query(kind), keys)
+    return [({k: _text(values[k]) for k in keys}, count) for values, count in groups]
 
 
 def _text(value: str | bytes | None) -> str | None:

@@ -13,19 +13,22 @@ The page is answered through the read gate and answer cache, so a crowd costs
 one computation per database change.
 """
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
+import jinja2
 from aiohttp import web
+from markupsafe import Markup
 
 from node.problems import BadParameter
 from node.state import CONFIG, NODE_KEY, STORE
 from node.web.chapters import Chapter, network_chapters
 from node.web.i18n import Catalog
 from node.web.map import map_context, map_state
-from node.web.mapsvg import Drawing
 from node.web.site import PUBLIC, SITE, html, public_page, render
+from node.web.templating import TEMPLATES
 from protocol.utc import utc_text
 from storage.filters import QueryFilter, QueryKind
 from storage.queries import RecordQueries
@@ -80,22 +83,35 @@ class SmallMap:
     the home page: no script, its points and cells link into the map.
 
     Drawing it reads as much as the map page does (clusters, cells, the extent),
-    far more than the rest of the home page, so a drawing is kept
-    :data:`REDRAW_AFTER_MS` per language: new records cost the home page a new
-    count, not a new map, and the small map may lag the map by that much."""
+    and writing out its SVG was half of what remained of the page, so the SVG is
+    kept, as markup, :data:`REDRAW_AFTER_MS` per language: new records cost the
+    home page a new count, not a new map, and the small map may lag the map by
+    that much. One drawing per language at a time; others wait for it."""
 
     def __init__(self, clock: Callable[[], int]) -> None:
         self._clock = clock
-        self._kept: dict[str, tuple[int, tuple[Drawing, str]]] = {}
+        self._kept: dict[str, tuple[int, asyncio.Future[Markup]]] = {}
 
-    async def drawn(self, request: web.Request, t: Catalog) -> tuple[Drawing, str]:
+    async def drawn(self, request: web.Request, t: Catalog) -> Markup:
         kept = self._kept.get(t.lang)
-        if kept is not None and self._clock() - kept[0] < REDRAW_AFTER_MS:
-            return kept[1]
+        if kept is None or self._clock() - kept[0] >= REDRAW_AFTER_MS:
+            kept = (self._clock(), asyncio.ensure_future(self._draw(request, t)))
+            self._kept[t.lang] = kept
+        try:
+            return await asyncio.shield(kept[1])
+        except BaseException:
+            if kept[1].done() and self._kept.get(t.lang) is kept:
+                del self._kept[t.lang]  # a failed drawing is not kept
+            raise
+
+    async def _draw(self, request: web.Request, t: Catalog) -> Markup:
         context = map_context(request, t, await map_state(request, t, "/map"), "/map")
-        drawing: tuple[Drawing, str] = (context["d"], context["summary"])
-        self._kept[t.lang] = (self._clock(), drawing)
-        return drawing
+        env: jinja2.Environment = request.app[TEMPLATES]
+        # The macro of an autoescaped template answers escaped markup.
+        macros = env.get_template("map_svg.html").make_module({"t": t})
+        svg = getattr(macros, "map_svg")(context["d"], context["summary"])  # noqa: B009
+        assert isinstance(svg, Markup)
+        return svg
 
 
 REDRAW_AFTER_MS: Final = 60_000

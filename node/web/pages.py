@@ -104,10 +104,27 @@ def status_page(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Answering:
+    """The question a report waits on, what the reporter typed, and the message id of what
+    was wrong with it."""
+
+    question: str | None = None
+    typed: str = ""
+    error: str | None = None
+
+
 def status_result_page(
-    request: web.Request, t: Catalog, status: str, receipt: str, token: str
+    request: web.Request,
+    t: Catalog,
+    status: str,
+    receipt: str,
+    token: str,
+    answering: Answering | None = None,
 ) -> str:
-    """A report's status, in words; its language switch sends the code again (``token``)."""
+    """A report's status, in words; its language switch sends the code again (``token``).
+    While a question waits, the question and the answer form (``answering``)."""
+    answering = answering or Answering()
     return render(
         request,
         "status_result.html",
@@ -116,7 +133,14 @@ def status_result_page(
         status=f"status.{RECEIPT_STATUS[status]}",
         receipt=receipt,
         token=token,
+        question=answering.question,
+        typed=answering.typed,
+        error=answering.error,
     )
+
+
+def answer_received_page(request: web.Request, t: Catalog) -> str:
+    return render(request, "answer_received.html", t, switch_to=None, nav="report")
 
 
 # Refusals.

@@ -4,7 +4,9 @@
     POST /report               a report, form-encoded; answers a page with the receipt code
     GET  /report/status        a form for a receipt code
     POST /report/status        that report's status in words, and nothing else; with
-                               ``show=receipt``, the receipt page again (its language switch)
+                               ``show=receipt``, the receipt page again (its language switch);
+                               a question the moderators asked, with a form for the answer
+    POST /report/answer        the reporter's answer, sealed to the moderators like a report
 
 The pages work in Tor Browser at its "Safest" setting: no script, no inline
 style, nothing from another origin (:mod:`node.security` sets the policy and
@@ -26,7 +28,9 @@ from aiohttp import web
 
 from node.abuse import RECEIPT_LIMITER, REPORT_LIMITER, RateLimiter, count_attempt, read_limited
 from node.connections import BodyTimeout
+from node.moderation.desk import MAX_ANSWER, Desk
 from node.moderation.submissions import (
+    ModerationConflict,
     SubmissionIn,
     SubmissionsClosed,
     accept,
@@ -47,7 +51,9 @@ from node.state import CONFIG, STORE
 from node.web.i18n import N_, Catalog, catalog
 from node.web.pages import (
     CONSENTS,
+    Answering,
     FormState,
+    answer_received_page,
     form_page,
     receipt_page,
     refusal_page,
@@ -284,4 +290,62 @@ async def check_status(request: web.Request) -> web.Response:
     if values.get("show") == "receipt":
         # The receipt page's language switch: the same page, in the language chosen.
         return _with_csrf(request, lambda token: receipt_page(request, t, receipt, token))
-    return _with_csrf(request, lambda token: status_result_page(request, t, status, receipt, token))
+    found = await _desk(request).question_for(receipt)
+    waiting = Answering(found[2].question) if found is not None and found[2] else None
+    return _with_csrf(
+        request, lambda token: status_result_page(request, t, status, receipt, token, waiting)
+    )
+
+
+@routes.post("/report/answer")
+async def send_answer(request: web.Request) -> web.Response:
+    """The reporter's answer to the moderators' question, sealed as the intake seals."""
+    t = catalog(request)
+    try:
+        values = await _read_form(
+            request, request.app[CONFIG].submissions.max_bytes, REPORT_LIMITER
+        )
+    except _Refused as refused:
+        return _refusal(request, t, refused, "/report/status")
+    t = catalog(request, values.get("lang"))
+    typed = values.get("receipt", "")
+    receipt = normalize_receipt(typed)
+    desk = _desk(request)
+    found = None if receipt is None else await desk.question_for(receipt)
+    if receipt is None or found is None:
+        error, status = (N_("status.bad"), 400) if receipt is None else (N_("status.unknown"), 404)
+        return _with_csrf(
+            request, lambda token: status_page(request, t, token, typed, error), status
+        )
+    _, current, question = found
+    answer = values.get("answer", "").strip()
+    if question is None or question.question is None:
+        return _with_csrf(
+            request,
+            lambda token: status_result_page(request, t, current, receipt, token),
+            409,
+        )
+    if not 0 < len(answer) <= MAX_ANSWER:
+        waiting = Answering(question.question, answer[:MAX_ANSWER], N_("answer.empty"))
+        return _with_csrf(
+            request,
+            lambda token: status_result_page(request, t, current, receipt, token, waiting),
+            400,
+        )
+    try:
+        await desk.answer(receipt, answer)
+    except SubmissionsClosed:
+        return _refusal(request, t, _Refused(503, "closed"), "/report/status")
+    except ModerationConflict:  # answered meanwhile, or decided
+        return _with_csrf(
+            request,
+            lambda token: status_result_page(request, t, current, receipt, token),
+            409,
+        )
+    return _respond(answer_received_page(request, t), 201)
+
+
+def _desk(request: web.Request) -> Desk:
+    """The desk's service over this node's store (it holds no state of its own)."""
+    store, config = request.app[STORE], request.app[CONFIG]
+    return Desk(store.submissions, store.desk, config.moderation.claim_minutes)

@@ -6,7 +6,10 @@ GET /tiles/data.geojson       the same features in a box at a zoom, as GeoJSON
 
 Both take the site's filters (:mod:`node.web.filters`), show the ``public``
 audience only, and go through the read gate and the answer cache like the pages
-(``ETag``, ``Cache-Control``, ``304``), so an HTTP cache in front carries a crowd.
+(``ETag``, ``Cache-Control``, ``304``), so an HTTP cache in front carries a crowd;
+their answers, and the incident groups they draw, may be up to ``[reads]
+max_age_s`` old while writes arrive (:class:`node.reads.Reads`, ``lag``), so a
+publisher writing does not make every tile be computed again per write.
 They live under ``/tiles/``, a machine path: bad input is a ``400``
 problem+json naming the parameter, never an HTML page. A tile outside the
 zoom's grid (``x`` or ``y`` of ``2**z`` or more) or beyond :data:`MAX_ZOOM` is a
@@ -30,7 +33,7 @@ from shapely.geometry import box as shapely_box
 from node.params import MAX_ZOOM
 from node.problems import BadParameter
 from node.readcache import Answer
-from node.reads import READS
+from node.reads import AS_OF, READS
 from node.state import CONFIG, STORE
 from node.web.filters import PageFilter, page_filter
 from node.web.geojson import EXTRA, geojson_answer, parse_view
@@ -137,7 +140,7 @@ async def _cached(
     request: web.Request, build: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
     reads = request.app[READS]
-    answer = await reads.answer(request, build, key=request.path_qs)
+    answer = await reads.answer(request, build, key=request.path_qs, lag=True)
     if isinstance(answer, Answer):
         return reads.respond(request, answer)
     return answer
@@ -163,7 +166,8 @@ async def _layers(
         found = await store.map.deployments(page.query("deployment"), zoom, box)
     minimum = request.app[SITE].min_incidents_per_cell
     if "incident" in kinds and page.applies_to("incident"):
-        cells = await store.map.area_cells(page.query("incident"), minimum)
+        cells, as_of, version = await store.map.area_cells_as_of(page.query("incident"), minimum)
+        request[AS_OF] = (as_of, version)
     else:
         cells = AreaCells(minimum, {}, 0)
     return found, cells

@@ -4,7 +4,9 @@ from functools import cache
 from typing import Any
 
 from node.api.openapi.caching import add_read_answers
+from node.api.openapi.campaign import campaign_paths
 from node.api.openapi.campaignsite import campaign_site_paths
+from node.api.openapi.desk import desk_paths, desk_schemas
 from node.api.openapi.narrowing import narrow_checked_fields
 from node.api.openapi.records import record_paths
 from node.api.openapi.schemas import record_schemas
@@ -16,14 +18,16 @@ from node.api.openapi.submissions import submission_paths
 
 @cache
 def openapi_document(version: str) -> dict[str, Any]:
-    schemas = {**record_schemas(), **submission_schemas()}
+    schemas = {**record_schemas(), **submission_schemas(), **desk_schemas()}
     narrow_checked_fields(schemas)
     paths = {
         **identity_paths(),
         **record_paths(),
+        **campaign_paths(),
         **operations_paths(),
         **federation_paths(),
         **submission_paths(),
+        **desk_paths(),
         **site_paths(),
         **campaign_site_paths(),
     }

@@ -19,15 +19,22 @@ _GEOHASH = "^[0-9b-hjkmnp-z]{1,6}$"
 # protocol.fields._http_url, with both Python's and ECMA-262's notion of whitespace.
 _HTTP_URL = f"^https?://[^{SPACE}/$.?#][^{SPACE}]*$"
 _REPORT_YEAR = "(199[0-9]|[2-9][0-9]{3})"
+_COUNTRY = f"({'|'.join(sorted(COUNTRY_CODES))})"
 
 _STRINGS: dict[str, dict[str, Any]] = {
     "country": {"enum": sorted(COUNTRY_CODES)},
     "area": {"pattern": _GEOHASH},
     "url": {"pattern": _HTTP_URL},
     "archived_url": {"pattern": _HTTP_URL},
-    "subject": {"pattern": f"^{KEY}$"},
-}
-_URL_LISTS = ("urls", "sources")
+    "website": {"pattern": _HTTP_URL},
+    # The campaign kinds' dates (protocol.fields.IsoDate) and ISO codes (protocol.campaign).
+    **{
+        name: {"pattern": f"^{YEAR}-{MONTH_DAY}$"}
+        for name in ("filed_on", "due_on", "on", "introduced", "passed", "effective",
+                     "opens_on", "closes_on", "received_on")
+    },
+}  # fmt: skip
+_URL_LISTS = ("urls", "sources", "links")
 
 
 def narrow_checked_fields(schemas: dict[str, Any]) -> None:
@@ -43,6 +50,10 @@ def narrow_checked_fields(schemas: dict[str, Any]) -> None:
                 field.setdefault("additionalProperties", False)
     schemas["PartialDate"] = _partial_date(schemas["PartialDate"])
     _narrow_membership(schemas["Membership"])
+    _narrow_policy(schemas["Policy"])
+    region = f"^{_COUNTRY}(-[A-Z0-9]{{1,3}})?"
+    _narrow_string(schemas["Jurisdiction"]["properties"]["code"], {"pattern": region + "$"})
+    _narrow_string(schemas["RecordsRequest"]["properties"]["law"], {"pattern": region + " [^ ]"})
     _narrow_report(schemas["SubmissionIn"])
 
 
@@ -76,7 +87,9 @@ def _partial_date(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def _narrow_membership(schema: dict[str, Any]) -> None:
-    """compromised_since_ms: required for revoke, and only for revoke."""
+    """subject: a key (a request's subject is text); compromised_since_ms: required for
+    revoke, and only for revoke."""
+    _narrow_string(schema["properties"]["subject"], {"pattern": f"^{KEY}$"})
     schema["if"] = {"properties": {"action": {"const": "revoke"}}}
     schema["then"] = {
         "required": ["compromised_since_ms"],
@@ -85,6 +98,12 @@ def _narrow_membership(schema: dict[str, Any]) -> None:
         },
     }
     schema["else"] = {"properties": {"compromised_since_ms": {"type": "null"}}}
+
+
+def _narrow_policy(schema: dict[str, Any]) -> None:
+    """A status other than not_recorded needs evidence."""
+    schema["if"] = {"not": {"properties": {"status": {"const": "not_recorded"}}}}
+    schema["then"] = {"required": ["evidence"], "properties": {"evidence": {"minItems": 1}}}
 
 
 def _narrow_report(schema: dict[str, Any]) -> None:

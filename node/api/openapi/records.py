@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from node.api.openapi.campaign import campaign_export_parameters
 from node.api.openapi.parts import (
     BAD_REQUEST,
     BEARER,
@@ -238,6 +239,7 @@ def _export_route() -> dict[str, Any]:
                         "schema": {"type": "string", "enum": list(EXPORT_KINDS)},
                     },
                     *filter_parameters(None),
+                    *campaign_export_parameters({p["name"] for p in filter_parameters(None)}),
                 ],
                 "responses": {
                     "200": {

@@ -9,6 +9,7 @@ from typing import Any
 from pydantic.json_schema import models_json_schema
 
 from node.api.openapi.parts import REF, closed_object, schema_ref
+from node.moderation.desk import QUEUE_FACETS
 from node.moderation.submissions import (
     REJECT_REASONS,
     RETRACT_REASONS,
@@ -22,7 +23,7 @@ SUBMISSION_ID = {"type": "string", "pattern": f"^{SUBMISSION_ID_PATTERN}$"}
 _NULLABLE_TEXT = {"type": ["string", "null"]}
 _MAX_REJECT = 500
 _RECEIPT = {"type": "string", "pattern": "^[A-Z2-9]{4}(-[A-Z2-9]{4}){4}$"}
-_RECORD_ID = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
+RECORD_ID = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
 
 
 def submission_schemas() -> dict[str, Any]:
@@ -49,7 +50,15 @@ def _report_schemas() -> dict[str, Any]:
         "ReceiptQuery": closed_object(["receipt"], {"receipt": _RECEIPT}),
         "ReceiptStatus": closed_object(
             ["status"],
-            {"status": {"enum": ["received", "published", "not_published", "withdrawn"]}},
+            {
+                "status": {
+                    "enum": ["received", "needs_info", "published", "not_published", "withdrawn"]
+                },
+                "question": {
+                    "type": "string",
+                    "description": "With needs_info: the moderators' question for the reporter.",
+                },
+            },
         ),
     }
 
@@ -69,6 +78,8 @@ def _submission_views() -> dict[str, Any]:
                 "reason",
                 "purged",
                 "key_ids",
+                "claim",
+                "duplicate_of",
             ],
             {
                 "id": SUBMISSION_ID,
@@ -81,10 +92,12 @@ def _submission_views() -> dict[str, Any]:
                     "occurred_on, country, city, agency, technology, category, consent.",
                 },
                 "decided_ms": {"type": ["integer", "null"]},
-                "record_id": {"oneOf": [_RECORD_ID, {"type": "null"}]},
+                "record_id": {"oneOf": [RECORD_ID, {"type": "null"}]},
                 "reason": _NULLABLE_TEXT,
                 "purged": {"type": "boolean"},
                 "key_ids": {"type": "array", "items": {"type": "string"}},
+                "claim": {"oneOf": [schema_ref("Claim"), {"type": "null"}]},
+                "duplicate_of": {"oneOf": [SUBMISSION_ID, RECORD_ID, {"type": "null"}]},
                 "sealed": {
                     "type": ["string", "null"],
                     "contentEncoding": "base64url",
@@ -93,15 +106,32 @@ def _submission_views() -> dict[str, Any]:
                 },
             },
         ),
+        "Claim": closed_object(
+            ["holder", "since_ms", "expires_ms"],
+            {
+                "holder": {"type": "string"},
+                "since_ms": {"type": "integer"},
+                "expires_ms": {"type": "integer"},
+            },
+        ),
         "SubmissionPage": closed_object(
-            ["submissions", "next_cursor", "counts"],
+            ["submissions", "next_cursor", "counts", "facets"],
             {
                 "submissions": {"type": "array", "items": schema_ref("SubmissionView")},
                 "next_cursor": _NULLABLE_TEXT,
-                "counts": {
-                    "type": "object",
-                    "additionalProperties": {"type": "integer", "minimum": 0},
-                },
+                "counts": closed_object(
+                    list(STATUSES), {s: {"type": "integer", "minimum": 0} for s in STATUSES}
+                ),
+                "facets": closed_object(
+                    list(QUEUE_FACETS),
+                    {
+                        name: {
+                            "type": "object",
+                            "additionalProperties": {"type": "integer", "minimum": 1},
+                        }
+                        for name in QUEUE_FACETS
+                    },
+                ),
             },
         ),
     }
@@ -122,7 +152,7 @@ def _decision_bodies() -> dict[str, Any]:
         ),
         "PublishResult": closed_object(
             ["record_id", "audience"],
-            {"record_id": _RECORD_ID, "audience": {"enum": list(AUDIENCES)}},
+            {"record_id": RECORD_ID, "audience": {"enum": list(AUDIENCES)}},
         ),
         "RetractRequest": closed_object(["reason"], {"reason": {"enum": list(RETRACT_REASONS)}}),
         "RetractResult": closed_object(
@@ -130,7 +160,7 @@ def _decision_bodies() -> dict[str, Any]:
             {
                 "record_ids": {
                     "type": "array",
-                    "items": _RECORD_ID,
+                    "items": RECORD_ID,
                     "description": "The retractions published, one for each record "
                     "published from the submission (its corrections too), newest first.",
                 }
@@ -189,31 +219,25 @@ def _moderator_schemas() -> dict[str, Any]:
             {
                 "entries": {
                     "type": "array",
-                    "items": closed_object(
-                        [
-                            "seq",
-                            "at_ms",
-                            "actor",
-                            "action",
-                            "submission",
-                            "record_id",
-                            "detail",
-                            "hash",
-                        ],
-                        {
-                            "seq": {"type": "integer", "minimum": 1},
-                            "at_ms": {"type": "integer"},
-                            "actor": {"type": "string"},
-                            "action": {"type": "string"},
-                            "submission": _NULLABLE_TEXT,
-                            "record_id": {"oneOf": [_RECORD_ID, {"type": "null"}]},
-                            "detail": {"type": "object"},
-                            "hash": {"type": "string", "contentEncoding": "base64url"},
-                        },
-                    ),
+                    "items": AUDIT_ENTRY,
                 },
                 "intact": {"type": "boolean"},
                 "first_broken_seq": {"type": ["integer", "null"]},
             },
         ),
     }
+
+
+AUDIT_ENTRY = closed_object(
+    ["seq", "at_ms", "actor", "action", "submission", "record_id", "detail", "hash"],
+    {
+        "seq": {"type": "integer", "minimum": 1},
+        "at_ms": {"type": "integer"},
+        "actor": {"type": "string"},
+        "action": {"type": "string"},
+        "submission": _NULLABLE_TEXT,
+        "record_id": {"oneOf": [RECORD_ID, {"type": "null"}]},
+        "detail": {"type": "object"},
+        "hash": {"type": "string", "contentEncoding": "base64url"},
+    },
+)

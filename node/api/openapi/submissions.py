@@ -12,6 +12,7 @@ from node.api.openapi.parts import (
     schema_ref,
 )
 from node.api.openapi.submission_schemas import SUBMISSION_ID
+from node.moderation.desk import QUEUE_FILTERS
 from node.moderation.submissions import SubmissionIn
 from storage.submissions import STATUSES
 
@@ -31,7 +32,7 @@ _SUBMISSION_ID_PARAMETER = {
 _CURSOR_PATTERN = "^[0-9]{1,18}$"
 _MAX_AFTER = 2**62
 # Why the report form refuses a post, by status.
-_REFUSED = {
+REFUSED = {
     "400": "A malformed request, explained on the page",
     "403": "The form's CSRF token is missing or wrong, or another site sent it",
     "413": "The form is over the size accepted",
@@ -57,12 +58,12 @@ def _form_paths() -> dict[str, Any]:
                 "The public report form (works without JavaScript)",
                 {"200": "Form", "503": "The node has no moderator keys yet and takes no reports"},
             ),
-            "post": _form_post(
+            "post": form_post(
                 "reportSubmit",
                 "Send a report from the form; the page shows the receipt code",
                 {
                     "201": "Receipt page",
-                    **_REFUSED,
+                    **REFUSED,
                     "422": "The form again, each wrong field explained",
                     "503": "The node has no moderator keys yet and takes no reports",
                 },
@@ -73,13 +74,13 @@ def _form_paths() -> dict[str, Any]:
             "get": _html_page(
                 "reportStatusForm", "A form to check a report's status", {"200": "Form"}
             ),
-            "post": _form_post(
+            "post": form_post(
                 "reportStatus",
                 "The status of the report with this receipt code",
                 {
                     "200": "The status, in words; with show=receipt, the receipt page again "
                     "(the receipt page's language switch)",
-                    **_REFUSED,
+                    **REFUSED,
                     "400": "Not a receipt code; the form again, explained",
                     "404": "No report has this receipt code; the form again",
                 },
@@ -119,6 +120,7 @@ def _reporting_routes() -> dict[str, Any]:
                 "parameters": [
                     query_parameter("status", None, {"enum": list(STATUSES)}),
                     query_parameter("kind", None, {"enum": ["incident", "deployment"]}),
+                    *_queue_filters(),
                     query_parameter(
                         "limit", None, {"type": "integer", "minimum": 1, "maximum": 500}
                     ),
@@ -150,6 +152,18 @@ def _reporting_routes() -> dict[str, Any]:
             }
         },
     }
+
+
+def _queue_filters() -> list[dict[str, Any]]:
+    """The queue's facet filters (each repeatable), received day range and sort."""
+    text = {"type": "string", "maxLength": 200}
+    day = {"type": "string", "format": "date"}
+    return [
+        *(query_parameter(name, "Repeat for any of several", text) for name in QUEUE_FILTERS),
+        query_parameter("received_from", None, day),
+        query_parameter("received_to", None, day),
+        query_parameter("sort", None, {"enum": ["oldest", "newest"]}),
+    ]
 
 
 def _decision_routes() -> dict[str, Any]:
@@ -265,7 +279,7 @@ def _html_page(operation_id: str, summary: str, statuses: dict[str, str]) -> dic
     }
 
 
-def _form_post(
+def form_post(
     operation_id: str, summary: str, statuses: dict[str, str], fields: list[str]
 ) -> dict[str, Any]:
     """A form post: the CSRF token of the form page, the language, and the form's fields."""

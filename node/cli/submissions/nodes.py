@@ -21,6 +21,7 @@ from node.moderation.service import Moderation, record_publisher
 from node.moderation.submissions import SubmissionError, submission_view
 from protocol.errors import ProtocolError
 from protocol.keys import b64url_encode
+from storage.queue import QueueFilter, queue_page
 from storage.store import Store
 from storage.submissions import AuditEntry
 
@@ -72,6 +73,7 @@ class LocalNode:
         self._moderation = moderation
         self._retention_days = retention_days
         self._actor = cli_actor()
+        self.claim_minutes = 30
 
     @classmethod
     async def open(cls, data_dir: DataDir) -> "LocalNode":
@@ -84,13 +86,26 @@ class LocalNode:
             limits=config.limits.limits(),
             clock=store.clock,
         )
-        moderation = Moderation(store.submissions, store.records, publisher)
-        return cls(store, moderation, config.submissions.retention_days)
+        moderation = Moderation(store.submissions, store.records, publisher, claims=store.desk)
+        node = cls(store, moderation, config.submissions.retention_days)
+        node.claim_minutes = config.moderation.claim_minutes
+        return node
+
+    @property
+    def store(self) -> Store:
+        return self._store
+
+    @property
+    def actor(self) -> str:
+        return self._actor
 
     async def submissions(self, status: str | None, kind: str | None, limit: int) -> dict[str, Any]:
-        page = await self._store.submissions.page(status=status, kind=kind, limit=limit)
+        page = await queue_page(self._store.db, QueueFilter(status=status, kind=kind), limit=limit)
+        claims = await self._store.desk.live_claims([s.id for _, s in page])
         return {
-            "submissions": [submission_view(s, with_sealed=False) for _, s in page],
+            "submissions": [
+                submission_view(s, with_sealed=False, claim=claims.get(s.id)) for _, s in page
+            ],
             "counts": await self._store.submissions.counts(),
         }
 
@@ -173,7 +188,7 @@ class RemoteNode:
         )
         return cls(url.rstrip("/"), session)
 
-    async def _call(
+    async def call(
         self,
         method: str,
         path: str,
@@ -209,19 +224,19 @@ class RemoteNode:
         items: list[dict[str, Any]] = []
         while True:
             query["limit"] = str(min(_PAGE, limit - len(items)))
-            answer = await self._call("GET", "/api/v1/submissions", params=query)
+            answer = await self.call("GET", "/api/v1/submissions", params=query)
             items.extend(answer["submissions"])
             if answer.get("next_cursor") is None or len(items) >= limit:
                 return {"submissions": items, "counts": answer["counts"]}
             query["cursor"] = str(answer["next_cursor"])
 
     async def get(self, submission_id: str) -> dict[str, Any]:
-        return await self._call("GET", f"/api/v1/submissions/{submission_id}")
+        return await self.call("GET", f"/api/v1/submissions/{submission_id}")
 
     async def record_audience(self, record_id: str) -> str | None:
         """The audience of a record the node holds; a moderator token reads them all."""
         try:
-            answer = await self._call("GET", f"/api/v1/records/{record_id}")
+            answer = await self.call("GET", f"/api/v1/records/{record_id}")
         except CommandFailed:
             return None
         audience = answer.get("audience")
@@ -230,7 +245,7 @@ class RemoteNode:
     async def publish(
         self, submission_id: str, audience: str, body: dict[str, Any]
     ) -> dict[str, Any]:
-        return await self._call(
+        return await self.call(
             "POST",
             f"/api/v1/submissions/{submission_id}/publish",
             payload={"audience": audience, "body": body},
@@ -241,7 +256,7 @@ class RemoteNode:
         rejected: list[str] = []
         skipped: dict[str, str] = {}
         for start in range(0, len(ids), _PAGE):  # the API takes at most 500 at once
-            answer = await self._call(
+            answer = await self.call(
                 "POST",
                 "/api/v1/submissions/reject",
                 payload={"ids": ids[start : start + _PAGE], "reason": reason},
@@ -251,20 +266,20 @@ class RemoteNode:
         return {"rejected": rejected, "skipped": skipped}
 
     async def retract(self, submission_id: str, reason: str) -> dict[str, Any]:
-        return await self._call(
+        return await self.call(
             "POST", f"/api/v1/submissions/{submission_id}/retract", payload={"reason": reason}
         )
 
     async def purge(self, retention_days: int | None) -> dict[str, Any]:
         payload = {} if retention_days is None else {"retention_days": retention_days}
-        return await self._call("POST", "/api/v1/submissions/purge", payload=payload)
+        return await self.call("POST", "/api/v1/submissions/purge", payload=payload)
 
     async def audit(self) -> dict[str, Any]:
         entries: list[dict[str, Any]] = []
         while True:
             after = str(entries[-1]["seq"] if entries else 0)
             query = {"after": after, "limit": str(_AUDIT_PAGE)}
-            answer = await self._call("GET", "/api/v1/audit", params=query)
+            answer = await self.call("GET", "/api/v1/audit", params=query)
             entries.extend(answer["entries"])
             if len(answer["entries"]) < _AUDIT_PAGE:
                 return {**answer, "entries": entries}

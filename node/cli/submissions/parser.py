@@ -5,6 +5,7 @@ from pathlib import Path
 
 from node.cli.registrar import Registrar
 from node.cli.submissions import decisions, reading
+from node.cli.submissions.desk import register_desk
 from node.cli.submissions.nodes import TOKEN_ENV
 from node.moderation.submissions import REJECT_REASONS, RETRACT_REASONS
 from protocol.envelope import AUDIENCES
@@ -16,11 +17,13 @@ VERIFICATIONS = ("unverified", "corroborated", "verified")
 
 
 def register(cli: Registrar) -> None:
-    """Add ``submissions list|show|publish|reject|retract|purge|audit``."""
+    """Add ``submissions list|show|publish|reject|retract|purge|audit``, and the desk's
+    ``claim|release|note|ask|duplicate|history`` (:mod:`.desk`)."""
     submissions = cli.group(
         "submissions",
-        "Review reports from the public: list, read, publish, reject, retract; purge private "
-        "parts; check the audit log. Works on a data directory (--data-dir) or on a running "
+        "Review reports from the public: list, read, publish, reject, retract; claim, note, "
+        "ask the reporter, mark duplicates; purge private parts; check the audit log. Works "
+        "on a data directory (--data-dir) or on a running "
         f"node (--node URL with a moderator token in ${TOKEN_ENV}).",
     )
     _add_list(submissions)
@@ -30,6 +33,7 @@ def register(cli: Registrar) -> None:
     _add_retract(submissions)
     _add_purge(submissions)
     _add_audit(submissions)
+    register_desk(submissions, _node_options)
 
 
 def _node_options(sub: argparse.ArgumentParser) -> None:

@@ -1,0 +1,183 @@
+"""How stale the map's tiles and GeoJSON may be while writes arrive, on an injected clock.
+
+A tile, a GeoJSON view and the incident groups behind them may show data up to
+``[reads] max_age_s`` old (what their ``Cache-Control`` allows anyway), so a
+stream of writes costs one computation per tile per ``max_age_s``, not one per
+write. These tests hold the node's clock still and move it by hand (no sleeps):
+a new or retracted record shows on the map no later than ``max_age_s`` after it
+was written, whichever answer (a tile, a view, another filter) first read it,
+and a crowd asking for one stale tile computes it once.
+"""
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import mapbox_vector_tile
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+import node.web.tiles
+from node.app import create_app
+from node.datadir import DataDir
+from tests.conftest import ClientFactory, NodeClient
+from tests.factories import deployment_body, incident_body
+from tests.nodeapp import put
+from tests.test_map_tiles import tile_of
+
+START_MS = 1_800_000_000_000
+LONDON = (515_074_000, -1_278_000)
+# Three incidents in gcpvj0: a group the map shows (the minimum is 3).
+CELL = "gcpvj0"
+Z = 10
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.ms = START_MS
+
+    def __call__(self) -> int:
+        return self.ms
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+async def started(aiohttp_client: ClientFactory, data_dir: DataDir, clock: Clock) -> NodeClient:
+    app: web.Application = create_app(
+        data_dir.load_config(), data_dir.load_key(), data_dir.database, clock=clock
+    )
+    client: NodeClient = await aiohttp_client(app)
+    return client
+
+
+def server(client: NodeClient) -> TestServer:
+    assert isinstance(client.server, TestServer)
+    return client.server
+
+
+async def decoded(client: NodeClient, url: str) -> dict[str, Any]:
+    answer = await client.get(url)
+    assert answer.status == 200, await answer.text()
+    assert answer.headers["Cache-Control"] == "public, max-age=1"
+    tile: dict[str, Any] = mapbox_vector_tile.decode(
+        await answer.read(), default_options={"y_coord_down": True}
+    )
+    return tile
+
+
+def point_ids(tile: dict[str, Any]) -> set[str]:
+    return {f["properties"]["id"] for f in tile.get("deployments", {}).get("features", [])}
+
+
+def cells(tile: dict[str, Any]) -> dict[str, int]:
+    features = tile.get("incidents", {}).get("features", [])
+    return {f["properties"]["cell"]: f["properties"]["count"] for f in features}
+
+
+async def view_cells(client: NodeClient) -> dict[str, int]:
+    answer = await client.get("/tiles/data.geojson", params={"bbox": "-1,51,0,52", "zoom": str(Z)})
+    assert answer.status == 200, await answer.text()
+    features = (await answer.json())["features"]
+    return {
+        f["properties"]["cell"]: f["properties"]["count"]
+        for f in features
+        if f["properties"]["layer"] == "incidents"
+    }
+
+
+async def test_a_new_or_retracted_camera_shows_on_a_tile_within_max_age(
+    aiohttp_client: ClientFactory, data_dir: DataDir, clock: Clock
+) -> None:
+    client = await started(aiohttp_client, data_dir, clock)
+    lat, lon = LONDON
+    first = await put(
+        server(client), "public", "deployment", deployment_body(lat_e7=lat, lon_e7=lon)
+    )
+    x, y = tile_of(lat, lon, 14)
+    url = f"/tiles/14/{x}/{y}.mvt"
+    assert point_ids(await decoded(client, url)) == {first.hex()}
+    second = await put(
+        server(client), "public", "deployment", deployment_body(lat_e7=lat + 100, lon_e7=lon)
+    )
+    await put(server(client), "public", "retraction", {"target": first.hex(), "reason": "error"})
+    private = await put(
+        server(client), "network", "deployment", deployment_body(lat_e7=lat + 200, lon_e7=lon)
+    )
+    clock.ms += 749  # the tile's data was read 749 ms ago: served as it was
+    assert point_ids(await decoded(client, url)) == {first.hex()}
+    clock.ms += 250  # 999 ms: served as it was, and read again meanwhile
+    assert point_ids(await decoded(client, url)) == {first.hex()}
+    deadline = asyncio.get_running_loop().time() + 10
+    while point_ids(await decoded(client, url)) != {second.hex()}:
+        assert asyncio.get_running_loop().time() < deadline, "the tile was never refreshed"
+    clock.ms += 1  # max_age: the retraction applied, the new camera shown, in any case
+    assert point_ids(await decoded(client, url)) == {second.hex()}
+    assert private.hex() not in point_ids(await decoded(client, url))
+    # Nothing written since: the answer stays current without being computed again.
+    clock.ms += 5_000
+    again = await client.get(url)
+    assert again.status == 200
+    assert point_ids(await decoded(client, url)) == {second.hex()}
+
+
+async def test_incident_groups_lag_at_most_max_age_whichever_answer_read_them(
+    aiohttp_client: ClientFactory, data_dir: DataDir, clock: Clock
+) -> None:
+    client = await started(aiohttp_client, data_dir, clock)
+    ids = [
+        await put(server(client), "public", "incident", incident_body(area=CELL, country="GB"))
+        for _ in range(3)
+    ]
+    x, y = tile_of(*LONDON, Z)
+    url = f"/tiles/{Z}/{x}/{y}.mvt"
+    assert cells(await decoded(client, url)) == {CELL: 3}
+    # 400 ms later an incident is retracted: its group falls below the minimum.
+    clock.ms += 400
+    await put(server(client), "public", "retraction", {"target": ids[0].hex(), "reason": "error"})
+    # A view and a tile not asked for before are computed now, from the groups read
+    # 400 ms ago (the map never recomputes them per write) ...
+    assert await view_cells(client) == {CELL: 3}
+    incidents_only = f"{url}?kind=incident"
+    assert cells(await decoded(client, incidents_only)) == {CELL: 3}
+    # ... so they are as old as those groups, and are computed again when those are
+    # max_age old, not max_age after they were themselves computed.
+    clock.ms += 600
+    assert cells(await decoded(client, incidents_only)) == {}
+    assert cells(await decoded(client, url)) == {}
+    assert await view_cells(client) == {}
+
+
+async def test_a_crowd_asking_for_a_stale_tile_computes_it_once(
+    aiohttp_client: ClientFactory,
+    data_dir: DataDir,
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    client = await started(aiohttp_client, data_dir, clock)
+    lat, lon = LONDON
+    await put(server(client), "public", "deployment", deployment_body(lat_e7=lat, lon_e7=lon))
+    encoded: list[int] = []
+    encode: Callable[..., bytes] = node.web.tiles.encode_tile
+
+    def counted(*args: Any) -> bytes:
+        encoded.append(1)
+        return encode(*args)
+
+    monkeypatch.setattr(node.web.tiles, "encode_tile", counted)
+    x, y = tile_of(lat, lon, 14)
+    url = f"/tiles/14/{x}/{y}.mvt"
+    await decoded(client, url)
+    for _ in range(3):  # writes within max_age: the tile is not computed again
+        await put(server(client), "public", "deployment", deployment_body(lat_e7=lat, lon_e7=lon))
+        await decoded(client, url)
+    assert len(encoded) == 1
+    clock.ms += 1_000
+    answers = await asyncio.gather(*(client.get(url) for _ in range(16)))
+    assert {answer.status for answer in answers} == {200}
+    assert len({answer.headers["ETag"] for answer in answers}) == 1
+    assert len(encoded) == 2
+    assert len(point_ids(await decoded(client, url))) == 4
