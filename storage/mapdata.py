@@ -111,7 +111,7 @@ class MapData:
         self._db = db
         self.clock = clock
         # How old the incident groups may be when asked with ``lag`` (the node's
-        # ``[reads] max_age_s``; 0: recomputed whenever the database changed).
+        # ``[site] map_max_age_s``; 0: recomputed whenever the database changed).
         self.max_age_ms = max_age_ms
         self._cells: OrderedDict[tuple[QueryFilter, int], _KeptCells] = OrderedDict()
         self._refreshing: dict[tuple[QueryFilter, int], asyncio.Future[None]] = {}
