@@ -39,6 +39,7 @@ of 500 records does not hold up every other connection while it is encoded.
 
 import asyncio
 import json
+import zlib
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -206,7 +207,7 @@ class Reads:
         if lag >= 0:
             cached = self.cache.get(key)
             if cached is not None and self.fresh(cached, age_s):
-                if self._due(cached, age_s) and key not in self._refreshing:
+                if self._due(key, cached, age_s) and key not in self._refreshing:
                     self._refresh(request, handler, key, lag)
                 return cached
             pending = self._inflight.get((key, None))
@@ -225,10 +226,13 @@ class Reads:
                 return self.cache.confirm(key, cached, now) if lag >= 0 else cached
             return await self._computed_once(request, handler, key, version, lag)
 
-    def _due(self, answer: Answer, max_age_s: int) -> bool:
-        """Whether a lagging answer is past three quarters of ``max_age_s``: time to
-        refresh it (sooner would compute each busy tile more than once per max_age)."""
-        return 4 * (self.clock() - answer.computed_ms) >= 3 * max_age_s * 1000
+    def _due(self, key: str, answer: Answer, max_age_s: int) -> bool:
+        """Whether a lagging answer is old enough to refresh: past a point from half to
+        three quarters of ``max_age_s``, fixed per key, so tiles computed together (a
+        map's first visitors) are not all refreshed at once, and each refresh has a
+        quarter of the bound or more to finish before its copy expires."""
+        spread = zlib.crc32(key.encode()) % 1024  # 0..1023: where in that quarter
+        return 4096 * (self.clock() - answer.computed_ms) >= (2048 + spread) * max_age_s * 1000
 
     def _refresh(self, request: web.Request, handler: Handler, key: str, lag: int) -> None:
         """Recompute a lagging answer in the background while its copy is still served
