@@ -176,7 +176,7 @@ class SiteSection(Section):
     # How old the map's tiles and GeoJSON (and the incident groups they draw) may be
     # while writes arrive, and their Cache-Control max-age: a new, changed or retracted
     # record shows on the map at most this many seconds after it was written (docs/site.md).
-    map_max_age_s: Annotated[int, Field(ge=1, le=300)] = 30
+    map_max_age_s: Annotated[int, Field(ge=1, le=300)] = 10
     # "outlines" (Natural Earth country outlines shipped with banscan) or
     # "pmtiles:FILE", a PMTiles extract in the data directory's basemap/ folder (docs/site.md).
     basemap: BasemapName = "outlines"

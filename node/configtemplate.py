@@ -118,7 +118,7 @@ min_incidents_per_cell = 3
 # Seconds the map's tiles may lag behind new writes (and be cached): a new or
 # retracted camera shows on the map at most this long after it was written.
 # Longer lets a busy map serve many more visitors while records arrive.
-map_max_age_s = 30
+map_max_age_s = 10
 # "outlines" (country outlines shipped with banscan) or "pmtiles:FILE" for a
 # PMTiles extract placed in the data directory's basemap/ folder.
 basemap = "outlines"
