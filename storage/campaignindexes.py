@@ -30,6 +30,9 @@ from typing import Final
 POLICY_PLACE: Final = "records_policy_place"
 AGENCY_NAME: Final = "records_agency_name"
 REQUEST_STATE: Final = "records_request_state"
+# Made by migration 12 (storage.campaign): current records by the agency they point at.
+# Without statistics SQLite prefers walking every deployment newest first to it.
+AGENCY_REF: Final = "records_agency_ref"
 MIGRATION: Final = """
     CREATE INDEX records_policy_place ON records (
         country, region, city, audience, category, status,

@@ -262,15 +262,16 @@ class CampaignReads:
         return found
 
     async def points(
-        self, condition: Condition, limit: int
+        self, condition: Condition, limit: int, index: str | None = None
     ) -> list[tuple[int, int, bytes, str, str | None]]:
         """Up to ``limit`` current deployments with a place, newest first: (lat_e7,
-        lon_e7, id, status, frt), from columns only."""
+        lon_e7, id, status, frt), from columns only; through ``index`` when given."""
         where, params = self._where(("deployment",), condition)
         sql = statement(
-            "SELECT r.lat_e7, r.lon_e7, r.id, r.status, r.frt FROM records r"
+            "SELECT r.lat_e7, r.lon_e7, r.id, r.status, r.frt FROM records r{indexed}"
             " WHERE {where} AND r.lat_e7 IS NOT NULL ORDER BY r.created_ms DESC, r.rid DESC"
             " LIMIT ?",
+            indexed=f" INDEXED BY {index}" if index else "",
             where=where,
         )
         async with self._db.reader.execute(sql, (*params, limit)) as cursor:

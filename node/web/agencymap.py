@@ -21,6 +21,7 @@ from node.web.mapsvg import Drawing, drawing
 from node.web.mapview import MapView
 from protocol.countries import COUNTRY_CODES
 from storage.areacells import precision_for_zoom, suppress
+from storage.campaignindexes import AGENCY_REF
 from storage.campaignreads import CampaignReads, Condition
 
 MAX_POINTS: Final = 300
@@ -48,7 +49,7 @@ async def agency_map(
 ) -> AgencyMap | None:
     """The drawing of what points at ``refs``; None when nothing can be drawn."""
     condition = Condition().within("r.agency_ref", refs)
-    found = await reads.points(condition, MAX_POINTS)
+    found = await reads.points(condition, MAX_POINTS, index=AGENCY_REF)
     # No "area IS NOT NULL" term: with it SQLite walks the map's partial area index
     # (every incident with an area) instead of the agency's few through agency_ref.
     counts = await reads.groups("incident", Condition().within("r.agency_ref", refs), ["r.area"])

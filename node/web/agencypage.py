@@ -29,7 +29,7 @@ from node.web.i18n import N_, Catalog
 from node.web.recordview import RecordView, partial_date, place
 from protocol.campaign import AgencyProfile, split_region
 from protocol.kinds import Deployment, Incident, decode_body
-from storage.campaignindexes import POLICY_PLACE
+from storage.campaignindexes import AGENCY_REF, POLICY_PLACE
 from storage.campaignreads import (
     AgencyCounts,
     CampaignReads,
@@ -102,13 +102,14 @@ async def agency_sections(
         for name in vars(counts):
             setattr(counts, name, getattr(counts, name) + getattr(found, name))
     pointing = Condition().within("r.agency_ref", refs)
-    cameras = await reads.rows("deployment", pointing, NEWEST, SHOWN)
-    incidents = await reads.rows("incident", pointing, NEWEST, SHOWN)
+    # Through agency_ref: SQLite would otherwise walk every camera newest first.
+    cameras = await reads.rows("deployment", pointing, NEWEST, SHOWN, index=AGENCY_REF)
+    incidents = await reads.rows("incident", pointing, NEWEST, SHOWN, index=AGENCY_REF)
     country, region = split_region(agency.jurisdiction.code)
     policies = await covering_policies(reads, pointing, country, region, agency.jurisdiction.city)
     order, order_params = requests_order(today)
     requests = await reads.rows(
-        "records_request", pointing, order, SHOWN, order_params=order_params
+        "records_request", pointing, order, SHOWN, order_params=order_params, index=AGENCY_REF
     )
     opened = open_condition(today)
     actions = await reads.rows(
@@ -116,6 +117,7 @@ async def agency_sections(
         Condition([*pointing.clauses, *opened.clauses], [*pointing.params, *opened.params]),
         ACTIONS_ORDER,
         SHOWN,
+        index=AGENCY_REF,
     )
     nearby = []
     if not actions:
@@ -154,7 +156,7 @@ async def covering_policies(
     country, its region, its city), at most :data:`SHOWN`: two reads, each through
     an index (``agency_ref``; current policies by place), rather than one OR of both
     that SQLite could only answer by reading every policy."""
-    own = await reads.rows("policy", pointing, NEWEST, SHOWN)
+    own = await reads.rows("policy", pointing, NEWEST, SHOWN, index=AGENCY_REF)
     around = Condition().equal("r.country", country)
     around.add("(r.region IS NULL OR r.region = ?)", [region])
     around.add("(r.city IS NULL OR r.city = ?)", [city])
