@@ -73,6 +73,7 @@ def review_context(
     published = draft.fields.get("summary", "")
     kind = opened.view["kind"]
     return {
+        "kind": kind,
         "draft": draft,
         "checked": checked,
         "unreviewed": draft.unreviewed(),
@@ -116,6 +117,11 @@ async def _page(
         point_confirmed=point_confirmed,
         audience=audience,
         default=await desk.default_audience(opened.view["kind"]),
+    )
+    desk.previewed[submission_id] = (
+        context["kind"],
+        context["checked"].signed,
+        context["audience"],
     )
     try:
         candidates = await desk.api.candidates(submission_id, draft.fields.get("area") or None)
@@ -219,6 +225,11 @@ async def preview(request: web.Request) -> web.Response:
         audience=audience,
         default=await desk.default_audience(opened.view["kind"]),
     )
+    desk.previewed[submission_id] = (
+        context["kind"],
+        context["checked"].signed,
+        context["audience"],
+    )
     t = catalog(request)
     parts = (
         request.app[TEMPLATES]
@@ -228,7 +239,6 @@ async def preview(request: web.Request) -> web.Response:
     return web.json_response(
         {
             "signed": str(parts.signed()),  # type: ignore[attr-defined]
-            "public": str(parts.public()),  # type: ignore[attr-defined]
             "diff": str(parts.diff()),  # type: ignore[attr-defined]
             "unreviewed": context["unreviewed"],
             "problems": context["checked"].problems,

@@ -52,6 +52,9 @@ class Desk:
     me: str | None = None  # the holder name the node gives this desk's claims
     claimed_at: dict[str, float] = field(default_factory=dict)  # monotonic seconds
     audiences: dict[str, str] | None = None  # the node's default audience per kind
+    # Per report, the draft last previewed (kind, body or None, audience), for the framed
+    # view of it as the public site will show it (node.desk.sitepreview).
+    previewed: dict[str, tuple[str, dict[str, Any] | None, str]] = field(default_factory=dict)
 
     async def default_audience(self, kind: str) -> str:
         """The audience the node says a first publication of ``kind`` goes to by default
