@@ -243,6 +243,7 @@ async def test_a_moderator_works_through_the_queue_in_the_desk(
                 await page.set_viewport_size({"width": 1280, "height": 900})
                 await page.click("#publish")
                 record_id = (await page.locator("#record-id").inner_text()).strip()
+                assert await page.locator("#record-audience").inner_text() == "public: everyone"
                 await screenshot(page, "desk-published")
 
                 async with http.get(f"{node.url}/incidents/{record_id}") as response:

@@ -47,7 +47,7 @@ _HEADERS: Final = {
 }
 # A handler sets ``request[FRAMED] = True`` on the one page the desk frames in itself (the
 # draft as the public site shows it): it may be framed by the desk, never by another origin.
-FRAMED: Final = "desk_framed"
+FRAMED: Final = web.RequestKey("desk_framed", bool)
 _FRAMED_HEADERS: Final = {
     **_HEADERS,
     "Content-Security-Policy": POLICY.replace("frame-ancestors 'none'", "frame-ancestors 'self'"),
