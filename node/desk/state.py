@@ -17,7 +17,7 @@ from aiohttp import web
 from markupsafe import Markup
 
 from node.desk.guard import Guard
-from node.desk.nodeapi import NodeApi
+from node.desk.nodeapi import NodeApi, NodeError
 from node.web.i18n import CATALOGS, Catalog, choose_language
 from protocol.keys import b64url_decode, b64url_encode
 from protocol.sealing import ModeratorKey, ModeratorPublicKey, SealingError, seal
@@ -60,7 +60,10 @@ class Desk:
         """The audience the node says a first publication of ``kind`` goes to by default
         (asked once; a node too old to say gets :data:`DEFAULT_AUDIENCE`)."""
         if self.audiences is None:
-            said = await self.api.default_audience()
+            try:
+                said = await self.api.default_audience()
+            except NodeError:  # asked again next time; meanwhile the narrowest usual default
+                return DEFAULT_AUDIENCE.get(kind, DEFAULT_AUDIENCE["incident"])
             self.audiences = {**DEFAULT_AUDIENCE, **said}
         return self.audiences.get(kind, DEFAULT_AUDIENCE["incident"])
 
