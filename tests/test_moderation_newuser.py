@@ -17,6 +17,7 @@ from node.moderation.keyfile import save_moderator_key
 from node.web.report import submission_payload
 from tests.moderating import ALICE, new_node, submit
 from tests.nodeproc import banscan, running_node
+from tests.test_cli_desk import cli, good
 
 SUMMARY = "Live facial recognition used in a stop at Leeds station."
 
@@ -244,22 +245,29 @@ def test_the_hint_keygen_prints_runs_as_written(tmp_path: Path) -> None:
     assert "added moderator key" in done.stdout
 
 
-def test_a_widening_correction_through_a_running_node(node_dir: Path, alice_key: Path) -> None:
-    token = ok("token", "create", "--data-dir", str(node_dir), "--role", "moderator").strip()
+def test_a_widening_correction_through_a_running_node(
+    node_dir: Path,
+    alice_key: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Through a node's API: the node is a real process, reached over HTTP; the commands
+    run in this process (each as a child process would cost seconds on a loaded machine)."""
+    token = good(capsys, "token", "create", "--data-dir", str(node_dir), "--role", "moderator")
     # An incident: its default audience (the node's, network here) is narrower than public.
     [camera] = submit(node_dir, report())
     with running_node(node_dir) as node:
         remote = ("--node", node.url, "--key", str(alice_key), "--summary", SUMMARY)
-        env = {"BANSCAN_TOKEN": token}
-        first = ok("submissions", "publish", camera, *remote, env=env)
+        monkeypatch.setenv("BANSCAN_TOKEN", token.strip())
+        first = good(capsys, "submissions", "publish", camera, *remote)
         assert "audience network: the node's default for an incident" in first
-        kept = ok("submissions", "publish", camera, *remote, env=env)
+        kept = good(capsys, "submissions", "publish", camera, *remote)
         assert "(network)" in kept
         assert "that of the record it corrects" in kept
-        widened = ok("submissions", "publish", camera, *remote, "--audience", "public", env=env)
+        widened = good(capsys, "submissions", "publish", camera, *remote, "--audience", "public")
         assert "(public)" in widened
-        narrowed = banscan(
-            "submissions", "publish", camera, *remote, "--audience", "coordinators", env=env
+        narrowed = cli(
+            capsys, "submissions", "publish", camera, *remote, "--audience", "coordinators"
         )
         assert narrowed.returncode == 1
         assert "cannot narrow the audience" in narrowed.stderr
