@@ -280,11 +280,11 @@ def measure(args: argparse.Namespace) -> int:
         print(f"ingesting with {clients} client(s), batches of {args.batch} ...", flush=True)
         windows, errors = grow(corpus, args.code, args.stored, args.records, args.batch, clients)
         base = {w.stored: w for w in reversed(windows)}
-        empty = windows[0].rate if windows else 0.0
+        empty = {w.code: w.rate for w in reversed(windows)}  # each tree's first window
         for window in windows:
             lines.extend(report_window(window, clients, verify_2, base[window.stored]))
-            if window.stored and window.code == windows[0].code and empty:
-                ratio = window.rate / empty
+            if window.stored and empty[window.code]:
+                ratio = window.rate / empty[window.code]
                 lines.append(
                     row(
                         "    rate vs the empty node",

@@ -21,7 +21,9 @@ measures with an analyst token, after warm-up and over several repetitions:
   with the node's peak RSS;
 - the database size per record, after a checkpoint.
 
-Each figure is printed next to its target in issue 5. A route the node does
+``--agency-page SCALE`` instead times an agency page's queries over the
+campaign kinds (:mod:`bench.agencypage`, issue 15's target). Each figure is
+printed next to its target in issue 5. A route the node does
 not have yet (404) is reported as not measured. SQL equivalents run directly
 on the database file with the ``sqlite3`` module are printed on their own,
 labelled lines as lower bounds.
@@ -39,7 +41,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench import harness
+from bench import agencypage, harness
 from bench.harness import Table, admit, checked, create_token, init_node, proc_status, stop_node
 from bench.querydata import FTS_WORD, origin_label
 from bench.querygen import NETWORK, ORIGINS, Dataset, generate
@@ -251,7 +253,17 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="a statement (e.g. CREATE INDEX IF NOT EXISTS ...) to run on the benchmark node's "
         "database before the node starts, to compare candidate indexes (repeatable)",
     )
+    parser.add_argument(
+        "--agency-page",
+        type=float,
+        metavar="SCALE",
+        help="instead, time an agency page's queries over the campaign kinds (issue 15); "
+        "scale 1 is 1,000,000 deployments, 100,000 incidents, 50,000 agencies, 50,000 "
+        "requests and 100,000 policies (bench/agencypage.py)",
+    )
     args = parser.parse_args(argv)
+    if args.agency_page is not None and not 0 < args.agency_page <= 1:
+        parser.error("--agency-page SCALE must be above 0 and at most 1")
     if args.records < 1_000 or args.repeat < 1 or args.warmup < 0 or args.workers < 1:
         parser.error("--records must be >= 1000, --repeat and --workers >= 1, --warmup >= 0")
     return args
@@ -286,6 +298,8 @@ def import_dataset(data_dir: Path, data: Dataset, lines: list[str]) -> str:
 
 
 def measure_all(args: argparse.Namespace) -> int:
+    if args.agency_page is not None:
+        return agencypage.main(args.agency_page, args.seed)
     lines = ["", *TABLE.head()]
     try:
         print(f"generating {args.records:,} records (or reading the cache) ...", flush=True)

@@ -6,8 +6,9 @@ given addresses with a small Lua script, one address after another. Beside it, a
 publisher posts one record after another to ``POST /api/v1/records`` (a publisher
 token; an incident, then a camera, near New York) and counts what was published and
 what failed. Every write changes the database, so the node's cached answers go stale
-and are recomputed (or, while readers queue, served up to ``reads.max_age_s`` old, as
-``node/reads.py`` describes): this is the load the issue asks for, not a cache alone.
+and are recomputed (or, while readers queue, served up to ``reads.max_age_s`` old,
+tiles up to ``[site] map_max_age_s``, as ``node/reads.py`` describes): this is the
+load the issue asks for, not a cache alone.
 When ``wrk`` is not installed the load is skipped and the report says so.
 """
 

@@ -136,8 +136,8 @@ def store_ctx(
             config.network.id, config.limits.limits(), config.node.verify_threads
         )
         store = app[STORE]
-        # The map's incident groups may be as old as its answers may (node/reads.py).
-        store.map.max_age_ms = config.reads.max_age_s * 1000
+        # The map's incident groups may be as old as its tiles may (node/web/tiles.py).
+        store.map.max_age_ms = config.site.map_max_age_s * 1000
         app[api_submissions.MODERATION] = Moderation(
             store.submissions,
             store.records,

@@ -177,6 +177,10 @@ class SiteSection(Section):
     # The map shows an area cell's incident count only when it holds at least this many;
     # smaller cells merge into their parent cell, so no single report can be located.
     min_incidents_per_cell: Annotated[int, Field(ge=2, le=1000)] = 3
+    # How old the map's tiles and GeoJSON (and the incident groups they draw) may be
+    # while writes arrive, and their Cache-Control max-age: a new, changed or retracted
+    # record shows on the map at most this many seconds after it was written (docs/site.md).
+    map_max_age_s: Annotated[int, Field(ge=1, le=300)] = 10
     # "outlines" (Natural Earth country outlines shipped with banscan) or
     # "pmtiles:FILE", a PMTiles extract in the data directory's basemap/ folder (docs/site.md).
     basemap: BasemapName = "outlines"

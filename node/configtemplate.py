@@ -119,6 +119,10 @@ contact = ""
 # many incidents; smaller areas merge into larger ones, so no single report
 # can be located from the map.
 min_incidents_per_cell = 3
+# Seconds the map's tiles may lag behind new writes (and be cached): a new or
+# retracted camera shows on the map at most this long after it was written.
+# Longer lets a busy map serve many more visitors while records arrive.
+map_max_age_s = 10
 # "outlines" (country outlines shipped with banscan) or "pmtiles:FILE" for a
 # PMTiles extract placed in the data directory's basemap/ folder.
 basemap = "outlines"

@@ -19,14 +19,15 @@ is unchanged is answered from those bytes; concurrent reads of one answer at
 one version compute it once. When readers are already queued at the gate, an
 answer younger than ``reads.max_age_s`` is served without asking the database:
 exactly what the answer's ``Cache-Control: public, max-age`` lets any HTTP cache
-do anyway. The map's tiles and GeoJSON (``lag=True``) go further, because every
+do anyway. The map's tiles and GeoJSON (``lag``) go further, because every
 write would otherwise make every tile stale: an answer whose data is younger
-than ``max_age_s`` is served straight from memory, without the gate or the
-database, whatever was written since; an older one is revalidated by version and
-recomputed once per key at a time, so a stream of writes costs one computation
-per tile per ``max_age_s``. An answer built partly from older data (the
-incident groups, :mod:`storage.mapdata`) is dated by that data (:data:`AS_OF`),
-so nothing is shown more than ``max_age_s`` after it changed.
+than their own bound, ``[site] map_max_age_s`` (also their ``max-age``), is
+served straight from memory, without the gate or the database, whatever was
+written since; an older one is revalidated by version and recomputed once per
+key at a time, so a stream of writes costs one computation per tile per
+``map_max_age_s``. An answer built partly from older data (the incident groups,
+:mod:`storage.mapdata`) is dated by that data (:data:`AS_OF`), so nothing is
+shown more than ``map_max_age_s`` after it changed.
 
 Anonymous answers carry ``ETag`` and ``Last-Modified`` and are answered ``304``
 to a matching conditional request; every answer of these routes carries ``Vary:
@@ -38,6 +39,7 @@ of 500 records does not hold up every other connection while it is encoded.
 
 import asyncio
 import json
+import zlib
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -182,50 +184,57 @@ class Reads:
         ] = {}
         self._refreshing: dict[str, asyncio.Future[None]] = {}
 
-    def fresh(self, answer: Answer) -> bool:
-        """Whether ``answer`` shows data read less than ``max_age_s`` ago."""
-        return self.clock() - answer.computed_ms < self.max_age_s * 1000
+    def fresh(self, answer: Answer, max_age_s: int | None = None) -> bool:
+        """Whether ``answer`` shows data read less than ``max_age_s`` (by default the
+        node's ``[reads] max_age_s``) ago."""
+        age_s = self.max_age_s if max_age_s is None else max_age_s
+        return self.clock() - answer.computed_ms < age_s * 1000
 
     async def answer(
-        self, request: web.Request, handler: Handler, key: str | None = None, *, lag: bool = False
+        self, request: web.Request, handler: Handler, key: str | None = None, *, lag: int = -1
     ) -> Answer | web.StreamResponse:
         """The anonymous answer to a cached route, from bytes where they are current.
 
         ``key`` names the answer in the cache: the path and query unless the answer
-        also depends on something else (a page's language). With ``lag`` (the map's
-        tiles and GeoJSON) an answer is served as long as its data is younger than
-        ``max_age_s``, whatever was written since, without waiting at the gate nor
-        asking the database; an older one is revalidated by version, and recomputed
-        once per key at a time (every other request for that key waits for it)."""
+        also depends on something else (a page's language). With ``lag`` seconds, 0
+        or more (the map's tiles and GeoJSON: ``[site] map_max_age_s``), an answer is
+        served as long as its data is younger than that, whatever was written since,
+        without waiting at the gate nor asking the database; an older one is
+        revalidated by version, and recomputed once per key at a time (every other
+        request for that key waits for it)."""
         key = request.path_qs if key is None else key
-        if lag:
+        age_s = self.max_age_s if lag < 0 else lag
+        if lag >= 0:
             cached = self.cache.get(key)
-            if cached is not None and self.fresh(cached):
-                if self._due(cached) and key not in self._refreshing:
-                    self._refresh(request, handler, key)
+            if cached is not None and self.fresh(cached, age_s):
+                if self._due(key, cached, age_s) and key not in self._refreshing:
+                    self._refresh(request, handler, key, lag)
                 return cached
             pending = self._inflight.get((key, None))
             if pending is not None:
                 shared = await _shared(pending)
-                if isinstance(shared, Answer) and self.fresh(shared):
+                if isinstance(shared, Answer) and self.fresh(shared, age_s):
                     return shared
         async with self.gate.admitted():
             cached = self.cache.get(key)
-            if cached is not None and (lag or self.gate.busy) and self.fresh(cached):
+            if cached is not None and (lag >= 0 or self.gate.busy) and self.fresh(cached, age_s):
                 return cached
             now = self.clock()
             version = await data_version(request)
             cached = self.cache.get(key)
             if cached is not None and cached.version == version:
-                return self.cache.confirm(key, cached, now) if lag else cached
+                return self.cache.confirm(key, cached, now) if lag >= 0 else cached
             return await self._computed_once(request, handler, key, version, lag)
 
-    def _due(self, answer: Answer) -> bool:
-        """Whether a lagging answer is past three quarters of ``max_age_s``: time to
-        refresh it (sooner would compute each busy tile more than once per max_age)."""
-        return 4 * (self.clock() - answer.computed_ms) >= 3 * self.max_age_s * 1000
+    def _due(self, key: str, answer: Answer, max_age_s: int) -> bool:
+        """Whether a lagging answer is old enough to refresh: past a point from half to
+        three quarters of ``max_age_s``, fixed per key, so tiles computed together (a
+        map's first visitors) are not all refreshed at once, and each refresh has a
+        quarter of the bound or more to finish before its copy expires."""
+        spread = zlib.crc32(key.encode()) % 1024  # 0..1023: where in that quarter
+        return 4096 * (self.clock() - answer.computed_ms) >= (2048 + spread) * max_age_s * 1000
 
-    def _refresh(self, request: web.Request, handler: Handler, key: str) -> None:
+    def _refresh(self, request: web.Request, handler: Handler, key: str, lag: int) -> None:
         """Recompute a lagging answer in the background while its copy is still served
         (stale-while-revalidate within ``max_age_s``), through the gate like any read,
         so a crowd on a map is answered from memory and never waits for a tile."""
@@ -239,7 +248,7 @@ class Reads:
                     if cached is not None and cached.version == version:
                         self.cache.confirm(key, cached, now)
                     else:
-                        await self._computed_once(request, handler, key, version, True)
+                        await self._computed_once(request, handler, key, version, lag)
             except Exception:  # a failed refresh leaves the copy to expire
                 return
 
@@ -255,15 +264,15 @@ class Reads:
         await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _computed_once(
-        self, request: web.Request, handler: Handler, key: str, version: int, lag: bool
+        self, request: web.Request, handler: Handler, key: str, version: int, lag: int
     ) -> Answer | web.StreamResponse:
         """One computation per key and version (per key alone with ``lag``) at a time."""
-        flight = (key, None if lag else version)
+        flight = (key, None if lag >= 0 else version)
         pending = self._inflight.get(flight)
         if pending is not None:
             shared = await _shared(pending)
             # A response object answers one request only: an uncached one is not shared.
-            if isinstance(shared, Answer) and (not lag or self.fresh(shared)):
+            if isinstance(shared, Answer) and (lag < 0 or self.fresh(shared, lag)):
                 return shared
             return await self._compute(request, handler, key, version)
         result: asyncio.Future[Answer | web.StreamResponse]
@@ -304,12 +313,13 @@ class Reads:
         return self.cache.put(key, body, content_type, version, as_of, kept)
 
     def respond(
-        self, request: web.Request, answer: Answer, vary: str = "Authorization"
+        self, request: web.Request, answer: Answer, vary: str = "Authorization", lag: int = -1
     ) -> web.Response:
+        age_s = self.max_age_s if lag < 0 else lag  # a lagging route's own bound
         headers = {
             "ETag": answer.etag,
             "Last-Modified": answer.last_modified(),
-            "Cache-Control": f"public, max-age={self.max_age_s}",
+            "Cache-Control": f"public, max-age={age_s}",
             "Vary": vary,
         }
         if not_modified(request, answer):

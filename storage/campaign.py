@@ -7,7 +7,11 @@ closes, so the overdue requests and the open actions are an index range
 (storage.columns says which body field fills which column).
 
 Both indexes are partial: a camera or an incident without an agency record id
-adds no entry to either, so ingest of those pays nothing for them.
+adds no entry to either, so ingest of those pays nothing for them. They hold
+current records only, the conditions of every read (storage.queries), so an
+agency's page counts its records from the index without reading the table: the
+page of an agency with 1,800 deployments took 34 ms with an index on
+``agency_ref`` alone and 4.5 ms with this one (bench/agencypage.py, scale 0.05).
 
 A node of an earlier version stored records of these kinds without reading
 them (their query columns empty); :func:`backfill` fills their columns and
@@ -28,10 +32,12 @@ from storage.sql import expand_in, statement
 MIGRATION: Final = """
     ALTER TABLE records ADD COLUMN agency_ref BLOB;
     ALTER TABLE records ADD COLUMN due_on TEXT;
-    CREATE INDEX records_agency_ref ON records (agency_ref, kind, audience, created_ms)
-        WHERE agency_ref IS NOT NULL;
+    CREATE INDEX records_agency_ref ON records (agency_ref, kind, audience, created_ms, rid)
+        WHERE agency_ref IS NOT NULL AND superseded_by IS NULL AND retracted_by IS NULL
+            AND erased_ms IS NULL;
     CREATE INDEX records_campaign_due ON records (kind, due_on, audience)
-        WHERE kind IN ('records_request', 'action') AND due_on IS NOT NULL;
+        WHERE kind IN ('records_request', 'action') AND due_on IS NOT NULL
+            AND superseded_by IS NULL AND retracted_by IS NULL AND erased_ms IS NULL;
     """
 CAMPAIGN_KINDS: Final = tuple(CAMPAIGN_MODELS)
 # msgpack's encoding of the key "record" (a fixstr of 6 bytes): only bodies holding it

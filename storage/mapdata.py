@@ -111,7 +111,7 @@ class MapData:
         self._db = db
         self.clock = clock
         # How old the incident groups may be when asked with ``lag`` (the node's
-        # ``[reads] max_age_s``; 0: recomputed whenever the database changed).
+        # ``[site] map_max_age_s``; 0: recomputed whenever the database changed).
         self.max_age_ms = max_age_ms
         self._cells: OrderedDict[tuple[QueryFilter, int], _KeptCells] = OrderedDict()
         self._refreshing: dict[tuple[QueryFilter, int], asyncio.Future[None]] = {}
@@ -240,7 +240,7 @@ class MapData:
             self._cells.move_to_end(key)
             age = self.clock() - kept.as_of_ms
             if lag and age < self.max_age_ms:
-                if 2 * age >= self.max_age_ms and kept.cells.done():
+                if age >= self._refresh_after_ms() and kept.cells.done():
                     self._refresh(key, kept)
                 return await self._kept(key, kept)
         now = self.clock()
@@ -255,9 +255,16 @@ class MapData:
             self._cells.popitem(last=False)
         return await self._kept(key, kept)
 
+    def _refresh_after_ms(self) -> int:
+        """How old kept groups are read again: a quarter of :attr:`max_age_ms`, but not
+        sooner than a second (nor later than half of it). A tile drawn from groups is
+        dated by them, so older groups would make every tile drawn from them due sooner."""
+        return max(self.max_age_ms // 4, min(self.max_age_ms // 2, 1000))
+
     def _refresh(self, key: tuple[QueryFilter, int], kept: "_KeptCells") -> None:
-        """Past half their age, groups are read again in the background and replace the
-        kept ones when done, so tiles drawn meanwhile are not all as old (and due) at once."""
+        """Past :meth:`_refresh_after_ms`, groups are read again in the background and
+        replace the kept ones when done, so tiles drawn meanwhile are not all as old (and
+        due) at once."""
         if key in self._refreshing:
             return
 

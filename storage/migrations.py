@@ -2,10 +2,9 @@
 
 A migration is SQL, optionally followed by a backfill of existing rows, in one transaction.
 
-Fields that queries filter or group on are columns filled at insert time, so
-no query decodes bodies. Bodies live in their own table so a retraction, or a
-steward's revocation of their origin, deletes them while the signed envelope
-stays verifiable (docs/protocol.md section 7.2).
+Fields that queries filter or group on are columns filled at insert time, so no query decodes
+bodies. Bodies live in their own table so a retraction, or a steward's revocation of their origin,
+deletes them while the signed envelope stays verifiable (docs/protocol.md section 7.2).
 """
 
 from collections.abc import Awaitable, Callable
@@ -13,7 +12,7 @@ from collections.abc import Awaitable, Callable
 import aiosqlite
 
 from protocol.kinds import decode_body, is_known_kind
-from storage import campaign, mapgrid
+from storage import campaign, campaignindexes, mapgrid
 from storage.columns import QUERY_COLUMNS, V2_QUERY_COLUMNS, query_columns, summary_text
 from storage.deskschema import DESK_MIGRATION
 from storage.listindexes import LIST_INDEXES, UNUSED_INDEXES
@@ -360,6 +359,7 @@ MIGRATIONS: tuple[str, ...] = (
     campaign.MIGRATION,
     # 13: the moderators' desk: claims, notes, questions, answers, duplicates (storage.desk)
     DESK_MIGRATION,
+    campaignindexes.MIGRATION,  # 14: the campaign pages' indexes (storage.campaignindexes)
 )
 
 

@@ -3,14 +3,23 @@ that take a database back to an earlier version to check a later migration's bac
 Migration 11 only drops unused indexes (``IF EXISTS``), so running it again is harmless
 and it has nothing to undo."""
 
-# Migration 13 (the moderators' desk, storage.deskschema).
-UNDO_DESK = """
+# Migration 14 (the campaign pages' indexes, storage.campaignindexes).
+UNDO_CAMPAIGN_PAGES = """
+DROP INDEX records_policy_place;
+DROP INDEX records_request_state;
+DROP INDEX records_agency_name;
+"""
+# Migration 13 (the moderators' desk, storage.deskschema), after undoing 14.
+UNDO_DESK = (
+    UNDO_CAMPAIGN_PAGES
+    + """
 DROP TABLE submission_items;
 DROP TABLE submission_claims;
 DROP INDEX audit_log_submission;
 DROP INDEX submissions_queue;
 ALTER TABLE submissions DROP COLUMN duplicate_of;
 """
+)
 # Migration 12 (the campaign kinds' columns, storage.campaign).
 UNDO_CAMPAIGN = """
 DROP INDEX records_agency_ref;

@@ -52,6 +52,8 @@ _ANY = re.compile(".*", re.DOTALL)
 _CROSS_PARAMETER = re.compile(
     r"^(occurred_to: is before occurred_from"
     r"|created_to: is before created_from"
+    r"|date_to: is before date_from"
+    r"|due_to: is before due_from"
     r"|bbox: min_lat is greater than max_lat"
     r"|bbox: (latitudes|longitudes) must be from -\d+ to \d+, min below max"
     r"|(bbox|frt|area|q|category|technology): does not apply to (incident|deployment) records"
@@ -84,7 +86,16 @@ ALLOWED_REFUSALS: dict[str, tuple[tuple[int, re.Pattern[str]], ...]] = {
     "GET /api/v1/incidents": ((400, _CROSS_PARAMETER), (400, _OPAQUE_CURSOR)),
     "GET /api/v1/deployments": ((400, _CROSS_PARAMETER), (400, _OPAQUE_CURSOR)),
     "GET /api/v1/stats": ((400, _CROSS_PARAMETER),),
-    "GET /api/v1/export": ((400, _CROSS_PARAMETER),),
+    # An export takes the filters of the kind it names: the document lists every kind's.
+    "GET /api/v1/export": (
+        (400, _CROSS_PARAMETER),
+        (400, re.compile(r"^[a-z_]+: unknown parameter; use .*$")),
+        (400, re.compile(r"^format: [a-z_]+ records have no place on a map: no geojson$")),
+    ),
+    **{
+        f"GET /api/v1/{plural}": ((400, _CROSS_PARAMETER), (400, _OPAQUE_CURSOR))
+        for plural in ("agencies", "vendors", "policies", "requests", "actions", "actions/osdi")
+    },
     # A tile's column and row are below 2**z; a view's west is less than its east.
     "GET /tiles/{z}/{x}/{y}.mvt": (
         (400, re.compile(r"^(x|y): must be a whole number from 0 to [0-9]+$")),

@@ -10,6 +10,7 @@ import pytest
 from protocol.limits import DEFAULT_LIMITS
 from protocol.records import SignedRecord, VerifiedRecord, verify_record
 from storage.classify import Outcome
+from storage.filters import QueryFilter, where_clause
 from storage.store import Store
 from tests.factories import (
     AGENCY_ID,
@@ -130,9 +131,10 @@ async def test_camera_and_incident_without_agency_record_add_no_campaign_index_e
 ) -> None:
     await store.close()
     with sqlite3.connect(store.db.path) as conn:
+        query = QueryFilter("deployment", ("public",), agency_refs=(bytes.fromhex(AGENCY_ID),))
+        where, params = where_clause(query)
         plan = conn.execute(
-            "EXPLAIN QUERY PLAN SELECT rid FROM records WHERE agency_ref = ? AND kind = ?",
-            (bytes.fromhex(AGENCY_ID), "deployment"),
+            f"EXPLAIN QUERY PLAN SELECT COUNT(*) FROM records r WHERE {where}", params
         ).fetchall()
         partial = conn.execute(
             "SELECT name, sql FROM sqlite_master WHERE name IN"

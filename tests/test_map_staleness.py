@@ -1,12 +1,14 @@
 """How stale the map's tiles and GeoJSON may be while writes arrive, on an injected clock.
 
 A tile, a GeoJSON view and the incident groups behind them may show data up to
-``[reads] max_age_s`` old (what their ``Cache-Control`` allows anyway), so a
-stream of writes costs one computation per tile per ``max_age_s``, not one per
-write. These tests hold the node's clock still and move it by hand (no sleeps):
-a new or retracted record shows on the map no later than ``max_age_s`` after it
-was written, whichever answer (a tile, a view, another filter) first read it,
-and a crowd asking for one stale tile computes it once.
+``[site] map_max_age_s`` old (what their ``Cache-Control`` says), so a stream of
+writes costs one computation per tile per ``map_max_age_s``, not one per write,
+while every other answer keeps ``[reads] max_age_s``. These tests hold the
+node's clock still and move it by hand (no sleeps): a new or retracted record
+shows on the map no later than ``map_max_age_s`` after it was written, whichever
+answer (a tile, a view, another filter) first read it, a crowd asking for one
+stale tile computes it once, and a fresh tile is served from memory even while
+a write holds the read gate.
 """
 
 import asyncio
@@ -20,7 +22,9 @@ from aiohttp.test_utils import TestServer
 
 import node.web.tiles
 from node.app import create_app
+from node.config import ReadsSection, SiteSection
 from node.datadir import DataDir
+from node.reads import READS
 from tests.conftest import ClientFactory, NodeClient
 from tests.factories import deployment_body, incident_body
 from tests.nodeapp import put
@@ -31,6 +35,9 @@ LONDON = (515_074_000, -1_278_000)
 # Three incidents in gcpvj0: a group the map shows (the minimum is 3).
 CELL = "gcpvj0"
 Z = 10
+# The map's bound, as banscan init writes it (seconds and milliseconds).
+BOUND_S = SiteSection().map_max_age_s
+BOUND = BOUND_S * 1000
 
 
 class Clock:
@@ -62,7 +69,7 @@ def server(client: NodeClient) -> TestServer:
 async def decoded(client: NodeClient, url: str) -> dict[str, Any]:
     answer = await client.get(url)
     assert answer.status == 200, await answer.text()
-    assert answer.headers["Cache-Control"] == "public, max-age=1"
+    assert answer.headers["Cache-Control"] == f"public, max-age={BOUND_S}"
     tile: dict[str, Any] = mapbox_vector_tile.decode(
         await answer.read(), default_options={"y_coord_down": True}
     )
@@ -107,10 +114,15 @@ async def test_a_new_or_retracted_camera_shows_on_a_tile_within_max_age(
     private = await put(
         server(client), "network", "deployment", deployment_body(lat_e7=lat + 200, lon_e7=lon)
     )
-    clock.ms += 749  # the tile's data was read 749 ms ago: served as it was
+    # Other answers keep [reads] max_age_s: only the map lags further.
+    listed = await client.get("/api/v1/deployments")
+    assert listed.headers["Cache-Control"] == "public, max-age=1"
+    clock.ms += BOUND // 2 - 1  # the tile's data is that old: served as it was
     assert point_ids(await decoded(client, url)) == {first.hex()}
-    clock.ms += 250  # 999 ms: served as it was, and read again meanwhile
-    assert point_ids(await decoded(client, url)) == {first.hex()}
+    # From half the bound on, the tile is read again in the background (when depends
+    # on its address) and meanwhile served as it was.
+    clock.ms += BOUND // 2
+    assert point_ids(await decoded(client, url)) in ({first.hex()}, {second.hex()})
     deadline = asyncio.get_running_loop().time() + 10
     while point_ids(await decoded(client, url)) != {second.hex()}:
         assert asyncio.get_running_loop().time() < deadline, "the tile was never refreshed"
@@ -118,7 +130,7 @@ async def test_a_new_or_retracted_camera_shows_on_a_tile_within_max_age(
     assert point_ids(await decoded(client, url)) == {second.hex()}
     assert private.hex() not in point_ids(await decoded(client, url))
     # Nothing written since: the answer stays current without being computed again.
-    clock.ms += 5_000
+    clock.ms += 5 * BOUND
     again = await client.get(url)
     assert again.status == 200
     assert point_ids(await decoded(client, url)) == {second.hex()}
@@ -135,17 +147,18 @@ async def test_incident_groups_lag_at_most_max_age_whichever_answer_read_them(
     x, y = tile_of(*LONDON, Z)
     url = f"/tiles/{Z}/{x}/{y}.mvt"
     assert cells(await decoded(client, url)) == {CELL: 3}
-    # 400 ms later an incident is retracted: its group falls below the minimum.
-    clock.ms += 400
+    # A fifth of the bound later (before the groups are read again in the background, at
+    # a quarter) an incident is retracted: its group falls below the minimum.
+    clock.ms += BOUND // 5
     await put(server(client), "public", "retraction", {"target": ids[0].hex(), "reason": "error"})
     # A view and a tile not asked for before are computed now, from the groups read
-    # 400 ms ago (the map never recomputes them per write) ...
+    # earlier (the map never recomputes them per write) ...
     assert await view_cells(client) == {CELL: 3}
     incidents_only = f"{url}?kind=incident"
     assert cells(await decoded(client, incidents_only)) == {CELL: 3}
     # ... so they are as old as those groups, and are computed again when those are
     # max_age old, not max_age after they were themselves computed.
-    clock.ms += 600
+    clock.ms += BOUND - BOUND // 5
     assert cells(await decoded(client, incidents_only)) == {}
     assert cells(await decoded(client, url)) == {}
     assert await view_cells(client) == {}
@@ -175,9 +188,64 @@ async def test_a_crowd_asking_for_a_stale_tile_computes_it_once(
         await put(server(client), "public", "deployment", deployment_body(lat_e7=lat, lon_e7=lon))
         await decoded(client, url)
     assert len(encoded) == 1
-    clock.ms += 1_000
+    clock.ms += BOUND
     answers = await asyncio.gather(*(client.get(url) for _ in range(16)))
     assert {answer.status for answer in answers} == {200}
     assert len({answer.headers["ETag"] for answer in answers}) == 1
     assert len(encoded) == 2
     assert len(point_ids(await decoded(client, url))) == 4
+
+
+async def test_a_fresh_tile_is_served_from_memory_even_when_the_gate_is_full(
+    aiohttp_client: ClientFactory, data_dir: DataDir, clock: Clock
+) -> None:
+    config = data_dir.load_config()
+    config = config.model_copy(
+        update={"reads": ReadsSection(anonymous_concurrency=1, anonymous_queue=0)}
+    )
+    client: NodeClient = await aiohttp_client(
+        create_app(config, data_dir.load_key(), data_dir.database, clock=clock)
+    )
+    lat, lon = LONDON
+    await put(server(client), "public", "deployment", deployment_body(lat_e7=lat, lon_e7=lon))
+    x, y = tile_of(lat, lon, 14)
+    url = f"/tiles/14/{x}/{y}.mvt"
+    assert len(point_ids(await decoded(client, url))) == 1
+    gate = client.app[READS].gate
+    # A write under way and the one read slot taken: the gate lets nothing else in ...
+    async with gate.priority(), gate.admitted():
+        assert (await client.get("/api/v1/records")).status == 503
+        # ... but a tile younger than max_age is bytes in memory, served at once.
+        assert len(point_ids(await decoded(client, url))) == 1
+        clock.ms += BOUND  # too old to serve unchecked: it waits its turn like any read
+        assert (await client.get(url)).status == 503
+
+
+async def test_the_maps_bound_is_its_own_setting(
+    aiohttp_client: ClientFactory, data_dir: DataDir, clock: Clock
+) -> None:
+    """``[site] map_max_age_s`` sets how late the map may be and what its answers say,
+    whatever ``[reads] max_age_s`` is: a camera written shows after 3 s, not 1 s."""
+    config = data_dir.load_config()
+    config = config.model_copy(update={"site": SiteSection(map_max_age_s=3)})
+    client: NodeClient = await aiohttp_client(
+        create_app(config, data_dir.load_key(), data_dir.database, clock=clock)
+    )
+    lat, lon = LONDON
+    first = await put(
+        server(client), "public", "deployment", deployment_body(lat_e7=lat, lon_e7=lon)
+    )
+    x, y = tile_of(lat, lon, 14)
+    url = f"/tiles/14/{x}/{y}.mvt"
+    answer = await client.get(url)
+    assert answer.headers["Cache-Control"] == "public, max-age=3"
+    await put(server(client), "public", "deployment", deployment_body(lat_e7=lat + 9, lon_e7=lon))
+    clock.ms += 2_000  # past [reads] max_age_s, within the map's 3 s: not computed again
+    again = await client.get(url)
+    assert again.headers["ETag"] == answer.headers["ETag"]
+    view = await client.get("/tiles/data.geojson", params={"bbox": "-1,51,0,52", "zoom": "14"})
+    assert view.headers["Cache-Control"] == "public, max-age=3"
+    clock.ms += 1_000
+    shown = mapbox_vector_tile.decode(await (await client.get(url)).read())
+    assert len(point_ids(shown)) == 2
+    assert first.hex() in point_ids(shown)

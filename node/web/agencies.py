@@ -31,6 +31,7 @@ from node.web.i18n import N_, Catalog, countries, format_count
 from node.web.recordpage import requested_id
 from node.web.recordview import record_view, utc_time
 from node.web.site import PUBLIC, SITE, daily_page, html, render, utc_day
+from storage.campaignindexes import AGENCY_NAME
 from storage.campaignreads import AgencyCounts, CampaignReads, Condition
 from storage.history import RecordHistory
 
@@ -58,6 +59,8 @@ async def agencies(request: web.Request, t: Catalog) -> web.Response:
         "r.agency COLLATE NOCASE, r.rid",
         PAGE_SIZE + 1,
         (number - 1) * PAGE_SIZE,
+        # By name, unless a country or a type narrows the agencies to sort.
+        index=None if country or kind else AGENCY_NAME,
     )
     more = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]

@@ -29,9 +29,11 @@ from node.web.i18n import N_, Catalog
 from node.web.recordview import RecordView, partial_date, place
 from protocol.campaign import AgencyProfile, split_region
 from protocol.kinds import Deployment, Incident, decode_body
+from storage.campaignindexes import POLICY_PLACE
 from storage.campaignreads import (
     AgencyCounts,
     CampaignReads,
+    CampaignRow,
     Condition,
     answered_sql,
     open_sql,
@@ -40,6 +42,8 @@ from storage.campaignreads import (
 
 SHOWN: Final = 10
 NEWEST: Final = "r.created_ms DESC, r.rid DESC"
+# The city's own policies first, then the region's, then the country's.
+PLACE_ORDER: Final = "r.city IS NULL, r.region IS NULL, r.created_ms DESC, r.rid DESC"
 
 
 @dataclass(frozen=True)
@@ -101,15 +105,7 @@ async def agency_sections(
     cameras = await reads.rows("deployment", pointing, NEWEST, SHOWN)
     incidents = await reads.rows("incident", pointing, NEWEST, SHOWN)
     country, region = split_region(agency.jurisdiction.code)
-    covering = Condition(list(pointing.clauses), list(pointing.params))
-    covering.clauses[-1] = (
-        f"({covering.clauses[-1]} OR (r.country = ? AND (r.region IS NULL OR r.region = ?)"
-        " AND (r.city IS NULL OR r.city = ? COLLATE NOCASE)))"
-    )
-    covering.params += [country, region, agency.jurisdiction.city]
-    policies = await reads.rows(
-        "policy", covering, "r.region IS NOT NULL, r.city IS NOT NULL, r.rid DESC", SHOWN
-    )
+    policies = await covering_policies(reads, pointing, country, region, agency.jurisdiction.city)
     order, order_params = requests_order(today)
     requests = await reads.rows(
         "records_request", pointing, order, SHOWN, order_params=order_params
@@ -145,6 +141,26 @@ async def agency_sections(
         requests_link=f"/requests?agency={view.id}&lang={t.lang}",
         act_link="/act?" + urlencode([(k, v) for k, v in act_params if v] + [("lang", t.lang)]),
     )
+
+
+async def covering_policies(
+    reads: CampaignReads,
+    pointing: Condition,
+    country: str,
+    region: str | None,
+    city: str | None,
+) -> list[CampaignRow]:
+    """The policies pointing at the agency, then those of its jurisdiction (the whole
+    country, its region, its city), at most :data:`SHOWN`: two reads, each through
+    an index (``agency_ref``; current policies by place), rather than one OR of both
+    that SQLite could only answer by reading every policy."""
+    own = await reads.rows("policy", pointing, NEWEST, SHOWN)
+    around = Condition().equal("r.country", country)
+    around.add("(r.region IS NULL OR r.region = ?)", [region])
+    around.add("(r.city IS NULL OR r.city = ?)", [city])
+    wider = await reads.rows("policy", around, PLACE_ORDER, SHOWN, index=POLICY_PLACE)
+    seen = {row.id for row in own}
+    return [*own, *(row for row in wider if row.id not in seen)][:SHOWN]
 
 
 def camera_line(record_id: bytes, body: bytes, t: Catalog) -> RecordLine:

@@ -22,13 +22,15 @@ from node.web.campaignview import INSTRUMENTS, POLICY_STATUSES, policy_item
 from node.web.i18n import N_, Catalog, countries, format_count
 from node.web.policymap import STANDINGS, by_country, policy_drawing
 from node.web.site import PUBLIC, html, public_page, render
+from storage.campaignindexes import POLICY_PLACE
 from storage.campaignreads import CampaignReads, Condition
 
 routes = web.RouteTableDef()
 
 PAGE_SIZE: Final = 50
-COUNT_CAP: Final = 100_000
-ORDER: Final = "r.country, r.region IS NOT NULL, r.region, r.city IS NOT NULL, r.city, r.rid DESC"
+# By place: a country's own policies first (NULL sorts first), then its regions', then
+# cities'; the order of the index storage.campaignindexes adds, so a page walks it.
+ORDER: Final = "r.country, r.region, r.city, r.rid DESC"
 
 
 @routes.get("/policies")
@@ -42,9 +44,13 @@ async def policies(request: web.Request, t: Catalog) -> web.Response:
     condition = Condition().equal("r.country", country).equal("r.status", status)
     condition.equal("r.category", instrument)
     reads = CampaignReads(request.app[STORE].db, PUBLIC)
-    rows = await reads.rows("policy", condition, ORDER, PAGE_SIZE + 1, (number - 1) * PAGE_SIZE)
+    rows = await reads.rows(
+        "policy", condition, ORDER, PAGE_SIZE + 1, (number - 1) * PAGE_SIZE, index=POLICY_PLACE
+    )
     more = len(rows) > PAGE_SIZE
-    groups = await reads.groups("policy", condition, ["r.country", "r.category", "r.status"])
+    groups = await reads.groups(
+        "policy", condition, ["r.country", "r.category", "r.status"], index=POLICY_PLACE
+    )
     per_country = by_country(groups)
     total = sum(entry.total for entry in per_country)
     names = dict(countries(t.lang))

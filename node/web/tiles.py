@@ -7,9 +7,10 @@ GET /tiles/data.geojson       the same features in a box at a zoom, as GeoJSON
 Both take the site's filters (:mod:`node.web.filters`), show the ``public``
 audience only, and go through the read gate and the answer cache like the pages
 (``ETag``, ``Cache-Control``, ``304``), so an HTTP cache in front carries a crowd;
-their answers, and the incident groups they draw, may be up to ``[reads]
-max_age_s`` old while writes arrive (:class:`node.reads.Reads`, ``lag``), so a
-publisher writing does not make every tile be computed again per write.
+their answers, and the incident groups they draw, may be up to ``[site]
+map_max_age_s`` old while writes arrive (:class:`node.reads.Reads`, ``lag``;
+their ``Cache-Control`` says so), so a publisher writing does not make every
+tile be computed again per write, nor every tile once a second.
 They live under ``/tiles/``, a machine path: bad input is a ``400``
 problem+json naming the parameter, never an HTML page. A tile outside the
 zoom's grid (``x`` or ``y`` of ``2**z`` or more) or beyond :data:`MAX_ZOOM` is a
@@ -140,9 +141,10 @@ async def _cached(
     request: web.Request, build: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
     reads = request.app[READS]
-    answer = await reads.answer(request, build, key=request.path_qs, lag=True)
+    lag = request.app[CONFIG].site.map_max_age_s
+    answer = await reads.answer(request, build, key=request.path_qs, lag=lag)
     if isinstance(answer, Answer):
-        return reads.respond(request, answer)
+        return reads.respond(request, answer, lag=lag)
     return answer
 
 

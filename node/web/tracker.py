@@ -15,7 +15,7 @@ it: judged on the day the page is built, whose answer is kept per UTC day
 on this page.
 """
 
-from typing import Final
+from typing import Any, Final
 
 from aiohttp import web
 
@@ -27,6 +27,7 @@ from node.web.i18n import N_, Catalog, countries, format_count
 from node.web.site import PUBLIC, daily_page, html, render, utc_day
 from protocol.campaign import AgencyProfile
 from protocol.kinds import decode_body
+from storage.campaignindexes import REQUEST_STATE
 from storage.campaignreads import CampaignReads, Condition, answered_sql, overdue_sql
 
 routes = web.RouteTableDef()
@@ -80,15 +81,25 @@ async def tracker(request: web.Request, t: Catalog) -> web.Response:
         PAGE_SIZE + 1,
         (number - 1) * PAGE_SIZE,
         order_params,
+        # One agency's requests are few, through agency_ref; all of them, the index
+        # holding every column the order reads.
+        index=None if agency_id else REQUEST_STATE,
     )
-    agencies = await reads.groups(
-        "records_request",
-        condition,
-        ["r.agency_ref", "r.agency"],
-        f"SUM(CASE WHEN {overdue} THEN 1 ELSE 0 END), SUM(CASE WHEN {answered} THEN 0 ELSE 1 END)",
-        [*overdue_params, *answered_params],
-    )
-    top = sorted(agencies, key=lambda g: (-(g[3] or 0), -(g[4] or 0), -g[2], g[1] or ""))
+    # The agencies keeping people waiting: grouped over the unanswered requests only
+    # (the table shows overdue and waiting ones), and not when one agency is chosen.
+    agencies: list[tuple[Any, ...]] = []
+    if agency_id is None:
+        waiting = Condition([*condition.clauses, f"NOT {answered}"])
+        waiting.params = [*condition.params, *answered_params]
+        agencies = await reads.groups(
+            "records_request",
+            waiting,
+            ["r.agency_ref", "r.agency"],
+            f"SUM(CASE WHEN {overdue} THEN 1 ELSE 0 END)",
+            overdue_params,
+            index=REQUEST_STATE,
+        )
+    top = sorted(agencies, key=lambda g: (-(g[3] or 0), -g[2], g[1] or ""))
     names = dict(countries(t.lang))
     text = render(
         request,
@@ -106,11 +117,10 @@ async def tracker(request: web.Request, t: Catalog) -> web.Response:
             (
                 AgencyLink(name or "?", agency_path(ref, t.lang) if ref else None),
                 params.link("/requests", t.lang, agency=ref.hex(), page=None) if ref else None,
-                total,
                 late or 0,
-                still_open or 0,
+                still_open,
             )
-            for ref, name, total, late, still_open in top[:TOP_AGENCIES]
+            for ref, name, still_open, late in top[:TOP_AGENCIES]
         ],
         items=[request_item(row, today, t) for row in rows[:PAGE_SIZE]],
         filtered=bool(params.values.keys() - {"page"}),
