@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from node.deadlines import LawDeadline
-from protocol.envelope import NETWORK_ID_PATTERN
+from protocol.envelope import NETWORK_ID_PATTERN, Audience
 from protocol.fields import CountryCode, HttpUrl, KeyText, LongText, Text
 from protocol.keys import parse_key_text
 from protocol.limits import Limits
@@ -116,6 +116,10 @@ class SubmissionsSection(Section):
 class ModerationSection(Section):
     # Minutes a moderator's claim on a report lasts after its last claim or renewal.
     claim_minutes: Annotated[int, Field(ge=1, le=1440)] = 30
+    # The audience a report of an incident is published to when the moderator does not
+    # choose one (the desk's preselection, ``submissions publish`` without --audience);
+    # deployments default to ``public``. docs/moderators.md, "Choosing the audience".
+    incident_audience: Audience = "network"
 
 
 class HttpSection(Section):

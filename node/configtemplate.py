@@ -78,6 +78,10 @@ max_bytes = 65536
 [moderation]
 # Minutes a moderator's claim on a report lasts after its last claim or renewal.
 claim_minutes = 30
+# The audience a report of an incident goes to when the moderator does not choose one:
+# network (the member nodes), public (everyone, on the public site) or coordinators.
+# The desk preselects it and warns when it is not public; deployments default to public.
+incident_audience = "network"
 
 [http]
 # Limits on slow clients: seconds for a request's line and headers to arrive

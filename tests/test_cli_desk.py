@@ -2,7 +2,8 @@
 and on a running node through its API: the same commands, the same outcomes.
 
 On a data directory the commands run in this process (:func:`node.cli.main.main`), as a
-child process each would cost seconds; the API's side runs them as a person would."""
+child process each would cost seconds. On the API's side the node is a real process
+and the commands reach it over HTTP, as a person's would."""
 
 import getpass
 import json
@@ -16,7 +17,7 @@ import pytest
 from node.cli.main import main
 from node.datadir import DataDir
 from tests.moderating import ALICE, new_node, submit
-from tests.nodeproc import banscan, running_node
+from tests.nodeproc import running_node
 from tests.test_cli_submissions import key_file, report
 
 CANARY = "NOTE-CANARY-41c2"
@@ -101,8 +102,10 @@ def test_the_desk_commands_on_a_data_directory(
 
 
 def test_a_claim_made_on_the_machine_is_seen_and_taken_over_through_the_api(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The node runs as its own process; the commands that reach it through its API run
+    in this one (each as a child process would cost seconds on a loaded machine)."""
     node_dir = new_node(tmp_path / "node")
     [first] = submit(node_dir, report())
     good(capsys, "submissions", "claim", first, "--data-dir", str(node_dir))
@@ -110,16 +113,16 @@ def test_a_claim_made_on_the_machine_is_seen_and_taken_over_through_the_api(
                "--label", "bob").strip()  # fmt: skip
     with running_node(node_dir) as node:
         remote = ("--node", node.url)
-        env = {"BANSCAN_TOKEN": token}
-        refused = banscan("submissions", "claim", first, *remote, env=env)
+        monkeypatch.setenv("BANSCAN_TOKEN", token)
+        refused = cli(capsys, "submissions", "claim", first, *remote)
         assert refused.returncode == 1
         assert f"claimed by cli:{getpass.getuser()}" in refused.stderr
-        taken = banscan("submissions", "claim", first, "--take-over", *remote, env=env)
+        taken = cli(capsys, "submissions", "claim", first, "--take-over", *remote)
         assert taken.returncode == 0, taken.stderr
         assert "token:bob" in taken.stdout
         assert f"taken over from cli:{getpass.getuser()}" in taken.stdout
-        noted = banscan("submissions", "note", first, "Checked the map.", *remote, env=env)
+        noted = cli(capsys, "submissions", "note", first, "Checked the map.", *remote)
         assert noted.returncode == 0, noted.stderr
-        history = banscan("submissions", "history", first, "--json", *remote, env=env)
+        history = cli(capsys, "submissions", "history", first, "--json", *remote)
         entries = json.loads(history.stdout)["entries"]
         assert [e["action"] for e in entries][:3] == ["claim", "take-over", "note"]

@@ -227,6 +227,15 @@ async def test_a_moderator_works_through_the_queue_in_the_desk(
                 assert CANARY not in await signed.inner_text()
                 removed = " ".join(await page.locator("#preview-diff del").all_inner_texts())
                 assert CANARY in removed
+                # On the public site: the record page's own markup and stylesheet, from the desk.
+                site = page.frame_locator("#preview-public")
+                await site.locator(
+                    ".summary-text", has_text="Live facial recognition van"
+                ).wait_for()
+                assert await site.locator("dl.fields dt").count() >= 5
+                assert CANARY not in await site.locator("main").inner_text()
+                sheet = await site.locator("link[rel=stylesheet]").get_attribute("href")
+                assert sheet == "/site/site.css"
                 await page.set_viewport_size({"width": 1280, "height": 1900})
                 await shot(page, "desk-review", whole=False)  # the report, draft and previews
                 await page.set_viewport_size({"width": 820, "height": 1100})  # a tablet
@@ -234,6 +243,7 @@ async def test_a_moderator_works_through_the_queue_in_the_desk(
                 await page.set_viewport_size({"width": 1280, "height": 900})
                 await page.click("#publish")
                 record_id = (await page.locator("#record-id").inner_text()).strip()
+                assert await page.locator("#record-audience").inner_text() == "public: everyone"
                 await screenshot(page, "desk-published")
 
                 async with http.get(f"{node.url}/incidents/{record_id}") as response:

@@ -132,3 +132,30 @@ async def test_a_post_needs_the_csrf_token(desk: tuple[Desk, str]) -> None:
     status, _, text = await fetch(base + "/bulk", method="POST", headers=session, data=right)
     assert status == 200, text  # the node skipped the unknown id; the desk says so
     assert "sub_aaaaaaaaaaaaaaaa" in text
+
+
+async def test_only_the_public_preview_may_be_framed_and_only_by_the_desk(
+    desk: tuple[Desk, str],
+) -> None:
+    """The review page frames the draft as the public site shows it; that page alone may
+    be framed, by the desk's own origin, and it uses the site's stylesheet, served here."""
+    the_desk, _url = desk
+    session = {"Cookie": f"{COOKIE}={the_desk.guard.session}"}
+    base = f"http://127.0.0.1:{the_desk.guard.port}"
+    status, headers, text = await fetch(base + "/r/sub_aaaaaaaaaaaaaaaa/public", headers=session)
+    assert status == 200, text
+    assert "frame-ancestors 'self'" in headers["Content-Security-Policy"]
+    assert "'unsafe-inline'" not in headers["Content-Security-Policy"]
+    assert headers["X-Frame-Options"] == "SAMEORIGIN"
+    assert 'href="/site/site.css"' in text
+    assert "<script" not in text
+    status, headers, css = await fetch(base + "/site/site.css", headers=session)
+    assert status == 200
+    assert headers["Content-Type"].startswith("text/css")
+    assert ".fields" in css
+    assert headers["X-Frame-Options"] == "DENY"
+    assert (
+        "frame-ancestors 'none'"
+        in (await fetch(base + "/", headers=session))[1]["Content-Security-Policy"]
+    )
+    assert "frame-ancestors 'none'" in POLICY

@@ -168,3 +168,16 @@ async def _answer_limits(aiohttp_client: ClientFactory, tmp_path: Path, check: A
     await check("post", "/api/v1/submissions/answer", api)
     form = await limited.client.post("/report/answer", data={"csrf": token, **answer})
     await check("post", "/report/answer", form)
+
+
+async def test_the_moderators_answer_says_the_default_audience_the_node_is_configured_with(
+    aiohttp_client: ClientFactory, data_dir: DataDir, monkeypatch: Any
+) -> None:
+    """``[moderation] incident_audience`` reaches the desk and the CLI through
+    ``GET /api/v1/moderators``, as documented; deployments default to ``public``."""
+    monkeypatch.setenv("BANSCAN_MODERATION_INCIDENT_AUDIENCE", "public")
+    desk = await desk_node(aiohttp_client, data_dir)
+    conformance = Conformance(await (await desk.client.get("/api/v1/openapi.json")).json())
+    response = await desk.client.get("/api/v1/moderators", headers=desk.alice)
+    answer = await conformance.check("get", "/api/v1/moderators", response)
+    assert answer["default_audience"] == {"deployment": "public", "incident": "public"}

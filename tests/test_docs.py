@@ -531,7 +531,7 @@ def test_readme_walkthrough_commands_run(
         if argv[:2] == ["submissions", "publish"]:
             said = capsys.readouterr().out
             assert f"published {submission_id} as record" in said
-            assert "audience network: the default" in said
+            assert "audience network: the node's default for an incident" in said
     assert submission_id, "the walk-through no longer moderates a report"
 
 

@@ -17,6 +17,7 @@ from node.moderation.keyfile import save_moderator_key
 from node.web.report import submission_payload
 from tests.moderating import ALICE, new_node, submit
 from tests.nodeproc import banscan, running_node
+from tests.test_cli_desk import cli, good
 
 SUMMARY = "Live facial recognition used in a stop at Leeds station."
 
@@ -79,6 +80,28 @@ def records(node_dir: Path, kind: str) -> list[dict[str, Any]]:
     return found
 
 
+def test_the_node_sets_the_default_audience_of_incidents_and_sightings_default_to_public(
+    node_dir: Path, alice_key: Path
+) -> None:
+    """``[moderation] incident_audience`` is what an incident goes to without --audience
+    (here through its environment variable); a sighting goes to ``public``; each says so."""
+    where = ("--data-dir", str(node_dir), "--key", str(alice_key), "--summary", SUMMARY)
+    [incident, camera] = submit(node_dir, report(), sighting())
+    env = {"BANSCAN_MODERATION_INCIDENT_AUDIENCE": "coordinators"}
+    first = ok("submissions", "publish", incident, *where, env=env)
+    assert "(coordinators)" in first
+    assert "node's default for an incident ([moderation] incident_audience)" in first
+    assert "--audience public" in first
+    [published] = records(node_dir, "incident")
+    assert published["audience"] == "coordinators"
+    seen = ok(
+        "submissions", "publish", camera, "--data-dir", str(node_dir), "--key", str(alice_key)
+    )
+    assert "(public)" in seen
+    assert "the default for a deployment" in seen
+    assert "--audience public" not in seen
+
+
 def test_the_default_audience_is_said_and_a_correction_widens_it_but_never_narrows_it(
     node_dir: Path, alice_key: Path
 ) -> None:
@@ -87,7 +110,10 @@ def test_the_default_audience_is_said_and_a_correction_widens_it_but_never_narro
 
     first = ok("submissions", "publish", incident, *where)
     assert "(network)" in first
-    assert "audience network: the default, as --audience was not given" in first
+    assert (
+        "audience network: the node's default for an incident ([moderation] incident_audience)"
+        in first
+    )
     assert "--audience public" in first
     [network_record] = records(node_dir, "incident")
     assert network_record["audience"] == "network"
@@ -219,25 +245,33 @@ def test_the_hint_keygen_prints_runs_as_written(tmp_path: Path) -> None:
     assert "added moderator key" in done.stdout
 
 
-def test_a_widening_correction_through_a_running_node(node_dir: Path, alice_key: Path) -> None:
-    token = ok("token", "create", "--data-dir", str(node_dir), "--role", "moderator").strip()
-    [camera] = submit(node_dir, sighting())
+def test_a_widening_correction_through_a_running_node(
+    node_dir: Path,
+    alice_key: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Through a node's API: the node is a real process, reached over HTTP; the commands
+    run in this process (each as a child process would cost seconds on a loaded machine)."""
+    token = good(capsys, "token", "create", "--data-dir", str(node_dir), "--role", "moderator")
+    # An incident: its default audience (the node's, network here) is narrower than public.
+    [camera] = submit(node_dir, report())
     with running_node(node_dir) as node:
-        remote = ("--node", node.url, "--key", str(alice_key))
-        env = {"BANSCAN_TOKEN": token}
-        first = ok("submissions", "publish", camera, *remote, env=env)
-        assert "audience network: the default" in first
-        kept = ok("submissions", "publish", camera, *remote, env=env)
+        remote = ("--node", node.url, "--key", str(alice_key), "--summary", SUMMARY)
+        monkeypatch.setenv("BANSCAN_TOKEN", token.strip())
+        first = good(capsys, "submissions", "publish", camera, *remote)
+        assert "audience network: the node's default for an incident" in first
+        kept = good(capsys, "submissions", "publish", camera, *remote)
         assert "(network)" in kept
         assert "that of the record it corrects" in kept
-        widened = ok("submissions", "publish", camera, *remote, "--audience", "public", env=env)
+        widened = good(capsys, "submissions", "publish", camera, *remote, "--audience", "public")
         assert "(public)" in widened
-        narrowed = banscan(
-            "submissions", "publish", camera, *remote, "--audience", "coordinators", env=env
+        narrowed = cli(
+            capsys, "submissions", "publish", camera, *remote, "--audience", "coordinators"
         )
         assert narrowed.returncode == 1
         assert "cannot narrow the audience" in narrowed.stderr
         assert "(HTTP 409)" in narrowed.stderr
         assert node.stop() == 0
-    [current] = records(node_dir, "deployment")
+    [current] = records(node_dir, "incident")
     assert current["audience"] == "public"

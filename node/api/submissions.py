@@ -222,7 +222,12 @@ async def list_moderators(request: web.Request) -> web.Response:
             "moderators": [
                 {"key_id": k.key_id, "label": k.label, "added_ms": k.added_ms, "public": k.public}
                 for k in keys
-            ]
+            ],
+            # What the desk preselects and the CLI uses when a moderator gives no audience.
+            "default_audience": {
+                "deployment": "public",
+                "incident": request.app[CONFIG].moderation.incident_audience,
+            },
         }
     )
 

@@ -16,7 +16,7 @@ from typing import Final
 
 from aiohttp import web
 
-from node.desk import decisions, queue, review
+from node.desk import decisions, queue, review, sitepreview
 from node.desk.guard import Handler, guard_middleware
 from node.desk.nodeapi import NodeError
 from node.desk.state import DESK, TEMPLATES, Desk, environment, render
@@ -42,6 +42,8 @@ def create_desk_app(desk: Desk) -> web.Application:
     app.add_routes(queue.routes)
     app.add_routes(review.routes)
     app.add_routes(decisions.routes)
+    app.add_routes(sitepreview.routes)
+    app[sitepreview.SITE_TEMPLATES] = sitepreview.site_templates()
     app.router.add_static("/static/", STATIC, follow_symlinks=False)
     return app
 

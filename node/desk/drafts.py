@@ -52,7 +52,6 @@ DEPLOYMENT_FIELDS: Final = (
 )
 # Free text the reporter typed: marked unreviewed while it is still theirs.
 REPORTER_TEXT: Final = frozenset({"summary", "city", "agency", "operator", "sources"})
-AUDIENCES: Final = ("public", "network", "restricted")
 
 
 @dataclass

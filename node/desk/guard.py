@@ -33,7 +33,8 @@ CSRF_FIELD: Final = "csrf"
 CSRF_HEADER: Final = "X-CSRF-Token"
 POLICY: Final = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+    "connect-src 'self'; frame-src 'self'; form-action 'self'; base-uri 'none'; "
+    "frame-ancestors 'none'"
 )
 _HEADERS: Final = {
     "Content-Security-Policy": POLICY,
@@ -43,6 +44,14 @@ _HEADERS: Final = {
     "Cross-Origin-Opener-Policy": "same-origin",
     "Cross-Origin-Resource-Policy": "same-origin",
     "Cache-Control": "no-store",
+}
+# A handler sets ``request[FRAMED] = True`` on the one page the desk frames in itself (the
+# draft as the public site shows it): it may be framed by the desk, never by another origin.
+FRAMED: Final = web.RequestKey("desk_framed", bool)
+_FRAMED_HEADERS: Final = {
+    **_HEADERS,
+    "Content-Security-Policy": POLICY.replace("frame-ancestors 'none'", "frame-ancestors 'self'"),
+    "X-Frame-Options": "SAMEORIGIN",
 }
 _SAFE_METHODS: Final = frozenset({"GET", "HEAD"})
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -115,7 +124,7 @@ def guard_middleware(guard: Guard) -> Middleware:
         except web.HTTPException as exc:  # a 404, a redirect: the same headers
             exc.headers.update(_HEADERS)
             raise
-        answer.headers.update(_HEADERS)
+        answer.headers.update(_FRAMED_HEADERS if request.get(FRAMED) else _HEADERS)
         return answer
 
     return middleware

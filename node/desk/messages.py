@@ -42,7 +42,7 @@ BUILT: Final = (
     N_("desk.reason.legal"),
     N_("desk.audience.public"),
     N_("desk.audience.network"),
-    N_("desk.audience.restricted"),
+    N_("desk.audience.coordinators"),
     N_("desk.private.place"),
     N_("desk.private.occurred_time"),
     N_("desk.private.lat"),

@@ -12,6 +12,8 @@ from typing import Any, Final
 
 import aiohttp
 
+from protocol.envelope import AUDIENCES
+
 _TIMEOUT_S: Final = 60
 MAX_IDS: Final = 500  # the most ids one bulk call takes
 
@@ -84,6 +86,14 @@ class NodeApi:
             raise NodeError(200, f"{self.url} is not a banscan node")
         await self.call("GET", "/api/v1/moderators")
         return node
+
+    async def default_audience(self) -> dict[str, str]:
+        """The audience per kind the node publishes to when the moderator chooses none."""
+        answer = await self.call("GET", "/api/v1/moderators")
+        said = answer.get("default_audience")
+        if not isinstance(said, dict):
+            return {}
+        return {k: v for k, v in said.items() if isinstance(v, str) and v in AUDIENCES}
 
     async def moderators(self) -> list[dict[str, Any]]:
         answer = await self.call("GET", "/api/v1/moderators")

@@ -14,7 +14,6 @@ from typing import Any, Final, get_args
 from aiohttp import web
 
 from node.desk.drafts import (
-    AUDIENCES,
     REPORTER_TEXT,
     Draft,
     check,
@@ -25,8 +24,9 @@ from node.desk.drafts import (
 from node.desk.likeness import LIKELY, most_alike
 from node.desk.nodeapi import NodeError
 from node.desk.queue import STATUS_LABELS
-from node.desk.state import DEFAULT_AUDIENCE, DESK, TEMPLATES, CannotOpen, Opened, catalog, render
+from node.desk.state import DESK, TEMPLATES, CannotOpen, Opened, catalog, render
 from node.moderation.submissions import REJECT_REASONS, RETRACT_REASONS, SUBMISSION_ID_PATTERN
+from protocol.envelope import AUDIENCES
 from protocol.kinds import IncidentCategory, TechnologyType
 
 routes = web.RouteTableDef()
@@ -64,19 +64,22 @@ def _form_of(posted: Any) -> tuple[dict[str, str], set[str], bool, str | None]:
 
 
 def review_context(
-    opened: Opened, draft: Draft, *, point_confirmed: bool, audience: str | None
+    opened: Opened, draft: Draft, *, point_confirmed: bool, audience: str | None, default: str
 ) -> dict[str, Any]:
-    """Everything the review page and its live preview show of one draft."""
+    """Everything the review page and its live preview show of one draft; ``default``
+    is the audience the node says this kind goes to when the moderator chose none."""
     checked = check(draft, point_confirmed=point_confirmed)
     reporter = str((opened.private or {}).get("what_happened", ""))
     published = draft.fields.get("summary", "")
     kind = opened.view["kind"]
     return {
+        "kind": kind,
         "draft": draft,
         "checked": checked,
         "unreviewed": draft.unreviewed(),
         "point_confirmed": point_confirmed,
-        "audience": audience if audience in AUDIENCES else DEFAULT_AUDIENCE[kind],
+        "audience": audience if audience in AUDIENCES else default,
+        "default_audience": default,
         "removed": removed_words(reporter, published) if kind == "incident" else [],
     }
 
@@ -108,7 +111,18 @@ async def _page(
             reviewed, point_confirmed = set(REPORTER_TEXT), True
             audience = audience or str(record["audience"])
     draft = draft_from_form(opened.view, opened.private, form or {}, reviewed or set())
-    context = review_context(opened, draft, point_confirmed=point_confirmed, audience=audience)
+    context = review_context(
+        opened,
+        draft,
+        point_confirmed=point_confirmed,
+        audience=audience,
+        default=await desk.default_audience(opened.view["kind"]),
+    )
+    desk.previewed[submission_id] = (
+        context["kind"],
+        context["checked"].signed,
+        context["audience"],
+    )
     try:
         candidates = await desk.api.candidates(submission_id, draft.fields.get("area") or None)
     except NodeError:
@@ -204,7 +218,18 @@ async def preview(request: web.Request) -> web.Response:
     if renewed is not None and time.monotonic() - renewed > RENEW_S:
         await _claim(request, submission_id, take_over=False)
     draft = draft_from_form(opened.view, opened.private, form, reviewed)
-    context = review_context(opened, draft, point_confirmed=confirmed, audience=audience)
+    context = review_context(
+        opened,
+        draft,
+        point_confirmed=confirmed,
+        audience=audience,
+        default=await desk.default_audience(opened.view["kind"]),
+    )
+    desk.previewed[submission_id] = (
+        context["kind"],
+        context["checked"].signed,
+        context["audience"],
+    )
     t = catalog(request)
     parts = (
         request.app[TEMPLATES]
@@ -214,7 +239,6 @@ async def preview(request: web.Request) -> web.Response:
     return web.json_response(
         {
             "signed": str(parts.signed()),  # type: ignore[attr-defined]
-            "public": str(parts.public()),  # type: ignore[attr-defined]
             "diff": str(parts.diff()),  # type: ignore[attr-defined]
             "unreviewed": context["unreviewed"],
             "problems": context["checked"].problems,
@@ -229,7 +253,13 @@ async def publish(request: web.Request) -> web.Response:
     form, reviewed, confirmed, audience = _form_of(await request.post())
     opened = desk.opened.get(submission_id) or await desk.open(submission_id)
     draft = draft_from_form(opened.view, opened.private, form, reviewed)
-    context = review_context(opened, draft, point_confirmed=confirmed, audience=audience)
+    context = review_context(
+        opened,
+        draft,
+        point_confirmed=confirmed,
+        audience=audience,
+        default=await desk.default_audience(opened.view["kind"]),
+    )
     checked = context["checked"]
     if context["unreviewed"] or checked.problems or checked.signed is None:
         return await _page(

@@ -17,15 +17,16 @@ from aiohttp import web
 from markupsafe import Markup
 
 from node.desk.guard import Guard
-from node.desk.nodeapi import NodeApi
+from node.desk.nodeapi import NodeApi, NodeError
 from node.web.i18n import CATALOGS, Catalog, choose_language
 from protocol.keys import b64url_decode, b64url_encode
 from protocol.sealing import ModeratorKey, ModeratorPublicKey, SealingError, seal
 from protocol.utc import utc_text
 
-# A first publication's audience when the moderator changes nothing: deployments are
-# cameras in public space; an incident goes to the member nodes until a moderator
-# widens it (the CLI's default too, docs/moderators.md).
+# A first publication's audience when the moderator changes nothing, until the node says
+# (GET /api/v1/moderators, "default_audience"): deployments are cameras in public space;
+# an incident goes where the node's [moderation] incident_audience says, ``network`` unless
+# its operator changed it (docs/moderators.md, "Choosing the audience").
 DEFAULT_AUDIENCE: Final = {"deployment": "public", "incident": "network"}
 
 
@@ -50,6 +51,21 @@ class Desk:
     opened: dict[str, Opened] = field(default_factory=dict)
     me: str | None = None  # the holder name the node gives this desk's claims
     claimed_at: dict[str, float] = field(default_factory=dict)  # monotonic seconds
+    audiences: dict[str, str] | None = None  # the node's default audience per kind
+    # Per report, the draft last previewed (kind, body or None, audience), for the framed
+    # view of it as the public site will show it (node.desk.sitepreview).
+    previewed: dict[str, tuple[str, dict[str, Any] | None, str]] = field(default_factory=dict)
+
+    async def default_audience(self, kind: str) -> str:
+        """The audience the node says a first publication of ``kind`` goes to by default
+        (asked once; a node too old to say gets :data:`DEFAULT_AUDIENCE`)."""
+        if self.audiences is None:
+            try:
+                said = await self.api.default_audience()
+            except NodeError:  # asked again next time; meanwhile the narrowest usual default
+                return DEFAULT_AUDIENCE.get(kind, DEFAULT_AUDIENCE["incident"])
+            self.audiences = {**DEFAULT_AUDIENCE, **said}
+        return self.audiences.get(kind, DEFAULT_AUDIENCE["incident"])
 
     async def open(self, submission_id: str) -> Opened:
         """Fetch a submission with its box and open it here."""

@@ -198,8 +198,15 @@ def _moderator_schemas() -> dict[str, Any]:
     """Moderator keys and the audit log."""
     return {
         "ModeratorList": closed_object(
-            ["moderators"],
+            ["moderators", "default_audience"],
             {
+                "default_audience": closed_object(
+                    ["deployment", "incident"],
+                    {
+                        "deployment": {"enum": list(AUDIENCES)},
+                        "incident": {"enum": list(AUDIENCES)},
+                    },
+                ),
                 "moderators": {
                     "type": "array",
                     "items": closed_object(
@@ -211,7 +218,7 @@ def _moderator_schemas() -> dict[str, Any]:
                             "public": {"type": "string"},
                         },
                     ),
-                }
+                },
             },
         ),
         "AuditLog": closed_object(

@@ -3,7 +3,7 @@
 import argparse
 import json
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
 from node.cli.common import CommandError, CommandFailed
 from node.cli.submissions.arguments import key_of, parse_submission_id
@@ -13,10 +13,6 @@ from node.moderation.submissions import unfinished_fields
 from protocol.envelope import AUDIENCES
 from protocol.fields import MAX_AREA_PRECISION
 from protocol.sealing import ModeratorKey
-
-# A first publication's audience when --audience is not given (docs/moderators.md,
-# Choosing the audience); a correction's is that of the record it corrects.
-DEFAULT_AUDIENCE: Final = "network"
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
@@ -70,12 +66,28 @@ async def default_audience(node: ModeratedNode, view: dict[str, Any]) -> tuple[s
                 f"audience {current}: that of the record it corrects (not given with "
                 "--audience; a correction may widen the audience, never narrow it)"
             )
-    return DEFAULT_AUDIENCE, (
-        f"audience {DEFAULT_AUDIENCE}: the default, as --audience was not given. Only the "
-        "network's member nodes receive it; it is not on public pages, maps or exports. To "
-        "publish it to everyone, publish it again with --audience public: a correction may "
-        "widen the audience, never narrow it"
+    audience = await node.default_audience(view["kind"])
+    if view["kind"] != "incident":
+        why = "the default for a deployment, as --audience was not given"
+    else:
+        why = (
+            "the node's default for an incident ([moderation] incident_audience), "
+            "as --audience was not given"
+        )
+    reach = {
+        "public": "Anyone receives it: the public site, maps and exports",
+        "network": "Only the network's member nodes receive it; it is not on public pages, "
+        "maps or exports",
+        "coordinators": "Only the network's coordinator nodes receive it; it is not on public "
+        "pages, maps or exports",
+    }[audience]
+    widen = (
+        ""
+        if audience == "public"
+        else ". To publish it to everyone, publish it again with --audience public: "
+        "a correction may widen the audience, never narrow it"
     )
+    return audience, f"audience {audience}: {why}. {reach}{widen}"
 
 
 async def _publish_built(

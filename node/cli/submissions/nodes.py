@@ -19,6 +19,7 @@ from node.cli.common import CommandError, CommandFailed, cli_actor, data_dir_of,
 from node.datadir import DataDir
 from node.moderation.service import Moderation, record_publisher
 from node.moderation.submissions import SubmissionError, submission_view
+from protocol.envelope import AUDIENCES
 from protocol.errors import ProtocolError
 from protocol.keys import b64url_encode
 from storage.queue import QueueFilter, queue_page
@@ -28,6 +29,7 @@ from storage.submissions import AuditEntry
 TOKEN_ENV: Final = "BANSCAN_TOKEN"  # noqa: S105 (the name of a variable, not a token)
 _LOCAL_HOSTS: Final = frozenset({"127.0.0.1", "::1", "localhost"})
 _PAGE: Final = 500
+PUBLIC: Final = "public"  # deployments: cameras in public space
 _AUDIT_PAGE: Final = 1000
 _HTTP_TIMEOUT_S: Final = 60
 T = TypeVar("T")
@@ -41,6 +43,7 @@ class ModeratedNode(Protocol):
     ) -> dict[str, Any]: ...
     async def get(self, submission_id: str) -> dict[str, Any]: ...
     async def record_audience(self, record_id: str) -> str | None: ...
+    async def default_audience(self, kind: str) -> str: ...
     async def publish(
         self, submission_id: str, audience: str, body: dict[str, Any]
     ) -> dict[str, Any]: ...
@@ -74,6 +77,7 @@ class LocalNode:
         self._retention_days = retention_days
         self._actor = cli_actor()
         self.claim_minutes = 30
+        self.incident_audience = "network"
 
     @classmethod
     async def open(cls, data_dir: DataDir) -> "LocalNode":
@@ -89,6 +93,7 @@ class LocalNode:
         moderation = Moderation(store.submissions, store.records, publisher, claims=store.desk)
         node = cls(store, moderation, config.submissions.retention_days)
         node.claim_minutes = config.moderation.claim_minutes
+        node.incident_audience = config.moderation.incident_audience
         return node
 
     @property
@@ -120,6 +125,10 @@ class LocalNode:
         """The audience of a record this node holds (one published from a submission)."""
         record = await self._store.records.get(bytes.fromhex(record_id))
         return None if record is None else record.envelope.audience
+
+    async def default_audience(self, kind: str) -> str:
+        """A first publication's audience when none is given ([moderation] incident_audience)."""
+        return self.incident_audience if kind == "incident" else PUBLIC
 
     async def publish(
         self, submission_id: str, audience: str, body: dict[str, Any]
@@ -241,6 +250,13 @@ class RemoteNode:
             return None
         audience = answer.get("audience")
         return audience if isinstance(audience, str) else None
+
+    async def default_audience(self, kind: str) -> str:
+        """A first publication's audience when none is given, as the node says (its
+        moderators answer); ``network`` from a node too old to say."""
+        answer = await self.call("GET", "/api/v1/moderators")
+        audience = answer.get("default_audience", {}).get(kind)
+        return audience if audience in AUDIENCES else "network"
 
     async def publish(
         self, submission_id: str, audience: str, body: dict[str, Any]

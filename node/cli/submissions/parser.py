@@ -123,9 +123,10 @@ def _add_publish(submissions: Registrar) -> None:
     sub.add_argument(
         "--audience",
         choices=AUDIENCES,
-        help="who may receive the record (default: network for a first publication, printed "
-        "as such; for a correction, the audience of the record it corrects, which a correction "
-        "may widen but never narrow)",
+        help="who may receive the record (default, printed as such: for a first publication, "
+        "public for a deployment and the node's [moderation] incident_audience, network unless "
+        "set, for an incident; for a correction, the audience of the record it corrects, which "
+        "a correction may widen but never narrow)",
     )
     sub.add_argument(
         "--precision",

@@ -9,7 +9,7 @@ from typing import Any
 
 from node.cli.common import CommandError, table
 from node.cli.submissions.arguments import key_of, parse_submission_id
-from node.cli.submissions.decisions import DEFAULT_AUDIENCE, default_audience
+from node.cli.submissions.decisions import default_audience
 from node.cli.submissions.drafts import draft_body, open_private
 from node.cli.submissions.nodes import ModeratedNode, with_node
 from protocol.utc import utc_text
@@ -48,7 +48,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
     async def fetch(node: ModeratedNode) -> tuple[dict[str, Any], str]:
         view = await node.get(submission_id)
-        audience = (await default_audience(node, view))[0] if args.draft else DEFAULT_AUDIENCE
+        audience = (await default_audience(node, view))[0] if args.draft else ""
         return view, audience
 
     view, audience = with_node(args, fetch)

@@ -70,7 +70,8 @@
     if (!answer.ok) return;
     const parts = await answer.json();
     document.getElementById("preview-signed").innerHTML = parts.signed;
-    document.getElementById("preview-public").innerHTML = parts.public;
+    const frame = document.getElementById("preview-public");  // the site's own markup, redrawn
+    frame.src = frame.src.split("?")[0] + "?v=" + Date.now();
     const diff = document.getElementById("preview-diff");
     if (diff) diff.innerHTML = parts.diff;
     document.querySelectorAll(".tag.unreviewed").forEach((tag) => {
