@@ -125,7 +125,7 @@ async def _serve(
         listen_port = config.node.port if port is None else port
         try:
             server = await loop.create_server(
-                _connections(app, runner.server, config),
+                connections(app, runner.server, config),
                 listen_host,
                 listen_port,
                 backlog=128,  # aiohttp's TCPSite default, kept
@@ -158,7 +158,7 @@ async def _serve(
     log.info("stopped")
 
 
-def _connections(
+def connections(
     app: web.Application, server: web.Server, config: Config
 ) -> Callable[[], web.RequestHandler]:
     """Each connection under the slow-client limits of ``[http]`` (:mod:`node.connections`)."""

@@ -29,6 +29,7 @@ from schemathesis.core.result import Ok
 
 from node.app import create_app
 from node.datadir import DataDir
+from node.serve import connections
 from node.state import STORE
 from protocol.countries import COUNTRY_CODES
 from protocol.envelope import AUDIENCES
@@ -51,10 +52,13 @@ FUZZ_KEYS = ("fuzz a", "fuzz b")
 
 
 class LiveNode:
-    """A node app served by aiohttp on 127.0.0.1, port 0, in its own thread and event loop."""
+    """A node app served on 127.0.0.1, port 0, in its own thread and event loop, through
+    the connections ``banscan run`` serves (node.serve): what aiohttp's parser refuses,
+    such as a request line past 8,190 bytes, is answered as the node answers it."""
 
     def __init__(self, data_dir: DataDir) -> None:
-        self._app = create_app(data_dir.load_config(), data_dir.load_key(), data_dir.database)
+        self._config = data_dir.load_config()
+        self._app = create_app(self._config, data_dir.load_key(), data_dir.database)
         self.host = "127.0.0.1"
         self.port = 0
         self.tokens: dict[Role, str] = {}
@@ -90,12 +94,15 @@ class LiveNode:
     async def _serve(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
-        runner = web.AppRunner(self._app)
+        runner = web.AppRunner(self._app, access_log=None)
         await runner.setup()
+        server: asyncio.Server | None = None
         try:
-            site = web.TCPSite(runner, self.host, 0)
-            await site.start()
-            self.port = runner.addresses[0][1]
+            assert runner.server is not None
+            server = await self._loop.create_server(
+                connections(self._app, runner.server, self._config), self.host, 0
+            )
+            self.port = server.sockets[0].getsockname()[1]
             store = self._app[STORE]
             self.tokens = {role: await store.tokens.create(role, "fuzz") for role in Role}
             # A node that takes reports, so fuzzed ones reach sealing and storage.
@@ -104,6 +111,8 @@ class LiveNode:
             self._ready.set()
             await self._stop.wait()
         finally:
+            if server is not None:
+                server.close()
             await runner.cleanup()
 
     def request(

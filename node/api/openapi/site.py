@@ -1,7 +1,8 @@
 """The public site's paths: HTML pages, the files they use, and the map's data.
 
 Pages answer ``text/html`` in the visitor's language (``lang``, else
-Accept-Language); an error on a page is a page too, never problem+json.
+Accept-Language); an error on a page is a page too, except a request so malformed that
+the connection answers it before any route is chosen (problem+json, status 400).
 """
 
 from typing import Any
@@ -12,6 +13,9 @@ from node.api.openapi.records import filter_parameters
 from node.params import MAX_FILTER_TEXT, MAX_ZOOM, PAGE_FILTERS
 
 _HTML = {"text/html": {"schema": {"type": "string"}}}
+# A request line or header aiohttp cannot parse (a URL over 8,190 bytes) is answered by
+# the connection before any route, page or not, is chosen: as problem+json.
+_HTML_OR_UNPARSABLE = {**_HTML, **BAD_REQUEST["content"]}
 _LANG = query_parameter(
     "lang", "The page's language (else Accept-Language, else English)", {"enum": ["en", "es"]}
 )
@@ -23,13 +27,17 @@ def html_page(
     statuses: dict[str, str],
     parameters: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """A page's GET: its statuses, each an HTML page."""
+    """A page's GET: its statuses, each an HTML page; a 400 may also be the connection's
+    problem+json, for a request the node cannot parse (node.connections)."""
     return {
         "operationId": operation_id,
         "summary": summary,
         "parameters": [_LANG, *(parameters or [])],
         "responses": {
-            status: {"description": description, "content": _HTML}
+            status: {
+                "description": description,
+                "content": _HTML_OR_UNPARSABLE if status == "400" else _HTML,
+            }
             for status, description in statuses.items()
         },
     }
