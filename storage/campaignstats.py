@@ -12,6 +12,11 @@ superseded, not retracted, not erased, of the audiences asked for.
 a request's law, an action's type; :mod:`storage.columns`). "Overdue" and
 "open" are judged on ``today`` exactly as the lists judge them
 (:func:`storage.campaignreads.overdue_sql`, :func:`storage.campaignreads.open_sql`).
+
+Measured on bench/agencypage.py's store at scale 0.05 (2,500 agencies, 5,000
+policies, 2,500 requests, 500 actions beside 50,000 cameras): p50 10 ms, on a
+loaded 2-core machine. The cost grows with the campaign records (about 200 ms
+expected at scale 1); a covering index or a rollup would be the next step.
 """
 
 from collections import Counter
