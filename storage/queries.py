@@ -25,6 +25,7 @@ import aiosqlite
 from protocol.envelope import decode_envelope
 from protocol.kinds import NodeInfo, decode_body
 from storage import stats as aggregates
+from storage.campaignstats import campaign_stats
 from storage.database import BUSY_TIMEOUT_MS, Database
 from storage.filters import QueryFilter, where_clause
 from storage.sql import expand_in, statement
@@ -208,6 +209,12 @@ class RecordQueries:
     ) -> Stats:
         """Aggregates of ``query`` (see :func:`storage.stats.stats`)."""
         return await aggregates.stats(self._db.reader, query, group_by, period)
+
+    async def campaign_stats(
+        self, audiences: Sequence[str], today: str
+    ) -> dict[str, dict[str, Any]]:
+        """Counts of the current campaign records (see :func:`storage.campaignstats`)."""
+        return await campaign_stats(self._db.reader, audiences, today)
 
     async def scan_stats(
         self, query: QueryFilter, group_by: Sequence[str], period: str | None = None

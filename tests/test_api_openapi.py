@@ -272,7 +272,10 @@ async def test_real_responses_match_their_documented_schemas(
     await check("get", peers, await client.get(peers))
 
     lists = ("/api/v1/incidents", "/api/v1/deployments", "/api/v1/stats", "/api/v1/coverage")
-    campaign = [f"/api/v1/{plural}" for plural in CAMPAIGN_LISTS] + ["/api/v1/actions/osdi"]
+    campaign = [f"/api/v1/{plural}" for plural in CAMPAIGN_LISTS] + [
+        "/api/v1/actions/osdi",
+        "/api/v1/stats/campaign",
+    ]
     for path in (*lists, *campaign):
         await check("get", path, await client.get(path, headers=analyst))
         await check("get", path, await client.get(path, params={"colour": "red"}))

@@ -189,9 +189,13 @@ async def test_actions_as_osdi(published: Published) -> None:
     [campaign] = document["_embedded"]["osdi:advocacy_campaigns"]
     assert campaign["identifiers"] == [f"banscan:{published.ids['open']}"]
     assert campaign["browser_url"] == "https://example.org/comment"
-    assert campaign["targets"] == [{"organization": "NYPD"}]
+    # advocacy_campaigns.md: targets is a human readable description; no end_date field.
+    assert campaign["targets"] == "NYPD"
     assert campaign["type"] == "email"
+    assert campaign["banscan:closes_on"] == day(10)
+    assert "end_date" not in campaign
     assert document["_embedded"]["osdi:petitions"] == []
+    assert document["_links"]["curies"][0]["name"] == "osdi"
     # Pointers only: nothing about a person.
     text = str(document).lower()
     for word in ("person", "signature", "email_address"):

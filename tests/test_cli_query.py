@@ -157,6 +157,7 @@ def test_query_table_lists_rows_and_says_when_limited(
         (("query", "--kind", "incident", "--occurred-from", "2025-13-01"), "--occurred-from"),
         (("query", "--kind", "incident", "--limit", "0"), "--limit"),
         (("stats", "--group-by", "colour"), "--group-by"),
+        (("stats", "--campaign", "--country", "GB"), "--campaign"),
     ],
 )
 def test_a_bad_option_is_named(

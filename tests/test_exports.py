@@ -41,6 +41,8 @@ from tests.factories import NETWORK, admit, deployment_body, incident_body, seed
 EXPORT = "/api/v1/export"
 CHAPTER = seeded_key("export chapter")
 FORMULA = "=HYPERLINK('http://example.org')"
+# The agency record an incident and a camera point at (agency.record).
+AGENCY_RECORD = "5b7c7894a49e514e36d7193565f62d4a0a03a20d4b05eb18da837a4fe8417d0c"
 
 
 def dataset() -> dict[str, SignedRecord]:
@@ -52,7 +54,11 @@ def dataset() -> dict[str, SignedRecord]:
         number = next(seq) if audience == "public" else 1
         records[name] = signed(CHAPTER, number, kind=kind, audience=audience, body=body)
 
-    add("area", "incident", incident_body(tags=["vans", "march"]))
+    add(
+        "area",
+        "incident",
+        incident_body(tags=["vans", "march"], agency={"name": "NYPD", "record": AGENCY_RECORD}),
+    )
     add(
         "no_area",
         "incident",
@@ -69,7 +75,7 @@ def dataset() -> dict[str, SignedRecord]:
     add("new", "incident", incident_body(area="gcpvj0", supersedes=records["old"].id.hex()))
     add("retracted", "incident", incident_body(area="u33db2"))
     add("retraction", "retraction", {"target": records["retracted"].id.hex(), "reason": "error"})
-    add("camera", "deployment", deployment_body())
+    add("camera", "deployment", deployment_body(agency={"name": "NYPD", "record": AGENCY_RECORD}))
     add(
         "south_west",
         "deployment",
@@ -131,6 +137,7 @@ async def test_csv_of_incidents_has_a_header_an_hxl_row_and_current_records_only
     assert area["occurred_on"] == "2025-03-14"
     assert area["category"] == "protest_surveillance"
     assert area["agency"] == "NYPD"
+    assert area["agency_record"] == AGENCY_RECORD
     assert area["verification"] == "corroborated"
     assert area["confirmations"] == "2"
     assert area["tags"] == "vans march"
@@ -140,6 +147,7 @@ async def test_csv_of_incidents_has_a_header_an_hxl_row_and_current_records_only
     no_area = rows[records["no_area"].id.hex()]
     assert no_area["area"] == ""
     assert no_area["region"] == ""
+    assert no_area["agency_record"] == ""
     assert no_area["sources"] == "https://example.org/a https://example.org/b"
     # A formula in a report is kept as text, not run by a spreadsheet.
     assert no_area["summary"] == "'" + FORMULA
@@ -158,6 +166,8 @@ async def test_csv_of_deployments_gives_exact_decimal_degrees(
     assert (camera["lat"], camera["lon"]) == ("40.758", "-73.9855")
     assert camera["osm"] == "man_made=surveillance;surveillance:type=camera"
     assert camera["frt_capability"] == "suspected"
+    assert (camera["agency"], camera["agency_record"]) == ("NYPD", AGENCY_RECORD)
+    assert rows[records["south_west"].id.hex()]["agency_record"] == ""
     south_west = rows[records["south_west"].id.hex()]
     assert (south_west["lat"], south_west["lon"]) == ("-33.6", "-70.6500001")
     assert south_west["country"] == "CL"

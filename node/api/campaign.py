@@ -4,7 +4,8 @@
 current records of one kind, filtered (:mod:`node.campaignparams`) and sorted
 like ``/api/v1/incidents``; requests and actions also sort by ``due`` (a
 request's ``due_on``, an action's ``closes_on``), so overdue requests and
-closing actions come first. ``GET /api/v1/actions/osdi`` gives the actions as
+closing actions come first. ``GET /api/v1/stats/campaign`` counts them
+(:mod:`storage.campaignstats`). ``GET /api/v1/actions/osdi`` gives the actions as
 OSDI resources for campaigning tools (:mod:`node.exports.osdi`): pointers with
 public metadata, never a supporter. Without a token only public records are
 visible, as on the other query routes.
@@ -99,3 +100,15 @@ async def actions_osdi(request: web.Request) -> web.Response:
     rows = await queries(request).page(where, ("due", False), None, limit)
     document = osdi_collection([row.record for row in rows], request.url.path)
     return web.json_response(document, content_type=OSDI_MEDIA_TYPE)
+
+
+@routes.get("/api/v1/stats/campaign")
+async def campaign_stats(request: web.Request) -> web.Response:
+    """Exact counts of the current campaign records, by status, type and country."""
+    audiences = readable_audiences(await token_info(request))
+    unknown = sorted(request.query)
+    if unknown:
+        raise BadParameter(unknown[0][:40], "unknown parameter; campaign stats take none")
+    on = today(request).isoformat()
+    counts = await queries(request).campaign_stats(audiences, on)
+    return web.json_response({"today": on, **counts, "audiences": list(audiences)})

@@ -2,21 +2,26 @@
 filters the API uses (:mod:`node.cli.filters`)."""
 
 import argparse
+import datetime
 import json
 from collections.abc import Callable
 from typing import Any
 
 from node.api.query import SORTS, group_view, parse_group_by, parse_sort
 from node.api.records import stored_view
+from node.auth import ALL_AUDIENCES
 from node.cli.common import CommandError, data_dir_of, run_on_store, table
-from node.cli.filters import add_filter_options, query_filter
+from node.cli.filters import add_filter_options, filtered, query_filter
 from node.cli.registrar import Registrar
 from node.params import KINDS
 from node.problems import BadParameter
+from storage.campaignstats import SECTIONS
 from storage.queries import QueryRow
 from storage.stats import GROUP_KEYS
+from storage.store import Store
 
 MAX_ROWS = 100_000
+SECTION_NAMES = [section for section, _ in SECTIONS.values()]
 
 
 def register(cli: Registrar) -> None:
@@ -56,6 +61,12 @@ def register(cli: Registrar) -> None:
         help=f"comma-separated keys: {', '.join(GROUP_KEYS)}",
     )
     add_filter_options(stats)
+    stats.add_argument(
+        "--campaign",
+        action="store_true",
+        help="count the campaign records instead (agencies, vendors, policies, records "
+        "requests, actions), as GET /api/v1/stats/campaign; takes no filters",
+    )
     stats.add_argument("--json", action="store_true", help="print JSON")
 
 
@@ -83,6 +94,8 @@ def cmd_query(args: argparse.Namespace) -> int:
 
 def cmd_stats(args: argparse.Namespace) -> int:
     data_dir = data_dir_of(args)
+    if args.campaign:
+        return _campaign_stats(args)
     where = query_filter(args)
     try:
         group_by = parse_group_by(args.group_by)
@@ -140,3 +153,29 @@ def _degrees(e7: int | None) -> str | None:
         return None
     sign = "-" if e7 < 0 else ""
     return f"{sign}{abs(e7) // 10_000_000}.{abs(e7) % 10_000_000:07d}"
+
+
+def _campaign_stats(args: argparse.Namespace) -> int:
+    """``banscan stats --campaign``: the counts of :mod:`storage.campaignstats`, over
+    every audience, as a table of section, grouping, value and count, or as JSON."""
+    if args.group_by or args.kind != "incident" or filtered(args):
+        raise CommandError("--campaign takes no --kind, --group-by or filters")
+
+    async def count(store: Store) -> dict[str, Any]:
+        day = datetime.datetime.fromtimestamp(store.clock() / 1000, datetime.UTC).date()
+        counts = await store.queries.campaign_stats(ALL_AUDIENCES, day.isoformat())
+        return {"today": day.isoformat(), **counts, "audiences": list(ALL_AUDIENCES)}
+
+    answer = run_on_store(data_dir_of(args), count)
+    if args.json:
+        print(json.dumps(answer, indent=2))
+        return 0
+    rows: list[list[Any]] = []
+    for section in SECTION_NAMES:
+        for name, value in answer[section].items():
+            if isinstance(value, dict):
+                rows.extend([section, name, key, n] for key, n in value.items())
+            else:
+                rows.append([section, name, "", value])
+    print(table(["records", "counted", "value", "count"], rows))
+    return 0

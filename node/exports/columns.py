@@ -43,6 +43,7 @@ INCIDENT_COLUMNS: Final = (
     Column("technology_detail", "#event+technology+detail"),
     Column("agency", "#org+name"),
     Column("agency_identifier", "#org+code"),
+    Column("agency_record", "#org+id"),
     Column("summary", "#description"),
     Column("verification", "#status+verification"),
     Column("confirmations", "#indicator+confirmations+num"),
@@ -57,6 +58,8 @@ DEPLOYMENT_COLUMNS: Final = (
     Column("country", "#country+code"),
     Column("city", "#loc+name"),
     Column("operator", "#org+name"),
+    Column("agency", "#org+name+agency"),
+    Column("agency_record", "#org+id"),
     Column("osm", "#meta+osm"),
     Column("frt_capability", "#status+frt"),
     Column("frt_basis", "#meta+frt_basis"),
@@ -133,6 +136,7 @@ def incident_values(row: BodyRow, body: dict[str, Any]) -> list[Any]:
         technology.get("detail"),
         agency.get("name"),
         agency.get("identifier"),
+        agency.get("record"),
         body.get("summary"),
         verification.get("status", "unverified"),
         verification.get("confirmations", 0),
@@ -148,6 +152,7 @@ def deployment_values(row: BodyRow, body: dict[str, Any]) -> list[Any]:
     osm = _sub(body, "osm")
     capability = _sub(body, "frt_capability")
     observed = _sub(body, "observed_on")
+    agency = _sub(body, "agency")
     values = record_values(row)
     values += (
         degrees(body["lat_e7"]),
@@ -155,6 +160,8 @@ def deployment_values(row: BodyRow, body: dict[str, Any]) -> list[Any]:
         body.get("country"),
         body.get("city"),
         osm.get("operator"),
+        agency.get("name"),
+        agency.get("record"),
         dict(osm),
         capability.get("status", "unknown"),
         list(capability.get("basis", ())),

@@ -78,7 +78,7 @@ _CSV_CONVERTED: Final = {
             "tags",
         }
     ),
-    "deployment": frozenset({"city", "operator", "osm", "frt_basis", "sources"}),
+    "deployment": frozenset({"city", "operator", "agency", "osm", "frt_basis", "sources"}),
     **CAMPAIGN_CONVERTED,
 }
 

@@ -149,4 +149,50 @@ def campaign_paths() -> dict[str, Any]:
             },
         }
     }
+    paths["/api/v1/stats/campaign"] = {
+        "get": {
+            "operationId": "campaignStats",
+            "summary": "Exact counts of the current campaign records: agencies by type and "
+            "country, policies by status, instrument and country, records requests by status, "
+            "law and country and how many are overdue, actions by type and how many are open",
+            "security": OPTIONAL_BEARER,
+            "responses": {
+                "200": json_answer("Counts per kind", _CAMPAIGN_STATS),
+                "400": problem("The route takes no parameters."),
+                "401": _UNKNOWN_TOKEN,
+            },
+        }
+    }
     return paths
+
+
+def _section(*extra: str) -> dict[str, Any]:
+    counts = {"type": "object", "additionalProperties": {"type": "integer", "minimum": 0}}
+    names = [name for name in extra if name.startswith("by_")]
+    flags = [name for name in extra if not name.startswith("by_")]
+    return {
+        "type": "object",
+        "required": ["total", *extra],
+        "additionalProperties": False,
+        "properties": {
+            "total": {"type": "integer", "minimum": 0},
+            **{name: counts for name in names},
+            **{name: {"type": "integer", "minimum": 0} for name in flags},
+        },
+    }
+
+
+_CAMPAIGN_STATS: dict[str, Any] = {
+    "type": "object",
+    "required": ["today", "agencies", "vendors", "policies", "requests", "actions", "audiences"],
+    "additionalProperties": False,
+    "properties": {
+        "today": {"type": "string", "format": "date"},
+        "agencies": _section("by_type", "by_country"),
+        "vendors": _section(),
+        "policies": _section("by_status", "by_instrument", "by_country"),
+        "requests": _section("by_status", "by_law", "by_country", "overdue"),
+        "actions": _section("by_type", "by_country", "open"),
+        "audiences": {"type": "array", "items": {"type": "string"}},
+    },
+}
