@@ -111,6 +111,13 @@ ALLOWED_REFUSALS: dict[str, tuple[tuple[int, re.Pattern[str]], ...]] = {
     # Membership records come only from the CLI on the node's host (docs/api.md).
     "POST /api/v1/records": (
         (422, _WHOLE_FLOAT),
+        # A request's dates in order, which a schema cannot say.
+        (
+            422,
+            re.compile(
+                r"^records_request body is invalid: body: due_on must not be before filed_on$"
+            ),
+        ),
         (403, re.compile(r"^no token may publish a membership record")),
     ),
     # Reports and receipt checks are rate limited per client; receipts are unknown;
@@ -120,6 +127,33 @@ ALLOWED_REFUSALS: dict[str, tuple[tuple[int, re.Pattern[str]], ...]] = {
         (422, re.compile(r"^the submission is invalid: occurred_on: is in the future$")),
     ),
     "POST /api/v1/submissions/status": ((404, _ANY), (429, _ANY)),
+    "POST /api/v1/submissions/answer": ((404, _ANY), (429, _ANY)),
+    "POST /report/answer": ((403, _ANY), (429, _ANY)),
+    # The desk's routes name submissions and records this node may not hold.
+    **{
+        f"{method} /api/v1/submissions/{{submission_id}}/{action}": (
+            (404, re.compile(r"^no submission 'sub_[a-z2-7]{16}' on this node$")),
+        )
+        for method, action in (
+            ("GET", "candidates"),
+            ("GET", "history"),
+            ("POST", "ask"),
+            ("POST", "claim"),
+            ("POST", "notes"),
+            ("POST", "release"),
+        )
+    },
+    "POST /api/v1/submissions/duplicate": (
+        (
+            422,
+            re.compile(
+                r"^of: \S+ (is not a submission or record on this node"
+                r"|is among the ids; a report cannot duplicate itself)$"
+            ),
+        ),
+    ),
+    # An agency the node does not hold (its page is HTML).
+    "GET /agencies/{id}": ((404, _ANY),),
     # The report form's CSRF token comes from the form page (docs/api.md).
     "POST /report": ((403, _ANY), (429, _ANY)),
     "POST /report/status": ((403, _ANY), (429, _ANY)),

@@ -10,6 +10,7 @@ from node.api.openapi.parts import query_parameter
 from node.api.openapi.site import html_page
 from node.params import MAX_FILTER_TEXT, MAX_LIST_PAGE
 from protocol.campaign import AgencyProfile, Policy, PolicyStatus, RequestStatus
+from protocol.countries import COUNTRY_CODES
 
 AGENCY_TYPES: Final = get_args(AgencyProfile.model_fields["type"].annotation)
 INSTRUMENTS: Final = get_args(Policy.model_fields["instrument"].annotation)
@@ -19,7 +20,7 @@ _RECORD_ID = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
 _COUNTRY = query_parameter(
     "country",
     "An ISO 3166-1 alpha-2 country code (ES)",
-    {"type": "string", "pattern": "^[A-Za-z]{2}$"},
+    {"enum": sorted(COUNTRY_CODES)},
 )
 _PAGE = query_parameter(
     "page",

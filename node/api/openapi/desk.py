@@ -42,7 +42,12 @@ _SUBMISSION_ID_PARAMETER = {
 }
 _NULLABLE_INT = {"type": ["integer", "null"]}
 _B64 = {"type": "string", "contentEncoding": "base64url"}
-_KEY_IDS = {"type": "array", "items": {"type": "string"}, "minItems": 1}
+_KEY_IDS = {
+    "type": "array",
+    "items": {"type": "string", "minLength": 1, "maxLength": 64},
+    "minItems": 1,
+    "maxItems": 64,
+}
 
 
 def desk_paths() -> dict[str, Any]:

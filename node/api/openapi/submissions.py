@@ -156,7 +156,7 @@ def _reporting_routes() -> dict[str, Any]:
 
 def _queue_filters() -> list[dict[str, Any]]:
     """The queue's facet filters (each repeatable), received day range and sort."""
-    text = {"type": "string", "maxLength": 200}
+    text = {"type": "string", "minLength": 1, "maxLength": 200}
     day = {"type": "string", "format": "date"}
     return [
         *(query_parameter(name, "Repeat for any of several", text) for name in QUEUE_FILTERS),
