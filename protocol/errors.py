@@ -50,7 +50,8 @@ internal text sets ``public_detail``, which the client is told instead::
         └── node.moderation.submissions.SubmissionError  422 invalid-submission
             ├── SubmissionsClosed           503 submissions-closed
             ├── SubmissionNotFound          404 not-found
-            └── ModerationConflict          409 moderation-conflict
+            ├── ModerationConflict          409 moderation-conflict
+            └── node.moderation.desk.ClaimHeld  409 claim-held  another moderator's live claim
 
 The record format raises a :class:`ProtocolError` subclass for every malformed
 or hostile input, and nothing else. Errors that never reach a client (bad

@@ -18,6 +18,7 @@ from aiohttp import ClientResponse, web
 import protocol.errors
 from federation.httpsig import AuthError
 from federation.sync import PeerError
+from node.moderation.desk import ClaimHeld
 from node.moderation.submissions import SubmissionError
 from node.problems import (
     PROBLEM_CONTENT_TYPE,
@@ -29,6 +30,7 @@ from node.problems import (
 )
 from protocol.errors import BanscanError, ProtocolError
 from storage import StorageError
+from storage.desk import Claim
 from storage.tokens import Role
 from tests.conftest import ClientFactory, NodeClient, bearer
 from tests.factories import incident_body
@@ -128,6 +130,8 @@ def instance(cls: type[BanscanError]) -> BanscanError:
         return cls("limit", "must be a whole number")
     if issubclass(cls, TooManyRequests):
         return cls("slow down", 7)
+    if issubclass(cls, ClaimHeld):
+        return cls("sub_aaaaaaaaaaaaaaaa", Claim("token:alice", 1_000, 2_000))
     return cls("what was wrong")
 
 
