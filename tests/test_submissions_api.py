@@ -710,7 +710,9 @@ async def test_moderator_keys_are_listed_for_moderators(
                 "added_ms": (await open_client.app[STORE].submissions.keys())[0].added_ms,
                 "public": MODERATOR.public.text,
             }
-        ]
+        ],
+        # [moderation] incident_audience left at its default.
+        "default_audience": {"deployment": "public", "incident": "network"},
     }
 
 
