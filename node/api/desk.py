@@ -24,7 +24,7 @@ from aiohttp import web
 
 from node.abuse import REPORT_LIMITER, count_attempt
 from node.api.bodies import read_json
-from node.api.submissions import MODERATORS, actor_name
+from node.api.submissions import MODERATORS, actor_name, audit_entry_view
 from node.auth import require_role
 from node.moderation.candidates import CandidateQuery, find_candidates
 from node.moderation.desk import MAX_ANSWER, MAX_BULK, MAX_QUESTION, Desk, item_view
@@ -36,7 +36,6 @@ from node.moderation.submissions import (
 from node.params import int_param
 from node.problems import BadParameter, BadRequest
 from node.state import CONFIG, STORE
-from protocol.keys import b64url_encode
 
 routes = web.RouteTableDef()
 DESK = web.AppKey("desk", Desk)
@@ -192,19 +191,7 @@ async def history(request: web.Request) -> web.Response:
     return web.json_response(
         {
             "submission": submission_id,
-            "entries": [
-                {
-                    "seq": e.seq,
-                    "at_ms": e.at_ms,
-                    "actor": e.actor,
-                    "action": e.action,
-                    "submission": e.submission,
-                    "record_id": None if e.record_id is None else e.record_id.hex(),
-                    "detail": e.detail,
-                    "hash": b64url_encode(e.hash),
-                }
-                for e in entries
-            ],
+            "entries": [audit_entry_view(entry) for entry in entries],
             "items": [item_view(item) for item in items],
             "intact": broken is None,
             "first_broken_seq": broken,

@@ -44,6 +44,7 @@ from node.problems import BadParameter, BadRequest, NotFound
 from node.state import CONFIG, FEDERATION, STORE, TASKS
 from protocol.keys import b64url_encode
 from storage.queue import facet_counts, queue_page
+from storage.submissions import AuditEntry
 from storage.tokens import Role, TokenInfo
 
 routes = web.RouteTableDef()
@@ -245,19 +246,7 @@ async def audit_log(request: web.Request) -> web.Response:
     broken = await store.verify_audit_log()
     return web.json_response(
         {
-            "entries": [
-                {
-                    "seq": e.seq,
-                    "at_ms": e.at_ms,
-                    "actor": e.actor,
-                    "action": e.action,
-                    "submission": e.submission,
-                    "record_id": None if e.record_id is None else e.record_id.hex(),
-                    "detail": e.detail,
-                    "hash": b64url_encode(e.hash),
-                }
-                for e in entries
-            ],
+            "entries": [audit_entry_view(entry) for entry in entries],
             "intact": broken is None,
             "first_broken_seq": broken,
         }
@@ -279,3 +268,17 @@ async def retention_ctx(app: web.Application) -> AsyncIterator[None]:
     )
     app[TASKS].start("retention", retention.run())
     yield
+
+
+def audit_entry_view(entry: AuditEntry) -> dict[str, Any]:
+    """One audit log entry as the API shows it (the log and a submission's history)."""
+    return {
+        "seq": entry.seq,
+        "at_ms": entry.at_ms,
+        "actor": entry.actor,
+        "action": entry.action,
+        "submission": entry.submission,
+        "record_id": None if entry.record_id is None else entry.record_id.hex(),
+        "detail": entry.detail,
+        "hash": b64url_encode(entry.hash),
+    }

@@ -35,19 +35,24 @@ async def _field(request: web.Request, name: str) -> str:
     return str((await request.post()).get(name, "")).strip()
 
 
+def _done_unless_skipped(
+    request: web.Request, action: str, submission_id: str, answer: dict[str, Any]
+) -> web.Response:
+    """The outcome of a bulk route asked for one report: refused (409) when the node
+    skipped it, as it does one another moderator holds."""
+    skipped = answer.get("skipped", {})
+    if submission_id in skipped:
+        return render(
+            request, "outcome.html", ok=False, detail=skipped[submission_id], http_status=409
+        )
+    return _done(request, action, submission_id)
+
+
 @routes.post(f"/r/{ID}/reject")
 async def reject(request: web.Request) -> web.Response:
     submission_id = request.match_info["submission_id"]
     answer = await request.app[DESK].api.reject([submission_id], await _field(request, "reason"))
-    if submission_id in answer.get("skipped", {}):
-        return render(
-            request,
-            "outcome.html",
-            ok=False,
-            detail=answer["skipped"][submission_id],
-            http_status=409,
-        )
-    return _done(request, "reject", submission_id)
+    return _done_unless_skipped(request, "reject", submission_id, answer)
 
 
 @routes.post(f"/r/{ID}/ask")
@@ -62,15 +67,7 @@ async def duplicate(request: web.Request) -> web.Response:
     submission_id = request.match_info["submission_id"]
     target = await _field(request, "of")
     answer = await request.app[DESK].api.duplicate([submission_id], target)
-    if submission_id in answer.get("skipped", {}):
-        return render(
-            request,
-            "outcome.html",
-            ok=False,
-            detail=answer["skipped"][submission_id],
-            http_status=409,
-        )
-    return _done(request, "duplicate", submission_id)
+    return _done_unless_skipped(request, "duplicate", submission_id, answer)
 
 
 @routes.post(f"/r/{ID}/retract")

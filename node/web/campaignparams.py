@@ -15,8 +15,9 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from node.params import MAX_FILTER_TEXT, MAX_LIST_PAGE
+from node.params import MAX_LIST_PAGE
 from node.problems import BadParameter
+from node.web.filters import single_values
 from node.web.recordview import parse_record_id
 from protocol.countries import COUNTRY_CODES
 
@@ -79,21 +80,7 @@ class PageParams:
 def page_params(request: web.Request, names: Iterable[str]) -> PageParams:
     """The parameters of ``request``'s URL among ``names`` (and ``lang``); any other is
     refused by name, as is one given twice or longer than the filters allow."""
-    allowed = {*names, "lang"}
-    unknown = sorted(set(request.query) - allowed)
-    if unknown:
-        raise BadParameter(
-            unknown[0][:40], f"unknown parameter; this page takes {', '.join(sorted(allowed))}"
-        )
-    values: dict[str, str] = {}
-    for name in names:
-        given = [text.strip() for text in request.query.getall(name, []) if text.strip()]
-        if len(given) > 1:
-            raise BadParameter(name, "given more than once")
-        if given:
-            if len(given[0]) > MAX_FILTER_TEXT:
-                raise BadParameter(name, f"longer than {MAX_FILTER_TEXT} characters")
-            values[name] = given[0]
+    values = single_values(request, names, {*names, "lang"})
     return PageParams(values)
 
 

@@ -87,17 +87,16 @@ class PageFilter:
         return bool(self.values)
 
 
-def page_filter(request: web.Request, extra: Iterable[str] = ()) -> PageFilter:
-    """The page filter of ``request``'s URL. Parameters beyond the filters, ``lang`` and
-    ``extra`` (the page's own, such as ``bbox`` or ``after``) are refused by name."""
-    allowed = {*PAGE_FILTERS, "lang", *extra}
+def single_values(request: web.Request, names: Iterable[str], allowed: set[str]) -> dict[str, str]:
+    """The non-blank values of ``names`` in ``request``'s URL, each given at most once and
+    at most MAX_FILTER_TEXT long; a parameter outside ``allowed`` is refused by name."""
     unknown = sorted(set(request.query) - allowed)
     if unknown:
         raise BadParameter(
             unknown[0][:40], f"unknown parameter; this page takes {', '.join(sorted(allowed))}"
         )
     values: dict[str, str] = {}
-    for name in PAGE_FILTERS:
+    for name in names:
         given = [text.strip() for text in request.query.getall(name, []) if text.strip()]
         if len(given) > 1:
             raise BadParameter(name, "given more than once")
@@ -105,6 +104,13 @@ def page_filter(request: web.Request, extra: Iterable[str] = ()) -> PageFilter:
             if len(given[0]) > MAX_FILTER_TEXT:
                 raise BadParameter(name, f"longer than {MAX_FILTER_TEXT} characters")
             values[name] = given[0]
+    return values
+
+
+def page_filter(request: web.Request, extra: Iterable[str] = ()) -> PageFilter:
+    """The page filter of ``request``'s URL. Parameters beyond the filters, ``lang`` and
+    ``extra`` (the page's own, such as ``bbox`` or ``after``) are refused by name."""
+    values = single_values(request, PAGE_FILTERS, {*PAGE_FILTERS, "lang", *extra})
     _check_values(values)
     page = PageFilter(values)
     # Every value is checked, whichever kind the page shows.

@@ -14,7 +14,7 @@ from node.api.openapi.parts import (
     schema_ref,
 )
 from node.api.openapi.submission_schemas import AUDIT_ENTRY, RECORD_ID, SUBMISSION_ID
-from node.api.openapi.submissions import REFUSED, form_post
+from node.api.openapi.submissions import REFUSED, form_post, moderation_operation
 from node.moderation.desk import (
     CANDIDATE_REASONS,
     MAX_ANSWER,
@@ -24,7 +24,6 @@ from node.moderation.desk import (
 
 _BAD_BODY = problem("The body is wrong; the problem names what.")
 _NOT_JSON = problem("Not application/json.")
-_TOO_LARGE = problem("The body is too large.")
 _NOT_FOUND = problem("No such submission.")
 _CLAIM_HELD = problem(
     "Another moderator holds a live claim on it; holder, since_ms and expires_ms say "
@@ -193,27 +192,9 @@ def _moderation(
     ok: str = "200",
     path: bool = True,
 ) -> dict[str, Any]:
-    operation: dict[str, Any] = {
-        "operationId": operation_id,
-        "summary": summary,
-        "security": BEARER,
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": schema_ref(request)}},
-        },
-        "responses": {
-            ok: answer,
-            "400": _BAD_BODY,
-            **_MODERATOR_ONLY,
-            "413": _TOO_LARGE,
-            "415": _NOT_JSON,
-            **extra,
-        },
-    }
-    if path:
-        operation["parameters"] = [_SUBMISSION_ID_PARAMETER]
-        operation["responses"]["404"] = _NOT_FOUND
-    return operation
+    """A desk route's POST, shaped as the other moderation routes are."""
+    parameter = _SUBMISSION_ID_PARAMETER if path else None
+    return moderation_operation(operation_id, summary, request, answer, parameter, extra, ok=ok)
 
 
 def desk_schemas() -> dict[str, Any]:

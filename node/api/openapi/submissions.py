@@ -183,7 +183,7 @@ def _decision_routes() -> dict[str, Any]:
             }
         },
         "/api/v1/submissions/{submission_id}/publish": {
-            "post": _moderation(
+            "post": moderation_operation(
                 "publishSubmission",
                 "Publish a redacted, signed record of it (again: a correction)",
                 "PublishRequest",
@@ -196,7 +196,7 @@ def _decision_routes() -> dict[str, Any]:
             )
         },
         "/api/v1/submissions/{submission_id}/retract": {
-            "post": _moderation(
+            "post": moderation_operation(
                 "retractSubmission",
                 "Retract every record published from it (corrections too)",
                 "RetractRequest",
@@ -206,7 +206,7 @@ def _decision_routes() -> dict[str, Any]:
             )
         },
         "/api/v1/submissions/reject": {
-            "post": _moderation(
+            "post": moderation_operation(
                 "rejectSubmissions",
                 "Reject pending submissions (bulk)",
                 "RejectRequest",
@@ -217,7 +217,7 @@ def _decision_routes() -> dict[str, Any]:
             )
         },
         "/api/v1/submissions/purge": {
-            "post": _moderation(
+            "post": moderation_operation(
                 "purgeSubmissions",
                 "Delete private parts decided longer ago than the retention period",
                 "PurgeRequest",
@@ -298,7 +298,7 @@ def form_post(
     return operation
 
 
-def _moderation(
+def moderation_operation(
     operation_id: str,
     summary: str,
     request: str,
