@@ -21,8 +21,9 @@ measures with an analyst token, after warm-up and over several repetitions:
   with the node's peak RSS;
 - the database size per record, after a checkpoint.
 
-``--agency-page SCALE`` instead times an agency page's queries over the
-campaign kinds (:mod:`bench.agencypage`, issue 15's target). Each figure is
+``--agency-page SCALE`` instead times ``GET /agencies/{id}`` on a node holding the
+campaign kinds (:mod:`bench.agencypage`, issue 15's target; the node is built once, with
+``--workers`` signing processes, and kept in ``$TMPDIR/banscan-bench-cache``). Each figure is
 printed next to its target in issue 5. A route the node does
 not have yet (404) is reported as not measured. SQL equivalents run directly
 on the database file with the ``sqlite3`` module are printed on their own,
@@ -257,7 +258,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--agency-page",
         type=float,
         metavar="SCALE",
-        help="instead, time an agency page's queries over the campaign kinds (issue 15); "
+        help="instead, time GET /agencies/{id} over the campaign kinds (issue 15); "
         "scale 1 is 1,000,000 deployments, 100,000 incidents, 50,000 agencies, 50,000 "
         "requests and 100,000 policies (bench/agencypage.py)",
     )
@@ -299,7 +300,7 @@ def import_dataset(data_dir: Path, data: Dataset, lines: list[str]) -> str:
 
 def measure_all(args: argparse.Namespace) -> int:
     if args.agency_page is not None:
-        return agencypage.main(args.agency_page, args.seed)
+        return agencypage.main(args.agency_page, args.seed, args.workers)
     lines = ["", *TABLE.head()]
     try:
         print(f"generating {args.records:,} records (or reading the cache) ...", flush=True)
