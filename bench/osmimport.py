@@ -28,8 +28,11 @@ import argparse
 import contextlib
 import cProfile
 import io
+import os
 import pstats
 import random
+import resource
+import sys
 import tempfile
 import time
 from collections.abc import Sequence
@@ -41,6 +44,7 @@ from osmium.osm.mutable import Node, Way
 from bench import harness
 from bench.harness import Table
 from node.cli.main import main as banscan_main
+from node.osm import signer
 
 TARGET_RATE = 5_000
 # A box about 30 km across around central London.
@@ -107,23 +111,29 @@ def write_extract(path: Path, cameras: int, seed: int, *, newer_every: int = 0) 
 
 
 def run_import(
-    data_dir: Path, extract: Path, profile: Path | None = None
+    data_dir: Path, extract: Path, profile: Path | None = None, *, worker: bool = True
 ) -> tuple[float, float, str]:
-    """``banscan import-osm`` in this process: (seconds, CPU seconds of every thread, the
-    line it printed)."""
+    """``banscan import-osm`` in this process: (seconds, CPU seconds of every thread and of
+    the signing process, the line it printed). Without ``worker``, every batch is signed in
+    this process, as before node/osm/signer.py."""
     argv = ["import-osm", "--data-dir", str(data_dir), "--country", "GB", "--city", "London"]
     argv += [f"--bbox={WEST},{SOUTH},{EAST},{NORTH}", str(extract)]
     out = io.StringIO()
     profiler = cProfile.Profile() if profile is not None else None
+    default = signer.START_AFTER
+    signer.START_AFTER = default if worker else sys.maxsize
     with contextlib.redirect_stdout(out):
-        start, cpu = time.perf_counter(), time.process_time()
+        start, cpu = time.perf_counter(), _cpu()
         if profiler is not None:
             profiler.enable()
-        status = banscan_main(argv)
+        try:
+            status = banscan_main(argv)
+        finally:
+            signer.START_AFTER = default
         if profiler is not None:
             profiler.disable()
         seconds = time.perf_counter() - start
-        cpu = time.process_time() - cpu
+        cpu = _cpu() - cpu
     if status != 0:
         raise RuntimeError(f"banscan import-osm exited with {status}: {out.getvalue()}")
     if profiler is not None and profile is not None:
@@ -132,6 +142,13 @@ def run_import(
         pstats.Stats(profiler, stream=text).sort_stats("tottime").print_stats(15)
         print(text.getvalue())
     return seconds, cpu, out.getvalue().strip()
+
+
+def _cpu() -> float:
+    """CPU seconds of this process and of its ended children (the signing worker is
+    ended when the import returns)."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
 
 
 def measure(args: argparse.Namespace) -> int:
@@ -144,19 +161,24 @@ def measure(args: argparse.Namespace) -> int:
         print(
             f"wrote two extracts of {args.cameras:,} cameras in {time.perf_counter() - start:.1f} s"
         )
+        harness.init_node(root / "before", "bench")
         harness.init_node(root / "node", "bench")
         runs = [
-            ("first import (all new)", args.cameras, extract, args.profile),
-            ("same extract again (unchanged)", 0, extract, None),
-            ("1 in 10 newer (superseded)", args.cameras // 10, newer, None),
+            ("before: signed in one process", "before", args.cameras, extract, None),
+            ("first import (all new)", "node", args.cameras, extract, args.profile),
+            ("same extract again (unchanged)", "node", 0, extract, None),
+            ("1 in 10 newer (superseded)", "node", args.cameras // 10, newer, None),
         ]
         table = Table(measure=44, value=10, target=10)
         rows = table.head()
-        for label, published, path, profile in runs:
-            seconds, cpu, line = run_import(root / "node", path, profile)
+        for label, node, published, path, profile in runs:
+            load = os.getloadavg()[0]
+            seconds, cpu, line = run_import(root / node, path, profile, worker=node == "node")
+            load = max(load, os.getloadavg()[0])
             print(f"{label}: {line} ({seconds:.1f} s, CPU {cpu:.1f} s)")
             rows.append(table.row(f"{label}: wall time", f"{seconds:.2f} s"))
             rows.append(table.row(f"{label}: CPU time", f"{cpu:.2f} s"))
+            rows.append(table.row(f"{label}: load average (max)", f"{load:.1f}"))
             if published:
                 rate = published / seconds
                 verdict = "meets" if rate >= TARGET_RATE else "MISSES"

@@ -10,7 +10,7 @@ import asyncio
 import sys
 import time
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
 from node.cli.common import CommandError, data_dir_of, opened_store
 from node.cli.filters import FILTER_OPTIONS, query_filter
@@ -24,9 +24,9 @@ from node.osm.changes import (
 )
 from node.osm.elements import OsmInputError, read_cameras
 from node.osm.importer import Bounds, ImportCounts, held_imports, import_cameras
+from node.osm.signer import ImportPublisher
 from node.params import INCIDENT_ONLY, parse_bbox
 from node.problems import BadParameter
-from node.publishing import publish_many
 from protocol import geohash
 from protocol.countries import COUNTRY_CODES
 from protocol.envelope import AUDIENCES
@@ -104,29 +104,26 @@ def cmd_import_osm(args: argparse.Namespace) -> int:
     async def run() -> ImportCounts:
         async with opened_store(data_dir) as store:
             held = await held_imports(store.queries, key.public_key)
-
-            async def publish(audience: str, bodies: list[dict[str, Any]]) -> object:
-                return await publish_many(
-                    store.records,
-                    key,
-                    network_id=config.network.id,
-                    limits=config.limits.limits(),
-                    kind="deployment",
-                    audience=audience,
-                    bodies=bodies,
-                    clock=store.clock,
-                )
-
-            return await import_cameras(
-                read_cameras(args.file),
-                held,
-                country=country,
-                city=args.city,
-                bounds=bounds,
-                audience=args.audience,
-                publish=None if args.dry_run else publish,
-                progress=progress.show,
+            publish = ImportPublisher(
+                store,
+                key,
+                data_dir.path,
+                network_id=config.network.id,
+                limits=config.limits.limits(),
             )
+            try:
+                return await import_cameras(
+                    read_cameras(args.file),
+                    held,
+                    country=country,
+                    city=args.city,
+                    bounds=bounds,
+                    audience=args.audience,
+                    publish=None if args.dry_run else publish,
+                    progress=progress.show,
+                )
+            finally:
+                publish.close()
 
     progress = _Progress(sys.stderr)
 
