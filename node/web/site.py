@@ -13,7 +13,6 @@ Pages show the ``public`` audience only, whatever cookie or header a visitor
 sends: :data:`PUBLIC` is the only audience they ever pass to a query.
 """
 
-import datetime
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -25,6 +24,7 @@ from node.config import DEMO_NETWORK, Config
 from node.problems import ApiError
 from node.readcache import Answer
 from node.reads import READS
+from node.reads import utc_day as utc_day  # the pages read it from here
 from node.security import CSRF_FIELD
 from node.state import STORE
 from node.web.i18n import CATALOGS, N_, Catalog, catalog, format_count
@@ -173,11 +173,6 @@ def daily_page(handler: PageHandler) -> Callable[[web.Request], Awaitable[web.St
     requests are overdue, which actions are open): its kept answer is keyed by the
     UTC day too, so a new day builds it again even when the database did not change."""
     return public_page(handler, daily=True)
-
-
-def utc_day(clock_ms: int) -> str:
-    """The UTC date of a moment in milliseconds, as an ISO date (2026-12-07)."""
-    return datetime.datetime.fromtimestamp(clock_ms / 1000, datetime.UTC).date().isoformat()
 
 
 # Errors on the pages, as pages.
