@@ -29,6 +29,7 @@ from node.web.campaignparams import page_params
 from node.web.campaignview import ActionItem, action_item
 from node.web.i18n import N_, Catalog, countries
 from node.web.recordview import place
+from node.web.regions import region_name
 from node.web.site import PUBLIC, daily_page, html, render, utc_day
 from storage.campaignreads import CampaignReads, Condition
 
@@ -83,7 +84,8 @@ async def nearby(
         )
         condition.add("r.city IS NULL")
         rows = await reads.rows("action", condition, ACTIONS_ORDER, SHOWN)
-        heading = t(N_("act.in_place")) % {"place": place(t, None, region, found_country)}
+        named = region_name(t.lang, found_country, region)
+        heading = t(N_("act.in_place")) % {"place": place(t, None, named, found_country)}
         groups.append(ActionGroup(heading, [action_item(row, today, t) for row in rows]))
     for found_country in sorted({c for c, _, _ in places if c} | ({country} if country else set())):
         condition = open_condition(today).equal("r.country", found_country)

@@ -16,6 +16,7 @@ from typing import Final, get_args
 
 from node.web.i18n import Catalog
 from node.web.recordview import place
+from node.web.regions import region_name
 from protocol.campaign import (
     ANSWERED_STATUSES,
     Action,
@@ -59,10 +60,11 @@ def agency_path(record_id: bytes | str, lang: str) -> str:
 
 
 def jurisdiction_place(t: Catalog, jurisdiction: Jurisdiction) -> str:
-    """A jurisdiction in words: city, subdivision code, country (``New York, NY, United
-    States``)."""
+    """A jurisdiction in words: city, subdivision, country (``New York, New York, United
+    States``; the subdivision's code where its name is not known)."""
     country, region = split_region(jurisdiction.code)
-    return place(t, jurisdiction.city, region, country)
+    named = region_name(t.lang, country, region) if region else None
+    return place(t, jurisdiction.city, named, country)
 
 
 @dataclass(frozen=True)
