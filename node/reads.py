@@ -38,7 +38,6 @@ of 500 records does not hold up every other connection while it is encoded.
 """
 
 import asyncio
-import datetime
 import json
 import zlib
 from collections import deque
@@ -49,6 +48,7 @@ from typing import Any, Final
 
 from aiohttp import web
 
+from node.daily import daily_key
 from node.problems import ApiError
 from node.readcache import NO_VERSION, Answer, AnswerCache, not_modified
 from node.state import STORE
@@ -70,11 +70,6 @@ CACHED_ROUTES = frozenset(
         "/api/v1/actions/osdi",
     }
 )
-# Cached routes whose answers also change with the day (UTC) without a write: which
-# records requests are overdue (``overdue=true``: past ``due_on`` today), and the
-# actions' lists, which read the same day. Their kept answers are keyed by the day too,
-# so an answer kept just before midnight is not served after it.
-DAILY_ROUTES = frozenset({"/api/v1/requests", "/api/v1/actions", "/api/v1/actions/osdi"})
 # Anonymous reads of these wait at the gate; exports stream and are not cached, nor
 # are the campaign counts, which change with the day (overdue, open) without a write.
 GATED_ROUTES = CACHED_ROUTES | {"/api/v1/export", "/api/v1/stats/campaign"}
@@ -388,16 +383,10 @@ async def read_middleware(request: web.Request, handler: Handler) -> web.StreamR
     if route not in CACHED_ROUTES:
         async with reads.gate.admitted():
             return await handler(request)
-    key = f"{utc_day(reads.clock())} {request.path_qs}" if route in DAILY_ROUTES else None
-    answer = await reads.answer(request, handler, key)
+    answer = await reads.answer(request, handler, daily_key(route, request.path_qs, reads.clock()))
     if isinstance(answer, Answer):
         return reads.respond(request, answer)
     return answer
-
-
-def utc_day(clock_ms: int) -> str:
-    """The UTC date of a moment in milliseconds, as an ISO date (2026-12-07)."""
-    return datetime.datetime.fromtimestamp(clock_ms / 1000, datetime.UTC).date().isoformat()
 
 
 async def json_answer(build: Callable[[], Any], records: int) -> web.Response:

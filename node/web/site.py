@@ -21,10 +21,10 @@ import jinja2
 from aiohttp import web
 
 from node.config import DEMO_NETWORK, Config
+from node.daily import utc_day as utc_day  # the pages read it from here
 from node.problems import ApiError
 from node.readcache import Answer
 from node.reads import READS
-from node.reads import utc_day as utc_day  # the pages read it from here
 from node.security import CSRF_FIELD
 from node.state import STORE
 from node.web.i18n import CATALOGS, N_, Catalog, catalog, format_count
