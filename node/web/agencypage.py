@@ -29,7 +29,7 @@ from node.web.i18n import N_, Catalog
 from node.web.recordview import RecordView, partial_date, place
 from protocol.campaign import AgencyProfile, split_region
 from protocol.kinds import Deployment, Incident, decode_body
-from storage.campaignindexes import AGENCY_REF, POLICY_PLACE
+from storage.campaignindexes import AGENCY_REF, COUNTRY_NEWEST, POLICY_PLACE
 from storage.campaignreads import (
     AgencyCounts,
     CampaignReads,
@@ -42,8 +42,6 @@ from storage.campaignreads import (
 
 SHOWN: Final = 10
 NEWEST: Final = "r.created_ms DESC, r.rid DESC"
-# The city's own policies first, then the region's, then the country's.
-PLACE_ORDER: Final = "r.city IS NULL, r.region IS NULL, r.created_ms DESC, r.rid DESC"
 
 
 @dataclass(frozen=True)
@@ -152,17 +150,35 @@ async def covering_policies(
     region: str | None,
     city: str | None,
 ) -> list[CampaignRow]:
-    """The policies pointing at the agency, then those of its jurisdiction (the whole
-    country, its region, its city), at most :data:`SHOWN`: two reads, each through
-    an index (``agency_ref``; current policies by place), rather than one OR of both
-    that SQLite could only answer by reading every policy."""
-    own = await reads.rows("policy", pointing, NEWEST, SHOWN, index=AGENCY_REF)
-    around = Condition().equal("r.country", country)
-    around.add("(r.region IS NULL OR r.region = ?)", [region])
-    around.add("(r.city IS NULL OR r.city = ?)", [city])
-    wider = await reads.rows("policy", around, PLACE_ORDER, SHOWN, index=POLICY_PLACE)
-    seen = {row.id for row in own}
-    return [*own, *(row for row in wider if row.id not in seen)][:SHOWN]
+    """The policies pointing at the agency, then those of its jurisdiction: its city's
+    (in its region, then with no region), its region's, the whole country's; newest
+    first in each, at most :data:`SHOWN` in all. One indexed read per level, each
+    stopping at what it needs: the city's and the region's are few (an index range of
+    ``records_policy_place``), and the country's, which may be thousands, are walked
+    newest first (``records_current_country``) rather than sorted."""
+    found = await reads.rows("policy", pointing, NEWEST, SHOWN, index=AGENCY_REF)
+    seen = {row.id for row in found}
+    levels: list[tuple[str | None, str | None]] = [
+        (region, city),
+        (None, city),
+        (region, None),
+        (None, None),
+    ]
+    for level_region, level_city in dict.fromkeys(levels):
+        if len(found) >= SHOWN:
+            break
+        around = Condition().equal("r.country", country)
+        for column, value in (("r.region", level_region), ("r.city", level_city)):
+            if value:
+                around.add(f"{column} = ?", [value])
+            else:
+                around.add(f"{column} IS NULL")
+        index = POLICY_PLACE if level_region or level_city else COUNTRY_NEWEST
+        wanted = SHOWN - len(found) + len(seen)  # rows already shown may come again
+        rows = await reads.rows("policy", around, NEWEST, wanted, index=index)
+        found += [row for row in rows if row.id not in seen]
+        seen.update(row.id for row in rows)
+    return found[:SHOWN]
 
 
 def camera_line(record_id: bytes, body: bytes, t: Catalog) -> RecordLine:
