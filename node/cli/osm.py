@@ -112,7 +112,7 @@ def cmd_import_osm(args: argparse.Namespace) -> int:
                 limits=config.limits.limits(),
             )
             try:
-                return await import_cameras(
+                counts = await import_cameras(
                     read_cameras(args.file),
                     held,
                     country=country,
@@ -122,8 +122,10 @@ def cmd_import_osm(args: argparse.Namespace) -> int:
                     publish=None if args.dry_run else publish,
                     progress=progress.show,
                 )
+                await publish.drain()
+                return counts
             finally:
-                publish.close()
+                await publish.close()
 
     progress = _Progress(sys.stderr)
 

@@ -19,8 +19,9 @@ Each surveillance object read (:mod:`node.osm.elements`) is one of:
 What this node and the others already published from OSM is read once, from
 the current deployments' sources (:func:`node.osm.tags.osm_origin`). New and updated
 records are published in batches through :func:`node.publishing.publish_many`:
-one transaction per batch, signed on the writer's thread while the next batch
-is read and validated. A dry run counts and publishes nothing.
+one transaction per batch, published (validated, signed by a second process,
+stored: :mod:`node.osm.signer`) while the next batch is read. A dry run counts
+and publishes nothing.
 """
 
 import asyncio
@@ -44,6 +45,10 @@ Publish = Callable[[str, list[dict[str, Any]]], Awaitable[object]]
 _WIDTH = {"coordinators": 0, "network": 1, "public": 2}
 BATCH = 1000
 PROGRESS_EVERY = 1000  # objects read
+# Reading the extract is Python on the event loop's thread: it lets the batch being
+# published go on (its signatures back from the signing process, its transaction to the
+# writer's thread) this often, so that publishing overlaps reading the next batch.
+YIELD_EVERY = 50  # objects read
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,8 +155,10 @@ async def import_cameras(
     try:
         for camera in cameras:
             counts.read += 1
-            if counts.read % PROGRESS_EVERY == 0:
-                progress(counts)
+            if counts.read % YIELD_EVERY == 0:
+                await asyncio.sleep(0)
+                if counts.read % PROGRESS_EVERY == 0:
+                    progress(counts)
             if camera.lat_e7 is None or camera.lon_e7 is None:
                 counts.unplaced += 1
                 continue
