@@ -300,7 +300,7 @@ def import_dataset(data_dir: Path, data: Dataset, lines: list[str]) -> str:
 
 def measure_all(args: argparse.Namespace) -> int:
     if args.agency_page is not None:
-        return agencypage.main(args.agency_page, args.seed, args.workers)
+        return agencypage.main(args.agency_page, args.seed, args.workers, args.cache_dir)
     lines = ["", *TABLE.head()]
     try:
         print(f"generating {args.records:,} records (or reading the cache) ...", flush=True)
