@@ -10,6 +10,7 @@ import pytest
 from node.datadir import DataDir
 from node.osm.signer import ImportPublisher, SealJob, Signer
 from node.publishing import publish
+from protocol.errors import BodySchemaError
 from protocol.records import VerifiedRecord, verify_record
 from protocol.sync import Want
 from tests.conftest import node_store
@@ -59,6 +60,10 @@ async def test_presigned_batches_and_a_seq_taken_meanwhile_are_all_signed_right(
             # Signed for 5-6 and 7, stored at 6-7 and 8: signed again in the transaction.
             second = await stored(bodies[4:6], bodies[6:7])
             third = await stored(bodies[7:9])  # the worker again, for the right seqs
+            # An invalid body: the worker gives the batch back, validated again here.
+            await publisher("public", [deployment_body(lat_e7=900_000_001)])
+            with pytest.raises(BodySchemaError, match="lat_e7"):
+                await publisher.drain()
         finally:
             await publisher.close()
         ours = [*first, *second, *third]
