@@ -67,3 +67,5 @@ AGENCY_COLUMNS_MIGRATION: Final = """
         WHERE agency_ref IS NOT NULL AND superseded_by IS NULL AND retracted_by IS NULL
         AND erased_ms IS NULL;
     """
+# Migrations 14 and 15, in order (storage.migrations.MIGRATIONS).
+MIGRATIONS: Final = (MIGRATION, AGENCY_COLUMNS_MIGRATION)

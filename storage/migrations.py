@@ -359,9 +359,7 @@ MIGRATIONS: tuple[str, ...] = (
     campaign.MIGRATION,
     # 13: the moderators' desk: claims, notes, questions, answers, duplicates (storage.desk)
     DESK_MIGRATION,
-    campaignindexes.MIGRATION,  # 14: the campaign pages' indexes (storage.campaignindexes)
-    # 15: records_agency_ref covers an agency page's reads (storage.campaignindexes)
-    campaignindexes.AGENCY_COLUMNS_MIGRATION,
+    *campaignindexes.MIGRATIONS,  # 14, 15: the campaign pages' indexes (storage.campaignindexes)
 )
 
 
