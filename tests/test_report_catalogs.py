@@ -131,6 +131,7 @@ def test_a_wheel_carries_the_templates_and_compiled_catalogs(tmp_path: Path) -> 
     assert templates <= names
     assert {f"node/web/locales/{lang}/LC_MESSAGES/messages.mo" for lang in LANGUAGES} <= names
     assert "node/web/static/site.css" in names
+    assert "node/web/regions.json" in names  # subdivision names (node/web/regions.py)
     # The desk's own page code travels in the package, as the node never serves it.
     desk = {f"node/desk/templates/{p.name}" for p in (ROOT / "node/desk/templates").glob("*.html")}
     assert desk <= names
