@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 import aiosqlite
 
 from protocol.kinds import decode_body, is_known_kind
-from storage import campaign, campaignindexes, mapgrid
+from storage import campaign, campaignindexes, facets, mapgrid
 from storage.columns import QUERY_COLUMNS, V2_QUERY_COLUMNS, query_columns, summary_text
 from storage.deskschema import DESK_MIGRATION
 from storage.listindexes import LIST_INDEXES, UNUSED_INDEXES
@@ -349,8 +349,7 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE records ADD COLUMN frt TEXT;
     CREATE INDEX records_frt ON records (kind, frt) WHERE frt IS NOT NULL;
     """,
-    # 9: indexes for the site's lists, filtered and newest first (storage.listindexes)
-    LIST_INDEXES,
+    LIST_INDEXES,  # 9: indexes for the site's lists, newest first (storage.listindexes)
     # 10: the map's rollup of deployments per grid cell, backfilled, its triggers (storage.mapgrid)
     mapgrid.MIGRATION,
     # 11: the records indexes no read uses, which every insert paid for (storage.listindexes)
@@ -360,6 +359,7 @@ MIGRATIONS: tuple[str, ...] = (
     # 13: the moderators' desk: claims, notes, questions, answers, duplicates (storage.desk)
     DESK_MIGRATION,
     campaignindexes.MIGRATION,  # 14: the campaign pages' indexes (storage.campaignindexes)
+    facets.MIGRATION,  # 15: the site's counts of public records, backfilled (storage.facets)
 )
 
 
