@@ -86,8 +86,16 @@ def add_batch(
             if day is not None and day > found[2]:
                 found[2] = day
         if audience == "public":
-            values = (city, category, technology, status, frt)
-            facet = (kind, country or "", *(v or "" for v in values), month)
+            facet = (
+                kind,
+                key[1],
+                city or "",
+                key[2],
+                technology or "",
+                status or "",
+                frt or "",
+                month,
+            )
             public[facet] = public.get(facet, 0) + 1
     if not sums:
         return
