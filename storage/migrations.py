@@ -16,6 +16,7 @@ from storage import campaign, campaignindexes, facets, mapgrid
 from storage.columns import QUERY_COLUMNS, V2_QUERY_COLUMNS, query_columns, summary_text
 from storage.deskschema import DESK_MIGRATION
 from storage.listindexes import LIST_INDEXES, UNUSED_INDEXES
+from storage.rollupremove import REMOVE_TRIGGER
 from storage.sql import statement
 
 # Version 5: the tables of storage.rollup and the triggers that keep them exact.
@@ -332,8 +333,7 @@ MIGRATIONS: tuple[str, ...] = (
     # 5: the stats rollup, filled from existing records, and the triggers that take
     # records out of it (storage.rollup)
     _ROLLUP,
-    # 6: submissions, moderator keys, the moderation audit log (storage.submissions)
-    _SUBMISSIONS,
+    _SUBMISSIONS,  # 6: submissions, moderator keys, the moderation log (storage.submissions)
     # 7: accepted federation requests' nonces, kept across restarts (storage.nonces)
     """
     CREATE TABLE request_nonces (
@@ -359,7 +359,7 @@ MIGRATIONS: tuple[str, ...] = (
     # 13: the moderators' desk: claims, notes, questions, answers, duplicates (storage.desk)
     DESK_MIGRATION,
     campaignindexes.MIGRATION,  # 14: the campaign pages' indexes (storage.campaignindexes)
-    facets.MIGRATION,  # 15: the site's counts of public records, backfilled (storage.facets)
+    facets.MIGRATION + REMOVE_TRIGGER,  # 15: storage.facets; storage.rollupremove
 )
 
 

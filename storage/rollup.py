@@ -20,10 +20,11 @@ Both stay exact on every write. The ingest transaction adds each batch's
 new current records with :func:`storage.rollupadd.add_batch` (summed in
 memory, one upsert per table row the batch touches: a trigger per inserted
 row cost a quarter of the ingest rate in bench/ingest.py). Triggers on
-``records`` (migration 5, in :mod:`storage.migrations`) take a record out
-when a later version supersedes it or a retraction withdraws and erases it,
-whichever code makes that update, recomputing its row's first and last through an index
-(``records_current_rollup``) and rebuilding its cell from the rollup. In the
+``records`` (migration 5, in :mod:`storage.migrations`; the removal replaced by
+migration 15's, :mod:`storage.rollupremove`) take a record out when a later
+version supersedes it or a retraction withdraws and erases it, whichever code
+makes that update, searching its row's first and last again through an index
+(``records_current_rollup``) when it was at an edge, and updating its cells. In the
 keys ``''`` stands for NULL, because NULLs never conflict in a unique key;
 every value a query binds is non-empty, and reads turn ``''`` back into NULL.
 

@@ -25,7 +25,7 @@ from storage import facets, rollup
 from storage.filters import QueryFilter, QueryKind
 from storage.stats import Stats, StatsGroup
 from storage.store import Store
-from tests.factories import NETWORK, STEWARD, admit
+from tests.factories import NETWORK, STEWARD, admit, incident_body
 from tests.map_migration import UNDO_MAP_GRID
 from tests.querydata import CHAPTERS, Generated, Item, add_random, supersede_and_retract
 
@@ -254,6 +254,53 @@ def test_the_sites_counts_answer_only_public_records_and_their_own_filters() -> 
         {"cities": ("",)},
     ):
         assert not facets.answerable(replace(public, **fields), ()), fields
+
+
+async def test_taking_records_out_at_a_rows_edges_keeps_the_tables_exact(store: Store) -> None:
+    """Migration 15's removal trigger: first and last searched again only at an edge,
+    cells updated in place; after each step the tables equal a rebuild."""
+    data = Generated()
+    one, other = CHAPTERS[0], CHAPTERS[1]
+
+    def incident(key: Any, audience: str, day: str) -> Item:
+        body = incident_body(
+            country="FR", category="harassment", occurred_on={"date": day, "precision": "day"}
+        )
+        return data.add(key, "incident", audience, body, 1_750_000_000_000)
+
+    days = ("2025-03-03", "2025-03-10", "2025-03-10", "2025-03-20")
+    first = [incident(one, "public", day) for day in days]
+    first += [incident(one, "network", "2025-03-05"), incident(other, "public", "2025-03-25")]
+    await ingest(store, first)
+
+    def retract(item: Item) -> Item:
+        retraction = {"target": item.id, "reason": "error"}
+        return data.add(item.origin, "retraction", "public", retraction, 1_760_000_000_000)
+
+    def supersede(item: Item, day: str) -> Item:
+        body = dict(item.body, supersedes=item.id, occurred_on={"date": day, "precision": "day"})
+        return data.add(item.origin, "incident", item.audience, body, item.created_ms + 7)
+
+    steps = [
+        [supersede(first[0], "2025-04-01")],  # the row's first leaves; 03-10 is first now
+        [retract(first[1])],  # one of two records on the first day leaves: it stays first
+        [retract(first[3])],  # the last leaves
+        [retract(first[5])],  # the other chapter's only record: a chapter fewer
+        [retract(first[2]), retract(first[4])],  # the cell's last records: rows and cell go
+    ]
+    for step in steps:
+        await ingest(store, step)
+        for name, rebuilt in (
+            ("stats_rollup", ROLLUP_FROM_SCRATCH),
+            ("stats_cells", CELLS_FROM_SCRATCH),
+            ("stats_facets", FACETS_FROM_SCRATCH),
+        ):
+            assert table(store.db.path, f"SELECT * FROM {name}") == table(store.db.path, rebuilt), (
+                name,
+                step,
+            )
+    march = table(store.db.path, "SELECT * FROM stats_cells WHERE month = '2025-03'")
+    assert march == []
 
 
 async def test_rollup_scan_and_python_agree(store: Store) -> None:
