@@ -186,6 +186,16 @@ async def _figures(folder: Path, incidents: list[tuple[str, str, str]], minimum:
         return await answer.text()
 
 
+async def test_the_recount_note_shows_only_for_counts_kept_a_minute(client: NodeClient) -> None:
+    note = "recounted at most once a minute"
+    summed = await client.get("/stats?lang=en")
+    assert summed.status == 200
+    assert note not in await summed.text()
+    scanned = await client.get("/stats?occurred_from=2025-02-15&lang=en")
+    assert scanned.status == 200
+    assert note in await scanned.text()
+
+
 async def test_counts_are_kept_a_minute_and_one_count_runs_at_a_time(store: Store) -> None:
     now = [1_800_000_000_000]
     counter = FigureCounter(lambda: now[0])
@@ -218,6 +228,7 @@ async def test_counts_are_kept_a_minute_and_one_count_runs_at_a_time(store: Stor
     assert (await counter.figures(store.queries, mid_month)).cities == [("Leeds", 1)]
     summed = await counter.figures(store.queries, everything)
     assert summed.cities == [("Leeds", 2)]
+    assert summed.counted_ms is None  # exact now: the page says nothing of a recount
     assert summed.statuses == [("confirmed", 1), ("reported", 1)]
     now[0] += RECOUNT_AFTER_MS
     again = await counter.figures(store.queries, mid_month)

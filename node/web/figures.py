@@ -52,7 +52,8 @@ class Figures:
     technologies: Groups
     statuses: Groups
     cities: Groups
-    counted_ms: int  # when the last three were counted
+    # When the last three were counted by a pass kept a minute; None when summed now.
+    counted_ms: int | None
 
 
 def _marginal(groups: Sequence[tuple[dict[str, str | None], int]], key: str) -> Groups:
@@ -80,7 +81,8 @@ class FigureCounter:
     async def figures(self, queries: RecordQueries, page: PageFilter) -> Figures:
         months = await _rollup_groups(queries, page, "month")
         categories = await _rollup_groups(queries, page, "category")
-        if _summed(page):
+        summed = _summed(page)
+        if summed:
             counted = await _count(queries, page, self._clock)
         else:
             counted = await self._counted(queries, page)
@@ -90,7 +92,7 @@ class FigureCounter:
             counted.technologies,
             counted.statuses,
             counted.cities,
-            counted.counted_ms,
+            None if summed else counted.counted_ms,
         )
 
     async def _counted(self, queries: RecordQueries, page: PageFilter) -> Counted:
