@@ -53,7 +53,7 @@ MIGRATION: Final = """
         AND erased_ms IS NULL;
     """
 
-# Migration 15: records_agency_ref also holds what an agency's page reads of each record
+# Migration 16: records_agency_ref also holds what an agency's page reads of each record
 # pointing at it, besides the order of its lists: the status and due date its requests
 # are sorted and counted by (overdue first), the dates that open and close its actions,
 # its incidents' areas for its small map. Its page then reads its counts, its requests
@@ -67,5 +67,3 @@ AGENCY_COLUMNS_MIGRATION: Final = """
         WHERE agency_ref IS NOT NULL AND superseded_by IS NULL AND retracted_by IS NULL
         AND erased_ms IS NULL;
     """
-# Migrations 14 and 15, in order (storage.migrations.MIGRATIONS).
-MIGRATIONS: Final = (MIGRATION, AGENCY_COLUMNS_MIGRATION)

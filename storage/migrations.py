@@ -1,7 +1,6 @@
 """Schema migrations, applied in order at start-up; ``PRAGMA user_version`` counts them.
 
 A migration is SQL, optionally followed by a backfill of existing rows, in one transaction.
-
 Fields that queries filter or group on are columns filled at insert time, so no query decodes
 bodies. Bodies live in their own table so a retraction, or a steward's revocation of their origin,
 deletes them while the signed envelope stays verifiable (docs/protocol.md section 7.2).
@@ -12,10 +11,11 @@ from collections.abc import Awaitable, Callable
 import aiosqlite
 
 from protocol.kinds import decode_body, is_known_kind
-from storage import campaign, campaignindexes, mapgrid
+from storage import campaign, campaignindexes, facets, mapgrid
 from storage.columns import QUERY_COLUMNS, V2_QUERY_COLUMNS, query_columns, summary_text
 from storage.deskschema import DESK_MIGRATION
 from storage.listindexes import LIST_INDEXES, UNUSED_INDEXES
+from storage.rollupremove import REMOVE_TRIGGER
 from storage.sql import statement
 
 # Version 5: the tables of storage.rollup and the triggers that keep them exact.
@@ -332,8 +332,7 @@ MIGRATIONS: tuple[str, ...] = (
     # 5: the stats rollup, filled from existing records, and the triggers that take
     # records out of it (storage.rollup)
     _ROLLUP,
-    # 6: submissions, moderator keys, the moderation audit log (storage.submissions)
-    _SUBMISSIONS,
+    _SUBMISSIONS,  # 6: submissions, moderator keys, the moderation log (storage.submissions)
     # 7: accepted federation requests' nonces, kept across restarts (storage.nonces)
     """
     CREATE TABLE request_nonces (
@@ -349,8 +348,7 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE records ADD COLUMN frt TEXT;
     CREATE INDEX records_frt ON records (kind, frt) WHERE frt IS NOT NULL;
     """,
-    # 9: indexes for the site's lists, filtered and newest first (storage.listindexes)
-    LIST_INDEXES,
+    LIST_INDEXES,  # 9: indexes for the site's lists, newest first (storage.listindexes)
     # 10: the map's rollup of deployments per grid cell, backfilled, its triggers (storage.mapgrid)
     mapgrid.MIGRATION,
     # 11: the records indexes no read uses, which every insert paid for (storage.listindexes)
@@ -359,7 +357,9 @@ MIGRATIONS: tuple[str, ...] = (
     campaign.MIGRATION,
     # 13: the moderators' desk: claims, notes, questions, answers, duplicates (storage.desk)
     DESK_MIGRATION,
-    *campaignindexes.MIGRATIONS,  # 14, 15: the campaign pages' indexes (storage.campaignindexes)
+    campaignindexes.MIGRATION,  # 14: the campaign pages' indexes (storage.campaignindexes)
+    facets.MIGRATION + REMOVE_TRIGGER,  # 15: storage.facets; storage.rollupremove
+    campaignindexes.AGENCY_COLUMNS_MIGRATION,  # 16: an agency page's reads (campaignindexes)
 )
 
 

@@ -24,6 +24,7 @@ import aiosqlite
 
 from protocol.envelope import decode_envelope
 from protocol.kinds import NodeInfo, decode_body
+from storage import facets
 from storage import stats as aggregates
 from storage.campaignstats import campaign_stats
 from storage.database import BUSY_TIMEOUT_MS, Database
@@ -240,6 +241,16 @@ class RecordQueries:
             await apart.execute("PRAGMA query_only = ON")
             await apart.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             return await aggregates.scan_counts(apart, query, aggregates.stats_keys(keys, None))
+
+    async def counts(
+        self, query: QueryFilter, keys: Sequence[str]
+    ) -> list[tuple[dict[str, str | bytes | None], int]]:
+        """What :meth:`scan_counts` counts, from the site's counts of public records
+        (:mod:`storage.facets`: a sum over a few tens of thousands of rows) when they
+        answer ``query`` grouped by ``keys``, else by :meth:`scan_counts`."""
+        if facets.answerable(query, keys):
+            return await facets.facet_counts(self._db.reader, query, keys)
+        return await self.scan_counts(query, keys)
 
     async def coverage(self, audiences: Sequence[str]) -> list[ChapterCoverage]:
         """Every origin with a record in ``audiences``: who it is, what it holds, how far

@@ -41,7 +41,7 @@ from storage.columns import QUERY_COLUMNS, query_columns, summary_text
 from storage.database import Database
 from storage.mapgrid import add_batch as add_to_map_grid
 from storage.members import load_members, rebuild_members, save_members, withdraw_revoked
-from storage.rollup import add_batch as add_to_rollup
+from storage.rollupadd import add_batch as add_to_rollup
 from storage.sql import expand_in, statement
 from storage.stored import RecordReader
 from storage.versions import apply_versions, withdraw
@@ -284,7 +284,7 @@ class RecordStore(RecordReader):
             )
         if new_rows:
             last_rid = first_rid + len(new_rows) - 1
-            add_to_rollup(conn, first_rid, last_rid)
+            add_to_rollup(conn, new_rows, _COLUMNS)
             add_to_map_grid(conn, first_rid, last_rid)
             apply_versions(conn, first_rid, last_rid, self.trust.stewards, now)
         withdraw(conn, tombstones, now)

@@ -1,7 +1,8 @@
 """The stats rollup: aggregates of current records kept at write time, and the SQL that reads them.
 
 ``RecordQueries.stats`` over a million records spent seconds scanning and
-grouping ``records``; these two tables let the common aggregates read a few
+grouping ``records``; these two tables (and :mod:`storage.facets`' counts of
+public records for the site) let the common aggregates read a few
 thousand to a few hundred thousand small rows instead:
 
 - ``stats_rollup`` has one row per (kind, country, category, month of
@@ -16,13 +17,14 @@ thousand to a few hundred thousand small rows instead:
   grouped by exactly country, category and month reads its rows as they are.
 
 Both stay exact on every write. The ingest transaction adds each batch's
-new current records with :func:`add_batch` (set-based, one pass per batch: a
-trigger per inserted row cost a quarter of the ingest rate in
-bench/ingest.py). Triggers on ``records`` (migration 5, in
-:mod:`storage.migrations`) take a record out when a later version supersedes
-it or a retraction withdraws and erases it, whichever code makes that update,
-recomputing its row's first and last through an index
-(``records_current_rollup``) and rebuilding its cell from the rollup. In the
+new current records with :func:`storage.rollupadd.add_batch` (summed in
+memory, one upsert per table row the batch touches: a trigger per inserted
+row cost a quarter of the ingest rate in bench/ingest.py). Triggers on
+``records`` (migration 5, in :mod:`storage.migrations`; the removal replaced by
+migration 15's, :mod:`storage.rollupremove`) take a record out when a later
+version supersedes it or a retraction withdraws and erases it, whichever code
+makes that update, searching its row's first and last again through an index
+(``records_current_rollup``) when it was at an edge, and updating its cells. In the
 keys ``''`` stands for NULL, because NULLs never conflict in a unique key;
 every value a query binds is non-empty, and reads turn ``''`` back into NULL.
 
@@ -32,13 +34,12 @@ within a month, full-text search, places) use the scan in
 """
 
 import datetime
-import sqlite3
 from collections.abc import Sequence
 from typing import Any, get_args
 
 from protocol.envelope import Audience
 from storage.filters import QueryFilter
-from storage.sql import expand_in, split_statements, statement
+from storage.sql import expand_in
 
 ALL_AUDIENCES = frozenset(get_args(Audience))
 ROLLUP_GROUPS = {
@@ -58,75 +59,14 @@ ROLLUP_ORDER = {
 }
 CELL_GROUPS = frozenset({"country", "category", "month"})
 
-_KINDS = "('incident', 'deployment')"
-_CURRENT = "{r}.superseded_by IS NULL AND {r}.retracted_by IS NULL AND {r}.erased_ms IS NULL"
-_UPSERT = (
-    "ON CONFLICT DO UPDATE SET records = records + excluded.records, "
-    "first = MIN(first, excluded.first), last = MAX(last, excluded.last)"
-)
 
-# Add the rows rid ?1..?2 (one ingest batch), if current, in one pass per batch: a
-# trigger per inserted row cost a quarter of the ingest rate (bench/ingest.py).
-_BATCH = statement(
-    "SELECT r.kind AS kind, COALESCE(r.country, '') AS country, "
-    "COALESCE(r.category, '') AS category, "
-    "COALESCE(substr(r.occurred_on, 1, 7), '') AS month, r.origin AS origin, "
-    "r.audience AS audience, COUNT(*) AS n, "
-    "MIN(r.occurred_on) AS first, MAX(r.occurred_on) AS last "
-    "FROM records r WHERE r.rid BETWEEN ?1 AND ?2 AND r.kind IN {kinds} "
-    "AND {current} GROUP BY 1, 2, 3, 4, 5, 6",
-    kinds=_KINDS,
-    current=_CURRENT.format(r="r"),
-)
-ADD_BATCH = statement(
-    """
-    INSERT INTO stats_cells
-        SELECT kind, visibility, country, category, month,
-            SUM(n), SUM(fresh), MIN(first), MAX(last)
-        FROM (
-            SELECT b.kind, v.visibility, b.country, b.category, b.month,
-                SUM(b.n) AS n, MIN(b.first) AS first, MAX(b.last) AS last,
-                -- a chapter the cell did not have yet: the rollup has no row for it
-                NOT EXISTS (
-                    SELECT 1 FROM stats_rollup u
-                    WHERE u.kind = b.kind AND u.country = b.country
-                        AND u.category = b.category AND u.month = b.month
-                        AND u.origin = b.origin
-                        AND (v.visibility = 'all' OR u.audience = 'public')
-                ) AS fresh
-            FROM ({batch}) AS b
-            JOIN (SELECT 'all' AS visibility UNION ALL SELECT 'public') AS v
-                ON v.visibility = 'all' OR b.audience = 'public'
-            GROUP BY b.kind, v.visibility, b.country, b.category, b.month, b.origin
-        ) WHERE true
-        GROUP BY kind, visibility, country, category, month
-        ON CONFLICT DO UPDATE SET records = records + excluded.records,
-            chapters = chapters + excluded.chapters,
-            first = MIN(first, excluded.first), last = MAX(last, excluded.last);
-    INSERT INTO stats_rollup
-        SELECT * FROM ({batch}) WHERE true
-        {upsert};
-""",
-    batch=_BATCH,
-    upsert=_UPSERT,
-)
-
-_ADD_BATCH_STATEMENTS = split_statements(ADD_BATCH)
-
-
-def add_batch(conn: sqlite3.Connection, first_rid: int, last_rid: int) -> None:
-    """Count the records just inserted as ``first_rid..last_rid`` in the rollup. Call it
-    in the inserting transaction, before anything marks them superseded or retracted
-    (the triggers take records out of the rollup; they must be in it first)."""
-    for sql in _ADD_BATCH_STATEMENTS:
-        conn.execute(sql, (first_rid, last_rid))
-
-
-def _month_start(day: str | None) -> bool:
+def month_start(day: str | None) -> bool:
+    """Whether a lower bound of ``occurred_on`` (inclusive) starts a month, or is none."""
     return day is None or (_iso(day) is not None and day.endswith("-01"))
 
 
-def _month_end(day: str | None) -> bool:
+def month_end(day: str | None) -> bool:
+    """Whether an upper bound of ``occurred_on`` (inclusive) ends a month, or is none."""
     if day is None:
         return True
     parsed = _iso(day)
@@ -154,8 +94,8 @@ def answerable(query: QueryFilter, keys: Sequence[str]) -> bool:
         and query.text is None
         and "" not in query.countries
         and "" not in query.categories
-        and _month_start(query.occurred_from)
-        and _month_end(query.occurred_to)
+        and month_start(query.occurred_from)
+        and month_end(query.occurred_to)
     )
 
 

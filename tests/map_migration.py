@@ -3,12 +3,21 @@ that take a database back to an earlier version to check a later migration's bac
 Migration 11 only drops unused indexes (``IF EXISTS``), so running it again is harmless
 and it has nothing to undo."""
 
-# Migration 14 (the campaign pages' indexes, storage.campaignindexes).
-UNDO_CAMPAIGN_PAGES = """
+# Migration 15 (the site's counts of public records, storage.facets).
+UNDO_FACETS = """
+DROP TRIGGER stats_facets_remove;
+DROP TRIGGER stats_facets_restore;
+DROP TABLE stats_facets;
+"""
+# Migration 14 (the campaign pages' indexes, storage.campaignindexes), after undoing 15.
+UNDO_CAMPAIGN_PAGES = (
+    UNDO_FACETS
+    + """
 DROP INDEX records_policy_place;
 DROP INDEX records_request_state;
 DROP INDEX records_agency_name;
 """
+)
 # Migration 13 (the moderators' desk, storage.deskschema), after undoing 14.
 UNDO_DESK = (
     UNDO_CAMPAIGN_PAGES

@@ -6,7 +6,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from storage.migrations import MIGRATIONS
-from storage.rollup import ADD_BATCH
 from storage.sql import expand_in, split_statements, statement
 
 
@@ -61,8 +60,6 @@ def test_every_migration_splits_into_statements_sqlite_runs_one_by_one() -> None
         for sql in split_statements(script):
             assert sqlite3.complete_statement(sql)
             conn.execute(sql)
-    for sql in split_statements(ADD_BATCH):
-        conn.execute(sql, (1, 0))
 
 
 @given(st.lists(st.sampled_from(["SELECT 1", "SELECT ';'", "SELECT 2 -- x;y\n"]), max_size=8))

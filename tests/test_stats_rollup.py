@@ -21,11 +21,11 @@ import pytest
 
 from protocol.limits import DEFAULT_LIMITS
 from protocol.records import verify_record
-from storage import rollup
+from storage import facets, rollup
 from storage.filters import QueryFilter, QueryKind
 from storage.stats import Stats, StatsGroup
 from storage.store import Store
-from tests.factories import NETWORK, STEWARD, admit
+from tests.factories import NETWORK, STEWARD, admit, incident_body
 from tests.map_migration import UNDO_MAP_GRID
 from tests.querydata import CHAPTERS, Generated, Item, add_random, supersede_and_retract
 
@@ -171,6 +171,38 @@ CELLS_FROM_SCRATCH = """
     GROUP BY 1, 2, 3, 4, 5
 """
 
+FACETS_FROM_SCRATCH = """
+    SELECT kind, COALESCE(country, ''), COALESCE(city, ''), COALESCE(category, ''),
+        COALESCE(technology, ''), COALESCE(status, ''), COALESCE(frt, ''),
+        COALESCE(substr(occurred_on, 1, 7), ''), COUNT(*)
+    FROM records WHERE kind IN ('incident', 'deployment') AND audience = 'public'
+        AND superseded_by IS NULL AND retracted_by IS NULL AND erased_ms IS NULL
+    GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
+"""
+# Filters and groupings of the site's counts (storage.facets), each with its kind's columns.
+FACET_FILTERS: tuple[dict[str, Any], ...] = (
+    {},
+    {"countries": ("US", "GB")},
+    {"cities": ("Paris",)},
+    {"cities": ("London", "Berlin"), "occurred_from": "2025-03-01"},
+    {"statuses": ("verified", "confirmed", "corroborated")},
+    {"technologies": ("live_frt",), "occurred_from": "2024-01-01"},
+    {"categories": ("harassment",), "occurred_to": "2025-04-30"},
+    {"frt": ("suspected", "unknown")},
+    {"frt": ("confirmed",), "statuses": ("reported",), "occurred_to": "2025-05-31"},
+    {"countries": ("FR",), "occurred_from": "2024-03-01", "occurred_to": "2025-04-30"},
+    {"cities": ("Nowhere",)},
+)
+FACET_GROUPINGS: tuple[tuple[str, ...], ...] = (
+    ("technology",),
+    ("status", "city"),
+    ("category",),
+    ("month",),
+    ("country", "year"),
+)
+DEPLOYMENT_ONLY = ("frt",)
+INCIDENT_ONLY = ("technologies", "categories")
+
 
 async def test_triggers_keep_the_rollup_equal_to_a_rebuild(store: Store) -> None:
     async for _ in stages(store):
@@ -180,6 +212,95 @@ async def test_triggers_keep_the_rollup_equal_to_a_rebuild(store: Store) -> None
         assert table(store.db.path, "SELECT * FROM stats_cells") == table(
             store.db.path, CELLS_FROM_SCRATCH
         )
+        assert table(store.db.path, "SELECT * FROM stats_facets") == table(
+            store.db.path, FACETS_FROM_SCRATCH
+        )
+
+
+async def test_the_sites_counts_equal_the_scan(store: Store) -> None:
+    """``counts`` (from stats_facets) counts what ``scan_counts`` does, per group, for
+    every filter and grouping of the site's columns and whole months."""
+    queries = store.queries
+    async for _ in stages(store):
+        cases = itertools.product(("incident", "deployment"), FACET_FILTERS, FACET_GROUPINGS)
+        for kind, fields, keys in cases:
+            other = INCIDENT_ONLY if kind == "deployment" else DEPLOYMENT_ONLY
+            if any(name in fields for name in other):
+                continue
+            query = QueryFilter(kind=kind, audiences=("public",), **fields)
+            assert facets.answerable(query, keys), (query, keys)
+            counted = await queries.counts(query, keys)
+            scanned = await queries.scan_counts(query, keys)
+            assert sorted(counted, key=repr) == sorted(scanned, key=repr), (query, keys)
+            total = (await queries.counts(query, ()))[0][1]
+            assert total == (await queries.scan_stats(query, ())).total.count
+
+
+def test_the_sites_counts_answer_only_public_records_and_their_own_filters() -> None:
+    public = QueryFilter(kind="incident", audiences=("public",))
+    assert facets.answerable(public, ("technology",))
+    assert not facets.answerable(replace(public, audiences=ALL), ("technology",))
+    assert not facets.answerable(replace(public, audiences=("network",)), ())
+    assert not facets.answerable(public, ("origin",))
+    assert not facets.answerable(public, ("agency",))
+    for fields in (
+        *SCAN_FILTERS[:2],
+        {"regions": ("NY",)},
+        {"agencies": ("NYPD",)},
+        {"origins": (CHAPTERS[0].public_key,)},
+        {"text": "camera"},
+        {"area_prefix": "gc"},
+        {"created_from_ms": 1},
+        {"cities": ("",)},
+    ):
+        assert not facets.answerable(replace(public, **fields), ()), fields
+
+
+async def test_taking_records_out_at_a_rows_edges_keeps_the_tables_exact(store: Store) -> None:
+    """Migration 15's removal trigger: first and last searched again only at an edge,
+    cells updated in place; after each step the tables equal a rebuild."""
+    data = Generated()
+    one, other = CHAPTERS[0], CHAPTERS[1]
+
+    def incident(key: Any, audience: str, day: str) -> Item:
+        body = incident_body(
+            country="FR", category="harassment", occurred_on={"date": day, "precision": "day"}
+        )
+        return data.add(key, "incident", audience, body, 1_750_000_000_000)
+
+    days = ("2025-03-03", "2025-03-10", "2025-03-10", "2025-03-20")
+    first = [incident(one, "public", day) for day in days]
+    first += [incident(one, "network", "2025-03-05"), incident(other, "public", "2025-03-25")]
+    await ingest(store, first)
+
+    def retract(item: Item) -> Item:
+        retraction = {"target": item.id, "reason": "error"}
+        return data.add(item.origin, "retraction", "public", retraction, 1_760_000_000_000)
+
+    def supersede(item: Item, day: str) -> Item:
+        body = dict(item.body, supersedes=item.id, occurred_on={"date": day, "precision": "day"})
+        return data.add(item.origin, "incident", item.audience, body, item.created_ms + 7)
+
+    steps = [
+        [supersede(first[0], "2025-04-01")],  # the row's first leaves; 03-10 is first now
+        [retract(first[1])],  # one of two records on the first day leaves: it stays first
+        [retract(first[3])],  # the last leaves
+        [retract(first[5])],  # the other chapter's only record: a chapter fewer
+        [retract(first[2]), retract(first[4])],  # the cell's last records: rows and cell go
+    ]
+    for step in steps:
+        await ingest(store, step)
+        for name, rebuilt in (
+            ("stats_rollup", ROLLUP_FROM_SCRATCH),
+            ("stats_cells", CELLS_FROM_SCRATCH),
+            ("stats_facets", FACETS_FROM_SCRATCH),
+        ):
+            assert table(store.db.path, f"SELECT * FROM {name}") == table(store.db.path, rebuilt), (
+                name,
+                step,
+            )
+    march = table(store.db.path, "SELECT * FROM stats_cells WHERE month = '2025-03'")
+    assert march == []
 
 
 async def test_rollup_scan_and_python_agree(store: Store) -> None:
@@ -237,14 +358,17 @@ def test_cells_answer_only_their_own_grouping() -> None:
     assert rollup.cells_visibility(chapter, ("country", "category", "month")) is None
 
 
-async def test_migration_5_builds_the_rollup_of_existing_records(tmp_path: Path) -> None:
+FACETED = ("stats_rollup", "stats_cells", "stats_facets")
+
+
+async def test_migrations_5_and_15_build_the_rollups_of_existing_records(tmp_path: Path) -> None:
     path = tmp_path / "banscan.db"
     store = await Store.open(path, stewards=frozenset({STEWARD.public_key}))
     await admit(store, *(key.public_key for key in CHAPTERS))
     async for _ in stages(store):
         pass
     await store.close()
-    kept = table(path, "SELECT * FROM stats_rollup"), table(path, "SELECT * FROM stats_cells")
+    kept = [table(path, f"SELECT * FROM {name}") for name in FACETED]
     with sqlite3.connect(path, isolation_level=None) as conn:
         for name in ("stats_rollup_restore", "stats_rollup_remove"):
             conn.execute(f"DROP TRIGGER {name}")
@@ -265,7 +389,4 @@ async def test_migration_5_builds_the_rollup_of_existing_records(tmp_path: Path)
         conn.execute("PRAGMA user_version = 4")
     store = await Store.open(path, stewards=frozenset({STEWARD.public_key}))
     await store.close()
-    assert (
-        table(path, "SELECT * FROM stats_rollup"),
-        table(path, "SELECT * FROM stats_cells"),
-    ) == kept
+    assert [table(path, f"SELECT * FROM {name}") for name in FACETED] == kept

@@ -10,7 +10,8 @@ paging never skips or repeats a record when new ones arrive. The order is the
 time a record was signed, newest first: an index walk
 (``records_current_created``, or the filter's own index, migration 9) at any size.
 Each row links to the record's page. The heading counts the matches exactly when
-the stats rollup can, else up to :data:`COUNT_CAP` ("more than 10,000 match").
+the stats rollup or the site's counts (:mod:`storage.facets`) can, else up to
+:data:`COUNT_CAP` ("more than 10,000 match").
 
 An incident's row names its place only by city, region and country, never by
 its area cell: a list must not locate a report more finely than the map,
@@ -29,7 +30,7 @@ from node.web.i18n import N_, Catalog, countries
 from node.web.recordview import KIND_PATHS, partial_date, place
 from node.web.site import html, public_page, render
 from protocol.kinds import Deployment, Incident, decode_body
-from storage import rollup
+from storage import facets, rollup
 from storage.filters import QueryFilter, QueryKind
 from storage.queries import CursorKey, QueryRow, RecordQueries
 
@@ -122,10 +123,14 @@ def list_row(row: QueryRow, kind: QueryKind, t: Catalog) -> ListRow:
 
 async def count(queries: RecordQueries, query: QueryFilter) -> int:
     """The number of matches: exact from the stats rollup when it answers the filter
-    (none, country, category, whole months), else counted up to :data:`COUNT_CAP` + 1,
-    so a list of a common city on a million records costs a bounded index walk."""
+    (none, country, category, whole months), or from the site's counts of public
+    records (:mod:`storage.facets`: also city, technology, status, FRT), else counted
+    up to :data:`COUNT_CAP` + 1, so a list filtered by a date within a month on a
+    million records costs a bounded index walk."""
     if rollup.answerable(query, ()):
         return (await queries.stats(query, ())).total.count
+    if facets.answerable(query, ()):
+        return (await queries.counts(query, ()))[0][1]
     return await queries.count_up_to(query, COUNT_CAP + 1)
 
 

@@ -219,7 +219,9 @@ async def stats_page(request: web.Request, t: Catalog) -> web.Response:
             nav="stats",
             incidents=incidents,
             cameras=cameras,
-            counted=utc_text(found.counted_ms, "seconds")[:-4] + " UTC",
+            counted=None
+            if found.counted_ms is None
+            else utc_text(found.counted_ms, "seconds")[:-4] + " UTC",
             minimum=site.min_incidents_per_cell,
             fields=fields,
             current=page.values,
