@@ -110,6 +110,7 @@ async def test_policies_requests_and_actions(client: NodeClient) -> None:
     assert "Tell the council" in act  # the city's own
     assert "Catalonia-wide ban petition" in act  # its region's (ES-CT, from the records)
     assert "In Catalunya, Spain" in act  # ES-CT by its name, not "CT"
+    assert "In Barcelona<" in act  # the city as the records spell it, not as typed
     assert "already happened" not in act
     assert 'rel="noreferrer noopener external"' in act
     assert_never_shown(act, ids)

@@ -69,7 +69,9 @@ async def nearby(
     records place it in."""
     where_city = Condition().equal("r.country", country).equal("r.city", city, nocase=True)
     places = await reads.places(("agency", "action", "policy"), where_city, 20)
-    groups = [ActionGroup(t(N_("act.in_place")) % {"place": city}, [])]
+    # The city as the records spell it ("Barcelona"), not as typed ("barcelona").
+    spelled = next((found for _, _, found in places if found), city)
+    groups = [ActionGroup(t(N_("act.in_place")) % {"place": spelled}, [])]
     rows = await reads.rows(
         "action",
         open_condition(today).equal("r.country", country).equal("r.city", city, nocase=True),
