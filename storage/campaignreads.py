@@ -142,6 +142,12 @@ class CampaignReads:
         ]
         return " AND ".join(clauses), [*audiences, *condition.params]
 
+    async def _all(self, sql: str, values: Sequence[Any]) -> list[Any]:
+        """Every row of ``sql``, in one hand-over to the reader's thread: iterating a
+        cursor costs one for the statement, one per chunk of rows and one to close it,
+        each a wait for that thread (and, on a busy machine, for a CPU)."""
+        return list(await self._db.reader.execute_fetchall(sql, values))
+
     async def rows(
         self,
         kind: str,
@@ -166,8 +172,7 @@ class CampaignReads:
             order=order,
         )
         values = [*params, *order_params, limit, offset, *order_params]
-        async with self._db.reader.execute(sql, values) as cursor:
-            return [CampaignRow(*row) async for row in cursor]
+        return [CampaignRow(*row) for row in await self._all(sql, values)]
 
     async def count(self, kind: str, condition: Condition, cap: int) -> int:
         """How many rows of ``kind`` match, counted up to ``cap``."""
@@ -175,9 +180,8 @@ class CampaignReads:
         sql = statement(
             "SELECT COUNT(*) FROM (SELECT 1 FROM records r WHERE {where} LIMIT ?)", where=where
         )
-        async with self._db.reader.execute(sql, (*params, cap)) as cursor:
-            row = await cursor.fetchone()
-        return int(row[0]) if row else 0
+        rows = await self._all(sql, (*params, cap))
+        return int(rows[0][0]) if rows else 0
 
     async def groups(
         self,
@@ -201,8 +205,7 @@ class CampaignReads:
             indexed=f" INDEXED BY {index}" if index else "",
             where=where,
         )
-        async with self._db.reader.execute(sql, (*extra_params, *params)) as cursor:
-            return [tuple(row) async for row in cursor]
+        return [tuple(row) for row in await self._all(sql, (*extra_params, *params))]
 
     async def agency_counts(self, refs: Sequence[bytes], today: str) -> dict[bytes, AgencyCounts]:
         """For each agency id of ``refs``: what refers to it (one indexed read)."""
@@ -223,20 +226,19 @@ class CampaignReads:
         )
         found: dict[bytes, AgencyCounts] = {}
         values = (*overdue_params, *open_params, *params)
-        async with self._db.reader.execute(sql, values) as cursor:
-            async for ref, kind, number, late, opening in cursor:
-                counts = found.setdefault(ref, AgencyCounts())
-                if kind == "deployment":
-                    counts.deployments += number
-                elif kind == "incident":
-                    counts.incidents += number
-                elif kind == "policy":
-                    counts.policies += number
-                elif kind == "records_request":
-                    counts.requests += number
-                    counts.overdue += late or 0
-                else:
-                    counts.open_actions += opening or 0
+        for ref, kind, number, late, opening in await self._all(sql, values):
+            counts = found.setdefault(ref, AgencyCounts())
+            if kind == "deployment":
+                counts.deployments += number
+            elif kind == "incident":
+                counts.incidents += number
+            elif kind == "policy":
+                counts.policies += number
+            elif kind == "records_request":
+                counts.requests += number
+                counts.overdue += late or 0
+            else:
+                counts.open_actions += opening or 0
         return found
 
     async def versions(self, record_ids: Sequence[bytes]) -> dict[bytes, list[bytes]]:
@@ -255,10 +257,9 @@ class CampaignReads:
             marks=marks,
         )
         found: dict[bytes, list[bytes]] = {record_id: [] for record_id in record_ids}
-        async with self._db.reader.execute(sql, (*ids, MAX_VERSIONS)) as cursor:
-            async for root, record_id in cursor:
-                if record_id not in found[root]:
-                    found[root].append(record_id)
+        for root, record_id in await self._all(sql, (*ids, MAX_VERSIONS)):
+            if record_id not in found[root]:
+                found[root].append(record_id)
         return found
 
     async def points(
@@ -274,8 +275,7 @@ class CampaignReads:
             indexed=f" INDEXED BY {index}" if index else "",
             where=where,
         )
-        async with self._db.reader.execute(sql, (*params, limit)) as cursor:
-            return [tuple(row) async for row in cursor]
+        return [tuple(row) for row in await self._all(sql, (*params, limit))]
 
     async def places(
         self, kinds: Sequence[str], condition: Condition, limit: int
@@ -288,5 +288,4 @@ class CampaignReads:
             " ORDER BY r.country, r.region, r.city LIMIT ?",
             where=where,
         )
-        async with self._db.reader.execute(sql, (*params, limit)) as cursor:
-            return [(row[0], row[1], row[2]) async for row in cursor]
+        return [(row[0], row[1], row[2]) for row in await self._all(sql, (*params, limit))]
