@@ -129,9 +129,15 @@ def grow(
                         f"({time.perf_counter() - began:,.0f} s)",
                         flush=True,
                     )
-            measured = streams(generator.take(window), clients)
-            for node in nodes:
-                windows.append(w := node.post(measured, batch))
+            parts: list[list[Window]] = [[] for _ in nodes]
+            for start in range(0, window, FILL_CHUNK):
+                measured = streams(generator.take(min(FILL_CHUNK, window - start)), clients)
+                for node, done_parts in zip(nodes, parts, strict=True):
+                    done_parts.append(node.post(measured, batch))
+                if any(done_parts[-1].errors for done_parts in parts):
+                    break  # reported with the window; later chunks would only gap
+            for node, done_parts in zip(nodes, parts, strict=True):
+                windows.append(w := Window.joined(done_parts))
                 # The whole line now: a long run cut short still leaves its figures.
                 print(
                     f"  {node.label} at {point:,}: {w.rate:,.0f} rec/s, "
@@ -140,7 +146,6 @@ def grow(
                     f"peak RSS {w.peak_rss_kib / 1024:,.1f} MiB",
                     flush=True,
                 )
-            del measured
     finally:
         for node in nodes:
             windows_db = node.db_bytes()
