@@ -6,23 +6,32 @@ package; this module fixes what banscan signs and checks.
 A **request** signature (label ``banscan``) covers ``"@method"``,
 ``"@target-uri"`` and ``"content-digest"`` (RFC 9530, sha-256 of the body; a
 field without a ``sha-256`` member is refused), with the parameters
-``created``, ``expires`` (at most 300 s after ``created``), ``nonce``,
-``keyid`` (the node key's text form), ``alg`` (``ed25519``) and ``tag``
+``created``, ``keyid`` (the node key's text form), ``nonce`` and ``tag``
 (``banscan/1 <network id>``, which binds the network id, so a request from
-one network is never valid in another).
+one network is never valid in another). It is valid for 300 s from
+``created``; an ``expires`` parameter, if written, may shorten that.
 
 A **response** signature covers ``"@status"``, ``"content-digest"`` and
 ``"signature";req;key="banscan"``, the request's own signature, which binds
-the answer to the request it answers.
+the answer to the request it answers and, through it, to the request's tag
+and freshness: its parameters are ``created`` and ``keyid``. An answer that
+cannot be bound (to an unsigned request) covers ``"@status"`` and
+``"content-digest"`` and carries the ``tag`` as well.
+
+No signature writes ``alg``: the key is an Ed25519 node key (its text form
+says so) and nothing else is accepted, so ``alg`` would tell a peer nothing;
+one that is present must be ``ed25519``. Each of these parameters is bytes on
+every exchange between nodes (docs/protocol.md section 15 says why each is
+left out).
 
 The receiver checks, in order: a signature labelled ``banscan`` is present;
 its keyid is a node key, and the signature and the body digest verify;
-``alg`` is ed25519 and the tag names the receiver's network; ``created`` is
-not in the future; the signer is a member. For a request, also: the window
-(``expires`` - ``created``) is from 0 to 300 s, ``expires`` is not past,
-and the nonce was not seen before within its window. Clock skew of 30 s is
-allowed either way. The clock is injected, so tests move time instead of
-sleeping.
+``alg``, if present, is ed25519 and the tag (where one is required) names the
+receiver's network; ``created`` is not in the future; the signer is a member.
+For a request, also: the window (``expires``, or ``created`` + 300 s, minus
+``created``) is from 0 to 300 s, the window has not ended, and the nonce was
+not seen before within it. Clock skew of 30 s is allowed either way. The
+clock is injected, so tests move time instead of sleeping.
 
 Errors::
 
@@ -63,6 +72,7 @@ from protocol.keys import NodeKey, parse_key_text
 
 LABEL = "banscan"
 MAX_WINDOW_S = 300
+_MAX_WINDOW = datetime.timedelta(seconds=MAX_WINDOW_S)
 CLOCK_SKEW_S = 30
 REQUEST_COMPONENTS = ("@method", "@target-uri", "content-digest")
 RESPONSE_COMPONENTS = ("@status", "content-digest", f'"signature";req;key="{LABEL}"')
@@ -230,7 +240,8 @@ class MessageSigner:
         key: NodeKey,
         network_id: str,
         clock: Clock,
-        nonce: Callable[[], str] = lambda: secrets.token_urlsafe(16),
+        # 96 random bits: a nonce need only be unique among one key's requests of 300 s.
+        nonce: Callable[[], str] = lambda: secrets.token_urlsafe(12),
         window_s: int = MAX_WINDOW_S,
     ) -> None:
         self._key = key
@@ -243,16 +254,18 @@ class MessageSigner:
         )
 
     def sign_request(self, request: SignedRequest, body: bytes) -> None:
-        """Add ``Content-Digest``, ``Signature-Input`` and ``Signature`` to ``request``."""
+        """Add ``Content-Digest``, ``Signature-Input`` and ``Signature`` to ``request``.
+        ``expires`` is written only for a window shorter than the protocol's 300 s."""
         created = self._now()
         self._signer.sign(
             request,
             key_id=self._key.text,
             created=created,
-            expires=created + self._window,
+            expires=created + self._window if self._window < _MAX_WINDOW else None,
             nonce=self._nonce(),
             label=LABEL,
             tag=self._tag,
+            include_alg=False,
             covered_component_ids=REQUEST_COMPONENTS,
             body=body,
         )
@@ -264,22 +277,28 @@ class MessageSigner:
         signed unbound. Returns whether the signature is bound."""
         if bound:
             try:
-                self._sign_response(response, body, RESPONSE_COMPONENTS)
+                # The request's signature, covered, carries the tag.
+                self._sign_response(response, body, RESPONSE_COMPONENTS, tag=None)
                 return True
             except (HTTPMessageSignaturesException, ValueError, KeyError, TypeError):
                 response.headers = headers()
-        self._sign_response(response, body, UNBOUND_RESPONSE_COMPONENTS)
+        self._sign_response(response, body, UNBOUND_RESPONSE_COMPONENTS, tag=self._tag)
         return False
 
     def _sign_response(
-        self, response: SignedResponse, body: bytes, components: tuple[str, ...]
+        self,
+        response: SignedResponse,
+        body: bytes,
+        components: tuple[str, ...],
+        tag: str | None,
     ) -> None:
         self._signer.sign(
             response,
             key_id=self._key.text,
             created=self._now(),
             label=LABEL,
-            tag=self._tag,
+            tag=tag,
+            include_alg=False,
             covered_component_ids=components,
             body=body,
         )
@@ -313,12 +332,12 @@ class Authenticator:
 
     def check_request(self, request: SignedRequest, body: bytes) -> RequestSignature:
         """Every check but the replay check, which :meth:`claim` makes."""
-        params = self._verify(request, body, REQUEST_COMPONENTS)
-        created, expires = params.get("created"), params.get("expires")
-        nonce = params.get("nonce")
-        if type(expires) is not int or type(nonce) is not str or not nonce:
-            raise BadSignature("a request signature needs expires and nonce parameters")
+        params = self._verify(request, body, REQUEST_COMPONENTS, tagged=True)
+        created, nonce = params.get("created"), params.get("nonce")
         assert type(created) is int
+        expires = params.get("expires", created + MAX_WINDOW_S)
+        if type(expires) is not int or type(nonce) is not str or not nonce:
+            raise BadSignature("a request signature needs a nonce (and expires, if any, a number)")
         if not 0 <= expires - created <= MAX_WINDOW_S:
             raise Stale(
                 f"the signature's window is {expires - created} s; from 0 to {MAX_WINDOW_S}"
@@ -337,22 +356,33 @@ class Authenticator:
         self, response: SignedResponse, body: bytes, *, bound: bool = True
     ) -> bytes:
         components = RESPONSE_COMPONENTS if bound else UNBOUND_RESPONSE_COMPONENTS
-        params = self._verify(response, body, components)
+        params = self._verify(response, body, components, tagged=not bound)
         created = params["created"]
         if created < self._clock() - MAX_WINDOW_S - CLOCK_SKEW_S:
             raise Stale("the response signature is too old")
         return parse_key_text(params["keyid"])
 
     def _verify(
-        self, message: SignedRequest | SignedResponse, body: bytes, components: Iterable[str]
+        self,
+        message: SignedRequest | SignedResponse,
+        body: bytes,
+        components: Iterable[str],
+        *,
+        tagged: bool,
     ) -> dict[str, Any]:
+        """The parameters of the message's verified ``banscan`` signature. ``tagged``: the
+        signature must carry this network's tag (a bound answer need not: the request's
+        signature it covers does); any tag present must be this network's."""
         if "signature" not in message.headers or "signature-input" not in message.headers:
             raise Unsigned("the message carries no RFC 9421 signature")
         try:
+            # The package selects a signature by label only together with a tag; a bound
+            # answer has none, and section 15 allows one signature only, so it is taken
+            # alone and its label checked below.
             results = self._verifier.verify(
                 message,
-                expect_label=LABEL,
-                expect_tag=self._tag,
+                expect_label=LABEL if tagged else None,
+                expect_tag=self._tag if tagged else None,
                 require_components=tuple(components),
                 body=body,
                 max_age=None,
@@ -362,7 +392,7 @@ class Authenticator:
         except HTTPMessageSignaturesException as exc:
             if isinstance(exc.__cause__, AuthError):  # raised by our key resolver
                 raise exc.__cause__ from exc
-            if f'tag="{self._tag}"' not in message.headers.get("signature-input", ""):
+            if tagged and f'tag="{self._tag}"' not in message.headers.get("signature-input", ""):
                 raise WrongNetwork(f"the signature is not tagged {self._tag!r}") from exc
             # The library's own words stay out of an answer a client reads.
             raise BadSignature(
@@ -370,12 +400,14 @@ class Authenticator:
             ) from exc
         except (ValueError, TypeError, KeyError) as exc:
             raise BadSignature("the signature headers are malformed") from exc
+        if len(results) != 1 or results[0].label != LABEL:
+            raise BadSignature(f"the message must carry one signature, labelled {LABEL}")
         params: dict[str, Any] = dict(results[0].parameters)
         if type(params.get("keyid")) is not str:
             raise BadSignature("the signature needs a keyid parameter")
-        if params.get("alg") != "ed25519":
+        if params.get("alg", "ed25519") != "ed25519":
             raise BadSignature("the signature's alg must be ed25519")
-        if params.get("tag") != self._tag:
+        if params.get("tag", None if tagged else self._tag) != self._tag:
             raise WrongNetwork(f"the signature is not tagged {self._tag!r}")
         created = params.get("created")
         if type(created) is not int:
