@@ -14,7 +14,8 @@ one network is never valid in another). It is valid for 300 s from
 A **response** signature covers ``"@status"``, ``"content-digest"`` and
 ``"signature";req;key="banscan"``, the request's own signature, which binds
 the answer to the request it answers and, through it, to the request's tag
-and freshness: its parameters are ``created`` and ``keyid``. An answer that
+and freshness: its parameters are ``created`` and an empty ``keyid`` (the
+asker checks an answer against the key of the peer it asked). An answer that
 cannot be bound (to an unsigned request) covers ``"@status"`` and
 ``"content-digest"`` and carries the ``tag`` as well.
 
@@ -78,6 +79,9 @@ REQUEST_COMPONENTS = ("@method", "@target-uri", "content-digest")
 RESPONSE_COMPONENTS = ("@status", "content-digest", f'"signature";req;key="{LABEL}"')
 # An answer to an unsigned request (the public routes) cannot be bound to it.
 UNBOUND_RESPONSE_COMPONENTS = ("@status", "content-digest")
+
+# An answer names no key: the asker checks it against the key of the peer it asked.
+ANSWER_KEYID = ""
 
 REPLAY_DETAIL = "this request was already received (nonce seen before)"
 
@@ -196,14 +200,22 @@ class NonceCache:
 
 
 class _Keys(HTTPSignatureKeyResolver):
-    def __init__(self, private: Ed25519PrivateKey | None = None) -> None:
+    """This node's private key for signing; for checking, the key a ``keyid`` names, or,
+    for an empty ``keyid`` (an answer's), the key of the peer that was asked."""
+
+    def __init__(
+        self, private: Ed25519PrivateKey | None = None, asked: bytes | None = None
+    ) -> None:
         self._private = private
+        self._asked = asked
 
     def resolve_private_key(self, key_id: str) -> Ed25519PrivateKey:
         assert self._private is not None
         return self._private
 
     def resolve_public_key(self, key_id: str) -> Ed25519PublicKey:
+        if not key_id and self._asked is not None:
+            return Ed25519PublicKey.from_public_bytes(self._asked)
         try:
             return Ed25519PublicKey.from_public_bytes(parse_key_text(key_id))
         except KeyFormatError as exc:
@@ -294,7 +306,7 @@ class MessageSigner:
     ) -> None:
         self._signer.sign(
             response,
-            key_id=self._key.text,
+            key_id=ANSWER_KEYID,
             created=self._now(),
             label=LABEL,
             tag=tag,
@@ -332,7 +344,7 @@ class Authenticator:
 
     def check_request(self, request: SignedRequest, body: bytes) -> RequestSignature:
         """Every check but the replay check, which :meth:`claim` makes."""
-        params = self._verify(request, body, REQUEST_COMPONENTS, tagged=True)
+        params, _ = self._verify(request, body, REQUEST_COMPONENTS, tagged=True)
         created, nonce = params.get("created"), params.get("nonce")
         assert type(created) is int
         expires = params.get("expires", created + MAX_WINDOW_S)
@@ -353,14 +365,17 @@ class Authenticator:
             raise Replay(REPLAY_DETAIL)
 
     def verify_response(
-        self, response: SignedResponse, body: bytes, *, bound: bool = True
+        self, response: SignedResponse, body: bytes, *, asked: bytes, bound: bool = True
     ) -> bytes:
+        """The key that signed the answer: ``asked``, the key of the peer the request went
+        to, for an answer with an empty ``keyid`` (as nodes write them), else the key its
+        ``keyid`` names (the caller compares it with ``asked``)."""
         components = RESPONSE_COMPONENTS if bound else UNBOUND_RESPONSE_COMPONENTS
-        params = self._verify(response, body, components, tagged=not bound)
+        params, signer = self._verify(response, body, components, tagged=not bound, asked=asked)
         created = params["created"]
         if created < self._clock() - MAX_WINDOW_S - CLOCK_SKEW_S:
             raise Stale("the response signature is too old")
-        return parse_key_text(params["keyid"])
+        return signer
 
     def _verify(
         self,
@@ -369,17 +384,21 @@ class Authenticator:
         components: Iterable[str],
         *,
         tagged: bool,
-    ) -> dict[str, Any]:
+        asked: bytes | None = None,
+    ) -> tuple[dict[str, Any], bytes]:
         """The parameters of the message's verified ``banscan`` signature. ``tagged``: the
         signature must carry this network's tag (a bound answer need not: the request's
-        signature it covers does); any tag present must be this network's."""
+        signature it covers does); any tag present must be this network's. ``asked``: the
+        key an empty ``keyid`` stands for (an answer's); a request must name its key.
+        Returns the parameters and the signer's key."""
         if "signature" not in message.headers or "signature-input" not in message.headers:
             raise Unsigned("the message carries no RFC 9421 signature")
         try:
             # The package selects a signature by label only together with a tag; a bound
             # answer has none, and section 15 allows one signature only, so it is taken
             # alone and its label checked below.
-            results = self._verifier.verify(
+            verifier = self._verifier if asked is None else self._answer_verifier(asked)
+            results = verifier.verify(
                 message,
                 expect_label=LABEL if tagged else None,
                 expect_tag=self._tag if tagged else None,
@@ -414,9 +433,14 @@ class Authenticator:
             raise BadSignature("the signature needs a created parameter")
         if created > self._clock() + CLOCK_SKEW_S:
             raise FromTheFuture("the signature was created in the future")
-        if not self._is_member(parse_key_text(params["keyid"])):
+        signer = parse_key_text(params["keyid"]) if params["keyid"] or asked is None else asked
+        if not self._is_member(signer):
             raise NotMember("the signing key is not a member of this network")
-        return params
+        return params, signer
+
+    @staticmethod
+    def _answer_verifier(asked: bytes) -> "_Verifier":
+        return _Verifier(signature_algorithm=algorithms.ED25519, key_resolver=_Keys(asked=asked))
 
 
 def headers(items: Iterable[tuple[str, str]] = ()) -> CIMultiDict[str]:

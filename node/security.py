@@ -71,6 +71,7 @@ SECURITY_HEADERS: Final = {
 # between nodes (bench/README.md, "bench/insync.py"). Not even nosniff: no federation
 # answer has a type a browser sniffs (application/msgpack, application/problem+json).
 FEDERATION_PREFIX: Final = "/federation/"
+FEDERATION_BODY_TYPE: Final = "application/msgpack"
 CSRF_COOKIE: Final = "banscan_csrf"
 CSRF_FIELD: Final = "csrf"
 CSRF_PATH: Final = "/report"
@@ -84,7 +85,10 @@ async def add_security_headers(request: web.Request, response: web.StreamRespons
     A page whose own policy lets other origins frame it (``/embed/map``) gets no
     ``X-Frame-Options``, which could only forbid that; federation answers get none."""
     if request.path.startswith(FEDERATION_PREFIX):
-        response.headers.popall("Server", None)  # aiohttp's version, of no use to a peer
+        response.headers.popall("Server", None)
+        if response.headers.get("Content-Type") == FEDERATION_BODY_TYPE:
+            # A 200 answer is msgpack by the protocol; a refusal keeps its problem+json type.
+            del response.headers["Content-Type"]  # aiohttp's version, of no use to a peer
         return
     policy = response.headers.get("Content-Security-Policy", "")
     framable = "frame-ancestors" in policy and "frame-ancestors 'none'" not in policy

@@ -130,7 +130,10 @@ def test_request_and_response_round_trip() -> None:
     assert authenticator(clock).verify_request(request, BODY) == ALICE.public_key
     response = SignedResponse(200, request, headers())
     MessageSigner(MALLORY, "net", clock).sign_response(response, b"answer")
-    assert authenticator(clock).verify_response(response, b"answer") == MALLORY.public_key
+    assert (
+        authenticator(clock).verify_response(response, b"answer", asked=MALLORY.public_key)
+        == MALLORY.public_key
+    )
 
 
 def test_a_response_is_bound_to_its_request() -> None:
@@ -140,7 +143,7 @@ def test_a_response_is_bound_to_its_request() -> None:
     # The same signed answer presented for another request does not verify.
     moved = SignedResponse(200, signed_request(clock=clock), response.headers)
     with pytest.raises(AuthError) as caught:
-        authenticator(clock).verify_response(moved, b"answer")
+        authenticator(clock).verify_response(moved, b"answer", asked=MALLORY.public_key)
     assert caught.value.code == "bad-signature"
 
 
@@ -283,13 +286,16 @@ def test_signatures_carry_only_the_parameters_a_peer_uses() -> None:
     assert len(nonce) == 16
     bound = SignedResponse(200, request, headers())
     MessageSigner(MALLORY, "net", clock).sign_response(bound, b"answer")
-    assert bound.headers["Signature-Input"].endswith(f'keyid="{MALLORY.text}"')
+    assert bound.headers["Signature-Input"].endswith('keyid=""')
     unbound = SignedResponse(200, request, headers())
     MessageSigner(MALLORY, "net", clock).sign_response(unbound, b"answer", bound=False)
     assert f'tag="{network_tag("net")}"' in unbound.headers["Signature-Input"]
     assert "alg=" not in unbound.headers["Signature-Input"]
     check = authenticator(clock)
-    assert check.verify_response(unbound, b"answer", bound=False) == MALLORY.public_key
+    assert (
+        check.verify_response(unbound, b"answer", asked=MALLORY.public_key, bound=False)
+        == MALLORY.public_key
+    )
 
 
 def test_a_request_without_expires_is_valid_for_300_seconds() -> None:
@@ -316,7 +322,7 @@ def test_a_bound_answer_tagged_for_another_network_is_refused() -> None:
     MessageSigner(MALLORY, "other", clock).sign_response(response, b"answer", bound=False)
     # Signed unbound for another network, then offered as a bound answer: wrong components.
     with pytest.raises(AuthError):
-        authenticator(clock).verify_response(response, b"answer")
+        authenticator(clock).verify_response(response, b"answer", asked=MALLORY.public_key)
     response = SignedResponse(200, request, headers())
     signer = HTTPMessageSigner(
         signature_algorithm=algorithms.ED25519,
@@ -332,7 +338,7 @@ def test_a_bound_answer_tagged_for_another_network_is_refused() -> None:
         body=b"answer",
     )
     with pytest.raises(AuthError) as caught:
-        authenticator(clock).verify_response(response, b"answer")
+        authenticator(clock).verify_response(response, b"answer", asked=MALLORY.public_key)
     assert caught.value.code == "wrong-network"
 
 
