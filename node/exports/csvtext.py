@@ -35,8 +35,8 @@ Cells = Callable[[BodyRow, dict[str, Any]], list[str]]
 
 
 def csv_line(cells: Sequence[str]) -> str:
-    """One CSV line of ``cells``, ending ``\\r\\n``: what ``csv.writer`` writes for them
-    with its defaults (a cell holding ``,``, ``"``, ``\\r`` or ``\\n`` is quoted, with
+    """One CSV line of two ``cells`` or more, ending ``\\r\\n``: what ``csv.writer`` writes
+    for them with its defaults (a cell holding ``,``, ``"``, ``\\r`` or ``\\n`` is quoted, with
     ``"`` doubled). Most lines need no quoting, which one look at the joined line tells."""
     line = ",".join(cells)
     if (
