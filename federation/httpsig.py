@@ -9,7 +9,8 @@ field without a ``sha-256`` member is refused), with the parameters
 ``created``, ``keyid`` (the node key's text form), ``nonce`` and ``tag``
 (``banscan/1 <network id>``, which binds the network id, so a request from
 one network is never valid in another). It is valid for 300 s from
-``created``; an ``expires`` parameter, if written, may shorten that.
+``created``; an ``expires`` parameter, if written, may shorten that. No
+signature writes ``alg``: a node key is Ed25519 and nothing else is accepted.
 
 A **response** signature covers ``"@status"``, ``"content-digest"`` and
 ``"signature";req;key="banscan"``, the request's own signature, which binds
@@ -18,12 +19,6 @@ and freshness: its parameters are ``created`` and an empty ``keyid`` (the
 asker checks an answer against the key of the peer it asked). An answer that
 cannot be bound (to an unsigned request) covers ``"@status"`` and
 ``"content-digest"`` and carries the ``tag`` as well.
-
-No signature writes ``alg``: the key is an Ed25519 node key (its text form
-says so) and nothing else is accepted, so ``alg`` would tell a peer nothing;
-one that is present must be ``ed25519``. Each of these parameters is bytes on
-every exchange between nodes (docs/protocol.md section 15 says why each is
-left out).
 
 The receiver checks, in order: a signature labelled ``banscan`` is present;
 its keyid is a node key, and the signature and the body digest verify;
@@ -67,6 +62,7 @@ from http_message_signatures.digests import ContentDigest
 from http_message_signatures.exceptions import HTTPMessageSignaturesException, InvalidSignature
 from multidict import CIMultiDict
 
+from federation.replay import NonceCache
 from protocol import PROTOCOL_VERSION
 from protocol.errors import BanscanError, KeyFormatError
 from protocol.keys import NodeKey, parse_key_text
@@ -164,44 +160,8 @@ def network_tag(network_id: str) -> str:
     return f"{PROTOCOL_VERSION} {network_id}"
 
 
-class NonceCache:
-    """Nonces seen within their signature's window; bounded, oldest expiry dropped first.
-
-    A nonce only needs remembering until its signature expires: after that
-    the ``expires`` check refuses a replay on its own.
-    """
-
-    def __init__(self, clock: Clock, capacity: int = 100_000) -> None:
-        self._clock = clock
-        self._capacity = capacity
-        self._expiry: dict[tuple[str, str], float] = {}
-
-    def __len__(self) -> int:
-        return len(self._expiry)
-
-    def claim(self, keyid: str, nonce: str, expires: float) -> bool:
-        """Record ``nonce`` for ``keyid``; False when it was already seen and has not expired."""
-        now = self._clock()
-        entry = (keyid, nonce)
-        if self._expiry.get(entry, 0.0) >= now:
-            return False
-        if len(self._expiry) >= self._capacity:
-            self._prune(now)
-        self._expiry[entry] = expires
-        return True
-
-    def _prune(self, now: float) -> None:
-        live = {k: v for k, v in self._expiry.items() if v >= now}
-        if len(live) >= self._capacity:
-            # Under a flood of fresh nonces: keep the half that expires last.
-            keep = sorted(live.items(), key=lambda item: item[1])[len(live) // 2 :]
-            live = dict(keep)
-        self._expiry = live
-
-
 class _Keys(HTTPSignatureKeyResolver):
-    """This node's private key for signing; for checking, the key a ``keyid`` names, or,
-    for an empty ``keyid`` (an answer's), the key of the peer that was asked."""
+    """Our key to sign; to check, a ``keyid``'s key, or for an empty one the peer asked."""
 
     def __init__(
         self, private: Ed25519PrivateKey | None = None, asked: bytes | None = None
@@ -239,6 +199,9 @@ class _Verifier(HTTPMessageVerifier):
     """The package's verifier, with the time checks left to :class:`Authenticator`."""
 
     content_digest_class = _Sha256Digest
+
+    def __init__(self, keys: _Keys) -> None:
+        super().__init__(signature_algorithm=algorithms.ED25519, key_resolver=keys)
 
     def validate_created_and_expires(self, sig_input: Any, max_age: Any = None) -> None:
         return None
@@ -289,21 +252,18 @@ class MessageSigner:
         signed unbound. Returns whether the signature is bound."""
         if bound:
             try:
-                # The request's signature, covered, carries the tag.
-                self._sign_response(response, body, RESPONSE_COMPONENTS, tag=None)
+                self._sign_response(response, body, RESPONSE_COMPONENTS)
                 return True
             except (HTTPMessageSignaturesException, ValueError, KeyError, TypeError):
                 response.headers = headers()
-        self._sign_response(response, body, UNBOUND_RESPONSE_COMPONENTS, tag=self._tag)
+        self._sign_response(response, body, UNBOUND_RESPONSE_COMPONENTS)
         return False
 
     def _sign_response(
-        self,
-        response: SignedResponse,
-        body: bytes,
-        components: tuple[str, ...],
-        tag: str | None,
+        self, response: SignedResponse, body: bytes, components: tuple[str, ...]
     ) -> None:
+        # A bound answer's tag is in the request's signature, which it covers.
+        tag = None if components == RESPONSE_COMPONENTS else self._tag
         self._signer.sign(
             response,
             key_id=ANSWER_KEYID,
@@ -334,7 +294,7 @@ class Authenticator:
         self._is_member = is_member
         self._clock = clock
         self.nonces = nonces if nonces is not None else NonceCache(clock)
-        self._verifier = _Verifier(signature_algorithm=algorithms.ED25519, key_resolver=_Keys())
+        self._verifier = _Verifier(_Keys())
 
     def verify_request(self, request: SignedRequest, body: bytes) -> bytes:
         """The signer's key, once every check passed and the nonce is claimed."""
@@ -367,9 +327,8 @@ class Authenticator:
     def verify_response(
         self, response: SignedResponse, body: bytes, *, asked: bytes, bound: bool = True
     ) -> bytes:
-        """The key that signed the answer: ``asked``, the key of the peer the request went
-        to, for an answer with an empty ``keyid`` (as nodes write them), else the key its
-        ``keyid`` names (the caller compares it with ``asked``)."""
+        """The answer's signer: ``asked`` (the peer's key) for an empty ``keyid``, as nodes
+        write them, else the key its ``keyid`` names, for the caller to compare."""
         components = RESPONSE_COMPONENTS if bound else UNBOUND_RESPONSE_COMPONENTS
         params, signer = self._verify(response, body, components, tagged=not bound, asked=asked)
         created = params["created"]
@@ -386,18 +345,15 @@ class Authenticator:
         tagged: bool,
         asked: bytes | None = None,
     ) -> tuple[dict[str, Any], bytes]:
-        """The parameters of the message's verified ``banscan`` signature. ``tagged``: the
-        signature must carry this network's tag (a bound answer need not: the request's
-        signature it covers does); any tag present must be this network's. ``asked``: the
-        key an empty ``keyid`` stands for (an answer's); a request must name its key.
-        Returns the parameters and the signer's key."""
+        """The verified ``banscan`` signature's parameters and signer. ``tagged``: it must
+        carry this network's tag (a bound answer's is in the request it covers); ``asked``:
+        the key an answer's empty ``keyid`` stands for."""
         if "signature" not in message.headers or "signature-input" not in message.headers:
             raise Unsigned("the message carries no RFC 9421 signature")
         try:
-            # The package selects a signature by label only together with a tag; a bound
-            # answer has none, and section 15 allows one signature only, so it is taken
-            # alone and its label checked below.
-            verifier = self._verifier if asked is None else self._answer_verifier(asked)
+            # The package selects by label only with a tag; a bound answer has none, and
+            # section 15 allows one signature: it is taken alone, its label checked below.
+            verifier = self._verifier if asked is None else _Verifier(_Keys(asked=asked))
             results = verifier.verify(
                 message,
                 expect_label=LABEL if tagged else None,
@@ -437,10 +393,6 @@ class Authenticator:
         if not self._is_member(signer):
             raise NotMember("the signing key is not a member of this network")
         return params, signer
-
-    @staticmethod
-    def _answer_verifier(asked: bytes) -> "_Verifier":
-        return _Verifier(signature_algorithm=algorithms.ED25519, key_resolver=_Keys(asked=asked))
 
 
 def headers(items: Iterable[tuple[str, str]] = ()) -> CIMultiDict[str]:

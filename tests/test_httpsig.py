@@ -24,12 +24,12 @@ from federation.httpsig import (
     Authenticator,
     AuthError,
     MessageSigner,
-    NonceCache,
     SignedRequest,
     SignedResponse,
     headers,
     network_tag,
 )
+from federation.replay import NonceCache
 from protocol.keys import NodeKey, verify_signature
 from tests.factories import seeded_key
 
