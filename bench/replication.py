@@ -35,6 +35,7 @@ missed, 1 only when the benchmark itself could not run, 2 for bad arguments.
 """
 
 import argparse
+import contextlib
 import datetime
 import json
 import resource
@@ -73,8 +74,12 @@ def raw_bytes(records: Sequence[SignedRecord]) -> int:
 
 def held_incidents(database: Path) -> int:
     """Incident records the node holds, read from its database without writing."""
+    # Closed after each poll (``with`` on a connection only ends its transaction): left to
+    # the garbage collector, the 10 ms polls grew the benchmark by 1.5 KB per record pulled.
     try:
-        with sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=1) as conn:
+        with contextlib.closing(
+            sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=1)
+        ) as conn:
             row = conn.execute("SELECT COUNT(*) FROM records WHERE kind = 'incident'").fetchone()
         return int(row[0])
     except sqlite3.OperationalError:  # not created yet, or migrating
