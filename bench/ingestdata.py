@@ -1,6 +1,10 @@
 """The signed records the ingest and replication benchmarks send: ``incident`` records of
 about 1 KiB from 50 origins with fixed-seed keys (a few busy chapters and many quiet
 ones, each with three feeds), signed on every core and interleaved in one sending order.
+
+:class:`Generator` hands the records out in order, a stretch at a time, signing only
+that stretch: a benchmark holds one stretch in memory whatever the number of records
+(a million stored, or ten million), and the same seed gives the same records.
 """
 
 import datetime
@@ -8,6 +12,7 @@ import hashlib
 import os
 import random
 import time
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any, get_args
@@ -62,12 +67,18 @@ SENTENCES = (
 GEOHASH = "0123456789bcdefghjkmnpqrstuvwxyz"
 
 
+# Records signed per call to the pool: the sending order is drawn this many at a time, so
+# the records a seed gives do not depend on how a benchmark asks for them.
+SIGN_CHUNK = 10_000
+
+
 @dataclass(frozen=True, slots=True)
 class FeedJob:
     origin: int
     audience: str
+    first_seq: int
     count: int
-    seed: int
+    seed: str
 
 
 Wire = tuple[bytes, bytes, bytes]  # envelope, signature, body
@@ -118,11 +129,11 @@ def incident_body(rng: random.Random, origin: int, size: int) -> bytes:
 
 
 def sign_feed(job: FeedJob) -> list[Wire]:
-    """Seqs 1..count of one (origin, audience) feed. Runs in a worker process."""
+    """Seqs first_seq.. of one (origin, audience) feed. Runs in a worker process."""
     key = seeded_key(origin_label(job.origin))
     rng = random.Random(job.seed)
     records = []
-    for seq in range(1, job.count + 1):
+    for seq in range(job.first_seq, job.first_seq + job.count):
         size = rng.randrange(BODY_BYTES - 150, BODY_BYTES + 150)
         record = sign_record(
             key,
@@ -153,35 +164,78 @@ class Corpus:
         ) / max(1, len(self.records))
 
 
-def generate(count: int, seed: int) -> Corpus:
-    """``count`` records over 50 origins (a few busy chapters, many quiet ones), interleaved."""
-    started = time.perf_counter()
-    rng = random.Random(seed)
-    feeds = [(o, a) for o in range(ORIGINS) for a in AUDIENCE_WEIGHTS]
-    weights = [AUDIENCE_WEIGHTS[a] / (o + 1) ** 0.8 for o, a in feeds]
-    order = rng.choices(range(len(feeds)), weights, k=count)
-    counts = [0] * len(feeds)
-    for index in order:
-        counts[index] += 1
-    jobs = [
-        FeedJob(origin, audience, counts[i], seed * 1_000 + i)
-        for i, (origin, audience) in enumerate(feeds)
-        if counts[i]
-    ]
-    workers = os.cpu_count() or 1
-    with ProcessPoolExecutor(workers) as pool:
-        signed = dict(
-            zip(((j.origin, j.audience) for j in jobs), pool.map(sign_feed, jobs), strict=True)
+class Generator:
+    """The records of one seed in sending order, signed a stretch at a time on a process
+    pool (open while the generator is used as a context manager).
+
+    The sending order is drawn :data:`SIGN_CHUNK` records at a time from the seed's
+    generator, and each feed's records of a chunk are signed by one job seeded by the
+    seed, the feed and its first seq, so the records depend only on the seed."""
+
+    def __init__(self, seed: int, workers: int | None = None) -> None:
+        self.seed = seed
+        self.workers = workers or os.cpu_count() or 1
+        self.seconds = 0.0  # spent signing so far
+        self.position = 0  # records handed out so far
+        self._rng = random.Random(seed)
+        self._feeds = [(o, a) for o in range(ORIGINS) for a in AUDIENCE_WEIGHTS]
+        self._weights = [AUDIENCE_WEIGHTS[a] / (o + 1) ** 0.8 for o, a in self._feeds]
+        self._next_seq = [1] * len(self._feeds)
+        self._pending: list[tuple[SignedRecord, int]] = []
+        self._pool: ProcessPoolExecutor | None = None
+
+    def __enter__(self) -> "Generator":
+        self._pool = ProcessPoolExecutor(self.workers)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None
+
+    @property
+    def feeds(self) -> int:
+        """Feeds with at least one record handed out or signed so far."""
+        return sum(seq > 1 for seq in self._next_seq)
+
+    def take(self, count: int) -> "Corpus":
+        """The next ``count`` records in sending order."""
+        while len(self._pending) < count:
+            self._pending.extend(self._sign_chunk())
+        taken, self._pending = self._pending[:count], self._pending[count:]
+        self.position += count
+        return Corpus(
+            [r for r, _ in taken], [o for _, o in taken], self.feeds, self.seconds, self.workers
         )
-    cursors = dict.fromkeys(signed, 0)
-    records, origins = [], []
-    for index in order:
-        feed = feeds[index]
-        envelope, signature, body = signed[feed][cursors[feed]]
-        cursors[feed] += 1
-        records.append(SignedRecord(envelope, signature, body))
-        origins.append(feed[0])
-    return Corpus(records, origins, len(jobs), time.perf_counter() - started, workers)
+
+    def _sign_chunk(self) -> Iterator[tuple[SignedRecord, int]]:
+        if self._pool is None:
+            raise RuntimeError("use the generator in a with block")
+        started = time.perf_counter()
+        order = self._rng.choices(range(len(self._feeds)), self._weights, k=SIGN_CHUNK)
+        counts = [0] * len(self._feeds)
+        for index in order:
+            counts[index] += 1
+        jobs = {}
+        for i, (origin, audience) in enumerate(self._feeds):
+            if counts[i]:
+                first = self._next_seq[i]
+                jobs[i] = FeedJob(origin, audience, first, counts[i], f"{self.seed}:{i}:{first}")
+                self._next_seq[i] += counts[i]
+        signed = dict(zip(jobs, self._pool.map(sign_feed, jobs.values()), strict=True))
+        self.seconds += time.perf_counter() - started
+        cursors = dict.fromkeys(signed, 0)
+        for index in order:
+            envelope, signature, body = signed[index][cursors[index]]
+            cursors[index] += 1
+            yield SignedRecord(envelope, signature, body), self._feeds[index][0]
+
+
+def generate(count: int, seed: int) -> Corpus:
+    """``count`` records over 50 origins (a few busy chapters, many quiet ones), interleaved,
+    all in memory: for runs small enough to hold (see :class:`Generator` for larger ones)."""
+    with Generator(seed) as generator:
+        return generator.take(count)
 
 
 def streams(corpus: Corpus, clients: int) -> list[list[SignedRecord]]:

@@ -61,6 +61,24 @@ class Window:
     latencies: list[float]
     errors: list[str]
 
+    @classmethod
+    def joined(cls, parts: Sequence["Window"]) -> "Window":
+        """Consecutive windows of one node as one (a large window is posted a chunk at a
+        time; the time between chunks, spent signing the next, is not counted)."""
+        first = parts[0]
+        return cls(
+            code=first.code,
+            stored=first.stored,
+            records=sum(p.records for p in parts),
+            accepted=sum(p.accepted for p in parts),
+            seconds=sum(p.seconds for p in parts),
+            cpu_s=sum(p.cpu_s for p in parts),
+            write_bytes=sum(p.write_bytes for p in parts),
+            peak_rss_kib=max(p.peak_rss_kib for p in parts),
+            latencies=[t for p in parts for t in p.latencies],
+            errors=[e for p in parts for e in p.errors],
+        )
+
     @property
     def rate(self) -> float:
         return self.accepted / self.seconds if self.seconds else 0.0

@@ -7,6 +7,8 @@ is not async) and ``bench/insync.py``.
 import asyncio
 import threading
 
+_KEPT_BYTES = 1 << 14
+
 
 class CountingProxy:
     """Forwards TCP connections on 127.0.0.1 to a target port and counts the bytes."""
@@ -16,7 +18,8 @@ class CountingProxy:
         self.upstream = 0  # client to server: requests
         self.downstream = 0  # server to client: answers
         self.connections = 0
-        # When set, the next bytes each way are kept (from empty), for a look at headers.
+        # When set, the next bytes each way are kept (from empty, up to 16 KiB), for a look
+        # at headers.
         self.capture = False
         self.sent = bytearray()
         self.received = bytearray()
@@ -63,12 +66,15 @@ class CountingProxy:
                     self.capture = False
                     self.sent.clear()
                     self.received.clear()
+                # Only the start of each way is kept (enough for the headers): a long
+                # replication must not keep what it forwards.
+                kept = self.sent if up else self.received
+                if len(kept) < _KEPT_BYTES:
+                    kept += chunk[: _KEPT_BYTES - len(kept)]
                 if up:
                     self.upstream += len(chunk)
-                    self.sent += chunk[: 1 << 14]
                 else:
                     self.downstream += len(chunk)
-                    self.received += chunk[: 1 << 14]
                 writer.write(chunk)
                 await writer.drain()
         except (ConnectionError, OSError):

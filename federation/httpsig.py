@@ -6,23 +6,28 @@ package; this module fixes what banscan signs and checks.
 A **request** signature (label ``banscan``) covers ``"@method"``,
 ``"@target-uri"`` and ``"content-digest"`` (RFC 9530, sha-256 of the body; a
 field without a ``sha-256`` member is refused), with the parameters
-``created``, ``expires`` (at most 300 s after ``created``), ``nonce``,
-``keyid`` (the node key's text form), ``alg`` (``ed25519``) and ``tag``
+``created``, ``keyid`` (the node key's text form), ``nonce`` and ``tag``
 (``banscan/1 <network id>``, which binds the network id, so a request from
-one network is never valid in another).
+one network is never valid in another). It is valid for 300 s from
+``created``; an ``expires`` parameter, if written, may shorten that. No
+signature writes ``alg``: a node key is Ed25519 and nothing else is accepted.
 
 A **response** signature covers ``"@status"``, ``"content-digest"`` and
 ``"signature";req;key="banscan"``, the request's own signature, which binds
-the answer to the request it answers.
+the answer to the request it answers and, through it, to the request's tag
+and freshness: its parameters are ``created`` and an empty ``keyid`` (the
+asker checks an answer against the key of the peer it asked). An answer that
+cannot be bound (to an unsigned request) covers ``"@status"`` and
+``"content-digest"`` and carries the ``tag`` as well.
 
 The receiver checks, in order: a signature labelled ``banscan`` is present;
 its keyid is a node key, and the signature and the body digest verify;
-``alg`` is ed25519 and the tag names the receiver's network; ``created`` is
-not in the future; the signer is a member. For a request, also: the window
-(``expires`` - ``created``) is from 0 to 300 s, ``expires`` is not past,
-and the nonce was not seen before within its window. Clock skew of 30 s is
-allowed either way. The clock is injected, so tests move time instead of
-sleeping.
+``alg``, if present, is ed25519 and the tag (where one is required) names the
+receiver's network; ``created`` is not in the future; the signer is a member.
+For a request, also: the window (``expires``, or ``created`` + 300 s, minus
+``created``) is from 0 to 300 s, the window has not ended, and the nonce was
+not seen before within it. Clock skew of 30 s is allowed either way. The
+clock is injected, so tests move time instead of sleeping.
 
 Errors::
 
@@ -57,17 +62,22 @@ from http_message_signatures.digests import ContentDigest
 from http_message_signatures.exceptions import HTTPMessageSignaturesException, InvalidSignature
 from multidict import CIMultiDict
 
+from federation.replay import NonceCache
 from protocol import PROTOCOL_VERSION
 from protocol.errors import BanscanError, KeyFormatError
 from protocol.keys import NodeKey, parse_key_text
 
 LABEL = "banscan"
 MAX_WINDOW_S = 300
+_MAX_WINDOW = datetime.timedelta(seconds=MAX_WINDOW_S)
 CLOCK_SKEW_S = 30
 REQUEST_COMPONENTS = ("@method", "@target-uri", "content-digest")
 RESPONSE_COMPONENTS = ("@status", "content-digest", f'"signature";req;key="{LABEL}"')
 # An answer to an unsigned request (the public routes) cannot be bound to it.
 UNBOUND_RESPONSE_COMPONENTS = ("@status", "content-digest")
+
+# An answer names no key: the asker checks it against the key of the peer it asked.
+ANSWER_KEYID = ""
 
 REPLAY_DETAIL = "this request was already received (nonce seen before)"
 
@@ -150,50 +160,22 @@ def network_tag(network_id: str) -> str:
     return f"{PROTOCOL_VERSION} {network_id}"
 
 
-class NonceCache:
-    """Nonces seen within their signature's window; bounded, oldest expiry dropped first.
-
-    A nonce only needs remembering until its signature expires: after that
-    the ``expires`` check refuses a replay on its own.
-    """
-
-    def __init__(self, clock: Clock, capacity: int = 100_000) -> None:
-        self._clock = clock
-        self._capacity = capacity
-        self._expiry: dict[tuple[str, str], float] = {}
-
-    def __len__(self) -> int:
-        return len(self._expiry)
-
-    def claim(self, keyid: str, nonce: str, expires: float) -> bool:
-        """Record ``nonce`` for ``keyid``; False when it was already seen and has not expired."""
-        now = self._clock()
-        entry = (keyid, nonce)
-        if self._expiry.get(entry, 0.0) >= now:
-            return False
-        if len(self._expiry) >= self._capacity:
-            self._prune(now)
-        self._expiry[entry] = expires
-        return True
-
-    def _prune(self, now: float) -> None:
-        live = {k: v for k, v in self._expiry.items() if v >= now}
-        if len(live) >= self._capacity:
-            # Under a flood of fresh nonces: keep the half that expires last.
-            keep = sorted(live.items(), key=lambda item: item[1])[len(live) // 2 :]
-            live = dict(keep)
-        self._expiry = live
-
-
 class _Keys(HTTPSignatureKeyResolver):
-    def __init__(self, private: Ed25519PrivateKey | None = None) -> None:
+    """Our key to sign; to check, a ``keyid``'s key, or for an empty one the peer asked."""
+
+    def __init__(
+        self, private: Ed25519PrivateKey | None = None, asked: bytes | None = None
+    ) -> None:
         self._private = private
+        self._asked = asked
 
     def resolve_private_key(self, key_id: str) -> Ed25519PrivateKey:
         assert self._private is not None
         return self._private
 
     def resolve_public_key(self, key_id: str) -> Ed25519PublicKey:
+        if not key_id and self._asked is not None:
+            return Ed25519PublicKey.from_public_bytes(self._asked)
         try:
             return Ed25519PublicKey.from_public_bytes(parse_key_text(key_id))
         except KeyFormatError as exc:
@@ -218,6 +200,9 @@ class _Verifier(HTTPMessageVerifier):
 
     content_digest_class = _Sha256Digest
 
+    def __init__(self, keys: _Keys) -> None:
+        super().__init__(signature_algorithm=algorithms.ED25519, key_resolver=keys)
+
     def validate_created_and_expires(self, sig_input: Any, max_age: Any = None) -> None:
         return None
 
@@ -230,7 +215,8 @@ class MessageSigner:
         key: NodeKey,
         network_id: str,
         clock: Clock,
-        nonce: Callable[[], str] = lambda: secrets.token_urlsafe(16),
+        # 96 random bits: a nonce need only be unique among one key's requests of 300 s.
+        nonce: Callable[[], str] = lambda: secrets.token_urlsafe(12),
         window_s: int = MAX_WINDOW_S,
     ) -> None:
         self._key = key
@@ -243,16 +229,18 @@ class MessageSigner:
         )
 
     def sign_request(self, request: SignedRequest, body: bytes) -> None:
-        """Add ``Content-Digest``, ``Signature-Input`` and ``Signature`` to ``request``."""
+        """Add ``Content-Digest``, ``Signature-Input`` and ``Signature`` to ``request``.
+        ``expires`` is written only for a window shorter than the protocol's 300 s."""
         created = self._now()
         self._signer.sign(
             request,
             key_id=self._key.text,
             created=created,
-            expires=created + self._window,
+            expires=created + self._window if self._window < _MAX_WINDOW else None,
             nonce=self._nonce(),
             label=LABEL,
             tag=self._tag,
+            include_alg=False,
             covered_component_ids=REQUEST_COMPONENTS,
             body=body,
         )
@@ -274,12 +262,15 @@ class MessageSigner:
     def _sign_response(
         self, response: SignedResponse, body: bytes, components: tuple[str, ...]
     ) -> None:
+        # A bound answer's tag is in the request's signature, which it covers.
+        tag = None if components == RESPONSE_COMPONENTS else self._tag
         self._signer.sign(
             response,
-            key_id=self._key.text,
+            key_id=ANSWER_KEYID,
             created=self._now(),
             label=LABEL,
-            tag=self._tag,
+            tag=tag,
+            include_alg=False,
             covered_component_ids=components,
             body=body,
         )
@@ -303,7 +294,7 @@ class Authenticator:
         self._is_member = is_member
         self._clock = clock
         self.nonces = nonces if nonces is not None else NonceCache(clock)
-        self._verifier = _Verifier(signature_algorithm=algorithms.ED25519, key_resolver=_Keys())
+        self._verifier = _Verifier(_Keys())
 
     def verify_request(self, request: SignedRequest, body: bytes) -> bytes:
         """The signer's key, once every check passed and the nonce is claimed."""
@@ -313,12 +304,12 @@ class Authenticator:
 
     def check_request(self, request: SignedRequest, body: bytes) -> RequestSignature:
         """Every check but the replay check, which :meth:`claim` makes."""
-        params = self._verify(request, body, REQUEST_COMPONENTS)
-        created, expires = params.get("created"), params.get("expires")
-        nonce = params.get("nonce")
-        if type(expires) is not int or type(nonce) is not str or not nonce:
-            raise BadSignature("a request signature needs expires and nonce parameters")
+        params, _ = self._verify(request, body, REQUEST_COMPONENTS, tagged=True)
+        created, nonce = params.get("created"), params.get("nonce")
         assert type(created) is int
+        expires = params.get("expires", created + MAX_WINDOW_S)
+        if type(expires) is not int or type(nonce) is not str or not nonce:
+            raise BadSignature("a request signature needs a nonce (and expires, if any, a number)")
         if not 0 <= expires - created <= MAX_WINDOW_S:
             raise Stale(
                 f"the signature's window is {expires - created} s; from 0 to {MAX_WINDOW_S}"
@@ -334,25 +325,39 @@ class Authenticator:
             raise Replay(REPLAY_DETAIL)
 
     def verify_response(
-        self, response: SignedResponse, body: bytes, *, bound: bool = True
+        self, response: SignedResponse, body: bytes, *, asked: bytes, bound: bool = True
     ) -> bytes:
+        """The answer's signer: ``asked`` (the peer's key) for an empty ``keyid``, as nodes
+        write them, else the key its ``keyid`` names, for the caller to compare."""
         components = RESPONSE_COMPONENTS if bound else UNBOUND_RESPONSE_COMPONENTS
-        params = self._verify(response, body, components)
+        params, signer = self._verify(response, body, components, tagged=not bound, asked=asked)
         created = params["created"]
         if created < self._clock() - MAX_WINDOW_S - CLOCK_SKEW_S:
             raise Stale("the response signature is too old")
-        return parse_key_text(params["keyid"])
+        return signer
 
     def _verify(
-        self, message: SignedRequest | SignedResponse, body: bytes, components: Iterable[str]
-    ) -> dict[str, Any]:
+        self,
+        message: SignedRequest | SignedResponse,
+        body: bytes,
+        components: Iterable[str],
+        *,
+        tagged: bool,
+        asked: bytes | None = None,
+    ) -> tuple[dict[str, Any], bytes]:
+        """The verified ``banscan`` signature's parameters and signer. ``tagged``: it must
+        carry this network's tag (a bound answer's is in the request it covers); ``asked``:
+        the key an answer's empty ``keyid`` stands for."""
         if "signature" not in message.headers or "signature-input" not in message.headers:
             raise Unsigned("the message carries no RFC 9421 signature")
         try:
-            results = self._verifier.verify(
+            # The package selects by label only with a tag; a bound answer has none, and
+            # section 15 allows one signature: it is taken alone, its label checked below.
+            verifier = self._verifier if asked is None else _Verifier(_Keys(asked=asked))
+            results = verifier.verify(
                 message,
-                expect_label=LABEL,
-                expect_tag=self._tag,
+                expect_label=LABEL if tagged else None,
+                expect_tag=self._tag if tagged else None,
                 require_components=tuple(components),
                 body=body,
                 max_age=None,
@@ -362,7 +367,7 @@ class Authenticator:
         except HTTPMessageSignaturesException as exc:
             if isinstance(exc.__cause__, AuthError):  # raised by our key resolver
                 raise exc.__cause__ from exc
-            if f'tag="{self._tag}"' not in message.headers.get("signature-input", ""):
+            if tagged and f'tag="{self._tag}"' not in message.headers.get("signature-input", ""):
                 raise WrongNetwork(f"the signature is not tagged {self._tag!r}") from exc
             # The library's own words stay out of an answer a client reads.
             raise BadSignature(
@@ -370,21 +375,24 @@ class Authenticator:
             ) from exc
         except (ValueError, TypeError, KeyError) as exc:
             raise BadSignature("the signature headers are malformed") from exc
+        if len(results) != 1 or results[0].label != LABEL:
+            raise BadSignature(f"the message must carry one signature, labelled {LABEL}")
         params: dict[str, Any] = dict(results[0].parameters)
         if type(params.get("keyid")) is not str:
             raise BadSignature("the signature needs a keyid parameter")
-        if params.get("alg") != "ed25519":
+        if params.get("alg", "ed25519") != "ed25519":
             raise BadSignature("the signature's alg must be ed25519")
-        if params.get("tag") != self._tag:
+        if params.get("tag", None if tagged else self._tag) != self._tag:
             raise WrongNetwork(f"the signature is not tagged {self._tag!r}")
         created = params.get("created")
         if type(created) is not int:
             raise BadSignature("the signature needs a created parameter")
         if created > self._clock() + CLOCK_SKEW_S:
             raise FromTheFuture("the signature was created in the future")
-        if not self._is_member(parse_key_text(params["keyid"])):
+        signer = parse_key_text(params["keyid"]) if params["keyid"] or asked is None else asked
+        if not self._is_member(signer):
             raise NotMember("the signing key is not a member of this network")
-        return params
+        return params, signer
 
 
 def headers(items: Iterable[tuple[str, str]] = ()) -> CIMultiDict[str]:

@@ -45,8 +45,10 @@ class UnattributedAnswer(PeerError):
 
 
 # Headers aiohttp would add that a peer does not read: answers are msgpack, never
-# compressed, and say who sent them in their signature (bench/README.md, "bench/insync.py").
-_UNUSED_REQUEST_HEADERS = ("User-Agent", "Accept", "Accept-Encoding")
+# compressed, and say who sent them in their signature; a request's body is always
+# msgpack too (docs/protocol.md section 15), so it has no Content-Type
+# (bench/README.md, "bench/insync.py").
+_UNUSED_REQUEST_HEADERS = ("User-Agent", "Accept", "Accept-Encoding", "Content-Type")
 
 
 class HttpTransport:
@@ -72,7 +74,7 @@ class HttpTransport:
     async def request(self, peer: PeerRef, route: str, body: bytes) -> bytes:
         url = peer.url.rstrip("/") + PREFIX + route
         signed = not route.startswith("public/")
-        request = SignedRequest("POST", url, headers([("Content-Type", MSGPACK)]))
+        request = SignedRequest("POST", url, headers())
         if signed:
             self._signer.sign_request(request, body)
         try:
@@ -134,7 +136,7 @@ class HttpTransport:
     ) -> None:
         signed = SignedResponse(response.status, request, headers(response.headers.items()))
         try:
-            signer = self._answers.verify_response(signed, body, bound=bound)
+            signer = self._answers.verify_response(signed, body, asked=peer.key, bound=bound)
         except AuthError as exc:
             raise Misbehaved(f"the peer's answer failed authentication: {exc.detail}") from exc
         if signer != peer.key:

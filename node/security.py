@@ -66,11 +66,12 @@ SECURITY_HEADERS: Final = {
     "Cross-Origin-Resource-Policy": "same-origin",
     "Permissions-Policy": "geolocation=(), camera=(), microphone=(), interest-cohort=()",
 }
-# Node-to-node answers (msgpack a peer reads, never a page a browser shows) carry only
-# this one: the others are 360 bytes a browser alone acts on, a third of an in-sync
-# session on the wire (bench/README.md, "bench/insync.py").
+# Node-to-node answers (msgpack a peer reads, or problem+json; never a page a browser
+# shows) carry none of them: they are bytes a browser alone acts on, on every exchange
+# between nodes (bench/README.md, "bench/insync.py"). Not even nosniff: no federation
+# answer has a type a browser sniffs (application/msgpack, application/problem+json).
 FEDERATION_PREFIX: Final = "/federation/"
-FEDERATION_HEADERS: Final = {"X-Content-Type-Options": "nosniff"}
+FEDERATION_BODY_TYPE: Final = "application/msgpack"
 CSRF_COOKIE: Final = "banscan_csrf"
 CSRF_FIELD: Final = "csrf"
 CSRF_PATH: Final = "/report"
@@ -82,12 +83,12 @@ async def add_security_headers(request: web.Request, response: web.StreamRespons
     """Add :data:`SECURITY_HEADERS` to a response about to be sent (``on_response_prepare``).
 
     A page whose own policy lets other origins frame it (``/embed/map``) gets no
-    ``X-Frame-Options``, which could only forbid that; federation answers get only
-    :data:`FEDERATION_HEADERS`."""
+    ``X-Frame-Options``, which could only forbid that; federation answers get none."""
     if request.path.startswith(FEDERATION_PREFIX):
-        for name, value in FEDERATION_HEADERS.items():
-            response.headers.setdefault(name, value)
-        response.headers.popall("Server", None)  # aiohttp's version, of no use to a peer
+        response.headers.popall("Server", None)
+        if response.headers.get("Content-Type") == FEDERATION_BODY_TYPE:
+            # A 200 answer is msgpack by the protocol; a refusal keeps its problem+json type.
+            del response.headers["Content-Type"]  # aiohttp's version, of no use to a peer
         return
     policy = response.headers.get("Content-Security-Policy", "")
     framable = "frame-ancestors" in policy and "frame-ancestors 'none'" not in policy

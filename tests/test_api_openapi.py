@@ -151,6 +151,11 @@ class Conformance:
             self.seen.add((method, path, status))
             return None
         content = operation["responses"][status]["content"]
+        if "Content-Type" not in response.headers and path.startswith("/federation/"):
+            # A federation answer is msgpack and says so by sending no Content-Type.
+            assert status == "200", (method, path, status)
+            self.seen.add((method, path, status))
+            return msgpack.unpackb(await response.read())
         assert response.content_type in content, (method, path, status, response.content_type)
         if response.content_type in ("text/plain", "text/html", "text/css", "text/javascript"):
             self.seen.add((method, path, status))

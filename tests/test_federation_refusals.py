@@ -71,7 +71,7 @@ class Exchange:
         """The key that signed the answer, checked as a client checks it."""
         check = Authenticator(NETWORK, lambda key: True, time.time)
         answer = SignedResponse(self.status, self.request, headers(self.answer_headers.items()))
-        return check.verify_response(answer, self.body, bound=bound)
+        return check.verify_response(answer, self.body, asked=STEWARD.public_key, bound=bound)
 
 
 async def exchange(
@@ -188,7 +188,10 @@ class ManInTheMiddle:
         async with (
             ClientSession() as session,
             session.post(
-                self.upstream.make_url(request.path), data=body, headers=request.headers
+                self.upstream.make_url(request.path),
+                data=body,
+                headers=request.headers,
+                skip_auto_headers=("Content-Type",),  # peers send none
             ) as answer,
         ):
             parts = (*SIGNED_PARTS, "Content-Type", "Retry-After")

@@ -514,7 +514,7 @@ BAD_SERVERS = [
     BadServer(
         "answer-signed-by-another-key",
         Misbehaved,
-        "not by the peer's key",
+        "failed authentication",  # an answer names no key: the peer's own is expected
         trick=Trick.WRONG_KEY,
         trick_route="sync",
     ),

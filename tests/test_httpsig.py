@@ -20,15 +20,16 @@ from http_message_signatures import (
 from federation.httpsig import (
     MAX_WINDOW_S,
     REQUEST_COMPONENTS,
+    RESPONSE_COMPONENTS,
     Authenticator,
     AuthError,
     MessageSigner,
-    NonceCache,
     SignedRequest,
     SignedResponse,
     headers,
     network_tag,
 )
+from federation.replay import NonceCache
 from protocol.keys import NodeKey, verify_signature
 from tests.factories import seeded_key
 
@@ -129,7 +130,10 @@ def test_request_and_response_round_trip() -> None:
     assert authenticator(clock).verify_request(request, BODY) == ALICE.public_key
     response = SignedResponse(200, request, headers())
     MessageSigner(MALLORY, "net", clock).sign_response(response, b"answer")
-    assert authenticator(clock).verify_response(response, b"answer") == MALLORY.public_key
+    assert (
+        authenticator(clock).verify_response(response, b"answer", asked=MALLORY.public_key)
+        == MALLORY.public_key
+    )
 
 
 def test_a_response_is_bound_to_its_request() -> None:
@@ -139,7 +143,7 @@ def test_a_response_is_bound_to_its_request() -> None:
     # The same signed answer presented for another request does not verify.
     moved = SignedResponse(200, signed_request(clock=clock), response.headers)
     with pytest.raises(AuthError) as caught:
-        authenticator(clock).verify_response(moved, b"answer")
+        authenticator(clock).verify_response(moved, b"answer", asked=MALLORY.public_key)
     assert caught.value.code == "bad-signature"
 
 
@@ -268,3 +272,76 @@ def test_nonce_cache_is_bounded() -> None:
     assert not cache.claim("k", "24", clock.now + 24)
     clock.now += 100
     assert cache.claim("k", "24", clock.now + 300)
+
+
+def test_signatures_carry_only_the_parameters_a_peer_uses() -> None:
+    """No ``alg`` (the key names it), no ``expires`` (always created + 300), a 16-character
+    nonce, and no tag on a bound answer (the request's signature it covers has one)."""
+    clock = Clock()
+    request = signed_request(clock=clock)
+    params = request.headers["Signature-Input"]
+    assert "alg=" not in params
+    assert "expires=" not in params
+    nonce = params.split('nonce="')[1].split('"')[0]
+    assert len(nonce) == 16
+    bound = SignedResponse(200, request, headers())
+    MessageSigner(MALLORY, "net", clock).sign_response(bound, b"answer")
+    assert bound.headers["Signature-Input"].endswith('keyid=""')
+    unbound = SignedResponse(200, request, headers())
+    MessageSigner(MALLORY, "net", clock).sign_response(unbound, b"answer", bound=False)
+    assert f'tag="{network_tag("net")}"' in unbound.headers["Signature-Input"]
+    assert "alg=" not in unbound.headers["Signature-Input"]
+    check = authenticator(clock)
+    assert (
+        check.verify_response(unbound, b"answer", asked=MALLORY.public_key, bound=False)
+        == MALLORY.public_key
+    )
+
+
+def test_a_request_without_expires_is_valid_for_300_seconds() -> None:
+    clock = Clock()
+    request = signed_request(clock=clock)
+    clock.now += MAX_WINDOW_S + 30  # the window and the allowed skew
+    assert authenticator(clock).verify_request(request, BODY) == ALICE.public_key
+    clock.now += 1
+    with pytest.raises(AuthError) as caught:
+        authenticator(clock).verify_request(request, BODY)
+    assert caught.value.code == "stale"
+
+
+def test_the_earlier_form_with_alg_and_expires_is_still_accepted() -> None:
+    request = hand_signed()  # the package's defaults: alg="ed25519", an expires
+    assert 'alg="ed25519"' in request.headers["Signature-Input"]
+    assert authenticator().verify_request(request, BODY) == ALICE.public_key
+
+
+def test_a_bound_answer_tagged_for_another_network_is_refused() -> None:
+    clock = Clock()
+    request = signed_request(clock=clock)
+    response = SignedResponse(200, request, headers())
+    MessageSigner(MALLORY, "other", clock).sign_response(response, b"answer", bound=False)
+    # Signed unbound for another network, then offered as a bound answer: wrong components.
+    with pytest.raises(AuthError):
+        authenticator(clock).verify_response(response, b"answer", asked=MALLORY.public_key)
+    response = SignedResponse(200, request, headers())
+    signer = HTTPMessageSigner(
+        signature_algorithm=algorithms.ED25519,
+        key_resolver=_MalloryKeys(),
+    )
+    signer.sign(
+        response,
+        key_id=MALLORY.text,
+        created=datetime.datetime.fromtimestamp(clock(), tz=datetime.UTC),
+        label="banscan",
+        tag=network_tag("other"),
+        covered_component_ids=RESPONSE_COMPONENTS,
+        body=b"answer",
+    )
+    with pytest.raises(AuthError) as caught:
+        authenticator(clock).verify_response(response, b"answer", asked=MALLORY.public_key)
+    assert caught.value.code == "wrong-network"
+
+
+class _MalloryKeys(HTTPSignatureKeyResolver):
+    def resolve_private_key(self, key_id: str) -> Any:
+        return MALLORY.private_key

@@ -112,7 +112,9 @@ def _target_uri(request: web.Request) -> str:
 
 async def _answer(request: web.Request, route: str) -> web.StreamResponse:
     federation = request.app[FEDERATION]
-    if request.content_type != MSGPACK:
+    # Peers send no Content-Type (a federation body is always msgpack); another type is
+    # a client that has come to the wrong place.
+    if "Content-Type" in request.headers and request.content_type != MSGPACK:
         raise UnsupportedMediaType(f"federation requests are {MSGPACK}")
     # The body is read before a session slot is taken, and only for so long: a peer
     # that never finishes its request must not hold a slot that honest peers need.

@@ -95,7 +95,7 @@ def source_urls(body: dict[str, Any]) -> list[str]:
 
 
 @functools.lru_cache(maxsize=1024)
-def _origin_text(origin: bytes) -> str:
+def origin_text(origin: bytes) -> str:
     # An export holds a few chapters' records each many times over.
     return key_text(origin)
 
@@ -109,7 +109,7 @@ def stored_body(body: bytes) -> dict[str, Any]:
 
 def record_values(row: BodyRow) -> list[Any]:
     _, record_id, origin, audience, created_ms, _ = row
-    return [record_id.hex(), _origin_text(origin), audience, utc_text(created_ms, "rfc3339")]
+    return [record_id.hex(), origin_text(origin), audience, utc_text(created_ms, "rfc3339")]
 
 
 def incident_values(row: BodyRow, body: dict[str, Any]) -> list[Any]:
@@ -122,7 +122,7 @@ def incident_values(row: BodyRow, body: dict[str, Any]) -> list[Any]:
     _, record_id, origin, audience, created_ms, _ = row
     return [
         record_id.hex(),
-        _origin_text(origin),
+        origin_text(origin),
         audience,
         utc_text(created_ms, "rfc3339"),
         occurred.get("date"),

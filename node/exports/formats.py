@@ -12,19 +12,19 @@ the bundle take stored records and carry every record they are given, erased
 ones included.
 
 CSV and GeoJSON share one flattening of each kind's body into named columns
-(:mod:`node.exports.columns`), each with its HXL hashtag.
+(:mod:`node.exports.columns`), each with its HXL hashtag; the CSV text itself
+is written by :mod:`node.exports.csvtext`, at export speed.
 """
 
-import csv
-import io
 import json
 from collections import Counter
 from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from node.exports.campaigncolumns import CAMPAIGN_COLUMNS, CAMPAIGN_CONVERTED, CAMPAIGN_ROW_VALUES
-from node.exports.columns import COLUMNS, ROW_VALUES, export_fields, stored_body
+from node.exports.campaigncolumns import CAMPAIGN_COLUMNS
+from node.exports.columns import export_fields, stored_body
+from node.exports.csvtext import CHUNK_BYTES, csv_chunks
 from node.views import record_view
 from protocol.bundle import encode_header, encode_trailer
 from protocol.geohash import decode as decode_geohash
@@ -32,12 +32,9 @@ from storage.filters import QueryFilter
 from storage.queries import BodyRow, RecordQueries
 from storage.stored import StoredRecord
 
-CHUNK_BYTES: Final = 1 << 16
 EXPORT_KINDS: Final = ("incident", "deployment", *CAMPAIGN_COLUMNS)
 # The kinds with a place on a map, which GeoJSON needs.
 GEOJSON_KINDS: Final = ("incident", "deployment")
-_COLUMNS: Final = {**COLUMNS, **CAMPAIGN_COLUMNS}
-_ROW_VALUES: Final = {**ROW_VALUES, **CAMPAIGN_ROW_VALUES}
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,46 +53,6 @@ FORMATS: Final = {
         ExportFormat("bundle", "application/vnd.banscan.bundle+msgpack", "bundle"),
     )
 }
-
-
-# A spreadsheet runs a cell that starts with one of these as a formula.
-_FORMULA_STARTS: Final = frozenset({"=", "+", "-", "@", "\t", "\r"})
-# The CSV cells that may need more than csv.writer does (which writes None as "" and a
-# count as digits): free text that could start like a formula, and lists and maps.
-# Every other column holds a value from a fixed set or pattern (ids, keys, dates,
-# country codes, geohashes, the kinds' literals) or lat and lon, exact decimals that
-# may start with "-" and are not formulas.
-_CSV_CONVERTED: Final = {
-    "incident": frozenset(
-        {
-            "region",
-            "city",
-            "technology_detail",
-            "agency",
-            "agency_identifier",
-            "summary",
-            "sources",
-            "tags",
-        }
-    ),
-    "deployment": frozenset({"city", "operator", "agency", "osm", "frt_basis", "sources"}),
-    **CAMPAIGN_CONVERTED,
-}
-
-
-def _csv_cell(value: Any) -> str:
-    if isinstance(value, str):
-        text = value
-    elif value is None:
-        return ""
-    elif isinstance(value, list):
-        text = " ".join(str(v) for v in value)
-    elif isinstance(value, dict):
-        text = ";".join(f"{k}={v}" for k, v in value.items())
-    else:
-        return str(value)  # a count: never negative
-    # Free text from reports must not run as a formula when the file is opened.
-    return "'" + text if text[:1] in _FORMULA_STARTS else text
 
 
 class _Chunks:
@@ -121,41 +78,6 @@ class _Chunks:
         self._parts.clear()
         self._size = 0
         return data
-
-
-async def csv_chunks(pages: AsyncIterable[Sequence[BodyRow]], kind: str) -> AsyncIterator[bytes]:
-    """CSV of one kind: a header row, the HXL hashtag row, then a row per record."""
-    columns = _COLUMNS[kind]
-    values_of = _ROW_VALUES[kind]
-    converted = [i for i, c in enumerate(columns) if c.name in _CSV_CONVERTED[kind]]
-    formula_starts = _FORMULA_STARTS
-    text = io.StringIO()
-    writer = csv.writer(text, lineterminator="\r\n")
-    writer.writerow([c.name for c in columns])
-    writer.writerow([c.hxl for c in columns])
-    writerow, tell = writer.writerow, text.tell
-    # The loop runs once per exported row: it stays free of calls it can do without.
-    async for page in pages:
-        for row in page:
-            values = values_of(row, stored_body(row[5]))
-            for i in converted:
-                value = values[i]
-                if value.__class__ is str:
-                    if value[:1] in formula_starts:
-                        values[i] = "'" + value
-                elif value is not None:
-                    values[i] = _csv_cell(value)
-            writerow(values)
-            if tell() >= CHUNK_BYTES:
-                yield _drain(text)
-    yield _drain(text)
-
-
-def _drain(text: io.StringIO) -> bytes:
-    value = text.getvalue()
-    text.seek(0)
-    text.truncate()
-    return value.encode()
 
 
 def cell_ring(area: str) -> list[list[float]]:

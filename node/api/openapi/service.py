@@ -101,14 +101,17 @@ def _federation(operation_id: str, summary: str, *, signed: bool) -> dict[str, A
     """A federation route: msgpack in and out (docs/protocol.md, Federation)."""
     responses: dict[str, Any] = {
         "200": {
-            "description": "The answer, signed by the node (RFC 9421)",
+            "description": (
+                "The answer, signed by the node (RFC 9421): msgpack, sent without a "
+                "Content-Type (docs/protocol.md section 14)"
+            ),
             "content": {"application/msgpack": {"schema": {"type": "string"}}},
         },
         "400": problem("The message is malformed; the detail names what is wrong."),
         "403": problem("The audience asked for may not be sent to this caller."),
         "413": problem("Over the batch limits."),
         "408": problem("The body did not arrive whole within federation.timeout_s."),
-        "415": problem("The body is not application/msgpack."),
+        "415": problem("A Content-Type other than application/msgpack (peers send none)."),
         "429": problem("The node is serving as many peers as it can; see Retry-After."),
     }
     if signed:
