@@ -264,6 +264,15 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
+def rate_vs_empty(window: Window, empty_rate: float) -> list[str]:
+    """A stored point's rate against its tree's empty node (the target: within 20 %)."""
+    if not window.stored or not empty_rate:
+        return []
+    ratio = window.rate / empty_rate
+    verdict = "ok" if ratio >= 0.8 else "BELOW TARGET"
+    return [row("    rate vs the empty node", f"{ratio:.2f}", ">= 0.80", verdict)]
+
+
 def measure(args: argparse.Namespace) -> int:
     overrides = sorted(f"{k}={v}" for k, v in os.environ.items() if k.startswith("BANSCAN_"))
     print(
@@ -301,16 +310,7 @@ def measure(args: argparse.Namespace) -> int:
         empty = {w.code: w.rate for w in reversed(windows)}  # each tree's first window
         for window in windows:
             lines.extend(report_window(window, clients, verify_2, base[window.stored]))
-            if window.stored and empty[window.code]:
-                ratio = window.rate / empty[window.code]
-                lines.append(
-                    row(
-                        "    rate vs the empty node",
-                        f"{ratio:.2f}",
-                        ">= 0.80",
-                        "ok" if ratio >= 0.8 else "BELOW TARGET",
-                    )
-                )
+            lines.extend(rate_vs_empty(window, empty[window.code]))
         lines.extend(f"  ERROR {e}" for e in errors)
         failed = failed or bool(errors) or any(w.errors for w in windows)
     lines.extend(row(name, f"{value:,.0f} /s") for name, value in verification)

@@ -163,15 +163,18 @@ def measure(args: argparse.Namespace) -> int:
         )
         harness.init_node(root / "before", "bench")
         harness.init_node(root / "node", "bench")
+        # The target is issue 15's: an extract of new cameras imported, signing included. A
+        # re-import reads the whole extract to publish a tenth of it, so its rate is shown
+        # beside the extract's cameras per second, not judged.
         runs = [
-            ("before: signed in one process", "before", args.cameras, extract, None),
-            ("first import (all new)", "node", args.cameras, extract, args.profile),
-            ("same extract again (unchanged)", "node", 0, extract, None),
-            ("1 in 10 newer (superseded)", "node", args.cameras // 10, newer, None),
+            ("before: signed in one process", "before", args.cameras, extract, None, True),
+            ("first import (all new)", "node", args.cameras, extract, args.profile, True),
+            ("same extract again (unchanged)", "node", 0, extract, None, False),
+            ("1 in 10 newer (superseded)", "node", args.cameras // 10, newer, None, False),
         ]
         table = Table(measure=44, value=10, target=10)
         rows = table.head()
-        for label, node, published, path, profile in runs:
+        for label, node, published, path, profile, judged in runs:
             load = os.getloadavg()[0]
             seconds, cpu, line = run_import(root / node, path, profile, worker=node == "node")
             load = max(load, os.getloadavg()[0])
@@ -181,11 +184,15 @@ def measure(args: argparse.Namespace) -> int:
             rows.append(table.row(f"{label}: load average (max)", f"{load:.1f}"))
             if published:
                 rate = published / seconds
-                verdict = "meets" if rate >= TARGET_RATE else "MISSES"
-                rows.append(
-                    table.row(f"{label}: records/s", f"{rate:,.0f}", f">= {TARGET_RATE:,}", verdict)
-                )
+                if judged:
+                    verdict = "meets" if rate >= TARGET_RATE else "MISSES"
+                    target = f">= {TARGET_RATE:,}"
+                    rows.append(table.row(f"{label}: records/s", f"{rate:,.0f}", target, verdict))
+                else:
+                    rows.append(table.row(f"{label}: records/s", f"{rate:,.0f}"))
                 rows.append(table.row(f"{label}: records per CPU s", f"{published / cpu:,.0f}"))
+            if not judged:
+                rows.append(table.row(f"{label}: cameras read/s", f"{args.cameras / seconds:,.0f}"))
     print("\n".join(rows))
     return 0
 
