@@ -20,9 +20,9 @@ import pytest
 
 from node.moderation.keyfile import save_moderator_key
 from node.web.report import submission_payload
+from tests.inprocess import cli, good
 from tests.moderating import ALICE, new_node, submit
 from tests.nodeproc import banscan, running_node
-from tests.test_cli_desk import cli, good
 
 SUMMARY = "Live facial recognition used in a stop at Leeds station."
 
