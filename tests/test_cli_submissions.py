@@ -1,10 +1,10 @@
 """``banscan moderators`` and ``banscan submissions`` end to end: the real CLI on real
 data directories, and against a running node through its API.
 
-On a data directory the commands run in this process (:mod:`tests.inprocess`: a child
-process each cost 1 to 3 s on a loaded machine); ``moderators keygen``, the commands
-against a running node and the usage errors run in child processes, as a person runs
-them."""
+The commands run in this process (:mod:`tests.inprocess`: a child process each cost 1
+to 3 s on a loaded machine), against a data directory or a node that is a real
+process; ``moderators keygen``, the usage errors and a remote node's scheme check run
+``banscan`` in child processes, as a person does."""
 
 import asyncio
 import getpass
@@ -65,12 +65,6 @@ def key_file(tmp_path: Path, key: ModeratorKey, name: str) -> Path:
     if not path.exists():
         save_moderator_key(key, path)
     return path
-
-
-def ok(*args: str) -> str:
-    done = banscan(*args)
-    assert done.returncode == 0, done.stdout + done.stderr
-    return done.stdout
 
 
 def current_incidents(capsys: pytest.CaptureFixture[str], node_dir: Path) -> list[dict[str, Any]]:
@@ -369,40 +363,44 @@ def post_report(url: str, payload: dict[str, Any]) -> None:
 
 
 def test_moderating_a_running_node_through_its_api(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The node is a real process, reached over HTTP; the commands run in this process
+    (tests/inprocess.py), the token from BANSCAN_TOKEN or --token."""
     node_dir = new_node(tmp_path / "node")
-    token = ok("token", "create", "--data-dir", str(node_dir), "--role", "moderator",
-               "--label", "alice-laptop").strip()  # fmt: skip
+    token = good(capsys, "token", "create", "--data-dir", str(node_dir), "--role", "moderator",
+                 "--label", "alice-laptop").strip()  # fmt: skip
     alice = str(key_file(tmp_path, ALICE, "alice.key"))
     with running_node(node_dir) as node:
         for payload in (report(), report(what_happened="spam spam")):
             post_report(node.url, payload)
         remote = ("--node", node.url)
-        env = {"BANSCAN_TOKEN": token}
+        monkeypatch.setenv("BANSCAN_TOKEN", token)
 
-        listed = banscan("submissions", "list", "--json", *remote, env=env)
+        listed = cli(capsys, "submissions", "list", "--json", *remote)
         assert listed.returncode == 0, listed.stderr
         first, spam = (s["id"] for s in json.loads(listed.stdout)["submissions"])
 
-        shown = banscan("submissions", "show", first, "--key", alice, *remote, env=env)
+        shown = cli(capsys, "submissions", "show", first, "--key", alice, *remote)
         assert shown.returncode == 0, shown.stderr
         assert NARRATIVE in shown.stdout
 
-        published = banscan(
-            "submissions", "publish", first, "--key", alice, "--precision", "5", *remote,
-            "--summary", "Live facial recognition used in a stop at Leeds station.", env=env,
+        published = cli(
+            capsys, "submissions", "publish", first, "--key", alice, "--precision", "5", *remote,
+            "--summary", "Live facial recognition used in a stop at Leeds station.",
         )  # fmt: skip
         assert published.returncode == 0, published.stderr
         assert f"published {first} as record" in published.stdout
 
-        rejected = banscan(
-            "submissions", "reject", spam, "--reason", "spam", *remote, "--token", token
+        monkeypatch.delenv("BANSCAN_TOKEN")
+        rejected = cli(
+            capsys, "submissions", "reject", spam, "--reason", "spam", *remote, "--token", token
         )
+        monkeypatch.setenv("BANSCAN_TOKEN", token)
         assert rejected.returncode == 0, rejected.stderr
         assert f"rejected {spam}" in rejected.stdout
 
-        audit = banscan("submissions", "audit", "--json", *remote, env=env)
+        audit = cli(capsys, "submissions", "audit", "--json", *remote)
         assert audit.returncode == 0, audit.stderr
         entries = json.loads(audit.stdout)["entries"]
         assert [(e["actor"], e["action"], e["submission"]) for e in entries[-2:]] == [
@@ -410,7 +408,8 @@ def test_moderating_a_running_node_through_its_api(
             ("token:alice-laptop", "reject", spam),
         ]
 
-        unauthorised = banscan("submissions", "list", *remote, env={"BANSCAN_TOKEN": "nope"})
+        monkeypatch.setenv("BANSCAN_TOKEN", "nope")
+        unauthorised = cli(capsys, "submissions", "list", *remote)
         assert unauthorised.returncode == 2
         assert "moderator token" in unauthorised.stderr
 
