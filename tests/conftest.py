@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import pytest
 import pytest_asyncio
 from aiohttp import web
-from aiohttp.test_utils import TestClient
+from aiohttp.test_utils import TestClient, TestServer
 from hypothesis import settings
 
 from node.app import create_app
@@ -35,6 +35,7 @@ settings.register_profile("banscan", database=None)
 settings.load_profile("banscan")
 
 ClientFactory = Callable[[web.Application], Awaitable[TestClient[web.Request, web.Application]]]
+ServerFactory = Callable[[web.Application], Awaitable[TestServer]]
 NodeClient = TestClient[web.Request, web.Application]
 
 
@@ -137,3 +138,20 @@ async def browser() -> AsyncIterator["async_api.Browser"]:
 
     async with open_browser() as opened:
         yield opened
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def session_server() -> AsyncIterator[ServerFactory]:
+    """``aiohttp_server`` for a test in the session's event loop (one that takes
+    ``browser``): each app served on 127.0.0.1, port 0, closed after the test."""
+    servers: list[TestServer] = []
+
+    async def serve(app: web.Application) -> TestServer:
+        server = TestServer(app, host="127.0.0.1")
+        await server.start_server()
+        servers.append(server)
+        return server
+
+    yield serve
+    for server in reversed(servers):
+        await server.close()
