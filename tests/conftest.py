@@ -1,5 +1,6 @@
 """Shared fixtures: a store over a real SQLite file, a real node app over one, and tokens
-for each role; and opening a stopped node's store from its data directory.
+for each role; opening a stopped node's store from its data directory; and one
+Chromium per test worker for the browser tests.
 
 The ``store`` fixture's clock and stewards are fixtures too: a module that needs a
 fixed time or other stewards overrides ``store_clock`` or ``stewards``, and one that
@@ -10,10 +11,12 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+import pytest_asyncio
 from aiohttp import web
-from aiohttp.test_utils import TestClient
+from aiohttp.test_utils import TestClient, TestServer
 from hypothesis import settings
 
 from node.app import create_app
@@ -23,12 +26,16 @@ from storage.store import Store, wall_clock_ms
 from storage.tokens import Role
 from tests.factories import STEWARD, admit
 
+if TYPE_CHECKING:
+    from playwright import async_api
+
 # No example database: tests run in parallel workers, which would race on one
 # .hypothesis directory, and failing examples are printed in the test's report anyway.
 settings.register_profile("banscan", database=None)
 settings.load_profile("banscan")
 
 ClientFactory = Callable[[web.Application], Awaitable[TestClient[web.Request, web.Application]]]
+ServerFactory = Callable[[web.Application], Awaitable[TestServer]]
 NodeClient = TestClient[web.Request, web.Application]
 
 
@@ -117,3 +124,34 @@ def admit_in(directory: Path, *subjects: bytes) -> None:
             await admit(store, *subjects, steward=DataDir(directory).load_key())
 
     asyncio.run(run())
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def browser() -> AsyncIterator["async_api.Browser"]:
+    """One headless Chromium for all the browser tests a worker runs: starting Playwright
+    and Chromium took 1.5 to 3 s a test. Each visit still has a fresh context (no
+    cookies, no cache; :func:`tests.browser.visit`). A test module that takes it runs
+    in the session's event loop: ``pytestmark = pytest.mark.asyncio(loop_scope="session")``."""
+    # Imported here: tests/browser.py fails a CI run that has no chromium, which must
+    # fail the browser tests, not every test.
+    from tests.browser import open_browser
+
+    async with open_browser() as opened:
+        yield opened
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def session_server() -> AsyncIterator[ServerFactory]:
+    """``aiohttp_server`` for a test in the session's event loop (one that takes
+    ``browser``): each app served on 127.0.0.1, port 0, closed after the test."""
+    servers: list[TestServer] = []
+
+    async def serve(app: web.Application) -> TestServer:
+        server = TestServer(app, host="127.0.0.1")
+        await server.start_server()
+        servers.append(server)
+        return server
+
+    yield serve
+    for server in reversed(servers):
+        await server.close()

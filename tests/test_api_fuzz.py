@@ -27,6 +27,8 @@ from openapi_schema_validator import OAS31Validator
 from schemathesis import GenerationMode, checks
 from schemathesis.core.result import Ok
 
+from node import __version__
+from node.api.openapi import openapi_document
 from node.app import create_app
 from node.datadir import DataDir
 from node.serve import connections
@@ -226,26 +228,66 @@ def _narrow(schema: dict[str, Any]) -> None:
             schema["properties"][name] = narrowed
 
 
-def test_schemathesis_finds_no_server_error_and_no_schema_violation(
-    live_node: LiveNode, served_document: dict[str, Any]
-) -> None:
-    schema = schemathesis.openapi.from_dict(fuzzing_document(served_document))
-    headers = {"Authorization": f"Bearer {live_node.tokens[Role.PUBLISHER]}"}
-    statuses: dict[str, set[int]] = {}
-    before = len(live_node.record_ids())
-
-    # Each operation is fuzzed on its own, so every one is reached however many there are;
-    # negative cases only where there is an input to get wrong.
-    runs: list[tuple[Any, GenerationMode]] = []
-    for result in schema.get_all_operations():
+def fuzz_runs(document: dict[str, Any]) -> list[tuple[str, GenerationMode]]:
+    """Each operation of ``document`` with each way it is fuzzed: negative cases only
+    where there is an input to get wrong."""
+    runs: list[tuple[str, GenerationMode]] = []
+    for result in schemathesis.openapi.from_dict(document).get_all_operations():
         assert isinstance(result, Ok), result
         operation = result.ok()
         takes_input = any(
             len(part) for part in (operation.query, operation.path_parameters, operation.body)
         )
         modes = schemathesis.GenerationMode if takes_input else [GenerationMode.POSITIVE]
-        runs.extend((operation, mode) for mode in modes)
-    for operation, mode in runs:
+        runs.extend((operation.label, mode) for mode in modes)
+    return runs
+
+
+def documented_operations(document: dict[str, Any]) -> set[str]:
+    return {
+        f"{method.upper()} {path}"
+        for path, operations in document["paths"].items()
+        for method in operations
+    }
+
+
+# One test an operation, so that pytest-xdist's workers share them (they took 100 s as
+# one test), from the document this checkout builds; the served one must give the same
+# (test_every_operation_is_fuzzed).
+RUNS = fuzz_runs(openapi_document(__version__))
+OPERATIONS = sorted({label for label, _ in RUNS})
+
+
+@pytest.fixture(scope="module")
+def fuzzed_operations(served_document: dict[str, Any]) -> dict[str, Any]:
+    """The operations of the served document made fuzzable, by label."""
+    schema = schemathesis.openapi.from_dict(fuzzing_document(served_document))
+    operations = {}
+    for result in schema.get_all_operations():
+        assert isinstance(result, Ok), result
+        operations[result.ok().label] = result.ok()
+    return operations
+
+
+def test_every_operation_is_fuzzed(served_document: dict[str, Any]) -> None:
+    document = fuzzing_document(served_document)
+    assert fuzz_runs(document) == RUNS
+    assert {label for label, _ in RUNS} == documented_operations(served_document)
+
+
+@pytest.mark.parametrize("label", OPERATIONS)
+def test_schemathesis_finds_no_server_error_and_no_schema_violation(
+    live_node: LiveNode, fuzzed_operations: dict[str, Any], label: str
+) -> None:
+    """Each operation is fuzzed on its own, so every one is reached however many there
+    are, in each of its modes (:data:`RUNS`)."""
+    operation = fuzzed_operations[label]
+    headers = {"Authorization": f"Bearer {live_node.tokens[Role.PUBLISHER]}"}
+    statuses: dict[str, set[int]] = {}
+    before = live_node.record_ids()
+    # The function hypothesis runs keeps its source (and so, derandomized, the requests it
+    # generates) as when one test fuzzed every operation in one loop.
+    for mode in (mode for run, mode in RUNS if run == label):
 
         @settings(
             max_examples=25,
@@ -270,15 +312,14 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(
 
         fuzz()
 
-    # Every operation answered, and publishing got past validation.
-    assert set(statuses) == {
-        f"{method.upper()} {path}"
-        for path, operations in served_document["paths"].items()
-        for method in operations
-    }
-    assert 201 in statuses["POST /api/v1/records"]
-    assert len(live_node.record_ids()) > before
-    assert_every_record_verifies(live_node)
+    # The operation answered, and publishing got past validation.
+    assert set(statuses) == {label}
+    after = live_node.record_ids()
+    if label == "POST /api/v1/records":
+        assert 201 in statuses[label]
+        assert len(after) > len(before)
+    if after != before:
+        assert_every_record_verifies(live_node)
 
 
 _MSGPACK_VALUES = st.recursive(

@@ -7,45 +7,18 @@ and the commands reach it over HTTP, as a person's would."""
 
 import getpass
 import json
-import os
 import sqlite3
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from node.cli.main import main
 from node.datadir import DataDir
+from tests.inprocess import cli, good
 from tests.moderating import ALICE, new_node, submit
 from tests.nodeproc import running_node
 from tests.test_cli_submissions import key_file, report
 
 CANARY = "NOTE-CANARY-41c2"
-
-
-@dataclass
-class Done:
-    returncode: int
-    stdout: str
-    stderr: str
-
-
-def cli(capsys: pytest.CaptureFixture[str], *args: str) -> Done:
-    """``banscan ARGS`` in this process; the umask it sets is put back."""
-    umask = os.umask(0o022)
-    os.umask(umask)
-    try:
-        code = main(list(args))
-    finally:
-        os.umask(umask)
-    out, err = capsys.readouterr()
-    return Done(code, out, err)
-
-
-def good(capsys: pytest.CaptureFixture[str], *args: str) -> str:
-    done = cli(capsys, *args)
-    assert done.returncode == 0, done.stdout + done.stderr
-    return done.stdout
 
 
 def test_the_desk_commands_on_a_data_directory(

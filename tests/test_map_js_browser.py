@@ -14,21 +14,24 @@ refuses the evaluated strings of ``wait_for_function``).
 
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
 from aiohttp import web
+from playwright import async_api
 
-from tests.browser import WIDTHS, ServerFactory, needs_chromium, open_browser, screenshot, visit
+from tests.browser import WIDTHS, ServerFactory, needs_chromium, screenshot, visit
 from tests.mapdata_known import BIG_CELL, CAMERAS, NEW_YORK, seed
 
-pytestmark = needs_chromium
+# The worker's browser (tests/conftest.py) lives in the session's event loop.
+pytestmark = [needs_chromium, pytest.mark.asyncio(loop_scope="session")]
 
 
 async def test_the_script_map_draws_the_known_data_from_the_nodes_tiles(
-    aiohttp_server: ServerFactory, app: web.Application
+    session_server: ServerFactory, app: web.Application, browser: async_api.Browser
 ) -> None:
-    server = await aiohttp_server(app)
+    server = await session_server(app)
     await seed(server)
     url = str(server.make_url(f"/map?lang=en&bbox={NEW_YORK}"))
-    async with open_browser() as browser, visit(browser, url, javascript=True) as seen:
+    async with visit(browser, url, javascript=True) as seen:
         page = seen.page
         await page.locator("#map.map-enhanced canvas").wait_for()
         drawn = page.locator(
@@ -66,19 +69,18 @@ async def test_the_script_map_draws_the_known_data_from_the_nodes_tiles(
 
 
 async def test_the_script_map_at_each_width(
-    aiohttp_server: ServerFactory, app: web.Application
+    session_server: ServerFactory, app: web.Application, browser: async_api.Browser
 ) -> None:
-    server = await aiohttp_server(app)
+    server = await session_server(app)
     await seed(server)
-    async with open_browser() as browser:
-        for width in WIDTHS:
-            for name, path in (
-                ("map-js-ny", f"/map?lang=en&bbox={NEW_YORK}"),
-                ("map-js-world", "/map?lang=es&bbox=-180,-85,180,85"),
-            ):
-                url = str(server.make_url(path))
-                async with visit(browser, url, javascript=True, width=width) as seen:
-                    await seen.page.locator("#map[data-drawn]").wait_for(state="attached")
-                    await seen.page.locator(".map-gl[data-surveyed]").wait_for(state="attached")
-                    await screenshot(seen.page, f"{name}-{width}")
-                    seen.assert_self_contained()
+    for width in WIDTHS:
+        for name, path in (
+            ("map-js-ny", f"/map?lang=en&bbox={NEW_YORK}"),
+            ("map-js-world", "/map?lang=es&bbox=-180,-85,180,85"),
+        ):
+            url = str(server.make_url(path))
+            async with visit(browser, url, javascript=True, width=width) as seen:
+                await seen.page.locator("#map[data-drawn]").wait_for(state="attached")
+                await seen.page.locator(".map-gl[data-surveyed]").wait_for(state="attached")
+                await screenshot(seen.page, f"{name}-{width}")
+                seen.assert_self_contained()

@@ -4,6 +4,11 @@ The audience a record goes to is said in the output when it was not given; a
 correction may widen it and never narrow it; a sighting keeps the agency and the
 technology its reporter gave; the public half of a key given as ``--key`` is named
 as such; the hint ``moderators keygen`` prints runs as written.
+
+Most commands run in this process (``node.cli.main``, as tests/test_cli_desk.py
+does): a child process costs 1 to 3 s on a loaded machine, and these tests are about
+what the commands say and do. The key and hint tests run ``banscan`` as a person
+does, in a child process.
 """
 
 import json
@@ -15,9 +20,9 @@ import pytest
 
 from node.moderation.keyfile import save_moderator_key
 from node.web.report import submission_payload
+from tests.inprocess import cli, good
 from tests.moderating import ALICE, new_node, submit
 from tests.nodeproc import banscan, running_node
-from tests.test_cli_desk import cli, good
 
 SUMMARY = "Live facial recognition used in a stop at Leeds station."
 
@@ -67,35 +72,42 @@ def from_the_form(fields: dict[str, Any]) -> dict[str, Any]:
     )
 
 
-def ok(*args: str, env: dict[str, str] | None = None) -> str:
-    done = banscan(*args, env=env)
-    assert done.returncode == 0, done.stdout + done.stderr
-    return done.stdout
-
-
-def records(node_dir: Path, kind: str) -> list[dict[str, Any]]:
+def records(capsys: pytest.CaptureFixture[str], node_dir: Path, kind: str) -> list[dict[str, Any]]:
     """Current records of ``kind``, every audience."""
-    listed = json.loads(ok("query", "--kind", kind, "--data-dir", str(node_dir), "--json"))
+    listed = json.loads(
+        good(capsys, "query", "--kind", kind, "--data-dir", str(node_dir), "--json")
+    )
     found: list[dict[str, Any]] = listed["records"]
     return found
 
 
 def test_the_node_sets_the_default_audience_of_incidents_and_sightings_default_to_public(
-    node_dir: Path, alice_key: Path
+    node_dir: Path,
+    alice_key: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """``[moderation] incident_audience`` is what an incident goes to without --audience
     (here through its environment variable); a sighting goes to ``public``; each says so."""
     where = ("--data-dir", str(node_dir), "--key", str(alice_key), "--summary", SUMMARY)
     [incident, camera] = submit(node_dir, report(), sighting())
-    env = {"BANSCAN_MODERATION_INCIDENT_AUDIENCE": "coordinators"}
-    first = ok("submissions", "publish", incident, *where, env=env)
+    with monkeypatch.context() as env:
+        env.setenv("BANSCAN_MODERATION_INCIDENT_AUDIENCE", "coordinators")
+        first = good(capsys, "submissions", "publish", incident, *where)
     assert "(coordinators)" in first
     assert "node's default for an incident ([moderation] incident_audience)" in first
     assert "--audience public" in first
-    [published] = records(node_dir, "incident")
+    [published] = records(capsys, node_dir, "incident")
     assert published["audience"] == "coordinators"
-    seen = ok(
-        "submissions", "publish", camera, "--data-dir", str(node_dir), "--key", str(alice_key)
+    seen = good(
+        capsys,
+        "submissions",
+        "publish",
+        camera,
+        "--data-dir",
+        str(node_dir),
+        "--key",
+        str(alice_key),
     )
     assert "(public)" in seen
     assert "the default for a deployment" in seen
@@ -103,47 +115,49 @@ def test_the_node_sets_the_default_audience_of_incidents_and_sightings_default_t
 
 
 def test_the_default_audience_is_said_and_a_correction_widens_it_but_never_narrows_it(
-    node_dir: Path, alice_key: Path
+    node_dir: Path, alice_key: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     where = ("--data-dir", str(node_dir), "--key", str(alice_key), "--summary", SUMMARY)
     [incident] = submit(node_dir, report())
 
-    first = ok("submissions", "publish", incident, *where)
+    first = good(capsys, "submissions", "publish", incident, *where)
     assert "(network)" in first
     assert (
         "audience network: the node's default for an incident ([moderation] incident_audience)"
         in first
     )
     assert "--audience public" in first
-    [network_record] = records(node_dir, "incident")
+    [network_record] = records(capsys, node_dir, "incident")
     assert network_record["audience"] == "network"
 
     # A correction without --audience keeps the audience of the record it corrects.
-    kept = ok("submissions", "publish", incident, *where, "--verification", "corroborated")
+    kept = good(
+        capsys, "submissions", "publish", incident, *where, "--verification", "corroborated"
+    )
     assert "(network)" in kept
     assert "that of the record it corrects" in kept
 
     # Forgot --audience public: a correction widens it.
-    widened = ok("submissions", "publish", incident, *where, "--audience", "public")
+    widened = good(capsys, "submissions", "publish", incident, *where, "--audience", "public")
     assert "(public)" in widened
     assert "the default" not in widened
-    [current] = records(node_dir, "incident")
+    [current] = records(capsys, node_dir, "incident")
     assert current["audience"] == "public"
     assert current["body"]["verification"]["status"] == "unverified"  # rebuilt from scratch
-    public = json.loads(ok("query", "--kind", "incident", "--data-dir", str(node_dir), "--json"))[
-        "records"
-    ]
+    public = json.loads(
+        good(capsys, "query", "--kind", "incident", "--data-dir", str(node_dir), "--json")
+    )["records"]
     assert [r["id"] for r in public] == [current["id"]]  # the network versions are superseded
 
     # Narrowing is refused, with what to do instead; nothing is published.
-    narrowed = banscan("submissions", "publish", incident, *where, "--audience", "network")
+    narrowed = cli(capsys, "submissions", "publish", incident, *where, "--audience", "network")
     assert narrowed.returncode == 1
     assert "cannot narrow the audience" in narrowed.stderr
     assert f"retract {incident} instead" in narrowed.stderr
-    assert [r["id"] for r in records(node_dir, "incident")] == [current["id"]]
+    assert [r["id"] for r in records(capsys, node_dir, "incident")] == [current["id"]]
 
     # The audit log says which audience a correction widened.
-    audit = json.loads(ok("submissions", "audit", "--json", "--data-dir", str(node_dir)))
+    audit = json.loads(good(capsys, "submissions", "audit", "--json", "--data-dir", str(node_dir)))
     corrections = [e["detail"] for e in audit["entries"] if e["action"] == "correct"]
     assert corrections == [
         {"audience": "network", "kind": "incident"},
@@ -151,26 +165,48 @@ def test_the_default_audience_is_said_and_a_correction_widens_it_but_never_narro
     ]
 
     # Retracting erases every version, each in its own audience.
-    retracted = ok(
-        "submissions", "retract", incident, "--reason", "error", "--data-dir", str(node_dir)
+    retracted = good(
+        capsys, "submissions", "retract", incident, "--reason", "error", "--data-dir", str(node_dir)
     )
     assert retracted.count("retraction record") == 3
-    assert records(node_dir, "incident") == []
+    assert records(capsys, node_dir, "incident") == []
 
 
-def test_a_draft_of_a_published_report_keeps_its_audience(node_dir: Path, alice_key: Path) -> None:
+def test_a_draft_of_a_published_report_keeps_its_audience(
+    node_dir: Path, alice_key: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     [camera] = submit(node_dir, sighting())
     where = ("--data-dir", str(node_dir))
-    ok("submissions", "publish", camera, "--key", str(alice_key), "--audience", "public", *where)
+    good(
+        capsys,
+        "submissions",
+        "publish",
+        camera,
+        "--key",
+        str(alice_key),
+        "--audience",
+        "public",
+        *where,
+    )
     draft = node_dir.parent / "draft.json"
-    ok("submissions", "show", camera, "--key", str(alice_key), "--draft", str(draft), *where)
+    good(
+        capsys,
+        "submissions",
+        "show",
+        camera,
+        "--key",
+        str(alice_key),
+        "--draft",
+        str(draft),
+        *where,
+    )
     assert json.loads(draft.read_text(encoding="utf-8"))["audience"] == "public"
-    corrected = ok("submissions", "publish", camera, "--body", str(draft), *where)
+    corrected = good(capsys, "submissions", "publish", camera, "--body", str(draft), *where)
     assert "(public)" in corrected
 
 
 def test_a_sighting_keeps_the_agency_and_technology_its_reporter_gave(
-    node_dir: Path, alice_key: Path
+    node_dir: Path, alice_key: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     van, unsure, no_agency = submit(
         node_dir,
@@ -180,8 +216,8 @@ def test_a_sighting_keeps_the_agency_and_technology_its_reporter_gave(
         from_the_form(sighting(agency="", technology="drone", lat=53.81, lon=-1.56)),
     )
     where = ("--data-dir", str(node_dir), "--key", str(alice_key), "--audience", "public")
-    ok("submissions", "publish", van, unsure, no_agency, *where)
-    by_lat = {r["body"]["lat_e7"]: r["body"] for r in records(node_dir, "deployment")}
+    good(capsys, "submissions", "publish", van, unsure, no_agency, *where)
+    by_lat = {r["body"]["lat_e7"]: r["body"] for r in records(capsys, node_dir, "deployment")}
     van_body = by_lat[537_950_000]
     assert van_body["osm"] == {"operator": "West Yorkshire Police"}
     assert van_body["frt_capability"] == {"status": "suspected", "basis": ["visual"]}
@@ -191,7 +227,8 @@ def test_a_sighting_keeps_the_agency_and_technology_its_reporter_gave(
     assert by_lat[538_100_000]["frt_capability"]["status"] == "suspected"
     # The operator column of an export, and the agency filter, find it.
     found = json.loads(
-        ok(
+        good(
+            capsys,
             "query",
             "--kind",
             "deployment",
@@ -206,8 +243,8 @@ def test_a_sighting_keeps_the_agency_and_technology_its_reporter_gave(
 
     # --omit agency leaves the operator tag out.
     [other] = submit(node_dir, sighting(lat=53.82, lon=-1.57))
-    ok("submissions", "publish", other, *where, "--omit", "agency")
-    omitted = {r["body"]["lat_e7"]: r["body"] for r in records(node_dir, "deployment")}
+    good(capsys, "submissions", "publish", other, *where, "--omit", "agency")
+    omitted = {r["body"]["lat_e7"]: r["body"] for r in records(capsys, node_dir, "deployment")}
     assert omitted[538_200_000]["osm"] == {}
 
 
@@ -229,10 +266,13 @@ def test_the_public_half_given_as_key_is_named_as_such(node_dir: Path, alice_key
         )
 
 
-def test_the_hint_keygen_prints_runs_as_written(tmp_path: Path) -> None:
+def test_the_hint_keygen_prints_runs_as_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The hint runs, as written, in a child process from the key's directory."""
     node = tmp_path / "chapter-node"
-    ok("init", "--data-dir", str(node))
-    made = ok("moderators", "keygen", "--out", str(tmp_path / "bob.key"))
+    good(capsys, "init", "--data-dir", str(node))
+    made = good(capsys, "moderators", "keygen", "--out", str(tmp_path / "bob.key"))
     [hint] = [line.strip() for line in made.splitlines() if "moderators add" in line]
     argv = shlex.split(hint)
     assert argv[:3] == ["banscan", "moderators", "add"]
@@ -273,5 +313,5 @@ def test_a_widening_correction_through_a_running_node(
         assert "cannot narrow the audience" in narrowed.stderr
         assert "(HTTP 409)" in narrowed.stderr
         assert node.stop() == 0
-    [current] = records(node_dir, "incident")
+    [current] = records(capsys, node_dir, "incident")
     assert current["audience"] == "public"

@@ -1,4 +1,5 @@
-"""``banscan run``, ``init`` and ``status`` as a new operator meets them, with real processes.
+"""``banscan run``, ``init`` and ``status`` as a new operator meets them, with real processes
+(``status`` runs in the test's process, looking at real node processes).
 
 One ``banscan run`` per data directory (a lock released on exit and after kill -9);
 a port in use or a file given as the data directory ends with a message saying what
@@ -17,6 +18,7 @@ import pytest
 
 from node.config import LOCK_FILE, URL_FILE
 from node.datadir import DataDir
+from tests.inprocess import cli
 from tests.nodeproc import banscan, running_node
 from tests.ports import HOST
 
@@ -28,8 +30,15 @@ def node_dir(tmp_path: Path) -> Path:
     return directory
 
 
-def server_line(data_dir: Path, env: dict[str, str] | None = None) -> str:
-    result = banscan("status", "--data-dir", str(data_dir), env=env)
+def server_line(
+    capsys: pytest.CaptureFixture[str], data_dir: Path, env: dict[str, str] | None = None
+) -> str:
+    """The ``server`` line of ``banscan status``, run in this process (the nodes it looks
+    at are real processes; a child process more would cost seconds on a loaded machine)."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in (env or {}).items():
+            patch.setenv(name, value)
+        result = cli(capsys, "status", "--data-dir", str(data_dir))
     assert result.returncode == 0, result.stderr
     lines = [line for line in result.stdout.splitlines() if line.startswith("server")]
     assert len(lines) == 1, result.stdout
@@ -45,7 +54,7 @@ def refused_cleanly(result: subprocess.CompletedProcess[str]) -> str:
 
 
 def test_a_second_run_on_one_data_directory_refuses_and_the_lock_outlives_no_process(
-    node_dir: Path,
+    node_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with running_node(node_dir) as first:
         second = banscan("run", "--data-dir", str(node_dir), "--host", HOST, "--port", "0")
@@ -55,12 +64,14 @@ def test_a_second_run_on_one_data_directory_refuses_and_the_lock_outlives_no_pro
         assert "another --data-dir" in message
         # The first one was not disturbed: same URL in node.url, still this node.
         assert (node_dir / URL_FILE).read_text(encoding="utf-8").strip() == first.url
-        assert server_line(node_dir).startswith(f"server    running at {first.url} (health 200")
+        assert server_line(capsys, node_dir).startswith(
+            f"server    running at {first.url} (health 200"
+        )
         rotate = refused_cleanly(banscan("rotate-key", "--data-dir", str(node_dir)))
         assert f"the node is running (pid {first.pid}); stop it before rotating its key" in rotate
         first.kill()  # kill -9: no chance to clean up; the kernel drops the lock
     assert (node_dir / URL_FILE).exists()  # left behind by the killed node
-    assert "not running" in server_line(node_dir)
+    assert "not running" in server_line(capsys, node_dir)
     with running_node(node_dir) as again:
         assert again.url
         assert again.stop() == 0
@@ -121,7 +132,7 @@ def plain_http_server() -> Iterator[int]:
 
 
 def test_status_is_not_fooled_by_another_node_or_program_on_its_port(
-    tmp_path: Path, node_dir: Path
+    tmp_path: Path, node_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     other_dir = tmp_path / "other"
     other_key = DataDir(other_dir).init("banthescan", []).text
@@ -129,14 +140,14 @@ def test_status_is_not_fooled_by_another_node_or_program_on_its_port(
         port = other.url.rsplit(":", 1)[1]
         # This node is configured for the port the other one serves on.
         env = {"BANSCAN_NODE_PORT": port, "BANSCAN_NODE_HOST": HOST}
-        line = server_line(node_dir, env)
+        line = server_line(capsys, node_dir, env)
         assert "running at" not in line
         assert line.startswith("server    not running; another node")
         assert other_key in line
         assert "--port" in line
-        assert server_line(other_dir).startswith(f"server    running at {other.url}")
+        assert server_line(capsys, other_dir).startswith(f"server    running at {other.url}")
     with plain_http_server() as port_number:
         env = {"BANSCAN_NODE_PORT": str(port_number), "BANSCAN_NODE_HOST": HOST}
-        line = server_line(node_dir, env)
+        line = server_line(capsys, node_dir, env)
         assert "running at" not in line
         assert "another program (not a banscan node)" in line

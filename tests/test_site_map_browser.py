@@ -8,10 +8,11 @@ import pytest
 from aiohttp import web
 from playwright import async_api
 
-from tests.browser import WIDTHS, ServerFactory, needs_chromium, open_browser, screenshot, visit
+from tests.browser import WIDTHS, ServerFactory, needs_chromium, screenshot, visit
 from tests.mapdata_known import BIG_CELL, CAMERAS, NEW_YORK, seed
 
-pytestmark = needs_chromium
+# The worker's browser (tests/conftest.py) lives in the session's event loop.
+pytestmark = [needs_chromium, pytest.mark.asyncio(loop_scope="session")]
 
 POINTS = "svg.map-svg use.camera"
 CELLS = "svg.map-svg rect.cell"
@@ -28,12 +29,12 @@ async def cell_counts(page: async_api.Page) -> list[int]:
 
 
 async def test_the_map_without_javascript(
-    aiohttp_server: ServerFactory, app: web.Application
+    session_server: ServerFactory, app: web.Application, browser: async_api.Browser
 ) -> None:
-    server = await aiohttp_server(app)
+    server = await session_server(app)
     await seed(server)
     url = str(server.make_url(f"/map?lang=en&bbox={NEW_YORK}"))
-    async with open_browser() as browser, visit(browser, url, javascript=False) as seen:
+    async with visit(browser, url, javascript=False) as seen:
         page = seen.page
         assert await page.title() == "Map"
         # Every public camera is a point; the network-only one is not.
@@ -77,26 +78,28 @@ async def test_the_map_without_javascript(
 
 @pytest.mark.parametrize("javascript", [True, False], ids=["js", "nojs"])
 async def test_map_screenshots(
-    aiohttp_server: ServerFactory, app: web.Application, javascript: bool
+    session_server: ServerFactory,
+    app: web.Application,
+    javascript: bool,
+    browser: async_api.Browser,
 ) -> None:
-    server = await aiohttp_server(app)
+    server = await session_server(app)
     await seed(server)
-    async with open_browser() as browser:
-        for width in WIDTHS:
-            for name, path in (
-                ("map-known", f"/map?lang=en&bbox={NEW_YORK}"),
-                ("map-known-es", "/map?lang=es"),
-                ("embed-map-known", f"/embed/map?lang=en&bbox={NEW_YORK}"),
-            ):
-                url = str(server.make_url(path))
-                async with visit(browser, url, javascript=javascript, width=width) as seen:
-                    if javascript:  # MapLibre draws over the SVG once its style loaded
-                        await seen.page.locator("#map.map-enhanced canvas").wait_for()
-                        await seen.page.wait_for_function(
-                            "() => document.getElementById('map').mapLibre.areTilesLoaded()"
-                        )
-                    else:
-                        await seen.page.locator("svg.map-svg").wait_for()
-                    tag = "js" if javascript else "nojs"
-                    await screenshot(seen.page, f"{name}-{tag}-{width}")
-                    seen.assert_self_contained()
+    for width in WIDTHS:
+        for name, path in (
+            ("map-known", f"/map?lang=en&bbox={NEW_YORK}"),
+            ("map-known-es", "/map?lang=es"),
+            ("embed-map-known", f"/embed/map?lang=en&bbox={NEW_YORK}"),
+        ):
+            url = str(server.make_url(path))
+            async with visit(browser, url, javascript=javascript, width=width) as seen:
+                if javascript:  # MapLibre draws over the SVG once its style loaded
+                    await seen.page.locator("#map.map-enhanced canvas").wait_for()
+                    await seen.page.wait_for_function(
+                        "() => document.getElementById('map').mapLibre.areTilesLoaded()"
+                    )
+                else:
+                    await seen.page.locator("svg.map-svg").wait_for()
+                tag = "js" if javascript else "nojs"
+                await screenshot(seen.page, f"{name}-{tag}-{width}")
+                seen.assert_self_contained()

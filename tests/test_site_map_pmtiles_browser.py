@@ -6,17 +6,20 @@ import gzip
 from pathlib import Path
 
 import mapbox_vector_tile
+import pytest
 from aiohttp import web
+from playwright import async_api
 from pmtiles.tile import Compression, TileType, zxy_to_tileid
 from pmtiles.writer import Writer
 
 from node.app import create_app
 from node.datadir import DataDir
-from tests.browser import ServerFactory, needs_chromium, open_browser, screenshot, visit
+from tests.browser import ServerFactory, needs_chromium, screenshot, visit
 from tests.mapdata_known import NEW_YORK, seed
 from tests.test_site_map import configure
 
-pytestmark = needs_chromium
+# The worker's browser (tests/conftest.py) lives in the session's event loop.
+pytestmark = [needs_chromium, pytest.mark.asyncio(loop_scope="session")]
 EXTENT = 4096
 
 
@@ -61,7 +64,7 @@ def write_basemap(path: Path, max_zoom: int = 3) -> None:
 
 
 async def test_the_map_draws_a_pmtiles_basemap_from_the_node(
-    aiohttp_server: ServerFactory, data_dir: DataDir
+    session_server: ServerFactory, data_dir: DataDir, browser: async_api.Browser
 ) -> None:
     (data_dir.path / "basemap").mkdir()
     write_basemap(data_dir.path / "basemap" / "city.pmtiles")
@@ -69,10 +72,10 @@ async def test_the_map_draws_a_pmtiles_basemap_from_the_node(
     app: web.Application = create_app(
         data_dir.load_config(), data_dir.load_key(), data_dir.database
     )
-    server = await aiohttp_server(app)
+    server = await session_server(app)
     await seed(server)
     url = str(server.make_url(f"/map?lang=en&bbox={NEW_YORK}"))
-    async with open_browser() as browser, visit(browser, url, javascript=True) as seen:
+    async with visit(browser, url, javascript=True) as seen:
         page = seen.page
         await page.locator("#map.map-enhanced canvas").wait_for()
         await page.wait_for_function(

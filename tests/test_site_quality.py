@@ -14,32 +14,40 @@ Against one real node holding a seeded data set, with its ``[site]`` settings:
   within its budget (``SitePage.scripts``: none on most pages).
 
 The browser checks run one test a page, so that the test workers share them; each
-reports every problem of its page, not only the first.
+reports every problem of its page, not only the first. They read one node and use
+one browser a worker (``site`` and ``browser`` are shared; the report form's test,
+which sends reports, has a node of its own).
 """
 
 import gzip
 import re
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from urllib.parse import urlsplit
 
 import pytest
+import pytest_asyncio
 from aiohttp import ClientSession
 from aiohttp.test_utils import TestServer
+from playwright import async_api
 
 from node.app import create_app
 from node.datadir import DataDir
 from tests.browser import (
     WIDTHS,
-    ServerFactory,
     axe_violations,
     needs_chromium,
-    open_browser,
     screenshot,
     visit,
 )
+from tests.conftest import with_stewards
+from tests.factories import STEWARD
 from tests.htmlcheck import needs_java, validate
 from tests.site_pages import PAGES, SitePage, seed, with_site
+
+# The module's node and the worker's browser live in the session's event loop.
+in_session_loop = pytest.mark.asyncio(loop_scope="session")
 
 WEIGHT_LIMIT = 60 * 1024  # bytes, gzip-compressed: HTML + CSS of one page
 
@@ -53,12 +61,31 @@ class Site:
         return str(self.server.make_url(page.url(self.ids)))
 
 
-@pytest.fixture
-async def site(aiohttp_server: ServerFactory, data_dir: DataDir) -> Site:
+async def serve_site(directory: DataDir) -> Site:
     """A node with [site] settings, a moderator key and the seeded records, serving."""
-    app = create_app(with_site(data_dir.load_config()), data_dir.load_key(), data_dir.database)
-    server = await aiohttp_server(app)
+    app = create_app(with_site(directory.load_config()), directory.load_key(), directory.database)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
     return Site(server, await seed(app))
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def site(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Site]:
+    """The node the pages are read from, one for the module's tests (they only read)."""
+    directory = DataDir(tmp_path_factory.mktemp("site") / "node")
+    key = directory.init("banthescan", [])
+    with_stewards(directory, key.text, STEWARD.text)
+    served = await serve_site(directory)
+    yield served
+    await served.server.close()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def own_site(data_dir: DataDir) -> AsyncIterator[Site]:
+    """A node of the test's own, for a test that writes (reports)."""
+    served = await serve_site(data_dir)
+    yield served
+    await served.server.close()
 
 
 class _Links(HTMLParser):
@@ -93,35 +120,31 @@ async def fetch(
 
 @needs_chromium
 @pytest.mark.parametrize("page", PAGES, ids=lambda page: page.name)
+@in_session_loop
 async def test_no_page_loads_anything_from_elsewhere_with_or_without_javascript(
-    site: Site, page: SitePage
+    site: Site, browser: async_api.Browser, page: SitePage
 ) -> None:
     """And no page loads more JavaScript than its budget (``SitePage.scripts``), nor is
     wider than the window. One test a page, so that test workers share the pages."""
     problems: dict[str, object] = {}
     scripts: set[str] = set()
-    async with open_browser() as browser:
-        for javascript in (True, False):
-            for width in WIDTHS:
-                name = f"{page.name}-{'js' if javascript else 'nojs'}-{width}"
-                async with visit(
-                    browser, site.url(page), javascript=javascript, width=width
-                ) as seen:
-                    await screenshot(seen.page, name)
-                    scripts.update(
-                        url for url in seen.requested if urlsplit(url).path.endswith(".js")
-                    )
-                    # Nothing may widen the page past the window (a phone's 390 px).
-                    wide = await seen.page.evaluate("document.documentElement.scrollWidth")
-                    found = {
-                        "wider than the window": wide if wide > width else None,
-                        "status": seen.status if seen.status != page.status else None,
-                        "elsewhere": seen.elsewhere(),
-                        "csp": seen.csp_violations(),
-                        "errors": seen.errors,
-                    }
-                    if any(found.values()):
-                        problems[name] = found
+    for javascript in (True, False):
+        for width in WIDTHS:
+            name = f"{page.name}-{'js' if javascript else 'nojs'}-{width}"
+            async with visit(browser, site.url(page), javascript=javascript, width=width) as seen:
+                await screenshot(seen.page, name)
+                scripts.update(url for url in seen.requested if urlsplit(url).path.endswith(".js"))
+                # Nothing may widen the page past the window (a phone's 390 px).
+                wide = await seen.page.evaluate("document.documentElement.scrollWidth")
+                found = {
+                    "wider than the window": wide if wide > width else None,
+                    "status": seen.status if seen.status != page.status else None,
+                    "elsewhere": seen.elsewhere(),
+                    "csp": seen.csp_violations(),
+                    "errors": seen.errors,
+                }
+                if any(found.values()):
+                    problems[name] = found
     weight = 0
     async with ClientSession() as session:
         for url in scripts:
@@ -134,20 +157,23 @@ async def test_no_page_loads_anything_from_elsewhere_with_or_without_javascript(
 
 @needs_chromium
 @pytest.mark.parametrize("page", PAGES, ids=lambda page: page.name)
-async def test_no_page_has_a_serious_accessibility_violation(site: Site, page: SitePage) -> None:
+@in_session_loop
+async def test_no_page_has_a_serious_accessibility_violation(
+    site: Site, browser: async_api.Browser, page: SitePage
+) -> None:
     problems: dict[int, list[str]] = {}
-    async with open_browser() as browser:
-        for width in WIDTHS:
-            async with visit(
-                browser, site.url(page), javascript=True, width=width, bypass_csp=True
-            ) as seen:
-                violations = await axe_violations(seen.page)
-                if violations:
-                    problems[width] = violations
+    for width in WIDTHS:
+        async with visit(
+            browser, site.url(page), javascript=True, width=width, bypass_csp=True
+        ) as seen:
+            violations = await axe_violations(seen.page)
+            if violations:
+                problems[width] = violations
     assert problems == {}
 
 
 @needs_java
+@in_session_loop
 async def test_every_page_and_stylesheet_is_valid_html_and_css(site: Site) -> None:
     documents: dict[str, bytes] = {}
     async with ClientSession() as session:
@@ -159,6 +185,7 @@ async def test_every_page_and_stylesheet_is_valid_html_and_css(site: Site) -> No
     assert errors == {}
 
 
+@in_session_loop
 async def test_every_page_weighs_at_most_60_kb_compressed(site: Site) -> None:
     weights: dict[str, int] = {}
     async with ClientSession() as session:
@@ -179,16 +206,17 @@ def test_the_list_names_each_page_once() -> None:
 
 @needs_chromium
 @needs_java
-async def test_the_report_forms_answers_pass_the_same_checks(site: Site) -> None:
+@in_session_loop
+async def test_the_report_forms_answers_pass_the_same_checks(
+    own_site: Site, browser: async_api.Browser
+) -> None:
     """The pages a form answers with (the report form with errors, the receipt, a
     report's status, an unknown receipt) are accessible and valid HTML too."""
     answers: dict[str, bytes] = {}
     problems: dict[str, object] = {}
+    site = own_site
     report = site.url(SitePage("report", "/report"))
-    async with (
-        open_browser() as browser,
-        visit(browser, report, javascript=True, bypass_csp=True) as seen,
-    ):
+    async with visit(browser, report, javascript=True, bypass_csp=True) as seen:
         page = seen.page
 
         async def sent(name: str, button: str) -> None:

@@ -8,11 +8,12 @@ from aiohttp import web
 from playwright import async_api
 
 from node.state import STORE
-from tests.browser import WIDTHS, ServerFactory, needs_chromium, open_browser, screenshot, visit
+from tests.browser import WIDTHS, ServerFactory, needs_chromium, screenshot, visit
 from tests.factories import deployment_body, incident_body
 from tests.sitedata import CAMERA, CHAPTER, INCIDENT, publish
 
-pytestmark = needs_chromium
+# The worker's browser (tests/conftest.py) lives in the session's event loop.
+pytestmark = [needs_chromium, pytest.mark.asyncio(loop_scope="session")]
 
 
 async def verdict(page: async_api.Page) -> str:
@@ -24,8 +25,8 @@ async def verdict(page: async_api.Page) -> str:
     return await result.inner_text()
 
 
-async def seeded(aiohttp_server: ServerFactory, app: web.Application) -> tuple[str, dict[str, str]]:
-    server = await aiohttp_server(app)
+async def seeded(session_server: ServerFactory, app: web.Application) -> tuple[str, dict[str, str]]:
+    server = await session_server(app)
     await publish(server, "node", CHAPTER)
     ids = {
         "camera": await publish(server, "deployment", CAMERA),
@@ -42,9 +43,12 @@ async def seeded(aiohttp_server: ServerFactory, app: web.Application) -> tuple[s
 
 @pytest.mark.parametrize("javascript", [True, False], ids=["js", "nojs"])
 async def test_lists_and_record_pages_in_a_browser(
-    aiohttp_server: ServerFactory, app: web.Application, javascript: bool
+    session_server: ServerFactory,
+    app: web.Application,
+    javascript: bool,
+    browser: async_api.Browser,
 ) -> None:
-    base, ids = await seeded(aiohttp_server, app)
+    base, ids = await seeded(session_server, app)
     mode = "js" if javascript else "nojs"
     pages = {
         "deployments": "/deployments?lang=en",
@@ -55,30 +59,27 @@ async def test_lists_and_record_pages_in_a_browser(
         "incident-old": f"/incidents/{ids['incident']}?lang=es",
         "withdrawn": f"/incidents/{ids['withdrawn']}?lang=en",
     }
-    async with open_browser() as browser:
-        for width in WIDTHS:
-            for name, path in pages.items():
-                async with visit(browser, base + path, javascript=javascript, width=width) as seen:
-                    page = seen.page
-                    await page.locator("h1").wait_for()
-                    if name in ("deployment", "incident", "withdrawn"):
-                        if javascript:
-                            assert (await verdict(page)).startswith(
-                                "Valid: checked in your browser"
-                            )
-                            assert await page.locator("#check-nojs").is_hidden()
-                        else:
-                            assert await page.locator("#check-result").is_hidden()
-                            assert await page.locator("#check-nojs").is_visible()
-                    await screenshot(page, f"records-{name}-{mode}-{width}")
-                    seen.assert_self_contained()
-                    assert seen.failed == []
+    for width in WIDTHS:
+        for name, path in pages.items():
+            async with visit(browser, base + path, javascript=javascript, width=width) as seen:
+                page = seen.page
+                await page.locator("h1").wait_for()
+                if name in ("deployment", "incident", "withdrawn"):
+                    if javascript:
+                        assert (await verdict(page)).startswith("Valid: checked in your browser")
+                        assert await page.locator("#check-nojs").is_hidden()
+                    else:
+                        assert await page.locator("#check-result").is_hidden()
+                        assert await page.locator("#check-nojs").is_visible()
+                await screenshot(page, f"records-{name}-{mode}-{width}")
+                seen.assert_self_contained()
+                assert seen.failed == []
 
 
 async def test_the_check_says_invalid_for_altered_bytes(
-    aiohttp_server: ServerFactory, app: web.Application
+    session_server: ServerFactory, app: web.Application, browser: async_api.Browser
 ) -> None:
-    base, ids = await seeded(aiohttp_server, app)
+    base, ids = await seeded(session_server, app)
     # A signature altered in the database: the page shows what the node holds.
     store = app[STORE]
     async with store.db.transaction() as conn:
@@ -86,53 +87,49 @@ async def test_the_check_says_invalid_for_altered_bytes(
             "UPDATE records SET signature = ? WHERE id = ?",
             (bytes(64), bytes.fromhex(ids["camera"])),
         )
-    async with open_browser() as browser:
-        async with visit(
-            browser, f"{base}/deployments/{ids['camera']}?lang=en", javascript=True
-        ) as seen:
-            text = await verdict(seen.page)
-            assert text.startswith("Invalid: do not trust this record")
-            assert "The signature does NOT verify with the signing key." in text
-            await screenshot(seen.page, "records-check-invalid-signature")
-            seen.assert_self_contained()
+    async with visit(
+        browser, f"{base}/deployments/{ids['camera']}?lang=en", javascript=True
+    ) as seen:
+        text = await verdict(seen.page)
+        assert text.startswith("Invalid: do not trust this record")
+        assert "The signature does NOT verify with the signing key." in text
+        await screenshot(seen.page, "records-check-invalid-signature")
+        seen.assert_self_contained()
 
-        # A body altered on its way to the browser: the hash no longer matches.
-        url = f"{base}/incidents/{ids['update']}?lang=en"
-        async with visit(browser, url, javascript=True) as seen:
-            page = seen.page
+    # A body altered on its way to the browser: the hash no longer matches.
+    url = f"{base}/incidents/{ids['update']}?lang=en"
+    async with visit(browser, url, javascript=True) as seen:
+        page = seen.page
 
-            async def tamper(route: async_api.Route) -> None:
-                response = await route.fetch()
-                text = await response.text()
-                start = text.index('id="check-body">') + len('id="check-body">')
-                flipped = "0" if text[start] != "0" else "1"
-                await route.fulfill(
-                    response=response, body=text[:start] + flipped + text[start + 1 :]
-                )
+        async def tamper(route: async_api.Route) -> None:
+            response = await route.fetch()
+            text = await response.text()
+            start = text.index('id="check-body">') + len('id="check-body">')
+            flipped = "0" if text[start] != "0" else "1"
+            await route.fulfill(response=response, body=text[:start] + flipped + text[start + 1 :])
 
-            await page.route(url, tamper)
-            await page.reload()
-            text = await verdict(page)
-            assert text.startswith("Invalid: do not trust this record")
-            assert "The body does NOT match the hash the signature covers" in text
-            assert "The signature verifies with the signing key." in text
-            await screenshot(page, "records-check-invalid-body")
-            seen.assert_self_contained()
+        await page.route(url, tamper)
+        await page.reload()
+        text = await verdict(page)
+        assert text.startswith("Invalid: do not trust this record")
+        assert "The body does NOT match the hash the signature covers" in text
+        assert "The signature verifies with the signing key." in text
+        await screenshot(page, "records-check-invalid-body")
+        seen.assert_self_contained()
 
 
 async def test_the_check_runs_without_crypto_subtle(
-    aiohttp_server: ServerFactory, app: web.Application
+    session_server: ServerFactory, app: web.Application, browser: async_api.Browser
 ) -> None:
     """As on a plain-http address, where browsers give no crypto.subtle."""
-    base, ids = await seeded(aiohttp_server, app)
-    async with open_browser() as browser:
-        url = f"{base}/incidents/{ids['update']}?lang=en"
-        async with visit(browser, url, javascript=True) as seen:
-            await seen.page.add_init_script(
-                "Object.defineProperty(Crypto.prototype, 'subtle', {get: () => undefined});"
-            )
-            await seen.page.reload()
-            text = await verdict(seen.page)
-            assert text.startswith("Valid: checked in your browser")
-            assert "is not on a secure (https) connection" in text
-            seen.assert_self_contained()
+    base, ids = await seeded(session_server, app)
+    url = f"{base}/incidents/{ids['update']}?lang=en"
+    async with visit(browser, url, javascript=True) as seen:
+        await seen.page.add_init_script(
+            "Object.defineProperty(Crypto.prototype, 'subtle', {get: () => undefined});"
+        )
+        await seen.page.reload()
+        text = await verdict(seen.page)
+        assert text.startswith("Valid: checked in your browser")
+        assert "is not on a secure (https) connection" in text
+        seen.assert_self_contained()

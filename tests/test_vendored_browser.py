@@ -20,13 +20,16 @@ import json
 from html import escape
 from pathlib import Path
 
+import pytest
 from aiohttp import web
+from playwright import async_api
 
 from node.web.static import routes as static_routes
 from node.web.static import static_url
-from tests.browser import ServerFactory, needs_chromium, open_browser, visit
+from tests.browser import ServerFactory, needs_chromium, visit
 
-pytestmark = needs_chromium
+# The worker's browser (tests/conftest.py) lives in the session's event loop.
+pytestmark = [needs_chromium, pytest.mark.asyncio(loop_scope="session")]
 VECTORS = Path(__file__).resolve().parent / "vectors" / "rfc8032.json"
 POLICY = (
     "default-src 'none'; script-src 'self'; worker-src 'self'; connect-src 'self'; "
@@ -101,7 +104,7 @@ def page_app(body_attributes: str, head: str, script: tuple[str, str]) -> web.Ap
 
 
 async def test_maplibre_csp_build_draws_with_its_worker_from_self(
-    aiohttp_server: ServerFactory,
+    session_server: ServerFactory, browser: async_api.Browser
 ) -> None:
     css = static_url("vendor/maplibre-gl/dist/maplibre-gl.css")
     head = "".join(
@@ -113,9 +116,8 @@ async def test_maplibre_csp_build_draws_with_its_worker_from_self(
         )
     )
     worker = static_url("vendor/maplibre-gl/dist/maplibre-gl-csp-worker.js")
-    server = await aiohttp_server(page_app(f'data-worker="{worker}"', head, ("defer", MAP_SCRIPT)))
+    server = await session_server(page_app(f'data-worker="{worker}"', head, ("defer", MAP_SCRIPT)))
     async with (
-        open_browser() as browser,
         visit(browser, str(server.make_url("/")), javascript=True) as seen,
     ):
         out = seen.page.locator("#out")
@@ -126,7 +128,7 @@ async def test_maplibre_csp_build_draws_with_its_worker_from_self(
 
 
 async def test_noble_ed25519_checks_signatures_without_crypto_subtle(
-    aiohttp_server: ServerFactory,
+    session_server: ServerFactory, browser: async_api.Browser
 ) -> None:
     vectors = json.loads(VECTORS.read_text())["vectors"]
     script = VERIFY_SCRIPT % {
@@ -134,9 +136,8 @@ async def test_noble_ed25519_checks_signatures_without_crypto_subtle(
         "sha2": static_url("vendor/@noble/hashes/sha2.js"),
     }
     attributes = f'data-vectors="{escape(json.dumps(vectors))}"'
-    server = await aiohttp_server(page_app(attributes, "", ('type="module"', script)))
+    server = await session_server(page_app(attributes, "", ('type="module"', script)))
     async with (
-        open_browser() as browser,
         visit(browser, str(server.make_url("/")), javascript=True) as seen,
     ):
         out = seen.page.locator("#out")

@@ -3,13 +3,16 @@
     GET /static/{path}    a file under ``node/web/static/`` (stylesheets, scripts,
                           the vendored libraries in ``vendor/``, map outlines)
 
-The files are read once, at import, with their gzip form for text types, so a
-request never touches the disk and a path can name nothing outside the folder:
-only the names found there are served. :func:`static_url` gives a file's URL with
+The files are read once, at import, so a request never touches the disk and a
+path can name nothing outside the folder: only the names found there are served.
+A text file's gzip form is made on its first request, in a thread, and kept:
+compressing them all at import took a quarter of a second of every ``banscan``
+command's start, most of them never serving a file. :func:`static_url` gives a file's URL with
 a hash of its content (``?v=``), so pages can let browsers and caches keep it for a
 year; a request whose ``v`` is not the current hash gets the file too, but revalidated.
 """
 
+import asyncio
 import gzip
 import hashlib
 import mimetypes
@@ -48,7 +51,7 @@ REVALIDATE: Final = "public, max-age=0, must-revalidate"
 @dataclass(frozen=True)
 class StaticFile:
     body: bytes
-    gzipped: bytes | None
+    compressible: bool  # a text type, served gzipped to clients that take it
     content_type: str
     charset: str | None
     version: str  # the first 12 hex digits of the content's SHA-256
@@ -69,19 +72,29 @@ def _walk(folder: Traversable, prefix: str = "") -> dict[str, StaticFile]:
         body = entry.read_bytes()
         version = hashlib.sha256(body).hexdigest()[:12]
         if suffix in _TEXT_TYPES:
-            found[name] = StaticFile(
-                body, gzip.compress(body, 9, mtime=0), _TEXT_TYPES[suffix], "utf-8", version
-            )
+            found[name] = StaticFile(body, True, _TEXT_TYPES[suffix], "utf-8", version)
         elif suffix in _BINARY_TYPES:
-            found[name] = StaticFile(body, None, _BINARY_TYPES[suffix], None, version)
+            found[name] = StaticFile(body, False, _BINARY_TYPES[suffix], None, version)
         else:
             guessed = mimetypes.guess_type(entry.name)[0]
             if guessed is not None and not entry.name.endswith((".md", ".py")):
-                found[name] = StaticFile(body, None, guessed, None, version)
+                found[name] = StaticFile(body, False, guessed, None, version)
     return found
 
 
 FILES: Final = _walk(resources.files("node.web") / "static")
+# The gzip form of each text file served so far, by name.
+_GZIPPED: dict[str, bytes] = {}
+
+
+async def gzipped(name: str) -> bytes:
+    """``FILES[name]``'s body gzipped, made once (off the event loop: the largest
+    vendored script takes a tenth of a second) and kept."""
+    found = _GZIPPED.get(name)
+    if found is None:
+        found = await asyncio.to_thread(gzip.compress, FILES[name].body, 9, mtime=0)
+        _GZIPPED[name] = found
+    return found
 
 
 def static_url(name: str) -> str:
@@ -104,8 +117,8 @@ async def static_file(request: web.Request) -> web.StreamResponse:
     if found.etag in request.headers.get("If-None-Match", ""):
         return web.Response(status=304, headers=headers)
     body = found.body
-    if found.gzipped is not None and "gzip" in request.headers.get("Accept-Encoding", ""):
-        body = found.gzipped
+    if found.compressible and "gzip" in request.headers.get("Accept-Encoding", ""):
+        body = await gzipped(request.match_info["name"])
         headers["Content-Encoding"] = "gzip"
     return web.Response(
         body=body, content_type=found.content_type, charset=found.charset, headers=headers

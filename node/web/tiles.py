@@ -26,10 +26,7 @@ import math
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
-import mapbox_vector_tile
 from aiohttp import web
-from shapely.geometry import Point as ShapelyPoint
-from shapely.geometry import box as shapely_box
 
 from node.params import MAX_ZOOM
 from node.problems import BadParameter
@@ -91,6 +88,12 @@ def _clamp(value: float) -> float:
 
 def encode_tile(z: int, x: int, y: int, found: list[Point | Cluster], cells: AreaCells) -> bytes:
     """The tile's three layers, encoded."""
+    # Imported here, not at the top: with numpy under them they took a tenth of a
+    # second of every ``banscan`` command's start, and only tiles need them.
+    import mapbox_vector_tile
+    from shapely.geometry import Point as ShapelyPoint
+    from shapely.geometry import box as shapely_box
+
     project = _project(z, x, y)
     deployments: list[dict[str, Any]] = []
     clusters: list[dict[str, Any]] = []
