@@ -53,7 +53,9 @@ def narrow_checked_fields(schemas: dict[str, Any]) -> None:
     _narrow_policy(schemas["Policy"])
     region = f"^{_COUNTRY}(-[A-Z0-9]{{1,3}})?"
     _narrow_string(schemas["Jurisdiction"]["properties"]["code"], {"pattern": region + "$"})
-    _narrow_string(schemas["RecordsRequest"]["properties"]["law"], {"pattern": region + " [^ ]"})
+    # The law's name: after one space, no white space first and no line break at all.
+    law = region + " \\S[^\\n\\r\\u2028\\u2029]*$"
+    _narrow_string(schemas["RecordsRequest"]["properties"]["law"], {"pattern": law})
     _narrow_report(schemas["SubmissionIn"])
 
 
