@@ -35,9 +35,9 @@ def capture(url: str) -> dict[str, str]:
 async def send(url: str, sent: dict[str, str]) -> tuple[int, Any]:
     async with ClientSession() as session, session.post(url, data=BODY, headers=sent) as got:
         data = await got.read()
-        if got.content_type == "application/msgpack":
-            return got.status, msgpack.unpackb(data)
-        return got.status, await got.json(content_type=None)
+        if got.content_type == "application/problem+json":
+            return got.status, await got.json(content_type=None)
+        return got.status, msgpack.unpackb(data)  # a federation answer: msgpack, untyped
 
 
 async def serving(directory: Path, port: int) -> tuple[NodeProcess, str]:
