@@ -108,6 +108,15 @@ async def shot(page: async_api.Page, name: str, *, whole: bool = True) -> None:
         await page.screenshot(path=str(DOC_IMAGES / f"{name}.png"), full_page=whole)
 
 
+async def tick_reviewed(page: async_api.Page) -> None:
+    """Tick every "reviewed" box of the draft, each after the preview the last one asked
+    for has come back: a preview redraws the page (the field's mark hides), and a click
+    on a box that moved under it misses."""
+    for box in await page.locator("input[type=checkbox][name=reviewed]").all():
+        async with page.expect_response(lambda r: r.url.endswith("/preview")):
+            await box.check()
+
+
 async def submit(session: aiohttp.ClientSession, url: str, body: dict[str, Any]) -> str:
     """Send a report as the public does; its receipt code."""
     async with session.post(url + "/api/v1/submissions", json=body) as response:
@@ -216,8 +225,7 @@ async def test_a_moderator_works_through_the_queue_in_the_desk(
                 assert await page.locator("#mark-summary").is_visible()
                 summary = "Live facial recognition van filmed marchers; one was searched."
                 await page.fill("#f-summary", summary)
-                for box in await page.locator("input[type=checkbox][name=reviewed]").all():
-                    await box.check()
+                await tick_reviewed(page)
                 await page.fill("#f-sources", "")
                 assert await page.locator("#audience-warning").is_visible()  # network default
                 await page.select_option("#f-audience", "public")
@@ -271,14 +279,12 @@ async def test_a_moderator_works_through_the_queue_in_the_desk(
 
                 # The camera sighting: published once its point is confirmed.
                 await page.goto(f"{desk}/r/{c_id}")
-                for box in await page.locator("input[type=checkbox][name=reviewed]").all():
-                    await box.check()
+                await tick_reviewed(page)
                 await page.click("#publish")
                 # Refused: the point is not confirmed yet; the page says so, nothing was sent.
                 await page.get_by_text("Not published: review the marked fields").wait_for()
                 await page.check("#point_confirmed")
-                for box in await page.locator("input[type=checkbox][name=reviewed]").all():
-                    await box.check()
+                await tick_reviewed(page)
                 await page.click("#publish")
                 camera_id = (await page.locator("#record-id").inner_text()).strip()
                 async with http.get(f"{node.url}/deployments/{camera_id}") as response:
