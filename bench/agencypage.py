@@ -52,15 +52,11 @@ import structlog
 from aiohttp.test_utils import TestClient, TestServer
 
 from bench.harness import admit, init_node
-from bench.sitedata import schema
+from bench.sitedata import Wire, schema, store_signed
 from node.app import create_app
-from node.config import steward_keys
 from node.datadir import DataDir
 from protocol.keys import NodeKey
-from protocol.limits import Limits
-from protocol.records import SignedRecord, VerifiedRecord, finish_record, precheck_record
 from protocol.records import sign_record as sign
-from storage.classify import Outcome
 from storage.store import Store
 
 TARGET_P99_MS: Final = 50
@@ -161,9 +157,6 @@ class Job:
     seed: int
 
 
-Wire = tuple[bytes, bytes, bytes]  # envelope, signature, body
-
-
 def sign_job(job: Job) -> list[Wire]:
     """Sign a job's records; runs in a worker process."""
     rng = random.Random(job.seed)
@@ -237,10 +230,13 @@ def build(cache_dir: Path, scale: float, seed: int, workers: int) -> tuple[Path,
         for n in range(0, counts["agency"], CHUNK)
     ]
     with ProcessPoolExecutor(workers) as pool:
-        agencies = asyncio.run(_store_all(partial, pool.map(sign_job, agency_jobs), "agencies"))
+        agencies = asyncio.run(
+            store_signed(partial, pool.map(sign_job, agency_jobs), NETWORK, "agencies")
+        )
         (partial / "bench-agencies.json").write_text(json.dumps(agencies))
         jobs = plan(counts, agencies, seed, counts["agency"])
-        asyncio.run(_store_all(partial, pool.map(sign_job, jobs, chunksize=1), f"{len(jobs)} jobs"))
+        signed = pool.map(sign_job, jobs, chunksize=1)
+        asyncio.run(store_signed(partial, signed, NETWORK, f"{len(jobs)} jobs"))
     seconds = time.perf_counter() - began
     (partial / "bench-built").write_text(f"{seconds:.1f}\n")
     (partial / "bench-schema").write_text(json.dumps(hashes) + "\n")
@@ -267,36 +263,6 @@ def _upgradable(cache_dir: Path, scale: float, seed: int, hashes: list[str]) -> 
         if fits and (candidate / "bench-built").is_file():
             best, best_length = candidate, len(built)
     return best
-
-
-async def _store_all(path: Path, signed: Any, what: str) -> list[str]:
-    """Store every job's records in order; the ids stored (hex)."""
-    directory = DataDir(path)
-    config, key = directory.load_config(), directory.load_key()
-    limits = config.limits.limits()
-    store = await Store.open(
-        directory.database, synchronous="normal", stewards=steward_keys(config, key.public_key)
-    )
-    ids: list[str] = []
-    try:
-        for done, wires in enumerate(signed, 1):
-            for start in range(0, len(wires), BATCH):
-                batch = [_checked(w, limits) for w in wires[start : start + BATCH]]
-                results = await store.records.ingest(batch, atomic=True)
-                refused = [r for r in results if r.outcome is not Outcome.ACCEPTED]
-                if refused:
-                    raise RuntimeError(f"the store refused a record: {refused[0]}")
-                ids.extend(record.id.hex() for record in batch)
-            print(f"  stored {done} of {what}: {len(ids):,} records", end="\r", flush=True)
-        print()
-    finally:
-        await store.close()
-    return ids
-
-
-def _checked(wire: Wire, limits: Limits) -> VerifiedRecord:
-    record = SignedRecord(*wire)
-    return finish_record(record, precheck_record(record, network_id=NETWORK, limits=limits))
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -32,7 +32,7 @@ import random
 import shutil
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,6 +62,9 @@ DAY_MS = 86_400_000
 DOUBLING_DAYS = 730
 
 
+Wire = tuple[bytes, bytes, bytes]  # envelope, signature, body
+
+
 def chapter_label(chapter: int) -> str:
     return f"banscan-site-bench-chapter-{chapter}"
 
@@ -77,7 +80,7 @@ class Job:
     seed: int
 
 
-def sign_job(job: Job) -> list[tuple[bytes, bytes, bytes]]:
+def sign_job(job: Job) -> list[Wire]:
     """Sign a job's records; runs in a worker process. Created a few days after the fact."""
     key = seeded_key(chapter_label(job.chapter))
     rng = random.Random(job.seed)
@@ -203,7 +206,8 @@ def _build(path: Path, deployments: int, incidents: int, seed: int, workers: int
     admit(path, [seeded_key(chapter_label(c)).public_key for c in range(CHAPTERS)])
     jobs = plan(deployments, incidents, seed)
     with ProcessPoolExecutor(workers) as pool:
-        asyncio.run(_store_all(path, pool.map(sign_job, jobs, chunksize=1), len(jobs)))
+        signed = pool.map(sign_job, jobs, chunksize=1)
+        asyncio.run(store_signed(path, signed, NETWORK, f"{len(jobs)} jobs"))
     token = create_token(path, "publisher")
     (path / "bench-publisher").write_text(token + "\n")
     (path / "bench-built").write_text(f"{time.perf_counter() - started:.1f}\n")
@@ -225,34 +229,38 @@ async def _migrate(path: Path) -> None:
     await store.close()
 
 
-async def _store_all(
-    path: Path, signed: Iterator[list[tuple[bytes, bytes, bytes]]], jobs: int
-) -> None:
+async def store_signed(
+    path: Path, signed: Iterable[list[Wire]], network_id: str, what: str
+) -> list[str]:
+    """Store each job's signed records in order, through ``RecordStore.ingest`` in batches
+    of :data:`BATCH` (the API's write path, every index and the rollup; the signature is
+    checked by the signer, not again here); the ids stored (hex)."""
     directory = DataDir(path)
     config, key = directory.load_config(), directory.load_key()
     limits = config.limits.limits()
     store = await Store.open(
-        directory.database,
-        synchronous="normal",
-        stewards=steward_keys(config, key.public_key),
+        directory.database, synchronous="normal", stewards=steward_keys(config, key.public_key)
     )
+    ids: list[str] = []
     try:
         for done, wires in enumerate(signed, 1):
             for start in range(0, len(wires), BATCH):
-                batch = [_checked(w, limits) for w in wires[start : start + BATCH]]
+                batch = [_checked(w, network_id, limits) for w in wires[start : start + BATCH]]
                 results = await store.records.ingest(batch, atomic=True)
                 refused = [r for r in results if r.outcome is not Outcome.ACCEPTED]
                 if refused:
                     raise RuntimeError(f"the store refused a record: {refused[0]}")
-            print(f"  stored job {done}/{jobs}", end="\r", flush=True)
+                ids.extend(record.id.hex() for record in batch)
+            print(f"  stored {done} of {what}: {len(ids):,} records", end="\r", flush=True)
         print()
     finally:
         await store.close()
+    return ids
 
 
-def _checked(wire: tuple[bytes, bytes, bytes], limits: Limits) -> VerifiedRecord:
+def _checked(wire: Wire, network_id: str, limits: Limits) -> VerifiedRecord:
     record = SignedRecord(*wire)
-    envelope = precheck_record(record, network_id=NETWORK, limits=limits)
+    envelope = precheck_record(record, network_id=network_id, limits=limits)
     verified = finish_record(record, envelope)
     assert verified.id == record_id(record.envelope_bytes)
     return verified
