@@ -24,10 +24,17 @@ from aiohttp import web
 
 from node.abuse import REPORT_LIMITER, count_attempt
 from node.api.bodies import read_json
-from node.api.submissions import MODERATORS, actor_name, audit_entry_view
+from node.api.submissions import MODERATORS, actor_name
 from node.auth import require_role
 from node.moderation.candidates import CandidateQuery, find_candidates
-from node.moderation.desk import MAX_ANSWER, MAX_BULK, MAX_QUESTION, Desk, item_view
+from node.moderation.desk import (
+    MAX_ANSWER,
+    MAX_BULK,
+    MAX_QUESTION,
+    Desk,
+    audit_entry_view,
+    item_view,
+)
 from node.moderation.submissions import (
     SUBMISSION_ID_PATTERN,
     claim_view,

@@ -29,6 +29,7 @@ from node.abuse import RECEIPT_LIMITER, REPORT_LIMITER, count_attempt
 from node.api.bodies import read_json
 from node.api.queue import queue_filter
 from node.auth import require_role
+from node.moderation.desk import audit_entry_view
 from node.moderation.retention import Retention
 from node.moderation.service import Moderation
 from node.moderation.submissions import (
@@ -42,9 +43,7 @@ from node.moderation.submissions import (
 from node.params import int_param
 from node.problems import BadParameter, BadRequest, NotFound
 from node.state import CONFIG, FEDERATION, STORE, TASKS
-from protocol.keys import b64url_encode
 from storage.queue import facet_counts, queue_page
-from storage.submissions import AuditEntry
 from storage.tokens import Role, TokenInfo
 
 routes = web.RouteTableDef()
@@ -268,17 +267,3 @@ async def retention_ctx(app: web.Application) -> AsyncIterator[None]:
     )
     app[TASKS].start("retention", retention.run())
     yield
-
-
-def audit_entry_view(entry: AuditEntry) -> dict[str, Any]:
-    """One audit log entry as the API shows it (the log and a submission's history)."""
-    return {
-        "seq": entry.seq,
-        "at_ms": entry.at_ms,
-        "actor": entry.actor,
-        "action": entry.action,
-        "submission": entry.submission,
-        "record_id": None if entry.record_id is None else entry.record_id.hex(),
-        "detail": entry.detail,
-        "hash": b64url_encode(entry.hash),
-    }

@@ -238,3 +238,17 @@ def item_view(item: Item) -> dict[str, Any]:
         "question": item.question,
         "question_id": item.question_id,
     }
+
+
+def audit_entry_view(entry: AuditEntry) -> dict[str, Any]:
+    """One audit log entry as the API and the CLI show it (the log, a submission's history)."""
+    return {
+        "seq": entry.seq,
+        "at_ms": entry.at_ms,
+        "actor": entry.actor,
+        "action": entry.action,
+        "submission": entry.submission,
+        "record_id": None if entry.record_id is None else entry.record_id.hex(),
+        "detail": entry.detail,
+        "hash": b64url_encode(entry.hash),
+    }

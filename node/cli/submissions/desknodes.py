@@ -9,8 +9,8 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from node.cli.common import CommandFailed
-from node.cli.submissions.nodes import LocalNode, ModeratedNode, RemoteNode, audit_entry_view
-from node.moderation.desk import Desk, item_view
+from node.cli.submissions.nodes import LocalNode, ModeratedNode, RemoteNode
+from node.moderation.desk import Desk, audit_entry_view, item_view
 from node.moderation.submissions import claim_view
 from node.problems import ApiError
 

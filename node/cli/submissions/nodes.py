@@ -17,14 +17,13 @@ import aiohttp
 
 from node.cli.common import CommandError, CommandFailed, cli_actor, data_dir_of, open_store
 from node.datadir import DataDir
+from node.moderation.desk import audit_entry_view
 from node.moderation.service import Moderation, record_publisher
 from node.moderation.submissions import SubmissionError, submission_view
 from protocol.envelope import AUDIENCES
 from protocol.errors import ProtocolError
-from protocol.keys import b64url_encode
 from storage.queue import QueueFilter, queue_page
 from storage.store import Store
-from storage.submissions import AuditEntry
 
 TOKEN_ENV: Final = "BANSCAN_TOKEN"  # noqa: S105 (the name of a variable, not a token)
 _LOCAL_HOSTS: Final = frozenset({"127.0.0.1", "::1", "localhost"})
@@ -52,20 +51,6 @@ class ModeratedNode(Protocol):
     async def purge(self, retention_days: int | None) -> dict[str, Any]: ...
     async def audit(self) -> dict[str, Any]: ...
     async def close(self) -> None: ...
-
-
-def audit_entry_view(entry: AuditEntry) -> dict[str, Any]:
-    """An audit log entry as ``GET /api/v1/audit`` shows it."""
-    return {
-        "seq": entry.seq,
-        "at_ms": entry.at_ms,
-        "actor": entry.actor,
-        "action": entry.action,
-        "submission": entry.submission,
-        "record_id": None if entry.record_id is None else entry.record_id.hex(),
-        "detail": entry.detail,
-        "hash": b64url_encode(entry.hash),
-    }
 
 
 class LocalNode:
