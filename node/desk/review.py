@@ -24,7 +24,7 @@ from node.desk.drafts import (
 from node.desk.likeness import LIKELY, most_alike
 from node.desk.nodeapi import NodeError
 from node.desk.queue import STATUS_LABELS
-from node.desk.state import DESK, TEMPLATES, CannotOpen, Opened, catalog, render
+from node.desk.state import DESK, TEMPLATES, CannotOpen, Desk, Opened, catalog, render
 from node.moderation.submissions import REJECT_REASONS, RETRACT_REASONS, SUBMISSION_ID_PATTERN
 from protocol.envelope import AUDIENCES
 from protocol.kinds import IncidentCategory, TechnologyType
@@ -84,6 +84,31 @@ def review_context(
     }
 
 
+async def _drafted(
+    desk: Desk,
+    opened: Opened,
+    form: dict[str, str],
+    reviewed: set[str],
+    point_confirmed: bool,
+    audience: str | None,
+) -> dict[str, Any]:
+    """What the review page and its preview show of a submitted form's draft."""
+    draft = draft_from_form(opened.view, opened.private, form, reviewed)
+    default = await desk.default_audience(opened.view["kind"])
+    return review_context(
+        opened, draft, point_confirmed=point_confirmed, audience=audience, default=default
+    )
+
+
+def _framed(desk: Desk, submission_id: str, context: dict[str, Any]) -> None:
+    """Keep what the framed public-site preview draws (node.desk.sitepreview)."""
+    desk.previewed[submission_id] = (
+        context["kind"],
+        context["checked"].signed,
+        context["audience"],
+    )
+
+
 async def _page(
     request: web.Request,
     submission_id: str,
@@ -110,21 +135,12 @@ async def _page(
             form = fields_from_body(opened.view["kind"], record["body"])
             reviewed, point_confirmed = set(REPORTER_TEXT), True
             audience = audience or str(record["audience"])
-    draft = draft_from_form(opened.view, opened.private, form or {}, reviewed or set())
-    context = review_context(
-        opened,
-        draft,
-        point_confirmed=point_confirmed,
-        audience=audience,
-        default=await desk.default_audience(opened.view["kind"]),
-    )
-    desk.previewed[submission_id] = (
-        context["kind"],
-        context["checked"].signed,
-        context["audience"],
-    )
+    context = await _drafted(desk, opened, form or {}, reviewed or set(), point_confirmed, audience)
+    _framed(desk, submission_id, context)
     try:
-        candidates = await desk.api.candidates(submission_id, draft.fields.get("area") or None)
+        candidates = await desk.api.candidates(
+            submission_id, context["draft"].fields.get("area") or None
+        )
     except NodeError:
         candidates = {"submissions": [], "records": []}
     return render(
@@ -217,19 +233,8 @@ async def preview(request: web.Request) -> web.Response:
     renewed = desk.claimed_at.get(submission_id)
     if renewed is not None and time.monotonic() - renewed > RENEW_S:
         await _claim(request, submission_id, take_over=False)
-    draft = draft_from_form(opened.view, opened.private, form, reviewed)
-    context = review_context(
-        opened,
-        draft,
-        point_confirmed=confirmed,
-        audience=audience,
-        default=await desk.default_audience(opened.view["kind"]),
-    )
-    desk.previewed[submission_id] = (
-        context["kind"],
-        context["checked"].signed,
-        context["audience"],
-    )
+    context = await _drafted(desk, opened, form, reviewed, confirmed, audience)
+    _framed(desk, submission_id, context)
     t = catalog(request)
     parts = (
         request.app[TEMPLATES]
@@ -252,14 +257,7 @@ async def publish(request: web.Request) -> web.Response:
     submission_id = request.match_info["submission_id"]
     form, reviewed, confirmed, audience = _form_of(await request.post())
     opened = desk.opened.get(submission_id) or await desk.open(submission_id)
-    draft = draft_from_form(opened.view, opened.private, form, reviewed)
-    context = review_context(
-        opened,
-        draft,
-        point_confirmed=confirmed,
-        audience=audience,
-        default=await desk.default_audience(opened.view["kind"]),
-    )
+    context = await _drafted(desk, opened, form, reviewed, confirmed, audience)
     checked = context["checked"]
     if context["unreviewed"] or checked.problems or checked.signed is None:
         return await _page(
