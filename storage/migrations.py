@@ -11,139 +11,12 @@ from collections.abc import Awaitable, Callable
 import aiosqlite
 
 from protocol.kinds import decode_body, is_known_kind
-from storage import campaign, campaignindexes, facets, mapgrid
+from storage import campaign, campaignindexes, facets, mapgrid, rollup
 from storage.columns import QUERY_COLUMNS, V2_QUERY_COLUMNS, query_columns, summary_text
 from storage.deskschema import DESK_MIGRATION
 from storage.listindexes import LIST_INDEXES, UNUSED_INDEXES
 from storage.rollupremove import REMOVE_TRIGGER
 from storage.sql import statement
-
-# Version 5: the tables of storage.rollup and the triggers that keep them exact.
-_ROLLUP = """
-CREATE TABLE stats_rollup (
-    kind     TEXT NOT NULL,
-    country  TEXT NOT NULL,                -- '' for none
-    category TEXT NOT NULL,                -- '' for none
-    month    TEXT NOT NULL,                -- substr(occurred_on, 1, 7), '' for none
-    origin   BLOB NOT NULL,
-    audience TEXT NOT NULL,
-    records  INTEGER NOT NULL,             -- current records with this key, never 0
-    first    TEXT,                         -- their MIN(occurred_on)
-    last     TEXT,                         -- their MAX(occurred_on)
-    PRIMARY KEY (kind, country, category, month, origin, audience)
-) WITHOUT ROWID;
-CREATE INDEX stats_rollup_origin ON stats_rollup (kind, origin, audience);
-CREATE TABLE stats_cells (
-    kind       TEXT NOT NULL,
-    visibility TEXT NOT NULL,              -- 'public': public records; 'all': every audience
-    country    TEXT NOT NULL,
-    category   TEXT NOT NULL,
-    month      TEXT NOT NULL,
-    records    INTEGER NOT NULL,
-    chapters   INTEGER NOT NULL,           -- distinct origins
-    first      TEXT,
-    last       TEXT,
-    PRIMARY KEY (kind, visibility, country, category, month)
-) WITHOUT ROWID;
-CREATE INDEX records_current_rollup
-    ON records (kind, origin, audience, country, category, occurred_on)
-    WHERE records.superseded_by IS NULL AND records.retracted_by IS NULL
-        AND records.erased_ms IS NULL;
-INSERT INTO stats_rollup
-    SELECT records.kind, COALESCE(records.country, ''), COALESCE(records.category, ''),
-        COALESCE(substr(records.occurred_on, 1, 7), ''), origin, audience,
-        COUNT(*), MIN(occurred_on), MAX(occurred_on)
-    FROM records WHERE kind IN ('incident', 'deployment') AND records.superseded_by IS NULL
-        AND records.retracted_by IS NULL AND records.erased_ms IS NULL
-    GROUP BY 1, 2, 3, 4, 5, 6;
-INSERT INTO stats_cells
-    SELECT kind, 'all', country, category, month,
-        SUM(records), COUNT(DISTINCT origin), MIN(first), MAX(last)
-    FROM stats_rollup GROUP BY kind, country, category, month;
-INSERT INTO stats_cells
-    SELECT kind, 'public', country, category, month,
-        SUM(records), COUNT(origin), MIN(first), MAX(last)
-    FROM stats_rollup WHERE audience = 'public' GROUP BY kind, country, category, month;
-
--- A record stops being current (a later version, a retraction): take it out of its
--- rollup row, recomputing the row's first and last from its current siblings, and
--- rebuild its cell from the rollup.
-CREATE TRIGGER stats_rollup_remove
-AFTER UPDATE OF superseded_by, retracted_by, erased_ms ON records
-WHEN OLD.kind IN ('incident', 'deployment')
-    AND OLD.superseded_by IS NULL AND OLD.retracted_by IS NULL AND OLD.erased_ms IS NULL
-    AND NOT (NEW.superseded_by IS NULL AND NEW.retracted_by IS NULL AND NEW.erased_ms IS NULL)
-BEGIN
-    UPDATE stats_rollup SET records = records - 1,
-        first = (SELECT MIN(s.occurred_on)
-            FROM records s WHERE s.kind = OLD.kind AND s.origin = OLD.origin
-                AND s.audience = OLD.audience AND s.country IS OLD.country
-                AND s.category IS OLD.category
-                AND s.occurred_on BETWEEN substr(OLD.occurred_on, 1, 7) || '-01'
-                    AND substr(OLD.occurred_on, 1, 7) || '-31'
-                AND s.superseded_by IS NULL AND s.retracted_by IS NULL AND s.erased_ms IS NULL
-        ),
-        last = (SELECT MAX(s.occurred_on)
-            FROM records s WHERE s.kind = OLD.kind AND s.origin = OLD.origin
-                AND s.audience = OLD.audience AND s.country IS OLD.country
-                AND s.category IS OLD.category
-                AND s.occurred_on BETWEEN substr(OLD.occurred_on, 1, 7) || '-01'
-                    AND substr(OLD.occurred_on, 1, 7) || '-31'
-                AND s.superseded_by IS NULL AND s.retracted_by IS NULL AND s.erased_ms IS NULL
-        )
-        WHERE kind = OLD.kind AND country = COALESCE(OLD.country, '')
-            AND category = COALESCE(OLD.category, '')
-            AND month = COALESCE(substr(OLD.occurred_on, 1, 7), '')
-            AND origin = OLD.origin AND audience = OLD.audience;
-    DELETE FROM stats_rollup WHERE kind = OLD.kind AND country = COALESCE(OLD.country, '')
-        AND category = COALESCE(OLD.category, '')
-        AND month = COALESCE(substr(OLD.occurred_on, 1, 7), '')
-        AND origin = OLD.origin AND audience = OLD.audience AND records = 0;
-
-    DELETE FROM stats_cells WHERE kind = OLD.kind AND country = COALESCE(OLD.country, '')
-        AND category = COALESCE(OLD.category, '')
-        AND month = COALESCE(substr(OLD.occurred_on, 1, 7), '');
-    INSERT INTO stats_cells
-        SELECT u.kind, v.visibility, u.country, u.category, u.month,
-            SUM(u.records), COUNT(DISTINCT u.origin), MIN(u.first), MAX(u.last)
-        FROM stats_rollup u
-        JOIN (SELECT 'all' AS visibility UNION ALL SELECT 'public') AS v
-            ON v.visibility = 'all' OR u.audience = 'public'
-        WHERE u.kind = OLD.kind AND u.country = COALESCE(OLD.country, '')
-            AND u.category = COALESCE(OLD.category, '')
-            AND u.month = COALESCE(substr(OLD.occurred_on, 1, 7), '')
-        GROUP BY v.visibility;
-END;
-
--- ... or current again (nothing does that yet; kept so the rollup follows any such update).
-CREATE TRIGGER stats_rollup_restore
-AFTER UPDATE OF superseded_by, retracted_by, erased_ms ON records
-WHEN NEW.kind IN ('incident', 'deployment')
-    AND NOT (OLD.superseded_by IS NULL AND OLD.retracted_by IS NULL AND OLD.erased_ms IS NULL)
-    AND NEW.superseded_by IS NULL AND NEW.retracted_by IS NULL AND NEW.erased_ms IS NULL
-BEGIN
-    INSERT INTO stats_rollup
-        VALUES (NEW.kind, COALESCE(NEW.country, ''), COALESCE(NEW.category, ''),
-            COALESCE(substr(NEW.occurred_on, 1, 7), ''), NEW.origin, NEW.audience,
-            1, NEW.occurred_on, NEW.occurred_on)
-        ON CONFLICT DO UPDATE SET records = records + excluded.records,
-            first = MIN(first, excluded.first), last = MAX(last, excluded.last);
-
-    DELETE FROM stats_cells WHERE kind = NEW.kind AND country = COALESCE(NEW.country, '')
-        AND category = COALESCE(NEW.category, '')
-        AND month = COALESCE(substr(NEW.occurred_on, 1, 7), '');
-    INSERT INTO stats_cells
-        SELECT u.kind, v.visibility, u.country, u.category, u.month,
-            SUM(u.records), COUNT(DISTINCT u.origin), MIN(u.first), MAX(u.last)
-        FROM stats_rollup u
-        JOIN (SELECT 'all' AS visibility UNION ALL SELECT 'public') AS v
-            ON v.visibility = 'all' OR u.audience = 'public'
-        WHERE u.kind = NEW.kind AND u.country = COALESCE(NEW.country, '')
-            AND u.category = COALESCE(NEW.category, '')
-            AND u.month = COALESCE(substr(NEW.occurred_on, 1, 7), '')
-        GROUP BY v.visibility;
-END;
-"""
 
 _SUBMISSIONS = """
 CREATE TABLE submissions (
@@ -331,7 +204,7 @@ MIGRATIONS: tuple[str, ...] = (
     """,
     # 5: the stats rollup, filled from existing records, and the triggers that take
     # records out of it (storage.rollup)
-    _ROLLUP,
+    rollup.MIGRATION,
     _SUBMISSIONS,  # 6: submissions, moderator keys, the moderation log (storage.submissions)
     # 7: accepted federation requests' nonces, kept across restarts (storage.nonces)
     """
