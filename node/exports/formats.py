@@ -13,7 +13,8 @@ ones included.
 
 CSV and GeoJSON share one flattening of each kind's body into named columns
 (:mod:`node.exports.columns`), each with its HXL hashtag; the CSV text itself
-is written by :mod:`node.exports.csvtext`, at export speed.
+is written by :mod:`node.exports.csvtext`, at export speed, and an incident's or a
+deployment's whole line by :mod:`node.exports.csvlines`.
 """
 
 import json
@@ -24,7 +25,8 @@ from typing import Any, Final
 
 from node.exports.campaigncolumns import CAMPAIGN_COLUMNS
 from node.exports.columns import export_fields, stored_body
-from node.exports.csvtext import CHUNK_BYTES, csv_chunks
+from node.exports.csvlines import csv_chunks
+from node.exports.csvtext import CHUNK_BYTES
 from node.views import record_view
 from protocol.bundle import encode_header, encode_trailer
 from protocol.geohash import decode as decode_geohash
