@@ -15,6 +15,7 @@ included. So these two kinds skip the general path of :mod:`node.exports.csvtext
   checked and quoted on its own; every other cell that holds text is checked in
   one string for ``,``, ``"``, CR and LF and the free-text ones for a leading
   formula character, and a row where any of them has one goes the general way.
+  The created time's clock is three looked-up parts.
 
 The text is what the general path writes, byte for byte (tests/test_csvlines.py).
 """
@@ -28,6 +29,9 @@ from node.exports.columns import degrees, origin_text, stored_body
 from node.exports.csvtext import (
     CHUNK_BYTES,
     FORMULA_STARTS,
+    MILLISECONDS,
+    MINUTES,
+    SECONDS,
     clock_text,
     csv_line,
     day_text,
@@ -112,13 +116,9 @@ _decode_deployment: Final = msgspec.msgpack.Decoder(_Deployment).decode
 _NO_DATE: Final = _Date("", "")
 
 
-def _special(text: str) -> bool:
-    # A cell holding one of these is quoted (csv.writer's QUOTE_MINIMAL).
-    return "," in text or '"' in text or "\n" in text or "\r" in text
-
-
 def incident_line(row: BodyRow) -> str:
     """The CSV line of an incident row: ``csv_line(incident_cells(row, body))``."""
+    # Written out in full (no helper calls for the checks or the clock): it runs once per row.
     try:
         body = _decode_incident(row[5])
     except msgspec.ValidationError:
@@ -140,18 +140,27 @@ def incident_line(row: BodyRow) -> str:
         f"{body.category}{technology.type}{detail}{name}{identifier}{agency.record}"
         f"{verification.status}{sources}{tags}{body.supersedes}"
     )
-    if _special(others) or not FORMULA_STARTS.isdisjoint(
-        (region[:1], city[:1], detail[:1], name[:1], identifier[:1], sources[:1], tags[:1])
+    if (
+        "," in others
+        or '"' in others
+        or "\n" in others
+        or "\r" in others
+        or not FORMULA_STARTS.isdisjoint(
+            (region[:1], city[:1], detail[:1], name[:1], identifier[:1], sources[:1], tags[:1])
+        )
     ):
         return csv_line(incident_cells(row, stored_body(row[5])))
     summary = body.summary
     if summary[:1] in FORMULA_STARTS:
         summary = "'" + summary
-    if _special(summary):
+    if "," in summary or '"' in summary or "\n" in summary or "\r" in summary:
         summary = quoted(summary)
-    day, clock = divmod(created_ms, 86_400_000)
+    seconds, ms = divmod(created_ms, 1000)
+    day, second = divmod(seconds, 86_400)
+    minute, second = divmod(second, 60)
     return (
-        f"{record_id.hex()},{origin_text(origin)},{audience},{day_text(day)}{clock_text(clock)},"
+        f"{record_id.hex()},{origin_text(origin)},{audience},"
+        f"{day_text(day)}{MINUTES[minute]}{SECONDS[second]}{MILLISECONDS[ms]},"
         f"{occurred.date},{occurred.precision},{body.country},{region},{city},{body.area},"
         f"{body.category},{technology.type},{detail},{name},{identifier},{agency.record},"
         f"{summary},{verification.status or 'unverified'},{verification.confirmations},"
@@ -178,8 +187,14 @@ def deployment_line(row: BodyRow) -> str:
         f"{capability.status}{basis}{observed.date}{observed.precision}{body.status}"
         f"{sources}{body.supersedes}"
     )
-    if _special(others) or not FORMULA_STARTS.isdisjoint(
-        (city[:1], operator[:1], name[:1], osm[:1], basis[:1], sources[:1])
+    if (
+        "," in others
+        or '"' in others
+        or "\n" in others
+        or "\r" in others
+        or not FORMULA_STARTS.isdisjoint(
+            (city[:1], operator[:1], name[:1], osm[:1], basis[:1], sources[:1])
+        )
     ):
         return csv_line(deployment_cells(row, stored_body(row[5])))
     day, clock = divmod(created_ms, 86_400_000)

@@ -102,16 +102,16 @@ def day_text(day: int) -> str:
 
 
 # The clock's text in three looked-up parts, cheaper than formatting three numbers a row.
-_MINUTES: Final = tuple(f"{h:02d}:{m:02d}:" for h in range(24) for m in range(60))
-_SECONDS: Final = tuple(f"{s:02d}." for s in range(60))
-_MILLISECONDS: Final = tuple(f"{ms:03d}Z" for ms in range(1000))
+MINUTES: Final = tuple(f"{h:02d}:{m:02d}:" for h in range(24) for m in range(60))
+SECONDS: Final = tuple(f"{s:02d}." for s in range(60))
+MILLISECONDS: Final = tuple(f"{ms:03d}Z" for ms in range(1000))
 
 
 def clock_text(ms_of_day: int) -> str:
     """``"HH:MM:SS.mmmZ"`` of a time of day in milliseconds."""
     seconds, ms = divmod(ms_of_day, 1000)
     minute, second = divmod(seconds, 60)
-    return _MINUTES[minute] + _SECONDS[second] + _MILLISECONDS[ms]
+    return MINUTES[minute] + SECONDS[second] + MILLISECONDS[ms]
 
 
 def created_text(created_ms: int) -> str:

@@ -18,6 +18,7 @@ deployment's whole line by :mod:`node.exports.csvlines`.
 """
 
 import json
+import operator
 from collections import Counter
 from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ from storage.filters import QueryFilter
 from storage.queries import BodyRow, RecordQueries
 from storage.stored import StoredRecord
 
+_AUDIENCE: Final = operator.itemgetter(3)  # a BodyRow's audience
 EXPORT_KINDS: Final = ("incident", "deployment", *CAMPAIGN_COLUMNS)
 # The kinds with a place on a map, which GeoJSON needs.
 GEOJSON_KINDS: Final = ("incident", "deployment")
@@ -172,7 +174,7 @@ class CurrentRecords:
 
     async def body_pages(self) -> AsyncIterator[list[BodyRow]]:
         async for page in self.queries.body_pages(self.where):
-            self.audiences.update(row[3] for row in page)
+            self.audiences.update(map(_AUDIENCE, page))
             yield page
 
 
