@@ -9,8 +9,8 @@ included. So these two kinds skip the general path of :mod:`node.exports.csvtext
   below, which name only the fields a column shows: no dict per map, no key
   strings, fields a column does not need skipped unread, and none of the objects
   tracked by the garbage collector (``gc=False``). A body that does not fit them
-  (an explicit nil, a value of an unexpected type: nothing the schema admits
-  today) goes the general way, so it is written as before;
+  (an explicit nil, which the schema allows and this node's encoder never
+  writes, or a value of another type) goes the general way, written as before;
 - the line is one f-string. Only the summary, long and often holding a comma, is
   checked and quoted on its own; every other cell that holds text is checked in
   one string for ``,``, ``"``, CR and LF and the free-text ones for a leading

@@ -7,7 +7,9 @@ the line joined by :func:`csv_line`, which writes exactly what ``csv.writer``
 writes (``QUOTE_MINIMAL``, ``"`` doubled, ``\\r\\n``) but checks the joined line
 once for a character that needs quoting instead of each character of each cell.
 
-Incidents and deployments, most of any export, have their own cell functions;
+Incidents and deployments, most of any export, have their own cell functions
+(the general path: :mod:`node.exports.csvlines` writes their whole line in one
+step and comes back here for a row it cannot);
 the campaign kinds go through their values (:mod:`node.exports.campaigncolumns`)
 and :func:`cells_of_values`. Every way gives the same text: free text that a
 spreadsheet would run as a formula gets a leading ``'``, lists are joined with
