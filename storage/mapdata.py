@@ -28,6 +28,8 @@ from protocol.kinds import NodeInfo, decode_body
 from storage.areacells import AreaCells, suppress
 from storage.database import Database
 from storage.filters import QueryFilter, where_clause
+from storage.mapareas import answerable as areas_answerable
+from storage.mapareas import counts_sql
 from storage.mapgrid import (
     LAT_OFFSET,
     LEVELS,
@@ -308,15 +310,19 @@ class MapData:
     async def _area_cells(self, query: QueryFilter, minimum: int) -> AreaCells:
         return suppress(await self.area_counts(query), minimum)
 
-    async def area_counts(self, query: QueryFilter) -> dict[str, int]:
-        """Current incidents per area cell, as stored: never shown as they are."""
-        where, params = where_clause(query, kind_index=False)
-        # The literal kind lets SQLite use records_map_areas (migration 9).
-        sql = statement(
-            "SELECT r.area, COUNT(*) FROM records r WHERE r.kind = 'incident' "
-            "AND r.area IS NOT NULL AND {where} GROUP BY r.area",
-            where=where,
-        )
+    async def area_counts(self, query: QueryFilter, *, rollup: bool = True) -> dict[str, int]:
+        """Current incidents per area cell, as stored: never shown as they are. From the
+        ``map_areas`` rollup when it answers the query; ``rollup=False`` counts the records."""
+        if rollup and areas_answerable(query):
+            sql, params = counts_sql(query)
+        else:
+            where, params = where_clause(query, kind_index=False)
+            # The literal kind lets SQLite use records_map_areas (migration 9).
+            sql = statement(
+                "SELECT r.area, COUNT(*) FROM records r WHERE r.kind = 'incident' "
+                "AND r.area IS NOT NULL AND {where} GROUP BY r.area",
+                where=where,
+            )
         rows = await self._db.reader.execute_fetchall(sql, params)
         return {area: count for area, count in rows}
 

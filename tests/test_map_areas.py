@@ -1,0 +1,179 @@
+"""The map's rollup of incidents per area cell (storage.mapareas) against a scan.
+
+Records are ingested in stages (new records in four audiences, then later versions
+that move incidents to other cells, retractions, which also erase, then more of
+all of them in one batch), and after each stage the ``map_areas`` table, as
+ingest and the triggers keep it, is compared with the same table built from
+scratch, and the counts the map reads from it with the counts scanned from the
+records and with plain Python over the generated records.
+"""
+
+import random
+import sqlite3
+from collections import Counter
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from protocol.limits import DEFAULT_LIMITS
+from protocol.records import verify_record
+from storage.areacells import suppress
+from storage.filters import QueryFilter
+from storage.mapareas import answerable
+from storage.store import Store
+from tests.factories import NETWORK, STEWARD, admit
+from tests.map_migration import UNDO_MAP_AREAS
+from tests.querydata import (
+    CHAPTERS,
+    Generated,
+    Item,
+    add_random,
+    random_incident,
+    supersede_and_retract,
+)
+
+# Nested cells of every precision an incident may carry, and one record with none.
+AREAS = ("gcpvj0", "gcpvj1", "gcpvj", "gcpv", "gcp", "u33db2", "u33d", "dr5ru7", "9", None)
+FROM_SCRATCH = """
+    SELECT audience, area, COUNT(*) FROM records
+    WHERE kind = 'incident' AND area IS NOT NULL AND superseded_by IS NULL
+        AND retracted_by IS NULL AND erased_ms IS NULL
+    GROUP BY 1, 2
+"""
+AUDIENCE_SETS = (("public",), ("public", "network", "coordinators"), ("network",), ())
+PREFIXES = (None, "gcpv", "u", "dr5ru7", "x")
+
+
+@pytest.fixture
+async def store(store: Store) -> Store:
+    await admit(store, *(key.public_key for key in CHAPTERS))
+    return store
+
+
+def placed(body: dict[str, Any], area: str | None) -> dict[str, Any]:
+    body = dict(body)
+    if area is None:
+        body.pop("area", None)
+    else:
+        body["area"] = area
+    return body
+
+
+def add_incidents(data: Generated, rng: random.Random, count: int) -> list[Item]:
+    """``count`` incidents in random cells of :data:`AREAS` and random audiences."""
+    added = []
+    for n in range(count):
+        key = rng.choice(CHAPTERS)
+        body = placed(random_incident(rng), rng.choice(AREAS))
+        audience = rng.choice(("public", "public", "network", "coordinators"))
+        created_ms = 1_750_000_000_000 + rng.randrange(10_000_000) * 1000 + n
+        added.append(data.add(key, "incident", audience, body, created_ms))
+    return added
+
+
+def move(data: Generated, rng: random.Random, count: int) -> list[Item]:
+    """Later versions of ``count`` current incidents, each in another cell (or none)."""
+    moved = []
+    for old in rng.sample([i for i in data.items if i.current and i.kind == "incident"], count):
+        body = placed(dict(old.body, supersedes=old.id), rng.choice(AREAS))
+        moved.append(data.add(old.origin, "incident", old.audience, body, old.created_ms + 7))
+        old.current = False
+    return moved
+
+
+async def ingest(store: Store, items: Sequence[Item]) -> None:
+    await store.records.ingest(
+        [verify_record(i.record, network_id=NETWORK, limits=DEFAULT_LIMITS) for i in items]
+    )
+
+
+async def stages(store: Store) -> AsyncIterator[Generated]:
+    data, rng = Generated(), random.Random(17)
+    await ingest(store, [*add_incidents(data, rng, 150), *add_random(data, rng, 60)])
+    yield data
+    await ingest(store, [*move(data, rng, 25), *supersede_and_retract(data, rng, 20)])
+    yield data
+    fresh = add_incidents(data, rng, 40)
+    changes = [*move(data, rng, 10), *supersede_and_retract(data, rng, 15)]
+    await ingest(store, [*changes[10:], *fresh, *changes[:10]])
+    yield data
+
+
+def table(path: Path, sql: str) -> list[tuple[Any, ...]]:
+    with sqlite3.connect(path) as conn:
+        return sorted(conn.execute(sql).fetchall())
+
+
+def expected(data: Generated, audiences: tuple[str, ...], prefix: str | None) -> dict[str, int]:
+    return dict(
+        Counter(
+            i.body["area"]
+            for i in data.visible("incident", audiences or ("",))
+            if "area" in i.body and (prefix is None or i.body["area"].startswith(prefix))
+        )
+    )
+
+
+async def test_the_rollup_stays_equal_to_a_rebuild_and_to_a_scan(store: Store) -> None:
+    async for data in stages(store):
+        rolled = table(store.db.path, "SELECT * FROM map_areas")
+        assert rolled == table(store.db.path, FROM_SCRATCH)
+        assert rolled
+        assert all(row[2] > 0 for row in rolled)
+        for audiences in AUDIENCE_SETS:
+            for prefix in PREFIXES:
+                query = QueryFilter(kind="incident", audiences=audiences, area_prefix=prefix)
+                assert answerable(query)
+                counts = await store.map.area_counts(query)
+                assert counts == await store.map.area_counts(query, rollup=False)
+                assert counts == expected(data, audiences, prefix), (audiences, prefix)
+                for minimum in (1, 3):
+                    assert suppress(counts, minimum).total == sum(counts.values())
+
+
+async def test_other_filters_are_counted_from_the_records(store: Store) -> None:
+    async for data in stages(store):
+        for field, value in (("category", "harassment"), ("city", "London")):
+            fields: dict[str, Any] = {"categories" if field == "category" else "cities": (value,)}
+            query = QueryFilter(kind="incident", audiences=("public",), **fields)
+            assert not answerable(query)
+            assert await store.map.area_counts(query) == dict(
+                Counter(
+                    i.body["area"]
+                    for i in data.visible("incident", ("public",))
+                    if "area" in i.body and i.body[field] == value
+                )
+            )
+    assert not answerable(QueryFilter(kind="deployment", audiences=("public",)))
+
+
+async def test_a_record_current_again_is_counted_again(store: Store) -> None:
+    async for _ in stages(store):
+        pass
+    with sqlite3.connect(store.db.path, isolation_level=None) as conn:
+        conn.execute(
+            "UPDATE records SET superseded_by = NULL WHERE kind = 'incident' "
+            "AND superseded_by IS NOT NULL"
+        )
+        conn.execute(
+            "UPDATE records SET retracted_by = NULL, erased_ms = NULL WHERE kind = 'incident' "
+            "AND retracted_by IS NOT NULL"
+        )
+    assert table(store.db.path, "SELECT * FROM map_areas") == table(store.db.path, FROM_SCRATCH)
+
+
+async def test_migration_17_counts_the_incidents_already_stored(store: Store) -> None:
+    async for _ in stages(store):
+        pass
+    path = store.db.path
+    await store.close()
+    kept = table(path, "SELECT * FROM map_areas")
+    assert kept
+    with sqlite3.connect(path, isolation_level=None) as conn:
+        conn.executescript(UNDO_MAP_AREAS)
+        conn.execute("PRAGMA user_version = 16")
+    reopened = await Store.open(path, stewards=frozenset({STEWARD.public_key}))
+    await reopened.close()
+    assert table(path, "SELECT * FROM map_areas") == kept
