@@ -16,10 +16,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from protocol.fields import GEOHASH_ALPHABET
+from protocol.geohash import cell_index
 from protocol.limits import DEFAULT_LIMITS
 from protocol.records import verify_record
-from storage.areacells import suppress
+from storage.areacells import MAX_PRECISION, fast_cell_index, suppress
 from storage.filters import QueryFilter
 from storage.mapareas import answerable
 from storage.store import Store
@@ -177,3 +181,44 @@ async def test_migration_17_counts_the_incidents_already_stored(store: Store) ->
     reopened = await Store.open(path, stewards=frozenset({STEWARD.public_key}))
     await reopened.close()
     assert table(path, "SELECT * FROM map_areas") == kept
+
+
+def test_the_fast_cell_index_is_the_geohash_cell_index() -> None:
+    short = [""]
+    for _ in range(3):
+        short = [prefix + ch for prefix in short for ch in GEOHASH_ALPHABET]
+        assert all(fast_cell_index(g) == cell_index(g) for g in short)
+
+
+@given(st.text(alphabet=GEOHASH_ALPHABET, min_size=1, max_size=MAX_PRECISION))
+def test_the_fast_cell_index_of_any_area(geohash: str) -> None:
+    assert fast_cell_index(geohash) == cell_index(geohash)
+
+
+def reference_suppress(counts: dict[str, int], minimum: int) -> tuple[dict[str, int], int]:
+    """The groups as first written: every cell's incidents, carried up while too few."""
+    shown: dict[str, int] = {}
+    carried: Counter[str] = Counter()
+    for length in range(MAX_PRECISION, 0, -1):
+        level = Counter(carried)
+        for geohash, count in counts.items():
+            if min(len(geohash), MAX_PRECISION) == length and count > 0:
+                level[geohash[:MAX_PRECISION]] += count
+        carried = Counter()
+        for geohash, count in level.items():
+            if count >= max(minimum, 1):
+                shown[geohash] = count
+            else:
+                carried[geohash[:-1]] += count
+    return shown, sum(carried.values())
+
+
+@given(
+    st.dictionaries(
+        st.text(alphabet="0bgu", min_size=1, max_size=8), st.integers(0, 5), max_size=40
+    ),
+    st.integers(0, 6),
+)
+def test_suppress_gives_the_groups_of_the_reference(counts: dict[str, int], minimum: int) -> None:
+    cells = suppress(counts, minimum)
+    assert (cells.shown, cells.hidden) == reference_suppress(counts, minimum)
