@@ -324,7 +324,7 @@ class MapData:
                 where=where,
             )
         rows = await self._db.reader.execute_fetchall(sql, params)
-        return {area: count for area, count in rows}
+        return dict(rows)  # type: ignore[arg-type]
 
     # Coverage
 
