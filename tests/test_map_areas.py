@@ -8,17 +8,22 @@ scratch, and the counts the map reads from it with the counts scanned from the
 records and with plain Python over the generated records.
 """
 
+import asyncio
 import random
 import sqlite3
+import time
 from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import mapbox_vector_tile
 import pytest
+from aiohttp.test_utils import TestServer
 from hypothesis import given
 from hypothesis import strategies as st
 
+from node.state import TASKS
 from protocol.fields import GEOHASH_ALPHABET
 from protocol.geohash import cell_index
 from protocol.limits import DEFAULT_LIMITS
@@ -27,8 +32,10 @@ from storage.areacells import MAX_PRECISION, fast_cell_index, suppress
 from storage.filters import QueryFilter
 from storage.mapareas import answerable
 from storage.store import Store
-from tests.factories import NETWORK, STEWARD, admit
+from tests.conftest import NodeClient
+from tests.factories import NETWORK, STEWARD, admit, incident_body
 from tests.map_migration import UNDO_MAP_AREAS
+from tests.nodeapp import put
 from tests.querydata import (
     CHAPTERS,
     Generated,
@@ -222,3 +229,43 @@ def reference_suppress(counts: dict[str, int], minimum: int) -> tuple[dict[str, 
 def test_suppress_gives_the_groups_of_the_reference(counts: dict[str, int], minimum: int) -> None:
     cells = suppress(counts, minimum)
     assert (cells.shown, cells.hidden) == reference_suppress(counts, minimum)
+
+
+async def test_groups_warmed_ahead_are_never_older_than_a_write(store: Store) -> None:
+    """Groups kept by ``warm`` answer a lagging read while nothing was written, and not
+    after a write; groups a lagging read computed answer it until the bound, whatever
+    was written since (the map's freshness bound)."""
+    store.map.max_age_ms = 60_000
+    query = QueryFilter(kind="incident", audiences=("public",))
+    stages_ = stages(store)
+    data = await anext(stages_)
+    warmed = await store.map.warm(query, 1)
+    assert warmed.shown == suppress(expected(data, ("public",), None), 1).shown
+    data = await anext(stages_)  # later versions and retractions: a write after warming
+    fresh, _, _ = await store.map.area_cells_as_of(query, 1)
+    assert fresh.total == sum(expected(data, ("public",), None).values()) != warmed.total
+    await anext(stages_)  # another write, within the bound of a lagging read's groups
+    assert (await store.map.area_cells_as_of(query, 1))[0] is fresh
+    network = QueryFilter(kind="incident", audiences=("network",))
+    warmed = await store.map.warm(network, 1)
+    assert (await store.map.area_cells_as_of(network, 1))[0] is warmed
+
+
+async def test_a_node_warms_the_default_map_and_shows_what_is_written_after(
+    client: NodeClient,
+) -> None:
+    """The node computes the default map's groups as it starts; incidents published just
+    after are on the first tile all the same."""
+    app = client.app
+    deadline = time.monotonic() + 10
+    while app[TASKS].running("warm-map"):
+        assert time.monotonic() < deadline, "the map was not warmed within 10 s"
+        await asyncio.sleep(0.01)
+    assert isinstance(client.server, TestServer)
+    for _ in range(3):
+        await put(client.server, "public", "incident", incident_body(area="gcpvj0"))
+    answer = await client.get("/tiles/0/0/0.mvt")
+    assert answer.status == 200
+    tile = mapbox_vector_tile.decode(await answer.read())
+    counts = [f["properties"]["count"] for f in tile["incidents"]["features"]]
+    assert counts == [3]
