@@ -94,17 +94,15 @@ def _import_encoder() -> None:
 
 
 async def warm_map(app: web.Application) -> None:
-    """An ``on_startup`` hook: in the background, import the tile encoder and compute the
-    default map's incident groups (no filter but the public audience), so the first tile
-    after a start does not wait for the import (60-300 ms on the bench's node,
-    bench/README.md), nor for the groups unless something was written since."""
-
-    async def warm() -> None:
-        await asyncio.to_thread(_import_encoder)
-        default = PageFilter({}).query("incident")
-        await app[STORE].map.warm(default, app[SITE].min_incidents_per_cell)
-
-    app[TASKS].start("warm-map", warm())
+    """An ``on_startup`` hook: import the tile encoder before the node listens (60-300 ms
+    on the bench's node, bench/README.md, that the first tile after a start waited for),
+    then compute the default map's incident groups (no filter but the public audience) in
+    the background, so the first tile does not wait for them either unless something
+    was written since."""
+    await asyncio.to_thread(_import_encoder)
+    default = PageFilter({}).query("incident")
+    minimum = app[SITE].min_incidents_per_cell
+    app[TASKS].start("warm-map", app[STORE].map.warm(default, minimum))
 
 
 def encode_tile(z: int, x: int, y: int, found: list[Point | Cluster], cells: AreaCells) -> bytes:
