@@ -163,10 +163,10 @@ class MapData(IncidentGroups):
             condition, params = grid_where(query)
             columns, column_args = _columns(first_x << shift, ((last_x + 1) << shift) - 1)
             sql = statement(
-                "SELECT g.cx >> ?, g.cy >> ?, g.status, g.frt, SUM(g.records), "
-                "SUM(g.sum_lat), SUM(g.sum_lon) FROM map_grid g WHERE g.level = ? "
-                "AND {columns} AND g.cy BETWEEN ? AND ? AND {condition} "
-                "GROUP BY 1, 2, 3, 4",
+                "SELECT g.cx >> ?, g.cy >> ?, SUM(g.records), SUM(g.sum_lat), "
+                "SUM(g.sum_lon), SUM(CASE WHEN g.frt = 'confirmed' THEN g.records ELSE 0 END), "
+                "MIN(g.status), MIN(g.frt) FROM map_grid g WHERE g.level = ? "
+                "AND {columns} AND g.cy BETWEEN ? AND ? AND {condition} GROUP BY 1, 2",
                 columns=columns,
                 condition=condition,
             )
@@ -182,9 +182,10 @@ class MapData(IncidentGroups):
             where, params = where_clause(replace(query, bbox=cells_box), kind_index=False)
             sql = statement(
                 "SELECT (r.lon_e7 + 1800000000) >> ?, (r.lat_e7 + 900000000) >> ?, "
-                "COALESCE(r.status, ''), COALESCE(r.frt, ''), COUNT(*), SUM(r.lat_e7), "
-                "SUM(r.lon_e7) FROM records r WHERE {where} AND r.lat_e7 IS NOT NULL "
-                "AND r.lon_e7 IS NOT NULL GROUP BY 1, 2, 3, 4",
+                "COUNT(*), SUM(r.lat_e7), SUM(r.lon_e7), "
+                "SUM(CASE WHEN r.frt = 'confirmed' THEN 1 ELSE 0 END), "
+                "MIN(COALESCE(r.status, '')), MIN(COALESCE(r.frt, '')) FROM records r "
+                "WHERE {where} AND r.lat_e7 IS NOT NULL AND r.lon_e7 IS NOT NULL GROUP BY 1, 2",
                 where=where,
             )
             args = (level, level, *params)
@@ -235,26 +236,13 @@ def _columns(first: int, last: int) -> tuple[str, tuple[int, ...]]:
 
 
 def _merge(rows: Sequence[Sequence[Any]], box: Box) -> list[Point | Cluster]:
-    """Grid rows (column, row, status, frt, count, sums) as one point or cluster per cell."""
-    cells: dict[tuple[int, int], list[Any]] = {}
-    for cx, cy, status, frt, count, sum_lat, sum_lon in rows:
-        cell = cells.get((cx, cy))
-        if cell is None:
-            cells[(cx, cy)] = [
-                count,
-                sum_lat,
-                sum_lon,
-                count if frt == "confirmed" else 0,
-                status,
-                frt,
-            ]
-        else:
-            cell[0] += count
-            cell[1] += sum_lat
-            cell[2] += sum_lon
-            cell[3] += count if frt == "confirmed" else 0
+    """One row per grid cell (column, row, count, sums, FRT confirmed, and the status and
+    FRT capability that matter only for a cell of one) as a point or cluster, in cell
+    order. Grouping by cell alone in SQL, not also by status and FRT capability, took a
+    quarter off the statement and nine tenths off the rows a dense z10 box gives (New
+    York's: 723, not 6,596; bench/README.md)."""
     found: list[Point | Cluster] = []
-    for (_, _), (count, sum_lat, sum_lon, confirmed, status, frt) in sorted(cells.items()):
+    for _, _, count, sum_lat, sum_lon, confirmed, status, frt in sorted(map(tuple, rows)):
         lat, lon = sum_lat // count, sum_lon // count
         if not inside(box, lat, lon):
             continue
