@@ -166,7 +166,9 @@ async def measure(node: SiteNode, args: argparse.Namespace) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.siteareas", description=__doc__.split("\n")[0]
+    )
     parser.add_argument(
         "--cache-dir", default=str(Path(tempfile.gettempdir()) / "banscan-bench-cache")
     )
