@@ -21,6 +21,7 @@ BENCHMARKS = (
     "maptiles",
     "publishpath",
     "osmimport",
+    "siteareas",
 )
 MAX_LINES = 400
 MAX_FUNCTION_LINES = 60
