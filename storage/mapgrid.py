@@ -9,15 +9,20 @@ deployment gives its exact point).
 
 A grid level ``s`` cuts the world into squares of ``2**s`` 1e-7 degrees: a point
 is in column ``(lon_e7 + 1800000000) >> s`` and row ``(lat_e7 + 900000000) >> s``,
-integers SQLite computes as exactly as Python. :data:`LEVELS` are every third
-level, so any level in between is at most two shifts of a stored one (each of
-its cells sums at most 16 stored cells): fewer levels keep each ingest batch's
-upserts few (bench/README.md, "maptiles").
+integers SQLite computes as exactly as Python. :data:`LEVELS` are chosen by
+measurement (bench/README.md, "Grid levels"): every level from 15 to 18, where
+the clusters of zooms 9 to 12 are read and a dense city's box holds tens of
+thousands of stored cells, then every third (migration 10 stored every third
+from 15: New York's zoom-10 box summed 45,466 level-15 rows, 34 ms of CPU, where
+a stored level 17 gives 6,596 rows, 7 ms). Coarser levels are at most two shifts
+of a stored one (each cell sums at most 16 stored cells), a few hundred rows in
+any box; each stored level is one more upsert per deployment per ingest batch.
 
 As with :mod:`storage.rollup`, the ingest transaction adds each batch with
 :func:`add_batch` (set-based, one statement per batch), and triggers on
-``records`` (migration 10, :data:`MIGRATION`) take a deployment out when a later
-version supersedes it or a retraction withdraws or erases it. A deployment's
+``records`` (migration 10, :data:`MIGRATION`; they read the levels from
+``map_levels``, so migration 18 left them as they were) take a deployment out
+when a later version supersedes it or a retraction withdraws or erases it. A deployment's
 point, status and FRT capability are query columns, set once at insert, so what
 the trigger subtracts is what the batch added. Country or city ``''`` stands for none.
 """
@@ -28,7 +33,9 @@ from typing import Any, Final
 from storage.filters import QueryFilter
 from storage.sql import expand_in, statement
 
-LEVELS: Final = (15, 18, 21, 24, 27)
+LEVELS: Final = (15, 16, 17, 18, 21, 24, 27)
+# Migration 10's levels (its text stays as it was: a database built then is upgraded by 18).
+V10_LEVELS: Final = (15, 18, 21, 24, 27)
 LON_OFFSET: Final = 1_800_000_000
 LAT_OFFSET: Final = 900_000_000
 
@@ -56,6 +63,8 @@ _ADD = statement(
     rids="{rids}",
 )
 ADD_BATCH: Final = _ADD.format(rids="AND r.rid BETWEEN ?1 AND ?2")
+# Every current deployment counted at each level of map_levels (into an empty grid).
+FILL: Final = _ADD.format(rids="")
 
 MIGRATION: Final = statement(
     """
@@ -110,13 +119,29 @@ BEGIN
         sum_lat = sum_lat + excluded.sum_lat, sum_lon = sum_lon + excluded.sum_lon;
 END;
 """,
-    levels=", ".join(f"({level})" for level in LEVELS),
-    fill=_ADD.format(rids=""),
+    levels=", ".join(f"({level})" for level in V10_LEVELS),
+    fill=FILL,
     current=_CURRENT.format(r="records"),
     old_current=_CURRENT.format(r="OLD"),
     new_current=_CURRENT.format(r="NEW"),
     old_cells=_CELLS.format(r="OLD"),
     old_key=_KEY.format(r="OLD"),
+)
+
+_KEPT = tuple(level for level in LEVELS if level in V10_LEVELS)
+# Migration 18: the levels of :data:`LEVELS`, the rows of the new ones counted from the
+# records (those of any level no longer stored dropped: none for these). Run again (a
+# test taking a database back to an earlier version), it gives the same table.
+LEVELS_MIGRATION: Final = statement(
+    """
+DELETE FROM map_grid WHERE level NOT IN {kept};
+DELETE FROM map_levels;
+INSERT INTO map_levels VALUES {levels};
+{fill};
+""",
+    kept="(" + ", ".join(str(level) for level in _KEPT) + ")",
+    levels=", ".join(f"({level})" for level in LEVELS),
+    fill=_ADD.format(rids="AND l.level NOT IN (" + ", ".join(str(level) for level in _KEPT) + ")"),
 )
 
 
@@ -128,7 +153,8 @@ def add_batch(conn: sqlite3.Connection, first_rid: int, last_rid: int) -> None:
 
 
 def stored_level(level: int) -> int:
-    """The stored level a grid of ``level`` is read from (two shifts at most)."""
+    """The stored level a grid of ``level`` is read from: itself from 15 to 18, at most
+    two shifts finer above."""
     for stored in reversed(LEVELS):
         if stored <= level:
             return stored

@@ -234,6 +234,8 @@ MIGRATIONS: tuple[str, ...] = (
     facets.MIGRATION + REMOVE_TRIGGER,  # 15: storage.facets; storage.rollupremove
     campaignindexes.AGENCY_COLUMNS_MIGRATION,  # 16: an agency page's reads (campaignindexes)
     mapareas.MIGRATION,  # 17: the map's rollup of incidents per area cell (storage.mapareas)
+    # 18: the map's grid at every second level, not every third (storage.mapgrid)
+    mapgrid.LEVELS_MIGRATION,
 )
 
 

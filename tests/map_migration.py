@@ -3,12 +3,24 @@ that take a database back to an earlier version to check a later migration's bac
 Migration 11 only drops unused indexes (``IF EXISTS``), so running it again is harmless
 and it has nothing to undo."""
 
-# Migration 17 (the map's rollup of incidents per area cell, storage.mapareas).
-UNDO_MAP_AREAS = """
+from storage.mapgrid import FILL, V10_LEVELS
+
+# Migration 18 (the grid's levels, storage.mapgrid): migration 10's levels, the grid refilled.
+UNDO_GRID_LEVELS = f"""
+DELETE FROM map_grid;
+DELETE FROM map_levels;
+INSERT INTO map_levels VALUES {", ".join(f"({level})" for level in V10_LEVELS)};
+{FILL};
+"""
+# Migration 17 (the map's rollup of incidents per area cell, storage.mapareas), after 18.
+UNDO_MAP_AREAS = (
+    UNDO_GRID_LEVELS
+    + """
 DROP TRIGGER map_areas_remove;
 DROP TRIGGER map_areas_restore;
 DROP TABLE map_areas;
 """
+)
 # Migration 15 (the site's counts of public records, storage.facets), after undoing 17
 # (16 only recreates an index, so running it again is harmless).
 UNDO_FACETS = (

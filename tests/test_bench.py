@@ -22,6 +22,7 @@ BENCHMARKS = (
     "publishpath",
     "osmimport",
     "siteareas",
+    "gridlevels",
 )
 MAX_LINES = 400
 MAX_FUNCTION_LINES = 60

@@ -29,6 +29,7 @@ from protocol.records import verify_record
 from storage.areacells import MAX_PRECISION, suppress
 from storage.filters import QueryFilter
 from storage.mapdata import POINT_ZOOM, Cluster, Point
+from storage.mapgrid import LEVELS, V10_LEVELS, stored_level
 from storage.store import Store
 from tests.factories import (
     NETWORK,
@@ -39,7 +40,7 @@ from tests.factories import (
     seeded_key,
     signed,
 )
-from tests.map_migration import UNDO_MAP_GRID
+from tests.map_migration import UNDO_GRID_LEVELS, UNDO_MAP_GRID
 from tests.querydata import CHAPTERS, Generated, Item, add_random, supersede_and_retract
 
 WORLD = (-1_800_000_000, -900_000_000, 1_800_000_000, 900_000_000)
@@ -108,7 +109,8 @@ async def test_clusters_from_the_grid_equal_clusters_counted_from_the_records(
     async for data in stages(store):
         for fields in FILTERS:
             query = QueryFilter(kind="deployment", audiences=("public",), **fields)
-            for zoom in (0, 1, 3, 6, 9, 11):
+            # Every zoom below the points': each grid level, stored or one shift of a stored one.
+            for zoom in range(0, POINT_ZOOM):
                 for box in BOXES:
                     rolled = await store.map.deployments(query, zoom, box)
                     scanned = await store.map.deployments(query, zoom, box, rollup=False)
@@ -266,6 +268,33 @@ async def test_migration_10_builds_the_grid_of_existing_deployments(
         conn.execute("PRAGMA user_version = 9")
     reopened = await Store.open(path, stewards=frozenset({STEWARD.public_key}))
     await reopened.close()
+    assert table(path, "SELECT * FROM map_grid") == kept
+
+
+def test_dense_levels_are_stored_and_coarse_ones_two_shifts_at_most() -> None:
+    # Zooms 9 to 12 cluster at levels 18 to 15: read as stored (bench/README.md).
+    assert all(stored_level(level) == level for level in range(15, 19))
+    for level in range(LEVELS[0], LEVELS[-1] + 4):
+        assert stored_level(level) in LEVELS
+        assert 0 <= level - stored_level(level) <= 2 or stored_level(level) == LEVELS[-1]
+
+
+async def test_migration_18_stores_the_grid_at_its_new_levels(store: Store, tmp_path: Path) -> None:
+    async for _ in stages(store):
+        pass
+    path = store.db.path
+    await store.close()
+    kept = table(path, "SELECT * FROM map_grid")
+    assert {row[0] for row in kept} == set(LEVELS)
+    with sqlite3.connect(path, isolation_level=None) as conn:
+        conn.executescript(UNDO_GRID_LEVELS)
+        conn.execute("PRAGMA user_version = 17")
+    # Taken back: migration 10's levels, exact.
+    assert {row[0] for row in table(path, "SELECT * FROM map_grid")} == set(V10_LEVELS)
+    assert table(path, "SELECT * FROM map_grid") == table(path, GRID_FROM_SCRATCH)
+    reopened = await Store.open(path, stewards=frozenset({STEWARD.public_key}))
+    await reopened.close()
+    assert table(path, "SELECT level FROM map_levels") == [(level,) for level in LEVELS]
     assert table(path, "SELECT * FROM map_grid") == kept
 
 

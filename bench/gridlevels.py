@@ -1,0 +1,267 @@
+"""Which grid levels ``map_grid`` should store (storage.mapgrid), measured in process.
+
+Run from the repository root, after ``python -m bench.site`` has built its node::
+
+    python -m bench.gridlevels                      # the 1,000,000 + 100,000 node
+    python -m bench.gridlevels --batches 40 --batch 500
+
+On one copy of the site benchmark's cached node (``bench.sitedata``; the copy is
+migrated first, which times the migrations it lacks), it:
+
+- fills ``map_grid`` at every level from 15 to 27 (the time per level added);
+- times the deployment clusters of the densest box at each zoom 2 to 12 (issue 12's
+  New York GeoJSON box at zoom 10, scaled by two per zoom, and the tile holding
+  Manhattan), read at the zoom's grid level from a stored level zero, one and two
+  shifts finer: any choice of stored levels costs, at each zoom, one of these;
+- ingests new deployments in batches with ``map_levels`` holding the levels of
+  two sets in turn (ABBA), both in one run on one database: the process's CPU
+  per record and the grid's ``add_batch`` statement's own time.
+
+It reports and does not assert; the copy is deleted at the end.
+"""
+
+import argparse
+import asyncio
+import math
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from bench.querygen import NETWORK
+from bench.siteareas import ms, timed
+from bench.sitedata import CHUNK, Job, SiteNode, _checked, build, chapter_label, copy_node, sign_job
+from node.config import steward_keys
+from node.datadir import DataDir
+from storage import mapdata, mapgrid
+from storage.filters import QueryFilter
+from storage.mapdata import Box, cluster_shift
+from storage.mapgrid import LAT_OFFSET, LON_OFFSET
+from storage.sql import statement
+from storage.store import Store
+from tests.factories import seeded_key
+
+DEPLOYMENTS = QueryFilter(kind="deployment", audiences=("public",))
+# Issue 12's slowest cluster box: New York at zoom 10 (150,588 cameras).
+NEW_YORK = (-74.88891, 40.29361, -73.13109, 41.12639)
+MANHATTAN = (40.7580, -73.9855)
+ALL_LEVELS = tuple(range(15, 28))
+OLD = (15, 18, 21, 24, 27)
+
+
+def scaled_box(zoom: int) -> Box:
+    """New York's zoom-10 box, twice as wide and high per zoom out, clipped to the world."""
+    west, south, east, north = NEW_YORK
+    cx, cy = (west + east) / 2, (south + north) / 2
+    half_w, half_h = (east - west) / 2 * 2 ** (10 - zoom), (north - south) / 2 * 2 ** (10 - zoom)
+    return (
+        round(max(cx - half_w, -180) * 1e7),
+        round(max(cy - half_h, -90) * 1e7),
+        round(min(cx + half_w, 180) * 1e7),
+        round(min(cy + half_h, 90) * 1e7),
+    )
+
+
+def tile_box(zoom: int) -> Box:
+    """The Web Mercator tile at ``zoom`` holding Manhattan."""
+    lat, lon = MANHATTAN
+    n = 1 << zoom
+    x = int((lon + 180) / 360 * n)
+    y = int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
+
+    def lat_of(row: int) -> float:
+        return math.degrees(math.atan(math.sinh(math.pi * (1 - 2 * row / n))))
+
+    return (
+        round((x / n * 360 - 180) * 1e7),
+        round(lat_of(y + 1) * 1e7),
+        round(((x + 1) / n * 360 - 180) * 1e7),
+        round(lat_of(y) * 1e7),
+    )
+
+
+def fill_levels(database: Path) -> None:
+    """``map_grid`` at every level 15..27 (those missing filled from the records)."""
+    conn = sqlite3.connect(database, isolation_level=None)
+    try:
+        have = {row[0] for row in conn.execute("SELECT level FROM map_levels")}
+        for level in ALL_LEVELS:
+            if level in have:
+                continue
+            started = time.perf_counter()
+            conn.execute("BEGIN")
+            conn.execute("DELETE FROM map_levels")
+            conn.execute("INSERT INTO map_levels VALUES (?)", (level,))
+            conn.execute(mapgrid.ADD_BATCH.replace("AND r.rid BETWEEN ?1 AND ?2", ""))
+            conn.execute("COMMIT")
+            print(f"  level {level} filled in {time.perf_counter() - started:.1f} s")
+        conn.execute("DELETE FROM map_levels")
+        conn.executemany("INSERT INTO map_levels VALUES (?)", [(v,) for v in ALL_LEVELS])
+    finally:
+        conn.close()
+
+
+def grid_rows(database: Path, stored: int, level: int, box: Box) -> int:
+    """How many ``map_grid`` rows the clusters of ``box`` at ``level`` read from ``stored``."""
+    west, south, east, north = box
+    shift = level - stored
+    first_x, last_x = (west + LON_OFFSET) >> level, (east + LON_OFFSET) >> level
+    first_y, last_y = (south + LAT_OFFSET) >> level, (north + LAT_OFFSET) >> level
+    sql = statement(
+        "SELECT COUNT(*) FROM map_grid WHERE level = ? AND cx BETWEEN ? AND ? "
+        "AND cy BETWEEN ? AND ? AND audience = 'public'"
+    )
+    args = (
+        stored,
+        first_x << shift,
+        ((last_x + 1) << shift) - 1,
+        first_y << shift,
+        ((last_y + 1) << shift) - 1,
+    )
+    with sqlite3.connect(database) as conn:
+        return int(conn.execute(sql, args).fetchone()[0])
+
+
+async def reads(store: Store, rounds: int) -> None:
+    print(f"cluster reads: CPU of the process, median / worst of {rounds}, and map_grid rows read")
+    # Replaced on the module: MapData.clusters calls it by the name it imported.
+    original = mapdata.stored_level  # type: ignore[attr-defined]
+    try:
+        for what, box_of in (("New York box", scaled_box), ("Manhattan tile", tile_box)):
+            for zoom in range(2, 13):
+                level = cluster_shift(zoom)
+                box = box_of(zoom)
+                line = [f"  {what:<14} z{zoom:<2} level {level}:"]
+                for shift in (0, 1, 2):
+                    stored = level - shift
+                    if stored < ALL_LEVELS[0]:
+                        continue
+                    mapdata.stored_level = _fixed(stored)  # type: ignore[attr-defined,assignment]
+                    spent = await timed(
+                        rounds,
+                        lambda lv=level, b=box: store.map.clusters(DEPLOYMENTS, lv, b),  # type: ignore[misc]
+                    )
+                    rows = grid_rows(store.db.path, stored, level, box)
+                    line.append(f"  {shift} shifts {ms(spent)} ({rows:,} rows)")
+                print("".join(line), flush=True)
+    finally:
+        mapdata.stored_level = original  # type: ignore[attr-defined]
+    for zoom in (12, 13, 14):
+        box = scaled_box(zoom)
+        spent = await timed(
+            rounds,
+            lambda z=zoom, b=box: store.map.deployments(DEPLOYMENTS, z, b),  # type: ignore[misc]
+        )
+        print(
+            f"  New York box   z{zoom} deployments() (count, then points or clusters) {ms(spent)}"
+        )
+
+
+def _fixed(stored: int) -> Callable[[int], int]:
+    """A ``stored_level`` that always answers ``stored``."""
+    return lambda _level: stored
+
+
+def set_levels(conn: sqlite3.Connection, levels: Sequence[int]) -> None:
+    conn.execute("DELETE FROM map_levels")
+    conn.executemany("INSERT INTO map_levels VALUES (?)", [(v,) for v in levels])
+
+
+async def ingest(path: Path, sets: tuple[tuple[int, ...], ...], batches: int, size: int) -> None:
+    directory = DataDir(path)
+    config, key = directory.load_config(), directory.load_key()
+    limits = config.limits.limits()
+    chapter = seeded_key(chapter_label(0))
+    store = await Store.open(
+        directory.database, synchronous="normal", stewards=steward_keys(config, key.public_key)
+    )
+    try:
+        rows = await store.db.reader.execute_fetchall(
+            "SELECT max_seq FROM feeds WHERE origin = ? AND audience = 'public'",
+            (chapter.public_key,),
+        )
+        seq = int(next(iter(rows))[0]) + 1
+        print(f"ingest: {batches} batches of {size} deployments, the two level sets in turn (ABBA)")
+        original = mapgrid.add_batch
+        statement_s: dict[int, list[float]] = {0: [], 1: []}
+        per_record: dict[int, list[float]] = {0: [], 1: []}
+        side = 0
+
+        def measured(conn: sqlite3.Connection, first: int, last: int) -> None:
+            set_levels(conn, sets[side])
+            started = time.perf_counter()
+            original(conn, first, last)
+            statement_s[side].append(time.perf_counter() - started)
+
+        mapgrid.add_batch = measured  # type: ignore[assignment]
+        for n in range(batches):
+            wires = sign_job(Job(0, seq, [False] * size, [3000] * size, 19_000 + n))
+            seq += size
+            batch = [_checked(w, NETWORK, limits) for w in wires]
+            side = 0 if n % 4 in (0, 3) else 1
+            started = time.process_time()
+            await store.records.ingest(batch, atomic=True)
+            per_record[side].append((time.process_time() - started) / size)
+        mapgrid.add_batch = original
+    finally:
+        await store.close()
+    for n, levels in enumerate(sets):
+        spent, own = per_record[n], statement_s[n]
+        print(
+            f"  levels {levels}: {statistics.median(spent) * 1e6:7.1f} µs per record"
+            f" (median; mean {statistics.fmean(spent) * 1e6:.1f}), add_batch"
+            f" {statistics.median(own) / size * 1e6:6.2f} µs per record"
+            f" (median {statistics.median(own) * 1000:.2f} ms a batch; mean"
+            f" {statistics.fmean(own) / size * 1e6:.2f} µs)"
+        )
+
+
+async def measure(node: SiteNode, args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory(prefix="banscan-gridlevels-") as work:
+        path = copy_node(node, Path(work) / "node")
+        database = DataDir(path).database
+        print(f"the node: {node.how}")
+        started = time.perf_counter()
+        store = await Store.open(database, synchronous="normal")
+        await store.close()
+        print(f"opening the copy (migrations it lacked): {time.perf_counter() - started:.1f} s")
+        print("map_grid at every level 15..27:")
+        fill_levels(database)
+        store = await Store.open(database, synchronous="normal")
+        try:
+            await reads(store, args.rounds)
+        finally:
+            await store.close()
+        if args.reads_only:
+            return
+        new = tuple(int(v) for v in args.levels.split(","))
+        await ingest(path, (OLD, new), args.batches, args.batch)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.gridlevels", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument(
+        "--cache-dir", default=str(Path(tempfile.gettempdir()) / "banscan-bench-cache")
+    )
+    parser.add_argument("--deployments", type=int, default=1_000_000)
+    parser.add_argument("--incidents", type=int, default=100_000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--rounds", type=int, default=9)
+    parser.add_argument("--batches", type=int, default=40)
+    parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument("--levels", default="15,17,19,21,23,25,27", help="the set against 15..27/3")
+    parser.add_argument("--reads-only", action="store_true", help="no ingest batches")
+    args = parser.parse_args(argv)
+    assert args.batch <= CHUNK
+    node = build(Path(args.cache_dir), args.deployments, args.incidents, args.seed, 2)
+    asyncio.run(measure(node, args))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
