@@ -3,19 +3,22 @@
 Run from the repository root, after ``python -m bench.site`` has built its node::
 
     python -m bench.gridlevels                      # the 1,000,000 + 100,000 node
-    python -m bench.gridlevels --batches 40 --batch 500
+    python -m bench.gridlevels --skip-reads --batches 90 \
+        --levels 15,16,17,18,21,24,27 --levels 15,17,19,21,23,25,27
 
-On one copy of the site benchmark's cached node (``bench.sitedata``; the copy is
-migrated first, which times the migrations it lacks), it:
+On one copy of the site benchmark's cached node (``bench.sitedata``), it:
 
+- times migration 18 (the grid taken back to migration 10's levels first);
 - fills ``map_grid`` at every level from 15 to 27 (the time per level added);
 - times the deployment clusters of the densest box at each zoom 2 to 12 (issue 12's
   New York GeoJSON box at zoom 10, scaled by two per zoom, and the tile holding
   Manhattan), read at the zoom's grid level from a stored level zero, one and two
   shifts finer: any choice of stored levels costs, at each zoom, one of these;
-- ingests new deployments in batches with ``map_levels`` holding the levels of
-  two sets in turn (ABBA), both in one run on one database: the process's CPU
-  per record and the grid's ``add_batch`` statement's own time.
+  then ``deployments()`` at zooms 12-14 (the count that decides points or clusters);
+- ingests new deployments in batches with ``map_levels`` holding migration 10's
+  levels and each ``--levels`` set in turn (ABC CBA), all in one run on one
+  database: the process's CPU per record and the grid's ``add_batch`` statement's
+  own CPU time.
 
 It reports and does not assert; the copy is deleted at the end.
 """
@@ -40,7 +43,7 @@ from storage import mapdata, mapgrid
 from storage.filters import QueryFilter
 from storage.mapdata import Box, cluster_shift
 from storage.mapgrid import LAT_OFFSET, LON_OFFSET
-from storage.sql import statement
+from storage.sql import split_statements, statement
 from storage.store import Store
 from tests.factories import seeded_key
 
@@ -82,6 +85,27 @@ def tile_box(zoom: int) -> Box:
         round(((x + 1) / n * 360 - 180) * 1e7),
         round(lat_of(y) * 1e7),
     )
+
+
+def migration_18(database: Path) -> float:
+    """Seconds of migration 18 (the new levels' rows counted from the records), after
+    taking the grid back to migration 10's levels (its other levels' rows are kept as
+    they are: 18 does not touch them)."""
+    conn = sqlite3.connect(database, isolation_level=None)
+    try:
+        kept = ", ".join(str(level) for level in mapgrid.V10_LEVELS)
+        conn.execute("BEGIN")
+        conn.execute(f"DELETE FROM map_grid WHERE level NOT IN ({kept})")
+        set_levels(conn, mapgrid.V10_LEVELS)
+        conn.execute("COMMIT")
+        started = time.perf_counter()
+        conn.execute("BEGIN")
+        for sql in split_statements(mapgrid.LEVELS_MIGRATION):
+            conn.execute(sql)
+        conn.execute("COMMIT")
+        return time.perf_counter() - started
+    finally:
+        conn.close()
 
 
 def fill_levels(database: Path, levels: Sequence[int]) -> None:
@@ -232,6 +256,7 @@ async def measure(node: SiteNode, args: argparse.Namespace) -> None:
         store = await Store.open(database, synchronous="normal")
         await store.close()
         print(f"opening the copy (migrations it lacked): {time.perf_counter() - started:.1f} s")
+        print(f"migration 18 (map_grid's new levels filled): {migration_18(database):.1f} s")
         sets = [tuple(int(v) for v in text.split(",")) for text in args.levels or [NEW]]
         # The reads need every level; the batches, each set's (so each upserts into rows
         # as a node storing that set has them).
