@@ -15,6 +15,9 @@ On one copy of the site benchmark's cached node (``bench.sitedata``), it:
   Manhattan), read at the zoom's grid level from a stored level zero, one and two
   shifts finer: any choice of stored levels costs, at each zoom, one of these;
   then ``deployments()`` at zooms 12-14 (the count that decides points or clusters);
+- with ``--http`` instead, serves a copy with a real node (``banscan run``) and times
+  New York's screen of clustered GeoJSON at zooms 9-13, as ``bench.site`` times zoom 10,
+  each request the first after a publish;
 - ingests new deployments in batches with ``map_levels`` holding migration 10's
   levels and each ``--levels`` set in turn (ABC CBA), all in one run on one
   database: the process's CPU per record and the grid's ``add_batch`` statement's
@@ -31,12 +34,27 @@ import statistics
 import sys
 import tempfile
 import time
+import urllib.parse
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from bench.harness import proc_cpu_seconds, stop_node
 from bench.querygen import NETWORK
+from bench.querytiming import Client
+from bench.site import NODE_ENV, invalidate
 from bench.siteareas import ms, timed
-from bench.sitedata import CHUNK, Job, SiteNode, _checked, build, chapter_label, copy_node, sign_job
+from bench.sitedata import (
+    CHUNK,
+    Job,
+    SiteNode,
+    _checked,
+    build,
+    chapter_label,
+    copy_node,
+    sign_job,
+    take_reports,
+)
+from bench.sitetiming import screen_bbox
 from node.config import steward_keys
 from node.datadir import DataDir
 from storage import mapdata, mapgrid
@@ -46,6 +64,7 @@ from storage.mapgrid import LAT_OFFSET, LON_OFFSET
 from storage.sql import split_statements, statement
 from storage.store import Store
 from tests.factories import seeded_key
+from tests.nodeproc import NodeProcess
 
 DEPLOYMENTS = QueryFilter(kind="deployment", audiences=("public",))
 # Issue 12's slowest cluster box: New York at zoom 10 (150,588 cameras).
@@ -247,8 +266,46 @@ async def ingest(path: Path, sets: tuple[tuple[int, ...], ...], batches: int, si
         )
 
 
+def over_http(node: SiteNode, work: Path, rounds: int) -> None:
+    """New York's screen of clustered GeoJSON at zooms 9-13 through a real node (as
+    ``bench.site`` times zoom 10), each request the first after a write."""
+    data_dir = copy_node(node, work / "http")
+    take_reports(data_dir)
+    process = NodeProcess(data_dir, NODE_ENV)
+    try:
+        url = process.wait_serving(timeout=600).rstrip("/")
+        client = Client(url, "")
+        lat, lon = (NEW_YORK[1] + NEW_YORK[3]) / 2, (NEW_YORK[0] + NEW_YORK[2]) / 2
+        print(f"over HTTP, each request just after a publish, median / worst of {rounds}:")
+        try:
+            for zoom in range(9, 14):
+                wall, cpu = [], []
+                for n in range(rounds):
+                    # A box a hair to the east each time: the node keeps map answers a
+                    # while after a write, by address (docs/site.md).
+                    box = screen_bbox(lat, lon + n * 1e-4, zoom)
+                    query = urllib.parse.urlencode({"bbox": box, "zoom": zoom})
+                    invalidate(url, node.token)
+                    cpu_before, started = proc_cpu_seconds(process.pid), time.perf_counter()
+                    status, body = client.get(f"/tiles/data.geojson?{query}")
+                    wall.append(time.perf_counter() - started)
+                    cpu.append(proc_cpu_seconds(process.pid) - cpu_before)
+                    assert status == 200, status
+                print(
+                    f"  New York screen z{zoom:<2} {ms(wall)}, node CPU"
+                    f" {statistics.fmean(cpu) * 1000:5.1f} ms (mean), {len(body):,} bytes"
+                )
+        finally:
+            client.close()
+    finally:
+        stop_node(process, timeout=120)
+
+
 async def measure(node: SiteNode, args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="banscan-gridlevels-") as work:
+        if args.http:
+            over_http(node, Path(work), args.rounds)
+            return
         path = copy_node(node, Path(work) / "node")
         database = DataDir(path).database
         print(f"the node: {node.how}")
@@ -289,6 +346,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--levels", action="append", help=f"a set to ingest with, beside {OLD} (default {NEW})"
     )
+    parser.add_argument("--http", action="store_true", help="only GeoJSON through a real node")
     parser.add_argument("--skip-reads", action="store_true", help="ingest batches only")
     parser.add_argument("--reads-only", action="store_true", help="no ingest batches")
     args = parser.parse_args(argv)
