@@ -14,7 +14,7 @@ from protocol.kinds import decode_body, is_known_kind
 from storage import campaign, campaignindexes, facets, mapgrid, rollup
 from storage.columns import QUERY_COLUMNS, V2_QUERY_COLUMNS, query_columns, summary_text
 from storage.deskschema import DESK_MIGRATION
-from storage.listindexes import LIST_INDEXES, UNUSED_INDEXES
+from storage.listindexes import FEWER_INDEXES, LIST_INDEXES, UNUSED_INDEXES
 from storage.rollupremove import REMOVE_TRIGGER
 from storage.sql import statement
 
@@ -233,6 +233,7 @@ MIGRATIONS: tuple[str, ...] = (
     campaignindexes.MIGRATION,  # 14: the campaign pages' indexes (storage.campaignindexes)
     facets.MIGRATION + REMOVE_TRIGGER,  # 15: storage.facets; storage.rollupremove
     campaignindexes.AGENCY_COLUMNS_MIGRATION,  # 16: an agency page's reads (campaignindexes)
+    FEWER_INDEXES,  # 17: the records indexes reads no longer need (storage.listindexes)
 )
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import aiosqlite
 
 from storage import rollup
-from storage.filters import QueryFilter, where_clause
+from storage.filters import QueryFilter, scan_source, where_clause
 from storage.sql import statement
 
 GROUP_KEYS = (
@@ -100,7 +100,10 @@ async def scan_stats(
     groups = await scan_groups(reader, query, keys) if keys else []
     where, params = where_clause(query, kind_index=False)
     sql = statement(
-        "SELECT {measures} FROM records r WHERE {where}", measures=_MEASURES, where=where
+        "SELECT {measures} FROM {source} WHERE {where}",
+        measures=_MEASURES,
+        source=scan_source(query),
+        where=where,
     )
     async with reader.execute(sql, params) as cursor:
         row = await cursor.fetchone()
@@ -118,10 +121,11 @@ async def scan_groups(
     expressions = ", ".join(f"{_GROUP_SQL[k]} AS g{i}" for i, k in enumerate(keys))
     positions = ", ".join(str(i + 1) for i in range(len(keys)))
     sql = statement(
-        "SELECT {expressions}, {measures} FROM records r "
+        "SELECT {expressions}, {measures} FROM {source} "
         "WHERE {where} GROUP BY {positions} ORDER BY {positions}",
         expressions=expressions,
         measures=_MEASURES,
+        source=scan_source(query),
         where=where,
         positions=positions,
     )
