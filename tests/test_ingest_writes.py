@@ -67,6 +67,10 @@ async def _scan_plan(store: Store, query: QueryFilter) -> str:
         # A country or a city: the current records' index by it, the kind first.
         (QueryFilter("incident", ("public",), countries=("DE",)), "records_current_country"),
         (QueryFilter("deployment", ("public",), cities=("Berlin",)), "records_current_city"),
+        (
+            QueryFilter("incident", ("public",), countries=("US",), categories=("other",)),
+            "records_current_place",
+        ),
     ],
 )
 async def test_a_stats_scan_reads_through_the_index_its_filters_need(
