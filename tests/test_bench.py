@@ -13,6 +13,7 @@ import pytest
 BENCH = Path(__file__).resolve().parent.parent / "bench"
 BENCHMARKS = (
     "ingest",
+    "ingestcopies",
     "query",
     "replication",
     "dissemination",
