@@ -14,6 +14,7 @@ BENCH = Path(__file__).resolve().parent.parent / "bench"
 BENCHMARKS = (
     "ingest",
     "ingestcopies",
+    "sqltrace",
     "query",
     "replication",
     "dissemination",
