@@ -24,9 +24,10 @@ different filters are two different sets of incidents, each grouped on its own.
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Final
 
-from protocol.fields import MAX_AREA_PRECISION
-from protocol.geohash import bit_counts, cell_index, from_index
+from protocol.fields import GEOHASH_ALPHABET, MAX_AREA_PRECISION
+from protocol.geohash import bit_counts, from_index
 
 MAX_PRECISION = MAX_AREA_PRECISION
 
@@ -104,7 +105,7 @@ class AreaCells:
                 summed[geohash[:precision]] += count
             view = defaultdict(dict)
             for geohash, count in summed.items():
-                view[len(geohash)][cell_index(geohash)] = count
+                view[len(geohash)][fast_cell_index(geohash)] = count
             self._views[precision] = view = dict(view)
         return view
 
@@ -133,26 +134,69 @@ class AreaCells:
 
 
 def suppress(counts: Mapping[str, int], minimum: int) -> AreaCells:
-    """The shown groups of incidents counted per area cell (``counts``: geohash -> n)."""
+    """The shown groups of incidents counted per area cell (``counts``: geohash -> n).
+
+    Plain dicts and one pass per precision: it runs over every cell holding an
+    incident (15,806 on the bench's node) each time the groups are read again, and
+    this form took half the time of one with nested ``defaultdict``s (bench/README.md)."""
     minimum = max(minimum, 1)
-    by_length: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    levels: list[dict[str, int]] = [{} for _ in range(MAX_PRECISION + 1)]
     for geohash, count in counts.items():
         if count > 0:
-            by_length[min(len(geohash), MAX_PRECISION)][geohash[:MAX_PRECISION]] += count
+            if len(geohash) > MAX_PRECISION:
+                geohash = geohash[:MAX_PRECISION]
+            level = levels[len(geohash)]
+            level[geohash] = level.get(geohash, 0) + count
     shown: dict[str, int] = {}
-    carried: dict[str, int] = defaultdict(int)
+    carried: dict[str, int] = {}
     for length in range(MAX_PRECISION, 0, -1):
-        level = by_length.get(length, {})
+        level = levels[length]
         for geohash, count in carried.items():
             level[geohash] = level.get(geohash, 0) + count
-        carried = defaultdict(int)
+        carried = {}
         for geohash, count in level.items():
             if count >= minimum:
                 shown[geohash] = count
             else:
-                carried[geohash[:-1]] += count
-    hidden = sum(carried.values())
-    return AreaCells(minimum, shown, hidden)
+                parent = geohash[:-1]
+                carried[parent] = carried.get(parent, 0) + count
+    return AreaCells(minimum, shown, sum(carried.values()))
+
+
+def fast_cell_index(geohash: str) -> Index:
+    """:func:`protocol.geohash.cell_index` of a valid geohash, by table: a character at
+    an even position holds three longitude and two latitude bits (interleaved, longitude
+    first), one at an odd position two and three. Five times faster than bit by bit; a
+    view of the groups at six characters indexes every shown cell (26 ms of 100,000
+    incidents' groups bit by bit)."""
+    lon_index = lat_index = 0
+    odd = False
+    for ch in geohash:
+        if odd:
+            lon_bits, lat_bits = _ODD[ch]
+            lon_index, lat_index = lon_index << 2 | lon_bits, lat_index << 3 | lat_bits
+        else:
+            lon_bits, lat_bits = _EVEN[ch]
+            lon_index, lat_index = lon_index << 3 | lon_bits, lat_index << 2 | lat_bits
+        odd = not odd
+    return lon_index, lat_index
+
+
+def _bits(value: int, *positions: int) -> int:
+    """The bits of ``value`` at ``positions`` (most significant first), packed."""
+    packed = 0
+    for position in positions:
+        packed = packed << 1 | (value >> position) & 1
+    return packed
+
+
+# A character's (longitude bits, latitude bits) at an even and at an odd position.
+_EVEN: Final = {
+    ch: (_bits(value, 4, 2, 0), _bits(value, 3, 1)) for value, ch in enumerate(GEOHASH_ALPHABET)
+}
+_ODD: Final = {
+    ch: (_bits(value, 3, 1), _bits(value, 4, 2, 0)) for value, ch in enumerate(GEOHASH_ALPHABET)
+}
 
 
 def precision_for_zoom(zoom: int) -> int:

@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 import aiosqlite
 
 from protocol.kinds import decode_body, is_known_kind
-from storage import campaign, campaignindexes, facets, mapgrid, rollup
+from storage import campaign, campaignindexes, facets, mapareas, mapgrid, rollup
 from storage.columns import QUERY_COLUMNS, V2_QUERY_COLUMNS, query_columns, summary_text
 from storage.deskschema import DESK_MIGRATION
 from storage.listindexes import FEWER_INDEXES, LIST_INDEXES, UNUSED_INDEXES
@@ -233,7 +233,8 @@ MIGRATIONS: tuple[str, ...] = (
     campaignindexes.MIGRATION,  # 14: the campaign pages' indexes (storage.campaignindexes)
     facets.MIGRATION + REMOVE_TRIGGER,  # 15: storage.facets; storage.rollupremove
     campaignindexes.AGENCY_COLUMNS_MIGRATION,  # 16: an agency page's reads (campaignindexes)
-    FEWER_INDEXES,  # 17: the records indexes reads no longer need (storage.listindexes)
+    mapareas.MIGRATION,  # 17: the map's rollup of incidents per area cell (storage.mapareas)
+    FEWER_INDEXES,  # 18: the records indexes reads no longer need (storage.listindexes)
 )
 
 

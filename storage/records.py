@@ -25,7 +25,7 @@ import structlog
 
 from protocol.records import VerifiedRecord
 from protocol.trust import Member, Trust
-from storage import quarantine
+from storage import mapareas, mapgrid, quarantine
 from storage.classify import (
     Feed,
     IngestResult,
@@ -39,7 +39,6 @@ from storage.classify import (
 )
 from storage.columns import QUERY_COLUMNS, query_columns, summary_text
 from storage.database import Database
-from storage.mapgrid import add_batch as add_to_map_grid
 from storage.members import load_members, rebuild_members, save_members, withdraw_revoked
 from storage.rollupadd import add_batch as add_to_rollup
 from storage.sql import expand_in, statement
@@ -285,7 +284,8 @@ class RecordStore(RecordReader):
         if new_rows:
             last_rid = first_rid + len(new_rows) - 1
             add_to_rollup(conn, new_rows, _COLUMNS)
-            add_to_map_grid(conn, first_rid, last_rid)
+            mapgrid.add_batch(conn, first_rid, last_rid)
+            mapareas.add_batch(conn, first_rid, last_rid)
             apply_versions(conn, first_rid, last_rid, self.trust.stewards, now)
         withdraw(conn, tombstones, now)
         if plan.held:

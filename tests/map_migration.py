@@ -3,12 +3,22 @@ that take a database back to an earlier version to check a later migration's bac
 Migration 11 only drops unused indexes (``IF EXISTS``), so running it again is harmless
 and it has nothing to undo."""
 
-# Migration 15 (the site's counts of public records, storage.facets).
-UNDO_FACETS = """
+# Migration 17 (the map's rollup of incidents per area cell, storage.mapareas).
+UNDO_MAP_AREAS = """
+DROP TRIGGER map_areas_remove;
+DROP TRIGGER map_areas_restore;
+DROP TABLE map_areas;
+"""
+# Migration 15 (the site's counts of public records, storage.facets), after undoing 17
+# (16 only recreates an index, so running it again is harmless).
+UNDO_FACETS = (
+    UNDO_MAP_AREAS
+    + """
 DROP TRIGGER stats_facets_remove;
 DROP TRIGGER stats_facets_restore;
 DROP TABLE stats_facets;
 """
+)
 # Migration 14 (the campaign pages' indexes, storage.campaignindexes), after undoing 15.
 UNDO_CAMPAIGN_PAGES = (
     UNDO_FACETS

@@ -23,6 +23,7 @@ BENCHMARKS = (
     "maptiles",
     "publishpath",
     "osmimport",
+    "siteareas",
 )
 MAX_LINES = 400
 MAX_FUNCTION_LINES = 60

@@ -17,7 +17,8 @@ from structlog.testing import capture_logs
 
 from node.exports.bundles import export_bundle, verify_bundle
 from node.exports.columns import DEPLOYMENT_COLUMNS, INCIDENT_COLUMNS, degrees
-from node.exports.csvtext import CHUNK_BYTES, csv_chunks
+from node.exports.csvlines import csv_chunks
+from node.exports.csvtext import CHUNK_BYTES
 from node.exports.formats import bundle_chunks, geojson_chunks, ndjson_chunks
 from node.state import STORE, VERIFIER
 from protocol.envelope import decode_envelope

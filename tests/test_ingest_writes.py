@@ -1,5 +1,5 @@
 """What an ingest writes besides the records: the indexes the records table keeps
-(migrations 11 and 17 dropped those no read uses) and when checkpoints start (by rows
+(migrations 11 and 18 dropped those no read uses) and when checkpoints start (by rows
 changed, so a batch gets one after its commit and single publishes share one)."""
 
 import pytest

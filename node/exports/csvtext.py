@@ -7,7 +7,9 @@ the line joined by :func:`csv_line`, which writes exactly what ``csv.writer``
 writes (``QUOTE_MINIMAL``, ``"`` doubled, ``\\r\\n``) but checks the joined line
 once for a character that needs quoting instead of each character of each cell.
 
-Incidents and deployments, most of any export, have their own cell functions;
+Incidents and deployments, most of any export, have their own cell functions
+(the general path: :mod:`node.exports.csvlines` writes their whole line in one
+step and comes back here for a row it cannot);
 the campaign kinds go through their values (:mod:`node.exports.campaigncolumns`)
 and :func:`cells_of_values`. Every way gives the same text: free text that a
 spreadsheet would run as a formula gets a leading ``'``, lists are joined with
@@ -15,11 +17,11 @@ spaces and maps written ``key=value;...``, ``None`` is an empty cell.
 """
 
 import functools
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Final
 
 from node.exports.campaigncolumns import CAMPAIGN_COLUMNS, CAMPAIGN_CONVERTED, CAMPAIGN_ROW_VALUES
-from node.exports.columns import COLUMNS, INCIDENT_COLUMNS, degrees, origin_text, stored_body
+from node.exports.columns import COLUMNS, INCIDENT_COLUMNS, degrees, origin_text
 from protocol.utc import utc_text
 from storage.queries import BodyRow
 
@@ -51,7 +53,7 @@ def csv_line(cells: Sequence[str]) -> str:
             [
                 cell
                 if '"' not in cell and "," not in cell and "\n" not in cell and "\r" not in cell
-                else _quoted(cell)
+                else quoted(cell)
                 for cell in cells
             ]
         )
@@ -59,7 +61,8 @@ def csv_line(cells: Sequence[str]) -> str:
     )
 
 
-def _quoted(cell: str) -> str:
+def quoted(cell: str) -> str:
+    """``cell`` as ``csv.writer`` writes it when it holds a character that needs quoting."""
     if '"' in cell:
         return '"' + cell.replace('"', '""') + '"'
     if "," in cell or "\n" in cell or "\r" in cell:
@@ -93,18 +96,30 @@ def cells_of_values(values: Sequence[Any], free: frozenset[int]) -> list[str]:
 
 
 @functools.lru_cache(maxsize=4096)
-def _day_text(day: int) -> str:
-    # "YYYY-MM-DDT" from the one formatter of moments; records come in created order,
-    # so most rows of an export share their day with the row before.
+def day_text(day: int) -> str:
+    """``"YYYY-MM-DDT"`` of the ``day``-th day since the epoch, from the one formatter of
+    moments; records come in created order, so most rows share their day with the row
+    before."""
     return utc_text(day * _MS_PER_DAY, "rfc3339")[:-13]
+
+
+# The clock's text in three looked-up parts, cheaper than formatting three numbers a row.
+MINUTES: Final = tuple(f"{h:02d}:{m:02d}:" for h in range(24) for m in range(60))
+SECONDS: Final = tuple(f"{s:02d}." for s in range(60))
+MILLISECONDS: Final = tuple(f"{ms:03d}Z" for ms in range(1000))
+
+
+def clock_text(ms_of_day: int) -> str:
+    """``"HH:MM:SS.mmmZ"`` of a time of day in milliseconds."""
+    seconds, ms = divmod(ms_of_day, 1000)
+    minute, second = divmod(seconds, 60)
+    return MINUTES[minute] + SECONDS[second] + MILLISECONDS[ms]
 
 
 def created_text(created_ms: int) -> str:
     """``utc_text(created_ms, "rfc3339")``, the day's text looked up."""
     day, ms = divmod(created_ms, _MS_PER_DAY)
-    seconds, ms = divmod(ms, 1000)
-    clock = f"{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
-    return f"{_day_text(day)}{clock}.{ms:03d}Z"
+    return day_text(day) + clock_text(ms)
 
 
 def _free(value: str) -> str:
@@ -219,23 +234,3 @@ def header_lines(kind: str) -> str:
     """The header row of column names and the HXL hashtag row."""
     columns = COLUMNS.get(kind) or CAMPAIGN_COLUMNS[kind]
     return csv_line([c.name for c in columns]) + csv_line([c.hxl for c in columns])
-
-
-async def csv_chunks(pages: AsyncIterable[Sequence[BodyRow]], kind: str) -> AsyncIterator[bytes]:
-    """CSV of one kind: a header row, the HXL hashtag row, then a line per record, in
-    chunks of about :data:`CHUNK_BYTES`."""
-    cells_of = row_cells(kind)
-    line_of, decode = csv_line, stored_body
-    lines = [header_lines(kind)]
-    size = len(lines[0])
-    # The loop runs once per exported row: it stays free of calls it can do without.
-    async for page in pages:
-        for row in page:
-            line = line_of(cells_of(row, decode(row[5])))
-            lines.append(line)
-            size += len(line)
-            if size >= CHUNK_BYTES:
-                yield "".join(lines).encode()
-                lines.clear()
-                size = 0
-    yield "".join(lines).encode()

@@ -13,10 +13,12 @@ ones included.
 
 CSV and GeoJSON share one flattening of each kind's body into named columns
 (:mod:`node.exports.columns`), each with its HXL hashtag; the CSV text itself
-is written by :mod:`node.exports.csvtext`, at export speed.
+is written by :mod:`node.exports.csvtext`, at export speed, and an incident's or a
+deployment's whole line by :mod:`node.exports.csvlines`.
 """
 
 import json
+import operator
 from collections import Counter
 from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from dataclasses import dataclass, field
@@ -24,7 +26,8 @@ from typing import Any, Final
 
 from node.exports.campaigncolumns import CAMPAIGN_COLUMNS
 from node.exports.columns import export_fields, stored_body
-from node.exports.csvtext import CHUNK_BYTES, csv_chunks
+from node.exports.csvlines import csv_chunks
+from node.exports.csvtext import CHUNK_BYTES
 from node.views import record_view
 from protocol.bundle import encode_header, encode_trailer
 from protocol.geohash import decode as decode_geohash
@@ -32,6 +35,7 @@ from storage.filters import QueryFilter
 from storage.queries import BodyRow, RecordQueries
 from storage.stored import StoredRecord
 
+_AUDIENCE: Final = operator.itemgetter(3)  # a BodyRow's audience
 EXPORT_KINDS: Final = ("incident", "deployment", *CAMPAIGN_COLUMNS)
 # The kinds with a place on a map, which GeoJSON needs.
 GEOJSON_KINDS: Final = ("incident", "deployment")
@@ -170,7 +174,7 @@ class CurrentRecords:
 
     async def body_pages(self) -> AsyncIterator[list[BodyRow]]:
         async for page in self.queries.body_pages(self.where):
-            self.audiences.update(row[3] for row in page)
+            self.audiences.update(map(_AUDIENCE, page))
             yield page
 
 

@@ -22,6 +22,7 @@ only as cell counts that never show a group below ``[site]
 min_incidents_per_cell`` (:mod:`storage.areacells`).
 """
 
+import asyncio
 import math
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
@@ -32,7 +33,7 @@ from node.params import MAX_ZOOM
 from node.problems import BadParameter
 from node.readcache import Answer
 from node.reads import AS_OF, READS
-from node.state import CONFIG, STORE
+from node.state import CONFIG, STORE, TASKS
 from node.web.filters import PageFilter, page_filter
 from node.web.geojson import EXTRA, geojson_answer, parse_view
 from node.web.site import PUBLIC, SITE
@@ -86,10 +87,29 @@ def _clamp(value: float) -> float:
     return min(max(value, -BUFFER), EXTENT + BUFFER)
 
 
+def _import_encoder() -> None:
+    """Import the tile encoder and the geometry it clips with (see :func:`encode_tile`)."""
+    import mapbox_vector_tile  # noqa: F401
+    import shapely.geometry  # noqa: F401
+
+
+async def warm_map(app: web.Application) -> None:
+    """An ``on_startup`` hook: import the tile encoder before the node listens (60-300 ms
+    on the bench's node, bench/README.md, that the first tile after a start waited for),
+    then compute the default map's incident groups (no filter but the public audience) in
+    the background, so the first tile does not wait for them either unless something
+    was written since."""
+    await asyncio.to_thread(_import_encoder)
+    default = PageFilter({}).query("incident")
+    minimum = app[SITE].min_incidents_per_cell
+    app[TASKS].start("warm-map", app[STORE].map.warm(default, minimum))
+
+
 def encode_tile(z: int, x: int, y: int, found: list[Point | Cluster], cells: AreaCells) -> bytes:
     """The tile's three layers, encoded."""
     # Imported here, not at the top: with numpy under them they took a tenth of a
-    # second of every ``banscan`` command's start, and only tiles need them.
+    # second of every ``banscan`` command's start, and only tiles need them (a node
+    # imports them in the background as it starts: :func:`warm_map`).
     import mapbox_vector_tile
     from shapely.geometry import Point as ShapelyPoint
     from shapely.geometry import box as shapely_box
