@@ -8,7 +8,7 @@ Run from the repository root, after ``python -m bench.site`` has built its node:
 
 On one copy of the site benchmark's cached node (``bench.sitedata``), it:
 
-- times migration 18 (the grid taken back to migration 10's levels first);
+- times migration 19 (the grid taken back to migration 10's levels first);
 - fills ``map_grid`` at every level from 15 to 27 (the time per level added);
 - times the deployment clusters of the densest box at each zoom 2 to 12 (issue 12's
   New York GeoJSON box at zoom 10, scaled by two per zoom, and the tile holding
@@ -72,7 +72,7 @@ NEW_YORK = (-74.88891, 40.29361, -73.13109, 41.12639)
 MANHATTAN = (40.7580, -73.9855)
 ALL_LEVELS = tuple(range(15, 28))
 OLD = (15, 18, 21, 24, 27)  # migration 10's
-NEW = "15,16,17,18,21,24,27"  # migration 18's
+NEW = "15,16,17,18,21,24,27"  # migration 19's
 
 
 def scaled_box(zoom: int) -> Box:
@@ -106,8 +106,8 @@ def tile_box(zoom: int) -> Box:
     )
 
 
-def migration_18(database: Path) -> float:
-    """Seconds of migration 18 (the new levels' rows counted from the records), after
+def migration_19(database: Path) -> float:
+    """Seconds of migration 19 (the new levels' rows counted from the records), after
     taking the grid back to migration 10's levels (its other levels' rows are kept as
     they are: 18 does not touch them)."""
     conn = sqlite3.connect(database, isolation_level=None)
@@ -313,7 +313,7 @@ async def measure(node: SiteNode, args: argparse.Namespace) -> None:
         store = await Store.open(database, synchronous="normal")
         await store.close()
         print(f"opening the copy (migrations it lacked): {time.perf_counter() - started:.1f} s")
-        print(f"migration 18 (map_grid's new levels filled): {migration_18(database):.1f} s")
+        print(f"migration 19 (map_grid's new levels filled): {migration_19(database):.1f} s")
         sets = [tuple(int(v) for v in text.split(",")) for text in args.levels or [NEW]]
         # The reads need every level; the batches, each set's (so each upserts into rows
         # as a node storing that set has them).

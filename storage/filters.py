@@ -6,7 +6,7 @@ rollup (:mod:`storage.rollup`) all select records with a :class:`QueryFilter`.
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from storage.sql import expand_in
 
@@ -84,13 +84,44 @@ def _in(column: str, values: Sequence[Any], clauses: list[str], params: list[Any
         params.extend(listed)
 
 
+# Made by storage.mapgrid (migration 10): current incidents by audience and area cell.
+AREA_INDEX: Final = "records_map_areas"
+# Made by migration 3: current records by kind, country, category, newest first.
+PLACE_INDEX: Final = "records_current_place"
+
+
+def scan_source(query: QueryFilter) -> str:
+    """What a scan (``where_clause(query, kind_index=False)``) reads: ``records r``, or
+    for a country and a category ``records_current_place`` named, or for incidents in
+    an area and in no named country or city ``records_map_areas`` named
+    (``records_area`` is gone, storage.listindexes.FEWER_INDEXES; without statistics
+    SQLite preferred walking every incident through a kind index: 148 ms, not 32, at
+    100,000 incidents)."""
+    if _area_scan(query) and not (query.countries or query.cities):
+        return f"records r INDEXED BY {AREA_INDEX}"
+    if query.countries and query.categories and not query.cities:
+        # Both are in records_current_place's key; SQLite took records_current_country,
+        # then read every row of the country (the US's school incidents: 29 ms, not 2).
+        return f"records r INDEXED BY {PLACE_INDEX}"
+    return "records r"
+
+
+def _area_scan(query: QueryFilter) -> bool:
+    return query.kind == "incident" and query.area_prefix is not None
+
+
 def where_clause(query: QueryFilter, *, kind_index: bool = True) -> tuple[str, list[Any]]:
     """The SQL condition (over ``records r``) and its bound parameters for ``query``.
 
-    ``kind_index=False`` keeps SQLite from choosing an index for the kind term alone
-    (a unary ``+``), while indexes on selective filters stay usable."""
+    ``kind_index=False`` (a scan: aggregates, the map) keeps SQLite from choosing an
+    index for the kind term alone (a unary ``+``), unless a country or a city is given:
+    the current-record indexes by country and by city (migration 9) start with the kind,
+    and read a country's or a city's records faster than the schema's first indexes
+    by country and by city did (incidents of the US: 262 -> 37 ms; bench/README.md,
+    "Fewer indexes on records"), since dropped (storage.listindexes.FEWER_INDEXES)."""
+    placed = bool(query.countries or query.cities)
     clauses = [
-        "r.kind = ?" if kind_index else "+r.kind = ?",
+        "r.kind = ?" if kind_index or placed else "+r.kind = ?",
         "r.superseded_by IS NULL",
         "r.retracted_by IS NULL",
         "r.erased_ms IS NULL",
@@ -135,6 +166,9 @@ def where_clause(query: QueryFilter, *, kind_index: bool = True) -> tuple[str, l
         clauses.append("COALESCE(r.occurred_on, '') <= ? AND COALESCE(r.due_on, '9') >= ?")
         params.extend((query.open_on, query.open_on))
     if query.area_prefix is not None:
+        if not kind_index and _area_scan(query):
+            # The literal lets a scan use records_map_areas, a partial index of incidents.
+            clauses.append("r.kind = 'incident'")
         # '{' sorts just after 'z', the last letter of the geohash alphabet: an index range.
         clauses.append("r.area >= ? AND r.area < ?")
         params.extend((query.area_prefix, query.area_prefix + "{"))

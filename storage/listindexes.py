@@ -47,3 +47,21 @@ UNUSED_INDEXES: Final = """
     DROP INDEX IF EXISTS records_occurred;
     DROP INDEX IF EXISTS records_frt;
     """
+
+# The records indexes that reads no longer need, which every insert paid for
+# (bench/README.md, "Fewer indexes on records"). records_area and records_point are
+# keyed by a place in random order, so a batch dirtied about one of their pages per
+# record; each duplicates a partial index of the map's over current records (migration
+# 10): records_map_areas for incidents, records_map_points for deployments, which reads
+# of an area or a box now name (storage.filters.scan_source, storage.mapdata). The
+# schema's first indexes by country (and category) and by city served scans that hid
+# the kind from SQLite; a country or a city now leaves the kind visible, so migration
+# 9's records_current_country and records_current_city serve them, faster
+# (storage.filters.where_clause). records_category stays: a category alone has no
+# other index (a scan of 100,000 incidents: 146 ms, not 25).
+FEWER_INDEXES: Final = """
+    DROP INDEX IF EXISTS records_area;
+    DROP INDEX IF EXISTS records_point;
+    DROP INDEX IF EXISTS records_country;
+    DROP INDEX IF EXISTS records_city;
+    """

@@ -186,12 +186,17 @@ class MapData(IncidentGroups):
                 min(((last_x + 1) << level) - 1 - LON_OFFSET, LON_MAX_E7),
             )
             where, params = where_clause(replace(query, bbox=cells_box), kind_index=False)
+            # The box reads records_map_points (the literal kind lets it), named as in
+            # _points; a city or a country reads its own index (storage.filters).
+            placed = query.cities or query.countries
             sql = statement(
                 "SELECT (r.lon_e7 + 1800000000) >> ?, (r.lat_e7 + 900000000) >> ?, "
                 "COUNT(*), SUM(r.lat_e7), SUM(r.lon_e7), "
                 "SUM(CASE WHEN r.frt = 'confirmed' THEN 1 ELSE 0 END), "
-                "MIN(COALESCE(r.status, '')), MIN(COALESCE(r.frt, '')) FROM records r "
-                "WHERE {where} AND r.lat_e7 IS NOT NULL AND r.lon_e7 IS NOT NULL GROUP BY 1, 2",
+                "MIN(COALESCE(r.status, '')), MIN(COALESCE(r.frt, '')) FROM records r{indexed} "
+                "WHERE r.kind = 'deployment' AND {where} AND r.lat_e7 IS NOT NULL "
+                "AND r.lon_e7 IS NOT NULL GROUP BY 1, 2",
+                indexed="" if placed else " INDEXED BY records_map_points",
                 where=where,
             )
             args = (level, level, *params)

@@ -21,7 +21,7 @@ any box; each stored level is one more upsert per deployment per ingest batch.
 As with :mod:`storage.rollup`, the ingest transaction adds each batch with
 :func:`add_batch` (set-based, one statement per batch), and triggers on
 ``records`` (migration 10, :data:`MIGRATION`; they read the levels from
-``map_levels``, so migration 18 left them as they were) take a deployment out
+``map_levels``, so migration 19 left them as they were) take a deployment out
 when a later version supersedes it or a retraction withdraws or erases it. A deployment's
 point, status and FRT capability are query columns, set once at insert, so what
 the trigger subtracts is what the batch added. Country or city ``''`` stands for none.
@@ -129,7 +129,7 @@ END;
 )
 
 _KEPT = tuple(level for level in LEVELS if level in V10_LEVELS)
-# Migration 18: the levels of :data:`LEVELS`, the rows of the new ones counted from the
+# Migration 19: the levels of :data:`LEVELS`, the rows of the new ones counted from the
 # records (those of any level no longer stored dropped: none for these). Run again (a
 # test taking a database back to an earlier version), it gives the same table.
 LEVELS_MIGRATION: Final = statement(

@@ -14,7 +14,7 @@ from protocol.kinds import decode_body, is_known_kind
 from storage import campaign, campaignindexes, facets, mapareas, mapgrid, rollup
 from storage.columns import QUERY_COLUMNS, V2_QUERY_COLUMNS, query_columns, summary_text
 from storage.deskschema import DESK_MIGRATION
-from storage.listindexes import LIST_INDEXES, UNUSED_INDEXES
+from storage.listindexes import FEWER_INDEXES, LIST_INDEXES, UNUSED_INDEXES
 from storage.rollupremove import REMOVE_TRIGGER
 from storage.sql import statement
 
@@ -234,7 +234,8 @@ MIGRATIONS: tuple[str, ...] = (
     facets.MIGRATION + REMOVE_TRIGGER,  # 15: storage.facets; storage.rollupremove
     campaignindexes.AGENCY_COLUMNS_MIGRATION,  # 16: an agency page's reads (campaignindexes)
     mapareas.MIGRATION,  # 17: the map's rollup of incidents per area cell (storage.mapareas)
-    # 18: the map's grid at every second level, not every third (storage.mapgrid)
+    FEWER_INDEXES,  # 18: the records indexes reads no longer need (storage.listindexes)
+    # 19: the map's grid at levels 15 to 18, 21, 24 and 27 (storage.mapgrid)
     mapgrid.LEVELS_MIGRATION,
 )
 

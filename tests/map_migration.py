@@ -5,7 +5,7 @@ and it has nothing to undo."""
 
 from storage.mapgrid import FILL, V10_LEVELS
 
-# Migration 18 (the grid's levels, storage.mapgrid): migration 10's levels, the grid refilled.
+# Migration 19 (the grid's levels, storage.mapgrid): migration 10's levels, the grid refilled.
 UNDO_GRID_LEVELS = f"""
 DELETE FROM map_grid;
 DELETE FROM map_levels;

@@ -13,6 +13,8 @@ import pytest
 BENCH = Path(__file__).resolve().parent.parent / "bench"
 BENCHMARKS = (
     "ingest",
+    "ingestcopies",
+    "sqltrace",
     "query",
     "replication",
     "dissemination",

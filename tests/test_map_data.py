@@ -279,7 +279,7 @@ def test_dense_levels_are_stored_and_coarse_ones_two_shifts_at_most() -> None:
         assert 0 <= level - stored_level(level) <= 2 or stored_level(level) == LEVELS[-1]
 
 
-async def test_migration_18_stores_the_grid_at_its_new_levels(store: Store, tmp_path: Path) -> None:
+async def test_migration_19_stores_the_grid_at_its_new_levels(store: Store, tmp_path: Path) -> None:
     async for _ in stages(store):
         pass
     path = store.db.path
@@ -288,7 +288,7 @@ async def test_migration_18_stores_the_grid_at_its_new_levels(store: Store, tmp_
     assert {row[0] for row in kept} == set(LEVELS)
     with sqlite3.connect(path, isolation_level=None) as conn:
         conn.executescript(UNDO_GRID_LEVELS)
-        conn.execute("PRAGMA user_version = 17")
+        conn.execute("PRAGMA user_version = 18")
     # Taken back: migration 10's levels, exact.
     assert {row[0] for row in table(path, "SELECT * FROM map_grid")} == set(V10_LEVELS)
     assert table(path, "SELECT * FROM map_grid") == table(path, GRID_FROM_SCRATCH)

@@ -49,12 +49,20 @@ FILTERS: tuple[dict[str, Any], ...] = (
     {"occurred_to": "2025-02-28"},
     {"countries": ("FR",), "occurred_from": "2024-03-01", "occurred_to": "2025-04-30"},
     {"countries": ("ZZ",)},
+    # The scan names records_current_place for these (storage.filters.scan_source).
+    {"countries": ("US", "GB"), "categories": ("harassment", "wrongful_arrest")},
 )
 # Filters the rollup cannot answer: the scan must, with the same answers.
 SCAN_FILTERS: tuple[dict[str, Any], ...] = (
     {"occurred_from": "2024-06-15"},
     {"occurred_to": "2025-02-27"},
     {"statuses": ("verified",)},
+    # Scans through records_map_areas, records_current_city, records_current_country
+    # (storage.filters.scan_source and where_clause).
+    {"area_prefix": "gcpv"},
+    {"area_prefix": "u3", "statuses": ("verified",)},
+    {"cities": ("London", "Paris")},
+    {"countries": ("GB",), "area_prefix": "gcp"},
 )
 
 
@@ -83,6 +91,8 @@ def selected(item: Item, query: QueryFilter) -> bool:
         and (not query.categories or item.body.get("category") in query.categories)
         and (not query.origins or item.origin.public_key in query.origins)
         and (not query.statuses or item.body["verification"]["status"] in query.statuses)
+        and (not query.cities or item.body.get("city") in query.cities)
+        and (query.area_prefix is None or item.body.get("area", "").startswith(query.area_prefix))
         and (query.occurred_from is None or (day is not None and day >= query.occurred_from))
         and (query.occurred_to is None or (day is not None and day <= query.occurred_to))
     )
