@@ -20,8 +20,9 @@ Each round then measures, each on a fresh copy of that base:
   (``RecordStore._apply``) ``--sizes`` rows per transaction, on copies of B1's result.
 
 For each: CPU per record (this process, every thread: ``time.process_time``),
-bytes written per record (``/proc/self/io`` ``write_bytes``: the WAL and the
-checkpoints, a final one included), and wall time. Rounds alternate A's place.
+bytes written per record three ways (:func:`io_counts`: what SQLite wrote, the WAL
+and the checkpoints, a final one included; ``write_bytes``; the device's), and wall
+time. Rounds alternate A's place.
 After the rounds, the tables the indexer maintains are compared with A's (they
 must be equal: the indexer does the same work, later). Signatures are not checked:
 storage only (see bench/README.md, "A two-stage ingest, measured").
@@ -73,9 +74,11 @@ WRITES_TARGET_KB = 10
 
 @dataclass(slots=True)
 class Cost:
+    """One measured run; bytes are (wchar, write_bytes, device), see :func:`io_counts`."""
+
     records: int
     cpu: float
-    written: int
+    written: tuple[int, int, int]
     wall: float
     decode: float = 0.0
     load: float = 0.0
@@ -86,27 +89,46 @@ class Cost:
 
     @property
     def kb(self) -> float:
-        return self.written / max(1, self.records) / 1000
+        """KB per record SQLite wrote (wchar): WAL frames and checkpointed pages."""
+        return self.written[0] / max(1, self.records) / 1000
+
+    @property
+    def kb_wb(self) -> float:
+        return self.written[1] / max(1, self.records) / 1000
+
+    @property
+    def kb_dev(self) -> float:
+        return self.written[2] / max(1, self.records) / 1000
+
+    def kbs(self) -> str:
+        return f"{self.kb:5.1f} / {self.kb_wb:6.1f} / {self.kb_dev:5.1f} KB"
 
 
-def write_bytes() -> int:
-    for line in Path("/proc/self/io").read_text().splitlines():
-        if line.startswith("write_bytes:"):
-            return int(line.split()[1])
-    raise RuntimeError("no write_bytes in /proc/self/io")
+def io_counts(path: Path) -> tuple[int, int, int]:
+    """Bytes this process wrote through write calls (``wchar``: exactly what SQLite
+    wrote), its ``write_bytes`` (what the issue asks for: on this kernel a random 4 KiB
+    write into a cached file counts as its whole page-cache folio, so checkpoints into
+    the database file count several times over), and the sectors the device holding
+    ``path`` wrote (every process's: a shared machine adds others' writes), 0 if unknown."""
+    fields = dict(line.split(": ") for line in Path("/proc/self/io").read_text().splitlines())
+    dev = os.stat(path).st_dev
+    stat = Path(f"/sys/dev/block/{os.major(dev)}:{os.minor(dev)}/stat")
+    device = int(stat.read_text().split()[6]) * 512 if stat.exists() else 0
+    return int(fields["wchar"]), int(fields["write_bytes"]), device
 
 
 async def measured(db: Database, run: Callable[[], Awaitable[int]]) -> Cost:
     """Run and count: CPU, bytes written and wall time, a final checkpoint included."""
     gc.collect()
     load = os.getloadavg()[0]
-    written, cpu, wall = write_bytes(), time.process_time(), time.perf_counter()
+    written, cpu, wall = io_counts(db.path), time.process_time(), time.perf_counter()
     records = await run()
     await db.checkpoint()
+    after = io_counts(db.path)
     return Cost(
         records,
         time.process_time() - cpu,
-        write_bytes() - written,
+        (after[0] - written[0], after[1] - written[1], after[2] - written[2]),
         time.perf_counter() - wall,
         load=load,
     )
@@ -208,7 +230,7 @@ def line(key: str, cost: Cost, today: Cost) -> str:
     decode = f"  decode {cost.decode / max(1, cost.records) * 1e6:4.0f} µs" if cost.decode else ""
     return (
         f"  {label(key):<46} {cost.us:6.1f} µs (x{cost.us / today.us:4.2f})"
-        f"  {cost.kb:6.1f} KB (x{cost.kb / max(today.kb, 1e-9):4.2f})"
+        f"  {cost.kbs()} (x{cost.kb / max(today.kb, 1e-9):4.2f})"
         f"  {cost.records:>7,} rec  {cost.wall:6.2f} s  load {cost.load:4.1f}{decode}"
     )
 
@@ -219,12 +241,16 @@ def summary(rounds: list[dict[str, Cost]], sizes: Sequence[int]) -> list[str]:
     def med(key: str, attr: str) -> float:
         return float(statistics.median(getattr(r[key], attr) for r in rounds))
 
-    out = [f"  medians over {len(rounds)} round(s): CPU µs / record, KB written / record"]
+    out = [
+        f"  medians over {len(rounds)} round(s): CPU / record, KB / record: SQLite (wchar) / "
+        "write_bytes / device"
+    ]
     for key in rounds[0]:
         decode = statistics.median(r[key].decode / max(1, r[key].records) * 1e6 for r in rounds)
         extra = f" (of which rebuilding records from the log {decode:.1f} µs)" if decode else ""
         out.append(
-            f"    {label(key):<46} {med(key, 'us'):6.1f} µs  {med(key, 'kb'):6.1f} KB{extra}"
+            f"    {label(key):<46} {med(key, 'us'):6.1f} µs  {med(key, 'kb'):5.1f} / "
+            f"{med(key, 'kb_wb'):6.1f} / {med(key, 'kb_dev'):5.1f} KB{extra}"
         )
     ack = med("B1", "us")
     out.append(
@@ -253,7 +279,8 @@ async def measure(args: argparse.Namespace) -> int:
         work = Path(tmp)
         for n in range(args.rounds):
             costs = await one_round(where / "base.sqlite", work, window, args.sizes, n % 2 == 0)
-            print(f"  round {n + 1}  (CPU per record, written per record, each x today's)")
+            print(f"  round {n + 1}: CPU / record, KB / record written: SQLite (wchar) / "
+                  "write_bytes / device (all processes), each x today's")  # fmt: skip
             for key in ("A", "B1", "B1 no id", *(f"B2 {s}" for s in args.sizes)):
                 print(line(key, costs[key], costs["A"]), flush=True)
             rounds.append(costs)
