@@ -19,6 +19,7 @@ Signatures are not checked here (the records are the benchmark's own, signed by
 :class:`bench.ingestdata.Generator`): this measures storage only.
 """
 
+import os
 import shutil
 import sqlite3
 import time
@@ -179,8 +180,14 @@ def load_window(where: Path) -> list[SignedRecord]:
 
 
 def copy_database(source: Path, target: Path) -> Path:
-    """A copy of a closed, checkpointed database (its WAL empty or gone)."""
+    """A copy of a closed, checkpointed database (its WAL empty or gone), on the disk
+    before it is measured (its writes are not the measured run's)."""
     shutil.copyfile(source, _fresh(target))
+    fd = os.open(target, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
     return target
 
 
