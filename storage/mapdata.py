@@ -10,7 +10,7 @@ decodes a record's body, except the few small ``node`` records naming chapters.
   their counts, drawn at their members' mean position (a cell holding a single
   deployment is that deployment, with its status and FRT capability); from
   :data:`POINT_ZOOM`, each deployment with its id, unless the box holds more than
-  :data:`MAX_POINTS` (then the finest clusters). Each cluster or point belongs to
+  :data:`MAX_POINTS` (then clusters of :data:`OVERFLOW_SHIFT`). Each cluster or point belongs to
   the box holding its position, so adjacent tiles never draw one twice.
 - Incidents (:meth:`MapData.area_cells`): counts per area cell that never show
   a group smaller than the minimum (:mod:`storage.areacells`), computed once per
@@ -41,6 +41,11 @@ MAX_POINTS: Final = 2000
 # A tile at zoom z is 360 / 2**z degrees wide: 2**(27 - z) 1e-7 degrees is about a sixteenth.
 _CLUSTER_SHIFT: Final = 27
 _FINEST_SHIFT: Final = 15
+# A box from POINT_ZOOM holding more than MAX_POINTS is drawn as clusters of this level
+# (about 730 m across, 19 px at zoom 12), not the finest: a screen of New York at zoom 12
+# held 5,675 finest clusters, 632 KB of GeoJSON and 55 ms of CPU, beyond issue 12's 50 ms
+# and too crowded to read; at this level, 1,635 clusters and 14 ms (bench/README.md).
+OVERFLOW_SHIFT: Final = _FINEST_SHIFT + 1
 _NAMED_COLUMNS: Final = 256
 LON_MAX_E7: Final = 1_800_000_000
 LAT_MAX_E7: Final = 900_000_000
@@ -107,6 +112,7 @@ class MapData(IncidentGroups):
             points = await self._points(query, box)
             if points is not None:
                 return list(points)
+            return await self.clusters(query, OVERFLOW_SHIFT, box, rollup=rollup)
         return await self.clusters(query, cluster_shift(zoom), box, rollup=rollup)
 
     async def _points(self, query: QueryFilter, box: Box) -> list[Point] | None:

@@ -28,13 +28,14 @@ from protocol.limits import DEFAULT_LIMITS
 from protocol.records import verify_record
 from storage.areacells import MAX_PRECISION, suppress
 from storage.filters import QueryFilter
-from storage.mapdata import POINT_ZOOM, Cluster, Point
+from storage.mapdata import MAX_POINTS, OVERFLOW_SHIFT, POINT_ZOOM, Cluster, Point
 from storage.mapgrid import LEVELS, V10_LEVELS, stored_level
 from storage.store import Store
 from tests.factories import (
     NETWORK,
     STEWARD,
     admit,
+    deployment_body,
     incident_body,
     membership,
     seeded_key,
@@ -148,6 +149,37 @@ async def test_high_zooms_give_each_deployment_with_its_id(store: Store) -> None
         assert sorted(i.id.hex() for i in found if isinstance(i, Point) and i.id) == sorted(
             i.id for i in public
         )
+
+
+async def test_a_box_too_full_for_points_is_drawn_as_clusters_of_the_overflow_level(
+    store: Store,
+) -> None:
+    """More than MAX_POINTS deployments in a box from POINT_ZOOM: clusters of
+    OVERFLOW_SHIFT (not the finest level), every deployment counted once."""
+    key = CHAPTERS[0]
+    rng = random.Random(5)
+    records = [
+        signed(
+            key,
+            seq,
+            kind="deployment",
+            body=deployment_body(
+                lat_e7=407_580_000 + rng.randrange(-300_000, 300_000),
+                lon_e7=-739_855_000 + rng.randrange(-300_000, 300_000),
+            ),
+        )
+        for seq in range(1, MAX_POINTS + 2)
+    ]
+    await store.records.ingest(
+        [verify_record(r, network_id=NETWORK, limits=DEFAULT_LIMITS) for r in records]
+    )
+    query = QueryFilter(kind="deployment", audiences=("public",))
+    box = (-740_200_000, 407_200_000, -739_500_000, 407_900_000)
+    for zoom in (POINT_ZOOM, POINT_ZOOM + 2):
+        found = await store.map.deployments(query, zoom, box)
+        assert found == await store.map.clusters(query, OVERFLOW_SHIFT, box)
+        assert any(isinstance(item, Cluster) for item in found)
+        assert sum(i.count if isinstance(i, Cluster) else 1 for i in found) == MAX_POINTS + 1
 
 
 geohashes = st.text(alphabet=GEOHASH_ALPHABET, min_size=1, max_size=MAX_PRECISION)
