@@ -92,6 +92,7 @@ def create_app(
         clock,
     )
     app.on_startup.append(outlines.warm_outlines)
+    app.on_startup.append(templating.warm_templates)
     app.on_startup.append(site_tiles.warm_map)
     app.cleanup_ctx.append(store_ctx(database, clock))
     app.cleanup_ctx.append(federation.federation_ctx)

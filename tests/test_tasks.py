@@ -140,9 +140,9 @@ async def test_a_node_stops_every_background_task_at_shutdown(
 ) -> None:
     client = await aiohttp_client(app)
     owner = app[TASKS]
-    # The outlines and the map's incident groups are made once in the background at
-    # start; they may be done already.
-    warming = {"warm-outlines", "warm-map"}
+    # The outlines, the map's incident groups and the compiled templates are made once
+    # in the background at start; they may be done already.
+    warming = {"warm-outlines", "warm-map", "warm-templates"}
     assert [name for name in owner.names if name not in warming] == [
         "federation-discovery",
         "federation-own-feeds",
