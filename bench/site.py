@@ -69,23 +69,30 @@ def say(*lines: str) -> None:
     print("\n".join(lines), flush=True)
 
 
-def timing_rows(label: str, cw: ColdWarm, target_ms: float | None) -> None:
-    """Cold p50 / p99 beside the target (if any), then the warm figures."""
+def timing_rows(label: str, cw: ColdWarm, target_ms: float | None, *, warm: bool = False) -> None:
+    """Cold p50 / p99 beside the target (if any), then the warm figures; ``warm``: the
+    target is the warm figures' (issue 12's home page: "<= 30 ms (warm)")."""
     target = f"p99 <= {target_ms:,.0f} ms" if target_ms else ""
     if cw.cold.error:
         say(row(label, "", target, cw.cold.error))
         return
-    verdict = "" if not target_ms else "ok" if cw.cold.p99_ms <= target_ms else "ABOVE TARGET"
+    judged = cw.warm if warm else cw.cold
+    verdict = "" if not target_ms else "ok" if judged.p99_ms <= target_ms else "ABOVE TARGET"
+    cold_target, warm_target = ("", target) if warm else (target, "")
+    cold_verdict, warm_verdict = ("", verdict) if warm else (verdict, "")
     say(
-        row(f"{label}, cold", _p50_p99(cw.cold), target, f"{verdict} ({cw.cold.items} addresses)"),
+        row(f"{label}, cold", _p50_p99(cw.cold), cold_target,
+            f"{cold_verdict} ({cw.cold.items} addresses)".lstrip()),
         row("  first request after a write", f"{cw.cold.seconds[0] * 1000:,.1f} ms", "",
             "(the first cold one, just after a record was published)"),
         row("  node CPU per cold request", f"{cw.cpu_ms:,.1f} ms", "",
             "(user + system, all threads: about what it takes on a quiet machine)"),
-        row("  warm (answer cache)", _p50_p99(cw.warm), "", f"{len(cw.warm.seconds)} requests"),
+        row("  warm (answer cache)", _p50_p99(cw.warm), warm_target,
+            f"{warm_verdict} ({len(cw.warm.seconds)} requests)".lstrip()),
     )  # fmt: skip
     if verdict == "ABOVE TARGET":
-        say(*(f"    slow: {s * 1000:,.0f} ms {path}" for s, path in cw.slowest))
+        slow = cw.slowest if not warm else []
+        say(*(f"    slow: {s * 1000:,.0f} ms {path}" for s, path in slow))
 
 
 def _p50_p99(t: Timing) -> str:
@@ -129,7 +136,8 @@ def speed(client: Client, cold: "Cold", db: Path, args: argparse.Namespace) -> N
     timing_rows("record pages", time_cold_warm(client, records, 2, cold.cpu), TARGET_LIST_MS)
     for label, path, target in (("/stats", "/stats", None), ("home page /", "/", TARGET_HOME_MS)):
         cold()
-        timing_rows(label, time_cold_warm(client, [path], args.repeat, cold.cpu), target)
+        timing = time_cold_warm(client, [path], args.repeat, cold.cpu)
+        timing_rows(label, timing, target, warm=path == "/")
 
 
 def lists(client: Client, cold: "Cold", depth: int) -> None:
