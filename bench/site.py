@@ -116,6 +116,13 @@ def invalidate(url: str, token: str) -> None:
 def speed(client: Client, cold: "Cold", db: Path, args: argparse.Namespace) -> None:
     """Time every group of addresses."""
     say("", "speed: p50 / p99, anonymous, one keep-alive connection")
+    # A node imports its tile encoder in the background as it starts: the first tile
+    # waits for it, once per start, so it is timed on its own before the groups.
+    started = time.perf_counter()
+    client.get("/tiles/0/0/0.mvt")
+    first_ms = (time.perf_counter() - started) * 1000
+    note = "(/tiles/0/0/0.mvt: it waits for the tile encoder's import, once per start)"
+    say(row("first tile after the node started", f"{first_ms:,.1f} ms", "", note))
     for z in ZOOMS:
         cold()
         timing = time_cold_warm(client, tile_paths(z, args.tiles), 2, cold.cpu)

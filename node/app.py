@@ -72,7 +72,7 @@ def create_app(
     app.on_response_prepare.append(add_security_headers)
     app[NODE_KEY] = key
     app[TASKS] = TaskOwner()
-    app[templating.TEMPLATES] = templating.environment()
+    app[templating.TEMPLATES] = templating.shared_environment()
     app[SITE] = SiteInfo.from_config(config)
     app[site_basemap.BASEMAP] = site_basemap.Basemap.configured(
         config.site.basemap, database.parent

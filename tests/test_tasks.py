@@ -140,9 +140,9 @@ async def test_a_node_stops_every_background_task_at_shutdown(
 ) -> None:
     client = await aiohttp_client(app)
     owner = app[TASKS]
-    # The outlines, the map's incident groups and the compiled templates are made once
-    # in the background at start; they may be done already.
-    warming = {"warm-outlines", "warm-map", "warm-templates"}
+    # The outlines, the map's tile encoder and incident groups and the compiled templates
+    # are made once in the background at start; they may be done already.
+    warming = {"warm-outlines", "warm-encoder", "warm-map", "warm-templates"}
     assert [name for name in owner.names if name not in warming] == [
         "federation-discovery",
         "federation-own-feeds",
@@ -151,7 +151,8 @@ async def test_a_node_stops_every_background_task_at_shutdown(
         "retention",
     ]
     running = {t for t in asyncio.all_tasks() if t.get_name() in owner.names}
-    assert len(running) == len(owner.names)
+    # A warming task may have just finished, its name not yet let go of.
+    assert {t.get_name() for t in running} >= set(owner.names) - warming
 
     await client.close()
 

@@ -34,11 +34,7 @@ SITE_TEMPLATES: Final = web.AppKey("desk_site_templates", jinja2.Environment)
 
 def site_templates() -> jinja2.Environment:
     """The public site's template environment, with the desk's framed page found first."""
-    env = site_environment()
-    env.loader = jinja2.ChoiceLoader(
-        [jinja2.PackageLoader("node.desk", "templates"), env.loader]  # type: ignore[list-item]
-    )
-    return env
+    return site_environment(jinja2.PackageLoader("node.desk", "templates"))
 
 
 @routes.get(f"/r/{ID}/public")

@@ -10,7 +10,7 @@ Compiling a template takes milliseconds (record.html and the fields it includes,
 background as it starts (:func:`warm_templates`) rather than on each one's first
 visitor: the first record page after a start took 52 ms, 5 ms after
 (bench/README.md). The environment holds no state of one app's, so every app in a
-process shares it, and its compiled templates.
+process shares it (:func:`shared_environment`), and its compiled templates.
 """
 
 import asyncio
@@ -36,10 +36,12 @@ def _ngettext(context: jinja2.runtime.Context, singular: str, plural: str, count
     return Markup.escape(context["t"].translations.ngettext(singular, plural, count))
 
 
-@functools.cache
-def environment() -> jinja2.Environment:
+def environment(*first: jinja2.BaseLoader) -> jinja2.Environment:
+    """A new environment; ``first``: loaders asked before the site's templates (the
+    desk's preview of a public page has a base of its own)."""
+    site = jinja2.PackageLoader("node.web", "templates")
     env = jinja2.Environment(
-        loader=jinja2.PackageLoader("node.web", "templates"),
+        loader=jinja2.ChoiceLoader([*first, site]) if first else site,
         autoescape=jinja2.select_autoescape(["html"]),
         undefined=jinja2.StrictUndefined,
         extensions=["jinja2.ext.i18n"],
@@ -52,6 +54,13 @@ def environment() -> jinja2.Environment:
         gettext=_gettext, ngettext=_ngettext, newstyle=True
     )
     return env
+
+
+@functools.cache
+def shared_environment() -> jinja2.Environment:
+    """The site's environment: one per process, shared by its apps (nothing in it is
+    one app's), so templates are compiled once."""
+    return environment()
 
 
 def compile_all(env: jinja2.Environment) -> None:

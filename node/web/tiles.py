@@ -94,12 +94,14 @@ def _import_encoder() -> None:
 
 
 async def warm_map(app: web.Application) -> None:
-    """An ``on_startup`` hook: import the tile encoder before the node listens (60-300 ms
-    on the bench's node, bench/README.md, that the first tile after a start waited for),
-    then compute the default map's incident groups (no filter but the public audience) in
-    the background, so the first tile does not wait for them either unless something
-    was written since."""
-    await asyncio.to_thread(_import_encoder)
+    """An ``on_startup`` hook: import the tile encoder in a thread and compute the default
+    map's incident groups (no filter but the public audience), both in the background,
+    so the first tile after a start does not pay for them (60-300 ms for the import on
+    the bench's node, bench/README.md) unless it comes within that time.
+
+    Not awaited: a node that listened only after the import made its peers' start-up
+    sync fail to connect, and they waited a whole sync interval to try again."""
+    app[TASKS].start("warm-encoder", asyncio.to_thread(_import_encoder))
     default = PageFilter({}).query("incident")
     minimum = app[SITE].min_incidents_per_cell
     app[TASKS].start("warm-map", app[STORE].map.warm(default, minimum))
