@@ -83,6 +83,9 @@ class Gossip:
         self._unattributed: dict[bytes, int] = defaultdict(int)
         self._outbox: asyncio.Queue[tuple[list[SignedRecord], bytes | None]] = asyncio.Queue()
         self._wake = asyncio.Event()
+        # Set once the sync with every peer at start is done: caches a node warms as it
+        # starts wait for it, so as not to slow a new node's first pull (node.state).
+        self.synced_at_start = asyncio.Event()
         self.tasks = tasks
 
     @property
@@ -168,11 +171,14 @@ class Gossip:
 
     async def run_rounds(self) -> None:
         """Sync with every known peer once at start, then one peer per interval."""
-        for peer in await self.eligible():
-            try:
-                await self.sync_with(peer)
-            except Exception:
-                log.exception("sync at start failed")
+        try:
+            for peer in await self.eligible():
+                try:
+                    await self.sync_with(peer)
+                except Exception:
+                    log.exception("sync at start failed")
+        finally:
+            self.synced_at_start.set()
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(

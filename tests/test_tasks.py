@@ -7,7 +7,7 @@ from aiohttp import web
 from structlog.testing import capture_logs
 
 from federation.tasks import TaskNameTaken, TaskOwner
-from node.state import TASKS
+from node.state import FEDERATION, TASKS, after_start_sync
 from tests.conftest import ClientFactory
 
 
@@ -160,3 +160,25 @@ async def test_a_node_stops_every_background_task_at_shutdown(
     assert all(task.done() for task in running)
     # And nothing starts once the node is shut down.
     assert owner.start("late", forever()) is None
+
+
+async def test_warming_waits_for_the_start_up_sync(
+    aiohttp_client: ClientFactory, app: web.Application
+) -> None:
+    """What a node warms as it starts waits for its sync with its peers at start."""
+    await aiohttp_client(app)
+    synced = app[FEDERATION].gossip.synced_at_start
+    await asyncio.wait_for(synced.wait(), 10)  # no peers: done at once
+    done: list[str] = []
+
+    async def work() -> str:
+        done.append("warmed")
+        return "warmed"
+
+    synced.clear()  # as while a new node pulls its peers' records
+    waiting = asyncio.create_task(after_start_sync(app, work))
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert done == []
+    synced.set()
+    assert await asyncio.wait_for(waiting, 10) == "warmed"

@@ -20,7 +20,7 @@ from typing import Final
 
 from aiohttp import web
 
-from node.state import TASKS
+from node.state import TASKS, after_start_sync
 from node.web.mapview import HEIGHT, WIDTH, MapView, mercator_x, mercator_y
 
 OUTLINES: Final = Path(__file__).resolve().parent / "static" / "outlines"
@@ -94,7 +94,7 @@ async def warm_outlines(app: web.Application) -> None:
     """An ``on_startup`` hook: :func:`warm` in a thread, in the background. Awaiting it
     here held the node's start (its federation's first sync among it) for seconds on a
     busy machine; a visitor who comes first waits for the outlines instead."""
-    app[TASKS].start("warm-outlines", asyncio.to_thread(warm))
+    app[TASKS].start("warm-outlines", after_start_sync(app, lambda: asyncio.to_thread(warm)))
 
 
 def level_for(view: MapView) -> str:

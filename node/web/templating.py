@@ -21,7 +21,7 @@ import jinja2
 from aiohttp import web
 from markupsafe import Markup
 
-from node.state import TASKS
+from node.state import TASKS, after_start_sync
 
 TEMPLATES: Final = web.AppKey("templates", jinja2.Environment)
 
@@ -72,4 +72,6 @@ def compile_all(env: jinja2.Environment) -> None:
 async def warm_templates(app: web.Application) -> None:
     """An ``on_startup`` hook: :func:`compile_all` in a thread, in the background (a
     visitor who comes first compiles the template they need, as before)."""
-    app[TASKS].start("warm-templates", asyncio.to_thread(compile_all, app[TEMPLATES]))
+    env = app[TEMPLATES]
+    warming = after_start_sync(app, lambda: asyncio.to_thread(compile_all, env))
+    app[TASKS].start("warm-templates", warming)

@@ -33,7 +33,7 @@ from node.params import MAX_ZOOM
 from node.problems import BadParameter
 from node.readcache import Answer
 from node.reads import AS_OF, READS
-from node.state import CONFIG, STORE, TASKS
+from node.state import CONFIG, STORE, TASKS, after_start_sync
 from node.web.filters import PageFilter, page_filter
 from node.web.geojson import EXTRA, geojson_answer, parse_view
 from node.web.site import PUBLIC, SITE
@@ -95,16 +95,20 @@ def _import_encoder() -> None:
 
 async def warm_map(app: web.Application) -> None:
     """An ``on_startup`` hook: import the tile encoder in a thread and compute the default
-    map's incident groups (no filter but the public audience), both in the background,
-    so the first tile after a start does not pay for them (60-300 ms for the import on
-    the bench's node, bench/README.md) unless it comes within that time.
+    map's incident groups (no filter but the public audience), both in the background
+    once the start-up sync is done (:func:`node.state.after_start_sync`), so the first
+    tile after a start does not pay for them (60-300 ms for the import on the bench's
+    node, bench/README.md) unless it comes within that time.
 
     Not awaited: a node that listened only after the import made its peers' start-up
     sync fail to connect, and they waited a whole sync interval to try again."""
-    app[TASKS].start("warm-encoder", asyncio.to_thread(_import_encoder))
+    app[TASKS].start(
+        "warm-encoder", after_start_sync(app, lambda: asyncio.to_thread(_import_encoder))
+    )
     default = PageFilter({}).query("incident")
     minimum = app[SITE].min_incidents_per_cell
-    app[TASKS].start("warm-map", app[STORE].map.warm(default, minimum))
+    data = app[STORE].map
+    app[TASKS].start("warm-map", after_start_sync(app, lambda: data.warm(default, minimum)))
 
 
 def encode_tile(z: int, x: int, y: int, found: list[Point | Cluster], cells: AreaCells) -> bytes:
