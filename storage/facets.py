@@ -33,7 +33,7 @@ import aiosqlite
 
 from storage.filters import QueryFilter
 from storage.rollup import month_end, month_start
-from storage.sql import expand_in, statement
+from storage.sql import current, expand_in, statement
 
 # QueryFilter field -> the stats_facets column it filters, in the key's order.
 FILTERED: Final = {
@@ -55,7 +55,6 @@ GROUPS: Final = {
     "year": "NULLIF(substr(u.month, 1, 4), '')",
 }
 
-_CURRENT = "{r}.superseded_by IS NULL AND {r}.retracted_by IS NULL AND {r}.erased_ms IS NULL"
 _KEY = (
     "kind = {r}.kind AND country = COALESCE({r}.country, '') "
     "AND city = COALESCE({r}.city, '') AND category = COALESCE({r}.category, '') "
@@ -111,9 +110,9 @@ END;
     when_r=_WHEN.format(r="r"),
     when_old=_WHEN.format(r="OLD"),
     when_new=_WHEN.format(r="NEW"),
-    current_r=_CURRENT.format(r="r"),
-    current_old=_CURRENT.format(r="OLD"),
-    current_new=_CURRENT.format(r="NEW"),
+    current_r=current("r"),
+    current_old=current("OLD"),
+    current_new=current("NEW"),
     key_old=_KEY.format(r="OLD"),
 )
 UPSERT: Final = (

@@ -30,14 +30,13 @@ from dataclasses import replace
 from typing import Any, Final
 
 from storage.filters import QueryFilter
-from storage.sql import expand_in, statement
+from storage.sql import current, expand_in, statement
 
-_CURRENT = "{r}.superseded_by IS NULL AND {r}.retracted_by IS NULL AND {r}.erased_ms IS NULL"
 _ADD = statement(
     "INSERT INTO map_areas SELECT r.audience, r.area, COUNT(*) FROM records r "
     "WHERE r.kind = 'incident' AND r.area IS NOT NULL AND {current} {rids} "
     "GROUP BY 1, 2 ON CONFLICT DO UPDATE SET records = records + excluded.records",
-    current=_CURRENT.format(r="r"),
+    current=current("r"),
     rids="{rids}",
 )
 ADD_BATCH: Final = _ADD.format(rids="AND r.rid BETWEEN ?1 AND ?2")
@@ -72,8 +71,8 @@ BEGIN
 END;
 """,
     fill=_ADD.format(rids=""),
-    old_current=_CURRENT.format(r="OLD"),
-    new_current=_CURRENT.format(r="NEW"),
+    old_current=current("OLD"),
+    new_current=current("NEW"),
 )
 
 _ANY_AUDIENCE: Final = QueryFilter(kind="incident", audiences=())

@@ -31,7 +31,7 @@ import sqlite3
 from typing import Any, Final
 
 from storage.filters import QueryFilter
-from storage.sql import expand_in, statement
+from storage.sql import current, expand_in, statement
 
 LEVELS: Final = (15, 16, 17, 18, 21, 24, 27)
 # Migration 10's levels (its text stays as it was: a database built then is upgraded by 18).
@@ -39,7 +39,6 @@ V10_LEVELS: Final = (15, 18, 21, 24, 27)
 LON_OFFSET: Final = 1_800_000_000
 LAT_OFFSET: Final = 900_000_000
 
-_CURRENT = "{r}.superseded_by IS NULL AND {r}.retracted_by IS NULL AND {r}.erased_ms IS NULL"
 _CELLS = (
     "SELECT l.level AS level, ({r}.lon_e7 + 1800000000) >> l.level AS cx, "
     "({r}.lat_e7 + 900000000) >> l.level AS cy FROM map_levels l"
@@ -59,7 +58,7 @@ _ADD = statement(
     "AND {current} {rids} GROUP BY 1, 2, 3, 4, 5, 6, 7, 8 "
     "ON CONFLICT DO UPDATE SET records = records + excluded.records, "
     "sum_lat = sum_lat + excluded.sum_lat, sum_lon = sum_lon + excluded.sum_lon",
-    current=_CURRENT.format(r="r"),
+    current=current("r"),
     rids="{rids}",
 )
 ADD_BATCH: Final = _ADD.format(rids="AND r.rid BETWEEN ?1 AND ?2")
@@ -121,9 +120,9 @@ END;
 """,
     levels=", ".join(f"({level})" for level in V10_LEVELS),
     fill=FILL,
-    current=_CURRENT.format(r="records"),
-    old_current=_CURRENT.format(r="OLD"),
-    new_current=_CURRENT.format(r="NEW"),
+    current=current("records"),
+    old_current=current("OLD"),
+    new_current=current("NEW"),
     old_cells=_CELLS.format(r="OLD"),
     old_key=_KEY.format(r="OLD"),
 )

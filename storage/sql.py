@@ -20,6 +20,13 @@ def expand_in(values: Iterable[Any]) -> tuple[str, list[Any]]:
     return f"({marks})", params
 
 
+def current(row: str) -> str:
+    """The condition that ``row`` (a table alias, or ``OLD``/``NEW`` in a trigger) is a
+    current record: not superseded, retracted or erased (what every read and rollup
+    counts)."""
+    return f"{row}.superseded_by IS NULL AND {row}.retracted_by IS NULL AND {row}.erased_ms IS NULL"
+
+
 def statement(template: str, **parts: str) -> str:
     """``template`` with its ``{name}`` slots filled by ``parts``.
 
