@@ -9,11 +9,10 @@ was still arriving would stall until the grace period ran out and be dropped.
 Before anything else it holds the data directory (:meth:`node.datadir.DataDir.lock`),
 so a second ``banscan run`` on it refuses instead of serving the same key twice.
 An address it cannot listen on (a port in use, a port below 1024, an address
-this machine does not have) is a :class:`ServeError` that says what to do.
+this machine does not have) is a :class:`node.listening.ServeError` that says what to do.
 """
 
 import asyncio
-import errno
 import gc
 import signal
 from collections.abc import Callable
@@ -26,40 +25,13 @@ from node.app import create_app
 from node.config import Config
 from node.connections import ClientConnections, SlowClientLimits, connection_factory
 from node.datadir import DataDir
+from node.listening import listen_error
 from node.logs import configure_logging
 from node.problems import Handler
 from protocol.keys import NodeKey
 
 SHUTDOWN_GRACE_S = 30.0
 log = structlog.get_logger("banscan.node")
-
-
-class ServeError(Exception):
-    """The node cannot listen where it was asked to; the message says what to do."""
-
-
-def listen_error(host: str, port: int, exc: OSError) -> ServeError:
-    """What to tell the operator when binding ``host``:``port`` failed with ``exc``."""
-    where = f"{host}:{port}"
-    if exc.errno == errno.EADDRINUSE:
-        return ServeError(
-            f"cannot listen on {where}: the port is in use (another banscan node or another "
-            "program has it). Stop that program, or give this node another port: "
-            "banscan run --port 9000 (or --port 0 for any free one); [node] port in "
-            "banscan.toml sets it for good"
-        )
-    if exc.errno == errno.EACCES:
-        return ServeError(
-            f"cannot listen on {where}: permission denied (ports below 1024 need privileges). "
-            "Give a port from 1024 up: banscan run --port 8470, and put a TLS proxy in "
-            "front for port 443 (docs/operators.md)"
-        )
-    if exc.errno == errno.EADDRNOTAVAIL:
-        return ServeError(
-            f"cannot listen on {where}: this machine has no address {host}. Give one it has "
-            "with --host (127.0.0.1 for this machine only), or fix [node] host in banscan.toml"
-        )
-    return ServeError(f"cannot listen on {where}: {exc.strerror or exc}")
 
 
 class RequestsInFlight:

@@ -40,6 +40,9 @@ AXE = ROOT / "tests" / "vendor" / "axe-core" / "axe.min.js"
 SERIOUS = ("serious", "critical")
 # Not a BANSCAN_ variable: the node takes those as settings and refuses unknown ones.
 SCREENSHOTS = Path(os.environ.get("SCREENSHOTS_DIR", ROOT / "build" / "screenshots"))
+# SCREENSHOTS=0 (.ci/run): nobody looks at CI's pictures, and a full-page capture costs
+# the browser about as much as the visit it pictures.
+TAKE_SCREENSHOTS = os.environ.get("SCREENSHOTS") != "0"
 # The widths every page is looked at: a laptop and a phone.
 WIDTHS = (1280, 390)
 # Flags that keep chromium from calling Google's services, which this machine refuses.
@@ -134,9 +137,12 @@ async def visit(
 
 
 async def screenshot(page: async_api.Page, name: str) -> Path:
-    """Keep a full-page picture as ``<name>.png`` among the test artifacts."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    """Keep a full-page picture as ``<name>.png`` among the test artifacts (unless
+    ``SCREENSHOTS=0``: then only the path it would have)."""
     path = SCREENSHOTS / f"{name}.png"
+    if not TAKE_SCREENSHOTS:
+        return path
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     await page.screenshot(path=str(path), full_page=True)
     return path
 

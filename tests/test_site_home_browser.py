@@ -7,6 +7,7 @@ from playwright import async_api
 from node.datadir import DataDir
 from tests.browser import (
     SCREENSHOTS,
+    TAKE_SCREENSHOTS,
     WIDTHS,
     ServerFactory,
     needs_chromium,
@@ -69,7 +70,7 @@ async def test_the_home_and_stats_pages(
             charts = page.get_by_role("img")
             assert await charts.count() == 5
             await screenshot(page, f"stats-demo-{mode}-{width}")
-            if width == WIDTHS[-1]:  # each chart up close, as a phone shows it
+            if width == WIDTHS[-1] and TAKE_SCREENSHOTS:  # each chart up close, as a phone shows it
                 sections = page.locator(".chart-section")
                 for i in range(await sections.count()):
                     await sections.nth(i).screenshot(

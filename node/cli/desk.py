@@ -21,10 +21,6 @@ from typing import Final
 
 from node.cli.common import CommandError, data_dir_of
 from node.cli.registrar import Registrar, add_data_dir_option
-from node.desk.app import serve_desk
-from node.desk.guard import Guard
-from node.desk.nodeapi import NodeApi, NodeError, NodeUnreachable, TokenRefused
-from node.desk.state import Desk
 from node.moderation.keyfile import load_moderator_key
 from protocol.sealing import ModeratorKey
 
@@ -122,6 +118,12 @@ def cmd_desk(args: argparse.Namespace) -> int:
 
 
 async def _serve(url: str, token: str, key: ModeratorKey, port: int, *, open_browser: bool) -> int:
+    # The desk's web app and client: only this command needs them (see node.cli).
+    from node.desk.app import serve_desk
+    from node.desk.guard import Guard
+    from node.desk.nodeapi import NodeApi, NodeError, NodeUnreachable, TokenRefused
+    from node.desk.state import Desk
+
     api = NodeApi(url, token)
     try:
         try:

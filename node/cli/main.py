@@ -34,7 +34,7 @@ from node.cli.devnet import DevNetworkError
 from node.cli.registrar import Registrar, handler_of
 from node.config import ConfigError
 from node.datadir import DataDirError
-from node.serve import ServeError
+from node.listening import ServeError
 from protocol.errors import ProtocolError
 from storage import StorageError
 

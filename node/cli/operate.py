@@ -11,13 +11,11 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
-from node.api.federation import peer_views
 from node.cli.common import CommandError, data_dir_of, run_on_store
 from node.cli.peers import print_peers
 from node.cli.registrar import Registrar
 from node.config import DEFAULT_NETWORK, Config
 from node.datadir import DataDir, DataDirError
-from node.serve import serve
 from protocol.envelope import NETWORK_ID_PATTERN
 from protocol.errors import KeyFormatError
 from protocol.keys import key_text, parse_key_text
@@ -111,6 +109,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     data_dir.load_key()
     if args.port is not None and not 0 <= args.port <= 65535:
         raise CommandError("--port must be from 0 to 65535")
+    from node.serve import serve  # the web server: only this command needs it (see node.cli)
+
     asyncio.run(serve(data_dir, args.host, args.port))
     return 0
 
@@ -164,6 +164,8 @@ def _status(data_dir: DataDir) -> dict[str, Any]:
     """What ``status --json`` prints."""
     config = data_dir.load_config()
     key = data_dir.load_key()
+
+    from node.api.federation import peer_views  # the API's view (see node.cli)
 
     async def gather(store: Store) -> dict[str, Any]:
         counts = await store.records.counts()
