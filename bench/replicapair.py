@@ -118,3 +118,25 @@ def add_peer(data_dir: Path, port: int, source_key: str) -> None:
     """The fresh node's only peer: the source, through the proxy on ``port``."""
     with (data_dir / "banscan.toml").open("a", encoding="utf-8") as config:
         config.write(f'\n[[peers]]\nurl = "http://127.0.0.1:{port}"\nkey = "{source_key}"\n')
+
+
+def saved_pair(pair: Pair) -> dict[str, str]:
+    """What :func:`load_pair` needs besides the two data directories."""
+    return {"source_text": pair.source_text, "publisher": pair.publisher, "analyst": pair.analyst}
+
+
+def load_pair(tmp: Path, saved: dict[str, str]) -> Pair:
+    """A pair :func:`init_pair` made, copied to ``tmp`` (its admissions already posted)."""
+    source_dir, fresh_dir = tmp / "source", tmp / "fresh"
+    origins = [seeded_key(origin_label(o)).public_key for o in range(ORIGINS)]
+    steward = DataDir(source_dir).load_key()
+    return Pair(
+        source_dir,
+        fresh_dir,
+        saved["source_text"],
+        saved["publisher"],
+        saved["analyst"],
+        steward,
+        origins,
+        [],
+    )

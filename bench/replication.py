@@ -39,6 +39,7 @@ import contextlib
 import datetime
 import json
 import resource
+import shutil
 import sqlite3
 import sys
 import tempfile
@@ -54,9 +55,10 @@ from bench import harness, quarantined
 from bench.harness import Table, proc_cpu_seconds, stop_node
 from bench.ingestdata import ORIGINS, Generator
 from bench.proxy import ProxyThread
-from bench.replicapair import add_peer, init_pair, post_batches
+from bench.replicapair import Pair, add_peer, init_pair, load_pair, post_batches, saved_pair
 from node.datadir import DataDir
 from protocol.records import SignedRecord
+from storage.migrations import MIGRATIONS
 from tests.nodeproc import NodeProcess
 
 TARGET_SECONDS = 2.0
@@ -188,6 +190,41 @@ def fill_source(url: str, token: str, generator: Generator, count: int) -> int:
     return size
 
 
+def filled_pair(
+    tmp: Path, generator: Generator, count: int, *, steward_first: bool, cache: Path | None
+) -> tuple[Pair, int]:
+    """The pair in ``tmp`` with ``count`` records on the source (stopped); their raw bytes.
+
+    With ``cache``, a filled pair is kept there (keyed by the parameters and the schema's
+    migrations) and copied for each run: filling a million took 17-30 minutes."""
+    entry = None
+    if cache is not None:
+        key = f"repl-r{count}-s{generator.seed}-f{int(steward_first)}-m{len(MIGRATIONS)}"
+        entry = cache / key
+        if (entry / "pair.json").exists():
+            shutil.copytree(entry, tmp, dirs_exist_ok=True)
+            saved = json.loads((entry / "pair.json").read_text())
+            print(f"the source's {count:,} records from {entry}", flush=True)
+            return load_pair(tmp, saved["pair"]), int(saved["raw_bytes"])
+    pair = init_pair(tmp, steward_first=steward_first)
+    source = NodeProcess(pair.source_dir)
+    try:
+        source_url = source.wait_serving()
+        post_batches(source_url, pair.publisher, pair.admissions)
+        size = fill_source(source_url, pair.publisher, generator, count)
+    finally:
+        stop_node(source, timeout=60)
+    if entry is not None:
+        building = entry.with_name(entry.name + ".building")
+        shutil.rmtree(building, ignore_errors=True)
+        shutil.copytree(tmp, building)
+        (building / "pair.json").write_text(
+            json.dumps({"pair": saved_pair(pair), "raw_bytes": size})
+        )
+        building.rename(entry)
+    return pair, size
+
+
 def replicate(
     generator: Generator,
     count: int,
@@ -195,16 +232,17 @@ def replicate(
     sync_interval_s: int | None,
     *,
     steward_first: bool,
+    cache: Path | None = None,
 ) -> Replication:
     with tempfile.TemporaryDirectory(prefix="banscan-bench-repl-") as tmp:
-        pair = init_pair(Path(tmp), steward_first=steward_first)
+        pair, size = filled_pair(
+            Path(tmp), generator, count, steward_first=steward_first, cache=cache
+        )
         source = NodeProcess(pair.source_dir)
         proxy: ProxyThread | None = None
         fresh: NodeProcess | None = None
         try:
             source_url = source.wait_serving()
-            post_batches(source_url, pair.publisher, pair.admissions)
-            size = fill_source(source_url, pair.publisher, generator, count)
             proxy = ProxyThread(int(source_url.rsplit(":", 1)[1].rstrip("/")))
             add_peer(pair.fresh_dir, proxy.port, pair.source_text)
             source_cpu = proc_cpu_seconds(source.pid)
@@ -322,6 +360,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--timeout", type=float, default=120.0, help="give up after this many seconds (120)"
     )
     parser.add_argument(
+        "--cache",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="keep the filled source in DIR and reuse it (a million records took 17-30 "
+        "minutes to fill); each run copies it",
+    )
+    parser.add_argument(
         "--quarantined",
         action="store_true",
         help="also measure what repeated sessions send of records the fresh node holds in "
@@ -341,12 +387,18 @@ def measure(args: argparse.Namespace) -> int:
             args.timeout,
             args.sync_interval,
             steward_first=args.steward_first,
+            cache=args.cache,
         )
+    signed = (
+        f"over {ORIGINS} origins and {generator.feeds} feeds in {generator.seconds:.1f} s, "
+        f"{FILL_CHUNK:,} at a time (not timed)"
+        if generator.position
+        else f"over {ORIGINS} origins, signed when the cache was filled"
+    )
     print(
-        f"signed {args.records:,} incident records "
-        f"({run.raw_bytes / args.records:,.0f} raw bytes each) over {ORIGINS} origins and "
-        f"{generator.feeds} feeds in {generator.seconds:.1f} s, {FILL_CHUNK:,} at a time "
-        f"(not timed); the benchmark's own peak RSS "
+        f"{args.records:,} incident records "
+        f"({run.raw_bytes / args.records:,.0f} raw bytes each) {signed}; "
+        f"the benchmark's own peak RSS "
         f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.1f} MiB",
         flush=True,
     )
