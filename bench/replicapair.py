@@ -1,10 +1,12 @@
 """The replication benchmark's two nodes before either runs: the source (its own steward)
 and the fresh node (whose steward is the source), their tokens, the source's admissions
 of every origin and of the fresh node, posting records to the source, and the fresh
-node's one peer entry.
+node's one peer entry; signing and posting the source's records, kept filled in a cache
+when asked.
 """
 
 import json
+import shutil
 import time
 import urllib.request
 from collections.abc import Sequence
@@ -13,12 +15,14 @@ from pathlib import Path
 
 import msgpack
 
-from bench.harness import create_token, init_node
-from bench.ingestdata import NETWORK, ORIGINS, origin_label
+from bench.harness import create_token, init_node, stop_node
+from bench.ingestdata import NETWORK, ORIGINS, Generator, origin_label
 from node.datadir import DataDir
 from protocol.keys import NodeKey, key_text
 from protocol.records import SignedRecord, encode_batch, sign_record
+from storage.migrations import MIGRATIONS
 from tests.factories import seeded_key
+from tests.nodeproc import NodeProcess
 
 IMPORT_BATCH = 500
 
@@ -46,6 +50,10 @@ def memberships(steward: NodeKey, subjects: Sequence[tuple[bytes, str]]) -> list
         )
         for seq, (subject, role) in enumerate(subjects, start=1)
     ]
+
+
+def raw_bytes(records: Sequence[SignedRecord]) -> int:
+    return sum(len(r.envelope_bytes) + len(r.signature) + len(r.body or b"") for r in records)
 
 
 def post_batches(url: str, token: str, records: Sequence[SignedRecord]) -> None:
@@ -140,3 +148,56 @@ def load_pair(tmp: Path, saved: dict[str, str]) -> Pair:
         origins,
         [],
     )
+
+
+# Records signed and posted to the source at a time: the benchmark holds one chunk,
+# whatever --records is (a fresh node pulling 1,000,000 records is issue 16's point).
+FILL_CHUNK = 20_000
+
+
+def fill_source(url: str, token: str, generator: Generator, count: int) -> int:
+    """Sign ``count`` records a chunk at a time and post them to the source; their raw
+    bytes."""
+    size = 0
+    while (done := generator.position) < count:
+        records = generator.take(min(FILL_CHUNK, count - done)).records
+        post_batches(url, token, records)
+        size += raw_bytes(records)
+        if count > FILL_CHUNK and generator.position % 100_000 < FILL_CHUNK:
+            print(f"  the source holds {generator.position:,} records", flush=True)
+    return size
+
+
+def filled_pair(
+    tmp: Path, generator: Generator, count: int, *, steward_first: bool, cache: Path | None
+) -> tuple[Pair, int]:
+    """The pair in ``tmp`` with ``count`` records on the source (stopped); their raw bytes.
+
+    With ``cache``, a filled pair is kept there (keyed by the parameters and the schema's
+    migrations) and copied for each run: filling a million took 17-30 minutes."""
+    entry = None
+    if cache is not None:
+        key = f"repl-r{count}-s{generator.seed}-f{int(steward_first)}-m{len(MIGRATIONS)}"
+        entry = cache / key
+        if (entry / "pair.json").exists():
+            shutil.copytree(entry, tmp, dirs_exist_ok=True)
+            saved = json.loads((entry / "pair.json").read_text())
+            print(f"the source's {count:,} records from {entry}", flush=True)
+            return load_pair(tmp, saved["pair"]), int(saved["raw_bytes"])
+    pair = init_pair(tmp, steward_first=steward_first)
+    source = NodeProcess(pair.source_dir)
+    try:
+        source_url = source.wait_serving()
+        post_batches(source_url, pair.publisher, pair.admissions)
+        size = fill_source(source_url, pair.publisher, generator, count)
+    finally:
+        stop_node(source, timeout=60)
+    if entry is not None:
+        building = entry.with_name(entry.name + ".building")
+        shutil.rmtree(building, ignore_errors=True)
+        shutil.copytree(tmp, building)
+        (building / "pair.json").write_text(
+            json.dumps({"pair": saved_pair(pair), "raw_bytes": size})
+        )
+        building.rename(entry)
+    return pair, size

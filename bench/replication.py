@@ -39,7 +39,6 @@ import contextlib
 import datetime
 import json
 import resource
-import shutil
 import sqlite3
 import sys
 import tempfile
@@ -55,10 +54,8 @@ from bench import harness, quarantined
 from bench.harness import Table, proc_cpu_seconds, stop_node
 from bench.ingestdata import ORIGINS, Generator
 from bench.proxy import ProxyThread
-from bench.replicapair import Pair, add_peer, init_pair, load_pair, post_batches, saved_pair
+from bench.replicapair import FILL_CHUNK, add_peer, filled_pair
 from node.datadir import DataDir
-from protocol.records import SignedRecord
-from storage.migrations import MIGRATIONS
 from tests.nodeproc import NodeProcess
 
 TARGET_SECONDS = 2.0
@@ -68,10 +65,6 @@ FEDERATION_EVENTS = {"synced", "peer failed", "released quarantined records", "s
 
 
 # --- measuring the fresh node's pull -----------------------------------------------------
-
-
-def raw_bytes(records: Sequence[SignedRecord]) -> int:
-    return sum(len(r.envelope_bytes) + len(r.signature) + len(r.body or b"") for r in records)
 
 
 def held_incidents(database: Path) -> int:
@@ -170,59 +163,6 @@ def settled_session(url: str, analyst: str) -> dict[str, Any]:
         threading.Event().wait(POLL_S)
         session = peer_stats(url, analyst)
     return session
-
-
-# Records signed and posted to the source at a time: the benchmark holds one chunk,
-# whatever --records is (a fresh node pulling 1,000,000 records is issue 16's point).
-FILL_CHUNK = 20_000
-
-
-def fill_source(url: str, token: str, generator: Generator, count: int) -> int:
-    """Sign ``count`` records a chunk at a time and post them to the source; their raw
-    bytes."""
-    size = 0
-    while (done := generator.position) < count:
-        records = generator.take(min(FILL_CHUNK, count - done)).records
-        post_batches(url, token, records)
-        size += raw_bytes(records)
-        if count > FILL_CHUNK and generator.position % 100_000 < FILL_CHUNK:
-            print(f"  the source holds {generator.position:,} records", flush=True)
-    return size
-
-
-def filled_pair(
-    tmp: Path, generator: Generator, count: int, *, steward_first: bool, cache: Path | None
-) -> tuple[Pair, int]:
-    """The pair in ``tmp`` with ``count`` records on the source (stopped); their raw bytes.
-
-    With ``cache``, a filled pair is kept there (keyed by the parameters and the schema's
-    migrations) and copied for each run: filling a million took 17-30 minutes."""
-    entry = None
-    if cache is not None:
-        key = f"repl-r{count}-s{generator.seed}-f{int(steward_first)}-m{len(MIGRATIONS)}"
-        entry = cache / key
-        if (entry / "pair.json").exists():
-            shutil.copytree(entry, tmp, dirs_exist_ok=True)
-            saved = json.loads((entry / "pair.json").read_text())
-            print(f"the source's {count:,} records from {entry}", flush=True)
-            return load_pair(tmp, saved["pair"]), int(saved["raw_bytes"])
-    pair = init_pair(tmp, steward_first=steward_first)
-    source = NodeProcess(pair.source_dir)
-    try:
-        source_url = source.wait_serving()
-        post_batches(source_url, pair.publisher, pair.admissions)
-        size = fill_source(source_url, pair.publisher, generator, count)
-    finally:
-        stop_node(source, timeout=60)
-    if entry is not None:
-        building = entry.with_name(entry.name + ".building")
-        shutil.rmtree(building, ignore_errors=True)
-        shutil.copytree(tmp, building)
-        (building / "pair.json").write_text(
-            json.dumps({"pair": saved_pair(pair), "raw_bytes": size})
-        )
-        building.rename(entry)
-    return pair, size
 
 
 def replicate(
