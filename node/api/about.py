@@ -5,6 +5,7 @@ from aiohttp import web
 from node import __version__
 from node.api.openapi import openapi_document
 from node.state import CONFIG, NODE_KEY, STORE
+from storage import pending
 
 routes = web.RouteTableDef()
 
@@ -12,6 +13,9 @@ routes = web.RouteTableDef()
 @routes.get("/api/v1/node")
 async def node_info(request: web.Request) -> web.Response:
     config = request.app[CONFIG]
+    store = request.app[STORE]
+    waiting, set_aside = await pending.totals(store.db.reader)
+    indexer = store.records.indexer
     return web.json_response(
         {
             "key": request.app[NODE_KEY].text,
@@ -19,6 +23,14 @@ async def node_info(request: web.Request) -> web.Response:
             "stewards": config.network.stewards or [request.app[NODE_KEY].text],
             "software": "banscan",
             "version": __version__,
+            # How far the index (queries, stats, pages, exports) has caught up with the
+            # records acknowledged (docs/api.md, "GET /api/v1/node").
+            "index": {
+                "pending": waiting,
+                "set_aside": set_aside,
+                "logged": indexer.logged,
+                "indexed": indexer.indexed,
+            },
         }
     )
 
