@@ -20,7 +20,10 @@ processes on 127.0.0.1, each in a temporary data directory:
   127.0.0.1 that this process runs.
 
 The clock starts when the fresh node's process is spawned and stops when its
-database holds every record (polled read-only, every 10 ms, with a deadline).
+database's index holds every record (polled read-only, every 10 ms, with a
+deadline); the moment every record was acknowledged (the index's records plus
+the log of records not yet indexed, ``storage.pending``) is printed too. The
+source's index has caught up before the fresh node starts.
 Wire bytes are everything the proxy carried in both directions: HTTP request
 and status lines, headers (RFC 9421 signatures, content digests) and bodies.
 The fresh node's own session counters (bodies only) are printed beside them.

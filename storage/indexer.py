@@ -9,7 +9,15 @@ redoes exactly the step it lost and the index is exact as of one position of the
 log. The database's write lock is first come, first served, so a batch waiting to
 be acknowledged is written between two steps, never behind several.
 
-The indexer is woken when a batch is logged and resumes at start when rows wait.
+The indexer is woken when a batch is logged, and resumes at start when rows wait.
+It then waits for a quiet moment: :data:`QUIET_S` with no batch logged. Following
+every batch at once measured worse: a client posting batch after batch had each
+acknowledgement wait behind the indexing of the batch before (one process, one
+GIL, one write lock), so acknowledgements came no faster than with everything
+inline (bench/README.md, "The two-stage ingest in the node"). It indexes at once
+when a read waits for it (:meth:`Indexer.caught_up`), or when
+:data:`MAX_BACKLOG` records wait: beyond that the log does not run further ahead,
+and acknowledgements share the writer with the indexer's steps.
 A row that cannot be indexed is set aside and reported, never retried for ever: a
 body that no longer passes its schema at once (:func:`storage.pending.index_next`),
 any other failure of a step by taking its rows one at a time, setting aside the
@@ -24,6 +32,7 @@ indexer is idle for :data:`IDLE_CHECK_S`, which takes in what another process
 
 import asyncio
 import sqlite3
+import time
 from collections.abc import Callable
 
 import structlog
@@ -36,6 +45,10 @@ _log = structlog.get_logger("banscan.indexer")
 
 # Log rows per transaction: bench/README.md, "The two-stage ingest in the node".
 CHUNK = 2_000
+# How long no batch must have been logged before the indexer takes a step.
+QUIET_S = 0.2
+# Records waiting beyond which it takes steps whatever arrives.
+MAX_BACKLOG = 100_000
 IDLE_CHECK_S = 5.0
 # After a step failed: how long before the indexer tries again.
 RETRY_S = 1.0
@@ -60,6 +73,7 @@ class Indexer:
         self._waiters: list[tuple[int, asyncio.Future[None]]] = []
         self._task: asyncio.Task[None] | None = None
         self._one_at_a_time = 0
+        self._last_logged = 0.0  # time.monotonic() of the last batch logged
 
     @property
     def backlog(self) -> int:
@@ -88,6 +102,7 @@ class Indexer:
     def logged_through(self, lsn: int) -> None:
         """A batch up to ``lsn`` is in the log and committed."""
         self.logged = max(self.logged, lsn)
+        self._last_logged = time.monotonic()
         self._call(self._wake.set)
 
     def indexed_through(self, lsn: int) -> None:
@@ -109,6 +124,7 @@ class Indexer:
             return True
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiters.append((target, waiter))
+        self._wake.set()  # a reader waits: no quiet moment to wait for
         try:
             await asyncio.wait_for(asyncio.shield(waiter), timeout_s)
         except TimeoutError:
@@ -133,12 +149,14 @@ class Indexer:
 
     async def _run(self) -> None:
         while True:
-            if self.backlog == 0:
+            delay = self._delay()
+            if delay is not None:
                 self._wake.clear()
                 try:
-                    await asyncio.wait_for(self._wake.wait(), IDLE_CHECK_S)
+                    await asyncio.wait_for(self._wake.wait(), delay)
                 except TimeoutError:
-                    await self._db.write(self._read_state)
+                    if not self.backlog:
+                        await self._db.write(self._read_state)
                 continue
             try:
                 await self._db.write(self._step, self._stepped)
@@ -148,6 +166,15 @@ class Indexer:
                 await self._failed(exc)
             # Writes queued meanwhile (a batch to acknowledge) take the lock first.
             await asyncio.sleep(0)
+
+    def _delay(self) -> float | None:
+        """How long to wait before the next step; None for at once."""
+        if not self.backlog:
+            return IDLE_CHECK_S
+        if self._waiters or self.backlog >= MAX_BACKLOG:
+            return None
+        quiet = time.monotonic() - self._last_logged
+        return None if quiet >= QUIET_S else QUIET_S - quiet
 
     def _step(self, conn: sqlite3.Connection) -> pending.Step | None:
         size = 1 if self._one_at_a_time else self.chunk
