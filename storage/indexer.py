@@ -44,9 +44,9 @@ from storage.database import Database
 _log = structlog.get_logger("banscan.indexer")
 
 # Log rows per transaction: bench/README.md, "The two-stage ingest in the node".
-CHUNK = 2_000
+CHUNK = 5_000
 # How long no batch must have been logged before the indexer takes a step.
-QUIET_S = 0.2
+QUIET_S = 1.0
 # Records waiting beyond which it takes steps whatever arrives.
 MAX_BACKLOG = 100_000
 IDLE_CHECK_S = 5.0

@@ -24,6 +24,7 @@ peers, and never blocks the rows after it.
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import aiosqlite
 import structlog
@@ -58,8 +59,11 @@ _INSERT = (
 )
 _NEXT = (
     "SELECT lsn, envelope, signature, body, withdrawn_by, received_ms FROM pending"
-    " WHERE set_aside IS NULL ORDER BY lsn LIMIT ?"
+    " WHERE lsn > ? AND set_aside IS NULL ORDER BY lsn LIMIT ?"
 )
+# Rows rebuilt and indexed at a time within a step: a step's transaction still writes
+# each index page once, while only this many decoded records are held at once.
+PART = 500
 # Rows taken by the inline path per step: bounds its memory, not its transaction.
 FLUSH_CHUNK = 5_000
 
@@ -96,9 +100,24 @@ def index_next(
     conn: sqlite3.Connection, limit: int, stewards: frozenset[bytes], now: int
 ) -> Step | None:
     """Index the next ``limit`` rows of the log and delete them; None when none wait."""
-    rows = conn.execute(_NEXT, (limit,)).fetchall()
-    if not rows:
+    indexed = aside = 0
+    through = 0
+    while indexed + aside < limit:
+        rows = conn.execute(_NEXT, (through, min(PART, limit - indexed - aside))).fetchall()
+        if not rows:
+            break
+        done, refused = _index_rows(conn, rows, stewards, now)
+        indexed, aside, through = indexed + done, aside + refused, int(rows[-1][0])
+    if not through:
         return None
+    conn.execute("DELETE FROM pending WHERE lsn <= ? AND set_aside IS NULL", (through,))
+    return Step(indexed, aside, through)
+
+
+def _index_rows(
+    conn: sqlite3.Connection, rows: list[Any], stewards: frozenset[bytes], now: int
+) -> tuple[int, int]:
+    """Rebuild ``rows``' records from their bytes and index them; (indexed, set aside)."""
     stored: list[Stored] = []
     received: list[int] = []
     aside: list[tuple[str, int]] = []
@@ -113,13 +132,11 @@ def index_next(
         stored.append(Stored(record, withdrawn_by))
         received.append(received_ms)
     index_stored(conn, stored, now, stewards, received)
-    through = int(rows[-1][0])
     if aside:
         conn.executemany("UPDATE pending SET set_aside = ? WHERE lsn = ?", aside)
         _log.error("records set aside: they no longer pass their schema", count=len(aside),
                    first_lsn=aside[0][1], reason=aside[0][0])  # fmt: skip
-    conn.execute("DELETE FROM pending WHERE lsn <= ? AND set_aside IS NULL", (through,))
-    return Step(len(stored), len(aside), through)
+    return len(stored), len(aside)
 
 
 def set_aside(conn: sqlite3.Connection, lsn: int, reason: str) -> None:
