@@ -175,12 +175,3 @@ async def find(reader: aiosqlite.Connection, record_id: bytes) -> LogRow | None:
     for lsn, envelope, signature, body in rows:
         return LogRow(int(lsn), bytes(envelope), bytes(signature), body)
     return None
-
-
-async def totals(reader: aiosqlite.Connection) -> tuple[int, int]:
-    """(rows waiting, rows set aside) in the log."""
-    rows = await reader.execute_fetchall(
-        "SELECT COUNT(*) - COUNT(set_aside), COUNT(set_aside) FROM pending"
-    )
-    waiting, aside = next(iter(rows))
-    return int(waiting), int(aside)
