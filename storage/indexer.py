@@ -10,7 +10,8 @@ log. The database's write lock is first come, first served, so a batch waiting t
 be acknowledged is written between two steps, never behind several.
 
 The indexer is woken when a batch is logged, and resumes at start when rows wait.
-It then waits for a quiet moment: :data:`QUIET_S` with no batch logged. Following
+It then waits for a quiet moment: :data:`QUIET_S` with no batch logged, or the
+end of the sync session that pulled them (:meth:`Indexer.hurry`). Following
 every batch at once measured worse: a client posting batch after batch had each
 acknowledgement wait behind the indexing of the batch before (one process, one
 GIL, one write lock), so acknowledgements came no faster than with everything
@@ -46,7 +47,7 @@ _log = structlog.get_logger("banscan.indexer")
 # Log rows per transaction: bench/README.md, "The two-stage ingest in the node".
 CHUNK = 5_000
 # How long no batch must have been logged before the indexer takes a step.
-QUIET_S = 1.0
+QUIET_S = 0.5
 # Records waiting beyond which it takes steps whatever arrives.
 MAX_BACKLOG = 100_000
 IDLE_CHECK_S = 5.0
@@ -110,6 +111,11 @@ class Indexer:
         self.indexed = max(self.indexed, lsn)
         self.logged = max(self.logged, lsn)
         self._call(self._release)
+
+    def hurry(self) -> None:
+        """No more batches are coming for now (a sync session ended): index at once."""
+        self._last_logged = 0.0
+        self._wake.set()
 
     def _call(self, what: Callable[[], None]) -> None:
         if self._loop is not None and not self._loop.is_closed():

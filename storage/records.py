@@ -121,8 +121,9 @@ class RecordStore(RecordReader):
         With ``defer``, the batch is decided exactly as inline, but its records are
         only appended to the log (:mod:`storage.pending`) with the feed heads, fork
         evidence and the quarantine; the indexer indexes them later. A batch holding a
-        steward's decision is stored inline all the same (rare; the trust rule's
-        effects on stored and quarantined records stay as they are). Without
+        steward's decision or a retraction is stored inline all the same (rare; the
+        trust rule's effects on stored and quarantined records stay as they are, and
+        a retracted body is erased when the retraction is acknowledged). Without
         ``defer``, everything the log holds is indexed first, in the same
         transaction, so records are always indexed in the order they arrived.
         """
@@ -160,9 +161,13 @@ class RecordStore(RecordReader):
         staged: dict[bytes, Member],
     ) -> list[IngestResult] | None:
         """Stage 1 of a deferred batch: decided as :meth:`_ingest` decides, its slots
-        appended to the log; None when the batch holds a steward's decision."""
+        appended to the log; None when the batch holds a steward's decision or a
+        retraction."""
         trust = self.trust
-        if decided_subjects(records, trust.stewards):
+        # A retraction erases its target's body: at once, never "once indexed".
+        if decided_subjects(records, trust.stewards) or any(
+            r.envelope.kind == "retraction" for r in records
+        ):
             return None
         heads = max_seqs(conn, {feed_of(r) for r in records})
         plan = classify(
