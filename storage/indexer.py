@@ -196,6 +196,10 @@ class Indexer:
             self.indexed_through(step.through)
 
     async def _failed(self, exc: Exception) -> None:
+        if isinstance(exc, sqlite3.OperationalError):  # the database's, not a row's: retry
+            _log.warning("an indexer step failed; retrying", error=str(exc))
+            await asyncio.sleep(RETRY_S)
+            return
         if self._one_at_a_time:
             # One row failed alone: set it aside, so the rows after it go on.
             def aside(conn: sqlite3.Connection) -> int | None:
@@ -204,7 +208,12 @@ class Indexer:
                     pending.set_aside(conn, lsn, f"{type(exc).__name__}: {exc}")
                 return lsn
 
-            lsn = await self._db.write(aside)
+            try:
+                lsn = await self._db.write(aside)
+            except Exception as again:  # the task must go on
+                _log.warning("setting a record aside failed; retrying", error=str(again))
+                await asyncio.sleep(RETRY_S)
+                return
             if lsn is not None:
                 self.set_aside += 1
                 self._one_at_a_time = max(0, self._one_at_a_time - 1)

@@ -180,3 +180,32 @@ async def test_a_row_that_no_longer_passes_its_schema_is_set_aside(tmp_path: Pat
         await store.close()
     with sqlite3.connect(tmp_path / "a.db") as conn:
         assert conn.execute("SELECT seq, set_aside IS NOT NULL FROM pending").fetchall() == [(2, 1)]
+
+
+async def test_a_row_that_breaks_its_step_is_set_aside_and_the_rest_indexed(
+    tmp_path: Path,
+) -> None:
+    store = await opened(tmp_path / "a.db")
+    try:
+        await store.records.indexer.stop()
+        feed = checked([signed(CHAPTERS[3], seq) for seq in range(1, 11)])
+        await store.records.ingest(feed[:5])
+        await store.records.ingest(feed[5:], defer=True)
+
+        def clash(conn: sqlite3.Connection) -> None:  # a slot the index already holds
+            conn.execute(
+                "INSERT INTO pending (id, origin, audience, seq, envelope, signature, body,"
+                " received_ms) SELECT r.id, r.origin, r.audience, r.seq, r.envelope,"
+                " r.signature, b.body, 1 FROM records r JOIN bodies b ON b.rid = r.rid"
+                " WHERE r.seq = 3 AND r.origin = ?",
+                (CHAPTERS[3].public_key,),
+            )
+
+        await store.db.write(clash)
+        await store.records.indexer.start()
+        await settled(store)
+        assert store.records.indexer.set_aside == 1
+        query = QueryFilter("incident", ("public",), origins=(CHAPTERS[3].public_key,))
+        assert (await store.queries.stats(query, ())).total.count == 10
+    finally:
+        await store.close()
