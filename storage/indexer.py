@@ -88,12 +88,19 @@ class Indexer:
         if self._task is None:
             self._task = self._loop.create_task(self._run(), name="banscan indexer")
 
-    async def stop(self) -> None:
-        """Stop after the step under way (its transaction commits or rolls back whole)."""
+    async def stop(self, *, finish: bool = False) -> None:
+        """Stop after the step under way (its transaction commits or rolls back whole).
+        With ``finish``, a backlog of one step or less is indexed first, so that a node
+        stopped cleanly leaves its index complete; a larger one waits for the next start."""
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
+        if finish and 0 < self.backlog <= self.chunk and self._loop is not None:
+            try:
+                await self._db.write(self._step, self._stepped)
+            except Exception as exc:  # indexed at the next start instead
+                _log.warning("indexing before the stop failed", error=str(exc))
         for _, waiter in self._waiters:
             waiter.cancel()
         self._waiters.clear()

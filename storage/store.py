@@ -73,6 +73,6 @@ class Store:
         return store
 
     async def close(self) -> None:
-        await self.records.indexer.stop()
+        await self.records.indexer.stop(finish=True)
         await self.map.close()
         await self.db.close()
