@@ -127,7 +127,7 @@ def _index_rows(
                 SignedRecord(envelope, signature, body), decode_envelope(envelope)
             )
         except (ProtocolError, ValueError) as exc:
-            aside.append((f"{type(exc).__name__}: {exc}"[:500], lsn))
+            aside.append((_reason(exc), lsn))
             continue
         stored.append(Stored(record, withdrawn_by))
         received.append(received_ms)
@@ -137,6 +137,16 @@ def _index_rows(
         _log.error("records set aside: they no longer pass their schema", count=len(aside),
                    first_lsn=aside[0][1], reason=aside[0][0])  # fmt: skip
     return len(stored), len(aside)
+
+
+def _reason(exc: Exception) -> str:
+    """Why a body was refused, naming fields but never their values (pydantic's message
+    quotes the input; this goes to the log and the row)."""
+    errors = getattr(exc, "errors", None)
+    if callable(errors):
+        fields = sorted({".".join(str(p) for p in e.get("loc", ())) for e in errors()})
+        return f"{type(exc).__name__}: fields {', '.join(fields)}"[:500]
+    return f"{type(exc).__name__}: {exc}"[:500]
 
 
 def set_aside(conn: sqlite3.Connection, lsn: int, reason: str) -> None:
