@@ -118,3 +118,16 @@ def add_peer(data_dir: Path, port: int, source_key: str) -> None:
     """The fresh node's only peer: the source, through the proxy on ``port``."""
     with (data_dir / "banscan.toml").open("a", encoding="utf-8") as config:
         config.write(f'\n[[peers]]\nurl = "http://127.0.0.1:{port}"\nkey = "{source_key}"\n')
+
+
+def wait_indexed(url: str, timeout_s: float = 600) -> None:
+    """Poll a node until its index holds every record it acknowledged."""
+    deadline = time.perf_counter() + timeout_s
+    while True:
+        with urllib.request.urlopen(url.rstrip("/") + "/api/v1/node", timeout=30) as answer:
+            index = json.loads(answer.read()).get("index", {})
+        if not index.get("pending"):
+            return
+        if time.perf_counter() > deadline:
+            raise RuntimeError(f"the source's index did not catch up: {index}")
+        time.sleep(0.01)

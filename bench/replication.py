@@ -57,7 +57,7 @@ from bench import harness, quarantined
 from bench.harness import Table, proc_cpu_seconds, stop_node
 from bench.ingestdata import ORIGINS, Generator
 from bench.proxy import ProxyThread
-from bench.replicapair import add_peer, init_pair, post_batches
+from bench.replicapair import add_peer, init_pair, post_batches, wait_indexed
 from node.datadir import DataDir
 from protocol.records import SignedRecord
 from tests.nodeproc import NodeProcess
@@ -174,19 +174,6 @@ def wait_until_held(fresh: NodeProcess, count: int, began: float, timeout_s: flo
         logged_at - serving_at if serving_at is not None and logged_at is not None else None
     )
     return Pulled(held, now - began, from_serving, acknowledged)
-
-
-def wait_indexed(url: str, timeout_s: float = 600) -> None:
-    """Poll a node until its index holds every record it acknowledged."""
-    deadline = time.perf_counter() + timeout_s
-    while True:
-        with urllib.request.urlopen(url.rstrip("/") + "/api/v1/node", timeout=30) as answer:
-            index = json.loads(answer.read()).get("index", {})
-        if not index.get("pending"):
-            return
-        if time.perf_counter() > deadline:
-            raise RuntimeError(f"the source's index did not catch up: {index}")
-        threading.Event().wait(POLL_S)
 
 
 def settled_session(url: str, analyst: str) -> dict[str, Any]:
