@@ -128,6 +128,19 @@ def add_peer(data_dir: Path, port: int, source_key: str) -> None:
         config.write(f'\n[[peers]]\nurl = "http://127.0.0.1:{port}"\nkey = "{source_key}"\n')
 
 
+def wait_indexed(url: str, timeout_s: float = 600) -> None:
+    """Poll a node until its index holds every record it acknowledged."""
+    deadline = time.perf_counter() + timeout_s
+    while True:
+        with urllib.request.urlopen(url.rstrip("/") + "/api/v1/node", timeout=30) as answer:
+            index = json.loads(answer.read()).get("index", {})
+        if not index.get("pending"):
+            return
+        if time.perf_counter() > deadline:
+            raise RuntimeError(f"the source's index did not catch up: {index}")
+        time.sleep(0.01)
+
+
 def saved_pair(pair: Pair) -> dict[str, str]:
     """What :func:`load_pair` needs besides the two data directories."""
     return {"source_text": pair.source_text, "publisher": pair.publisher, "analyst": pair.analyst}
@@ -190,6 +203,7 @@ def filled_pair(
         source_url = source.wait_serving()
         post_batches(source_url, pair.publisher, pair.admissions)
         size = fill_source(source_url, pair.publisher, generator, count)
+        wait_indexed(source_url)  # the source's indexer idle before it is kept or pulled from
     finally:
         stop_node(source, timeout=60)
     if entry is not None:

@@ -248,6 +248,8 @@ class Gossip:
             finally:
                 for report in reports:
                     self._count(report)
+                # The session's batches are all in: the indexer need not wait for more.
+                self.store.records.indexer.hurry()
             await self.store.peers.succeeded(peer.key, self.clock_ms())
             self._unattributed.pop(peer.key, None)
             for report in reports:

@@ -163,11 +163,13 @@ class SyncService:
         return encode_push_answer([PushResult(r.id, r.outcome.value, r.code) for r in results])
 
     async def receive(self, batch: Sequence[SignedRecord]) -> list[IngestResult]:
-        """Verify and store records from a peer, refusing audiences this node may not hold."""
+        """Verify and store records from a peer, refusing audiences this node may not hold.
+        Acknowledged once logged; the indexer indexes them (storage.indexer)."""
         return await ingest_batch(
             self.verifier,
             self.store.records,
             batch,
             atomic=False,
             audiences=self.store.trust.audiences_for(self.own_key),
+            defer=True,
         )

@@ -19,6 +19,7 @@ from node.api import records as api_records
 from node.api import submissions as api_submissions
 from node.config import Config
 from node.datadir import open_node_store
+from node.indexwait import index_middleware
 from node.logs import log_request
 from node.moderation.desk import Desk
 from node.moderation.service import Moderation, record_publisher
@@ -64,6 +65,7 @@ def create_app(
             federation.sign_answers,
             problem_middleware,
             html_errors,
+            index_middleware,
             read_middleware,
         ],
         client_max_size=config.limits.max_batch_bytes + _BODY_SLACK,

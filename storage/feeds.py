@@ -3,6 +3,11 @@
 A feed's records are served in seq order exactly as stored: the first
 envelope of a slot (never fork evidence), and with no body once the body was
 erased, so the signed envelope still travels as a tombstone.
+
+A feed's head (``feeds``) moves when a batch is acknowledged, before the indexer
+has reached its records, so every read here takes a slot from the index
+(``records``) or from the log of records not yet indexed (``pending``,
+:mod:`storage.pending`): a peer is never offered what this node cannot send.
 """
 
 from collections import defaultdict
@@ -13,6 +18,16 @@ from protocol.sync import Feed, Want
 from protocol.sync2 import FEED_DIGEST_START, Entry, feed_digest, feed_step
 from storage.database import Database
 from storage.sql import expand_in, statement
+
+# A feed's slots in a range, from the index and from the log, in seq order.
+_RANGE = (
+    "SELECT r.seq, r.envelope, r.signature, b.body FROM records r "
+    "LEFT JOIN bodies b ON b.rid = r.rid "
+    "WHERE r.origin = ? AND r.audience = ? AND r.seq > ? AND r.seq <= ? "
+    "UNION ALL SELECT seq, envelope, signature, body FROM pending "
+    "WHERE origin = ? AND audience = ? AND seq > ? AND seq <= ? "
+    "ORDER BY 1 LIMIT ?"
+)
 
 
 class FeedStore:
@@ -83,9 +98,10 @@ class FeedStore:
     async def slot_ids(self, feed: Feed, after: int, upto: int) -> list[bytes]:
         """The stored ids of slots ``after < seq <= upto`` of ``feed``, in seq order."""
         rows = await self._db.reader.execute_fetchall(
-            "SELECT id FROM records WHERE origin = ? AND audience = ? AND seq > ? "
-            "AND seq <= ? ORDER BY seq",
-            (*feed, after, upto),
+            "SELECT id, seq FROM records WHERE origin = ? AND audience = ? AND seq > ? "
+            "AND seq <= ? UNION ALL SELECT id, seq FROM pending WHERE origin = ? "
+            "AND audience = ? AND seq > ? AND seq <= ? ORDER BY 2",
+            (*feed, after, upto) * 2,
         )
         return [bytes(row[0]) for row in rows]
 
@@ -97,8 +113,9 @@ class FeedStore:
         out: list[SignedRecord] = []
         async with self._db.reader.execute(
             "SELECT seq, id, envelope, signature FROM records WHERE origin = ? AND audience = ? "
-            "AND seq > ? AND seq <= ? ORDER BY seq",
-            (*feed, after, upto),
+            "AND seq > ? AND seq <= ? UNION ALL SELECT seq, id, envelope, signature FROM pending"
+            " WHERE origin = ? AND audience = ? AND seq > ? AND seq <= ? ORDER BY 1",
+            (*feed, after, upto) * 2,
         ) as cursor:
             async for seq, record_id, envelope, signature in cursor:
                 if bytes(record_id) != ids[seq - after - 1]:
@@ -153,14 +170,9 @@ class FeedStore:
             left = max_records - len(out)
             if left <= 0:
                 break
-            async with self._db.reader.execute(
-                "SELECT r.envelope, r.signature, b.body FROM records r "
-                "LEFT JOIN bodies b ON b.rid = r.rid "
-                "WHERE r.origin = ? AND r.audience = ? AND r.seq > ? AND r.seq <= ? "
-                "ORDER BY r.seq LIMIT ?",
-                (want.origin, want.audience, want.after, want.upto, left),
-            ) as cursor:
-                async for envelope, signature, body in cursor:
+            slots = (want.origin, want.audience, want.after, want.upto)
+            async with self._db.reader.execute(_RANGE, (*slots, *slots, left)) as cursor:
+                async for _, envelope, signature, body in cursor:
                     record_size = len(envelope) + len(signature) + len(body or b"") + 8
                     if out and size + record_size > max_bytes:
                         return out

@@ -31,11 +31,14 @@ async def ingest_batch(
     atomic: bool,
     audiences: Collection[str] | None = None,
     check: Callable[[sqlite3.Connection], None] | None = None,
+    defer: bool = False,
 ) -> list[IngestResult]:
     """Verify and store a batch. Atomic: any rejection stores nothing, and every result says so.
 
     With ``audiences``, a record of any other audience is refused (a node never holds
-    what it may not receive). ``check`` runs first in the storing transaction."""
+    what it may not receive). ``check`` runs first in the storing transaction. With
+    ``defer``, the batch is acknowledged once logged and indexed later
+    (:meth:`storage.records.RecordStore.ingest`)."""
     checked: list[VerifiedRecord | ProtocolError] = await checker.check_all(batch)
     if audiences is not None:
         checked = [
@@ -55,5 +58,7 @@ async def ingest_batch(
             failed.get(index, IngestResult(record.id, Outcome.REJECTED))
             for index, record in enumerate(batch)
         ]
-    stored = iter(await records.ingest(verified, atomic=atomic, check=check) if verified else [])
+    stored = iter(
+        await records.ingest(verified, atomic=atomic, check=check, defer=defer) if verified else []
+    )
     return [failed[index] if index in failed else next(stored) for index in range(len(batch))]

@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 import aiosqlite
 
 from protocol.kinds import decode_body, is_known_kind
-from storage import campaign, campaignindexes, facets, mapareas, mapgrid, rollup
+from storage import campaign, campaignindexes, facets, mapareas, mapgrid, pending, rollup
 from storage.columns import QUERY_COLUMNS, V2_QUERY_COLUMNS, query_columns, summary_text
 from storage.deskschema import DESK_MIGRATION
 from storage.listindexes import FEWER_INDEXES, LIST_INDEXES, UNUSED_INDEXES
@@ -237,6 +237,8 @@ MIGRATIONS: tuple[str, ...] = (
     FEWER_INDEXES,  # 18: the records indexes reads no longer need (storage.listindexes)
     # 19: the map's grid at levels 15 to 18, 21, 24 and 27 (storage.mapgrid)
     mapgrid.LEVELS_MIGRATION,
+    # 20: the log of records acknowledged and not yet indexed (storage.pending)
+    pending.MIGRATION,
 )
 
 

@@ -19,55 +19,33 @@ quarantined records are not rejections. Reads are :class:`storage.stored.RecordR
 
 import sqlite3
 from collections.abc import Callable, Sequence
-from typing import Any
 
 import structlog
 
 from protocol.records import VerifiedRecord
 from protocol.trust import Member, Trust
-from storage import mapareas, mapgrid, quarantine
+from storage import pending, quarantine
 from storage.classify import (
-    Feed,
     IngestResult,
     Outcome,
     Plan,
-    Slot,
     classify,
     decided_subjects,
     feed_of,
     quarantine_candidates,
 )
-from storage.columns import QUERY_COLUMNS, query_columns, summary_text
 from storage.database import Database
+from storage.indexer import Indexer
+from storage.indexwrite import fork_row, index_stored, max_seqs, slot_ids
 from storage.members import load_members, rebuild_members, save_members, withdraw_revoked
-from storage.rollupadd import add_batch as add_to_rollup
-from storage.sql import expand_in, statement
 from storage.stored import RecordReader
-from storage.versions import apply_versions, withdraw
 
 _log = structlog.get_logger("banscan.records")
 
-# Column names come from a constant; every value is a bound parameter.
-_COLUMNS = (
-    "rid",
-    "id",
-    "origin",
-    "audience",
-    "seq",
-    "created_ms",
-    "kind",
-    "envelope",
-    "signature",
-    "received_ms",
-    *QUERY_COLUMNS,
-)
 # Run first in a write's transaction; raises to write nothing.
 Check = Callable[[sqlite3.Connection], None]
-_INSERT_RECORD = statement(
-    "INSERT INTO records ({columns}) VALUES {marks}",
-    columns=", ".join(_COLUMNS),
-    marks=expand_in(_COLUMNS)[0],
-)
+# Kept importable here (bench/ingestlogdb.py).
+_max_seqs = max_seqs
 
 
 class RecordStore(RecordReader):
@@ -93,6 +71,11 @@ class RecordStore(RecordReader):
         self.trust = trust
         self._quarantine_max_bytes = quarantine_max_bytes
         self._data_version: int | None = None
+        # Follows the log of deferred batches into the index (started by the Store).
+        self.indexer = Indexer(db, clock, trust)
+        # Set by the transaction under way on the writer's thread, read once it commits.
+        self._logged: int | None = None
+        self._flushed: int | None = None
 
     async def load_trust(self) -> None:
         """Rebuild the membership state from the stored membership records (the stewards
@@ -101,6 +84,7 @@ class RecordStore(RecordReader):
         staged: dict[bytes, Member] = {}
 
         def work(conn: sqlite3.Connection) -> None:
+            self._logged = self._flushed = None
             self._follow_other_writers(conn)
             before = {m.subject: m for m in load_members(conn)}
             members = rebuild_members(conn, self.trust.stewards)
@@ -113,7 +97,11 @@ class RecordStore(RecordReader):
             held = quarantine.held_origins(conn)
             self._release(conn, held & (set(staged) | self.trust.stewards), staged)
 
-        await self._db.write(work, lambda _: self.trust.reset(staged.values()))
+        def committed(_: None) -> None:
+            self.trust.reset(staged.values())
+            self._tell_indexer()
+
+        await self._db.write(work, committed)
 
     async def ingest(
         self,
@@ -121,6 +109,7 @@ class RecordStore(RecordReader):
         *,
         atomic: bool = True,
         check: Check | None = None,
+        defer: bool = False,
     ) -> list[IngestResult]:
         """Store a batch of verified records in one transaction; a result per record.
 
@@ -128,27 +117,87 @@ class RecordStore(RecordReader):
         and every other record's result says it was not stored. ``check`` runs
         first in the transaction, and raises to write nothing (a writer's token
         revoked meanwhile).
+
+        With ``defer``, the batch is decided exactly as inline, but its records are
+        only appended to the log (:mod:`storage.pending`) with the feed heads, fork
+        evidence and the quarantine; the indexer indexes them later. A batch holding a
+        steward's decision or a retraction is stored inline all the same (rare; the
+        trust rule's effects on stored and quarantined records stay as they are, and
+        a retracted body is erased when the retraction is acknowledged). Without
+        ``defer``, everything the log holds is indexed first, in the same
+        transaction, so records are always indexed in the order they arrived.
         """
         staged: dict[bytes, Member] = {}
 
         def work(conn: sqlite3.Connection) -> list[IngestResult]:
+            self._logged = self._flushed = None
             if check is not None:
                 check(conn)
             self._follow_other_writers(conn)
-            results = self._ingest(conn, records, staged)
+            logged = self._log(conn, records, staged) if defer else None
+            results = logged if logged is not None else self._ingest(conn, records, staged)
             if atomic and any(r.outcome is Outcome.REJECTED for r in results):
                 raise _Rollback(results)
             self._bound_quarantine(conn)
             return results
 
-        try:
+        def committed(_: list[IngestResult]) -> None:
             # Committed: only then may the in-memory state see the new decisions.
-            return await self._db.write(work, lambda _: self.trust.commit(staged))
+            self.trust.commit(staged)
+            self._tell_indexer()
+
+        try:
+            return await self._db.write(work, committed)
         except _Rollback as rollback:
             return [
                 r if r.outcome is Outcome.REJECTED else IngestResult(r.id, Outcome.REJECTED)
                 for r in rollback.results
             ]
+
+    def _log(
+        self,
+        conn: sqlite3.Connection,
+        records: Sequence[VerifiedRecord],
+        staged: dict[bytes, Member],
+    ) -> list[IngestResult] | None:
+        """Stage 1 of a deferred batch: decided as :meth:`_ingest` decides, its slots
+        appended to the log; None when the batch holds a steward's decision or a
+        retraction."""
+        trust = self.trust
+        # A retraction erases its target's body: at once, never "once indexed".
+        if decided_subjects(records, trust.stewards) or any(
+            r.envelope.kind == "retraction" for r in records
+        ):
+            return None
+        heads = max_seqs(conn, {feed_of(r) for r in records})
+        plan = classify(
+            records,
+            heads=heads,
+            slots=slot_ids(conn, records, heads, logged=True),
+            held=quarantine.held_ids(conn, quarantine_candidates(records, heads, trust, staged)),
+            trust=trust,
+            staged=staged,
+        )
+        if plan.decided:
+            return None
+        now = self._clock()
+        if plan.stored:
+            self._logged = pending.log_stored(conn, plan.stored, now)
+        self._settle(conn, plan, now)
+        return plan.results(records)
+
+    def _flush(self, conn: sqlite3.Connection) -> None:
+        """Index everything the log holds, in this transaction (the inline path's first step)."""
+        if pending.flush(conn, self.trust.stewards, self._clock()):
+            self._flushed = pending.last_lsn(conn)
+
+    def _tell_indexer(self) -> None:
+        """After a commit: what it logged, or indexed inline, moves the indexer's figures."""
+        if self._flushed is not None:
+            self.indexer.indexed_through(self._flushed)
+        if self._logged is not None:
+            self.indexer.logged_through(self._logged)
+        self._logged = self._flushed = None
 
     async def append(
         self,
@@ -177,6 +226,7 @@ class RecordStore(RecordReader):
         staged: dict[bytes, Member] = {}
 
         def work(conn: sqlite3.Connection) -> list[VerifiedRecord]:
+            self._logged = self._flushed = None
             if check is not None:
                 check(conn)
             self._follow_other_writers(conn)
@@ -191,7 +241,11 @@ class RecordStore(RecordReader):
             self._bound_quarantine(conn)
             return records
 
-        return await self._db.write(work, lambda _: self.trust.commit(staged))
+        def committed(_: list[VerifiedRecord]) -> None:
+            self.trust.commit(staged)
+            self._tell_indexer()
+
+        return await self._db.write(work, committed)
 
     async def refresh_trust(self) -> None:
         """Take membership decisions another process (``banscan members``) committed."""
@@ -219,6 +273,7 @@ class RecordStore(RecordReader):
         own: bool = False,
     ) -> list[IngestResult]:
         """Apply ``records`` in one transaction; steward decisions go into ``staged``."""
+        self._flush(conn)
         now = self._clock()
         trust = self.trust
         asked = len(records)
@@ -232,12 +287,12 @@ class RecordStore(RecordReader):
             if waiting:
                 _log.info("released quarantined records", released=len(waiting))
             records = [*records, *(r for r in waiting if r.id not in ids)]
-        heads = _max_seqs(conn, {feed_of(r) for r in records})
+        heads = max_seqs(conn, {feed_of(r) for r in records})
         candidates = quarantine_candidates(records, heads, trust, staged, own=own)
         plan = classify(
             records,
             heads=heads,
-            slots=_slot_ids(conn, records, heads),
+            slots=slot_ids(conn, records, heads),
             held=quarantine.held_ids(conn, candidates),
             trust=trust,
             staged=staged,
@@ -251,24 +306,15 @@ class RecordStore(RecordReader):
         return plan.results(records)[:asked]
 
     def _apply(self, conn: sqlite3.Connection, plan: Plan, now: int) -> None:
-        """Write ``plan``: new slots with their bodies and summaries, feed heads, fork
-        evidence, the rollup and versions, tombstones withdrawn, the quarantine."""
-        first_rid = int(conn.execute("SELECT COALESCE(MAX(rid), 0) FROM records").fetchone()[0]) + 1
-        new_rows, bodies, summaries, tombstones = [], [], [], []
-        for rid, slot in enumerate(plan.stored, start=first_rid):
-            record = slot.record
-            new_rows.append(_record_row(rid, record, now, tombstone=slot.withdrawn_by is not None))
-            if slot.withdrawn_by is not None:
-                tombstones.append((slot.withdrawn_by, rid))
-                continue
-            if record.body is not None:
-                bodies.append((rid, record.body))
-            if (text := summary_text(record.content)) is not None:
-                summaries.append((rid, text))
-        if new_rows:
-            conn.executemany(_INSERT_RECORD, new_rows)
-            conn.executemany("INSERT INTO bodies (rid, body) VALUES (?, ?)", bodies)
-            conn.executemany("INSERT INTO summaries (rowid, summary) VALUES (?, ?)", summaries)
+        """Write ``plan`` inline: new slots indexed (:func:`storage.indexwrite.index_stored`),
+        then what acknowledging writes on either path (:meth:`_settle`)."""
+        index_stored(conn, plan.stored, now, self.trust.stewards)
+        self._settle(conn, plan, now)
+
+    def _settle(self, conn: sqlite3.Connection, plan: Plan, now: int) -> None:
+        """What acknowledging a batch writes besides its slots: feed heads, fork evidence,
+        the quarantine."""
+        if plan.stored:
             conn.executemany(
                 "INSERT INTO feeds (origin, audience, max_seq) VALUES (?, ?, ?) "
                 "ON CONFLICT (origin, audience) DO UPDATE SET max_seq = excluded.max_seq",
@@ -279,15 +325,8 @@ class RecordStore(RecordReader):
             conn.executemany(
                 "INSERT OR IGNORE INTO forks (id, origin, audience, seq, envelope, signature,"
                 " first_id, detected_ms) VALUES (?,?,?,?,?,?,?,?)",
-                [_fork_row(record, first, now) for record, first in plan.forks],
+                [fork_row(record, first, now) for record, first in plan.forks],
             )
-        if new_rows:
-            last_rid = first_rid + len(new_rows) - 1
-            add_to_rollup(conn, new_rows, _COLUMNS)
-            mapgrid.add_batch(conn, first_rid, last_rid)
-            mapareas.add_batch(conn, first_rid, last_rid)
-            apply_versions(conn, first_rid, last_rid, self.trust.stewards, now)
-        withdraw(conn, tombstones, now)
         if plan.held:
             quarantine.hold(conn, plan.held, now)
 
@@ -321,79 +360,7 @@ class RecordStore(RecordReader):
         quarantine.enforce_bound(conn, self._quarantine_max_bytes)
 
 
-def _record_row(
-    rid: int, record: VerifiedRecord, now: int, *, tombstone: bool = False
-) -> tuple[Any, ...]:
-    """The ``records`` row of ``record``; a tombstone's query columns stay empty."""
-    env = record.envelope
-    return (
-        rid,
-        record.id,
-        env.origin,
-        env.audience,
-        env.seq,
-        env.created_ms,
-        env.kind,
-        record.envelope_bytes,
-        record.signature,
-        now,
-        *query_columns(None if tombstone else record.content),
-    )
-
-
 class _Rollback(Exception):
     def __init__(self, results: list[IngestResult]) -> None:
         super().__init__("batch rolled back")
         self.results = results
-
-
-def _max_seqs(
-    conn: sqlite3.Connection, feeds: set[tuple[bytes, str]]
-) -> dict[tuple[bytes, str], int]:
-    """The stored max_seq of each feed in ``feeds`` that exists, in one query per 500 origins."""
-    origins = sorted({origin for origin, _ in feeds})
-    held: dict[tuple[bytes, str], int] = {}
-    for start in range(0, len(origins), 500):
-        part = origins[start : start + 500]
-        marks, params = expand_in(part)
-        sql = statement(
-            "SELECT origin, audience, max_seq FROM feeds WHERE origin IN {marks}", marks=marks
-        )
-        rows = conn.execute(sql, params).fetchall()
-        held.update(((origin, audience), int(seq)) for origin, audience, seq in rows)
-    return held
-
-
-def _slot_ids(
-    conn: sqlite3.Connection, records: Sequence[VerifiedRecord], heads: dict[Feed, int]
-) -> dict[Slot, bytes]:
-    """The ids stored at the slots of ``records`` at or below their feed's head."""
-    wanted = sorted(
-        {
-            (r.envelope.origin, r.envelope.audience, r.envelope.seq)
-            for r in records
-            if r.envelope.seq <= heads.get(feed_of(r), 0)
-        }
-    )
-    found: dict[Slot, bytes] = {}
-    for slot in wanted:
-        row = conn.execute(
-            "SELECT id FROM records WHERE origin = ? AND audience = ? AND seq = ?", slot
-        ).fetchone()
-        if row is not None:
-            found[slot] = bytes(row[0])
-    return found
-
-
-def _fork_row(record: VerifiedRecord, first_id: bytes, now: int) -> tuple[Any, ...]:
-    env = record.envelope
-    return (
-        record.id,
-        env.origin,
-        env.audience,
-        env.seq,
-        record.envelope_bytes,
-        record.signature,
-        first_id,
-        now,
-    )

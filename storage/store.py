@@ -65,11 +65,14 @@ class Store:
         store = cls(db, clock, stewards, quarantine_max_bytes)
         try:
             await store.records.load_trust()
+            # Records acknowledged before a stop and not yet indexed are indexed now.
+            await store.records.indexer.start()
         except BaseException:
             await db.close()
             raise
         return store
 
     async def close(self) -> None:
+        await self.records.indexer.stop(finish=True)
         await self.map.close()
         await self.db.close()

@@ -12,6 +12,7 @@ from typing import Any
 
 from protocol.envelope import Envelope, decode_envelope
 from protocol.records import SignedRecord
+from storage import pending
 from storage.database import Database
 from storage.sql import expand_in
 
@@ -64,6 +65,22 @@ class RecordReader:
         self._db = db
 
     async def get(self, record_id: bytes) -> StoredRecord | None:
+        """The record ``record_id``, indexed or acknowledged and waiting in the log
+        (``rid`` 0). The index is read again after the log: a record indexed between
+        the first two reads is found by the third."""
+        rows = await self._select("WHERE r.id = ?", (record_id,))
+        if rows:
+            return rows[0]
+        logged = await pending.find(self._db.reader, record_id)
+        if logged is not None:
+            return StoredRecord(
+                rid=0,
+                envelope=decode_envelope(logged.envelope),
+                envelope_bytes=logged.envelope,
+                signature=logged.signature,
+                body=logged.body,
+                erased=False,
+            )
         rows = await self._select("WHERE r.id = ?", (record_id,))
         return rows[0] if rows else None
 

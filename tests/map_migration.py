@@ -5,8 +5,13 @@ and it has nothing to undo."""
 
 from storage.mapgrid import FILL, V10_LEVELS
 
+# Migration 20 (the log of records not yet indexed, storage.pending), empty here.
+UNDO_PENDING = """
+DROP TABLE pending;
+"""
 # Migration 19 (the grid's levels, storage.mapgrid): migration 10's levels, the grid refilled.
 UNDO_GRID_LEVELS = f"""
+{UNDO_PENDING}
 DELETE FROM map_grid;
 DELETE FROM map_levels;
 INSERT INTO map_levels VALUES {", ".join(f"({level})" for level in V10_LEVELS)};

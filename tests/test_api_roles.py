@@ -82,6 +82,8 @@ class Targets:
         other = feed(seeded_key("roles other chapter"), 1)
         imported = await import_batch(client, tokens[Role.ADMIN], other)
         assert imported.status == 200, await imported.text()
+        # Acknowledged, then indexed: the counts below read the index.
+        assert await client.app[STORE].records.indexer.caught_up(10)
         return cls((await published.json())["id"], other[0].id.hex())
 
 

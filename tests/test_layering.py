@@ -203,7 +203,7 @@ def test_cycle_finder_finds_loops() -> None:
     graph = {"openapi": {"parts", "submissions"}, "submissions": {"openapi"}, "parts": set()}
     assert find_cycle(graph) == ["openapi", "submissions", "openapi"]
     assert find_cycle({"openapi": {"submissions"}, "submissions": {"parts"}}) is None
-    assert "storage.rollupadd" in import_graph()["storage.records"]
+    assert "storage.rollupadd" in import_graph()["storage.indexwrite"]
 
 
 @pytest.mark.parametrize("package", PACKAGES)

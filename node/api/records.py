@@ -86,8 +86,14 @@ async def import_records(request: web.Request) -> web.Response:
         raise UnsupportedMediaType("send the batch as application/msgpack")
     limits = request.app[CONFIG].limits.limits()
     batch = decode_batch(await request.read(), limits)
+    # Acknowledged once logged; indexed in the background (docs/architecture.md).
     results = await ingest_batch(
-        request.app[VERIFIER], request.app[STORE].records, batch, atomic=True, check=check
+        request.app[VERIFIER],
+        request.app[STORE].records,
+        batch,
+        atomic=True,
+        check=check,
+        defer=True,
     )
     summary = {
         outcome.value: sum(1 for r in results if r.outcome is outcome) for outcome in Outcome

@@ -249,13 +249,23 @@ def _identity_schemas() -> dict[str, Any]:
     return {
         "NodeIdentity": {
             "type": "object",
-            "required": ["key", "network_id", "stewards", "software", "version"],
+            "required": ["key", "network_id", "stewards", "software", "version", "index"],
             "properties": {
                 "key": {"type": "string"},
                 "network_id": {"type": "string"},
                 "stewards": {"type": "array", "items": {"type": "string"}},
                 "software": {"type": "string"},
                 "version": {"type": "string"},
+                "index": {
+                    "type": "object",
+                    "description": "How far the index (queries, stats, pages, exports) has"
+                    " caught up with the records acknowledged",
+                    "required": ["pending", "set_aside", "logged", "indexed"],
+                    "properties": {
+                        name: {"type": "integer", "minimum": 0}
+                        for name in ("pending", "set_aside", "logged", "indexed")
+                    },
+                },
             },
         },
         "Health": {
