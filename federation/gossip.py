@@ -231,25 +231,25 @@ class Gossip:
         async with lock:
             was_public = self.client.is_public()
             reports = []
-            try:
-                reports.append(await self.client.session(PeerRef(peer.key, peer.url)))
-                if was_public and not self.client.is_public():
-                    # This node just learnt it is a member: sync what members may hold.
+            # The session's batches are indexed once it ends (storage.indexer).
+            with self.store.records.indexer.pulling():
+                try:
                     reports.append(await self.client.session(PeerRef(peer.key, peer.url)))
-            except PeerError as exc:
-                if exc.report is not None:
-                    self._count(exc.report, completed=False)
-                    # What was stored before the failure still counts: membership and
-                    # node records among it take effect now, not at the next session.
-                    if exc.report.accepted:
-                        await self.on_pulled(exc.report.accepted)
-                await self._failed(peer, exc)
-                return None
-            finally:
-                for report in reports:
-                    self._count(report)
-                # The session's batches are all in: the indexer need not wait for more.
-                self.store.records.indexer.hurry()
+                    if was_public and not self.client.is_public():
+                        # This node just learnt it is a member: sync what members may hold.
+                        reports.append(await self.client.session(PeerRef(peer.key, peer.url)))
+                except PeerError as exc:
+                    if exc.report is not None:
+                        self._count(exc.report, completed=False)
+                        # What was stored before the failure still counts: membership and
+                        # node records among it take effect now, not at the next session.
+                        if exc.report.accepted:
+                            await self.on_pulled(exc.report.accepted)
+                    await self._failed(peer, exc)
+                    return None
+                finally:
+                    for report in reports:
+                        self._count(report)
             await self.store.peers.succeeded(peer.key, self.clock_ms())
             self._unattributed.pop(peer.key, None)
             for report in reports:

@@ -10,8 +10,12 @@ log. The database's write lock is first come, first served, so a batch waiting t
 be acknowledged is written between two steps, never behind several.
 
 The indexer is woken when a batch is logged, and resumes at start when rows wait.
-It then waits for a quiet moment: :data:`QUIET_S` with no batch logged, or the
-end of the sync session that pulled them (:meth:`Indexer.hurry`). Following
+It then waits for a quiet moment: :data:`QUIET_S` with no batch logged, or, for
+batches a sync session pulls, the end of every session pulling
+(:meth:`Indexer.pulling`): within a session batches can come more than
+:data:`QUIET_S` apart, and a step taken between them held the pull up for the
+whole step (one GIL, one write lock), so a million-record pull went no faster
+than inline (bench/README.md, "A million-record pull, two-stage"). Following
 every batch at once measured worse: a client posting batch after batch had each
 acknowledgement wait behind the indexing of the batch before (one process, one
 GIL, one write lock), so acknowledgements came no faster than with everything
@@ -32,9 +36,10 @@ indexer is idle for :data:`IDLE_CHECK_S`, which takes in what another process
 """
 
 import asyncio
+import contextlib
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import structlog
 
@@ -48,8 +53,11 @@ _log = structlog.get_logger("banscan.indexer")
 CHUNK = 5_000
 # How long no batch must have been logged before the indexer takes a step.
 QUIET_S = 0.5
-# Records waiting beyond which it takes steps whatever arrives.
-MAX_BACKLOG = 100_000
+# Records waiting beyond which it takes steps whatever arrives: a fresh node's first
+# pull of a whole network (issue 16 plans for 1,000,000 records) is acknowledged before
+# it is indexed. The log's rows cost disk until indexed (about 1.1 KB a record), and a
+# look-up by id scans them (storage.pending).
+MAX_BACKLOG = 1_000_000
 IDLE_CHECK_S = 5.0
 # After a step failed: how long before the indexer tries again.
 RETRY_S = 1.0
@@ -75,6 +83,7 @@ class Indexer:
         self._task: asyncio.Task[None] | None = None
         self._one_at_a_time = 0
         self._last_logged = 0.0  # time.monotonic() of the last batch logged
+        self._pulling = 0  # sync sessions pulling now (Indexer.pulling)
 
     @property
     def backlog(self) -> int:
@@ -118,6 +127,18 @@ class Indexer:
         self.indexed = max(self.indexed, lsn)
         self.logged = max(self.logged, lsn)
         self._call(self._release)
+
+    @contextlib.contextmanager
+    def pulling(self) -> Iterator[None]:
+        """Around a sync session: its batches are indexed once every session pulling
+        has ended (or a read waits, or :data:`MAX_BACKLOG` records wait)."""
+        self._pulling += 1
+        try:
+            yield
+        finally:
+            self._pulling -= 1
+            if not self._pulling:
+                self.hurry()
 
     def hurry(self) -> None:
         """No more batches are coming for now (a sync session ended): index at once."""
@@ -186,6 +207,8 @@ class Indexer:
             return IDLE_CHECK_S
         if self._waiters or self.backlog >= MAX_BACKLOG:
             return None
+        if self._pulling:  # woken by the session's end (pulling), or by a read
+            return IDLE_CHECK_S
         quiet = time.monotonic() - self._last_logged
         return None if quiet >= QUIET_S else QUIET_S - quiet
 
