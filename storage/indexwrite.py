@@ -158,3 +158,13 @@ def fork_row(record: VerifiedRecord, first_id: bytes, now: int) -> tuple[Any, ..
         first_id,
         now,
     )
+
+
+def retracted(conn: sqlite3.Connection, ids: Sequence[bytes]) -> bool:
+    """Whether a stored retraction names any of ``ids`` (the ``records_retracts`` index)."""
+    for start in range(0, len(ids), 500):
+        marks, params = expand_in(ids[start : start + 500])
+        sql = statement("SELECT 1 FROM records WHERE retracts IN {marks} LIMIT 1", marks=marks)
+        if conn.execute(sql, params).fetchone() is not None:
+            return True
+    return False

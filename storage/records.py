@@ -36,7 +36,7 @@ from storage.classify import (
 )
 from storage.database import Database
 from storage.indexer import Indexer
-from storage.indexwrite import fork_row, index_stored, max_seqs, slot_ids
+from storage.indexwrite import fork_row, index_stored, max_seqs, retracted, slot_ids
 from storage.members import load_members, rebuild_members, save_members, withdraw_revoked
 from storage.stored import RecordReader
 
@@ -164,9 +164,12 @@ class RecordStore(RecordReader):
         appended to the log; None when the batch holds a steward's decision or a
         retraction."""
         trust = self.trust
-        # A retraction erases its target's body: at once, never "once indexed".
-        if decided_subjects(records, trust.stewards) or any(
-            r.envelope.kind == "retraction" for r in records
+        # A retraction erases its target's body at once, never "once indexed", and a body
+        # whose retraction is held already is never stored, not even in the log.
+        if (
+            decided_subjects(records, trust.stewards)
+            or any(r.envelope.kind == "retraction" for r in records)
+            or retracted(conn, [r.id for r in records])
         ):
             return None
         heads = max_seqs(conn, {feed_of(r) for r in records})

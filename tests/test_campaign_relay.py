@@ -30,6 +30,8 @@ async def test_campaign_and_unknown_kinds_cross_a_relay_unchanged(network: Make)
         await relay.client.session(steward.ref())
         await last.client.session(relay.ref())
     assert await feeds(last) == await feeds(steward)
+    # Pulled batches are acknowledged, then indexed: the queries below read the index.
+    assert await last.store.records.indexer.caught_up(10)
 
     held = await last.store.records.get(later.id)
     assert held is not None

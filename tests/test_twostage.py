@@ -223,3 +223,23 @@ async def test_a_row_that_breaks_its_step_is_set_aside_and_the_rest_indexed(
         assert (await store.queries.stats(query, ())).total.count == 10
     finally:
         await store.close()
+
+
+async def test_a_body_already_retracted_never_waits_in_the_log(tmp_path: Path) -> None:
+    store = await opened(tmp_path / "a.db")
+    try:
+        await store.records.indexer.stop()
+        key = CHAPTERS[0]
+        target = signed(key, 1)  # public; its retraction travels in another feed first
+        withdraw = {"target": target.id.hex(), "reason": "error"}
+        retraction = signed(key, 1, audience="network", kind="retraction", body=withdraw)
+        await store.records.ingest(checked([retraction]), defer=True)
+        results = await store.records.ingest(checked([target]), defer=True)
+        assert results[0].outcome is Outcome.ACCEPTED
+        assert store.records.indexer.backlog == 0
+        held = await store.records.get(target.id)
+        assert held is not None
+        assert held.erased
+        assert held.body is None
+    finally:
+        await store.close()
