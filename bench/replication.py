@@ -61,7 +61,9 @@ from bench.replicapair import FILL_CHUNK, add_peer, filled_pair, wait_indexed
 from node.datadir import DataDir
 from tests.nodeproc import NodeProcess
 
-TARGET_SECONDS = 2.0
+# Issue 16: 10,000 records in 1.5 s and 1,000,000 in 150 s from the node serving,
+# acknowledged (logged, served to peers): 150 µs a record.
+TARGET_S_PER_RECORD = 150e-6
 TARGET_RATIO = 1.15
 POLL_S = 0.01
 FEDERATION_EVENTS = {"synced", "peer failed", "released quarantined records", "sync round failed"}
@@ -249,25 +251,22 @@ row = TABLE.row
 def report(run: Replication) -> list[str]:
     ratio = run.wire / run.raw_bytes
     body_bytes = int(run.session.get("bytes_sent", 0)) + int(run.session.get("bytes_received", 0))
+    target = run.records * TARGET_S_PER_RECORD
+    # A node before the two-stage ingest acknowledges what it has indexed.
+    acknowledged = run.acknowledged_from_serving or run.seconds_from_serving
     return [
         *TABLE.head(),
         # The pull starts when the fresh node serves (it syncs with its peers at start);
         # the time before is Python starting and opening the database.
         row(
-            "replication time, from the fresh node serving",
-            f"{run.seconds_from_serving:,.2f} s" if run.seconds_from_serving else "n/a",
-            f"<= {TARGET_SECONDS:g} s",
-            "n/a"
-            if not run.seconds_from_serving
-            else "ok"
-            if run.seconds_from_serving <= TARGET_SECONDS
-            else "ABOVE TARGET",
+            "every record acknowledged, from serving",
+            f"{acknowledged:,.2f} s" if acknowledged else "n/a",
+            f"<= {target:g} s",
+            "n/a" if not acknowledged else "ok" if acknowledged <= target else "ABOVE TARGET",
         ),
         row(
-            "  of which every record acknowledged (logged)",
-            f"{run.acknowledged_from_serving:,.2f} s" if run.acknowledged_from_serving else "n/a",
-            "",
-            "then the index caught up",
+            "  indexed (queries, stats, map), from serving",
+            f"{run.seconds_from_serving:,.2f} s" if run.seconds_from_serving else "n/a",
         ),
         row(
             "  including the node's start, from its spawn",
