@@ -44,8 +44,9 @@ from storage.classify import (
     quarantine_candidates,
 )
 from storage.database import Database
+from storage.indexwrite import max_seqs
 from storage.migrations import MIGRATIONS
-from storage.records import RecordStore, _max_seqs
+from storage.records import RecordStore
 from tests.factories import seeded_key
 
 BATCH = 500
@@ -210,7 +211,7 @@ def log_batch(
     at a slot, in the batch or in the quarantine), forks (another id at a slot: kept as
     evidence), seq gaps (rejected), the trust rule (quarantine, tombstones)."""
     now = clock()
-    heads = _max_seqs(conn, {feed_of(r) for r in records})
+    heads = max_seqs(conn, {feed_of(r) for r in records})
     candidates = quarantine_candidates(records, heads, trust, {})
     plan = classify(
         records,

@@ -44,8 +44,6 @@ _log = structlog.get_logger("banscan.records")
 
 # Run first in a write's transaction; raises to write nothing.
 Check = Callable[[sqlite3.Connection], None]
-# Kept importable here (bench/ingestlogdb.py).
-_max_seqs = max_seqs
 
 
 class RecordStore(RecordReader):
