@@ -44,7 +44,7 @@ from storage.classify import (
     quarantine_candidates,
 )
 from storage.database import Database
-from storage.indexwrite import max_seqs
+from storage.indexwrite import fork_row, max_seqs
 from storage.migrations import MIGRATIONS
 from storage.records import RecordStore
 from tests.factories import seeded_key
@@ -226,7 +226,7 @@ def log_batch(
     conn.executemany(_INSERT_LOG, rows)
     conn.executemany(_FEEDS, [(o, a, seq) for (o, a), seq in plan.heads.items()])
     if plan.forks:
-        conn.executemany(_FORKS, [_fork_row(r, first_id, now) for r, first_id in plan.forks])
+        conn.executemany(_FORKS, [fork_row(r, first_id, now) for r, first_id in plan.forks])
     if plan.held:
         quarantine.hold(conn, plan.held, now)
     quarantine.enforce_bound(conn, quarantine.DEFAULT_MAX_BYTES)  # as RecordStore.ingest
@@ -255,11 +255,6 @@ def _log_row(lsn: int, slot: Stored, now: int) -> tuple[object, ...]:
     body = None if slot.withdrawn_by is not None else r.body
     return (lsn, r.id, env.origin, env.audience, env.seq, r.envelope_bytes, r.signature, body,
             slot.withdrawn_by, now)  # fmt: skip
-
-
-def _fork_row(r: VerifiedRecord, first_id: bytes, now: int) -> tuple[object, ...]:
-    env = r.envelope
-    return (r.id, env.origin, env.audience, env.seq, r.envelope_bytes, r.signature, first_id, now)
 
 
 # --- stage 2: the indexer ----------------------------------------------------------------
